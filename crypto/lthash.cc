@@ -1,0 +1,58 @@
+#include "crypto/lthash.h"
+
+#include <sodium.h>
+
+namespace ertr::crypto {
+
+static_assert(crypto_stream_chacha20_ietf_KEYBYTES == 32);
+
+Result<LtHash16> LtHash16::FromBytes(ByteSpan bytes) {
+  if (bytes.size() != kBytes) {
+    return Status::DataLoss("state accumulator must be " + std::to_string(kBytes) +
+                            " bytes, found " + std::to_string(bytes.size()));
+  }
+  LtHash16 h;
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    h.lanes_[i] = static_cast<std::uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+  }
+  return h;
+}
+
+void LtHash16::Combine(ByteSpan element, bool add) {
+  Digest seed = DomainHash("ertr/lthash/v1", element);
+  std::array<std::uint8_t, kBytes> stream{};
+  std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> nonce{};
+  crypto_stream_chacha20_ietf(stream.data(), stream.size(), nonce.data(), seed.data());
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    auto v = static_cast<std::uint16_t>(stream[2 * i] | (stream[2 * i + 1] << 8));
+    lanes_[i] = static_cast<std::uint16_t>(add ? lanes_[i] + v : lanes_[i] - v);
+  }
+}
+
+void LtHash16::Add(ByteSpan element) { Combine(element, true); }
+void LtHash16::Remove(ByteSpan element) { Combine(element, false); }
+
+namespace {
+Bytes EntryElement(ByteSpan key, ByteSpan value) {
+  Bytes e;
+  e.reserve(4 + key.size() + value.size());
+  PutU32Le(e, static_cast<std::uint32_t>(key.size()));
+  Append(e, key);
+  Append(e, value);
+  return e;
+}
+}  // namespace
+
+void LtHash16::AddEntry(ByteSpan key, ByteSpan value) { Add(EntryElement(key, value)); }
+void LtHash16::RemoveEntry(ByteSpan key, ByteSpan value) { Remove(EntryElement(key, value)); }
+
+Bytes LtHash16::ToBytes() const {
+  Bytes out;
+  out.reserve(kBytes);
+  for (std::uint16_t v : lanes_) PutU16Le(out, v);
+  return out;
+}
+
+Digest LtHash16::Root() const { return DomainHash("ertr/state-root/v1", ToBytes()); }
+
+}  // namespace ertr::crypto

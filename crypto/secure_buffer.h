@@ -1,0 +1,55 @@
+#pragma once
+
+// SecureBuffer: a move-only block of secret bytes in sodium-guarded memory (guard pages, locked
+// against swapping where the OS allows), zeroed when it is freed. For keys, passphrases and
+// plaintext that must not linger. Not printable, not copyable.
+//
+// Thread-safety: like a std::vector; distinct objects from distinct threads.
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <span>
+
+namespace ertr::crypto {
+
+class SecureBuffer {
+ public:
+  SecureBuffer() = default;
+  // Allocates size zeroed bytes. Aborts if the guarded allocation fails (out of memory).
+  explicit SecureBuffer(std::size_t size);
+  ~SecureBuffer();
+
+  SecureBuffer(SecureBuffer&& other) noexcept;
+  SecureBuffer& operator=(SecureBuffer&& other) noexcept;
+  SecureBuffer(const SecureBuffer&) = delete;
+  SecureBuffer& operator=(const SecureBuffer&) = delete;
+
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<std::uint8_t> span() { return {data_, size_}; }
+  std::span<const std::uint8_t> span() const { return {data_, size_}; }
+
+  // Zeroes the bytes now (they are zeroed again on free).
+  void Wipe();
+
+  friend std::ostream& operator<<(std::ostream&, const SecureBuffer&) = delete;
+
+ private:
+  void Release();
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Zeroes memory in a way the compiler cannot optimise away (sodium_memzero).
+void Wipe(std::span<std::uint8_t> bytes);
+
+// Constant-time equality of two byte strings of equal length; false if lengths differ.
+bool ConstantTimeEqual(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
+
+// Fills the span with cryptographically secure random bytes.
+void RandomBytes(std::span<std::uint8_t> out);
+
+}  // namespace ertr::crypto

@@ -1,0 +1,232 @@
+#include "proto/codec.h"
+
+#include <string>
+
+#include "ertr/v1/block.pb.h"
+#include "ertr/v1/transaction.pb.h"
+
+namespace ertr::proto {
+
+namespace {
+
+Status TooLarge(std::string_view what, std::size_t size, std::size_t max) {
+  return Status::InvalidArgument(std::string(what) + " is " + std::to_string(size) +
+                                 " bytes; the limit is " + std::to_string(max));
+}
+
+template <typename Message>
+Status Parse(Message& msg, ByteSpan bytes, std::string_view what, std::size_t max) {
+  if (bytes.size() > max) return TooLarge(what, bytes.size(), max);
+  if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::InvalidArgument(std::string(what) + " is not a valid protobuf message");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Result<T> Fixed(const std::string& raw, std::string_view field) {
+  return T::FromSpan(AsBytes(raw), field);
+}
+
+std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
+
+template <typename Message>
+Bytes Serialize(const Message& msg) {
+  Bytes out(msg.ByteSizeLong());
+  msg.SerializeToArray(out.data(), static_cast<int>(out.size()));
+  return out;
+}
+
+}  // namespace
+
+Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
+  ertr::v1::TransactionBody msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, body, "transaction body", kMaxTransactionBytes));
+  ledger::TransactionHeader h;
+  if (msg.chain_id().empty() || msg.chain_id().size() > crypto::kMaxChainIdLength) {
+    return Status::InvalidArgument("transaction field 'chain_id' must be 1..64 bytes, got " +
+                                   std::to_string(msg.chain_id().size()));
+  }
+  h.chain_id = msg.chain_id();
+  ERTR_ASSIGN_OR_RETURN(h.signer, Fixed<crypto::PublicKey>(msg.signer(), "transaction.signer"));
+  h.nonce = msg.nonce();
+  h.valid_until_height = msg.valid_until_height();
+  if (msg.payload_case() == ertr::v1::TransactionBody::PAYLOAD_NOT_SET) {
+    return Status::InvalidArgument("transaction has no payload; set one of its typed bodies");
+  }
+  h.payload = static_cast<ledger::PayloadType>(msg.payload_case());
+  return h;
+}
+
+Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
+  ertr::v1::SignedTransaction msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "signed transaction", kMaxTransactionBytes));
+  ledger::SignedTransaction tx;
+  ERTR_ASSIGN_OR_RETURN(tx.signature,
+                        Fixed<crypto::Signature>(msg.signature(), "transaction.signature"));
+  tx.body.assign(msg.body().begin(), msg.body().end());
+  ERTR_ASSIGN_OR_RETURN(tx.header, DecodeTransactionHeader(tx.body));
+  tx.id = ledger::TransactionId(tx.body);
+  return tx;
+}
+
+Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx) {
+  ertr::v1::SignedTransaction msg;
+  msg.set_body(ToString(tx.body));
+  msg.set_signature(ToString(tx.signature.span()));
+  return Serialize(msg);
+}
+
+Result<ledger::BlockHeader> DecodeBlockHeader(ByteSpan bytes) {
+  ertr::v1::BlockHeader msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block header", kMaxHeaderBytes));
+  ledger::BlockHeader h;
+  if (msg.chain_id().empty() || msg.chain_id().size() > crypto::kMaxChainIdLength) {
+    return Status::InvalidArgument("block header field 'chain_id' must be 1..64 bytes");
+  }
+  if (msg.height() == 0) {
+    return Status::InvalidArgument("block header field 'height' is 0; blocks start at 1");
+  }
+  h.chain_id = msg.chain_id();
+  h.height = Height(msg.height());
+  ERTR_ASSIGN_OR_RETURN(h.previous_hash,
+                        Fixed<crypto::Digest>(msg.previous_hash(), "header.previous_hash"));
+  ERTR_ASSIGN_OR_RETURN(h.tx_root, Fixed<crypto::Digest>(msg.tx_root(), "header.tx_root"));
+  ERTR_ASSIGN_OR_RETURN(h.state_root, Fixed<crypto::Digest>(msg.state_root(), "header.state_root"));
+  h.time_ms = msg.time_ms();
+  h.proposer = ReplicaId(msg.proposer());
+  h.view = View(msg.view());
+  h.tx_count = msg.tx_count();
+  return h;
+}
+
+Bytes EncodeBlockHeader(const ledger::BlockHeader& h) {
+  ertr::v1::BlockHeader msg;
+  msg.set_chain_id(h.chain_id);
+  msg.set_height(h.height.value());
+  msg.set_previous_hash(ToString(h.previous_hash.span()));
+  msg.set_tx_root(ToString(h.tx_root.span()));
+  msg.set_state_root(ToString(h.state_root.span()));
+  msg.set_time_ms(h.time_ms);
+  msg.set_proposer(h.proposer.value());
+  msg.set_view(h.view.value());
+  msg.set_tx_count(h.tx_count);
+  return Serialize(msg);
+}
+
+namespace {
+
+Result<consensus::CommitCertificate> FromWire(const ertr::v1::CommitCertificate& msg) {
+  consensus::CommitCertificate cert;
+  cert.height = Height(msg.height());
+  cert.view = View(msg.view());
+  ERTR_ASSIGN_OR_RETURN(cert.block_hash,
+                        Fixed<crypto::Digest>(msg.block_hash(), "certificate.block_hash"));
+  if (msg.votes_size() > 256) {
+    return Status::InvalidArgument("commit certificate has " + std::to_string(msg.votes_size()) +
+                                   " votes; at most 256 validators exist");
+  }
+  for (const auto& v : msg.votes()) {
+    consensus::CommitVote vote;
+    vote.replica = ReplicaId(v.replica());
+    ERTR_ASSIGN_OR_RETURN(vote.signature,
+                          Fixed<crypto::Signature>(v.signature(), "certificate.votes.signature"));
+    cert.votes.push_back(vote);
+  }
+  return cert;
+}
+
+void ToWire(const consensus::CommitCertificate& cert, ertr::v1::CommitCertificate& msg) {
+  msg.set_height(cert.height.value());
+  msg.set_view(cert.view.value());
+  msg.set_block_hash(ToString(cert.block_hash.span()));
+  for (const auto& v : cert.votes) {
+    auto* w = msg.add_votes();
+    w->set_replica(v.replica.value());
+    w->set_signature(ToString(v.signature.span()));
+  }
+}
+
+Result<std::vector<ledger::SignedTransaction>> FromWire(const ertr::v1::BlockBody& body) {
+  if (static_cast<std::size_t>(body.transactions_size()) > kMaxBlockTransactions) {
+    return TooLarge("block transaction count", static_cast<std::size_t>(body.transactions_size()),
+                    kMaxBlockTransactions);
+  }
+  std::vector<ledger::SignedTransaction> txs;
+  txs.reserve(static_cast<std::size_t>(body.transactions_size()));
+  for (int i = 0; i < body.transactions_size(); ++i) {
+    auto tx = DecodeSignedTransaction(AsBytes(body.transactions(i)));
+    if (!tx) return tx.error().WithContext("block transaction " + std::to_string(i));
+    txs.push_back(std::move(*tx));
+  }
+  return txs;
+}
+
+void ToWire(const std::vector<ledger::SignedTransaction>& txs, ertr::v1::BlockBody& body) {
+  for (const auto& tx : txs) {
+    Bytes b = EncodeSignedTransaction(tx);
+    body.add_transactions(ToString(b));
+  }
+}
+
+}  // namespace
+
+Result<consensus::CommitCertificate> DecodeCommitCertificate(ByteSpan bytes) {
+  ertr::v1::CommitCertificate msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "commit certificate", 64 * 1024));
+  return FromWire(msg);
+}
+
+Bytes EncodeCommitCertificate(const consensus::CommitCertificate& cert) {
+  ertr::v1::CommitCertificate msg;
+  ToWire(cert, msg);
+  return Serialize(msg);
+}
+
+Result<std::vector<ledger::SignedTransaction>> DecodeBlockBody(ByteSpan bytes) {
+  ertr::v1::BlockBody msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block body", kMaxBlockBytes));
+  return FromWire(msg);
+}
+
+Bytes EncodeBlockBody(const std::vector<ledger::SignedTransaction>& txs) {
+  ertr::v1::BlockBody msg;
+  ToWire(txs, msg);
+  return Serialize(msg);
+}
+
+Result<Block> DecodeBlock(ByteSpan bytes) {
+  ertr::v1::Block msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block", kMaxBlockBytes));
+  Block b;
+  b.header_bytes.assign(msg.header().begin(), msg.header().end());
+  ERTR_ASSIGN_OR_RETURN(b.header, DecodeBlockHeader(b.header_bytes));
+  b.hash = ledger::BlockHash(b.header_bytes);
+  ERTR_ASSIGN_OR_RETURN(b.transactions, FromWire(msg.body()));
+  if (b.transactions.size() != b.header.tx_count) {
+    return Status::InvalidArgument("block " + b.header.height.ToString() + " header says " +
+                                   std::to_string(b.header.tx_count) + " transactions, body has " +
+                                   std::to_string(b.transactions.size()));
+  }
+  if (ledger::TransactionRoot(b.transactions) != b.header.tx_root) {
+    return Status::InvalidArgument("block " + b.header.height.ToString() +
+                                   " body does not match the header's tx_root");
+  }
+  ERTR_ASSIGN_OR_RETURN(b.certificate, FromWire(msg.certificate()));
+  if (b.certificate.block_hash != b.hash || b.certificate.height != b.header.height ||
+      b.certificate.view < b.header.view) {
+    return Status::InvalidArgument("block " + b.header.height.ToString() +
+                                   " carries a commit certificate for another block");
+  }
+  return b;
+}
+
+Bytes EncodeBlock(const Block& block) {
+  ertr::v1::Block msg;
+  msg.set_header(ToString(block.header_bytes));
+  ToWire(block.transactions, *msg.mutable_body());
+  ToWire(block.certificate, *msg.mutable_certificate());
+  return Serialize(msg);
+}
+
+}  // namespace ertr::proto

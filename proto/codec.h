@@ -1,0 +1,53 @@
+#pragma once
+
+// Domain <-> wire codecs for the ledger's own formats (proto/ertr/v1). Every Decode accepts any
+// bytes: it never crashes, bounds the input size first, and returns InvalidArgument naming the
+// field that is wrong. Decoders check shape (sizes of keys, hashes and signatures, counts, that
+// hashes and roots match the content); signatures and chain rules are checked by consensus/ and
+// ledger/.
+
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "consensus/commit_certificate.h"
+#include "ledger/block.h"
+#include "ledger/transaction.h"
+
+namespace ertr::proto {
+
+inline constexpr std::size_t kMaxTransactionBytes = 1 << 20;  // 1 MiB
+inline constexpr std::size_t kMaxBlockBytes = 64u << 20;      // 64 MiB
+inline constexpr std::size_t kMaxBlockTransactions = 100'000;
+inline constexpr std::size_t kMaxHeaderBytes = 4096;
+
+// A decoded, structurally valid block.
+struct Block {
+  Bytes header_bytes;
+  ledger::BlockHeader header;
+  crypto::Digest hash;  // ledger::BlockHash(header_bytes)
+  std::vector<ledger::SignedTransaction> transactions;
+  consensus::CommitCertificate certificate;
+};
+
+Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes);
+Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx);
+// Decodes only the envelope fields of a TransactionBody.
+Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body);
+
+Result<ledger::BlockHeader> DecodeBlockHeader(ByteSpan bytes);
+Bytes EncodeBlockHeader(const ledger::BlockHeader& header);
+
+Result<consensus::CommitCertificate> DecodeCommitCertificate(ByteSpan bytes);
+Bytes EncodeCommitCertificate(const consensus::CommitCertificate& cert);
+
+// Body: the serialized transactions, in order.
+Result<std::vector<ledger::SignedTransaction>> DecodeBlockBody(ByteSpan bytes);
+Bytes EncodeBlockBody(const std::vector<ledger::SignedTransaction>& txs);
+
+// A whole block. Checks that tx_count and tx_root match the transactions and that the
+// certificate names this block (hash, height, view).
+Result<Block> DecodeBlock(ByteSpan bytes);
+Bytes EncodeBlock(const Block& block);
+
+}  // namespace ertr::proto

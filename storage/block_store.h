@@ -1,0 +1,58 @@
+#pragma once
+
+// BlockStore: the chain of decided blocks, by height, with a transaction index (STYLE.md rule 1.6).
+//
+// Blocks are stored as the exact bytes that were hashed and signed (header, body, commit
+// certificate): the store never re-encodes them. A block is appended together with the state
+// changes it caused in one atomic, synced write, so after any crash the latest stored block and
+// the state always agree.
+//
+// Thread-safety: all methods may be called concurrently; Append calls must not race each other.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "common/state_delta.h"
+#include "common/status.h"
+#include "crypto/hash.h"
+
+namespace ertr::storage {
+
+struct StoredBlock {
+  Height height;
+  crypto::Digest hash;                    // the block hash (of the header)
+  Bytes header;                           // encoded header, exactly as hashed
+  Bytes body;                             // encoded body (the transactions)
+  Bytes certificate;                      // encoded commit certificate
+  std::vector<crypto::Digest> tx_hashes;  // transaction ids in body order, for the index
+};
+
+struct TxLocation {
+  Height height;
+  std::uint32_t index = 0;  // position in the block body
+};
+
+class BlockStore {
+ public:
+  virtual ~BlockStore() = default;
+
+  // Height of the newest stored block; Height(0) when only genesis state exists.
+  virtual Height LatestHeight() const = 0;
+
+  // Appends `block` at LatestHeight() + 1 and applies `state` to the state store, atomically and
+  // durably (synced). FailedPrecondition if the height is not the next one; nothing is written
+  // on any error.
+  virtual Status Append(const StoredBlock& block, const StateDelta& state) = 0;
+
+  // NotFound if no block at that height; DataLoss if stored bytes fail their checksum.
+  virtual Result<StoredBlock> LoadBlock(Height height) const = 0;
+  virtual Result<Bytes> LoadHeader(Height height) const = 0;
+  virtual Result<crypto::Digest> LoadHash(Height height) const = 0;
+  virtual Result<Height> FindBlock(const crypto::Digest& block_hash) const = 0;
+  virtual Result<TxLocation> FindTransaction(const crypto::Digest& tx_hash) const = 0;
+};
+
+}  // namespace ertr::storage

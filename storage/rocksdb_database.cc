@@ -1,0 +1,111 @@
+#include "storage/rocksdb_database.h"
+
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/keys.h"
+#include "storage/record_checksum.h"
+
+namespace ertr::storage {
+
+Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem::path& dir,
+                                                           bool sync) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Status::IoError("cannot create the database directory " + dir.string() + ": " +
+                           ec.message());
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.paranoid_checks = true;
+  // Every write is synced, so only a record being written at a power cut can be torn: tolerate an
+  // incomplete last record, refuse corruption anywhere else.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  options.max_open_files = 256;
+  options.keep_log_file_num = 4;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
+      {"blocks", rocksdb::ColumnFamilyOptions(options)},
+      {"state", rocksdb::ColumnFamilyOptions(options)},
+      {"consensus", rocksdb::ColumnFamilyOptions(options)},
+  };
+  auto out = std::shared_ptr<RocksDatabase>(new RocksDatabase());
+  out->dir_ = dir;
+  out->write_options_.sync = sync;
+  out->read_options_.verify_checksums = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(rocksdb::DBOptions(options), dir.string(), cfs, &out->handles_, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::FailedPrecondition("the database at " + dir.string() +
+                                        " is in use by another process (is another ertrd "
+                                        "running with this data directory?)");
+    }
+    return out->Convert(s, "opening the database");
+  }
+  out->db_.reset(raw);
+
+  // Format marker: refuse a directory written by an incompatible version.
+  ERTR_ASSIGN_OR_RETURN(auto format,
+                        out->Get(out->meta(), AsBytes(keys::kMetaFormat), "storage format marker"));
+  if (!format) {
+    rocksdb::WriteBatch batch;
+    Put(batch, out->meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
+    ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
+  } else if (AsStringView(*format) != keys::kFormatVersion) {
+    return Status::FailedPrecondition("the database at " + dir.string() + " has format '" +
+                                      std::string(AsStringView(*format)) + "', this ertrd needs '" +
+                                      std::string(keys::kFormatVersion) + "'");
+  }
+  return out;
+}
+
+RocksDatabase::~RocksDatabase() {
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+Status RocksDatabase::Convert(const rocksdb::Status& s, std::string_view what) const {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(what) + " in " + dir_.string() + ": " + s.ToString();
+  if (s.IsCorruption()) {
+    return Status::DataLoss(msg +
+                            ". The database is corrupt: stop the node and restore the "
+                            "data directory from a backup, or wipe it and resync from peers");
+  }
+  if (s.IsNoSpace()) return Status::ResourceExhausted(msg + ". The disk is full: free space");
+  if (s.IsIOError()) return Status::IoError(msg);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Status::Unavailable(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  return Status::Internal(msg);
+}
+
+Result<std::optional<Bytes>> RocksDatabase::Get(rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
+                                                std::string_view what) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(read_options_, cf, ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<Bytes>();
+  if (!s.ok()) return Convert(s, std::string("reading ") + std::string(what));
+  ERTR_ASSIGN_OR_RETURN(Bytes v, OpenRecord(key, FromSlice(value), what));
+  return std::optional<Bytes>(std::move(v));
+}
+
+void RocksDatabase::Put(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
+                        ByteSpan value) {
+  Bytes sealed = SealRecord(key, value);
+  batch.Put(cf, ToSlice(key), ToSlice(sealed));
+}
+
+Status RocksDatabase::Write(rocksdb::WriteBatch& batch, std::string_view what) {
+  return Convert(db_->Write(write_options_, &batch), what);
+}
+
+}  // namespace ertr::storage

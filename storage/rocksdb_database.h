@@ -1,0 +1,60 @@
+#pragma once
+
+// Private to storage/: one RocksDB instance with the column families of keys.h, shared by the
+// ledger store and the consensus log store. Only storage/rocksdb_*.cc include this header.
+
+#include <rocksdb/db.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/status.h"
+
+namespace ertr::storage {
+
+class RocksDatabase {
+ public:
+  static Result<std::shared_ptr<RocksDatabase>> Open(const std::filesystem::path& dir, bool sync);
+  ~RocksDatabase();
+  RocksDatabase(const RocksDatabase&) = delete;
+  RocksDatabase& operator=(const RocksDatabase&) = delete;
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* meta() { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* blocks() { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* state() { return handles_[2]; }
+  rocksdb::ColumnFamilyHandle* consensus() { return handles_[3]; }
+  const rocksdb::WriteOptions& write_options() const { return write_options_; }
+  const rocksdb::ReadOptions& read_options() const { return read_options_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Reads and checksum-verifies a value; nullopt if absent.
+  Result<std::optional<Bytes>> Get(rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
+                                   std::string_view what);
+  // Adds a checksummed put to the batch.
+  static void Put(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
+                  ByteSpan value);
+  Status Write(rocksdb::WriteBatch& batch, std::string_view what);
+
+  // Converts a RocksDB status into ours, saying what we were doing.
+  Status Convert(const rocksdb::Status& s, std::string_view what) const;
+
+ private:
+  RocksDatabase() = default;
+  std::filesystem::path dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+  rocksdb::ReadOptions read_options_;
+};
+
+inline rocksdb::Slice ToSlice(ByteSpan b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+inline ByteSpan FromSlice(const rocksdb::Slice& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace ertr::storage

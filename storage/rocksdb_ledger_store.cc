@@ -1,0 +1,238 @@
+// The RocksDB block store and state store: one object, two interfaces, one database, so that
+// BlockStore::Append writes a block and its state changes in one synced WriteBatch.
+
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include <mutex>
+
+#include "common/check.h"
+#include "storage/keys.h"
+#include "storage/record_checksum.h"
+#include "storage/rocksdb_database.h"
+#include "storage/state_accumulator.h"
+#include "storage/stores.h"
+
+namespace ertr::storage {
+
+namespace {
+
+std::string Describe(std::string_view what, Height h) {
+  return std::string(what) + " at height " + h.ToString();
+}
+
+class RocksDbLedgerStore final : public BlockStore, public StateStore {
+ public:
+  static Result<std::shared_ptr<RocksDbLedgerStore>> Open(std::shared_ptr<RocksDatabase> db) {
+    auto store = std::shared_ptr<RocksDbLedgerStore>(new RocksDbLedgerStore(std::move(db)));
+    ERTR_RETURN_IF_ERROR(store->LoadMeta());
+    return store;
+  }
+
+  // BlockStore.
+  Height LatestHeight() const override {
+    std::lock_guard lock(mu_);
+    return latest_;
+  }
+
+  Status Append(const StoredBlock& block, const StateDelta& state) override {
+    ERTR_RETURN_IF_ERROR(ValidateDelta(state));
+    std::lock_guard lock(mu_);
+    if (block.height != latest_.Next()) {
+      return Status::FailedPrecondition("cannot append block at height " + block.height.ToString() +
+                                        ": the store holds height " + latest_.ToString() +
+                                        ", so the next must be " + latest_.Next().ToString());
+    }
+    ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, state, CurrentFn()));
+    rocksdb::WriteBatch batch;
+    auto* cf = db_->blocks();
+    RocksDatabase::Put(batch, cf, keys::Header(block.height), block.header);
+    RocksDatabase::Put(batch, cf, keys::Body(block.height), block.body);
+    RocksDatabase::Put(batch, cf, keys::Certificate(block.height), block.certificate);
+    RocksDatabase::Put(batch, cf, keys::BlockHash(block.height), block.hash.span());
+    Bytes height_bytes;
+    PutU64Be(height_bytes, block.height.value());
+    RocksDatabase::Put(batch, cf, keys::HashToHeight(block.hash), height_bytes);
+    for (std::uint32_t i = 0; i < block.tx_hashes.size(); ++i) {
+      Bytes loc = height_bytes;
+      PutU32Le(loc, i);
+      RocksDatabase::Put(batch, cf, keys::TxIndex(block.tx_hashes[i]), loc);
+    }
+    AddStateWrites(batch, state, acc);
+    RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestHeight), height_bytes);
+    ERTR_RETURN_IF_ERROR(db_->Write(batch, "appending " + Describe("block", block.height)));
+    latest_ = block.height;
+    acc_ = acc;
+    return Status::Ok();
+  }
+
+  Result<StoredBlock> LoadBlock(Height h) const override {
+    StoredBlock b;
+    b.height = h;
+    ERTR_ASSIGN_OR_RETURN(b.header, Required(keys::Header(h), Describe("block header", h)));
+    ERTR_ASSIGN_OR_RETURN(b.body, Required(keys::Body(h), Describe("block body", h)));
+    ERTR_ASSIGN_OR_RETURN(b.certificate,
+                          Required(keys::Certificate(h), Describe("commit certificate", h)));
+    ERTR_ASSIGN_OR_RETURN(b.hash, LoadHash(h));
+    return b;
+  }
+
+  Result<Bytes> LoadHeader(Height h) const override {
+    return Required(keys::Header(h), Describe("block header", h));
+  }
+
+  Result<crypto::Digest> LoadHash(Height h) const override {
+    ERTR_ASSIGN_OR_RETURN(Bytes raw, Required(keys::BlockHash(h), Describe("block hash", h)));
+    auto d = crypto::Digest::FromSpan(raw, "block hash");
+    if (!d)
+      return Status::DataLoss("stored block hash at height " + h.ToString() + " is malformed");
+    return *d;
+  }
+
+  Result<Height> FindBlock(const crypto::Digest& hash) const override {
+    ERTR_ASSIGN_OR_RETURN(Bytes raw, Required(keys::HashToHeight(hash), "block " + hash.ToHex()));
+    if (raw.size() != 8) return Status::DataLoss("stored block index entry is malformed");
+    return Height(LoadU64Be(raw.data()));
+  }
+
+  Result<TxLocation> FindTransaction(const crypto::Digest& tx_hash) const override {
+    ERTR_ASSIGN_OR_RETURN(Bytes raw,
+                          Required(keys::TxIndex(tx_hash), "transaction " + tx_hash.ToHex()));
+    if (raw.size() != 12) return Status::DataLoss("stored transaction index entry is malformed");
+    return TxLocation{Height(LoadU64Be(raw.data())), LoadU32Le(raw.data() + 8)};
+  }
+
+  // StateStore.
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
+    return db_->Get(db_->state(), key, "state entry");
+  }
+
+  Status ScanPrefix(ByteSpan prefix,
+                    const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->db()->NewIterator(db_->read_options(), db_->state()));
+    for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
+         it->Next()) {
+      ByteSpan key = FromSlice(it->key());
+      ERTR_ASSIGN_OR_RETURN(Bytes value, OpenRecord(key, FromSlice(it->value()), "state entry"));
+      if (!fn(key, value)) break;
+    }
+    return db_->Convert(it->status(), "scanning state");
+  }
+
+  crypto::Digest StateRoot() const override {
+    std::lock_guard lock(mu_);
+    return acc_.Root();
+  }
+
+  Result<crypto::Digest> RootAfter(const StateDelta& delta) const override {
+    ERTR_RETURN_IF_ERROR(ValidateDelta(delta));
+    std::lock_guard lock(mu_);
+    ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, delta, CurrentFn()));
+    return acc.Root();
+  }
+
+  Status Commit(const StateDelta& delta) override {
+    ERTR_RETURN_IF_ERROR(ValidateDelta(delta));
+    std::lock_guard lock(mu_);
+    ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, delta, CurrentFn()));
+    rocksdb::WriteBatch batch;
+    AddStateWrites(batch, delta, acc);
+    ERTR_RETURN_IF_ERROR(db_->Write(batch, "committing state"));
+    acc_ = acc;
+    return Status::Ok();
+  }
+
+ private:
+  explicit RocksDbLedgerStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
+
+  Status LoadMeta() {
+    ERTR_ASSIGN_OR_RETURN(auto h,
+                          db_->Get(db_->meta(), AsBytes(keys::kMetaLatestHeight), "latest height"));
+    if (h) {
+      if (h->size() != 8) return Status::DataLoss("stored latest height is malformed");
+      latest_ = Height(LoadU64Be(h->data()));
+    }
+    ERTR_ASSIGN_OR_RETURN(
+        auto acc, db_->Get(db_->meta(), AsBytes(keys::kMetaStateAccumulator), "state accumulator"));
+    if (acc) {
+      ERTR_ASSIGN_OR_RETURN(acc_, crypto::LtHash16::FromBytes(*acc));
+    }
+    return Status::Ok();
+  }
+
+  CurrentValueFn CurrentFn() const {
+    return [this](ByteSpan key) { return db_->Get(db_->state(), key, "state entry"); };
+  }
+
+  void AddStateWrites(rocksdb::WriteBatch& batch, const StateDelta& delta,
+                      const crypto::LtHash16& acc) const {
+    for (const auto& [key, value] : delta.writes) {
+      if (value) {
+        RocksDatabase::Put(batch, db_->state(), key, *value);
+      } else {
+        batch.Delete(db_->state(), ToSlice(key));
+      }
+    }
+    RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaStateAccumulator), acc.ToBytes());
+  }
+
+  Result<Bytes> Required(const Bytes& key, const std::string& what) const {
+    ERTR_ASSIGN_OR_RETURN(auto v, db_->Get(db_->blocks(), key, what));
+    if (!v) return Status::NotFound(what + " is not stored");
+    return std::move(*v);
+  }
+
+  std::shared_ptr<RocksDatabase> db_;
+  mutable std::mutex mu_;
+  Height latest_{0};
+  crypto::LtHash16 acc_;
+};
+
+class RocksDbConsensusLogStore final : public ConsensusLogStore {
+ public:
+  explicit RocksDbConsensusLogStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
+
+  Status Save(const StateDelta& writes) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : writes.writes) {
+      if (value) {
+        RocksDatabase::Put(batch, db_->consensus(), key, *value);
+      } else {
+        batch.Delete(db_->consensus(), ToSlice(key));
+      }
+    }
+    return db_->Write(batch, "saving consensus state");
+  }
+
+  Result<std::vector<std::pair<Bytes, Bytes>>> LoadAll() const override {
+    std::vector<std::pair<Bytes, Bytes>> out;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->db()->NewIterator(db_->read_options(), db_->consensus()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ByteSpan key = FromSlice(it->key());
+      ERTR_ASSIGN_OR_RETURN(Bytes value,
+                            OpenRecord(key, FromSlice(it->value()), "consensus log entry"));
+      out.emplace_back(Bytes(key.begin(), key.end()), std::move(value));
+    }
+    ERTR_RETURN_IF_ERROR(db_->Convert(it->status(), "loading consensus state"));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<RocksDatabase> db_;
+};
+
+}  // namespace
+
+Result<LedgerStores> OpenRocksDbStores(const std::filesystem::path& dir, RocksDbOptions options) {
+  ERTR_ASSIGN_OR_RETURN(auto db, RocksDatabase::Open(dir, options.sync));
+  ERTR_ASSIGN_OR_RETURN(auto ledger, RocksDbLedgerStore::Open(db));
+  LedgerStores out;
+  out.blocks = ledger;
+  out.state = ledger;
+  out.consensus_log = std::make_shared<RocksDbConsensusLogStore>(db);
+  return out;
+}
+
+}  // namespace ertr::storage

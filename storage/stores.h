@@ -1,0 +1,35 @@
+#pragma once
+
+// Factories for the ledger stores. The block store and the state store of one node share one
+// database so that a block and its state changes commit atomically.
+
+#include <filesystem>
+#include <memory>
+
+#include "common/status.h"
+#include "storage/block_store.h"
+#include "storage/consensus_log_store.h"
+#include "storage/state_store.h"
+
+namespace ertr::storage {
+
+struct LedgerStores {
+  std::shared_ptr<BlockStore> blocks;
+  std::shared_ptr<StateStore> state;
+  std::shared_ptr<ConsensusLogStore> consensus_log;
+};
+
+struct RocksDbOptions {
+  // Sync every write (the default; tests of the in-memory behaviour may turn it off).
+  bool sync = true;
+};
+
+// Opens (creating if needed) the RocksDB database in `dir`. Corruption found while opening is
+// reported as DataLoss with the file named; the node must not start on it.
+Result<LedgerStores> OpenRocksDbStores(const std::filesystem::path& dir,
+                                       RocksDbOptions options = {});
+
+// Volatile stores for simulations and tests; same contracts, nothing survives the process.
+LedgerStores MakeMemoryStores();
+
+}  // namespace ertr::storage

@@ -1,0 +1,88 @@
+#include <catch2/catch.hpp>
+
+#include "consensus/commit_certificate.h"
+
+namespace ertr::consensus {
+namespace {
+
+constexpr std::string_view kChain = "ertr-test";
+
+struct Cluster {
+  std::vector<crypto::SigningKey> keys;
+  ValidatorSet set;
+};
+
+Cluster MakeCluster(std::size_t n) {
+  std::vector<crypto::SigningKey> keys;
+  std::vector<crypto::PublicKey> pubs;
+  for (std::size_t i = 0; i < n; ++i) {
+    keys.push_back(crypto::SigningKey::Generate());
+    pubs.push_back(keys.back().public_key());
+  }
+  return {std::move(keys), *ValidatorSet::Create(pubs)};
+}
+
+CommitCertificate Sign(const Cluster& c, const std::vector<std::uint32_t>& who, View v, Height h,
+                       const crypto::Digest& d) {
+  CommitCertificate cert{h, v, d, {}};
+  for (auto i : who) {
+    auto sig = c.keys[i].Sign(crypto::SigningDomain::kCommit, kChain, CommitVotePayload(v, h, d));
+    cert.votes.push_back({ReplicaId(i), *sig});
+  }
+  return cert;
+}
+
+TEST_CASE("Quorum sizes follow n = 3f+1", "[unit]") {
+  CHECK(MakeCluster(4).set.quorum() == 3);
+  CHECK(MakeCluster(4).set.max_faulty() == 1);
+  CHECK(MakeCluster(7).set.quorum() == 5);
+  CHECK(MakeCluster(1).set.quorum() == 1);
+  CHECK(MakeCluster(7).set.Primary(View(9)) == ReplicaId(2));
+}
+
+TEST_CASE("A certificate needs 2f+1 valid votes of distinct validators", "[unit]") {
+  auto c = MakeCluster(4);
+  auto verifier = crypto::MakeEd25519Verifier();
+  auto d = crypto::Hash(AsBytes("block"));
+  CHECK(VerifyCommitCertificate(Sign(c, {0, 1, 2}, View(1), Height(5), d), c.set, kChain, *verifier)
+            .ok());
+  CHECK(VerifyCommitCertificate(Sign(c, {0, 1, 2, 3}, View(1), Height(5), d), c.set, kChain,
+                                *verifier)
+            .ok());
+  // 2f votes are not enough.
+  auto two =
+      VerifyCommitCertificate(Sign(c, {0, 1}, View(1), Height(5), d), c.set, kChain, *verifier);
+  CHECK(two.code() == StatusCode::kUnauthenticated);
+  CHECK(two.message().find("quorum of 3") != std::string::npos);
+  // A repeated voter does not count twice.
+  CHECK_FALSE(
+      VerifyCommitCertificate(Sign(c, {0, 1, 1}, View(1), Height(5), d), c.set, kChain, *verifier)
+          .ok());
+  // Votes for another height, view, block or chain do not verify.
+  auto cert = Sign(c, {0, 1, 2}, View(1), Height(5), d);
+  auto moved = cert;
+  moved.height = Height(6);
+  CHECK_FALSE(VerifyCommitCertificate(moved, c.set, kChain, *verifier).ok());
+  moved = cert;
+  moved.view = View(2);
+  CHECK_FALSE(VerifyCommitCertificate(moved, c.set, kChain, *verifier).ok());
+  moved = cert;
+  moved.block_hash = crypto::Hash(AsBytes("other"));
+  CHECK_FALSE(VerifyCommitCertificate(moved, c.set, kChain, *verifier).ok());
+  CHECK_FALSE(VerifyCommitCertificate(cert, c.set, "other-chain", *verifier).ok());
+  // A stranger's vote is refused.
+  moved = cert;
+  moved.votes[0].replica = ReplicaId(9);
+  CHECK(VerifyCommitCertificate(moved, c.set, kChain, *verifier)
+            .message()
+            .find("not in the validator set") != std::string::npos);
+}
+
+TEST_CASE("Validator sets refuse duplicates and emptiness", "[unit]") {
+  auto k = crypto::SigningKey::Generate();
+  CHECK_FALSE(ValidatorSet::Create({}).has_value());
+  CHECK_FALSE(ValidatorSet::Create({k.public_key(), k.public_key()}).has_value());
+}
+
+}  // namespace
+}  // namespace ertr::consensus

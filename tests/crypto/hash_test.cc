@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include <numeric>
+
+#include "crypto/hash.h"
+
+namespace ertr::crypto {
+namespace {
+
+TEST_CASE("BLAKE2b matches RFC 7693 Appendix A", "[unit]") {
+  Hasher h({}, 64);
+  h.Update("abc");
+  std::array<std::uint8_t, 64> out{};
+  h.FinishInto(out);
+  CHECK(ToHex(out) ==
+        "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+        "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923");
+}
+
+TEST_CASE("BLAKE2b-256 known answers (cross-checked with Python hashlib)", "[unit]") {
+  CHECK(Hash({}).ToHex() == "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  CHECK(Hash(AsBytes("abc")).ToHex() ==
+        "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+  Bytes seq(255);
+  std::iota(seq.begin(), seq.end(), 0);
+  CHECK(Hash(seq).ToHex() == "1d0850ee9bca0abc9601e9deabe1418fedec2fb6ac4150bd5302d2430f9be943");
+}
+
+TEST_CASE("Keyed BLAKE2b-512 matches the BLAKE2 reference KAT", "[unit]") {
+  Bytes key(64), in(64);
+  std::iota(key.begin(), key.end(), 0);
+  std::iota(in.begin(), in.end(), 0);
+  Hasher h(key, 64);
+  h.Update(in);
+  std::array<std::uint8_t, 64> out{};
+  h.FinishInto(out);
+  CHECK(ToHex(out) ==
+        "65676d800617972fbd87e4b9514e1c67402b7a331096d3bfac22f1abb95374ab"
+        "c942f16e9ab0ead33b87c91968a6e509e119ff07787b3ef483e1dcdccf6e3022");
+}
+
+TEST_CASE("Domain hashes are tag || NUL || data and differ by tag", "[unit]") {
+  CHECK(DomainHash("ertr/txid/v1", AsBytes("hello")).ToHex() ==
+        "d1ae3fc6b787e11169c3a5448f386975aa80e053161f579bbf1a46ceb8b48d59");
+  CHECK(DomainHash("ertr/block/v1", AsBytes("hello")) !=
+        DomainHash("ertr/txid/v1", AsBytes("hello")));
+}
+
+TEST_CASE("Incremental hashing equals one-shot hashing for any split", "[unit]") {
+  Bytes data(10000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  Digest whole = Hash(data);
+  for (std::size_t split : {0ul, 1ul, 127ul, 128ul, 129ul, 5000ul, 10000ul}) {
+    Hasher h;
+    h.Update(ByteSpan(data).first(split)).Update(ByteSpan(data).subspan(split));
+    CHECK(h.Finish() == whole);
+  }
+}
+
+}  // namespace
+}  // namespace ertr::crypto

@@ -1,0 +1,111 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "storage/blob_store.h"
+#include "tests/support/temp_dir.h"
+
+namespace ertr::storage {
+namespace {
+
+Bytes Data(std::size_t n) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i * 13 + 5);
+  return b;
+}
+
+TEST_CASE("Blobs are content-addressed, streamed in and verified out", "[storage]") {
+  testing::TempDir dir;
+  auto store = OpenFileBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  Bytes data = Data(3 * 1024 * 1024 + 11);
+  auto writer = (*store)->Create();
+  REQUIRE(writer.has_value());
+  for (std::size_t off = 0; off < data.size(); off += 100'000) {
+    REQUIRE(
+        (*writer)
+            ->Write(ByteSpan(data).subspan(off, std::min<std::size_t>(100'000, data.size() - off)))
+            .ok());
+  }
+  CHECK_FALSE((*store)->Contains(crypto::Hash(data)));  // not visible before Commit
+  auto digest = (*writer)->Commit();
+  REQUIRE(digest.has_value());
+  CHECK(*digest == crypto::Hash(data));
+  CHECK((*store)->Contains(*digest));
+  CHECK(*(*store)->Size(*digest) == data.size());
+  auto back = GetBlob(**store, *digest);
+  REQUIRE(back.has_value());
+  CHECK(*back == data);
+  CHECK((*store)->Verify(*digest).ok());
+  auto list = (*store)->List();
+  REQUIRE(list.has_value());
+  CHECK(*list == std::vector<crypto::Digest>{*digest});
+}
+
+TEST_CASE("An expected digest that does not match publishes nothing", "[storage]") {
+  testing::TempDir dir;
+  auto store = OpenFileBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  crypto::Digest wrong = crypto::Hash(AsBytes("something else"));
+  auto writer = (*store)->Create(wrong);
+  REQUIRE(writer.has_value());
+  REQUIRE((*writer)->Write(Data(1000)).ok());
+  auto r = (*writer)->Commit();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == StatusCode::kDataLoss);
+  CHECK((*store)->List()->empty());
+  CHECK_FALSE((*store)->Contains(crypto::Hash(Data(1000))));
+}
+
+TEST_CASE("An abandoned write leaves nothing behind", "[storage]") {
+  testing::TempDir dir;
+  auto store = OpenFileBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  {
+    auto writer = (*store)->Create();
+    REQUIRE(writer.has_value());
+    REQUIRE((*writer)->Write(Data(5000)).ok());
+  }
+  CHECK((*store)->List()->empty());
+  CHECK(std::filesystem::is_empty(dir.path() / "tmp"));
+}
+
+TEST_CASE("Delete removes a blob (erasure) and is idempotent", "[storage]") {
+  testing::TempDir dir;
+  auto store = OpenFileBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  auto d = PutBlob(**store, Data(10));
+  REQUIRE(d.has_value());
+  REQUIRE((*store)->Delete(*d).ok());
+  CHECK_FALSE((*store)->Contains(*d));
+  CHECK((*store)->Delete(*d).ok());
+  CHECK(GetBlob(**store, *d).error().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("A corrupted blob file is reported, never served as good", "[storage]") {
+  testing::TempDir dir;
+  auto store = OpenFileBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  Bytes data = Data(70'000);
+  auto d = PutBlob(**store, data);
+  REQUIRE(d.has_value());
+  std::string hex = d->ToHex();
+  auto path = dir.path() / "objects" / hex.substr(0, 2) / hex;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(12345);
+    f.put(static_cast<char>(data[12345] ^ 0x20));
+  }
+  auto get = GetBlob(**store, *d);
+  REQUIRE_FALSE(get.has_value());
+  CHECK(get.error().code() == StatusCode::kDataLoss);
+  CHECK((*store)->Verify(*d).code() == StatusCode::kDataLoss);
+  // A truncated file too.
+  std::filesystem::resize_file(path, 100);
+  CHECK((*store)->Verify(*d).code() == StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace ertr::storage

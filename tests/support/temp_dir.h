@@ -1,0 +1,23 @@
+#pragma once
+
+// TempDir: a fresh directory under $TMPDIR, removed with its contents on destruction.
+
+#include <filesystem>
+#include <string>
+
+namespace ertr::testing {
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "ertr-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace ertr::testing
