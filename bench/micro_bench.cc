@@ -115,8 +115,6 @@ void BM_SyncedBlockAppend(benchmark::State& state) {
     if (!stores->blocks->Append(b, d).ok()) state.SkipWithError("append failed");
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
-  state.counters["blocks_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   stores = Status::Internal("closed");
   std::filesystem::remove_all(dir);
 }

@@ -151,6 +151,15 @@ Status PayloadDecryptor::DecryptChunk(bool must_be_final, Bytes& out) {
   ++st.chunks;
   st.plain_bytes += plen;
   bool is_final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  if (!is_final && tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) {
+    return Status::DataLoss("payload chunk " + std::to_string(st.chunks - 1) + " has tag " +
+                            std::to_string(tag) + "; only MESSAGE and a last FINAL are allowed");
+  }
+  if (is_final && plen == 0 && st.chunks > 1) {
+    return Status::DataLoss(
+        "payload ends with an empty final chunk after data; refuse it "
+        "(not a ciphertext this format produces)");
+  }
   if (is_final && !must_be_final) {
     return Status::DataLoss("payload has bytes after its final chunk (chunk " +
                             std::to_string(st.chunks - 1) + "); refuse it");

@@ -111,8 +111,9 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
                     const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->db()->NewIterator(db_->read_options(), db_->state()));
-    for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
-         it->Next()) {
+    // An empty prefix scans everything (and must not reach memcmp with a null pointer).
+    const rocksdb::Slice p = ToSlice(prefix);
+    for (it->Seek(p); it->Valid() && (p.empty() || it->key().starts_with(p)); it->Next()) {
       ByteSpan key = FromSlice(it->key());
       ERTR_ASSIGN_OR_RETURN(Bytes value, OpenRecord(key, FromSlice(it->value()), "state entry"));
       if (!fn(key, value)) break;

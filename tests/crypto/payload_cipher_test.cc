@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sodium.h>
+
 #include <random>
 
 #include "crypto/hash.h"
@@ -101,6 +103,45 @@ TEST_CASE("Truncation, extension, reordering and a wrong key are detected", "[un
   auto m = DecryptPayload(key, bad_magic);
   REQUIRE_FALSE(m.has_value());
   CHECK(m.error().message().find("magic") != std::string::npos);
+}
+
+// Builds a ciphertext by hand with chosen chunk sizes and tags, using the format of
+// docs/spec/crypto.md section 4, to check the reader's rules on streams our writer never makes.
+Bytes HandMade(const DataKey& key,
+               const std::vector<std::pair<std::size_t, unsigned char>>& chunks) {
+  crypto_secretstream_xchacha20poly1305_state st;
+  Bytes out = ToBytes("ERTRPLD1");
+  PutU32Le(out, 1024);
+  Bytes ad = out;
+  out.resize(out.size() + crypto_secretstream_xchacha20poly1305_HEADERBYTES);
+  crypto_secretstream_xchacha20poly1305_init_push(&st, out.data() + 12, key.UnsafeBytes().data());
+  for (auto [size, tag] : chunks) {
+    Bytes plain(size, 0x33);
+    std::size_t old = out.size();
+    out.resize(old + size + kPayloadChunkOverhead);
+    crypto_secretstream_xchacha20poly1305_push(&st, out.data() + old, nullptr, plain.data(), size,
+                                               ad.data(), ad.size(), tag);
+  }
+  return out;
+}
+
+TEST_CASE("The reader accepts only the chunk shapes and tags the format defines", "[unit]") {
+  auto key = DataKey::Random();
+  constexpr unsigned char kMessage = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+  constexpr unsigned char kFinal = crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  constexpr unsigned char kPush = crypto_secretstream_xchacha20poly1305_TAG_PUSH;
+  constexpr unsigned char kRekey = crypto_secretstream_xchacha20poly1305_TAG_REKEY;
+  // The hand-made writer agrees with ours on a well-formed stream.
+  auto good = DecryptPayload(key, HandMade(key, {{1024, kMessage}, {10, kFinal}}));
+  REQUIRE(good.has_value());
+  CHECK(good->size() == 1034);
+  CHECK(DecryptPayload(key, HandMade(key, {{0, kFinal}})).has_value());  // empty payload
+  // Refused: PUSH or REKEY before the end, an empty final chunk after data, no chunk at all.
+  CHECK_FALSE(DecryptPayload(key, HandMade(key, {{1024, kPush}, {10, kFinal}})).has_value());
+  CHECK_FALSE(DecryptPayload(key, HandMade(key, {{1024, kRekey}, {10, kFinal}})).has_value());
+  CHECK_FALSE(DecryptPayload(key, HandMade(key, {{1024, kMessage}, {0, kFinal}})).has_value());
+  CHECK_FALSE(DecryptPayload(key, HandMade(key, {})).has_value());
+  CHECK_FALSE(DecryptPayload(key, HandMade(key, {{1024, kFinal}, {10, kFinal}})).has_value());
 }
 
 TEST_CASE("Chunk sizes outside 1 KiB .. 16 MiB are refused", "[unit]") {

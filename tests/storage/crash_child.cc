@@ -1,5 +1,9 @@
 // Child process of the storage crash test: appends blocks with blobs and state changes as fast as
-// it can until the parent kills it with SIGKILL. argv[1] = directory.
+// it can until the parent kills it with SIGKILL. argv[1] = directory. After each step it writes one
+// byte to fd 3 ('o' opened, 'b' blob published, 'a' block appended), so the parent can kill it at
+// a random step without depending on how fast this machine is.
+
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -19,12 +23,17 @@ int main(int argc, char** argv) {
   }
   auto blobs = ertr::storage::OpenFileBlobStore(dir / "blobs");
   if (!blobs) return 5;
+  auto report = [](char step) {
+    if (::write(3, &step, 1) != 1) std::_Exit(8);
+  };
+  report('o');
   for (std::uint64_t h = stores->blocks->LatestHeight().value() + 1;; ++h) {
     auto digest = ertr::storage::PutBlob(**blobs, ertr::testing::CrashBlobContent(h));
     if (!digest) return 6;
-    if (!stores->blocks->Append(ertr::testing::CrashBlock(h), ertr::testing::CrashDelta(h, *digest))
-             .ok()) {
-      return 7;
-    }
+    report('b');
+    auto appended =
+        stores->blocks->Append(ertr::testing::CrashBlock(h), ertr::testing::CrashDelta(h, *digest));
+    if (!appended.ok()) return 7;
+    report('a');
   }
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: installs what is missing (apt), checks
+# formatting, builds and tests the release build, builds and tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and runs every fuzz target briefly.
+# Exits non-zero on any failure. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")"
+start=$(date +%s)
+
+scripts/install-deps.sh
+scripts/check-format.sh
+
+summary=()
+run_ctest() {  # run_ctest BUILD_DIR LABEL
+  local log
+  log=$(mktemp)
+  if ! (cd "$1" && ctest --output-on-failure -j2 --timeout 900) 2>&1 | tee "$log"; then :; fi
+  local line
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of" "$log" | tail -1)
+  rm -f "$log"
+  [[ -n $line ]] || { echo "run-tests: ctest in $1 printed no result" >&2; exit 1; }
+  summary+=("$2: $line")
+  local passed failed
+  failed=$(sed -E 's/.*passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((total - failed))
+  all_passed=$((all_passed + passed)); all_failed=$((all_failed + failed))
+  if [[ $failed != 0 ]]; then
+    echo "run-tests: $failed test(s) failed in $1" >&2
+    echo "tests: $all_passed passed, $all_failed failed"
+    exit 1
+  fi
+}
+all_passed=0; all_failed=0
+
+scripts/build.sh release
+run_ctest build release
+scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_ctest build-asan asan+ubsan
+scripts/fuzz.sh "${ERTR_FUZZ_SECONDS:-15}"
+
+# An independent implementation of docs/spec/crypto.md (JavaScript) checks our test vectors.
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+interop=$(node tests/interop/verify_spec.mjs) || { echo "$interop"; echo "run-tests: interop check failed" >&2; exit 1; }
+line=$(tail -1 <<<"$interop")
+summary+=("$line")
+n=$(sed -E 's/interop: ([0-9]+) passed, ([0-9]+) failed/\1/' <<<"$line")
+all_passed=$((all_passed + n))
+
+printf '%s\n' "${summary[@]}"
+echo "run-tests: finished in $(( $(date +%s) - start ))s"
+echo "tests: $all_passed passed, $all_failed failed"
