@@ -1,11 +1,11 @@
 #include "node/selfcheck.h"
 
+#include "consensus/proposal.h"
 #include "crypto/box_key.h"
 #include "crypto/envelope.h"
 #include "crypto/key_file.h"
 #include "crypto/payload_cipher.h"
 #include "crypto/signing.h"
-#include "ledger/block.h"
 #include "proto/codec.h"
 #include "storage/blob_store.h"
 #include "storage/stores.h"
@@ -76,18 +76,17 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
   }
   {
     ERTR_ASSIGN_OR_RETURN(auto stores, storage::OpenRocksDbStores(dir / "db"));
-    ledger::BlockHeader header;
+    consensus::ProposalHeader header;
     header.chain_id = kChain;
     header.height = Height(1);
-    header.tx_root = ledger::TransactionRoot({tx});
+    header.tx_root = proto::TransactionRoot({tx});
     header.tx_count = 1;
     StateDelta delta;
     delta.Put(ToBytes("record/selfcheck"), digest.ToBytes());
-    ERTR_ASSIGN_OR_RETURN(header.state_root, stores.state->RootAfter(delta));
     storage::StoredBlock block;
     block.height = Height(1);
     block.header = proto::EncodeBlockHeader(header);
-    block.hash = ledger::BlockHash(block.header);
+    block.hash = consensus::ProposalDigest(header);
     block.body = proto::EncodeBlockBody({tx});
     block.tx_hashes = {tx.id};
     ERTR_RETURN_IF_ERROR(stores.blocks->Append(block, delta));
@@ -98,11 +97,15 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
   ERTR_ASSIGN_OR_RETURN(auto loc, stores.blocks->FindTransaction(tx.id));
   ERTR_ASSIGN_OR_RETURN(auto header_bytes, stores.blocks->LoadHeader(loc.height));
   ERTR_ASSIGN_OR_RETURN(auto header, proto::DecodeBlockHeader(header_bytes));
-  if (header.state_root != stores.state->StateRoot()) {
-    return Status::DataLoss("state root after reopen does not match the block header");
+  if (consensus::ProposalDigest(header) != *stores.blocks->LoadHash(loc.height)) {
+    return Status::DataLoss("block hash after reopen does not match the stored header");
+  }
+  auto entry = stores.state->Get(AsBytes("record/selfcheck"));
+  if (!entry.ok() || !entry->has_value() || **entry != digest.ToBytes()) {
+    return Status::DataLoss("state entry written with block 1 is missing after reopen");
   }
   ERTR_RETURN_IF_ERROR(blobs->Verify(digest));
-  Step(out, "reopened the database: height, transaction index, state root and blob all verify",
+  Step(out, "reopened the database: height, transaction index, block hash, state and blob verify",
        "height " + stores.blocks->LatestHeight().ToString());
   out << "selfcheck passed\n";
   return Status::Ok();

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "crypto/merkle.h"
 #include "ertr/v1/block.pb.h"
 #include "ertr/v1/transaction.pb.h"
 
@@ -77,10 +78,10 @@ Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx) {
   return Serialize(msg);
 }
 
-Result<ledger::BlockHeader> DecodeBlockHeader(ByteSpan bytes) {
-  ertr::v1::BlockHeader msg;
-  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block header", kMaxHeaderBytes));
-  ledger::BlockHeader h;
+namespace {
+
+Result<consensus::ProposalHeader> FromWire(const ertr::v1::BlockHeader& msg) {
+  consensus::ProposalHeader h;
   if (msg.chain_id().empty() || msg.chain_id().size() > crypto::kMaxChainIdLength) {
     return Status::InvalidArgument("block header field 'chain_id' must be 1..64 bytes");
   }
@@ -89,29 +90,41 @@ Result<ledger::BlockHeader> DecodeBlockHeader(ByteSpan bytes) {
   }
   h.chain_id = msg.chain_id();
   h.height = Height(msg.height());
-  ERTR_ASSIGN_OR_RETURN(h.previous_hash,
-                        Fixed<crypto::Digest>(msg.previous_hash(), "header.previous_hash"));
   ERTR_ASSIGN_OR_RETURN(h.tx_root, Fixed<crypto::Digest>(msg.tx_root(), "header.tx_root"));
-  ERTR_ASSIGN_OR_RETURN(h.state_root, Fixed<crypto::Digest>(msg.state_root(), "header.state_root"));
   h.time_ms = msg.time_ms();
   h.proposer = ReplicaId(msg.proposer());
-  h.view = View(msg.view());
   h.tx_count = msg.tx_count();
   return h;
 }
 
-Bytes EncodeBlockHeader(const ledger::BlockHeader& h) {
-  ertr::v1::BlockHeader msg;
+void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg) {
   msg.set_chain_id(h.chain_id);
   msg.set_height(h.height.value());
-  msg.set_previous_hash(ToString(h.previous_hash.span()));
   msg.set_tx_root(ToString(h.tx_root.span()));
-  msg.set_state_root(ToString(h.state_root.span()));
   msg.set_time_ms(h.time_ms);
   msg.set_proposer(h.proposer.value());
-  msg.set_view(h.view.value());
   msg.set_tx_count(h.tx_count);
+}
+
+}  // namespace
+
+Result<consensus::ProposalHeader> DecodeBlockHeader(ByteSpan bytes) {
+  ertr::v1::BlockHeader msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block header", kMaxHeaderBytes));
+  return FromWire(msg);
+}
+
+Bytes EncodeBlockHeader(const consensus::ProposalHeader& h) {
+  ertr::v1::BlockHeader msg;
+  ToWire(h, msg);
   return Serialize(msg);
+}
+
+crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs) {
+  std::vector<crypto::Digest> ids;
+  ids.reserve(txs.size());
+  for (const auto& tx : txs) ids.push_back(tx.id);
+  return crypto::MerkleRoot(ids);
 }
 
 namespace {
@@ -199,33 +212,33 @@ Result<Block> DecodeBlock(ByteSpan bytes) {
   ertr::v1::Block msg;
   ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block", kMaxBlockBytes));
   Block b;
-  b.header_bytes.assign(msg.header().begin(), msg.header().end());
-  ERTR_ASSIGN_OR_RETURN(b.header, DecodeBlockHeader(b.header_bytes));
-  b.hash = ledger::BlockHash(b.header_bytes);
+  ERTR_ASSIGN_OR_RETURN(b.header, FromWire(msg.header()));
+  b.hash = consensus::ProposalDigest(b.header);
   ERTR_ASSIGN_OR_RETURN(b.transactions, FromWire(msg.body()));
   if (b.transactions.size() != b.header.tx_count) {
     return Status::InvalidArgument("block " + b.header.height.ToString() + " header says " +
                                    std::to_string(b.header.tx_count) + " transactions, body has " +
                                    std::to_string(b.transactions.size()));
   }
-  if (ledger::TransactionRoot(b.transactions) != b.header.tx_root) {
+  if (TransactionRoot(b.transactions) != b.header.tx_root) {
     return Status::InvalidArgument("block " + b.header.height.ToString() +
                                    " body does not match the header's tx_root");
   }
   ERTR_ASSIGN_OR_RETURN(b.certificate, FromWire(msg.certificate()));
-  if (b.certificate.block_hash != b.hash || b.certificate.height != b.header.height ||
-      b.certificate.view < b.header.view) {
+  if (b.certificate.block_hash != b.hash || b.certificate.height != b.header.height) {
     return Status::InvalidArgument("block " + b.header.height.ToString() +
                                    " carries a commit certificate for another block");
   }
+  ERTR_ASSIGN_OR_RETURN(b.state_root, Fixed<crypto::Digest>(msg.state_root(), "block.state_root"));
   return b;
 }
 
 Bytes EncodeBlock(const Block& block) {
   ertr::v1::Block msg;
-  msg.set_header(ToString(block.header_bytes));
+  ToWire(block.header, *msg.mutable_header());
   ToWire(block.transactions, *msg.mutable_body());
   ToWire(block.certificate, *msg.mutable_certificate());
+  msg.set_state_root(ToString(block.state_root.span()));
   return Serialize(msg);
 }
 

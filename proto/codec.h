@@ -11,7 +11,7 @@
 #include "common/bytes.h"
 #include "common/status.h"
 #include "consensus/commit_certificate.h"
-#include "ledger/block.h"
+#include "consensus/proposal.h"
 #include "ledger/transaction.h"
 
 namespace ertr::proto {
@@ -23,11 +23,11 @@ inline constexpr std::size_t kMaxHeaderBytes = 4096;
 
 // A decoded, structurally valid block.
 struct Block {
-  Bytes header_bytes;
-  ledger::BlockHeader header;
-  crypto::Digest hash;  // ledger::BlockHash(header_bytes)
+  consensus::ProposalHeader header;
+  crypto::Digest hash;  // consensus::ProposalDigest(header)
   std::vector<ledger::SignedTransaction> transactions;
   consensus::CommitCertificate certificate;
+  crypto::Digest state_root;  // after executing this block (checkpoint-certified every K)
 };
 
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes);
@@ -35,8 +35,8 @@ Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx);
 // Decodes only the envelope fields of a TransactionBody.
 Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body);
 
-Result<ledger::BlockHeader> DecodeBlockHeader(ByteSpan bytes);
-Bytes EncodeBlockHeader(const ledger::BlockHeader& header);
+Result<consensus::ProposalHeader> DecodeBlockHeader(ByteSpan bytes);
+Bytes EncodeBlockHeader(const consensus::ProposalHeader& header);
 
 Result<consensus::CommitCertificate> DecodeCommitCertificate(ByteSpan bytes);
 Bytes EncodeCommitCertificate(const consensus::CommitCertificate& cert);
@@ -45,8 +45,11 @@ Bytes EncodeCommitCertificate(const consensus::CommitCertificate& cert);
 Result<std::vector<ledger::SignedTransaction>> DecodeBlockBody(ByteSpan bytes);
 Bytes EncodeBlockBody(const std::vector<ledger::SignedTransaction>& txs);
 
+// Merkle root of the transactions' ids, in order (the header's tx_root).
+crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs);
+
 // A whole block. Checks that tx_count and tx_root match the transactions and that the
-// certificate names this block (hash, height, view).
+// certificate names this block (hash and height).
 Result<Block> DecodeBlock(ByteSpan bytes);
 Bytes EncodeBlock(const Block& block);
 

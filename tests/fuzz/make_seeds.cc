@@ -46,13 +46,12 @@ int main(int argc, char** argv) {
   b.transactions = {tx, tx};
   b.header.chain_id = "ertr-seed";
   b.header.height = Height(3);
-  b.header.tx_root = ledger::TransactionRoot(b.transactions);
+  b.header.tx_root = proto::TransactionRoot(b.transactions);
   b.header.tx_count = 2;
-  b.header_bytes = proto::EncodeBlockHeader(b.header);
-  b.hash = ledger::BlockHash(b.header_bytes);
+  b.hash = consensus::ProposalDigest(b.header);
   b.certificate = {b.header.height, View(0), b.hash, {{ReplicaId(0), crypto::Signature()}}};
   Write(root / "fuzz_block_decode", "two_tx_block", proto::EncodeBlock(b));
-  Write(root / "fuzz_block_decode", "header", b.header_bytes);
+  Write(root / "fuzz_block_decode", "header", proto::EncodeBlockHeader(b.header));
 
   auto kf = crypto::EncodeKeyFile(key, "fuzz", crypto::KdfCost::Minimum());
   Write(root / "fuzz_key_file", "ed25519_min_cost", *kf);

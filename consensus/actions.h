@@ -1,0 +1,72 @@
+#pragma once
+
+// Outputs of the replica, to be executed by the driver strictly in order (STYLE.md rule 1.3):
+// a Persist must be durable before any later action runs.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "consensus/commit_certificate.h"
+#include "consensus/events.h"
+#include "consensus/messages.h"
+
+namespace ertr::consensus {
+
+// What a replica must remember across a crash (docs/spec/consensus.md section 7).
+struct PersistentState {
+  View view;  // the view it is in or changing to
+  bool view_changing = false;
+  // The digest it signed (pre-prepare, prepare or commit) for each (view, height): it never signs
+  // another digest for the same pair.
+  std::map<std::pair<View, Height>, crypto::Digest> signed_votes;
+  std::map<Height, PreparedCertificate> prepared;  // highest-view prepared certificate per height
+  Height stable_height;
+  crypto::Digest stable_root;
+  std::vector<Checkpoint> checkpoint_proof;
+};
+
+// A change to the persistent state; applied in order.
+struct PersistDelta {
+  std::optional<std::pair<View, bool>> view;  // (view, view_changing)
+  std::optional<std::pair<std::pair<View, Height>, crypto::Digest>> signed_vote;
+  std::optional<PreparedCertificate> prepared;
+  std::optional<std::pair<Height, crypto::Digest>> stable;  // truncates below it
+  std::vector<Checkpoint> stable_proof;
+};
+
+void ApplyPersistDelta(PersistentState& state, const PersistDelta& delta);
+
+struct Send {
+  ReplicaId to;
+  Message message;
+};
+struct Broadcast {  // to every other replica
+  Message message;
+};
+struct SetTimer {  // (re)arms the timer: it fires once after delay_ms unless set again or cancelled
+  TimerId id;
+  std::uint64_t delay_ms = 0;
+};
+struct CancelTimer {
+  TimerId id;
+};
+struct Persist {
+  PersistDelta delta;
+};
+// Block `proposal` is decided: execute and store it (with the certificate) in height order.
+struct Deliver {
+  Proposal proposal;
+  CommitCertificate certificate;
+  std::uint64_t time_ms = 0;  // effective block time: max(proposed, previous block's)
+};
+// The replica is behind: fetch decided blocks from `from_height` on (block sync).
+struct RequestSync {
+  Height from_height;
+};
+
+using Action = std::variant<Send, Broadcast, SetTimer, CancelTimer, Persist, Deliver, RequestSync>;
+
+}  // namespace ertr::consensus

@@ -1,0 +1,59 @@
+#pragma once
+
+// What consensus orders and certifies: a proposal (block) at a height. Its header holds only what
+// the primary knows when it proposes, so proposals can be pipelined and a proposal re-issued after
+// a view change keeps its digest (docs/spec/consensus.md section 2, ADR 0004):
+//
+//   canonical = u8(len(chain_id)) || chain_id || u64le(height) || u64le(time_ms) ||
+//               u32le(proposer) || tx_root (32) || u32le(tx_count)
+//   block hash (proposal digest) = BLAKE2b-256("ertr/block/v1" || 0x00 || canonical)
+//
+// tx_root is the Merkle root (crypto/merkle.h) of the transaction ids in order. State roots are
+// agreed separately, by checkpoint certificates every K heights.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "common/status.h"
+#include "crypto/hash.h"
+
+namespace ertr::consensus {
+
+struct ProposalHeader {
+  std::string chain_id;
+  Height height;
+  std::uint64_t time_ms = 0;  // the primary's proposed time; effective time: docs/spec/consensus.md
+  ReplicaId proposer;
+  crypto::Digest tx_root;
+  std::uint32_t tx_count = 0;
+  bool operator==(const ProposalHeader&) const = default;
+};
+
+// A transaction as consensus sees it: opaque bytes and the id the node computed for them.
+struct Transaction {
+  crypto::Digest id;
+  Bytes bytes;
+  bool operator==(const Transaction&) const = default;
+};
+
+struct Proposal {
+  ProposalHeader header;
+  std::vector<Transaction> txs;
+  crypto::Digest digest;  // ProposalDigest(header)
+};
+
+Bytes CanonicalHeaderBytes(const ProposalHeader& header);
+crypto::Digest ProposalDigest(const ProposalHeader& header);
+crypto::Digest TransactionRoot(const std::vector<Transaction>& txs);
+
+// Builds a proposal, computing tx_root, tx_count and the digest.
+Proposal MakeProposal(std::string chain_id, Height height, std::uint64_t time_ms,
+                      ReplicaId proposer, std::vector<Transaction> txs);
+
+// Checks that tx_count, tx_root and digest match the transactions. InvalidArgument otherwise.
+Status CheckProposal(const Proposal& proposal);
+
+}  // namespace ertr::consensus

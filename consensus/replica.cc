@@ -1,0 +1,697 @@
+// PBFT replica. Section numbers refer to docs/spec/consensus.md.
+
+#include "consensus/replica.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+
+namespace ertr::consensus {
+
+void ApplyPersistDelta(PersistentState& s, const PersistDelta& d) {
+  if (d.view) {
+    s.view = d.view->first;
+    s.view_changing = d.view->second;
+  }
+  if (d.signed_vote) s.signed_votes[d.signed_vote->first] = d.signed_vote->second;
+  if (d.prepared) {
+    Height h = d.prepared->proposal.header.height;
+    auto it = s.prepared.find(h);
+    if (it == s.prepared.end() || it->second.view <= d.prepared->view) s.prepared[h] = *d.prepared;
+  }
+  if (d.stable && d.stable->first > s.stable_height) {
+    s.stable_height = d.stable->first;
+    s.stable_root = d.stable->second;
+    s.checkpoint_proof = d.stable_proof;
+    s.prepared.erase(s.prepared.begin(), s.prepared.upper_bound(s.stable_height));
+    std::erase_if(s.signed_votes, [&](const auto& e) { return e.first.second <= s.stable_height; });
+  }
+}
+
+Replica::Replica(ReplicaConfig config, const crypto::Signer& signer,
+                 const crypto::Verifier& verifier, PersistentState state, Height last_delivered,
+                 std::uint64_t last_time_ms)
+    : config_(std::move(config)),
+      signer_(signer),
+      verifier_(verifier),
+      persisted_(std::move(state)),
+      view_(persisted_.view),
+      view_changing_(persisted_.view_changing),
+      last_delivered_(last_delivered),
+      last_time_ms_(last_time_ms),
+      next_height_(last_delivered.Next()),
+      stable_height_(persisted_.stable_height),
+      stable_root_(persisted_.stable_root),
+      stable_proof_(persisted_.checkpoint_proof) {
+  ERTR_CHECK(config_.validators.Contains(config_.self));
+  ERTR_CHECK(config_.checkpoint_interval > 0 && config_.pipeline_window > 0);
+}
+
+std::vector<Action> Replica::Handle(const Event& event) {
+  out_.clear();
+  now_ms_ = std::max(now_ms_, event.now_ms);
+  std::uint64_t delivered_before = stats_.delivered;
+  std::uint64_t vc_before = stats_.view_changes_started;
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, MessageReceived>) OnMessage(e.from, e.message);
+        if constexpr (std::is_same_v<T, TimerFired>) OnTimer(e.id);
+        if constexpr (std::is_same_v<T, TransactionsReceived>) OnTransactions(e.txs);
+        if constexpr (std::is_same_v<T, BlockExecuted>) OnExecuted(e.height, e.state_root);
+        if constexpr (std::is_same_v<T, DecidedReceived>) OnDecided(e.decided);
+      },
+      event.body);
+  // Progress timer (section 6): armed while there is undecided work or a view change is under
+  // way; re-armed on progress and on each new view change.
+  bool outstanding = view_changing_ || !pending_.empty() ||
+                     (!slots_.empty() && slots_.rbegin()->first > last_delivered_);
+  bool progress = stats_.delivered != delivered_before || stats_.view_changes_started != vc_before;
+  if (outstanding && (!timer_armed_ || progress)) {
+    Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
+    timer_armed_ = true;
+  } else if (!outstanding && timer_armed_) {
+    Emit(CancelTimer{TimerId::kViewChange});
+    timer_armed_ = false;
+  }
+  return std::move(out_);
+}
+
+// ---- inbound messages (section 4) ----
+
+void Replica::OnMessage(ReplicaId from, const Message& m) {
+  ReplicaId sender = MessageSender(m);
+  if (!config_.validators.Contains(sender) || sender != from) {
+    ++stats_.dropped_unknown_sender;
+    return;
+  }
+  if (sender == config_.self) return;
+  std::visit(
+      [&](const auto& msg) {
+        using T = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<T, PrePrepare>) OnPrePrepare(msg);
+        if constexpr (std::is_same_v<T, Prepare>) OnPrepare(msg);
+        if constexpr (std::is_same_v<T, Commit>) OnCommit(msg);
+        if constexpr (std::is_same_v<T, Checkpoint>) OnCheckpoint(msg);
+        if constexpr (std::is_same_v<T, ViewChange>) OnViewChange(msg);
+        if constexpr (std::is_same_v<T, NewView>) OnNewView(msg);
+      },
+      m);
+}
+
+bool Replica::BufferIfFuture(View v, const Message& m) {
+  constexpr std::size_t kMaxBuffered = 4096;
+  bool future = v > view_ || (v == view_ && view_changing_);
+  if (!future || v.value() > view_.value() + 2) return false;
+  if (future_.size() < kMaxBuffered) future_.push_back(m);
+  return true;
+}
+
+void Replica::HelpLagger(ReplicaId peer, View their_view) {
+  if (their_view >= view_ || view_changing_ || !entered_with_) return;
+  if (!helped_.insert({peer, view_}).second) return;
+  Emit(Send{peer, *entered_with_});
+}
+
+void Replica::OnPrePrepare(const PrePrepare& pp) {
+  const Height h = pp.proposal.header.height;
+  if (BufferIfFuture(pp.view, pp)) return;
+  HelpLagger(pp.sender, pp.view);
+  if (view_changing_ || pp.view != view_ || !InWindow(h)) {
+    ++stats_.dropped_out_of_window;
+    return;
+  }
+  if (h <= last_delivered_) return;
+  if (pp.sender != config_.validators.Primary(view_) || !VerifyPrePrepare(pp)) {
+    ++stats_.dropped_bad_signature;
+    return;
+  }
+  const auto& hd = pp.proposal.header;
+  bool time_ok = hd.time_ms + config_.max_clock_skew_ms >= now_ms_ &&
+                 hd.time_ms <= now_ms_ + config_.max_clock_skew_ms;
+  std::uint64_t bytes = 0;
+  std::set<crypto::Digest> ids;
+  bool txs_ok = pp.proposal.txs.size() <= config_.max_block_transactions;
+  for (const auto& tx : pp.proposal.txs) {
+    bytes += tx.bytes.size();
+    txs_ok = txs_ok && ids.insert(tx.id).second && !delivered_ids_.count(tx.id);
+    // A transaction already in another accepted proposal of this view is refused (section 4.1).
+    if (proposed_.count(tx.id)) {
+      auto in_slot = slots_.find(h);
+      bool same_slot = in_slot != slots_.end() && in_slot->second.pre_prepare &&
+                       in_slot->second.pre_prepare->proposal.digest == pp.proposal.digest;
+      txs_ok = txs_ok && same_slot;
+    }
+  }
+  if (hd.chain_id != config_.chain_id || hd.proposer != pp.sender || !time_ok || !txs_ok ||
+      bytes > config_.max_block_bytes) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  AcceptPrePrepare(pp);
+}
+
+void Replica::AcceptPrePrepare(const PrePrepare& pp) {
+  const Height h = pp.proposal.header.height;
+  Slot& slot = slots_[h];
+  if (slot.pre_prepare) {
+    if (slot.pre_prepare->proposal.digest != pp.proposal.digest) {
+      // Two different proposals for one (view, height): the primary equivocates (section 6).
+      ++stats_.equivocations_seen;
+      StartViewChange(view_.Next());
+    }
+    return;
+  }
+  if (!SignVote(view_, h, pp.proposal.digest)) return;
+  slot.pre_prepare = pp;
+  for (const auto& tx : pp.proposal.txs) proposed_.insert(tx.id);
+  Prepare p;
+  p.view = view_;
+  p.height = h;
+  p.digest = pp.proposal.digest;
+  p.sender = config_.self;
+  p.signature = SignOrDie(crypto::SigningDomain::kPrepare, VotePayload(view_, h, p.digest));
+  BroadcastMessage(p);
+  slot.prepares.Add(config_.self, p.digest, p);
+  CheckPrepared(h);
+}
+
+void Replica::OnPrepare(const Prepare& p) {
+  if (BufferIfFuture(p.view, p)) return;
+  HelpLagger(p.sender, p.view);
+  if (view_changing_ || p.view != view_ || !InWindow(p.height)) {
+    ++stats_.dropped_out_of_window;
+    return;
+  }
+  // Votes for a delivered height still count when a new view re-proposed it (others need them).
+  if (p.height <= last_delivered_ && !slots_.count(p.height)) return;
+  if (!VerifyVote(p, crypto::SigningDomain::kPrepare)) {
+    ++stats_.dropped_bad_signature;
+    return;
+  }
+  slots_[p.height].prepares.Add(p.sender, p.digest, p);
+  CheckPrepared(p.height);
+}
+
+void Replica::CheckPrepared(Height h) {
+  Slot& slot = slots_[h];
+  if (!slot.pre_prepare || slot.prepared) return;
+  const crypto::Digest& d = slot.pre_prepare->proposal.digest;
+  if (slot.prepares.Count(d) < Quorum()) return;
+  slot.prepared = true;
+  PreparedCertificate cert{view_, slot.pre_prepare->proposal, {}};
+  for (const auto& [r, vote] : slot.prepares.Votes(d)) {
+    if (cert.prepares.size() == Quorum()) break;
+    cert.prepares.push_back(vote);
+  }
+  // Persist the certificate before the commit leaves (section 7): a restarted replica must carry
+  // it into any view change.
+  PersistDelta delta;
+  delta.prepared = cert;
+  ApplyPersistDelta(persisted_, delta);
+  Emit(Persist{std::move(delta)});
+  Commit c;
+  c.view = view_;
+  c.height = h;
+  c.digest = d;
+  c.sender = config_.self;
+  c.signature = SignOrDie(crypto::SigningDomain::kCommit, VotePayload(view_, h, d));
+  BroadcastMessage(c);
+  slot.commits.Add(config_.self, d, c);
+  CheckCommitted(h);
+}
+
+void Replica::OnCommit(const Commit& c) {
+  if (BufferIfFuture(c.view, c)) return;
+  HelpLagger(c.sender, c.view);
+  if (view_changing_ || c.view != view_ || !InWindow(c.height)) {
+    ++stats_.dropped_out_of_window;
+    return;
+  }
+  if (c.height <= last_delivered_ && !slots_.count(c.height)) return;
+  if (!VerifyVote(c, crypto::SigningDomain::kCommit)) {
+    ++stats_.dropped_bad_signature;
+    return;
+  }
+  Slot& slot = slots_[c.height];
+  slot.commits.Add(c.sender, c.digest, c);
+  if (slot.pre_prepare) {
+    CheckCommitted(c.height);
+  } else if (slot.commits.Count(c.digest) >= Quorum()) {
+    MaybeRequestSync(last_delivered_);  // decided elsewhere, and we never saw the proposal
+  }
+}
+
+void Replica::CheckCommitted(Height h) {
+  Slot& slot = slots_[h];
+  if (!slot.prepared || slot.committed) return;
+  const crypto::Digest& d = slot.pre_prepare->proposal.digest;
+  if (slot.commits.Count(d) < Quorum()) return;
+  slot.committed = true;
+  CommitCertificate cert{h, view_, d, {}};
+  for (const auto& [r, vote] : slot.commits.Votes(d)) {
+    if (cert.votes.size() == Quorum()) break;
+    cert.votes.push_back({r, vote.signature});
+  }
+  decided_.emplace(h, std::make_pair(slot.pre_prepare->proposal, std::move(cert)));
+  TryDeliver();
+}
+
+void Replica::TryDeliver() {
+  for (auto it = decided_.find(last_delivered_.Next()); it != decided_.end();
+       it = decided_.find(last_delivered_.Next())) {
+    auto [proposal, cert] = std::move(it->second);
+    decided_.erase(it);
+    last_time_ms_ = std::max(last_time_ms_, proposal.header.time_ms);
+    last_delivered_ = last_delivered_.Next();
+    for (const auto& tx : proposal.txs) {
+      auto p = pending_.find(tx.id);
+      if (p != pending_.end()) {
+        pending_order_.erase(p->second.first);
+        pending_.erase(p);
+      }
+      proposed_.erase(tx.id);
+      delivered_ids_.insert(tx.id);
+    }
+    slots_.erase(last_delivered_);
+    ++stats_.delivered;
+    failed_views_ = 0;
+    synced_before_view_change_ = false;
+    Emit(Deliver{std::move(proposal), std::move(cert), last_time_ms_});
+  }
+  decided_.erase(decided_.begin(), decided_.upper_bound(last_delivered_));
+  if (next_height_ <= last_delivered_) next_height_ = last_delivered_.Next();
+  TryPropose();
+}
+
+// ---- proposing (section 4.1) ----
+
+void Replica::OnTransactions(const std::vector<Transaction>& txs) {
+  for (const auto& tx : txs) {
+    if (delivered_ids_.count(tx.id) || pending_.count(tx.id)) continue;
+    pending_order_[arrival_] = tx.id;
+    pending_.emplace(tx.id, std::make_pair(arrival_++, tx));
+  }
+  TryPropose();
+}
+
+void Replica::TryPropose() {
+  if (!IsPrimary() || view_changing_) return;
+  while (next_height_.value() <= last_delivered_.value() + config_.pipeline_window &&
+         InWindow(next_height_)) {
+    std::vector<Transaction> batch;
+    std::uint64_t bytes = 0;
+    for (const auto& [order, id] : pending_order_) {
+      if (proposed_.count(id)) continue;
+      const Transaction& tx = pending_.at(id).second;
+      if (batch.size() == config_.max_block_transactions ||
+          (!batch.empty() && bytes + tx.bytes.size() > config_.max_block_bytes)) {
+        break;
+      }
+      bytes += tx.bytes.size();
+      batch.push_back(tx);
+    }
+    if (batch.empty()) return;
+    std::uint64_t time = std::max({now_ms_, last_proposed_time_ms_, last_time_ms_});
+    last_proposed_time_ms_ = time;
+    Proposal proposal =
+        MakeProposal(config_.chain_id, next_height_, time, config_.self, std::move(batch));
+    if (!SignVote(view_, next_height_, proposal.digest)) return;
+    PrePrepare pp{view_, std::move(proposal), config_.self, {}};
+    pp.signature = SignOrDie(crypto::SigningDomain::kPrePrepare,
+                             VotePayload(view_, next_height_, pp.proposal.digest));
+    next_height_ = next_height_.Next();
+    BroadcastMessage(pp);
+    AcceptPrePrepare(pp);
+  }
+}
+
+// ---- checkpoints (section 8) ----
+
+void Replica::OnExecuted(Height height, const crypto::Digest& root) {
+  if (height.value() % config_.checkpoint_interval != 0 || height <= stable_height_) return;
+  Checkpoint cp{height, root, config_.self, {}};
+  cp.signature = SignOrDie(crypto::SigningDomain::kCheckpoint, CheckpointPayload(height, root));
+  BroadcastMessage(cp);
+  checkpoints_[height].Add(config_.self, root, cp);
+  OnCheckpoint(cp);
+}
+
+void Replica::OnCheckpoint(const Checkpoint& cp) {
+  if (cp.height <= stable_height_) return;
+  if (cp.height.value() % config_.checkpoint_interval != 0 ||
+      cp.height.value() > stable_height_.value() + 64 * config_.checkpoint_interval) {
+    ++stats_.dropped_out_of_window;
+    return;
+  }
+  if (cp.sender != config_.self &&
+      !verifier_.Verify(config_.validators.key(cp.sender), crypto::SigningDomain::kCheckpoint,
+                        config_.chain_id, CheckpointPayload(cp.height, cp.state_root),
+                        cp.signature)) {
+    ++stats_.dropped_bad_signature;
+    return;
+  }
+  auto& votes = checkpoints_[cp.height];
+  votes.Add(cp.sender, cp.state_root, cp);
+  if (votes.Count(cp.state_root) < config_.validators.quorum()) return;
+  stable_height_ = cp.height;
+  stable_root_ = cp.state_root;
+  stable_proof_.clear();
+  for (const auto& [r, c] : votes.Votes(cp.state_root)) stable_proof_.push_back(c);
+  PersistDelta delta;
+  delta.stable = std::make_pair(stable_height_, stable_root_);
+  delta.stable_proof = stable_proof_;
+  ApplyPersistDelta(persisted_, delta);
+  Emit(Persist{std::move(delta)});
+  checkpoints_.erase(checkpoints_.begin(), checkpoints_.upper_bound(stable_height_));
+  slots_.erase(slots_.begin(), slots_.upper_bound(stable_height_));
+  if (stable_height_ > last_delivered_) MaybeRequestSync(last_delivered_);
+}
+
+// ---- view change (sections 5 and 6) ----
+
+void Replica::OnTimer(TimerId id) {
+  if (id != TimerId::kViewChange) return;
+  timer_armed_ = false;
+  sync_requested_ = Height(0);  // a lost sync answer is asked for again
+  // Section 6: no progress for one timeout may mean we are behind (after a restart or a cut):
+  // first ask for the decided blocks we miss; only if that brings nothing, change view.
+  if (!view_changing_ && !synced_before_view_change_) {
+    synced_before_view_change_ = true;
+    MaybeRequestSync(last_delivered_);
+    Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
+    timer_armed_ = true;
+    return;
+  }
+  synced_before_view_change_ = false;
+  if (view_changing_) {
+    MaybeRequestSync(last_delivered_);  // stuck in a view change: maybe behind
+    auto vcs = view_changes_.find(view_);
+    if (vcs == view_changes_.end() || vcs->second.size() < Quorum()) {
+      // Without 2f+1 view changes for our target view we do not move on (a lone replica would
+      // race ahead of the others): re-send ours, since it may have been lost, and wait again.
+      if (vcs != view_changes_.end() && vcs->second.count(config_.self)) {
+        BroadcastMessage(vcs->second.at(config_.self));
+      }
+      Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
+      timer_armed_ = true;
+      return;
+    }
+  }
+  StartViewChange(view_.Next());
+}
+
+void Replica::StartViewChange(View v) {
+  if (v <= view_ && (view_changing_ || v < view_)) return;
+  if (v == view_ && !view_changing_) return;
+  view_ = v;
+  view_changing_ = true;
+  ++failed_views_;
+  ++stats_.view_changes_started;
+  PersistDelta delta;
+  delta.view = std::make_pair(view_, true);
+  ApplyPersistDelta(persisted_, delta);
+  Emit(Persist{std::move(delta)});
+  ViewChange vc;
+  vc.new_view = v;
+  vc.stable_height = stable_height_;
+  vc.stable_root = stable_root_;
+  vc.checkpoint_proof = stable_proof_;
+  for (const auto& [h, cert] : persisted_.prepared) {
+    if (h > stable_height_) vc.prepared.push_back(cert);
+  }
+  vc.sender = config_.self;
+  vc.signature = SignOrDie(crypto::SigningDomain::kViewChange, ViewChangePayload(vc));
+  view_changes_[v][config_.self] = vc;
+  BroadcastMessage(vc);
+  MaybeSendNewView(v);
+}
+
+void Replica::OnViewChange(const ViewChange& vc) {
+  if (vc.new_view <= view_ && !view_changing_) HelpLagger(vc.sender, View(vc.new_view.value() - 1));
+  View floor = view_changing_ ? view_ : view_.Next();
+  if (vc.new_view < floor || vc.new_view.value() > view_.value() + 1000) {
+    ++stats_.dropped_out_of_window;
+    return;
+  }
+  if (!VerifyViewChange(vc)) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  view_changes_[vc.new_view][vc.sender] = vc;
+  // Join rule (section 6): f+1 replicas want a higher view, so at least one honest one does.
+  std::map<ReplicaId, View> highest;
+  for (const auto& [v, by] : view_changes_) {
+    if (v <= view_ && view_changing_) continue;
+    if (v <= view_ && !view_changing_) continue;
+    for (const auto& [r, m] : by) highest[r] = std::max(highest[r], v);
+  }
+  if (highest.size() >= config_.validators.max_faulty() + 1) {
+    std::vector<View> views;
+    for (const auto& [r, v] : highest) views.push_back(v);
+    std::sort(views.rbegin(), views.rend());
+    StartViewChange(views[config_.validators.max_faulty()]);
+  }
+  MaybeSendNewView(vc.new_view);
+}
+
+void Replica::MaybeSendNewView(View v) {
+  if (config_.validators.Primary(v) != config_.self || !view_changing_ || view_ != v ||
+      new_view_sent_.count(v)) {
+    return;
+  }
+  const auto& vcs = view_changes_[v];
+  if (vcs.size() < Quorum()) return;
+  NewView nv;
+  nv.view = v;
+  for (const auto& [r, m] : vcs) {
+    if (nv.view_changes.size() == Quorum()) break;
+    nv.view_changes.push_back(m);
+  }
+  nv.sender = config_.self;
+  nv.signature = SignOrDie(crypto::SigningDomain::kNewView, NewViewPayload(nv));
+  new_view_sent_.insert(v);
+  BroadcastMessage(nv);
+  EnterView(nv);
+}
+
+void Replica::OnNewView(const NewView& nv) {
+  if (nv.view < view_ || (nv.view == view_ && !view_changing_) ||
+      nv.sender != config_.validators.Primary(nv.view)) {
+    ++stats_.dropped_out_of_window;
+    return;
+  }
+  bool ok = verifier_.Verify(config_.validators.key(nv.sender), crypto::SigningDomain::kNewView,
+                             config_.chain_id, NewViewPayload(nv), nv.signature) &&
+            nv.view_changes.size() >= Quorum();
+  std::set<ReplicaId> senders;
+  for (const auto& vc : nv.view_changes) {
+    ok = ok && vc.new_view == nv.view && senders.insert(vc.sender).second &&
+         config_.validators.Contains(vc.sender) && VerifyViewChange(vc);
+  }
+  if (!ok) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  EnterView(nv);
+}
+
+std::map<Height, Proposal> Replica::ReProposals(const NewView& nv, Height* min_stable) const {
+  Height min_s(0), max_s(0);
+  for (const auto& vc : nv.view_changes) min_s = std::max(min_s, vc.stable_height);
+  std::map<Height, const PreparedCertificate*> best;
+  for (const auto& vc : nv.view_changes) {
+    for (const auto& pc : vc.prepared) {
+      Height h = pc.proposal.header.height;
+      if (h <= min_s) continue;
+      max_s = std::max(max_s, h);
+      auto& b = best[h];
+      if (b == nullptr || b->view < pc.view) b = &pc;
+    }
+  }
+  std::map<Height, Proposal> out;
+  for (Height h = min_s.Next(); h <= max_s; h = h.Next()) {
+    auto it = best.find(h);
+    out[h] = it != best.end()
+                 ? it->second->proposal
+                 : MakeProposal(config_.chain_id, h, 0, config_.validators.Primary(nv.view), {});
+  }
+  *min_stable = min_s;
+  return out;
+}
+
+void Replica::EnterView(const NewView& nv) {
+  Height min_s;
+  std::map<Height, Proposal> reproposals = ReProposals(nv, &min_s);
+  view_ = nv.view;
+  view_changing_ = false;
+  entered_with_ = nv;
+  PersistDelta delta;
+  delta.view = std::make_pair(view_, false);
+  ApplyPersistDelta(persisted_, delta);
+  Emit(Persist{std::move(delta)});
+  slots_.clear();
+  proposed_.clear();
+  view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view_));
+  // Adopt the highest stable checkpoint carried by the view changes (its proof was verified).
+  for (const auto& vc : nv.view_changes) {
+    if (vc.stable_height == min_s && min_s > stable_height_) {
+      stable_height_ = min_s;
+      stable_root_ = vc.stable_root;
+      stable_proof_ = vc.checkpoint_proof;
+      PersistDelta sd;
+      sd.stable = std::make_pair(stable_height_, stable_root_);
+      sd.stable_proof = stable_proof_;
+      ApplyPersistDelta(persisted_, sd);
+      Emit(Persist{std::move(sd)});
+    }
+  }
+  if (min_s > last_delivered_) MaybeRequestSync(last_delivered_);
+  next_height_ = std::max(last_delivered_.Next(), min_s.Next());
+  for (auto& [h, proposal] : reproposals) {
+    next_height_ = std::max(next_height_, h.Next());
+    // Heights we delivered are re-voted too: replicas that did not deliver them need our votes.
+    AcceptPrePrepare(PrePrepare{view_, std::move(proposal), config_.validators.Primary(view_), {}});
+  }
+  // Messages of this view that arrived before the NEW-VIEW.
+  std::vector<Message> buffered;
+  buffered.swap(future_);
+  for (const auto& m : buffered) {
+    View v = std::visit(
+        [](const auto& x) -> View {
+          if constexpr (requires { x.view; }) return x.view;
+          return View(0);
+        },
+        m);
+    if (v == view_) {
+      OnMessage(MessageSender(m), m);
+    } else if (v > view_) {
+      future_.push_back(m);
+    }
+  }
+  TryPropose();
+}
+
+// ---- catch-up ----
+
+void Replica::MaybeRequestSync(Height) {
+  Height from = last_delivered_.Next();
+  if (from <= sync_requested_) return;
+  sync_requested_ = from;
+  Emit(RequestSync{from});
+}
+
+void Replica::OnDecided(const Decided& d) {
+  const Height h = d.proposal.header.height;
+  if (h <= last_delivered_ || decided_.count(h)) return;
+  if (!CheckProposal(d.proposal).ok() || d.proposal.header.chain_id != config_.chain_id) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  CommitCertificate cert{h, d.view, d.proposal.digest, {}};
+  for (const auto& c : d.commits) cert.votes.push_back({c.sender, c.signature});
+  if (!VerifyCommitCertificate(cert, config_.validators, config_.chain_id, verifier_).ok()) {
+    ++stats_.dropped_bad_signature;
+    return;
+  }
+  decided_.emplace(h, std::make_pair(d.proposal, std::move(cert)));
+  TryDeliver();
+}
+
+// ---- helpers ----
+
+bool Replica::InWindow(Height h) const {
+  std::uint64_t log = 2 * config_.checkpoint_interval + config_.pipeline_window;
+  return h > stable_height_ && h.value() <= stable_height_.value() + log;
+}
+
+std::size_t Replica::Quorum() const {
+  return config_.quorum_override_for_tests != 0 ? config_.quorum_override_for_tests
+                                                : config_.validators.quorum();
+}
+
+std::uint64_t Replica::CurrentTimeout() const {
+  return config_.view_timeout_ms << std::min<std::uint32_t>(failed_views_, 4);  // at most 16x
+}
+
+bool Replica::VerifyVote(const Vote& v, crypto::SigningDomain domain) const {
+  return config_.validators.Contains(v.sender) &&
+         verifier_.Verify(config_.validators.key(v.sender), domain, config_.chain_id,
+                          VotePayload(v.view, v.height, v.digest), v.signature);
+}
+
+bool Replica::VerifyPrePrepare(const PrePrepare& pp) const {
+  return CheckProposal(pp.proposal).ok() &&
+         verifier_.Verify(config_.validators.key(pp.sender), crypto::SigningDomain::kPrePrepare,
+                          config_.chain_id,
+                          VotePayload(pp.view, pp.proposal.header.height, pp.proposal.digest),
+                          pp.signature);
+}
+
+bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
+  if (!CheckProposal(pc.proposal).ok() || pc.proposal.header.chain_id != config_.chain_id) {
+    return false;
+  }
+  std::set<ReplicaId> senders;
+  for (const auto& p : pc.prepares) {
+    if (p.view != pc.view || p.height != pc.proposal.header.height ||
+        p.digest != pc.proposal.digest || !senders.insert(p.sender).second ||
+        !VerifyVote(p, crypto::SigningDomain::kPrepare)) {
+      return false;
+    }
+  }
+  return senders.size() >= Quorum();
+}
+
+bool Replica::VerifyCheckpointProof(Height h, const crypto::Digest& root,
+                                    const std::vector<Checkpoint>& proof) const {
+  if (h == Height(0)) return proof.empty();
+  std::set<ReplicaId> senders;
+  for (const auto& cp : proof) {
+    if (cp.height != h || cp.state_root != root || !config_.validators.Contains(cp.sender) ||
+        !senders.insert(cp.sender).second ||
+        !verifier_.Verify(config_.validators.key(cp.sender), crypto::SigningDomain::kCheckpoint,
+                          config_.chain_id, CheckpointPayload(h, root), cp.signature)) {
+      return false;
+    }
+  }
+  return senders.size() >= config_.validators.quorum();
+}
+
+bool Replica::VerifyViewChange(const ViewChange& vc) const {
+  std::uint64_t log = 2 * config_.checkpoint_interval + config_.pipeline_window;
+  if (!config_.validators.Contains(vc.sender) || vc.prepared.size() > log ||
+      !verifier_.Verify(config_.validators.key(vc.sender), crypto::SigningDomain::kViewChange,
+                        config_.chain_id, ViewChangePayload(vc), vc.signature) ||
+      !VerifyCheckpointProof(vc.stable_height, vc.stable_root, vc.checkpoint_proof)) {
+    return false;
+  }
+  std::set<Height> heights;
+  for (const auto& pc : vc.prepared) {
+    Height h = pc.proposal.header.height;
+    if (h <= vc.stable_height || h.value() > vc.stable_height.value() + log ||
+        pc.view >= vc.new_view || !heights.insert(h).second || !VerifyPreparedCert(pc)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+crypto::Signature Replica::SignOrDie(crypto::SigningDomain domain, ByteSpan payload) const {
+  auto sig = signer_.Sign(domain, config_.chain_id, payload);
+  ERTR_CHECK(sig.has_value());  // only fails for an invalid chain id, checked at start-up
+  return *sig;
+}
+
+bool Replica::SignVote(View v, Height h, const crypto::Digest& d) {
+  auto key = std::make_pair(v, h);
+  auto it = persisted_.signed_votes.find(key);
+  if (it != persisted_.signed_votes.end()) return it->second == d;
+  PersistDelta delta;
+  delta.signed_vote = std::make_pair(key, d);
+  ApplyPersistDelta(persisted_, delta);
+  Emit(Persist{std::move(delta)});  // durable before the vote is sent (section 7)
+  return true;
+}
+
+}  // namespace ertr::consensus

@@ -1,0 +1,165 @@
+#pragma once
+
+// Replica: one PBFT validator as a pure, deterministic state machine (STYLE.md rule 1.1,
+// docs/spec/consensus.md). Handle(event) returns the actions to run, in order; the replica does
+// no I/O and reads no clock. Same state + same events = same actions.
+//
+// Thread-safety: none; one driver thread (or strand) calls Handle.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/actions.h"
+#include "consensus/events.h"
+#include "consensus/quorum.h"
+#include "consensus/validator_set.h"
+#include "crypto/signing.h"
+
+namespace ertr::consensus {
+
+struct ReplicaConfig {
+  std::string chain_id;
+  ValidatorSet validators;
+  ReplicaId self;
+  std::uint32_t pipeline_window = 8;  // heights in flight beyond the last delivered
+  std::uint32_t max_block_transactions = 1000;
+  std::uint64_t max_block_bytes = 8u << 20;
+  std::uint64_t checkpoint_interval = 16;    // K: a checkpoint every K heights
+  std::uint64_t view_timeout_ms = 1000;      // base progress timeout; doubles per failed view
+  std::uint64_t max_clock_skew_ms = 30'000;  // a proposal's time may differ this much from ours
+  // For the checker's own test only (tests/sim): votes needed to prepare and commit. 0 means the
+  // correct quorum (2f+1). Never set by the node.
+  std::uint32_t quorum_override_for_tests = 0;
+};
+
+// Counters of what the replica refused and did, for metrics and tests.
+struct ReplicaStats {
+  std::uint64_t dropped_bad_signature = 0;
+  std::uint64_t dropped_unknown_sender = 0;
+  std::uint64_t dropped_out_of_window = 0;
+  std::uint64_t dropped_invalid = 0;
+  std::uint64_t equivocations_seen = 0;
+  std::uint64_t view_changes_started = 0;
+  std::uint64_t delivered = 0;
+};
+
+class Replica {
+ public:
+  // `signer` and `verifier` must outlive the replica. `state` is what it persisted before a
+  // restart (default: a fresh replica); `last_delivered` and `last_time_ms` come from the block
+  // store (the newest stored block and its effective time).
+  Replica(ReplicaConfig config, const crypto::Signer& signer, const crypto::Verifier& verifier,
+          PersistentState state = {}, Height last_delivered = Height(0),
+          std::uint64_t last_time_ms = 0);
+
+  // Processes one event. Requires: events in non-decreasing now_ms.
+  std::vector<Action> Handle(const Event& event);
+
+  View view() const { return view_; }
+  bool view_changing() const { return view_changing_; }
+  Height last_delivered() const { return last_delivered_; }
+  Height stable_height() const { return stable_height_; }
+  bool IsPrimary() const { return config_.validators.Primary(view_) == config_.self; }
+  const ReplicaStats& stats() const { return stats_; }
+  std::size_t pending_transactions() const { return pending_.size(); }
+
+ private:
+  struct Slot {
+    std::optional<PrePrepare> pre_prepare;  // accepted for view_
+    VoteCounter<crypto::Digest, Prepare> prepares;
+    VoteCounter<crypto::Digest, Commit> commits;
+    bool prepared = false;
+    bool committed = false;
+  };
+
+  void OnMessage(ReplicaId from, const Message& m);
+  void OnPrePrepare(const PrePrepare& m);
+  void OnPrepare(const Prepare& m);
+  void OnCommit(const Commit& m);
+  void OnCheckpoint(const Checkpoint& m);
+  void OnViewChange(const ViewChange& m);
+  void OnNewView(const NewView& m);
+  void OnTimer(TimerId id);
+  void OnTransactions(const std::vector<Transaction>& txs);
+  void OnExecuted(Height height, const crypto::Digest& root);
+  void OnDecided(const Decided& d);
+
+  // Keeps a message of a view we are about to enter (section 5.3); true if it was kept.
+  bool BufferIfFuture(View v, const Message& m);
+  // A peer still in an older view: forward the NEW-VIEW we entered with, once per peer and view.
+  void HelpLagger(ReplicaId peer, View their_view);
+  void AcceptPrePrepare(const PrePrepare& pp);
+  void CheckPrepared(Height h);
+  void CheckCommitted(Height h);
+  void TryDeliver();
+  void TryPropose();
+  void StartViewChange(View v);
+  void EnterView(const NewView& nv);
+  void MaybeSendNewView(View v);
+  void MaybeRequestSync(Height above);
+  void ArmProgressTimer();
+
+  // Validation helpers.
+  bool VerifyVote(const Vote& v, crypto::SigningDomain domain) const;
+  bool VerifyPrePrepare(const PrePrepare& pp) const;
+  bool VerifyPreparedCert(const PreparedCertificate& pc) const;
+  bool VerifyViewChange(const ViewChange& vc) const;
+  bool VerifyCheckpointProof(Height h, const crypto::Digest& root,
+                             const std::vector<Checkpoint>& proof) const;
+  bool InWindow(Height h) const;
+  std::size_t Quorum() const;
+  std::uint64_t CurrentTimeout() const;
+  // Computes the proposals a NewView re-issues (section 5): heights above the highest stable
+  // checkpoint, each the highest-view prepared proposal or an empty one.
+  std::map<Height, Proposal> ReProposals(const NewView& nv, Height* min_stable) const;
+
+  // Signing and output helpers.
+  crypto::Signature SignOrDie(crypto::SigningDomain domain, ByteSpan payload) const;
+  bool SignVote(View v, Height h,
+                const crypto::Digest& d);  // persists; false if it would equivocate
+  void Emit(Action a) { out_.push_back(std::move(a)); }
+  void BroadcastMessage(Message m) { Emit(Broadcast{std::move(m)}); }
+
+  ReplicaConfig config_;
+  const crypto::Signer& signer_;
+  const crypto::Verifier& verifier_;
+  PersistentState persisted_;
+  ReplicaStats stats_;
+  std::vector<Action> out_;
+  std::uint64_t now_ms_ = 0;
+
+  View view_;
+  bool view_changing_ = false;
+  std::uint32_t failed_views_ = 0;  // consecutive view changes without a delivery
+  Height last_delivered_;
+  std::uint64_t last_time_ms_ = 0;
+  Height next_height_;  // primary: next height to propose
+  std::uint64_t last_proposed_time_ms_ = 0;
+  Height stable_height_;
+  crypto::Digest stable_root_;
+  std::vector<Checkpoint> stable_proof_;
+  Height sync_requested_;
+
+  std::map<Height, Slot> slots_;
+  std::map<Height, std::pair<Proposal, CommitCertificate>> decided_;  // committed, not delivered
+  std::map<Height, VoteCounter<crypto::Digest, Checkpoint>> checkpoints_;
+  std::map<View, std::map<ReplicaId, ViewChange>> view_changes_;
+  std::set<View> new_view_sent_;
+  std::vector<Message> future_;                  // normal-case messages of the view being entered
+  std::optional<NewView> entered_with_;          // the NEW-VIEW of the current view
+  std::set<std::pair<ReplicaId, View>> helped_;  // laggers we forwarded it to
+  bool synced_before_view_change_ = false;
+  // Transactions waiting to be decided, in arrival order, and which are in an accepted proposal.
+  std::map<crypto::Digest, std::pair<std::uint64_t, Transaction>> pending_;
+  std::map<std::uint64_t, crypto::Digest> pending_order_;
+  std::uint64_t arrival_ = 0;
+  std::set<crypto::Digest> proposed_;
+  std::set<crypto::Digest> delivered_ids_;
+  bool timer_armed_ = false;
+};
+
+}  // namespace ertr::consensus

@@ -1,0 +1,122 @@
+// Byzantine wrappers: rewrite or withhold the actions of a replica marked Byzantine. The wrapper
+// signs only with that replica's own key, as a real attacker holding one validator key would.
+
+#include "tests/sim/sim_cluster.h"
+
+namespace ertr::sim {
+
+using namespace consensus;
+
+namespace {
+
+template <typename M>
+M WithBadSignature(M m) {
+  auto a = m.signature.array();
+  a[0] ^= 0xff;
+  m.signature = crypto::Signature(a);
+  return m;
+}
+
+}  // namespace
+
+std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> actions) {
+  const Byzantine b = nodes_[r].byzantine;
+  if (b == Byzantine::kNone || b == Byzantine::kCensor) return actions;
+  const FakeSigner& signer = *nodes_[r].signer;
+  auto sign_vote = [&](auto vote, crypto::SigningDomain d) {
+    vote.signature = *signer.Sign(d, "ertr-sim", VotePayload(vote.view, vote.height, vote.digest));
+    return vote;
+  };
+  auto random_digest = [&] {
+    std::array<std::uint8_t, 32> a{};
+    for (auto& x : a) x = static_cast<std::uint8_t>(rng_());
+    return crypto::Digest(a);
+  };
+  std::vector<Action> out;
+  for (auto& a : actions) {
+    auto* bc = std::get_if<Broadcast>(&a);
+    auto* sd = std::get_if<consensus::Send>(&a);
+    Message* msg = bc ? &bc->message : (sd ? &sd->message : nullptr);
+    if (msg == nullptr) {
+      out.push_back(std::move(a));
+      continue;
+    }
+    bool is_vote = std::holds_alternative<Prepare>(*msg) || std::holds_alternative<Commit>(*msg);
+    switch (b) {
+      case Byzantine::kSilent:
+        break;
+      case Byzantine::kWithholdVotes:
+        if (!is_vote) out.push_back(std::move(a));
+        break;
+      case Byzantine::kBadSignatures:
+        std::visit([](auto& m) { m = WithBadSignature(m); }, *msg);
+        out.push_back(std::move(a));
+        break;
+      case Byzantine::kImpersonate:
+        std::visit([&](auto& m) { m.sender = ReplicaId((r + 1) % options_.n); }, *msg);
+        out.push_back(std::move(a));
+        break;
+      case Byzantine::kDoubleVote:
+        if (auto* p = std::get_if<Prepare>(msg)) {
+          Prepare other = *p;
+          other.digest = random_digest();
+          out.push_back(Broadcast{sign_vote(other, crypto::SigningDomain::kPrepare)});
+        } else if (auto* c = std::get_if<Commit>(msg)) {
+          Commit other = *c;
+          other.digest = random_digest();
+          out.push_back(Broadcast{sign_vote(other, crypto::SigningDomain::kCommit)});
+        }
+        out.push_back(std::move(a));
+        break;
+      case Byzantine::kEquivocate:
+        if (auto* pp = std::get_if<PrePrepare>(msg); pp && bc) {
+          // Half the replicas get the real proposal; the other half a different one for the
+          // same (view, height), with its own signed prepare.
+          PrePrepare fake = *pp;
+          fake.proposal = MakeProposal(pp->proposal.header.chain_id, pp->proposal.header.height,
+                                       pp->proposal.header.time_ms + 1,
+                                       pp->proposal.header.proposer, pp->proposal.txs);
+          fake.signature = *signer.Sign(
+              crypto::SigningDomain::kPrePrepare, "ertr-sim",
+              VotePayload(fake.view, fake.proposal.header.height, fake.proposal.digest));
+          Prepare fake_prepare;
+          fake_prepare.view = fake.view;
+          fake_prepare.height = fake.proposal.header.height;
+          fake_prepare.digest = fake.proposal.digest;
+          fake_prepare.sender = ReplicaId(r);
+          fake_prepare = sign_vote(fake_prepare, crypto::SigningDomain::kPrepare);
+          for (std::uint32_t to = 0; to < options_.n; ++to) {
+            if (to == r) continue;
+            if (to % 2 == 0) {
+              out.push_back(consensus::Send{ReplicaId(to), *pp});
+            } else {
+              out.push_back(consensus::Send{ReplicaId(to), fake});
+              out.push_back(consensus::Send{ReplicaId(to), fake_prepare});
+            }
+          }
+        } else {
+          out.push_back(std::move(a));
+        }
+        break;
+      case Byzantine::kFutureViews: {
+        out.push_back(std::move(a));
+        if (rng_() % 8 == 0) {
+          ViewChange vc;
+          vc.new_view = View(nodes_[r].replica->view().value() + 50);
+          vc.sender = ReplicaId(r);
+          vc.signature =
+              *signer.Sign(crypto::SigningDomain::kViewChange, "ertr-sim", ViewChangePayload(vc));
+          out.push_back(Broadcast{vc});
+        }
+        break;
+      }
+      case Byzantine::kNone:
+      case Byzantine::kCensor:
+        out.push_back(std::move(a));
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace ertr::sim

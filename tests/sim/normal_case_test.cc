@@ -1,0 +1,123 @@
+// Normal case and crash faults over many seeded schedules (docs/spec/consensus.md section 9).
+
+#include "tests/sim/scenario.h"
+
+namespace ertr::sim {
+namespace {
+
+TEST_CASE("n=4 normal case with delays, reordering and duplicates", "[sim]") {
+  SimOptions o;
+  o.duplicate = 0.05;
+  o.max_delay_ms = 30;
+  ExpectSafeAndLive("n4-normal", o, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 8, 5, 2000);
+    c.RunUntil(3000);
+  });
+}
+
+TEST_CASE("n=4 lossy network: drops, duplicates and reordering, then heal", "[sim]") {
+  SimOptions o;
+  o.drop = 0.1;
+  o.duplicate = 0.05;
+  o.max_delay_ms = 60;
+  ExpectSafeAndLive("n4-lossy", o, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 8, 5, 3000);
+    c.RunUntil(6000);
+  });
+}
+
+TEST_CASE("n=4 primary crash and restart", "[sim]") {
+  ExpectSafeAndLive("n4-primary-crash", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 3, 5, 500);
+    c.RunUntil(100 + rng() % 1400);
+    c.Crash(0);
+    SubmitOverTime(c, rng, 3, 5, c.now() + 1000);
+    c.RunUntil(c.now() + 500 + rng() % 3000);
+    c.Restart(0);
+    c.RunUntil(c.now() + 2000);
+  });
+}
+
+TEST_CASE("n=4 a replica crashes mid-action-list and restarts from what it persisted", "[sim]") {
+  ExpectSafeAndLive("n4-crash-mid-actions", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    std::uint32_t victim = rng() % 4;
+    SubmitOverTime(c, rng, 4, 5, 800);
+    c.RunUntil(c.now() + rng() % 500);
+    c.CrashMidActions(victim);
+    c.RunUntil(c.now() + 300 + rng() % 2000);
+    c.Restart(victim);
+    SubmitOverTime(c, rng, 3, 5, c.now() + 500);
+    c.RunUntil(c.now() + 2000);
+  });
+}
+
+TEST_CASE("n=4 primary crash during the view change", "[sim]") {
+  // The old primary comes back while the view change runs and the next primary goes down, so at
+  // most one replica is faulty at any moment.
+  ExpectSafeAndLive("n4-crash-during-view-change", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 3, 5, 500);
+    c.RunUntil(200 + rng() % 500);
+    c.Crash(0);
+    c.RunUntil(c.now() + 400 + rng() % 300);  // the progress timer (500 ms) fires around here
+    c.Restart(0);
+    c.CrashMidActions(1);
+    c.RunUntil(c.now() + 1000 + rng() % 2000);
+    c.Restart(1);
+    c.RunUntil(c.now() + 1000);
+  });
+}
+
+TEST_CASE("n=7 the primary and the next primary are both down", "[sim]") {
+  SimOptions o;
+  o.n = 7;
+  ExpectSafeAndLive("n7-two-primaries-down", o, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 3, 5, 500);
+    c.RunUntil(100 + rng() % 800);
+    c.Crash(0);
+    c.Crash(1);
+    SubmitOverTime(c, rng, 2, 5, c.now() + 500);
+    c.RunUntil(c.now() + 3000 + rng() % 3000);
+    c.Restart(0);
+    c.Restart(1);
+    c.RunUntil(c.now() + 1000);
+  });
+}
+
+TEST_CASE("n=4 the primary is partitioned away, then the partition heals", "[sim]") {
+  ExpectSafeAndLive("n4-partition-primary", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 3, 5, 500);
+    c.RunUntil(100 + rng() % 800);
+    c.Partition({0});
+    SubmitOverTime(c, rng, 3, 5, c.now() + 1000);
+    c.RunUntil(c.now() + 2000 + rng() % 3000);
+  });
+}
+
+TEST_CASE("n=4 a replica restarts in the middle of a view change", "[sim]") {
+  ExpectSafeAndLive("n4-restart-mid-view-change", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 3, 5, 400);
+    c.RunUntil(100 + rng() % 300);
+    c.Partition({0});  // forces a view change
+    c.RunUntil(c.now() + 500 + rng() % 200);
+    c.Heal();
+    std::uint32_t victim = 1 + rng() % 3;
+    c.CrashMidActions(victim);
+    c.RunUntil(c.now() + 200 + rng() % 800);
+    c.Restart(victim);
+    c.RunUntil(c.now() + 2000);
+  });
+}
+
+TEST_CASE("n=4 a replica misses many heights and catches up from certificates", "[sim]") {
+  SimOptions o;
+  o.checkpoint_interval = 4;
+  ExpectSafeAndLive("n4-catch-up", o, [](SimCluster& c, std::mt19937_64& rng) {
+    std::uint32_t victim = 1 + rng() % 3;
+    c.Partition({victim});
+    SubmitOverTime(c, rng, 12, 8, 4000);  // dozens of heights, several checkpoints
+    c.RunUntil(6000);
+  });
+}
+
+}  // namespace
+}  // namespace ertr::sim

@@ -1,0 +1,378 @@
+#include "tests/sim/sim_cluster.h"
+
+#include <sstream>
+
+#include "consensus/commit_certificate.h"
+
+namespace ertr::sim {
+
+using namespace consensus;
+
+namespace {
+constexpr std::string_view kChain = "ertr-sim";
+constexpr std::size_t kTraceLines = 400;
+}  // namespace
+
+const char* ByzantineName(Byzantine b) {
+  switch (b) {
+    case Byzantine::kNone:
+      return "none";
+    case Byzantine::kSilent:
+      return "silent";
+    case Byzantine::kEquivocate:
+      return "equivocate";
+    case Byzantine::kDoubleVote:
+      return "double-vote";
+    case Byzantine::kBadSignatures:
+      return "bad-signatures";
+    case Byzantine::kFutureViews:
+      return "future-views";
+    case Byzantine::kWithholdVotes:
+      return "withhold-votes";
+    case Byzantine::kCensor:
+      return "censor";
+    case Byzantine::kImpersonate:
+      return "impersonate";
+  }
+  return "?";
+}
+
+SimCluster::SimCluster(SimOptions options) : options_(options), rng_(options.seed) {
+  verifier_ = std::make_unique<FakeVerifier>(keys_);
+  std::vector<crypto::PublicKey> pks;
+  for (std::uint32_t i = 0; i < options_.n; ++i) {
+    std::array<std::uint8_t, 32> secret{};
+    for (auto& b : secret) b = static_cast<std::uint8_t>(rng_());
+    pks.push_back(keys_.Add(secret));
+  }
+  validators_ = *ValidatorSet::Create(pks);
+  nodes_.resize(options_.n);
+  for (std::uint32_t i = 0; i < options_.n; ++i) {
+    nodes_[i].signer = std::make_unique<FakeSigner>(keys_, pks[i]);
+    nodes_[i].replica = std::make_unique<Replica>(Config(i), *nodes_[i].signer, *verifier_);
+  }
+}
+
+ReplicaConfig SimCluster::Config(std::uint32_t r) const {
+  ReplicaConfig c;
+  c.chain_id = std::string(kChain);
+  c.validators = validators_;
+  c.self = ReplicaId(r);
+  c.pipeline_window = options_.pipeline_window;
+  c.checkpoint_interval = options_.checkpoint_interval;
+  c.max_block_transactions = options_.max_block_transactions;
+  c.view_timeout_ms = options_.view_timeout_ms;
+  c.quorum_override_for_tests = options_.quorum_override_for_tests;
+  return c;
+}
+
+void SimCluster::Log(const std::string& line) {
+  trace_.push_back("t=" + std::to_string(now_) + " " + line);
+  if (trace_.size() > kTraceLines) trace_.pop_front();
+}
+
+void SimCluster::Fail(const std::string& what) {
+  if (violation_.empty()) violation_ = "t=" + std::to_string(now_) + ": " + what;
+  Log("VIOLATION " + what);
+}
+
+std::string SimCluster::Trace() const {
+  std::ostringstream out;
+  for (const auto& l : trace_) out << l << "\n";
+  return out.str();
+}
+
+void SimCluster::Schedule(std::uint64_t at, Item item) {
+  queue_.emplace(std::make_pair(at, sequence_++), std::move(item));
+}
+
+void SimCluster::Submit(std::size_t count) {
+  std::vector<Transaction> txs;
+  for (std::size_t i = 0; i < count; ++i) {
+    Transaction tx;
+    tx.bytes = ToBytes("tx-" + std::to_string(submitted_.size()) + "-" + std::to_string(rng_()));
+    tx.id = crypto::Hash(tx.bytes);
+    submitted_[tx.id] = tx;
+    txs.push_back(std::move(tx));
+  }
+  Log("submit " + std::to_string(count));
+  for (std::uint32_t r = 0; r < options_.n; ++r) {
+    Schedule(now_ + rng_() % 5, Item{r, Event{0, TransactionsReceived{txs}}, 0});
+  }
+}
+
+void SimCluster::Send(std::uint32_t from, std::uint32_t to, const Message& m) {
+  bool cut = !partition_.empty() && (partition_.count(from) != partition_.count(to));
+  if (cut) return;
+  std::uniform_real_distribution<double> u(0, 1);
+  if (!healed_ && u(rng_) < options_.drop) return;
+  int copies = (!healed_ && u(rng_) < options_.duplicate) ? 2 : 1;
+  for (int i = 0; i < copies; ++i) {
+    std::uint64_t delay =
+        options_.min_delay_ms + rng_() % (options_.max_delay_ms - options_.min_delay_ms + 1);
+    Schedule(now_ + delay, Item{to, Event{0, MessageReceived{ReplicaId(from), m}}, 0});
+  }
+}
+
+void SimCluster::RunUntil(std::uint64_t until_ms) {
+  while (ok() && !queue_.empty() && queue_.begin()->first.first <= until_ms) {
+    auto it = queue_.begin();
+    std::uint64_t at = it->first.first;
+    Item item = std::move(it->second);
+    queue_.erase(it);
+    Step(at, std::move(item));
+  }
+  if (ok()) now_ = std::max(now_, until_ms);
+}
+
+bool SimCluster::RunUntilAllDelivered(std::uint64_t deadline_ms) {
+  while (ok() && now_ < deadline_ms) {
+    bool done = true;
+    for (std::uint32_t r = 0; r < options_.n && done; ++r) {
+      if (!nodes_[r].alive || !IsHonest(r)) continue;
+      done = nodes_[r].executed.size() == submitted_.size();
+    }
+    if (done) return true;
+    RunUntil(std::min(deadline_ms, now_ + 100));
+  }
+  return false;
+}
+
+void SimCluster::Step(std::uint64_t at, Item item) {
+  now_ = std::max(now_, at);
+  Node& node = nodes_[item.to];
+  if (!node.alive) return;
+  bool is_timer = std::holds_alternative<TimerFired>(item.event.body);
+  if (is_timer && item.timer_generation != node.timer_generation) return;  // re-armed or cancelled
+  if (node.byzantine == Byzantine::kCensor) {
+    if (auto* t = std::get_if<TransactionsReceived>(&item.event.body)) {
+      std::erase_if(t->txs, [](const Transaction& tx) { return tx.id.data()[0] % 2 == 0; });
+    }
+  }
+  item.event.now_ms = now_;
+  if (auto* m = std::get_if<MessageReceived>(&item.event.body)) {
+    Log("r" + std::to_string(item.to) + " <- r" + m->from.ToString() + " " +
+        MessageName(m->message));
+  } else if (is_timer) {
+    Log("r" + std::to_string(item.to) + " timer (view " +
+        std::to_string(node.replica->view().value()) + ")");
+  }
+  std::vector<Action> actions = node.replica->Handle(item.event);
+  actions = Corrupt(item.to, std::move(actions));
+  std::size_t limit = actions.size();
+  if (node.crash_mid_actions) limit = actions.empty() ? 0 : rng_() % (actions.size() + 1);
+  for (std::size_t i = 0; i < limit && ok(); ++i) Execute(item.to, actions[i]);
+  if (node.crash_mid_actions) {
+    Log("r" + std::to_string(item.to) + " crashed after " + std::to_string(limit) + " of " +
+        std::to_string(actions.size()) + " actions");
+    node.crash_mid_actions = false;
+    Crash(item.to);
+  }
+}
+
+void SimCluster::Execute(std::uint32_t r, const Action& a) {
+  Node& node = nodes_[r];
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, consensus::Send>) {
+          CheckPersistedBeforeSend(r, x.message);
+          Send(r, x.to.value(), x.message);
+        } else if constexpr (std::is_same_v<T, Broadcast>) {
+          CheckPersistedBeforeSend(r, x.message);
+          for (std::uint32_t to = 0; to < options_.n; ++to) {
+            if (to != r) Send(r, to, x.message);
+          }
+        } else if constexpr (std::is_same_v<T, SetTimer>) {
+          ++node.timer_generation;
+          Schedule(now_ + x.delay_ms, Item{r, Event{0, TimerFired{x.id}}, node.timer_generation});
+        } else if constexpr (std::is_same_v<T, CancelTimer>) {
+          ++node.timer_generation;
+        } else if constexpr (std::is_same_v<T, Persist>) {
+          ApplyPersistDelta(node.durable, x.delta);
+        } else if constexpr (std::is_same_v<T, Deliver>) {
+          CheckSafety(r, x);
+          // Execute once: a transaction already executed here is skipped (replay protection).
+          for (const auto& tx : x.proposal.txs) {
+            if (!node.executed.insert(tx.id).second) ++redecided_;
+          }
+          node.delivered.push_back(x);
+          node.state_root =
+              crypto::Hash(Bytes(node.state_root.data(), node.state_root.data() + 32));
+          for (const auto& tx : x.proposal.txs) {
+            node.state_root = crypto::DomainHash("sim-state", [&] {
+              Bytes b(node.state_root.data(), node.state_root.data() + 32);
+              Append(b, tx.id.span());
+              return b;
+            }());
+          }
+          Schedule(now_,
+                   Item{r, Event{0, BlockExecuted{x.proposal.header.height, node.state_root}}, 0});
+        } else if constexpr (std::is_same_v<T, RequestSync>) {
+          // Block sync: fetch from the honest live node that has delivered the most.
+          std::optional<std::uint32_t> best;
+          for (std::uint32_t p = 0; p < options_.n; ++p) {
+            if (p == r || !nodes_[p].alive || !IsHonest(p)) continue;
+            if (!partition_.empty() && partition_.count(p) != partition_.count(r)) continue;
+            if (!best || nodes_[p].delivered.size() > nodes_[*best].delivered.size()) best = p;
+          }
+          if (!best) return;
+          Log("r" + std::to_string(r) + " syncs from r" + std::to_string(*best) + " at height " +
+              x.from_height.ToString());
+          const auto& src = nodes_[*best].delivered;
+          for (std::uint64_t h = x.from_height.value(); h <= src.size(); ++h) {
+            const Deliver& d = src[h - 1];
+            Decided dec{d.proposal, {}, d.certificate.view};
+            for (const auto& v : d.certificate.votes) {
+              Commit c;
+              c.view = d.certificate.view;
+              c.height = d.certificate.height;
+              c.digest = d.certificate.block_hash;
+              c.sender = v.replica;
+              c.signature = v.signature;
+              dec.commits.push_back(c);
+            }
+            Schedule(now_ + options_.max_delay_ms, Item{r, Event{0, DecidedReceived{dec}}, 0});
+          }
+        }
+      },
+      a);
+}
+
+// Persist-before-send (section 7): a vote leaves an honest replica only once the vote, and for a
+// commit the prepared certificate, are in its durable state.
+void SimCluster::CheckPersistedBeforeSend(std::uint32_t r, const Message& m) {
+  const Node& node = nodes_[r];
+  if (!IsHonest(r)) return;
+  auto check_vote = [&](View v, Height h, const crypto::Digest& d, const char* what) {
+    if (h <= node.durable.stable_height) return;
+    auto it = node.durable.signed_votes.find({v, h});
+    if (it == node.durable.signed_votes.end() || it->second != d) {
+      Fail(std::string("persist-before-send: r") + std::to_string(r) + " sent a " + what +
+           " for view " + v.ToString() + " height " + h.ToString() + " before persisting it");
+    }
+  };
+  if (const auto* pp = std::get_if<PrePrepare>(&m)) {
+    check_vote(pp->view, pp->proposal.header.height, pp->proposal.digest, "pre-prepare");
+  } else if (const auto* p = std::get_if<Prepare>(&m)) {
+    check_vote(p->view, p->height, p->digest, "prepare");
+  } else if (const auto* c = std::get_if<Commit>(&m)) {
+    check_vote(c->view, c->height, c->digest, "commit");
+    auto pc = node.durable.prepared.find(c->height);
+    if (c->height > node.durable.stable_height &&
+        (pc == node.durable.prepared.end() || pc->second.view < c->view)) {
+      Fail("persist-before-send: r" + std::to_string(r) + " sent a commit for height " +
+           c->height.ToString() + " before persisting its prepared certificate");
+    }
+  }
+}
+
+void SimCluster::CheckSafety(std::uint32_t r, const Deliver& d) {
+  const Node& node = nodes_[r];
+  const std::uint64_t h = d.proposal.header.height.value();
+  if (h != node.delivered.size() + 1) {
+    Fail("r" + std::to_string(r) + " delivered height " + std::to_string(h) + " after " +
+         std::to_string(node.delivered.size()));
+    return;
+  }
+  if (!IsHonest(r)) return;
+  Log("r" + std::to_string(r) + " delivers h=" + std::to_string(h) + " " +
+      d.proposal.digest.ShortHex() + " txs=" + std::to_string(d.proposal.txs.size()));
+  // Agreement: no two honest replicas decide different blocks at a height.
+  auto [it, inserted] = decided_.emplace(h, d.proposal.digest);
+  if (!inserted && it->second != d.proposal.digest) {
+    Fail("agreement: r" + std::to_string(r) + " decided " + d.proposal.digest.ShortHex() +
+         " at height " + std::to_string(h) + ", another honest replica decided " +
+         it->second.ShortHex());
+  }
+  // Certificate validity: the commit certificate verifies offline against the validator set.
+  auto cert = VerifyCommitCertificate(d.certificate, validators_, kChain, *verifier_);
+  if (!cert.ok() || d.certificate.block_hash != d.proposal.digest) {
+    Fail("certificate at height " + std::to_string(h) + " on r" + std::to_string(r) + ": " +
+         cert.ToString());
+  }
+  if (!CheckProposal(d.proposal).ok()) Fail("delivered proposal is malformed");
+  // Validity: only submitted transactions, none twice within a block. A transaction decided again
+  // in a later block (two prepared certificates from different views, section 5) is executed once:
+  // the executor skips it, as the chain code's replay protection does. Count those.
+  std::set<crypto::Digest> in_block;
+  for (const auto& tx : d.proposal.txs) {
+    auto s = submitted_.find(tx.id);
+    if (s == submitted_.end() || s->second.bytes != tx.bytes) {
+      Fail("validity: height " + std::to_string(h) + " holds a transaction nobody submitted");
+    }
+    if (!in_block.insert(tx.id).second) {
+      Fail("validity: transaction " + tx.id.ShortHex() + " appears twice in block " +
+           std::to_string(h) + " on r" + std::to_string(r));
+    }
+  }
+}
+
+void SimCluster::Crash(std::uint32_t r) {
+  Node& node = nodes_[r];
+  if (!node.alive) return;
+  Log("r" + std::to_string(r) + " CRASH");
+  node.alive = false;
+  node.replica.reset();
+  ++node.timer_generation;
+}
+
+void SimCluster::CrashMidActions(std::uint32_t r) { nodes_[r].crash_mid_actions = true; }
+
+void SimCluster::Restart(std::uint32_t r) {
+  Node& node = nodes_[r];
+  if (node.alive) return;
+  Log("r" + std::to_string(r) + " RESTART at height " + std::to_string(node.delivered.size()));
+  std::uint64_t last_time = node.delivered.empty() ? 0 : node.delivered.back().time_ms;
+  node.replica = std::make_unique<Replica>(Config(r), *node.signer, *verifier_, node.durable,
+                                           Height(node.delivered.size()), last_time);
+  node.alive = true;
+  // The mempool is refilled by gossip: everything not yet delivered here.
+  std::set<crypto::Digest> have;
+  for (const auto& d : node.delivered) {
+    for (const auto& tx : d.proposal.txs) have.insert(tx.id);
+  }
+  std::vector<Transaction> txs;
+  for (const auto& [id, tx] : submitted_) {
+    if (!have.count(id)) txs.push_back(tx);
+  }
+  Schedule(now_ + 1, Item{r, Event{0, TransactionsReceived{txs}}, 0});
+  Schedule(now_ + 1, Item{r, Event{0, TimerFired{TimerId::kViewChange}}, ++node.timer_generation});
+}
+
+void SimCluster::Partition(const std::set<std::uint32_t>& side) {
+  std::string s;
+  for (auto r : side) s += " r" + std::to_string(r);
+  Log("PARTITION" + s);
+  partition_ = side;
+}
+
+void SimCluster::Heal() {
+  Log("HEAL");
+  partition_.clear();
+  healed_ = true;
+}
+
+void SimCluster::SetByzantine(std::uint32_t r, Byzantine b) { nodes_[r].byzantine = b; }
+
+std::uint64_t SimCluster::delivered_height(std::uint32_t r) const {
+  return nodes_[r].delivered.size();
+}
+
+std::uint64_t SimCluster::max_view() const {
+  std::uint64_t v = 0;
+  for (const auto& n : nodes_) {
+    if (n.replica) v = std::max(v, n.replica->view().value());
+  }
+  return v;
+}
+
+std::uint64_t SimCluster::total_view_changes() const {
+  std::uint64_t v = 0;
+  for (const auto& n : nodes_) {
+    if (n.replica) v += n.replica->stats().view_changes_started;
+  }
+  return v;
+}
+
+}  // namespace ertr::sim

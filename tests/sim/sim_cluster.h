@@ -1,0 +1,131 @@
+#pragma once
+
+// SimCluster: n replicas in one process on a virtual clock, connected by a seeded network that
+// delays, drops, duplicates, reorders and partitions (STYLE.md section 9). Crashes (also in the
+// middle of an action list) restart a replica from what it persisted. Byzantine replicas are
+// wrappers that rewrite or withhold their replica's actions. Safety is checked after every step;
+// a violation stops the run and keeps the event trace.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/replica.h"
+#include "tests/sim/fake_crypto.h"
+
+namespace ertr::sim {
+
+enum class Byzantine {
+  kNone,
+  kSilent,         // sends nothing
+  kEquivocate,     // as primary, a different proposal to half the replicas
+  kDoubleVote,     // also votes for a random digest
+  kBadSignatures,  // corrupts every signature it sends
+  kFutureViews,    // sends view changes for far-future views
+  kWithholdVotes,  // never sends prepares or commits
+  kCensor,         // ignores half of the transactions (never proposes them)
+  kImpersonate,    // sends messages claiming another replica as sender
+};
+
+const char* ByzantineName(Byzantine b);
+
+struct SimOptions {
+  std::uint32_t n = 4;
+  std::uint64_t seed = 1;
+  double drop = 0;       // probability a message is lost (until Heal)
+  double duplicate = 0;  // probability a message is delivered twice
+  std::uint64_t min_delay_ms = 1;
+  std::uint64_t max_delay_ms = 20;
+  std::uint32_t pipeline_window = 4;
+  std::uint64_t checkpoint_interval = 8;
+  std::uint32_t max_block_transactions = 10;
+  std::uint64_t view_timeout_ms = 500;
+  std::uint32_t quorum_override_for_tests = 0;  // the deliberately broken variant
+};
+
+class SimCluster {
+ public:
+  explicit SimCluster(SimOptions options);
+
+  // Submits `count` new transactions to every live replica (as gossip would) at the current time.
+  void Submit(std::size_t count);
+  // Runs events until virtual time `until_ms` or a safety violation.
+  void RunUntil(std::uint64_t until_ms);
+  // Runs until every submitted transaction is delivered at every honest live replica, or the
+  // deadline passes. Returns whether it finished.
+  bool RunUntilAllDelivered(std::uint64_t deadline_ms);
+
+  void Crash(std::uint32_t r);
+  // Crashes r while it handles its next event, after a random prefix of that event's actions.
+  void CrashMidActions(std::uint32_t r);
+  void Restart(std::uint32_t r);
+  void Partition(const std::set<std::uint32_t>& side);  // side vs everyone else
+  void Heal();                                          // no partition, no loss from now on
+  void SetByzantine(std::uint32_t r, Byzantine b);
+
+  std::uint64_t now() const { return now_; }
+  bool ok() const { return violation_.empty(); }
+  const std::string& violation() const { return violation_; }
+  std::string Trace() const;  // the last events, for a failure report
+  std::uint64_t delivered_height(std::uint32_t r) const;
+  std::uint64_t max_view() const;
+  std::uint64_t total_view_changes() const;
+  // Transactions decided again in a later block and skipped by the executor (section 5).
+  std::uint64_t redecided() const { return redecided_; }
+  bool IsHonest(std::uint32_t r) const { return nodes_[r].byzantine == Byzantine::kNone; }
+
+ private:
+  struct Node {
+    std::unique_ptr<FakeSigner> signer;
+    std::unique_ptr<consensus::Replica> replica;
+    consensus::PersistentState durable;
+    std::vector<consensus::Deliver> delivered;  // the node's block store
+    std::set<crypto::Digest> executed;          // transactions applied (each once)
+    crypto::Digest state_root;
+    bool alive = true;
+    bool crash_mid_actions = false;
+    Byzantine byzantine = Byzantine::kNone;
+    std::uint64_t timer_generation = 0;
+  };
+  struct Item {
+    std::uint32_t to = 0;
+    consensus::Event event;
+    std::uint64_t timer_generation = 0;  // for timer events
+  };
+
+  consensus::ReplicaConfig Config(std::uint32_t r) const;
+  void Schedule(std::uint64_t at, Item item);
+  void Step(std::uint64_t at, Item item);
+  void Execute(std::uint32_t r, const consensus::Action& a);
+  void Send(std::uint32_t from, std::uint32_t to, const consensus::Message& m);
+  std::vector<consensus::Action> Corrupt(std::uint32_t r, std::vector<consensus::Action> actions);
+  void CheckSafety(std::uint32_t r, const consensus::Deliver& d);
+  void CheckPersistedBeforeSend(std::uint32_t r, const consensus::Message& m);
+  void Fail(const std::string& what);
+  void Log(const std::string& line);
+
+  SimOptions options_;
+  std::mt19937_64 rng_;
+  FakeKeys keys_;
+  std::unique_ptr<FakeVerifier> verifier_;
+  consensus::ValidatorSet validators_;
+  std::vector<Node> nodes_;
+  std::multimap<std::pair<std::uint64_t, std::uint64_t>, Item> queue_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t now_ = 0;
+  std::set<std::uint32_t> partition_;
+  bool healed_ = false;
+  std::map<crypto::Digest, consensus::Transaction> submitted_;
+  std::map<std::uint64_t, crypto::Digest> decided_;  // height -> digest, first honest delivery
+  std::string violation_;
+  std::uint64_t redecided_ = 0;
+  std::deque<std::string> trace_;
+};
+
+}  // namespace ertr::sim
