@@ -22,7 +22,7 @@ M WithBadSignature(M m) {
 std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> actions) {
   const Byzantine b = nodes_[r].byzantine;
   if (b == Byzantine::kNone || b == Byzantine::kCensor) return actions;
-  const FakeSigner& signer = *nodes_[r].signer;
+  const crypto::Signer& signer = *nodes_[r].signer;
   auto sign_vote = [&](auto vote, crypto::SigningDomain d) {
     vote.signature = *signer.Sign(d, "ertr-sim", VotePayload(vote.view, vote.height, vote.digest));
     return vote;

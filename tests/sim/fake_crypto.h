@@ -63,3 +63,39 @@ class FakeVerifier final : public crypto::Verifier {
 };
 
 }  // namespace ertr::sim
+
+namespace ertr::sim {
+
+// Decorators that count signing and verification, for the consensus benchmark's cost figures.
+class CountingSigner final : public crypto::Signer {
+ public:
+  explicit CountingSigner(std::unique_ptr<crypto::Signer> inner) : inner_(std::move(inner)) {}
+  const crypto::PublicKey& public_key() const override { return inner_->public_key(); }
+  Result<crypto::Signature> Sign(crypto::SigningDomain d, std::string_view chain,
+                                 ByteSpan payload) const override {
+    ++count_;
+    return inner_->Sign(d, chain, payload);
+  }
+  std::uint64_t count() const { return count_; }
+
+ private:
+  std::unique_ptr<crypto::Signer> inner_;
+  mutable std::uint64_t count_ = 0;
+};
+
+class CountingVerifier final : public crypto::Verifier {
+ public:
+  explicit CountingVerifier(const crypto::Verifier& inner) : inner_(inner) {}
+  bool Verify(const crypto::PublicKey& pk, crypto::SigningDomain d, std::string_view chain,
+              ByteSpan payload, const crypto::Signature& sig) const override {
+    ++count_;
+    return inner_.Verify(pk, d, chain, payload, sig);
+  }
+  std::uint64_t count() const { return count_; }
+
+ private:
+  const crypto::Verifier& inner_;
+  mutable std::uint64_t count_ = 0;
+};
+
+}  // namespace ertr::sim

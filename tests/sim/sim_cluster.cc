@@ -38,17 +38,30 @@ const char* ByzantineName(Byzantine b) {
 }
 
 SimCluster::SimCluster(SimOptions options) : options_(options), rng_(options.seed) {
-  verifier_ = std::make_unique<FakeVerifier>(keys_);
   std::vector<crypto::PublicKey> pks;
+  nodes_.resize(options_.n);
   for (std::uint32_t i = 0; i < options_.n; ++i) {
     std::array<std::uint8_t, 32> secret{};
     for (auto& b : secret) b = static_cast<std::uint8_t>(rng_());
-    pks.push_back(keys_.Add(secret));
+    if (options_.real_crypto) {
+      auto key = *crypto::SigningKey::FromSeed(secret);
+      pks.push_back(key.public_key());
+      nodes_[i].signer =
+          std::make_unique<CountingSigner>(crypto::MakeEd25519Signer(std::move(key)));
+    } else {
+      pks.push_back(keys_.Add(secret));
+      nodes_[i].signer =
+          std::make_unique<CountingSigner>(std::make_unique<FakeSigner>(keys_, pks.back()));
+    }
   }
+  if (options_.real_crypto) {
+    checker_verifier_ = crypto::MakeEd25519Verifier();
+  } else {
+    checker_verifier_ = std::make_unique<FakeVerifier>(keys_);
+  }
+  verifier_ = std::make_unique<CountingVerifier>(*checker_verifier_);
   validators_ = *ValidatorSet::Create(pks);
-  nodes_.resize(options_.n);
   for (std::uint32_t i = 0; i < options_.n; ++i) {
-    nodes_[i].signer = std::make_unique<FakeSigner>(keys_, pks[i]);
     nodes_[i].replica = std::make_unique<Replica>(Config(i), *nodes_[i].signer, *verifier_);
   }
 }
@@ -286,7 +299,7 @@ void SimCluster::CheckSafety(std::uint32_t r, const Deliver& d) {
          it->second.ShortHex());
   }
   // Certificate validity: the commit certificate verifies offline against the validator set.
-  auto cert = VerifyCommitCertificate(d.certificate, validators_, kChain, *verifier_);
+  auto cert = VerifyCommitCertificate(d.certificate, validators_, kChain, *checker_verifier_);
   if (!cert.ok() || d.certificate.block_hash != d.proposal.digest) {
     Fail("certificate at height " + std::to_string(h) + " on r" + std::to_string(r) + ": " +
          cert.ToString());
@@ -365,6 +378,12 @@ std::uint64_t SimCluster::max_view() const {
     if (n.replica) v = std::max(v, n.replica->view().value());
   }
   return v;
+}
+
+std::uint64_t SimCluster::signatures_made() const {
+  std::uint64_t total = 0;
+  for (const auto& n : nodes_) total += n.signer->count();
+  return total;
 }
 
 std::uint64_t SimCluster::total_view_changes() const {

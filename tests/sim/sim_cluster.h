@@ -47,6 +47,7 @@ struct SimOptions {
   std::uint32_t max_block_transactions = 10;
   std::uint64_t view_timeout_ms = 500;
   std::uint32_t quorum_override_for_tests = 0;  // the deliberately broken variant
+  bool real_crypto = false;  // Ed25519 (libsodium) instead of the fast MAC stand-in (bench/)
 };
 
 class SimCluster {
@@ -78,11 +79,14 @@ class SimCluster {
   std::uint64_t total_view_changes() const;
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
+  // Signatures made and checked by the replicas (not by the checker).
+  std::uint64_t signatures_made() const;
+  std::uint64_t signatures_verified() const { return verifier_->count(); }
   bool IsHonest(std::uint32_t r) const { return nodes_[r].byzantine == Byzantine::kNone; }
 
  private:
   struct Node {
-    std::unique_ptr<FakeSigner> signer;
+    std::unique_ptr<CountingSigner> signer;
     std::unique_ptr<consensus::Replica> replica;
     consensus::PersistentState durable;
     std::vector<consensus::Deliver> delivered;  // the node's block store
@@ -113,7 +117,8 @@ class SimCluster {
   SimOptions options_;
   std::mt19937_64 rng_;
   FakeKeys keys_;
-  std::unique_ptr<FakeVerifier> verifier_;
+  std::unique_ptr<crypto::Verifier> checker_verifier_;  // the checker's own (not counted)
+  std::unique_ptr<CountingVerifier> verifier_;          // the replicas'
   consensus::ValidatorSet validators_;
   std::vector<Node> nodes_;
   std::multimap<std::pair<std::uint64_t, std::uint64_t>, Item> queue_;
