@@ -5,40 +5,11 @@
 #include "crypto/merkle.h"
 #include "ertr/v1/block.pb.h"
 #include "ertr/v1/transaction.pb.h"
+#include "proto/wire_helpers.h"
 
 namespace ertr::proto {
 
-namespace {
-
-Status TooLarge(std::string_view what, std::size_t size, std::size_t max) {
-  return Status::InvalidArgument(std::string(what) + " is " + std::to_string(size) +
-                                 " bytes; the limit is " + std::to_string(max));
-}
-
-template <typename Message>
-Status Parse(Message& msg, ByteSpan bytes, std::string_view what, std::size_t max) {
-  if (bytes.size() > max) return TooLarge(what, bytes.size(), max);
-  if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Status::InvalidArgument(std::string(what) + " is not a valid protobuf message");
-  }
-  return Status::Ok();
-}
-
-template <typename T>
-Result<T> Fixed(const std::string& raw, std::string_view field) {
-  return T::FromSpan(AsBytes(raw), field);
-}
-
-std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
-
-template <typename Message>
-Bytes Serialize(const Message& msg) {
-  Bytes out(msg.ByteSizeLong());
-  msg.SerializeToArray(out.data(), static_cast<int>(out.size()));
-  return out;
-}
-
-}  // namespace
+using namespace wire;
 
 Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
   ertr::v1::TransactionBody msg;
@@ -78,7 +49,7 @@ Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx) {
   return Serialize(msg);
 }
 
-namespace {
+namespace wire {
 
 Result<consensus::ProposalHeader> FromWire(const ertr::v1::BlockHeader& msg) {
   consensus::ProposalHeader h;
@@ -106,7 +77,7 @@ void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg) {
   msg.set_tx_count(h.tx_count);
 }
 
-}  // namespace
+}  // namespace wire
 
 Result<consensus::ProposalHeader> DecodeBlockHeader(ByteSpan bytes) {
   ertr::v1::BlockHeader msg;

@@ -10,6 +10,7 @@
 #include "crypto/key_file.h"
 #include "crypto/payload_cipher.h"
 #include "proto/codec.h"
+#include "proto/consensus_codec.h"
 
 namespace {
 
@@ -52,6 +53,27 @@ int main(int argc, char** argv) {
   b.certificate = {b.header.height, View(0), b.hash, {{ReplicaId(0), crypto::Signature()}}};
   Write(root / "fuzz_block_decode", "two_tx_block", proto::EncodeBlock(b));
   Write(root / "fuzz_block_decode", "header", proto::EncodeBlockHeader(b.header));
+
+  // Consensus messages: a pre-prepare with the block's transactions, a vote, and a view change
+  // carrying a prepared certificate.
+  Bytes tx_bytes = proto::EncodeSignedTransaction(tx);
+  consensus::Proposal prop = consensus::MakeProposal("ertr-seed", Height(3), 1000, ReplicaId(0),
+                                                     {consensus::Transaction{tx.id, tx_bytes}});
+  consensus::PrePrepare pp{View(2), prop, ReplicaId(0), crypto::Signature()};
+  Write(root / "fuzz_consensus_decode", "pre_prepare", proto::EncodeConsensusMessage(pp));
+  consensus::Prepare vote;
+  vote.view = View(2);
+  vote.height = Height(3);
+  vote.digest = prop.digest;
+  vote.sender = ReplicaId(1);
+  Write(root / "fuzz_consensus_decode", "prepare", proto::EncodeConsensusMessage(vote));
+  consensus::ViewChange vc;
+  vc.new_view = View(3);
+  vc.prepared.push_back({View(2), prop, {vote, vote}});
+  vc.sender = ReplicaId(1);
+  Write(root / "fuzz_consensus_decode", "view_change", proto::EncodeConsensusMessage(vc));
+  consensus::NewView nv{View(3), {vc, vc}, ReplicaId(3), crypto::Signature()};
+  Write(root / "fuzz_consensus_decode", "new_view", proto::EncodeConsensusMessage(nv));
 
   auto kf = crypto::EncodeKeyFile(key, "fuzz", crypto::KdfCost::Minimum());
   Write(root / "fuzz_key_file", "ed25519_min_cost", *kf);

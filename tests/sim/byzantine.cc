@@ -21,7 +21,7 @@ M WithBadSignature(M m) {
 
 std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> actions) {
   const Byzantine b = nodes_[r].byzantine;
-  if (b == Byzantine::kNone || b == Byzantine::kCensor) return actions;
+  if (b == Byzantine::kNone || b == Byzantine::kCensor || b == Byzantine::kGarbage) return actions;
   const crypto::Signer& signer = *nodes_[r].signer;
   auto sign_vote = [&](auto vote, crypto::SigningDomain d) {
     vote.signature = *signer.Sign(d, "ertr-sim", VotePayload(vote.view, vote.height, vote.digest));
@@ -112,6 +112,7 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
       }
       case Byzantine::kNone:
       case Byzantine::kCensor:
+      case Byzantine::kGarbage:  // mangled on the wire (SimCluster::Send)
         out.push_back(std::move(a));
         break;
     }

@@ -65,3 +65,23 @@ TEST_CASE("The checker catches a replica that commits with 2f votes", "[sim]") {
 
 }  // namespace
 }  // namespace ertr::sim
+
+namespace ertr::sim {
+namespace {
+
+TEST_CASE("Garbage bytes from a Byzantine replica are refused at decoding, not by luck", "[sim]") {
+  SimOptions o;
+  o.seed = 7;
+  SimCluster c(o);
+  c.SetByzantine(0, Byzantine::kGarbage);
+  c.Submit(20);
+  c.RunUntil(3000);
+  c.Heal();
+  REQUIRE(c.RunUntilAllDelivered(c.now() + 300'000));
+  CHECK(c.ok());
+  CHECK(c.undecodable() > 0);  // the garbage reached the decoder and was refused there
+  CHECK(c.max_view() >= 1);    // and the silent-in-effect primary was replaced
+}
+
+}  // namespace
+}  // namespace ertr::sim

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "consensus/commit_certificate.h"
+#include "proto/consensus_codec.h"
 
 namespace ertr::sim {
 
@@ -33,6 +34,8 @@ const char* ByzantineName(Byzantine b) {
       return "censor";
     case Byzantine::kImpersonate:
       return "impersonate";
+    case Byzantine::kGarbage:
+      return "garbage";
   }
   return "?";
 }
@@ -120,10 +123,28 @@ void SimCluster::Send(std::uint32_t from, std::uint32_t to, const Message& m) {
   std::uniform_real_distribution<double> u(0, 1);
   if (!healed_ && u(rng_) < options_.drop) return;
   int copies = (!healed_ && u(rng_) < options_.duplicate) ? 2 : 1;
+  // Every message crosses the "network" as bytes through the real wire codec.
+  Bytes bytes = proto::EncodeConsensusMessage(m);
+  if (nodes_[from].byzantine == Byzantine::kGarbage && !bytes.empty()) {
+    switch (rng_() % 3) {
+      case 0:
+        for (int k = 0; k < 4; ++k)
+          bytes[rng_() % bytes.size()] ^= static_cast<std::uint8_t>(rng_());
+        break;
+      case 1:
+        bytes.resize(rng_() % bytes.size());
+        break;
+      default:
+        for (auto& b : bytes) b = static_cast<std::uint8_t>(rng_());
+    }
+  }
   for (int i = 0; i < copies; ++i) {
     std::uint64_t delay =
         options_.min_delay_ms + rng_() % (options_.max_delay_ms - options_.min_delay_ms + 1);
-    Schedule(now_ + delay, Item{to, Event{0, MessageReceived{ReplicaId(from), m}}, 0});
+    Item item(to, Event{});
+    item.wire = bytes;
+    item.from = from;
+    Schedule(now_ + delay, std::move(item));
   }
 }
 
@@ -161,6 +182,17 @@ void SimCluster::Step(std::uint64_t at, Item item) {
     if (auto* t = std::get_if<TransactionsReceived>(&item.event.body)) {
       std::erase_if(t->txs, [](const Transaction& tx) { return tx.id.data()[0] % 2 == 0; });
     }
+  }
+  if (item.wire) {
+    auto decoded = proto::DecodeConsensusMessage(
+        *item.wire, [](ByteSpan b) -> Result<crypto::Digest> { return crypto::Hash(b); });
+    if (!decoded) {
+      ++undecodable_;
+      Log("r" + std::to_string(item.to) + " refuses bytes from r" + std::to_string(item.from) +
+          ": " + decoded.error().message().substr(0, 80));
+      return;
+    }
+    item.event.body = MessageReceived{ReplicaId(item.from), std::move(*decoded)};
   }
   item.event.now_ms = now_;
   if (auto* m = std::get_if<MessageReceived>(&item.event.body)) {

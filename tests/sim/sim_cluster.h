@@ -31,6 +31,7 @@ enum class Byzantine {
   kWithholdVotes,  // never sends prepares or commits
   kCensor,         // ignores half of the transactions (never proposes them)
   kImpersonate,    // sends messages claiming another replica as sender
+  kGarbage,        // mangles the bytes of what it sends (flipped, cut, random)
 };
 
 const char* ByzantineName(Byzantine b);
@@ -79,6 +80,8 @@ class SimCluster {
   std::uint64_t total_view_changes() const;
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
+  // Messages whose bytes did not decode (refused before reaching a replica).
+  std::uint64_t undecodable() const { return undecodable_; }
   // Signatures made and checked by the replicas (not by the checker).
   std::uint64_t signatures_made() const;
   std::uint64_t signatures_verified() const { return verifier_->count(); }
@@ -98,9 +101,13 @@ class SimCluster {
     std::uint64_t timer_generation = 0;
   };
   struct Item {
+    Item(std::uint32_t to_replica, consensus::Event e, std::uint64_t generation = 0)
+        : to(to_replica), event(std::move(e)), timer_generation(generation) {}
     std::uint32_t to = 0;
     consensus::Event event;
     std::uint64_t timer_generation = 0;  // for timer events
+    std::optional<Bytes> wire;           // a message in flight, as encoded bytes
+    std::uint32_t from = 0;
   };
 
   consensus::ReplicaConfig Config(std::uint32_t r) const;
@@ -130,6 +137,7 @@ class SimCluster {
   std::map<std::uint64_t, crypto::Digest> decided_;  // height -> digest, first honest delivery
   std::string violation_;
   std::uint64_t redecided_ = 0;
+  std::uint64_t undecodable_ = 0;
   std::deque<std::string> trace_;
 };
 

@@ -1,0 +1,223 @@
+#include "proto/consensus_codec.h"
+
+#include "ertr/consensus/v1/messages.pb.h"
+#include "proto/codec.h"
+#include "proto/wire_helpers.h"
+
+namespace ertr::proto {
+
+namespace pb = ertr::consensus::v1;
+using namespace wire;
+
+namespace {
+
+constexpr std::size_t kMaxListEntries = 4096;  // votes, certificates, view changes per message
+
+Status TooMany(std::string_view field, int count) {
+  return Status::InvalidArgument("consensus message field '" + std::string(field) + "' has " +
+                                 std::to_string(count) + " entries; at most " +
+                                 std::to_string(kMaxListEntries) + " are allowed");
+}
+
+void ToWire(const consensus::Proposal& p, pb::Proposal& out) {
+  wire::ToWire(p.header, *out.mutable_header());
+  for (const auto& tx : p.txs) out.add_transactions(ToString(tx.bytes));
+}
+
+Result<consensus::Proposal> FromWire(const pb::Proposal& m, const TxIdFn& tx_id) {
+  consensus::Proposal p;
+  ERTR_ASSIGN_OR_RETURN(p.header, wire::FromWire(m.header()));
+  if (static_cast<std::size_t>(m.transactions_size()) > kMaxBlockTransactions) {
+    return TooLarge("proposal transaction count", static_cast<std::size_t>(m.transactions_size()),
+                    kMaxBlockTransactions);
+  }
+  for (int i = 0; i < m.transactions_size(); ++i) {
+    consensus::Transaction tx;
+    tx.bytes.assign(m.transactions(i).begin(), m.transactions(i).end());
+    auto id = tx_id(tx.bytes);
+    if (!id) return id.error().WithContext("proposal transaction " + std::to_string(i));
+    tx.id = *id;
+    p.txs.push_back(std::move(tx));
+  }
+  p.digest = consensus::ProposalDigest(p.header);
+  return p;
+}
+
+void ToWire(const consensus::Vote& v, pb::Vote& out) {
+  out.set_view(v.view.value());
+  out.set_height(v.height.value());
+  out.set_digest(ToString(v.digest.span()));
+  out.set_sender(v.sender.value());
+  out.set_signature(ToString(v.signature.span()));
+}
+
+template <typename V>
+Result<V> VoteFromWire(const pb::Vote& m) {
+  V v;
+  v.view = View(m.view());
+  v.height = Height(m.height());
+  ERTR_ASSIGN_OR_RETURN(v.digest, Fixed<crypto::Digest>(m.digest(), "vote.digest"));
+  v.sender = ReplicaId(m.sender());
+  ERTR_ASSIGN_OR_RETURN(v.signature, Fixed<crypto::Signature>(m.signature(), "vote.signature"));
+  return v;
+}
+
+void ToWire(const consensus::Checkpoint& c, pb::Checkpoint& out) {
+  out.set_height(c.height.value());
+  out.set_state_root(ToString(c.state_root.span()));
+  out.set_sender(c.sender.value());
+  out.set_signature(ToString(c.signature.span()));
+}
+
+Result<consensus::Checkpoint> FromWire(const pb::Checkpoint& m) {
+  consensus::Checkpoint c;
+  c.height = Height(m.height());
+  ERTR_ASSIGN_OR_RETURN(c.state_root,
+                        Fixed<crypto::Digest>(m.state_root(), "checkpoint.state_root"));
+  c.sender = ReplicaId(m.sender());
+  ERTR_ASSIGN_OR_RETURN(c.signature,
+                        Fixed<crypto::Signature>(m.signature(), "checkpoint.signature"));
+  return c;
+}
+
+void ToWire(const consensus::ViewChange& vc, pb::ViewChange& out) {
+  out.set_new_view(vc.new_view.value());
+  out.set_stable_height(vc.stable_height.value());
+  out.set_stable_root(ToString(vc.stable_root.span()));
+  for (const auto& c : vc.checkpoint_proof) ToWire(c, *out.add_checkpoint_proof());
+  for (const auto& pc : vc.prepared) {
+    auto* w = out.add_prepared();
+    w->set_view(pc.view.value());
+    ToWire(pc.proposal, *w->mutable_proposal());
+    for (const auto& p : pc.prepares) ToWire(p, *w->add_prepares());
+  }
+  out.set_sender(vc.sender.value());
+  out.set_signature(ToString(vc.signature.span()));
+}
+
+Result<consensus::ViewChange> FromWire(const pb::ViewChange& m, const TxIdFn& tx_id) {
+  consensus::ViewChange vc;
+  vc.new_view = View(m.new_view());
+  vc.stable_height = Height(m.stable_height());
+  if (!m.stable_root().empty() || vc.stable_height != Height(0)) {
+    ERTR_ASSIGN_OR_RETURN(vc.stable_root,
+                          Fixed<crypto::Digest>(m.stable_root(), "view_change.stable_root"));
+  }
+  if (m.checkpoint_proof_size() > static_cast<int>(kMaxListEntries)) {
+    return TooMany("view_change.checkpoint_proof", m.checkpoint_proof_size());
+  }
+  if (m.prepared_size() > static_cast<int>(kMaxListEntries)) {
+    return TooMany("view_change.prepared", m.prepared_size());
+  }
+  for (const auto& c : m.checkpoint_proof()) {
+    ERTR_ASSIGN_OR_RETURN(auto cp, FromWire(c));
+    vc.checkpoint_proof.push_back(std::move(cp));
+  }
+  for (const auto& w : m.prepared()) {
+    consensus::PreparedCertificate pc;
+    pc.view = View(w.view());
+    ERTR_ASSIGN_OR_RETURN(pc.proposal, FromWire(w.proposal(), tx_id));
+    if (w.prepares_size() > static_cast<int>(kMaxListEntries)) {
+      return TooMany("prepared.prepares", w.prepares_size());
+    }
+    for (const auto& v : w.prepares()) {
+      ERTR_ASSIGN_OR_RETURN(auto p, VoteFromWire<consensus::Prepare>(v));
+      pc.prepares.push_back(std::move(p));
+    }
+    vc.prepared.push_back(std::move(pc));
+  }
+  vc.sender = ReplicaId(m.sender());
+  ERTR_ASSIGN_OR_RETURN(vc.signature,
+                        Fixed<crypto::Signature>(m.signature(), "view_change.signature"));
+  return vc;
+}
+
+}  // namespace
+
+Result<crypto::Digest> SignedTransactionId(ByteSpan bytes) {
+  ERTR_ASSIGN_OR_RETURN(auto tx, DecodeSignedTransaction(bytes));
+  return tx.id;
+}
+
+Bytes EncodeConsensusMessage(const consensus::Message& message) {
+  pb::ConsensusMessage out;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, consensus::PrePrepare>) {
+          auto* w = out.mutable_pre_prepare();
+          w->set_view(m.view.value());
+          ToWire(m.proposal, *w->mutable_proposal());
+          w->set_sender(m.sender.value());
+          w->set_signature(ToString(m.signature.span()));
+        } else if constexpr (std::is_same_v<T, consensus::Prepare>) {
+          ToWire(m, *out.mutable_prepare());
+        } else if constexpr (std::is_same_v<T, consensus::Commit>) {
+          ToWire(m, *out.mutable_commit());
+        } else if constexpr (std::is_same_v<T, consensus::Checkpoint>) {
+          ToWire(m, *out.mutable_checkpoint());
+        } else if constexpr (std::is_same_v<T, consensus::ViewChange>) {
+          ToWire(m, *out.mutable_view_change());
+        } else if constexpr (std::is_same_v<T, consensus::NewView>) {
+          auto* w = out.mutable_new_view();
+          w->set_view(m.view.value());
+          for (const auto& vc : m.view_changes) ToWire(vc, *w->add_view_changes());
+          w->set_sender(m.sender.value());
+          w->set_signature(ToString(m.signature.span()));
+        }
+      },
+      message);
+  return Serialize(out);
+}
+
+Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& tx_id) {
+  pb::ConsensusMessage m;
+  ERTR_RETURN_IF_ERROR(Parse(m, bytes, "consensus message", kMaxConsensusMessageBytes));
+  switch (m.kind_case()) {
+    case pb::ConsensusMessage::kPrePrepare: {
+      consensus::PrePrepare pp;
+      pp.view = View(m.pre_prepare().view());
+      ERTR_ASSIGN_OR_RETURN(pp.proposal, FromWire(m.pre_prepare().proposal(), tx_id));
+      pp.sender = ReplicaId(m.pre_prepare().sender());
+      ERTR_ASSIGN_OR_RETURN(pp.signature, Fixed<crypto::Signature>(m.pre_prepare().signature(),
+                                                                   "pre_prepare.signature"));
+      return consensus::Message(std::move(pp));
+    }
+    case pb::ConsensusMessage::kPrepare: {
+      ERTR_ASSIGN_OR_RETURN(auto p, VoteFromWire<consensus::Prepare>(m.prepare()));
+      return consensus::Message(p);
+    }
+    case pb::ConsensusMessage::kCommit: {
+      ERTR_ASSIGN_OR_RETURN(auto c, VoteFromWire<consensus::Commit>(m.commit()));
+      return consensus::Message(c);
+    }
+    case pb::ConsensusMessage::kCheckpoint: {
+      ERTR_ASSIGN_OR_RETURN(auto c, FromWire(m.checkpoint()));
+      return consensus::Message(c);
+    }
+    case pb::ConsensusMessage::kViewChange: {
+      ERTR_ASSIGN_OR_RETURN(auto vc, FromWire(m.view_change(), tx_id));
+      return consensus::Message(std::move(vc));
+    }
+    case pb::ConsensusMessage::kNewView: {
+      consensus::NewView nv;
+      nv.view = View(m.new_view().view());
+      if (m.new_view().view_changes_size() > 256) {
+        return TooMany("new_view.view_changes", m.new_view().view_changes_size());
+      }
+      for (const auto& w : m.new_view().view_changes()) {
+        ERTR_ASSIGN_OR_RETURN(auto vc, FromWire(w, tx_id));
+        nv.view_changes.push_back(std::move(vc));
+      }
+      nv.sender = ReplicaId(m.new_view().sender());
+      ERTR_ASSIGN_OR_RETURN(
+          nv.signature, Fixed<crypto::Signature>(m.new_view().signature(), "new_view.signature"));
+      return consensus::Message(std::move(nv));
+    }
+    case pb::ConsensusMessage::KIND_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument("consensus message has no kind; set one of its fields");
+}
+
+}  // namespace ertr::proto

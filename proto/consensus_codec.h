@@ -1,0 +1,27 @@
+#pragma once
+
+// Wire codec of the consensus messages (proto/ertr/consensus/v1/messages.proto). Decoding accepts
+// any bytes: sizes are bounded first, every fixed-size field is checked, and failures say which
+// field. Transaction ids are recomputed by the receiver with `tx_id`, never taken from the wire.
+
+#include <functional>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "consensus/messages.h"
+
+namespace ertr::proto {
+
+inline constexpr std::size_t kMaxConsensusMessageBytes = 64u << 20;
+
+// Computes a transaction's id from its bytes (the node: ledger::TransactionId of the signed
+// transaction's body; InvalidArgument if the bytes are not a transaction).
+using TxIdFn = std::function<Result<crypto::Digest>(ByteSpan)>;
+
+// The node's id function: decodes a SignedTransaction and hashes its body.
+Result<crypto::Digest> SignedTransactionId(ByteSpan bytes);
+
+Bytes EncodeConsensusMessage(const consensus::Message& message);
+Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& tx_id);
+
+}  // namespace ertr::proto

@@ -1,0 +1,47 @@
+#pragma once
+
+// Internal to proto/: parsing and serialisation helpers shared by the codecs.
+
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "consensus/proposal.h"
+#include "ertr/v1/block.pb.h"
+
+namespace ertr::proto::wire {
+
+inline Status TooLarge(std::string_view what, std::size_t size, std::size_t max) {
+  return Status::InvalidArgument(std::string(what) + " is " + std::to_string(size) +
+                                 " bytes; the limit is " + std::to_string(max));
+}
+
+template <typename Message>
+Status Parse(Message& msg, ByteSpan bytes, std::string_view what, std::size_t max) {
+  if (bytes.size() > max) return TooLarge(what, bytes.size(), max);
+  if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::InvalidArgument(std::string(what) + " is not a valid protobuf message");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Result<T> Fixed(const std::string& raw, std::string_view field) {
+  return T::FromSpan(AsBytes(raw), field);
+}
+
+inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
+
+template <typename Message>
+Bytes Serialize(const Message& msg) {
+  Bytes out(msg.ByteSizeLong());
+  msg.SerializeToArray(out.data(), static_cast<int>(out.size()));
+  return out;
+}
+
+// Block header <-> wire (codec.cc).
+Result<consensus::ProposalHeader> FromWire(const ertr::v1::BlockHeader& msg);
+void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg);
+
+}  // namespace ertr::proto::wire
