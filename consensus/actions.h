@@ -31,7 +31,7 @@ struct PersistentState {
 // A change to the persistent state; applied in order.
 struct PersistDelta {
   std::optional<std::pair<View, bool>> view;  // (view, view_changing)
-  std::optional<std::pair<std::pair<View, Height>, crypto::Digest>> signed_vote;
+  std::vector<std::pair<std::pair<View, Height>, crypto::Digest>> signed_votes;
   std::optional<PreparedCertificate> prepared;
   std::optional<std::pair<Height, crypto::Digest>> stable;  // truncates below it
   std::vector<Checkpoint> stable_proof;

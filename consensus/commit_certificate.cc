@@ -4,7 +4,7 @@
 
 namespace ertr::consensus {
 
-Bytes CommitVotePayload(View view, Height height, const crypto::Digest& block_hash) {
+Bytes VotePayload(View view, Height height, const crypto::Digest& block_hash) {
   Bytes out;
   out.reserve(48);
   PutU64Le(out, view.value());
@@ -15,7 +15,7 @@ Bytes CommitVotePayload(View view, Height height, const crypto::Digest& block_ha
 
 Status VerifyCommitCertificate(const CommitCertificate& cert, const ValidatorSet& validators,
                                std::string_view chain_id, const crypto::Verifier& verifier) {
-  Bytes payload = CommitVotePayload(cert.view, cert.height, cert.block_hash);
+  Bytes payload = VotePayload(cert.view, cert.height, cert.block_hash);
   std::set<ReplicaId> signers;
   for (const CommitVote& vote : cert.votes) {
     if (!validators.Contains(vote.replica)) {

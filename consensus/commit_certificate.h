@@ -29,9 +29,9 @@ struct CommitCertificate {
   std::vector<CommitVote> votes;
 };
 
-// The payload a commit vote signs (in domain kCommit, with the chain id):
-//   u64le(view) || u64le(height) || block hash (32 bytes)
-Bytes CommitVotePayload(View view, Height height, const crypto::Digest& block_hash);
+// The payload every vote signs (PRE-PREPARE, PREPARE and COMMIT, each in its own domain, with
+// the chain id): u64le(view) || u64le(height) || block hash (32 bytes).
+Bytes VotePayload(View view, Height height, const crypto::Digest& block_hash);
 
 // Checks that the certificate holds at least quorum() valid votes of distinct validators of
 // `validators` for (view, height, block_hash). Unauthenticated names the first bad vote.

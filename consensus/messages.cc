@@ -2,15 +2,6 @@
 
 namespace ertr::consensus {
 
-Bytes VotePayload(View view, Height height, const crypto::Digest& digest) {
-  Bytes out;
-  out.reserve(48);
-  PutU64Le(out, view.value());
-  PutU64Le(out, height.value());
-  Append(out, digest.span());
-  return out;
-}
-
 Bytes CheckpointPayload(Height height, const crypto::Digest& root) {
   Bytes out;
   PutU64Le(out, height.value());

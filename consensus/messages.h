@@ -10,6 +10,7 @@
 
 #include "common/bytes.h"
 #include "common/ids.h"
+#include "consensus/commit_certificate.h"
 #include "consensus/proposal.h"
 #include "crypto/hash.h"
 #include "crypto/signing.h"
@@ -80,8 +81,7 @@ struct Decided {
 
 using Message = std::variant<PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView>;
 
-// The payloads signed for each message kind.
-Bytes VotePayload(View view, Height height, const crypto::Digest& digest);
+// The payloads signed for each message kind (votes: VotePayload in commit_certificate.h).
 Bytes CheckpointPayload(Height height, const crypto::Digest& root);
 Bytes ViewChangePayload(const ViewChange& vc);
 Bytes NewViewPayload(const NewView& nv);

@@ -14,9 +14,10 @@ namespace ertr::consensus {
 template <typename Value, typename Vote>
 class VoteCounter {
  public:
-  // Records `vote` from `sender` for `value`. A sender counts once per value; returns false if it
-  // had already voted for this value.
+  // Records `vote` from `sender` for `value`. A sender has one vote: a second one, for any value,
+  // is refused (false), so a Byzantine sender cannot grow the counter by voting for many values.
   bool Add(ReplicaId sender, const Value& value, const Vote& vote) {
+    if (!voted_.insert(sender).second) return false;
     return votes_[value].emplace(sender, vote).second;
   }
   std::size_t Count(const Value& value) const {
@@ -40,6 +41,7 @@ class VoteCounter {
 
  private:
   std::map<Value, std::map<ReplicaId, Vote>> votes_;
+  std::set<ReplicaId> voted_;
 };
 
 }  // namespace ertr::consensus

@@ -13,7 +13,7 @@ void ApplyPersistDelta(PersistentState& s, const PersistDelta& d) {
     s.view = d.view->first;
     s.view_changing = d.view->second;
   }
-  if (d.signed_vote) s.signed_votes[d.signed_vote->first] = d.signed_vote->second;
+  for (const auto& [key, digest] : d.signed_votes) s.signed_votes[key] = digest;
   if (d.prepared) {
     Height h = d.prepared->proposal.header.height;
     auto it = s.prepared.find(h);
@@ -50,8 +50,11 @@ Replica::Replica(ReplicaConfig config, const crypto::Signer& signer,
 std::vector<Action> Replica::Handle(const Event& event) {
   out_.clear();
   now_ms_ = std::max(now_ms_, event.now_ms);
+  // Restarted in the middle of a view change: our VIEW-CHANGE may never have left (review of
+  // section 7), so rebuild it from the persisted state and send it.
+  if (view_changing_ && !view_changes_[view_].count(config_.self)) SendViewChange();
   std::uint64_t delivered_before = stats_.delivered;
-  std::uint64_t vc_before = stats_.view_changes_started;
+  const std::uint64_t views_before = stats_.view_changes_started + stats_.views_entered;
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -64,9 +67,13 @@ std::vector<Action> Replica::Handle(const Event& event) {
       event.body);
   // Progress timer (section 6): armed while there is undecided work or a view change is under
   // way; re-armed on progress and on each new view change.
+  // Only accepted proposals count: a lone vote for an empty slot must not force view changes.
   bool outstanding = view_changing_ || !pending_.empty() ||
-                     (!slots_.empty() && slots_.rbegin()->first > last_delivered_);
-  bool progress = stats_.delivered != delivered_before || stats_.view_changes_started != vc_before;
+                     std::any_of(slots_.upper_bound(last_delivered_), slots_.end(),
+                                 [](const auto& e) { return e.second.pre_prepare.has_value(); });
+  // Progress restarts the timer: a delivery, a view change started, or a view entered.
+  const bool progress = stats_.delivered != delivered_before ||
+                        stats_.view_changes_started + stats_.views_entered != views_before;
   if (outstanding && (!timer_armed_ || progress)) {
     Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
     timer_armed_ = true;
@@ -100,10 +107,40 @@ void Replica::OnMessage(ReplicaId from, const Message& m) {
 }
 
 bool Replica::BufferIfFuture(View v, const Message& m) {
-  constexpr std::size_t kMaxBuffered = 4096;
   bool future = v > view_ || (v == view_ && view_changing_);
   if (!future || v.value() > view_.value() + 2) return false;
-  if (future_.size() < kMaxBuffered) future_.push_back(m);
+  // Checked before it takes memory (section 3): signature, and for proposals the block limits;
+  // each sender gets a bounded share of the buffer.
+  const ReplicaId sender = MessageSender(m);
+  std::size_t quota = 2 * (config_.pipeline_window + 2 * config_.checkpoint_interval) + 16;
+  if (buffered_per_sender_[sender] >= quota) {
+    ++stats_.dropped_out_of_window;
+    return true;
+  }
+  bool ok = std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, PrePrepare>) {
+          std::uint64_t bytes = 0;
+          for (const auto& tx : x.proposal.txs) bytes += tx.bytes.size();
+          return x.sender == config_.validators.Primary(x.view) &&
+                 x.proposal.txs.size() <= config_.max_block_transactions &&
+                 bytes <= config_.max_block_bytes && VerifyPrePrepare(x);
+        } else if constexpr (std::is_same_v<T, Prepare>) {
+          return VerifyVote(x, crypto::SigningDomain::kPrepare);
+        } else if constexpr (std::is_same_v<T, Commit>) {
+          return VerifyVote(x, crypto::SigningDomain::kCommit);
+        } else {
+          return false;
+        }
+      },
+      m);
+  if (!ok) {
+    ++stats_.dropped_bad_signature;
+    return true;
+  }
+  ++buffered_per_sender_[sender];
+  future_.push_back(m);
   return true;
 }
 
@@ -304,6 +341,8 @@ void Replica::TryPropose() {
     for (const auto& [order, id] : pending_order_) {
       if (proposed_.count(id)) continue;
       const Transaction& tx = pending_.at(id).second;
+      if (tx.bytes.size() > config_.max_block_bytes)
+        continue;  // can never fit; the node refuses it
       if (batch.size() == config_.max_block_transactions ||
           (!batch.empty() && bytes + tx.bytes.size() > config_.max_block_bytes)) {
         break;
@@ -406,14 +445,20 @@ void Replica::StartViewChange(View v) {
   if (v == view_ && !view_changing_) return;
   view_ = v;
   view_changing_ = true;
+  synced_before_view_change_ = false;
   ++failed_views_;
   ++stats_.view_changes_started;
   PersistDelta delta;
   delta.view = std::make_pair(view_, true);
   ApplyPersistDelta(persisted_, delta);
   Emit(Persist{std::move(delta)});
+  SendViewChange();
+  MaybeSendNewView(v);
+}
+
+void Replica::SendViewChange() {
   ViewChange vc;
-  vc.new_view = v;
+  vc.new_view = view_;
   vc.stable_height = stable_height_;
   vc.stable_root = stable_root_;
   vc.checkpoint_proof = stable_proof_;
@@ -422,15 +467,14 @@ void Replica::StartViewChange(View v) {
   }
   vc.sender = config_.self;
   vc.signature = SignOrDie(crypto::SigningDomain::kViewChange, ViewChangePayload(vc));
-  view_changes_[v][config_.self] = vc;
+  view_changes_[view_][config_.self] = vc;
   BroadcastMessage(vc);
-  MaybeSendNewView(v);
 }
 
 void Replica::OnViewChange(const ViewChange& vc) {
   if (vc.new_view <= view_ && !view_changing_) HelpLagger(vc.sender, View(vc.new_view.value() - 1));
   View floor = view_changing_ ? view_ : view_.Next();
-  if (vc.new_view < floor || vc.new_view.value() > view_.value() + 1000) {
+  if (vc.new_view < floor || vc.new_view.value() > view_.value() + 64) {
     ++stats_.dropped_out_of_window;
     return;
   }
@@ -471,8 +515,7 @@ void Replica::MaybeSendNewView(View v) {
   nv.sender = config_.self;
   nv.signature = SignOrDie(crypto::SigningDomain::kNewView, NewViewPayload(nv));
   new_view_sent_.insert(v);
-  BroadcastMessage(nv);
-  EnterView(nv);
+  EnterView(nv, /*announce=*/true);  // persists the view before the NEW-VIEW leaves
 }
 
 void Replica::OnNewView(const NewView& nv) {
@@ -493,7 +536,7 @@ void Replica::OnNewView(const NewView& nv) {
     ++stats_.dropped_invalid;
     return;
   }
-  EnterView(nv);
+  EnterView(nv, /*announce=*/false);
 }
 
 std::map<Height, Proposal> Replica::ReProposals(const NewView& nv, Height* min_stable) const {
@@ -520,31 +563,45 @@ std::map<Height, Proposal> Replica::ReProposals(const NewView& nv, Height* min_s
   return out;
 }
 
-void Replica::EnterView(const NewView& nv) {
+void Replica::EnterView(const NewView& nv, bool announce) {
   Height min_s;
   std::map<Height, Proposal> reproposals = ReProposals(nv, &min_s);
+  // One durable write before anything leaves (section 7): the new view, the stable checkpoint we
+  // adopt, and our vote for every re-proposal. A crash can then never leave us in the new view
+  // without the votes that stop a conflicting proposal at a re-proposed height.
+  const ViewChange* stable_vc = nullptr;
+  for (const auto& vc : nv.view_changes) {
+    if (vc.stable_height == min_s && min_s > stable_height_) {
+      stable_vc = &vc;
+      break;
+    }
+  }
+  PersistDelta delta;
+  delta.view = std::make_pair(nv.view, false);
+  if (stable_vc != nullptr) {
+    delta.stable = std::make_pair(min_s, stable_vc->stable_root);
+    delta.stable_proof = stable_vc->checkpoint_proof;
+  }
+  for (const auto& [h, proposal] : reproposals) {
+    if (!persisted_.signed_votes.count({nv.view, h})) {
+      delta.signed_votes.emplace_back(std::make_pair(nv.view, h), proposal.digest);
+    }
+  }
+  ApplyPersistDelta(persisted_, delta);
+  Emit(Persist{std::move(delta)});
+  if (announce) BroadcastMessage(nv);
+
   view_ = nv.view;
   view_changing_ = false;
   entered_with_ = nv;
-  PersistDelta delta;
-  delta.view = std::make_pair(view_, false);
-  ApplyPersistDelta(persisted_, delta);
-  Emit(Persist{std::move(delta)});
+  ++stats_.views_entered;
   slots_.clear();
   proposed_.clear();
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view_));
-  // Adopt the highest stable checkpoint carried by the view changes (its proof was verified).
-  for (const auto& vc : nv.view_changes) {
-    if (vc.stable_height == min_s && min_s > stable_height_) {
-      stable_height_ = min_s;
-      stable_root_ = vc.stable_root;
-      stable_proof_ = vc.checkpoint_proof;
-      PersistDelta sd;
-      sd.stable = std::make_pair(stable_height_, stable_root_);
-      sd.stable_proof = stable_proof_;
-      ApplyPersistDelta(persisted_, sd);
-      Emit(Persist{std::move(sd)});
-    }
+  if (stable_vc != nullptr) {
+    stable_height_ = min_s;
+    stable_root_ = stable_vc->stable_root;
+    stable_proof_ = stable_vc->checkpoint_proof;
   }
   if (min_s > last_delivered_) MaybeRequestSync(last_delivered_);
   next_height_ = std::max(last_delivered_.Next(), min_s.Next());
@@ -556,6 +613,7 @@ void Replica::EnterView(const NewView& nv) {
   // Messages of this view that arrived before the NEW-VIEW.
   std::vector<Message> buffered;
   buffered.swap(future_);
+  buffered_per_sender_.clear();
   for (const auto& m : buffered) {
     View v = std::visit(
         [](const auto& x) -> View {
@@ -688,7 +746,7 @@ bool Replica::SignVote(View v, Height h, const crypto::Digest& d) {
   auto it = persisted_.signed_votes.find(key);
   if (it != persisted_.signed_votes.end()) return it->second == d;
   PersistDelta delta;
-  delta.signed_vote = std::make_pair(key, d);
+  delta.signed_votes.emplace_back(key, d);
   ApplyPersistDelta(persisted_, delta);
   Emit(Persist{std::move(delta)});  // durable before the vote is sent (section 7)
   return true;

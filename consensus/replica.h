@@ -44,6 +44,7 @@ struct ReplicaStats {
   std::uint64_t dropped_invalid = 0;
   std::uint64_t equivocations_seen = 0;
   std::uint64_t view_changes_started = 0;
+  std::uint64_t views_entered = 0;
   std::uint64_t delivered = 0;
 };
 
@@ -98,7 +99,9 @@ class Replica {
   void TryDeliver();
   void TryPropose();
   void StartViewChange(View v);
-  void EnterView(const NewView& nv);
+  void SendViewChange();  // builds and broadcasts our VIEW-CHANGE for view_
+  // Enters nv.view; `announce`: we are its primary and broadcast nv once it is durable.
+  void EnterView(const NewView& nv, bool announce);
   void MaybeSendNewView(View v);
   void MaybeRequestSync(Height above);
   void ArmProgressTimer();
@@ -149,7 +152,8 @@ class Replica {
   std::map<Height, VoteCounter<crypto::Digest, Checkpoint>> checkpoints_;
   std::map<View, std::map<ReplicaId, ViewChange>> view_changes_;
   std::set<View> new_view_sent_;
-  std::vector<Message> future_;                  // normal-case messages of the view being entered
+  std::vector<Message> future_;  // normal-case messages of the view being entered
+  std::map<ReplicaId, std::size_t> buffered_per_sender_;
   std::optional<NewView> entered_with_;          // the NEW-VIEW of the current view
   std::set<std::pair<ReplicaId, View>> helped_;  // laggers we forwarded it to
   bool synced_before_view_change_ = false;

@@ -1,10 +1,12 @@
 #include "storage/rocksdb_database.h"
 
 #include <rocksdb/options.h>
+#include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 
 #include "storage/keys.h"
 #include "storage/record_checksum.h"
+#include "storage/stores.h"
 
 namespace ertr::storage {
 
@@ -106,6 +108,11 @@ void RocksDatabase::Put(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle*
 
 Status RocksDatabase::Write(rocksdb::WriteBatch& batch, std::string_view what) {
   return Convert(db_->Write(write_options_, &batch), what);
+}
+
+std::string StorageEngineVersion() {
+  return "rocksdb " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
+         std::to_string(ROCKSDB_PATCH);
 }
 
 }  // namespace ertr::storage

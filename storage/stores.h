@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "common/status.h"
 #include "storage/block_store.h"
@@ -28,6 +29,9 @@ struct RocksDbOptions {
 // reported as DataLoss with the file named; the node must not start on it.
 Result<LedgerStores> OpenRocksDbStores(const std::filesystem::path& dir,
                                        RocksDbOptions options = {});
+
+// Version of the storage engine this build links ("rocksdb 7.8.3"), for --version.
+std::string StorageEngineVersion();
 
 // Volatile stores for simulations and tests; same contracts, nothing survives the process.
 LedgerStores MakeMemoryStores();

@@ -26,7 +26,7 @@ CommitCertificate Sign(const Cluster& c, const std::vector<std::uint32_t>& who, 
                        const crypto::Digest& d) {
   CommitCertificate cert{h, v, d, {}};
   for (auto i : who) {
-    auto sig = c.keys[i].Sign(crypto::SigningDomain::kCommit, kChain, CommitVotePayload(v, h, d));
+    auto sig = c.keys[i].Sign(crypto::SigningDomain::kCommit, kChain, VotePayload(v, h, d));
     cert.votes.push_back({ReplicaId(i), *sig});
   }
   return cert;

@@ -121,3 +121,24 @@ TEST_CASE("n=4 a replica misses many heights and catches up from certificates", 
 
 }  // namespace
 }  // namespace ertr::sim
+
+namespace ertr::sim {
+namespace {
+
+TEST_CASE("n=4 a replica restarts mid-view-change while another stays silent", "[sim]") {
+  // With one replica permanently silent, the view change needs every other replica's
+  // VIEW-CHANGE: one that crashed before its VIEW-CHANGE left must send it after restarting.
+  ExpectSafeAndLive("n4-restart-mid-vc-silent", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    c.SetByzantine(0, Byzantine::kSilent);
+    SubmitOverTime(c, rng, 3, 5, 300);
+    c.RunUntil(900 + rng() % 200);  // around the second timer expiry: the view change starts
+    std::uint32_t victim = 1 + rng() % 3;
+    c.CrashMidActions(victim);
+    c.RunUntil(c.now() + 100 + rng() % 1500);
+    c.Restart(victim);
+    c.RunUntil(c.now() + 2000);
+  });
+}
+
+}  // namespace
+}  // namespace ertr::sim

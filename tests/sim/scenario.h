@@ -60,7 +60,7 @@ inline ScenarioResult RunSeeds(const std::string& name, SimOptions base, const S
       if (result.failures++ == 0) {
         result.first_failing_seed = seed;
         result.first_failure = failure;
-        result.trace = c.Trace();
+        result.trace = c.Summary() + "--- events ---\n" + c.Trace();
       }
       if (stop_at_first) break;
     }

@@ -229,9 +229,11 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
             if (to != r) Send(r, to, x.message);
           }
         } else if constexpr (std::is_same_v<T, SetTimer>) {
+          Log("r" + std::to_string(r) + " set-timer " + std::to_string(x.delay_ms));
           ++node.timer_generation;
           Schedule(now_ + x.delay_ms, Item{r, Event{0, TimerFired{x.id}}, node.timer_generation});
         } else if constexpr (std::is_same_v<T, CancelTimer>) {
+          Log("r" + std::to_string(r) + " cancel-timer");
           ++node.timer_generation;
         } else if constexpr (std::is_same_v<T, Persist>) {
           ApplyPersistDelta(node.durable, x.delta);
@@ -366,6 +368,7 @@ void SimCluster::CrashMidActions(std::uint32_t r) { nodes_[r].crash_mid_actions 
 
 void SimCluster::Restart(std::uint32_t r) {
   Node& node = nodes_[r];
+  node.crash_mid_actions = false;  // a crash that has not happened yet is called off
   if (node.alive) return;
   Log("r" + std::to_string(r) + " RESTART at height " + std::to_string(node.delivered.size()));
   std::uint64_t last_time = node.delivered.empty() ? 0 : node.delivered.back().time_ms;
@@ -399,6 +402,27 @@ void SimCluster::Heal() {
 }
 
 void SimCluster::SetByzantine(std::uint32_t r, Byzantine b) { nodes_[r].byzantine = b; }
+
+std::string SimCluster::Summary() const {
+  std::ostringstream out;
+  for (std::uint32_t r = 0; r < options_.n; ++r) {
+    const Node& n = nodes_[r];
+    out << "r" << r << (n.alive ? "" : " (down)") << " " << ByzantineName(n.byzantine)
+        << ": height " << n.delivered.size() << ", executed " << n.executed.size() << "/"
+        << submitted_.size();
+    if (n.replica) {
+      const auto& st = n.replica->stats();
+      out << ", view " << n.replica->view().value() << (n.replica->view_changing() ? "*" : "")
+          << ", pending " << n.replica->pending_transactions() << ", stable "
+          << n.replica->stable_height().value() << ", dropped sig/window/invalid "
+          << st.dropped_bad_signature << "/" << st.dropped_out_of_window << "/"
+          << st.dropped_invalid << ", views entered " << st.views_entered << ", view changes "
+          << st.view_changes_started;
+    }
+    out << "\n";
+  }
+  return out.str();
+}
 
 std::uint64_t SimCluster::delivered_height(std::uint32_t r) const {
   return nodes_[r].delivered.size();

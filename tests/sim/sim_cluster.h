@@ -74,7 +74,8 @@ class SimCluster {
   std::uint64_t now() const { return now_; }
   bool ok() const { return violation_.empty(); }
   const std::string& violation() const { return violation_; }
-  std::string Trace() const;  // the last events, for a failure report
+  std::string Trace() const;    // the last events, for a failure report
+  std::string Summary() const;  // each replica's height, view and counters
   std::uint64_t delivered_height(std::uint32_t r) const;
   std::uint64_t max_view() const;
   std::uint64_t total_view_changes() const;
