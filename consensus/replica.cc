@@ -213,19 +213,24 @@ void Replica::AcceptPrePrepare(const PrePrepare& pp) {
   CheckPrepared(h);
 }
 
-void Replica::OnPrepare(const Prepare& p) {
-  if (BufferIfFuture(p.view, p)) return;
-  HelpLagger(p.sender, p.view);
-  if (view_changing_ || p.view != view_ || !InWindow(p.height)) {
+bool Replica::AcceptsVote(const Message& m, const Vote& v, crypto::SigningDomain domain) {
+  if (BufferIfFuture(v.view, m)) return false;
+  HelpLagger(v.sender, v.view);
+  if (view_changing_ || v.view != view_ || !InWindow(v.height)) {
     ++stats_.dropped_out_of_window;
-    return;
+    return false;
   }
   // Votes for a delivered height still count when a new view re-proposed it (others need them).
-  if (p.height <= last_delivered_ && !slots_.count(p.height)) return;
-  if (!VerifyVote(p, crypto::SigningDomain::kPrepare)) {
+  if (v.height <= last_delivered_ && !slots_.count(v.height)) return false;
+  if (!VerifyVote(v, domain)) {
     ++stats_.dropped_bad_signature;
-    return;
+    return false;
   }
+  return true;
+}
+
+void Replica::OnPrepare(const Prepare& p) {
+  if (!AcceptsVote(p, p, crypto::SigningDomain::kPrepare)) return;
   slots_[p.height].prepares.Add(p.sender, p.digest, p);
   CheckPrepared(p.height);
 }
@@ -259,17 +264,7 @@ void Replica::CheckPrepared(Height h) {
 }
 
 void Replica::OnCommit(const Commit& c) {
-  if (BufferIfFuture(c.view, c)) return;
-  HelpLagger(c.sender, c.view);
-  if (view_changing_ || c.view != view_ || !InWindow(c.height)) {
-    ++stats_.dropped_out_of_window;
-    return;
-  }
-  if (c.height <= last_delivered_ && !slots_.count(c.height)) return;
-  if (!VerifyVote(c, crypto::SigningDomain::kCommit)) {
-    ++stats_.dropped_bad_signature;
-    return;
-  }
+  if (!AcceptsVote(c, c, crypto::SigningDomain::kCommit)) return;
   Slot& slot = slots_[c.height];
   slot.commits.Add(c.sender, c.digest, c);
   if (slot.pre_prepare) {

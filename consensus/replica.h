@@ -79,6 +79,8 @@ class Replica {
 
   void OnMessage(ReplicaId from, const Message& m);
   void OnPrePrepare(const PrePrepare& m);
+  // The checks shared by PREPARE and COMMIT (section 3); true if the vote may be counted.
+  bool AcceptsVote(const Message& m, const Vote& v, crypto::SigningDomain domain);
   void OnPrepare(const Prepare& m);
   void OnCommit(const Commit& m);
   void OnCheckpoint(const Checkpoint& m);
