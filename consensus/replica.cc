@@ -163,6 +163,12 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
     ++stats_.dropped_bad_signature;
     return;
   }
+  // A second proposal for an occupied (view, height) is a duplicate or, signed differently, proof
+  // of equivocation: AcceptPrePrepare tells which, before any content check could hide it.
+  if (auto it = slots_.find(h); it != slots_.end() && it->second.pre_prepare) {
+    AcceptPrePrepare(pp);
+    return;
+  }
   const auto& hd = pp.proposal.header;
   bool time_ok = hd.time_ms + config_.max_clock_skew_ms >= now_ms_ &&
                  hd.time_ms <= now_ms_ + config_.max_clock_skew_ms;
@@ -171,14 +177,9 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
   bool txs_ok = pp.proposal.txs.size() <= config_.max_block_transactions;
   for (const auto& tx : pp.proposal.txs) {
     bytes += tx.bytes.size();
-    txs_ok = txs_ok && ids.insert(tx.id).second && !delivered_ids_.count(tx.id);
-    // A transaction already in another accepted proposal of this view is refused (section 4.1).
-    if (proposed_.count(tx.id)) {
-      auto in_slot = slots_.find(h);
-      bool same_slot = in_slot != slots_.end() && in_slot->second.pre_prepare &&
-                       in_slot->second.pre_prepare->proposal.digest == pp.proposal.digest;
-      txs_ok = txs_ok && same_slot;
-    }
+    // Not twice in the block, not delivered, not in another accepted proposal (section 4.1).
+    txs_ok = txs_ok && ids.insert(tx.id).second && !delivered_ids_.count(tx.id) &&
+             !proposed_.count(tx.id);
   }
   if (hd.chain_id != config_.chain_id || hd.proposer != pp.sender || !time_ok || !txs_ok ||
       bytes > config_.max_block_bytes) {
@@ -202,12 +203,7 @@ void Replica::AcceptPrePrepare(const PrePrepare& pp) {
   if (!SignVote(view_, h, pp.proposal.digest)) return;
   slot.pre_prepare = pp;
   for (const auto& tx : pp.proposal.txs) proposed_.insert(tx.id);
-  Prepare p;
-  p.view = view_;
-  p.height = h;
-  p.digest = pp.proposal.digest;
-  p.sender = config_.self;
-  p.signature = SignOrDie(crypto::SigningDomain::kPrepare, VotePayload(view_, h, p.digest));
+  auto p = OwnVote<Prepare>(crypto::SigningDomain::kPrepare, h, pp.proposal.digest);
   BroadcastMessage(p);
   slot.prepares.Add(config_.self, p.digest, p);
   CheckPrepared(h);
@@ -252,12 +248,7 @@ void Replica::CheckPrepared(Height h) {
   delta.prepared = cert;
   ApplyPersistDelta(persisted_, delta);
   Emit(Persist{std::move(delta)});
-  Commit c;
-  c.view = view_;
-  c.height = h;
-  c.digest = d;
-  c.sender = config_.self;
-  c.signature = SignOrDie(crypto::SigningDomain::kCommit, VotePayload(view_, h, d));
+  auto c = OwnVote<Commit>(crypto::SigningDomain::kCommit, h, d);
   BroadcastMessage(c);
   slot.commits.Add(config_.self, d, c);
   CheckCommitted(h);
@@ -270,7 +261,7 @@ void Replica::OnCommit(const Commit& c) {
   if (slot.pre_prepare) {
     CheckCommitted(c.height);
   } else if (slot.commits.Count(c.digest) >= Quorum()) {
-    MaybeRequestSync(last_delivered_);  // decided elsewhere, and we never saw the proposal
+    MaybeRequestSync();  // decided elsewhere, and we never saw the proposal
   }
 }
 
@@ -399,7 +390,7 @@ void Replica::OnCheckpoint(const Checkpoint& cp) {
   Emit(Persist{std::move(delta)});
   checkpoints_.erase(checkpoints_.begin(), checkpoints_.upper_bound(stable_height_));
   slots_.erase(slots_.begin(), slots_.upper_bound(stable_height_));
-  if (stable_height_ > last_delivered_) MaybeRequestSync(last_delivered_);
+  if (stable_height_ > last_delivered_) MaybeRequestSync();
 }
 
 // ---- view change (sections 5 and 6) ----
@@ -412,14 +403,14 @@ void Replica::OnTimer(TimerId id) {
   // first ask for the decided blocks we miss; only if that brings nothing, change view.
   if (!view_changing_ && !synced_before_view_change_) {
     synced_before_view_change_ = true;
-    MaybeRequestSync(last_delivered_);
+    MaybeRequestSync();
     Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
     timer_armed_ = true;
     return;
   }
   synced_before_view_change_ = false;
   if (view_changing_) {
-    MaybeRequestSync(last_delivered_);  // stuck in a view change: maybe behind
+    MaybeRequestSync();  // stuck in a view change: maybe behind
     auto vcs = view_changes_.find(view_);
     if (vcs == view_changes_.end() || vcs->second.size() < Quorum()) {
       // Without 2f+1 view changes for our target view we do not move on (a lone replica would
@@ -436,8 +427,7 @@ void Replica::OnTimer(TimerId id) {
 }
 
 void Replica::StartViewChange(View v) {
-  if (v <= view_ && (view_changing_ || v < view_)) return;
-  if (v == view_ && !view_changing_) return;
+  if (v <= view_) return;  // only ever forward
   view_ = v;
   view_changing_ = true;
   synced_before_view_change_ = false;
@@ -481,8 +471,7 @@ void Replica::OnViewChange(const ViewChange& vc) {
   // Join rule (section 6): f+1 replicas want a higher view, so at least one honest one does.
   std::map<ReplicaId, View> highest;
   for (const auto& [v, by] : view_changes_) {
-    if (v <= view_ && view_changing_) continue;
-    if (v <= view_ && !view_changing_) continue;
+    if (v <= view_) continue;
     for (const auto& [r, m] : by) highest[r] = std::max(highest[r], v);
   }
   if (highest.size() >= config_.validators.max_faulty() + 1) {
@@ -598,7 +587,7 @@ void Replica::EnterView(const NewView& nv, bool announce) {
     stable_root_ = stable_vc->stable_root;
     stable_proof_ = stable_vc->checkpoint_proof;
   }
-  if (min_s > last_delivered_) MaybeRequestSync(last_delivered_);
+  if (min_s > last_delivered_) MaybeRequestSync();
   next_height_ = std::max(last_delivered_.Next(), min_s.Next());
   for (auto& [h, proposal] : reproposals) {
     next_height_ = std::max(next_height_, h.Next());
@@ -627,7 +616,7 @@ void Replica::EnterView(const NewView& nv, bool announce) {
 
 // ---- catch-up ----
 
-void Replica::MaybeRequestSync(Height) {
+void Replica::MaybeRequestSync() {
   Height from = last_delivered_.Next();
   if (from <= sync_requested_) return;
   sync_requested_ = from;

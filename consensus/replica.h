@@ -105,7 +105,7 @@ class Replica {
   // Enters nv.view; `announce`: we are its primary and broadcast nv once it is durable.
   void EnterView(const NewView& nv, bool announce);
   void MaybeSendNewView(View v);
-  void MaybeRequestSync(Height above);
+  void MaybeRequestSync();  // asks for decided blocks above last_delivered_ (once per height)
   void ArmProgressTimer();
 
   // Validation helpers.
@@ -124,6 +124,17 @@ class Replica {
 
   // Signing and output helpers.
   crypto::Signature SignOrDie(crypto::SigningDomain domain, ByteSpan payload) const;
+  // Our own PREPARE or COMMIT for (view_, h, d), signed.
+  template <typename V>
+  V OwnVote(crypto::SigningDomain domain, Height h, const crypto::Digest& d) const {
+    V v;
+    v.view = view_;
+    v.height = h;
+    v.digest = d;
+    v.sender = config_.self;
+    v.signature = SignOrDie(domain, VotePayload(view_, h, d));
+    return v;
+  }
   bool SignVote(View v, Height h,
                 const crypto::Digest& d);  // persists; false if it would equivocate
   void Emit(Action a) { out_.push_back(std::move(a)); }

@@ -244,15 +244,11 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
             if (!node.executed.insert(tx.id).second) ++redecided_;
           }
           node.delivered.push_back(x);
-          node.state_root =
-              crypto::Hash(Bytes(node.state_root.data(), node.state_root.data() + 32));
-          for (const auto& tx : x.proposal.txs) {
-            node.state_root = crypto::DomainHash("sim-state", [&] {
-              Bytes b(node.state_root.data(), node.state_root.data() + 32);
-              Append(b, tx.id.span());
-              return b;
-            }());
-          }
+          // The executor's state root: a hash chain over what it executed, block by block.
+          crypto::Hasher root;
+          root.Update(node.state_root.span());
+          for (const auto& tx : x.proposal.txs) root.Update(tx.id.span());
+          node.state_root = root.Finish();
           Schedule(now_,
                    Item{r, Event{0, BlockExecuted{x.proposal.header.height, node.state_root}}, 0});
         } else if constexpr (std::is_same_v<T, RequestSync>) {
