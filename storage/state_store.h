@@ -14,6 +14,7 @@
 #include "common/bytes.h"
 #include "common/ids.h"
 #include "common/state_delta.h"
+#include "common/state_reader.h"
 #include "common/status.h"
 #include "crypto/hash.h"
 
@@ -23,18 +24,9 @@ namespace ertr::storage {
 inline constexpr std::size_t kMaxStateKeySize = 1024;
 inline constexpr std::size_t kMaxStateValueSize = 16 * 1024 * 1024;
 
-class StateStore {
+// Get and ScanPrefix come from StateReader (common/state_reader.h), which the chain code reads.
+class StateStore : public StateReader {
  public:
-  virtual ~StateStore() = default;
-
-  // The value at key, or nullopt. DataLoss if the stored bytes fail their checksum.
-  virtual Result<std::optional<Bytes>> Get(ByteSpan key) const = 0;
-
-  // Calls fn(key, value) for every entry whose key starts with prefix, in key order, until fn
-  // returns false.
-  virtual Status ScanPrefix(ByteSpan prefix,
-                            const std::function<bool(ByteSpan key, ByteSpan value)>& fn) const = 0;
-
   // Root of the current state.
   virtual crypto::Digest StateRoot() const = 0;
 

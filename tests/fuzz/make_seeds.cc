@@ -11,6 +11,8 @@
 #include "crypto/payload_cipher.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
+#include "proto/ledger_codec.h"
+#include "tests/fuzz/fuzz_chain.h"
 
 namespace {
 
@@ -82,6 +84,45 @@ int main(int argc, char** argv) {
   Bytes ct = {16};       // first byte: piece size for the target
   Append(ct, crypto::EncryptPayload(zero, Bytes(3000, 0x42), 1024));
   Write(root / "fuzz_payload_decrypt", "three_chunks", ct);
+  // Typed transactions against the fuzz chain (tests/fuzz/fuzz_chain.h), one per payload family.
+  {
+    using namespace ertr::ledger;
+    std::array<std::uint8_t, 16> p{};
+    p.fill(4);
+    const Pseudonym patient(p);
+    std::array<std::uint8_t, 16> r{};
+    r.fill(9);
+    const RecordId record(r);
+    crypto::Digest digest(std::array<std::uint8_t, 32>{1, 2, 3});
+    SubmitRecord submit{record,
+                        patient,
+                        RecordKind::kRtBeamsTreatmentRecord,
+                        digest,
+                        4096,
+                        BlobLocator{digest, {"hosp-a"}},
+                        "hosp-a",
+                        {KeyEnvelope{"hosp-a", SealedKey()}}};
+    GrantConsent grant{GrantId(r), patient, GranteeRole{"hosp-a", Role::kTherapist},
+                       ScopeKinds{{RecordKind::kRtPlan}}, 9'000'000};
+    const std::pair<std::string, std::pair<std::uint8_t, Payload>> seeds[] = {
+        {"register_user", {1, RegisterUser{"hosp-a", fuzz::Key(8), Role::kPhysicist, "md-2"}}},
+        {"submit_record", {3, submit}},
+        {"grant_consent", {5, grant}},
+        {"break_glass", {3, BreakGlass{patient, "emergency", 600'000}}},
+        {"record_access",
+         {2, RecordAccess{{AccessEvent{record, fuzz::Key(3), "hosp-a", AccessOutcome::kDenied,
+                                       "care", 7, "no_consent"}}}}},
+        {"erase_record", {5, EraseRecord{record, "request"}}},
+    };
+    for (const auto& [name, seed] : seeds) {
+      TransactionHeader h;
+      h.chain_id = "ertr-fuzz";
+      h.nonce = 100;
+      auto typed = proto::MakeTransaction(h, seed.second, fuzz::NoSigner(fuzz::Key(seed.first)));
+      if (!typed) return 1;
+      Write(root / "fuzz_ledger_apply", name, proto::EncodeSignedTransaction(typed->signed_tx));
+    }
+  }
   std::cout << "seeds written to " << root << "\n";
   return 0;
 }

@@ -1,0 +1,30 @@
+#pragma once
+
+// Typed transaction payloads <-> wire (proto/ertr/v1/transaction.proto). Decoding checks sizes of
+// keys, ids and digests and enum ranges and names the field that is wrong; the chain's shape and
+// state rules are ledger/'s (ledger/shape.h, ledger/chain_code.h).
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "crypto/signing.h"
+#include "ledger/types.h"
+
+namespace ertr::proto {
+
+// Decodes a SignedTransaction and its typed payload. Fails only when the envelope is unusable
+// (see DecodeSignedTransaction); a bad typed payload is kept in Transaction::payload as an error
+// so that the chain code rejects it with a reason.
+Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes);
+// The same for an already decoded envelope.
+ledger::Transaction DecodePayload(ledger::SignedTransaction signed_tx);
+
+// The serialized TransactionBody for a header (payload type ignored) and payload.
+Bytes EncodeTransactionBody(const ledger::TransactionHeader& header,
+                            const ledger::Payload& payload);
+
+// Builds, signs and decodes back a transaction: what clients and tests submit.
+Result<ledger::Transaction> MakeTransaction(const ledger::TransactionHeader& header,
+                                            const ledger::Payload& payload,
+                                            const crypto::Signer& signer);
+
+}  // namespace ertr::proto
