@@ -6,7 +6,10 @@
 #include "crypto/key_file.h"
 #include "crypto/payload_cipher.h"
 #include "crypto/signing.h"
+#include "ledger/chain_code.h"
+#include "ledger/policy.h"
 #include "proto/codec.h"
+#include "proto/ledger_codec.h"
 #include "storage/blob_store.h"
 #include "storage/stores.h"
 
@@ -65,32 +68,86 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
   ERTR_ASSIGN_OR_RETURN(crypto::Digest digest, storage::PutBlob(*blobs, ciphertext));
   Step(out, "stored the ciphertext in the content-addressed blob store", digest.ShortHex() + "…");
 
-  ledger::SignedTransaction tx;
-  {
-    // A benchmark-style transaction body is enough to exercise hashing, signing and the codec.
-    Bytes body = ToBytes("selfcheck transaction");
-    tx.body = body;
-    ERTR_ASSIGN_OR_RETURN(tx.signature,
-                          signer.Sign(crypto::SigningDomain::kTransaction, kChain, body));
-    tx.id = ledger::TransactionId(body);
-  }
+  // A two-institution chain: genesis, then one block in which hosp-a registers a physician and
+  // a patient and submits the encrypted record, through the real chain code.
+  auto verifier = crypto::MakeEd25519Verifier();
+  ledger::ChainCode chain_code(*verifier);
+  auto admin_a = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  auto admin_b = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  auto physician_a = crypto::MakeEd25519Signer(std::move(signer));
+  auto physician_b = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  ledger::Genesis genesis;
+  genesis.chain_id = kChain;
+  genesis.institutions = {{"hosp-a",
+                           "Selfcheck A",
+                           crypto::SigningKey::Generate().public_key(),
+                           institution.public_key(),
+                           {admin_a->public_key()}},
+                          {"hosp-b",
+                           "Selfcheck B",
+                           crypto::SigningKey::Generate().public_key(),
+                           crypto::BoxKeyPair::Generate().public_key(),
+                           {admin_b->public_key()}}};
+  ledger::TransactionHeader h;
+  h.chain_id = kChain;
+  h.nonce = 1;
+  std::vector<ledger::Transaction> txs;
+  auto add = [&](const crypto::Signer& by, const ledger::Payload& body) -> Status {
+    ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, body, by));
+    txs.push_back(std::move(tx));
+    ++h.nonce;
+    return Status::Ok();
+  };
+  ERTR_RETURN_IF_ERROR(add(*admin_a, genesis));
+  std::array<std::uint8_t, 16> random_id{};
+  crypto::RandomBytes(random_id);
+  const ledger::Pseudonym patient(random_id);
+  crypto::RandomBytes(random_id);
+  const ledger::RecordId record_id(random_id);
+  ERTR_ASSIGN_OR_RETURN(auto sealed, ledger::SealedKey::FromSpan(envelope, "envelope"));
+  ledger::SubmitRecord submit{record_id,
+                              patient,
+                              ledger::RecordKind::kRtBeamsTreatmentRecord,
+                              digest,
+                              ciphertext.size(),
+                              {digest, {"hosp-a"}},
+                              "hosp-a",
+                              {{"hosp-a", sealed}}};
+  ERTR_RETURN_IF_ERROR(add(*admin_a, ledger::RegisterUser{"hosp-a", physician_a->public_key(),
+                                                          ledger::Role::kPhysician, "md-1"}));
+  ERTR_RETURN_IF_ERROR(add(*admin_b, ledger::RegisterUser{"hosp-b", physician_b->public_key(),
+                                                          ledger::Role::kPhysician, "md-2"}));
+  ERTR_RETURN_IF_ERROR(add(*admin_a, ledger::RegisterPatient{patient, "hosp-a", {}}));
+  ERTR_RETURN_IF_ERROR(add(*physician_a, submit));
+  std::vector<ledger::SignedTransaction> block_txs;
+  for (std::size_t i = 1; i < txs.size(); ++i) block_txs.push_back(txs[i].signed_tx);
+  const ledger::SignedTransaction& tx = block_txs.back();
   {
     ERTR_ASSIGN_OR_RETURN(auto stores, storage::OpenRocksDbStores(dir / "db"));
+    ERTR_ASSIGN_OR_RETURN(auto initial, chain_code.ExecuteGenesis(txs[0], *stores.state));
+    ERTR_RETURN_IF_ERROR(stores.state->Commit(initial));
+    Step(out, "applied genesis: two institutions, their admins and validator keys", "");
     consensus::ProposalHeader header;
     header.chain_id = kChain;
     header.height = Height(1);
-    header.tx_root = proto::TransactionRoot({tx});
-    header.tx_count = 1;
-    StateDelta delta;
-    delta.Put(ToBytes("record/selfcheck"), digest.ToBytes());
+    header.time_ms = 1000;
+    header.tx_root = proto::TransactionRoot(block_txs);
+    header.tx_count = static_cast<std::uint32_t>(block_txs.size());
+    ERTR_ASSIGN_OR_RETURN(auto result,
+                          chain_code.ExecuteBlock({header.height, header.time_ms},
+                                                  std::span(txs).subspan(1), *stores.state));
+    for (const auto& r : result.results) {
+      if (!r.accepted())
+        return Status::Internal("selfcheck transaction rejected: " + r.rejection->ToString());
+    }
     storage::StoredBlock block;
     block.height = Height(1);
     block.header = proto::EncodeBlockHeader(header);
     block.hash = consensus::ProposalDigest(header);
-    block.body = proto::EncodeBlockBody({tx});
-    block.tx_hashes = {tx.id};
-    ERTR_RETURN_IF_ERROR(stores.blocks->Append(block, delta));
-    Step(out, "appended block 1 and its state change atomically (RocksDB, synced)",
+    block.body = proto::EncodeBlockBody(block_txs);
+    for (const auto& t : block_txs) block.tx_hashes.push_back(t.id);
+    ERTR_RETURN_IF_ERROR(stores.blocks->Append(block, result.writes));
+    Step(out, "chain code applied block 1 (2 users, a pseudonymous patient, the record) atomically",
          "state root " + stores.state->StateRoot().ShortHex() + "…");
   }
   ERTR_ASSIGN_OR_RETURN(auto stores, storage::OpenRocksDbStores(dir / "db"));
@@ -100,13 +157,21 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
   if (consensus::ProposalDigest(header) != *stores.blocks->LoadHash(loc.height)) {
     return Status::DataLoss("block hash after reopen does not match the stored header");
   }
-  auto entry = stores.state->Get(AsBytes("record/selfcheck"));
-  if (!entry.ok() || !entry->has_value() || **entry != digest.ToBytes()) {
-    return Status::DataLoss("state entry written with block 1 is missing after reopen");
+  ledger::StateView view(*stores.state);
+  ERTR_ASSIGN_OR_RETURN(
+      auto own, ledger::EvaluateRead(view, physician_a->public_key(), record_id, header.time_ms));
+  ERTR_ASSIGN_OR_RETURN(
+      auto other, ledger::EvaluateRead(view, physician_b->public_key(), record_id, header.time_ms));
+  if (!own.allowed || other.allowed) {
+    return Status::DataLoss("the record's access policy is wrong after reopen");
   }
   ERTR_RETURN_IF_ERROR(blobs->Verify(digest));
   Step(out, "reopened the database: height, transaction index, block hash, state and blob verify",
        "height " + stores.blocks->LatestHeight().ToString());
+  Step(out, "policy: hosp-a's physician may read the record (care team)",
+       std::string(ledger::AccessBasisName(own.basis)));
+  Step(out, "policy: hosp-b's physician may not, without the patient's consent",
+       std::string(ledger::RejectReasonName(other.denial->reason)));
   out << "selfcheck passed\n";
   return Status::Ok();
 }
