@@ -5,10 +5,10 @@
 #include <iostream>
 #include <string_view>
 
-#include "cli/passphrase.h"
 #include "common/version.h"
 #include "crypto/init.h"
 #include "crypto/key_file.h"
+#include "crypto/passphrase.h"
 
 namespace {
 
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     if (auto s = ertr::crypto::Init(); !s.ok()) return Fail(s);
 
     if (gen->parsed()) {
-      auto pass = ertr::cli::ReadPassphrase(pass_file, pass_env);
+      auto pass = ertr::crypto::ReadPassphrase(pass_file, pass_env);
       if (!pass) return Fail(pass.error());
       auto cost = kdf == "interactive" ? ertr::crypto::KdfCost::Interactive()
                                        : ertr::crypto::KdfCost::Moderate();

@@ -1,7 +1,7 @@
 #pragma once
 
 // Limits of the node-to-node transport that other modules size against
-// (docs/spec/wire.md; the transport itself comes with the networked node, issue 5).
+// (docs/spec/wire.md, net/transport.h).
 
 #include <cstddef>
 

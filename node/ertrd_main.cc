@@ -7,8 +7,15 @@
 
 #include "common/version.h"
 #include "crypto/init.h"
+#include "crypto/key_file.h"
 #include "node/build_info.h"
+#include "node/config.h"
+#include "node/node.h"
 #include "node/selfcheck.h"
+#include "node/testnet.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 int main(int argc, char** argv) {
   try {
@@ -29,8 +36,39 @@ int main(int argc, char** argv) {
     selfcheck->add_option("--dir", scratch, "Scratch directory (created; must not hold a database)")
         ->required();
 
+    std::string net_dir;
+    ertr::node::TestnetOptions tn;
+    auto* testnet = app.add_subcommand(
+        "testnet",
+        "Create keys, genesis and configs for N hospitals on 127.0.0.1 (one directory each)");
+    testnet->add_option("--dir", net_dir, "Directory to create (node0/, node1/, ...)")->required();
+    testnet->add_option("--validators", tn.validators, "Number of hospitals (4 tolerates 1 fault)")
+        ->capture_default_str();
+    testnet->add_option("--base-port", tn.base_port, "P2P port of node0; node i uses base+i")
+        ->capture_default_str();
+    testnet
+        ->add_option("--base-http-port", tn.base_http_port,
+                     "HTTP port of node0; node i uses base+i")
+        ->capture_default_str();
+    testnet->add_option("--view-timeout-ms", tn.view_timeout_ms, "Consensus progress timeout")
+        ->capture_default_str();
+    testnet->add_flag("--benchmark-mode", tn.benchmark_mode,
+                      "Accept NullOp transactions (load tests)");
+
+    std::string home;
+    auto* start =
+        app.add_subcommand("start", "Run the node of the hospital whose home directory is given");
+    start->add_option("--home", home, "Node home directory (holds config.toml)")->required();
+    std::string log_level = "info";
+    start->add_option("--log-level", log_level, "trace, debug, info, warn or error")
+        ->capture_default_str();
+
+    auto* show_id = app.add_subcommand("show-node-id", "Print this node's validator public key");
+    show_id->add_option("--home", home, "Node home directory (holds config.toml)")->required();
+
     app.footer(
-        "Node operation (init, testnet, start) arrives with the networked node; see README.md.\n"
+        "Quick start: ertrd testnet --dir net && ertrd start --home net/node0 (and node1..3).\n"
+        "Passphrases come from the config's keys.passphrase_file or $ERTR_PASSPHRASE.\n"
         "Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.");
 
     try {
@@ -55,6 +93,51 @@ int main(int argc, char** argv) {
       auto s = ertr::node::RunSelfCheck(scratch, std::cout);
       if (!s.ok()) {
         std::cerr << "ertrd selfcheck: " << s.ToString() << "\n";
+        return 1;
+      }
+      return 0;
+    }
+    if (testnet->parsed()) {
+      auto s = ertr::node::CreateTestnet(net_dir, tn, std::cout);
+      if (!s.ok()) {
+        std::cerr << "ertrd testnet: " << s.ToString() << "\n";
+        return 1;
+      }
+      return 0;
+    }
+    if (show_id->parsed()) {
+      auto config = ertr::node::LoadNodeConfig(home);
+      if (!config) {
+        std::cerr << "ertrd show-node-id: " << config.error().ToString() << "\n";
+        return 1;
+      }
+      auto file = ertr::crypto::ReadKeyFileBytes(config->Resolve(config->validator_key_file));
+      auto info = file ? ertr::crypto::InspectKeyFile(*file)
+                       : ertr::Result<ertr::crypto::KeyFileInfo>(file.error());
+      if (!info) {
+        std::cerr << "ertrd show-node-id: " << info.error().ToString() << "\n";
+        return 1;
+      }
+      std::cout << ertr::ToHex(info->public_key) << "\n";
+      return 0;
+    }
+    if (start->parsed()) {
+      auto logger = spdlog::stderr_color_mt("ertrd");
+      logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+      logger->set_level(spdlog::level::from_str(log_level));
+      auto config = ertr::node::LoadNodeConfig(home);
+      if (!config) {
+        logger->error("event=config_error reason=\"{}\"", config.error().ToString());
+        return 1;
+      }
+      auto node = ertr::node::Node::Open(*config, logger);
+      if (!node) {
+        logger->error("event=start_failed reason=\"{}\"", node.error().ToString());
+        return 1;
+      }
+      auto s = (*node)->Run();
+      if (!s.ok()) {
+        logger->error("event=node_failed reason=\"{}\"", s.ToString());
         return 1;
       }
       return 0;

@@ -80,17 +80,33 @@ Result<consensus::Checkpoint> FromWire(const pb::Checkpoint& m) {
   return c;
 }
 
+void ToWire(const consensus::PreparedCertificate& pc, pb::PreparedCertificate& w) {
+  w.set_view(pc.view.value());
+  ToWire(pc.proposal, *w.mutable_proposal());
+  for (const auto& p : pc.prepares) ToWire(p, *w.add_prepares());
+}
+
+Result<consensus::PreparedCertificate> FromWire(const pb::PreparedCertificate& w,
+                                                const TxIdFn& tx_id) {
+  consensus::PreparedCertificate pc;
+  pc.view = View(w.view());
+  ERTR_ASSIGN_OR_RETURN(pc.proposal, FromWire(w.proposal(), tx_id));
+  if (w.prepares_size() > static_cast<int>(kMaxListEntries)) {
+    return TooMany("prepared.prepares", w.prepares_size());
+  }
+  for (const auto& v : w.prepares()) {
+    ERTR_ASSIGN_OR_RETURN(auto p, VoteFromWire<consensus::Prepare>(v));
+    pc.prepares.push_back(std::move(p));
+  }
+  return pc;
+}
+
 void ToWire(const consensus::ViewChange& vc, pb::ViewChange& out) {
   out.set_new_view(vc.new_view.value());
   out.set_stable_height(vc.stable_height.value());
   out.set_stable_root(ToString(vc.stable_root.span()));
   for (const auto& c : vc.checkpoint_proof) ToWire(c, *out.add_checkpoint_proof());
-  for (const auto& pc : vc.prepared) {
-    auto* w = out.add_prepared();
-    w->set_view(pc.view.value());
-    ToWire(pc.proposal, *w->mutable_proposal());
-    for (const auto& p : pc.prepares) ToWire(p, *w->add_prepares());
-  }
+  for (const auto& pc : vc.prepared) ToWire(pc, *out.add_prepared());
   out.set_sender(vc.sender.value());
   out.set_signature(ToString(vc.signature.span()));
 }
@@ -114,16 +130,7 @@ Result<consensus::ViewChange> FromWire(const pb::ViewChange& m, const TxIdFn& tx
     vc.checkpoint_proof.push_back(std::move(cp));
   }
   for (const auto& w : m.prepared()) {
-    consensus::PreparedCertificate pc;
-    pc.view = View(w.view());
-    ERTR_ASSIGN_OR_RETURN(pc.proposal, FromWire(w.proposal(), tx_id));
-    if (w.prepares_size() > static_cast<int>(kMaxListEntries)) {
-      return TooMany("prepared.prepares", w.prepares_size());
-    }
-    for (const auto& v : w.prepares()) {
-      ERTR_ASSIGN_OR_RETURN(auto p, VoteFromWire<consensus::Prepare>(v));
-      pc.prepares.push_back(std::move(p));
-    }
+    ERTR_ASSIGN_OR_RETURN(auto pc, FromWire(w, tx_id));
     vc.prepared.push_back(std::move(pc));
   }
   vc.sender = ReplicaId(m.sender());
@@ -218,6 +225,47 @@ Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& 
       break;
   }
   return Status::InvalidArgument("consensus message has no kind; set one of its fields");
+}
+
+Bytes EncodeReplicaState(const consensus::PersistentState& state) {
+  pb::ReplicaState m;
+  m.set_view(state.view.value());
+  m.set_view_changing(state.view_changing);
+  for (const auto& [key, digest] : state.signed_votes) {
+    auto* v = m.add_signed_votes();
+    v->set_view(key.first.value());
+    v->set_height(key.second.value());
+    v->set_digest(ToString(digest.span()));
+  }
+  for (const auto& [h, pc] : state.prepared) ToWire(pc, *m.add_prepared());
+  m.set_stable_height(state.stable_height.value());
+  m.set_stable_root(ToString(state.stable_root.span()));
+  for (const auto& c : state.checkpoint_proof) ToWire(c, *m.add_checkpoint_proof());
+  return Serialize(m);
+}
+
+Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {
+  pb::ReplicaState m;
+  ERTR_RETURN_IF_ERROR(Parse(m, bytes, "replica state", kMaxConsensusMessageBytes));
+  consensus::PersistentState s;
+  s.view = View(m.view());
+  s.view_changing = m.view_changing();
+  for (const auto& v : m.signed_votes()) {
+    ERTR_ASSIGN_OR_RETURN(auto d, Fixed<crypto::Digest>(v.digest(), "replica_state.signed_votes"));
+    s.signed_votes[{View(v.view()), Height(v.height())}] = d;
+  }
+  for (const auto& w : m.prepared()) {
+    ERTR_ASSIGN_OR_RETURN(auto pc, FromWire(w, SignedTransactionId));
+    s.prepared[pc.proposal.header.height] = std::move(pc);
+  }
+  s.stable_height = Height(m.stable_height());
+  ERTR_ASSIGN_OR_RETURN(s.stable_root,
+                        Fixed<crypto::Digest>(m.stable_root(), "replica_state.stable_root"));
+  for (const auto& c : m.checkpoint_proof()) {
+    ERTR_ASSIGN_OR_RETURN(auto cp, FromWire(c));
+    s.checkpoint_proof.push_back(std::move(cp));
+  }
+  return s;
 }
 
 }  // namespace ertr::proto

@@ -8,6 +8,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "consensus/actions.h"
 #include "consensus/messages.h"
 
 namespace ertr::proto {
@@ -22,6 +23,10 @@ using TxIdFn = std::function<Result<crypto::Digest>(ByteSpan)>;
 Result<crypto::Digest> SignedTransactionId(ByteSpan bytes);
 
 Bytes EncodeConsensusMessage(const consensus::Message& message);
+
+// The replica's persistent state, as the node keeps it in its consensus log (never sent).
+Bytes EncodeReplicaState(const consensus::PersistentState& state);
+Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes);
 Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& tx_id);
 
 }  // namespace ertr::proto

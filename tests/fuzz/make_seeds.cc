@@ -9,9 +9,13 @@
 #include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "crypto/payload_cipher.h"
+#include "net/frame.h"
+#include "net/handshake.h"
+#include "node/config.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
 #include "proto/ledger_codec.h"
+#include "proto/peer_codec.h"
 #include "tests/fuzz/fuzz_chain.h"
 
 namespace {
@@ -122,6 +126,33 @@ int main(int argc, char** argv) {
       if (!typed) return 1;
       Write(root / "fuzz_ledger_apply", name, proto::EncodeSignedTransaction(typed->signed_tx));
     }
+  }
+  // Transport: two frames, and a real hello followed by a confirmation-sized tail.
+  {
+    Bytes frames = net::EncodeFrame(ToBytes("first"));
+    Append(frames, net::EncodeFrame(Bytes(300, 7)));
+    Write(root / "fuzz_net_frames", "two_frames", frames);
+    auto peer = crypto::MakeEd25519Signer(*crypto::SigningKey::FromSeed(Bytes(32, 2)));
+    auto self = crypto::MakeEd25519Signer(*crypto::SigningKey::FromSeed(Bytes(32, 1)));
+    net::HandshakeInitiator init("ertr-fuzz", *peer, self->public_key());
+    Bytes hello = init.Hello();
+    Append(hello, Bytes(net::kConfirmSize, 3));
+    Write(root / "fuzz_net_frames", "hello_confirm", hello);
+  }
+  // Peer messages of every kind, and a node config.
+  {
+    const proto::PeerMessage messages[] = {
+        proto::PeerConsensus{Bytes{1, 2}}, proto::PeerTransactions{{Bytes{3}}},
+        proto::PeerBlockRequest{Height(5), 8}, proto::PeerBlockResponse{{Bytes{4}}},
+        proto::PeerStatus{Height(9), View(1)}};
+    int i = 0;
+    for (const auto& m : messages) {
+      Write(root / "fuzz_peer_decode", "peer_" + std::to_string(i++), proto::EncodePeerMessage(m));
+    }
+    node::NodeConfig c;
+    c.institution_id = "hosp-a";
+    c.peers = {{ReplicaId(1), "127.0.0.1", 26601}};
+    Write(root / "fuzz_peer_decode", "config", ToBytes(node::RenderNodeConfig(c)));
   }
   std::cout << "seeds written to " << root << "\n";
   return 0;

@@ -1,12 +1,12 @@
-#include "cli/passphrase.h"
+#include "crypto/passphrase.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 
-namespace ertr::cli {
+namespace ertr::crypto {
 
-Result<crypto::SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var) {
+Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var) {
   std::string value;
   if (!file.empty()) {
     std::ifstream in(file);
@@ -21,12 +21,11 @@ Result<crypto::SecureBuffer> ReadPassphrase(const std::string& file, const std::
     value = env;
   }
   if (!value.empty() && value.back() == '\r') value.pop_back();
-  crypto::SecureBuffer out(value.size());
+  SecureBuffer out(value.size());
   std::memcpy(out.data(), value.data(), value.size());
-  crypto::Wipe(
-      std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(value.data()), value.size()));
+  Wipe(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(value.data()), value.size()));
   if (out.empty()) return Status::InvalidArgument("the passphrase is empty");
   return out;
 }
 
-}  // namespace ertr::cli
+}  // namespace ertr::crypto

@@ -1,0 +1,351 @@
+#include "net/transport.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <deque>
+#include <optional>
+
+#include "crypto/session.h"
+#include "net/frame.h"
+#include "net/handshake.h"
+
+namespace ertr::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+class Transport::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Transport& t, tcp::socket socket, std::optional<ReplicaId> dialed)
+      : t_(t),
+        socket_(std::move(socket)),
+        timer_(t.io_),
+        dialed_(dialed),
+        reader_(kMaxFrameBytes + crypto::kFrameTagSize) {}
+
+  void Start() {
+    auto self = shared_from_this();
+    timer_.expires_after(t_.options_.handshake_timeout);
+    timer_.async_wait([self](const boost::system::error_code& ec) {
+      if (!ec && !self->established_) self->Close("handshake timed out");
+    });
+    if (dialed_) {
+      initiator_.emplace(t_.options_.chain_id, t_.identity_, t_.peers_.at(*dialed_).key);
+      QueueRaw(EncodeFrame(initiator_->Hello()));
+    } else {
+      auto members = [&t = t_](const crypto::PublicKey& k) { return t.FindByKey(k) != nullptr; };
+      responder_.emplace(t_.options_.chain_id, t_.identity_, members);
+    }
+    ReadMore();
+  }
+
+  void Send(const Bytes& payload) {
+    if (closed_ || !sealer_) return;
+    if (queued_bytes_ + payload.size() > t_.options_.max_queue_bytes) {
+      ++t_.stats_.dropped_queue_full;
+      return;
+    }
+    auto sealed = sealer_->Seal(payload);
+    if (!sealed) {
+      Close(sealed.error().message());
+      return;
+    }
+    ++t_.stats_.frames_sent;
+    QueueRaw(EncodeFrame(*sealed));
+  }
+
+  void Close(const std::string& why) {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+    t_.OnClosed(this, established_ ? peer_ : dialed_.value_or(ReplicaId(UINT32_MAX)), why);
+  }
+
+  bool established() const { return established_; }
+  std::string remote() const {
+    boost::system::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+ private:
+  void QueueRaw(Bytes bytes) {
+    queued_bytes_ += bytes.size();
+    queue_.push_back(std::move(bytes));
+    if (!writing_) WriteNext();
+  }
+
+  void WriteNext() {
+    if (closed_ || queue_.empty()) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(queue_.front()),
+                      [self](const boost::system::error_code& ec, std::size_t n) {
+                        if (ec) {
+                          self->Close("write failed: " + ec.message());
+                          return;
+                        }
+                        self->t_.stats_.bytes_sent += n;
+                        self->queued_bytes_ -= self->queue_.front().size();
+                        self->queue_.pop_front();
+                        self->WriteNext();
+                      });
+  }
+
+  void ReadMore() {
+    auto self = shared_from_this();
+    socket_.async_read_some(
+        asio::buffer(buf_), [self](const boost::system::error_code& ec, std::size_t n) {
+          if (ec) {
+            self->Close(ec == asio::error::eof ? "peer closed the connection"
+                                               : "read failed: " + ec.message());
+            return;
+          }
+          self->t_.stats_.bytes_received += n;
+          self->reader_.Feed(ByteSpan(self->buf_.data(), n));
+          if (self->DrainFrames()) self->ReadMore();
+        });
+  }
+
+  // Handles every complete frame; false once the connection is closed.
+  bool DrainFrames() {
+    while (!closed_) {
+      auto frame = reader_.Next();
+      if (!frame) {
+        Refuse(frame.error().message());
+        return false;
+      }
+      if (!*frame) return true;
+      OnFrame(std::move(**frame));
+    }
+    return false;
+  }
+
+  void OnFrame(Bytes frame) {
+    if (established_) {
+      auto plain = opener_->Open(frame);
+      if (!plain) {
+        Close(plain.error().message());
+        return;
+      }
+      ++t_.stats_.frames_received;
+      t_.on_message_(peer_, std::move(*plain));
+      return;
+    }
+    if (initiator_) {
+      auto confirm = initiator_->OnReply(frame);
+      if (!confirm) return Refuse(confirm.error().ToString());
+      QueueRaw(EncodeFrame(*confirm));
+      auto done = initiator_->Finish();
+      if (!done) return Refuse(done.error().ToString());
+      return Establish(std::move(*done));
+    }
+    if (!replied_) {
+      auto reply = responder_->OnHello(frame);
+      if (!reply) return Refuse(reply.error().ToString());
+      replied_ = true;
+      QueueRaw(EncodeFrame(*reply));
+      return;
+    }
+    auto done = responder_->OnConfirm(frame);
+    if (!done) return Refuse(done.error().ToString());
+    Establish(std::move(*done));
+  }
+
+  void Refuse(const std::string& why) {
+    ++t_.stats_.handshakes_refused;
+    t_.log_->warn("event=peer_refused remote={} reason=\"{}\"", remote(), why);
+    Close(why);
+  }
+
+  void Establish(Established done) {
+    const PeerAddress* peer = t_.FindByKey(done.peer);
+    if (peer == nullptr) return Refuse("not a validator of this chain");
+    peer_ = peer->id;
+    sealer_.emplace(std::move(done.keys.send));
+    opener_.emplace(std::move(done.keys.receive));
+    established_ = true;
+    initiator_.reset();
+    responder_.reset();
+    timer_.cancel();
+    t_.OnEstablished(shared_from_this(), peer_);
+  }
+
+  Transport& t_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::optional<ReplicaId> dialed_;
+  std::optional<HandshakeInitiator> initiator_;
+  std::optional<HandshakeResponder> responder_;
+  bool replied_ = false;
+  bool established_ = false;
+  bool closed_ = false;
+  ReplicaId peer_;
+  std::optional<crypto::FrameSealer> sealer_;
+  std::optional<crypto::FrameOpener> opener_;
+  FrameReader reader_;
+  std::array<std::uint8_t, 64 * 1024> buf_{};
+  std::deque<Bytes> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+};
+
+Transport::Transport(asio::io_context& io, TransportOptions options, const crypto::Signer& identity,
+                     std::vector<PeerAddress> peers, OnMessage on_message, OnPeer on_peer,
+                     std::shared_ptr<spdlog::logger> logger)
+    : io_(io),
+      options_(std::move(options)),
+      identity_(identity),
+      on_message_(std::move(on_message)),
+      on_peer_(std::move(on_peer)),
+      log_(std::move(logger)),
+      acceptor_(io),
+      jitter_(std::random_device{}()) {
+  for (auto& p : peers) {
+    if (p.id != options_.self) peers_.emplace(p.id, std::move(p));
+  }
+}
+
+Transport::~Transport() { Stop(); }
+
+Status Transport::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options_.listen_host, ec);
+  if (ec) {
+    return Status::InvalidArgument("listen address '" + options_.listen_host +
+                                   "' is not an IP address");
+  }
+  tcp::endpoint ep(address, options_.listen_port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen on " + options_.listen_host + ":" +
+                               std::to_string(options_.listen_port) + ": " + ec.message() +
+                               "; is another ertrd running with this config?");
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  Accept();
+  for (const auto& [id, peer] : peers_) {
+    if (options_.self < id) Dial(id);
+  }
+  return Status::Ok();
+}
+
+void Transport::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& [id, t] : redial_timers_) t->cancel();
+  auto conns = established_;
+  for (auto& [id, c] : conns) c->Close("node stopping");
+  established_.clear();
+}
+
+void Transport::Accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (stopped_) return;
+    if (!ec) {
+      std::make_shared<Connection>(*this, std::move(socket), std::nullopt)->Start();
+    }
+    Accept();
+  });
+}
+
+void Transport::Dial(ReplicaId peer) {
+  if (stopped_) return;
+  const PeerAddress& addr = peers_.at(peer);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(addr.host, ec);
+  if (ec) {
+    log_->error("event=bad_peer_address peer={} host={}", peer.value(), addr.host);
+    return;
+  }
+  auto socket = std::make_shared<tcp::socket>(io_);
+  socket->async_connect(tcp::endpoint(address, addr.port),
+                        [this, peer, socket](const boost::system::error_code& err) {
+                          if (stopped_) return;
+                          if (err) {
+                            ScheduleRedial(peer);
+                            return;
+                          }
+                          std::make_shared<Connection>(*this, std::move(*socket), peer)->Start();
+                        });
+}
+
+void Transport::ScheduleRedial(ReplicaId peer) {
+  if (stopped_ || !(options_.self < peer)) return;
+  auto& backoff = backoff_[peer];
+  backoff =
+      backoff.count() == 0 ? options_.min_backoff : std::min(options_.max_backoff, backoff * 2);
+  // Full jitter in [backoff/2, backoff], so that restarted nodes do not dial in lockstep.
+  const auto half = backoff.count() / 2;
+  const auto delay = std::chrono::milliseconds(
+      half + static_cast<std::int64_t>(jitter_() % static_cast<std::uint64_t>(half + 1)));
+  auto& timer = redial_timers_[peer];
+  if (!timer) timer = std::make_unique<asio::steady_timer>(io_);
+  timer->expires_after(delay);
+  timer->async_wait([this, peer](const boost::system::error_code& ec) {
+    if (!ec && !established_.count(peer)) Dial(peer);
+  });
+}
+
+void Transport::OnEstablished(const std::shared_ptr<Connection>& c, ReplicaId peer) {
+  auto it = established_.find(peer);
+  if (it != established_.end() && it->second != c) {
+    auto old = it->second;
+    established_.erase(it);
+    old->Close("superseded by a new connection");
+  }
+  established_[peer] = c;
+  backoff_[peer] = std::chrono::milliseconds(0);
+  log_->info("event=peer_connected peer={} remote={}", peer.value(), c->remote());
+  on_peer_(peer, true);
+}
+
+void Transport::OnClosed(const Connection* c, ReplicaId peer, const std::string& why) {
+  auto it = established_.find(peer);
+  const bool was_established = it != established_.end() && it->second.get() == c;
+  if (was_established) {
+    established_.erase(it);
+    ++stats_.connections_lost;
+    log_->info("event=peer_disconnected peer={} reason=\"{}\"", peer.value(), why);
+    on_peer_(peer, false);
+  }
+  if (!stopped_ && peers_.count(peer) && !established_.count(peer)) ScheduleRedial(peer);
+}
+
+const PeerAddress* Transport::FindByKey(const crypto::PublicKey& key) const {
+  for (const auto& [id, p] : peers_) {
+    if (p.key == key) return &p;
+  }
+  return nullptr;
+}
+
+void Transport::Send(ReplicaId to, const Bytes& payload) {
+  auto it = established_.find(to);
+  if (it == established_.end()) {
+    ++stats_.dropped_not_connected;
+    return;
+  }
+  it->second->Send(payload);
+}
+
+void Transport::Broadcast(const Bytes& payload) {
+  for (auto& [id, c] : established_) c->Send(payload);
+}
+
+std::size_t Transport::connected_peers() const { return established_.size(); }
+
+bool Transport::IsConnected(ReplicaId peer) const { return established_.count(peer) > 0; }
+
+}  // namespace ertr::net

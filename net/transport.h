@@ -1,0 +1,119 @@
+#pragma once
+
+// Transport: authenticated, encrypted TCP links to the other validators (docs/spec/wire.md).
+// One Asio io_context thread runs everything; handlers never block. Each pair of validators keeps
+// one connection, dialed by the lower replica id and accepted by the higher. Each peer has its own
+// send queue bounded in bytes: a slow or hostile peer fills only its own queue (further messages
+// to it are dropped and counted; consensus recovers them by retransmission and sync) and never
+// stalls the others. Lost connections are re-dialed with jittered exponential backoff.
+//
+// Thread-safety: all methods must be called on the io_context's thread.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "crypto/signing.h"
+#include "net/asio.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ertr::net {
+
+struct PeerAddress {
+  ReplicaId id;
+  crypto::PublicKey key;  // the validator identity from the chain
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct TransportOptions {
+  std::string chain_id;
+  ReplicaId self;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 0;
+  std::size_t max_queue_bytes = 64u << 20;  // per peer
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+};
+
+struct TransportStats {
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_not_connected = 0;
+  std::uint64_t handshakes_refused = 0;
+  std::uint64_t connections_lost = 0;
+};
+
+class Transport {
+ public:
+  // Called with each decrypted payload from an authenticated peer.
+  using OnMessage = std::function<void(ReplicaId from, Bytes payload)>;
+  // Called when a peer connects (true) or disconnects (false).
+  using OnPeer = std::function<void(ReplicaId peer, bool connected)>;
+
+  // `identity` and `logger` must outlive the transport. `peers` are the other validators.
+  Transport(boost::asio::io_context& io, TransportOptions options, const crypto::Signer& identity,
+            std::vector<PeerAddress> peers, OnMessage on_message, OnPeer on_peer,
+            std::shared_ptr<spdlog::logger> logger);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Binds the listener and starts dialing. Error if the address cannot be bound.
+  Status Start();
+  // Closes every connection and the listener.
+  void Stop();
+
+  // Queues payload for the peer; dropped (and counted) if it is not connected or its queue is
+  // over budget.
+  void Send(ReplicaId to, const Bytes& payload);
+  void Broadcast(const Bytes& payload);
+
+  std::size_t connected_peers() const;
+  bool IsConnected(ReplicaId peer) const;
+  std::uint16_t listen_port() const { return bound_port_; }
+  const TransportStats& stats() const { return stats_; }
+
+  class Connection;  // internal (transport.cc)
+
+ private:
+  friend class Connection;
+  void Accept();
+  void Dial(ReplicaId peer);
+  void ScheduleRedial(ReplicaId peer);
+  void OnEstablished(const std::shared_ptr<Connection>& c, ReplicaId peer);
+  void OnClosed(const Connection* c, ReplicaId peer, const std::string& why);
+  const PeerAddress* FindByKey(const crypto::PublicKey& key) const;
+
+  boost::asio::io_context& io_;
+  TransportOptions options_;
+  const crypto::Signer& identity_;
+  std::map<ReplicaId, PeerAddress> peers_;
+  OnMessage on_message_;
+  OnPeer on_peer_;
+  std::shared_ptr<spdlog::logger> log_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::map<ReplicaId, std::shared_ptr<Connection>> established_;
+  std::map<ReplicaId, std::chrono::milliseconds> backoff_;
+  std::map<ReplicaId, std::unique_ptr<boost::asio::steady_timer>> redial_timers_;
+  std::mt19937_64 jitter_;
+  std::uint16_t bound_port_ = 0;
+  bool stopped_ = false;
+  TransportStats stats_;
+};
+
+}  // namespace ertr::net

@@ -1,0 +1,227 @@
+#include "node/blob_replicator.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ertr::node {
+
+namespace {
+
+constexpr auto kPullStall = std::chrono::seconds(10);
+constexpr std::size_t kMaxDigestsPerHave = 4096;
+
+}  // namespace
+
+BlobReplicator::BlobReplicator(storage::BlobStore& store, std::size_t needed, Hooks hooks,
+                               std::shared_ptr<spdlog::logger> logger)
+    : store_(store), needed_(needed), hooks_(std::move(hooks)), log_(std::move(logger)) {}
+
+Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
+  ERTR_ASSIGN_OR_RETURN(auto digest, storage::PutBlob(store_, ciphertext));
+  if (hooks_.is_erased(digest)) {
+    (void)store_.Delete(digest);
+    return Status::FailedPrecondition("this content belongs to an erased record; it is not stored");
+  }
+  hooks_.send(std::nullopt, proto::PeerBlobHave{{digest}});
+  if (IsAvailable(digest)) hooks_.on_available(digest);
+  return digest;
+}
+
+std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
+  auto it = holders_.find(digest);
+  std::size_t n = it == holders_.end() ? 0 : it->second.size();
+  return n + (store_.Contains(digest) ? 1 : 0);
+}
+
+Status BlobReplicator::Erase(const crypto::Digest& digest) {
+  pulls_.erase(digest);  // the writer's temporary file goes with it
+  for (auto it = serving_.begin(); it != serving_.end();) {
+    it = it->first.second == digest ? serving_.erase(it) : std::next(it);
+  }
+  holders_.erase(digest);
+  const bool had = store_.Contains(digest);
+  ERTR_RETURN_IF_ERROR(store_.Delete(digest));
+  if (had) {
+    ++stats_.blobs_erased;
+    log_->info("event=blob_erased digest={}", digest.ShortHex());
+  }
+  return Status::Ok();
+}
+
+bool BlobReplicator::Fetch(const crypto::Digest& digest) {
+  if (store_.Contains(digest) || pulls_.count(digest)) return true;
+  if (!PickHolder(digest, std::nullopt)) return false;
+  StartPulls();
+  return true;
+}
+
+void BlobReplicator::OnPeerConnected(ReplicaId peer) {
+  connected_.insert(peer);
+  auto list = store_.List();
+  if (!list) {
+    log_->error("event=blob_list_failed reason=\"{}\"", list.error().ToString());
+    return;
+  }
+  for (std::size_t i = 0; i < list->size(); i += kMaxDigestsPerHave) {
+    proto::PeerBlobHave have;
+    for (std::size_t j = i; j < std::min(list->size(), i + kMaxDigestsPerHave); ++j) {
+      have.digests.push_back((*list)[j]);
+    }
+    hooks_.send(peer, have);
+  }
+  StartPulls();
+}
+
+void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
+  connected_.erase(peer);
+  for (auto it = serving_.begin(); it != serving_.end();) {
+    it = it->first.first == peer ? serving_.erase(it) : std::next(it);
+  }
+  // Pulls from that peer continue from another holder at the same offset.
+  for (auto& [digest, pull] : pulls_) {
+    if (pull.from != peer) continue;
+    if (auto other = PickHolder(digest, peer)) {
+      pull.from = *other;
+      RequestNext(digest, pull);
+    }
+  }
+}
+
+void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
+  const bool was = IsAvailable(digest);
+  holders_[digest].insert(peer);
+  if (!was && IsAvailable(digest)) hooks_.on_available(digest);
+}
+
+void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
+  for (const auto& d : m.digests) {
+    if (hooks_.is_erased(d)) continue;
+    AddHolder(d, from);
+  }
+  StartPulls();
+}
+
+void BlobReplicator::StartPulls() {
+  for (const auto& [digest, peers] : holders_) {
+    if (pulls_.size() >= kMaxConcurrentPulls) return;
+    if (store_.Contains(digest) || pulls_.count(digest) || hooks_.is_erased(digest)) continue;
+    auto from = PickHolder(digest, std::nullopt);
+    if (!from) continue;
+    auto writer = store_.Create(digest);
+    if (!writer) {
+      log_->error("event=blob_pull_failed digest={} reason=\"{}\"", digest.ShortHex(),
+                  writer.error().ToString());
+      continue;
+    }
+    Pull& pull = pulls_[digest];
+    pull.from = *from;
+    pull.writer = std::move(*writer);
+    pull.last_progress = std::chrono::steady_clock::now();
+    RequestNext(digest, pull);
+  }
+}
+
+void BlobReplicator::RequestNext(const crypto::Digest& digest, Pull& pull) {
+  pull.last_progress = std::chrono::steady_clock::now();
+  hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.writer->bytes_written()});
+}
+
+std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest,
+                                                    std::optional<ReplicaId> not_from) const {
+  auto it = holders_.find(digest);
+  if (it == holders_.end()) return std::nullopt;
+  for (ReplicaId p : it->second) {
+    if (connected_.count(p) && p != not_from) return p;
+  }
+  return std::nullopt;
+}
+
+void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) {
+  if (!store_.Contains(m.digest)) return;  // the requester will try another holder
+  const auto key = std::make_pair(from, m.digest);
+  auto it = serving_.find(key);
+  if (it == serving_.end() || it->second.offset != m.offset) {
+    if (serving_.size() >= kMaxServingSessions) serving_.erase(serving_.begin());
+    auto reader = store_.Open(m.digest);
+    if (!reader) return;
+    Serving s{std::move(*reader), 0};
+    // Skip to the requested offset (a pull moved here from another holder).
+    Bytes skip(kBlobChunkBytes);
+    while (s.offset < m.offset) {
+      const auto want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(skip.size(), m.offset - s.offset));
+      auto n = s.reader->Read(MutableByteSpan(skip.data(), want));
+      if (!n || *n == 0) return;
+      s.offset += *n;
+    }
+    it = serving_.insert_or_assign(key, std::move(s)).first;
+  }
+  Serving& s = it->second;
+  Bytes data(kBlobChunkBytes);
+  std::size_t filled = 0;
+  while (filled < data.size()) {
+    auto n = s.reader->Read(MutableByteSpan(data.data() + filled, data.size() - filled));
+    if (!n) {
+      log_->error("event=blob_corrupt digest={} reason=\"{}\"", m.digest.ShortHex(),
+                  n.error().ToString());
+      serving_.erase(it);
+      return;
+    }
+    if (*n == 0) break;
+    filled += *n;
+  }
+  data.resize(filled);
+  const std::uint64_t offset = s.offset;
+  const std::uint64_t total = s.reader->size();
+  s.offset += filled;
+  stats_.bytes_served += filled;
+  if (s.offset >= total) serving_.erase(it);
+  hooks_.send(from, proto::PeerBlobChunk{m.digest, offset, total, std::move(data)});
+}
+
+void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
+  auto it = pulls_.find(m.digest);
+  if (it == pulls_.end() || it->second.from != from) return;  // not asked for (any more)
+  Pull& pull = it->second;
+  if (m.offset != pull.writer->bytes_written() || (m.data.empty() && m.offset < m.total_size) ||
+      m.offset + m.data.size() > m.total_size) {
+    return FailPull(m.digest,
+                    "peer " + std::to_string(from.value()) + " sent a chunk out of order");
+  }
+  pull.total = m.total_size;
+  if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
+  stats_.bytes_received += m.data.size();
+  if (pull.writer->bytes_written() < pull.total) return RequestNext(m.digest, pull);
+  auto committed = pull.writer->Commit();  // checks the content against the digest
+  if (!committed) return FailPull(m.digest, committed.error().ToString());
+  pulls_.erase(it);
+  ++stats_.blobs_received;
+  log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
+             from.value());
+  const bool was = IsAvailable(m.digest);
+  hooks_.send(std::nullopt, proto::PeerBlobHave{{m.digest}});
+  if (!was && IsAvailable(m.digest)) hooks_.on_available(m.digest);
+  StartPulls();
+}
+
+void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why) {
+  ++stats_.pulls_failed;
+  log_->warn("event=blob_pull_failed digest={} reason=\"{}\"", digest.ShortHex(), why);
+  auto it = pulls_.find(digest);
+  if (it != pulls_.end()) {
+    // Forget the holder that failed us; the next pull starts afresh from another.
+    holders_[digest].erase(it->second.from);
+    pulls_.erase(it);
+  }
+}
+
+void BlobReplicator::Tick() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [digest, pull] : pulls_) {
+    if (now - pull.last_progress < kPullStall) continue;
+    if (auto other = PickHolder(digest, pull.from)) pull.from = *other;
+    RequestNext(digest, pull);
+  }
+  StartPulls();
+}
+
+}  // namespace ertr::node

@@ -1,0 +1,110 @@
+#pragma once
+
+// BlobReplicator: off-chain ciphertext replication between validators (docs/spec/wire.md
+// section 5). A node that stores a blob announces it (BlobHave); every other node pulls it chunk
+// by chunk from a holder (BlobRequest / BlobChunk, 1 MiB each, one chunk in flight per pull), so
+// memory stays bounded by the chunk size whatever the blob size. A pull writes through the blob
+// store's streaming writer with the expected digest, so a blob is published only when its content
+// matches the digest; a pull whose holder disappears continues from another holder at the same
+// offset. Record transactions wait until f+1 nodes hold their blob (IsAvailable), so a record
+// stays fetchable when its uploader is offline. Erased blobs are deleted and never pulled again.
+//
+// Thread-safety: the io_context's thread only.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "common/ids.h"
+#include "proto/peer_codec.h"
+#include "storage/blob_store.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ertr::node {
+
+inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
+inline constexpr std::size_t kMaxConcurrentPulls = 4;
+inline constexpr std::size_t kMaxServingSessions = 16;
+
+struct BlobStats {
+  std::uint64_t blobs_received = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_served = 0;
+  std::uint64_t pulls_failed = 0;
+  std::uint64_t blobs_erased = 0;
+};
+
+class BlobReplicator {
+ public:
+  struct Hooks {
+    // Sends to one peer (or broadcasts when nullopt).
+    std::function<void(std::optional<ReplicaId>, const proto::PeerMessage&)> send;
+    // Whether the digest belongs to an erased record (then it is never stored again).
+    std::function<bool(const crypto::Digest&)> is_erased;
+    // Called when a digest reaches the availability threshold.
+    std::function<void(const crypto::Digest&)> on_available;
+  };
+
+  // `store` and `logger` must outlive the replicator. `needed`: holders for availability (f+1).
+  BlobReplicator(storage::BlobStore& store, std::size_t needed, Hooks hooks,
+                 std::shared_ptr<spdlog::logger> logger);
+
+  // A blob uploaded at this node: stored, then announced. Its digest.
+  Result<crypto::Digest> StoreLocal(ByteSpan ciphertext);
+  // Holders known for a digest, this node included.
+  std::size_t Holders(const crypto::Digest& digest) const;
+  bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }
+  // Deletes the blob here and stops replicating it (erasure).
+  Status Erase(const crypto::Digest& digest);
+  // Pulls the blob from a known holder if this node lacks it; false if no holder is known.
+  bool Fetch(const crypto::Digest& digest);
+
+  void OnPeerConnected(ReplicaId peer);
+  void OnPeerDisconnected(ReplicaId peer);
+  void OnHave(ReplicaId from, const proto::PeerBlobHave& m);
+  void OnRequest(ReplicaId from, const proto::PeerBlobRequest& m);
+  void OnChunk(ReplicaId from, const proto::PeerBlobChunk& m);
+  // Restarts stalled pulls and starts queued ones; called every second.
+  void Tick();
+
+  const BlobStats& stats() const { return stats_; }
+  std::size_t active_pulls() const { return pulls_.size(); }
+
+ private:
+  struct Pull {
+    ReplicaId from;
+    std::unique_ptr<storage::BlobWriter> writer;
+    std::uint64_t total = 0;
+    std::chrono::steady_clock::time_point last_progress;
+  };
+  struct Serving {
+    std::unique_ptr<storage::BlobReader> reader;
+    std::uint64_t offset = 0;
+  };
+
+  void AddHolder(const crypto::Digest& digest, ReplicaId peer);
+  void StartPulls();
+  void RequestNext(const crypto::Digest& digest, Pull& pull);
+  // Another holder than `not_from`, if one is connected.
+  std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
+                                      std::optional<ReplicaId> not_from) const;
+  void FailPull(const crypto::Digest& digest, const std::string& why);
+
+  storage::BlobStore& store_;
+  std::size_t needed_;
+  Hooks hooks_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::set<ReplicaId> connected_;
+  std::map<crypto::Digest, std::set<ReplicaId>> holders_;  // peers announcing the digest
+  std::map<crypto::Digest, Pull> pulls_;
+  std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
+  BlobStats stats_;
+};
+
+}  // namespace ertr::node

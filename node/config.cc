@@ -1,0 +1,184 @@
+#include "node/config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ertr::node {
+
+namespace fs = std::filesystem;
+
+Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,
+                                                            std::string_view field) {
+  const auto colon = text.rfind(':');
+  auto bad = [&] {
+    return Status::InvalidArgument("field '" + std::string(field) +
+                                   "' must be HOST:PORT (for "
+                                   "example 127.0.0.1:26600), got '" +
+                                   std::string(text) + "'");
+  };
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return bad();
+  unsigned long port = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return bad();
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+    if (port > 65535) return bad();
+  }
+  return std::make_pair(std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port));
+}
+
+namespace {
+
+class Reader {
+ public:
+  Reader(const toml::table& t, std::string file, std::string prefix = "")
+      : t_(t), file_(std::move(file)), prefix_(std::move(prefix)) {}
+
+  Status Error(std::string_view field, std::string_view what) const {
+    return Status::InvalidArgument(file_ + ": field '" + prefix_ + std::string(field) + "' " +
+                                   std::string(what));
+  }
+  template <typename T>
+  Status Integer(std::string_view path, T& out, std::uint64_t min, std::uint64_t max) const {
+    auto node = t_.at_path(path);
+    if (!node) return Status::Ok();  // keep the default
+    auto v = node.value<std::int64_t>();
+    if (!v || *v < 0 || static_cast<std::uint64_t>(*v) < min ||
+        static_cast<std::uint64_t>(*v) > max) {
+      return Error(path,
+                   "must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
+    }
+    out = static_cast<T>(*v);
+    return Status::Ok();
+  }
+  Status String(std::string_view path, std::string& out, bool required) const {
+    auto node = t_.at_path(path);
+    if (!node) return required ? Error(path, "is missing") : Status::Ok();
+    auto v = node.value<std::string>();
+    if (!v) return Error(path, "must be a string");
+    out = *v;
+    return Status::Ok();
+  }
+  Status Path(std::string_view path, fs::path& out) const {
+    std::string s;
+    if (!t_.at_path(path)) return Status::Ok();
+    ERTR_RETURN_IF_ERROR(String(path, s, false));
+    out = s;
+    return Status::Ok();
+  }
+  Status Address(std::string_view path, std::string& host, std::uint16_t& port) const {
+    std::string s;
+    if (!t_.at_path(path)) return Status::Ok();
+    ERTR_RETURN_IF_ERROR(String(path, s, false));
+    auto hp = ParseHostPort(s, prefix_ + std::string(path));
+    if (!hp) return hp.error().WithContext(file_);
+    host = hp->first;
+    port = hp->second;
+    return Status::Ok();
+  }
+
+ private:
+  const toml::table& t_;
+  std::string file_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+Result<NodeConfig> LoadNodeConfig(const fs::path& home) {
+  const fs::path file = home / "config.toml";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return Status::NotFound("no " + file.string() + "; create one with 'ertrd testnet'");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > 1u << 20) {
+    return Status::InvalidArgument(file.string() + " is over 1 MiB; is it the right file?");
+  }
+  return ParseNodeConfig(text.str(), home, file.string());
+}
+
+Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
+                                   const std::string& file_name) {
+  toml::table t;
+  try {
+    t = toml::parse(text, file_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
+    return Status::InvalidArgument(file_name + ": not valid TOML at " + where.str() + ": " +
+                                   std::string(e.description()));
+  }
+  NodeConfig c;
+  c.home = home;
+  Reader r(t, file_name);
+  std::uint32_t index = 0;
+  if (!t.at_path("node.validator_index")) return r.Error("node.validator_index", "is missing");
+  ERTR_RETURN_IF_ERROR(r.Integer("node.validator_index", index, 0, 255));
+  c.validator_index = ReplicaId(index);
+  ERTR_RETURN_IF_ERROR(r.String("node.institution_id", c.institution_id, true));
+  ERTR_RETURN_IF_ERROR(r.Address("node.listen", c.listen_host, c.listen_port));
+  ERTR_RETURN_IF_ERROR(r.Address("node.http", c.http_host, c.http_port));
+  ERTR_RETURN_IF_ERROR(r.Path("node.data_dir", c.data_dir));
+  ERTR_RETURN_IF_ERROR(r.Path("node.genesis", c.genesis_file));
+  ERTR_RETURN_IF_ERROR(r.Path("keys.validator", c.validator_key_file));
+  ERTR_RETURN_IF_ERROR(r.Path("keys.institution", c.institution_key_file));
+  ERTR_RETURN_IF_ERROR(r.Path("keys.passphrase_file", c.passphrase_file));
+  ERTR_RETURN_IF_ERROR(r.Integer("consensus.view_timeout_ms", c.view_timeout_ms, 100, 600'000));
+  ERTR_RETURN_IF_ERROR(r.Integer("consensus.pipeline_window", c.pipeline_window, 1, 64));
+  std::set<std::uint32_t> seen{index};
+  if (const auto* peers = t.get_as<toml::array>("peers")) {
+    for (std::size_t i = 0; i < peers->size(); ++i) {
+      const std::string f = "peers[" + std::to_string(i) + "]";
+      const auto* p = peers->get_as<toml::table>(i);
+      if (p == nullptr) return r.Error(f, "must be a table with validator_index and address");
+      Reader pr(*p, file_name, f + ".");
+      PeerConfig peer;
+      std::uint32_t pi = 0;
+      if (!p->contains("validator_index") || !p->contains("address")) {
+        return r.Error(f, "needs validator_index and address");
+      }
+      ERTR_RETURN_IF_ERROR(pr.Integer("validator_index", pi, 0, 255));
+      if (!seen.insert(pi).second) {
+        return pr.Error("validator_index", "repeats validator " + std::to_string(pi));
+      }
+      peer.validator_index = ReplicaId(pi);
+      ERTR_RETURN_IF_ERROR(pr.Address("address", peer.host, peer.port));
+      c.peers.push_back(std::move(peer));
+    }
+  }
+  return c;
+}
+
+std::string RenderNodeConfig(const NodeConfig& c) {
+  std::ostringstream o;
+  o << "# ertrd configuration of " << c.institution_id << " (docs/operations.md).\n"
+    << "# Relative paths are relative to this file's directory.\n\n"
+    << "[node]\n"
+    << "validator_index = " << c.validator_index.value() << "\n"
+    << "institution_id = \"" << c.institution_id << "\"\n"
+    << "listen = \"" << c.listen_host << ":" << c.listen_port << "\"   # validators connect here\n"
+    << "http = \"" << c.http_host << ":" << c.http_port
+    << "\"     # /metrics, /healthz, /v1 (keep on loopback)\n"
+    << "data_dir = \"" << c.data_dir.string() << "\"\n"
+    << "genesis = \"" << c.genesis_file.string() << "\"\n\n"
+    << "[keys]\n"
+    << "validator = \"" << c.validator_key_file.string() << "\"\n"
+    << "institution = \"" << c.institution_key_file.string() << "\"\n"
+    << "# The key files' passphrase: this file's first line, or $" << kPassphraseEnv
+    << " when empty.\n"
+    << "passphrase_file = \"" << c.passphrase_file.string() << "\"\n\n"
+    << "[consensus]\n"
+    << "view_timeout_ms = " << c.view_timeout_ms << "\n"
+    << "pipeline_window = " << c.pipeline_window << "\n";
+  for (const auto& p : c.peers) {
+    o << "\n[[peers]]\nvalidator_index = " << p.validator_index.value() << "\naddress = \""
+      << p.host << ":" << p.port << "\"\n";
+  }
+  return o.str();
+}
+
+}  // namespace ertr::node

@@ -1,0 +1,58 @@
+#pragma once
+
+// NodeConfig: a hospital node's configuration, `<home>/config.toml` (docs/operations.md).
+// Every field is validated on load; an error names the file, the field and what to write.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace ertr::node {
+
+struct PeerConfig {
+  ReplicaId validator_index;
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct NodeConfig {
+  std::filesystem::path home;  // directory holding config.toml; relative paths start here
+  ReplicaId validator_index;
+  std::string institution_id;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 26600;
+  std::string http_host = "127.0.0.1";
+  std::uint16_t http_port = 26700;
+  std::filesystem::path data_dir = "data";
+  std::filesystem::path genesis_file = "genesis.bin";
+  std::filesystem::path validator_key_file = "keys/validator.key";
+  std::filesystem::path institution_key_file = "keys/institution.key";
+  // Empty: read the passphrase from $ERTR_PASSPHRASE.
+  std::filesystem::path passphrase_file;
+  std::uint64_t view_timeout_ms = 2000;
+  std::uint32_t pipeline_window = 4;
+  std::vector<PeerConfig> peers;
+
+  std::filesystem::path Resolve(const std::filesystem::path& p) const {
+    return p.is_absolute() ? p : home / p;
+  }
+};
+
+inline constexpr const char* kPassphraseEnv = "ERTR_PASSPHRASE";
+
+// Reads and validates <home>/config.toml.
+Result<NodeConfig> LoadNodeConfig(const std::filesystem::path& home);
+// Validates config text; errors name `file_name` and the field.
+Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::filesystem::path& home,
+                                   const std::string& file_name);
+// The TOML text of a config (what `ertrd testnet` and `ertrd init` write).
+std::string RenderNodeConfig(const NodeConfig& config);
+// "127.0.0.1:26600" -> host, port. InvalidArgument names `field`.
+Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,
+                                                            std::string_view field);
+
+}  // namespace ertr::node

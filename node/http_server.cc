@@ -1,0 +1,101 @@
+#include "node/http_server.h"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace ertr::node {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServer::Handler& handler)
+      : stream_(std::move(socket)), handler_(handler) {}
+
+  void Start() {
+    parser_.body_limit(kMaxHttpBodyBytes);
+    stream_.expires_after(std::chrono::seconds(30));
+    auto self = shared_from_this();
+    http::async_read(stream_, buffer_, parser_,
+                     [self](const beast::error_code& ec, std::size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(const beast::error_code& ec) {
+    HttpResponse r;
+    if (ec == http::error::body_limit) {
+      r = {413, "text/plain; charset=utf-8",
+           "request body over " + std::to_string(kMaxHttpBodyBytes) + " bytes\n"};
+    } else if (ec) {
+      return;  // the client went away or sent garbage: nothing to answer
+    } else {
+      const auto& req = parser_.get();
+      r = handler_(
+          HttpRequest{std::string(req.method_string()), std::string(req.target()), req.body()});
+    }
+    response_.result(r.status);
+    response_.set(http::field::content_type, r.content_type);
+    response_.set(http::field::server, "ertrd");
+    response_.keep_alive(false);
+    response_.body() = std::move(r.body);
+    response_.prepare_payload();
+    auto self = shared_from_this();
+    http::async_write(stream_, response_, [self](const beast::error_code&, std::size_t) {
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request_parser<http::string_body> parser_;
+  http::response<http::string_body> response_;
+  const HttpServer::Handler& handler_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, std::string host, std::uint16_t port, Handler handler)
+    : host_(std::move(host)), port_(port), handler_(std::move(handler)), acceptor_(io) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host_, ec);
+  if (ec) return Status::InvalidArgument("http address '" + host_ + "' is not an IP address");
+  tcp::endpoint ep(address, port_);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot serve HTTP on " + host_ + ":" + std::to_string(port_) +
+                               ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void HttpServer::Accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (stopped_) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), handler_)->Start();
+    Accept();
+  });
+}
+
+}  // namespace ertr::node

@@ -1,0 +1,51 @@
+#include "node/mempool.h"
+
+#include "proto/codec.h"
+
+namespace ertr::node {
+
+Mempool::Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits)
+    : chain_id_(std::move(chain_id)), verifier_(verifier), limits_(limits) {}
+
+Result<consensus::Transaction> Mempool::Add(ByteSpan bytes) {
+  if (bytes.size() > limits_.max_transaction_bytes) {
+    return Status::InvalidArgument("transaction is " + std::to_string(bytes.size()) +
+                                   " bytes; the limit is " +
+                                   std::to_string(limits_.max_transaction_bytes));
+  }
+  ERTR_ASSIGN_OR_RETURN(auto tx, proto::DecodeSignedTransaction(bytes));
+  if (entries_.count(tx.id))
+    return Status::AlreadyExists("transaction " + tx.id.ShortHex() + "… is pending already");
+  if (tx.header.chain_id != chain_id_) {
+    return Status::InvalidArgument("transaction is for chain '" + tx.header.chain_id +
+                                   "', this node runs '" + chain_id_ + "'");
+  }
+  if (!ledger::HasValidSignature(tx, verifier_)) {
+    return Status::Unauthenticated("transaction signature does not verify for its signer");
+  }
+  if (bytes_ + bytes.size() > limits_.max_bytes) {
+    return Status::ResourceExhausted("the node's mempool is full; retry shortly");
+  }
+  auto& count = per_signer_[tx.header.signer];
+  if (count >= limits_.max_per_signer) {
+    return Status::ResourceExhausted("this signer has " + std::to_string(count) +
+                                     " transactions pending; wait for some to commit");
+  }
+  ++count;
+  bytes_ += bytes.size();
+  entries_.emplace(tx.id, Entry{tx.header.signer, bytes.size()});
+  return consensus::Transaction{tx.id, Bytes(bytes.begin(), bytes.end())};
+}
+
+void Mempool::Remove(const std::vector<crypto::Digest>& ids) {
+  for (const auto& id : ids) {
+    auto it = entries_.find(id);
+    if (it == entries_.end()) continue;
+    bytes_ -= it->second.size;
+    auto s = per_signer_.find(it->second.signer);
+    if (s != per_signer_.end() && --s->second == 0) per_signer_.erase(s);
+    entries_.erase(it);
+  }
+}
+
+}  // namespace ertr::node

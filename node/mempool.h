@@ -1,0 +1,54 @@
+#pragma once
+
+// Mempool: transactions waiting to be ordered, deduplicated by id and bounded in total bytes and
+// per signer, so a flood from one client or peer cannot crowd out the others or exhaust memory.
+// Only well-formed transactions for this chain with a valid signature are admitted; the chain
+// code's full rules run when the transaction is executed.
+//
+// Thread-safety: one thread.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "consensus/proposal.h"
+#include "crypto/signing.h"
+
+namespace ertr::node {
+
+struct MempoolLimits {
+  std::size_t max_bytes = 64u << 20;
+  std::size_t max_per_signer = 2000;
+  std::size_t max_transaction_bytes = 1u << 20;
+};
+
+class Mempool {
+ public:
+  // `verifier` must outlive the mempool.
+  Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits = {});
+
+  // Checks and admits a transaction. AlreadyExists if it is pooled; InvalidArgument /
+  // Unauthenticated naming what is wrong; ResourceExhausted when a bound is hit (retry later).
+  Result<consensus::Transaction> Add(ByteSpan signed_tx);
+  // Forgets transactions (committed ones).
+  void Remove(const std::vector<crypto::Digest>& ids);
+
+  bool Contains(const crypto::Digest& id) const { return entries_.count(id) > 0; }
+  std::size_t size() const { return entries_.size(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  struct Entry {
+    crypto::PublicKey signer;
+    std::size_t size = 0;
+  };
+  std::string chain_id_;
+  const crypto::Verifier& verifier_;
+  MempoolLimits limits_;
+  std::map<crypto::Digest, Entry> entries_;
+  std::map<crypto::PublicKey, std::size_t> per_signer_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace ertr::node

@@ -1,0 +1,260 @@
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include "crypto/key_file.h"
+#include "crypto/passphrase.h"
+#include "ledger/queries.h"
+#include "node/testnet.h"
+#include "proto/codec.h"
+#include "proto/consensus_codec.h"
+#include "proto/ledger_codec.h"
+
+namespace ertr::node {
+
+namespace {
+
+inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+}  // namespace
+
+Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
+    : config_(config),
+      log_(std::move(logger)),
+      latency_buckets_(std::size(kLatencyBoundsMs) + 1, 0) {}
+
+Node::~Node() = default;
+
+Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config,
+                                         std::shared_ptr<spdlog::logger> logger) {
+  std::unique_ptr<Node> node(new Node(config, std::move(logger)));
+  ERTR_RETURN_IF_ERROR(node->Init());
+  return node;
+}
+
+Status Node::Init() {
+  // Keys.
+  auto pass = crypto::ReadPassphrase(
+      config_.passphrase_file.empty() ? "" : config_.Resolve(config_.passphrase_file).string(),
+      kPassphraseEnv);
+  if (!pass) return pass.error().WithContext("reading the key passphrase");
+  const std::string_view passphrase(reinterpret_cast<const char*>(pass->data()), pass->size());
+  ERTR_ASSIGN_OR_RETURN(Bytes vfile,
+                        crypto::ReadKeyFileBytes(config_.Resolve(config_.validator_key_file)));
+  auto vkey = crypto::DecodeSigningKeyFile(vfile, passphrase);
+  if (!vkey) return vkey.error().WithContext(config_.Resolve(config_.validator_key_file).string());
+  signer_ = crypto::MakeEd25519Signer(std::move(*vkey));
+  verifier_ = crypto::MakeEd25519Verifier();
+  ERTR_ASSIGN_OR_RETURN(Bytes ifile,
+                        crypto::ReadKeyFileBytes(config_.Resolve(config_.institution_key_file)));
+  auto ikey = crypto::DecodeBoxKeyFile(ifile, passphrase);
+  if (!ikey)
+    return ikey.error().WithContext(config_.Resolve(config_.institution_key_file).string());
+  institution_key_.emplace(std::move(*ikey));
+
+  // Genesis and identity.
+  ERTR_ASSIGN_OR_RETURN(auto genesis_tx, LoadGenesis(config_.Resolve(config_.genesis_file)));
+  const auto& genesis = std::get<ledger::Genesis>(*genesis_tx.payload);
+  chain_id_ = genesis.chain_id;
+  const auto index = config_.validator_index.value();
+  if (index >= genesis.institutions.size()) {
+    return Status::InvalidArgument("config field 'node.validator_index' is " +
+                                   std::to_string(index) + " but the genesis has " +
+                                   std::to_string(genesis.institutions.size()) + " validators");
+  }
+  const auto& self = genesis.institutions[index];
+  if (self.validator_key != signer_->public_key()) {
+    return Status::PermissionDenied(
+        "this node's validator key " + signer_->public_key().ShortHex() + "… is not validator " +
+        std::to_string(index) + " of the genesis (expected " + self.validator_key.ShortHex() +
+        "…); check keys.validator and node.validator_index");
+  }
+  if (self.id != config_.institution_id) {
+    return Status::InvalidArgument("config field 'node.institution_id' is '" +
+                                   config_.institution_id + "' but validator " +
+                                   std::to_string(index) + " is '" + self.id + "'");
+  }
+  if (self.encryption_key != institution_key_->public_key()) {
+    return Status::InvalidArgument("keys.institution does not hold " + self.id +
+                                   "'s encryption key from the genesis");
+  }
+  std::vector<crypto::PublicKey> keys;
+  for (const auto& inst : genesis.institutions) keys.push_back(inst.validator_key);
+  ERTR_ASSIGN_OR_RETURN(auto vs, consensus::ValidatorSet::Create(keys));
+  validators_.emplace(std::move(vs));
+
+  // Stores; the genesis on a fresh data directory.
+  ERTR_ASSIGN_OR_RETURN(stores_,
+                        storage::OpenRocksDbStores(config_.Resolve(config_.data_dir) / "db"));
+  chain_code_ = std::make_unique<ledger::ChainCode>(*verifier_);
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto chain, ledger::LoadChain(view));
+  if (!chain) {
+    ERTR_ASSIGN_OR_RETURN(auto delta, chain_code_->ExecuteGenesis(genesis_tx, *stores_.state));
+    ERTR_RETURN_IF_ERROR(stores_.state->Commit(delta));
+    log_->info("event=genesis_applied chain={} validators={}", chain_id_, keys.size());
+  } else if (chain->chain_id != chain_id_) {
+    return Status::FailedPrecondition("the data directory holds chain '" + chain->chain_id +
+                                      "', the genesis file is for '" + chain_id_ + "'");
+  }
+
+  // The replica, restored from the consensus log and the block store.
+  ERTR_ASSIGN_OR_RETURN(auto state, LoadReplicaState(*stores_.consensus_log));
+  const Height last = stores_.blocks->LatestHeight();
+  std::uint64_t last_time = genesis.genesis_time_ms;
+  for (Height h(1); h <= last; h = h.Next()) {
+    ERTR_ASSIGN_OR_RETURN(auto header_bytes, stores_.blocks->LoadHeader(h));
+    ERTR_ASSIGN_OR_RETURN(auto header, proto::DecodeBlockHeader(header_bytes));
+    last_time = std::max(last_time, header.time_ms);
+  }
+  consensus::ReplicaConfig rc;
+  rc.chain_id = chain_id_;
+  rc.validators = *validators_;
+  rc.self = config_.validator_index;
+  rc.pipeline_window = config_.pipeline_window;
+  rc.max_block_transactions = genesis.parameters.max_block_transactions;
+  rc.max_block_bytes = genesis.parameters.max_block_bytes;
+  rc.checkpoint_interval = genesis.parameters.checkpoint_interval;
+  rc.view_timeout_ms = config_.view_timeout_ms;
+  replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);
+  mempool_ = std::make_unique<Mempool>(
+      chain_id_, *verifier_,
+      MempoolLimits{64u << 20, 2000, genesis.parameters.max_transaction_bytes});
+
+  DriverHooks hooks;
+  hooks.send = [this](ReplicaId to, const consensus::Message& m) {
+    SendMessage(to, proto::PeerConsensus{proto::EncodeConsensusMessage(m)});
+  };
+  hooks.broadcast = [this](const consensus::Message& m) {
+    SendMessage(std::nullopt, proto::PeerConsensus{proto::EncodeConsensusMessage(m)});
+  };
+  hooks.deliver = [this](const consensus::Deliver& d) { return Execute(d); };
+  hooks.request_sync = [this](Height from) { RequestBlocks(from, std::nullopt); };
+  hooks.on_fatal = [this](const Status& s) {
+    fatal_ = s;
+    io_.stop();
+  };
+  driver_ = std::make_unique<ReplicaDriver>(io_, *replica_, *stores_.consensus_log, state,
+                                            std::move(hooks), log_);
+
+  std::vector<net::PeerAddress> peers;
+  for (const auto& p : config_.peers) {
+    if (!validators_->Contains(p.validator_index)) {
+      return Status::InvalidArgument("config [[peers]] names validator " +
+                                     std::to_string(p.validator_index.value()) +
+                                     ", which the genesis does not have");
+    }
+    peers.push_back({p.validator_index, validators_->key(p.validator_index), p.host, p.port});
+  }
+  net::TransportOptions topts;
+  topts.chain_id = chain_id_;
+  topts.self = config_.validator_index;
+  topts.listen_host = config_.listen_host;
+  topts.listen_port = config_.listen_port;
+  transport_ = std::make_unique<net::Transport>(
+      io_, topts, *signer_, std::move(peers),
+      [this](ReplicaId from, Bytes payload) { OnPeerMessage(from, std::move(payload)); },
+      [this](ReplicaId peer, bool up) {
+        if (up)
+          SendMessage(peer, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
+      },
+      log_);
+  http_ = std::make_unique<HttpServer>(io_, config_.http_host, config_.http_port,
+                                       [this](const HttpRequest& r) { return OnHttp(r); });
+  log_->info("event=node_opened chain={} validator={} institution={} height={} view={}", chain_id_,
+             index, config_.institution_id, last.value(), state.view.value());
+  return Status::Ok();
+}
+
+Status Node::Run() {
+  ERTR_RETURN_IF_ERROR(transport_->Start());
+  ERTR_RETURN_IF_ERROR(http_->Start());
+  boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log_->info("event=stopping signal={}", sig);
+    tick_.cancel();
+    transport_->Stop();
+    http_->Stop();
+    io_.stop();
+  });
+  Tick();
+  log_->info("event=node_started p2p={}:{} http={}:{}", config_.listen_host,
+             transport_->listen_port(), config_.http_host, http_->port());
+  // Kick the replica (a restarted primary re-arms its timers on the first event).
+  driver_->Post(consensus::TransactionsReceived{});
+  io_.run();
+  if (fatal_) return *fatal_;
+  log_->info("event=stopped height={}", stores_.blocks->LatestHeight().value());
+  return Status::Ok();
+}
+
+Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
+  const Height h = d.proposal.header.height;
+  std::vector<ledger::Transaction> txs;
+  std::vector<ledger::SignedTransaction> signed_txs;
+  std::vector<crypto::Digest> ids;
+  txs.reserve(d.proposal.txs.size());
+  for (const auto& t : d.proposal.txs) {
+    auto tx = proto::DecodeTransaction(t.bytes);
+    if (!tx) return tx.error().WithContext("decided transaction " + t.id.ShortHex());
+    signed_txs.push_back(tx->signed_tx);
+    ids.push_back(tx->signed_tx.id);
+    txs.push_back(std::move(*tx));
+  }
+  ERTR_ASSIGN_OR_RETURN(auto result,
+                        chain_code_->ExecuteBlock({h, d.time_ms}, txs, *stores_.state));
+  storage::StoredBlock block;
+  block.height = h;
+  block.hash = d.proposal.digest;
+  block.header = proto::EncodeBlockHeader(d.proposal.header);
+  block.body = proto::EncodeBlockBody(signed_txs);
+  block.certificate = proto::EncodeCommitCertificate(d.certificate);
+  block.tx_hashes = ids;
+  ERTR_RETURN_IF_ERROR(stores_.blocks->Append(block, result.writes));
+  mempool_->Remove(ids);
+  const auto now = std::chrono::steady_clock::now();
+  std::uint64_t rejected = 0;
+  for (const auto& r : result.results) {
+    rejected += r.accepted() ? 0 : 1;
+    auto it = admitted_at_.find(r.tx_id);
+    if (it == admitted_at_.end()) continue;
+    const auto ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count());
+    std::size_t b = 0;
+    while (b < std::size(kLatencyBoundsMs) && ms > kLatencyBoundsMs[b]) ++b;
+    ++latency_buckets_[b];
+    latency_sum_s_ += static_cast<double>(ms) / 1000.0;
+    ++latency_count_;
+    admitted_at_.erase(it);
+  }
+  tx_committed_ += result.results.size() - rejected;
+  tx_rejected_ += rejected;
+  const crypto::Digest root = stores_.state->StateRoot();
+  log_->info("event=block_committed height={} txs={} rejected={} root={} view={}", h.value(),
+             txs.size(), rejected, root.ShortHex(), replica_->view().value());
+  return root;
+}
+
+Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from) {
+  ERTR_ASSIGN_OR_RETURN(auto tx, mempool_->Add(bytes));
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, tx.id));
+  if (outcome) {
+    mempool_->Remove({tx.id});
+    return Status::AlreadyExists("transaction " + tx.id.ShortHex() +
+                                 "… is committed already (height " +
+                                 std::to_string(outcome->height) + ")");
+  }
+  if (!from) admitted_at_[tx.id] = std::chrono::steady_clock::now();
+  // Gossip on to every peer but the one it came from (duplicates are dropped by id).
+  const Bytes gossip = proto::EncodePeerMessage(proto::PeerTransactions{{tx.bytes}});
+  for (const auto& p : config_.peers) {
+    if (!from || p.validator_index != *from) transport_->Send(p.validator_index, gossip);
+  }
+  const crypto::Digest id = tx.id;
+  driver_->Post(consensus::TransactionsReceived{{std::move(tx)}});
+  return id;
+}
+
+}  // namespace ertr::node

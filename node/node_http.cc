@@ -1,0 +1,168 @@
+// Node: the plain HTTP endpoints (docs/operations.md): Prometheus metrics, health, status, and
+// transaction submission and look-up for scripts and the integrator API's callers.
+
+#include <sstream>
+
+#include "common/version.h"
+#include "ledger/queries.h"
+#include "node/node.h"
+
+namespace ertr::node {
+
+namespace {
+
+inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+HttpResponse Json(unsigned status, const std::string& body) {
+  return HttpResponse{status, "application/json", body + "\n"};
+}
+
+HttpResponse Error(const Status& s) {
+  unsigned code = 400;
+  switch (s.code()) {
+    case StatusCode::kAlreadyExists:
+      code = 409;
+      break;
+    case StatusCode::kUnauthenticated:
+      code = 401;
+      break;
+    case StatusCode::kPermissionDenied:
+      code = 403;
+      break;
+    case StatusCode::kNotFound:
+      code = 404;
+      break;
+    case StatusCode::kResourceExhausted:
+      code = 429;
+      break;
+    case StatusCode::kUnavailable:
+      code = 503;
+      break;
+    case StatusCode::kInvalidArgument:
+      code = 400;
+      break;
+    default:
+      code = 500;
+      break;
+  }
+  std::string msg;
+  for (char c : s.message()) {
+    if (c == '"' || c == '\\') msg += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) msg += c;
+  }
+  return Json(code, "{\"error\":\"" + std::string(StatusCodeName(s.code())) + "\",\"message\":\"" +
+                        msg + "\"}");
+}
+
+}  // namespace
+
+std::string Node::StatusJson() const {
+  std::ostringstream o;
+  o << "{\"chain_id\":\"" << chain_id_
+    << "\",\"validator_index\":" << config_.validator_index.value() << ",\"institution_id\":\""
+    << config_.institution_id << "\",\"height\":" << stores_.blocks->LatestHeight().value()
+    << ",\"state_root\":\"" << stores_.state->StateRoot().ToHex()
+    << "\",\"view\":" << replica_->view().value()
+    << ",\"view_changing\":" << (replica_->view_changing() ? "true" : "false")
+    << ",\"peers_connected\":" << transport_->connected_peers()
+    << ",\"mempool_transactions\":" << mempool_->size()
+    << ",\"best_peer_height\":" << best_peer_height_.value() << ",\"version\":\"" << kVersion
+    << "\"}";
+  return o.str();
+}
+
+std::string Node::Metrics() const {
+  const auto& rs = replica_->stats();
+  const auto& ts = transport_->stats();
+  std::ostringstream o;
+  auto gauge = [&](const char* name, const char* help, auto value) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n"
+      << name << " " << value << "\n";
+  };
+  auto counter = [&](const char* name, const char* help, auto value) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+      << name << " " << value << "\n";
+  };
+  gauge("ertr_height", "Height of the newest committed block.",
+        stores_.blocks->LatestHeight().value());
+  gauge("ertr_view", "Current consensus view.", replica_->view().value());
+  counter("ertr_view_changes_total", "View changes started.", rs.view_changes_started);
+  gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());
+  gauge("ertr_mempool_transactions", "Transactions waiting to be ordered.", mempool_->size());
+  gauge("ertr_mempool_bytes", "Bytes of transactions waiting to be ordered.", mempool_->bytes());
+  counter("ertr_transactions_committed_total", "Transactions applied.", tx_committed_);
+  counter("ertr_transactions_rejected_total", "Transactions committed but rejected by the rules.",
+          tx_rejected_);
+  gauge("ertr_sync_best_peer_height", "Highest height a peer announced.",
+        best_peer_height_.value());
+  counter("ertr_sync_blocks_received_total", "Decided blocks received by block sync.",
+          blocks_synced_);
+  counter("ertr_consensus_dropped_total",
+          "Consensus messages dropped (bad signature, unknown "
+          "sender, out of window, invalid).",
+          rs.dropped_bad_signature + rs.dropped_unknown_sender + rs.dropped_out_of_window +
+              rs.dropped_invalid);
+  counter("ertr_equivocations_seen_total", "Conflicting votes or proposals seen from validators.",
+          rs.equivocations_seen);
+  counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
+  counter("ertr_handshakes_refused_total", "Connections refused at the handshake.",
+          ts.handshakes_refused);
+  counter("ertr_p2p_bytes_sent_total", "Bytes sent to peers.", ts.bytes_sent);
+  counter("ertr_p2p_bytes_received_total", "Bytes received from peers.", ts.bytes_received);
+  counter("ertr_p2p_dropped_total", "Messages dropped: peer queue full or not connected.",
+          ts.dropped_queue_full + ts.dropped_not_connected);
+  o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"
+    << "# TYPE ertr_commit_latency_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < std::size(kLatencyBoundsMs); ++i) {
+    cumulative += latency_buckets_[i];
+    o << "ertr_commit_latency_seconds_bucket{le=\""
+      << static_cast<double>(kLatencyBoundsMs[i]) / 1000 << "\"} " << cumulative << "\n";
+  }
+  cumulative += latency_buckets_.back();
+  o << "ertr_commit_latency_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
+    << "ertr_commit_latency_seconds_sum " << latency_sum_s_ << "\n"
+    << "ertr_commit_latency_seconds_count " << latency_count_ << "\n";
+  return o.str();
+}
+
+HttpResponse Node::OnHttp(const HttpRequest& req) {
+  if (req.method == "GET" && req.target == "/healthz") {
+    const bool ok = !driver_->failed();
+    return HttpResponse{ok ? 200u : 503u, "text/plain; charset=utf-8", ok ? "ok\n" : "failed\n"};
+  }
+  if (req.method == "GET" && req.target == "/metrics") {
+    return HttpResponse{200, "text/plain; version=0.0.4", Metrics()};
+  }
+  if (req.method == "GET" && req.target == "/v1/status") return Json(200, StatusJson());
+  if (req.method == "POST" && req.target == "/v1/transactions") {
+    auto id = Admit(AsBytes(req.body), std::nullopt);
+    if (!id) return Error(id.error());
+    return Json(202, "{\"tx_id\":\"" + id->ToHex() + "\",\"status\":\"pending\"}");
+  }
+  const std::string prefix = "/v1/transactions/";
+  if (req.method == "GET" && req.target.rfind(prefix, 0) == 0) {
+    auto id = crypto::Digest::FromHex(req.target.substr(prefix.size()), "tx_id");
+    if (!id) return Error(id.error());
+    ledger::StateView view(*stores_.state);
+    auto outcome = ledger::TransactionOutcome(view, *id);
+    if (!outcome) return Error(outcome.error());
+    if (!*outcome) {
+      if (mempool_->Contains(*id)) return Json(200, "{\"status\":\"pending\"}");
+      return Error(Status::NotFound("no transaction " + id->ShortHex() + "… is known here"));
+    }
+    const auto& o = **outcome;
+    std::string body = "{\"status\":\"committed\",\"height\":" + std::to_string(o.height) +
+                       ",\"index\":" + std::to_string(o.index) +
+                       ",\"accepted\":" + (o.accepted ? "true" : "false");
+    if (!o.accepted) {
+      body += ",\"reason\":\"" + std::string(ledger::RejectReasonName(o.reason)) +
+              "\",\"field\":\"" + o.field + "\"";
+    }
+    return Json(200, body + "}");
+  }
+  return Error(Status::NotFound("no endpoint " + req.method + " " + req.target +
+                                "; see docs/operations.md"));
+}
+
+}  // namespace ertr::node

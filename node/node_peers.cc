@@ -1,0 +1,171 @@
+// Node: messages from peers, transaction gossip and block sync (docs/spec/wire.md section 4).
+
+#include <spdlog/spdlog.h>
+
+#include "node/node.h"
+#include "proto/codec.h"
+#include "proto/consensus_codec.h"
+
+namespace ertr::node {
+
+namespace {
+
+constexpr auto kSyncTimeout = std::chrono::seconds(3);
+constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
+
+// A stored block, as sent to a peer that is behind.
+Result<Bytes> EncodeStoredBlock(const storage::StoredBlock& stored) {
+  proto::Block b;
+  ERTR_ASSIGN_OR_RETURN(b.header, proto::DecodeBlockHeader(stored.header));
+  b.hash = stored.hash;
+  ERTR_ASSIGN_OR_RETURN(b.transactions, proto::DecodeBlockBody(stored.body));
+  ERTR_ASSIGN_OR_RETURN(b.certificate, proto::DecodeCommitCertificate(stored.certificate));
+  return proto::EncodeBlock(b);  // state_root stays zero: the receiver re-executes
+}
+
+consensus::Decided ToDecided(const proto::Block& b) {
+  consensus::Decided d;
+  d.proposal.header = b.header;
+  d.proposal.digest = b.hash;
+  for (const auto& tx : b.transactions) {
+    d.proposal.txs.push_back(consensus::Transaction{tx.id, proto::EncodeSignedTransaction(tx)});
+  }
+  d.view = b.certificate.view;
+  for (const auto& v : b.certificate.votes) {
+    consensus::Commit c;
+    c.view = b.certificate.view;
+    c.height = b.certificate.height;
+    c.digest = b.certificate.block_hash;
+    c.sender = v.replica;
+    c.signature = v.signature;
+    d.commits.push_back(c);
+  }
+  return d;
+}
+
+}  // namespace
+
+void Node::SendMessage(std::optional<ReplicaId> to, const proto::PeerMessage& m) {
+  const Bytes bytes = proto::EncodePeerMessage(m);
+  if (to) {
+    transport_->Send(*to, bytes);
+  } else {
+    transport_->Broadcast(bytes);
+  }
+}
+
+void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
+  auto m = proto::DecodePeerMessage(payload);
+  if (!m) {
+    ++peer_messages_bad_;
+    log_->warn("event=bad_peer_message peer={} reason=\"{}\"", from.value(), m.error().message());
+    return;
+  }
+  struct Visitor {
+    Node& n;
+    ReplicaId from;
+    void operator()(const proto::PeerConsensus& c) const {
+      auto msg = proto::DecodeConsensusMessage(c.message, proto::SignedTransactionId);
+      if (!msg) {
+        ++n.peer_messages_bad_;
+        n.log_->warn("event=bad_consensus_message peer={} reason=\"{}\"", from.value(),
+                     msg.error().message());
+        return;
+      }
+      n.driver_->Post(consensus::MessageReceived{from, std::move(*msg)});
+    }
+    void operator()(const proto::PeerTransactions& t) const { n.OnTransactions(from, t); }
+    void operator()(const proto::PeerBlockRequest& r) const { n.ServeBlocks(from, r); }
+    void operator()(const proto::PeerBlockResponse& r) const { n.OnBlocks(from, r); }
+    void operator()(const proto::PeerStatus& s) const { n.OnStatus(from, s); }
+  };
+  std::visit(Visitor{*this, from}, *m);
+}
+
+void Node::OnTransactions(ReplicaId from, const proto::PeerTransactions& m) {
+  for (const auto& tx : m.transactions) {
+    auto r = Admit(tx, from);
+    if (!r && r.error().code() != StatusCode::kAlreadyExists) {
+      log_->debug("event=gossip_tx_refused peer={} reason=\"{}\"", from.value(),
+                  r.error().message());
+    }
+  }
+}
+
+void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
+  const Height latest = stores_.blocks->LatestHeight();
+  proto::PeerBlockResponse response;
+  std::size_t bytes = 0;
+  for (Height h = r.from; h <= latest && response.blocks.size() < r.max_blocks; h = h.Next()) {
+    auto stored = stores_.blocks->LoadBlock(h);
+    if (!stored) {
+      log_->error("event=block_unreadable height={} reason=\"{}\"", h.value(),
+                  stored.error().ToString());
+      break;
+    }
+    auto encoded = EncodeStoredBlock(*stored);
+    if (!encoded) break;
+    bytes += encoded->size();
+    response.blocks.push_back(std::move(*encoded));
+    if (bytes > kMaxSyncResponseBytes) break;
+  }
+  if (!response.blocks.empty()) SendMessage(to, response);
+}
+
+void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
+  sync_inflight_until_ = {};
+  for (const auto& bytes : r.blocks) {
+    auto block = proto::DecodeBlock(bytes);
+    if (!block) {
+      ++peer_messages_bad_;
+      log_->warn("event=bad_sync_block peer={} reason=\"{}\"", from.value(),
+                 block.error().message());
+      return;
+    }
+    if (block->header.height <= stores_.blocks->LatestHeight()) continue;
+    ++blocks_synced_;
+    // The replica verifies the commit certificate against the validator set before delivery.
+    driver_->Post(consensus::DecidedReceived{ToDecided(*block)});
+  }
+  if (best_peer_height_ > stores_.blocks->LatestHeight()) {
+    RequestBlocks(stores_.blocks->LatestHeight().Next(), from);
+  }
+}
+
+void Node::OnStatus(ReplicaId from, const proto::PeerStatus& s) {
+  if (s.height > best_peer_height_) best_peer_height_ = s.height;
+  if (s.height > stores_.blocks->LatestHeight()) {
+    RequestBlocks(stores_.blocks->LatestHeight().Next(), from);
+  }
+}
+
+void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < sync_inflight_until_) return;  // one request at a time
+  if (!peer) {
+    // Rotate over the connected peers, so that one slow or lying peer cannot hold us back.
+    const auto n = validators_->size();
+    for (std::uint32_t i = 0; i < n && !peer; ++i) {
+      ReplicaId candidate((next_sync_peer_ + i) % n);
+      if (candidate != config_.validator_index && transport_->IsConnected(candidate)) {
+        peer = candidate;
+        next_sync_peer_ = candidate.value() + 1;
+      }
+    }
+    if (!peer) return;
+  }
+  sync_inflight_until_ = now + kSyncTimeout;
+  log_->debug("event=sync_request peer={} from={}", peer->value(), from.value());
+  SendMessage(*peer,
+              proto::PeerBlockRequest{from, static_cast<std::uint32_t>(proto::kMaxSyncBlocks)});
+}
+
+void Node::Tick() {
+  SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
+  tick_.expires_after(std::chrono::seconds(1));
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
+}
+
+}  // namespace ertr::node

@@ -1,0 +1,109 @@
+#include "node/replica_driver.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "proto/consensus_codec.h"
+
+namespace ertr::node {
+
+Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log) {
+  ERTR_ASSIGN_OR_RETURN(auto entries, log.LoadAll());
+  for (const auto& [key, value] : entries) {
+    if (AsStringView(key) == kReplicaStateKey) {
+      auto state = proto::DecodeReplicaState(value);
+      if (!state)
+        return Status::DataLoss("the consensus log's replica state does not decode: " +
+                                state.error().message());
+      return state;
+    }
+  }
+  return consensus::PersistentState{};
+}
+
+ReplicaDriver::ReplicaDriver(boost::asio::io_context& io, consensus::Replica& replica,
+                             storage::ConsensusLogStore& log, consensus::PersistentState state,
+                             DriverHooks hooks, std::shared_ptr<spdlog::logger> logger)
+    : io_(io),
+      replica_(replica),
+      log_(log),
+      state_(std::move(state)),
+      hooks_(std::move(hooks)),
+      logger_(std::move(logger)) {}
+
+std::uint64_t ReplicaDriver::NowMs() {
+  // Wall-clock milliseconds (block times are wall time), never going backwards for the replica.
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  last_now_ms_ = std::max(last_now_ms_, now);
+  return last_now_ms_;
+}
+
+void ReplicaDriver::Post(decltype(consensus::Event::body) body) {
+  if (failed_) return;
+  queue_.push_back(std::move(body));
+  if (!draining_) Drain();
+}
+
+void ReplicaDriver::Drain() {
+  draining_ = true;
+  while (!queue_.empty() && !failed_) {
+    consensus::Event event{NowMs(), std::move(queue_.front())};
+    queue_.pop_front();
+    for (const auto& action : replica_.Handle(event)) {
+      Run(action);
+      if (failed_) break;
+    }
+  }
+  draining_ = false;
+}
+
+void ReplicaDriver::Fail(const Status& s) {
+  failed_ = true;
+  logger_->error("event=fatal reason=\"{}\"", s.ToString());
+  if (hooks_.on_fatal) hooks_.on_fatal(s);
+}
+
+void ReplicaDriver::Run(const consensus::Action& action) {
+  struct Visitor {
+    ReplicaDriver& d;
+    void operator()(const consensus::Persist& p) const {
+      consensus::ApplyPersistDelta(d.state_, p.delta);
+      StateDelta writes;
+      writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(d.state_));
+      if (auto s = d.log_.Save(writes); !s.ok()) {
+        d.Fail(s.WithContext("persisting the replica state"));
+      }
+    }
+    void operator()(const consensus::Send& s) const { d.hooks_.send(s.to, s.message); }
+    void operator()(const consensus::Broadcast& b) const { d.hooks_.broadcast(b.message); }
+    void operator()(const consensus::SetTimer& t) const {
+      auto& timer = d.timers_[t.id];
+      if (!timer) timer = std::make_unique<boost::asio::steady_timer>(d.io_);
+      timer->expires_after(std::chrono::milliseconds(t.delay_ms));
+      timer->async_wait([&d = d, id = t.id](const boost::system::error_code& ec) {
+        if (!ec) d.Post(consensus::TimerFired{id});
+      });
+    }
+    void operator()(const consensus::CancelTimer& t) const {
+      auto it = d.timers_.find(t.id);
+      if (it != d.timers_.end()) it->second->cancel();
+    }
+    void operator()(const consensus::Deliver& del) const {
+      auto root = d.hooks_.deliver(del);
+      if (!root) {
+        d.Fail(
+            root.error().WithContext("executing block " + del.proposal.header.height.ToString()));
+        return;
+      }
+      d.queue_.push_back(consensus::BlockExecuted{del.proposal.header.height, *root});
+    }
+    void operator()(const consensus::RequestSync& r) const { d.hooks_.request_sync(r.from_height); }
+  };
+  std::visit(Visitor{*this}, action);
+}
+
+}  // namespace ertr::node

@@ -1,0 +1,78 @@
+#pragma once
+
+// ReplicaDriver: runs the consensus replica inside the node (STYLE.md rule 1.3). It stamps events
+// with the clock, hands them to the replica one at a time, and executes the resulting actions
+// strictly in order: a Persist is durable (synced to the consensus log) before any later Send
+// runs, so a restarted replica never signs two digests for one (view, height). Timers map to Asio
+// steady timers. Delivered blocks go to the node's executor, whose state root is fed back.
+//
+// A failure the replica cannot survive (the consensus log or a block cannot be written) calls
+// on_fatal: the node must stop rather than risk equivocating or forking.
+//
+// Thread-safety: the io_context's thread only.
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "consensus/replica.h"
+#include "net/asio.h"
+#include "storage/consensus_log_store.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ertr::node {
+
+struct DriverHooks {
+  std::function<void(ReplicaId to, const consensus::Message&)> send;
+  std::function<void(const consensus::Message&)> broadcast;
+  // Executes and stores a decided block; returns the state root after it.
+  std::function<Result<crypto::Digest>(const consensus::Deliver&)> deliver;
+  std::function<void(Height from)> request_sync;
+  std::function<void(const Status&)> on_fatal;
+};
+
+// The consensus log key holding the replica's persistent state.
+inline constexpr std::string_view kReplicaStateKey = "replica/state";
+
+// Loads the replica state saved by a previous run (fresh state if none).
+Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log);
+
+class ReplicaDriver {
+ public:
+  // `replica`, `log` and `logger` must outlive the driver. `state` is what the replica was
+  // constructed with (the driver keeps it current to persist whole snapshots).
+  ReplicaDriver(boost::asio::io_context& io, consensus::Replica& replica,
+                storage::ConsensusLogStore& log, consensus::PersistentState state,
+                DriverHooks hooks, std::shared_ptr<spdlog::logger> logger);
+
+  // Queues an event; processes the queue unless already doing so (re-entrant posts from hooks
+  // are run after the current event's actions).
+  void Post(decltype(consensus::Event::body) body);
+
+  const consensus::Replica& replica() const { return replica_; }
+  bool failed() const { return failed_; }
+
+ private:
+  void Drain();
+  void Run(const consensus::Action& action);
+  void Fail(const Status& s);
+  std::uint64_t NowMs();
+
+  boost::asio::io_context& io_;
+  consensus::Replica& replica_;
+  storage::ConsensusLogStore& log_;
+  consensus::PersistentState state_;
+  DriverHooks hooks_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::deque<decltype(consensus::Event::body)> queue_;
+  std::map<consensus::TimerId, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  std::uint64_t last_now_ms_ = 0;
+  bool draining_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace ertr::node

@@ -1,0 +1,83 @@
+#include "proto/peer_codec.h"
+
+#include "ertr/net/v1/peer.pb.h"
+#include "proto/wire_helpers.h"
+
+namespace ertr::proto {
+
+using namespace wire;
+namespace pb = ertr::net::v1;
+
+namespace {
+
+std::vector<Bytes> ToBytesList(const google::protobuf::RepeatedPtrField<std::string>& list) {
+  std::vector<Bytes> out;
+  out.reserve(static_cast<std::size_t>(list.size()));
+  for (const auto& s : list) out.emplace_back(s.begin(), s.end());
+  return out;
+}
+
+struct ToWireVisitor {
+  pb::PeerMessage& m;
+  void operator()(const PeerConsensus& c) const { m.set_consensus(ToString(c.message)); }
+  void operator()(const PeerTransactions& t) const {
+    auto* w = m.mutable_transactions();
+    for (const auto& tx : t.transactions) w->add_transactions(ToString(tx));
+  }
+  void operator()(const PeerBlockRequest& r) const {
+    m.mutable_block_request()->set_from_height(r.from.value());
+    m.mutable_block_request()->set_max_blocks(r.max_blocks);
+  }
+  void operator()(const PeerBlockResponse& r) const {
+    auto* w = m.mutable_block_response();
+    for (const auto& b : r.blocks) w->add_blocks(ToString(b));
+  }
+  void operator()(const PeerStatus& s) const {
+    m.mutable_status()->set_height(s.height.value());
+    m.mutable_status()->set_view(s.view.value());
+  }
+};
+
+}  // namespace
+
+Bytes EncodePeerMessage(const PeerMessage& message) {
+  pb::PeerMessage m;
+  std::visit(ToWireVisitor{m}, message);
+  return Serialize(m);
+}
+
+Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
+  pb::PeerMessage m;
+  ERTR_RETURN_IF_ERROR(Parse(m, bytes, "peer message", kMaxPeerMessageBytes));
+  switch (m.body_case()) {
+    case pb::PeerMessage::kConsensus:
+      return PeerMessage(PeerConsensus{Bytes(m.consensus().begin(), m.consensus().end())});
+    case pb::PeerMessage::kTransactions:
+      if (static_cast<std::size_t>(m.transactions().transactions_size()) > kMaxGossipTransactions) {
+        return TooLarge("peer message transaction count",
+                        static_cast<std::size_t>(m.transactions().transactions_size()),
+                        kMaxGossipTransactions);
+      }
+      return PeerMessage(PeerTransactions{ToBytesList(m.transactions().transactions())});
+    case pb::PeerMessage::kBlockRequest:
+      if (m.block_request().from_height() == 0) {
+        return Status::InvalidArgument("block request field 'from_height' is 0; blocks start at 1");
+      }
+      return PeerMessage(PeerBlockRequest{
+          Height(m.block_request().from_height()),
+          std::min<std::uint32_t>(m.block_request().max_blocks(), kMaxSyncBlocks)});
+    case pb::PeerMessage::kBlockResponse:
+      if (static_cast<std::size_t>(m.block_response().blocks_size()) > kMaxSyncBlocks) {
+        return TooLarge("block response block count",
+                        static_cast<std::size_t>(m.block_response().blocks_size()), kMaxSyncBlocks);
+      }
+      return PeerMessage(PeerBlockResponse{ToBytesList(m.block_response().blocks())});
+    case pb::PeerMessage::kStatus:
+      return PeerMessage(PeerStatus{Height(m.status().height()), View(m.status().view())});
+    case pb::PeerMessage::BODY_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument("peer message has no body");
+}
+
+}  // namespace ertr::proto

@@ -1,0 +1,42 @@
+#pragma once
+
+// Peer messages between validators (proto/ertr/net/v1/peer.proto, docs/spec/wire.md section 4).
+// Decoding accepts any bytes, bounds counts and sizes, and names the field that is wrong.
+
+#include <variant>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace ertr::proto {
+
+inline constexpr std::size_t kMaxPeerMessageBytes = 16u << 20;  // = net::kMaxFrameBytes
+inline constexpr std::size_t kMaxSyncBlocks = 64;
+inline constexpr std::size_t kMaxGossipTransactions = 4096;
+
+struct PeerConsensus {
+  Bytes message;  // an encoded consensus message (proto/consensus_codec.h)
+};
+struct PeerTransactions {
+  std::vector<Bytes> transactions;  // encoded SignedTransactions
+};
+struct PeerBlockRequest {
+  Height from;
+  std::uint32_t max_blocks = 0;
+};
+struct PeerBlockResponse {
+  std::vector<Bytes> blocks;  // encoded ertr.v1.Block
+};
+struct PeerStatus {
+  Height height;
+  View view;
+};
+using PeerMessage =
+    std::variant<PeerConsensus, PeerTransactions, PeerBlockRequest, PeerBlockResponse, PeerStatus>;
+
+Bytes EncodePeerMessage(const PeerMessage& message);
+Result<PeerMessage> DecodePeerMessage(ByteSpan bytes);
+
+}  // namespace ertr::proto

@@ -1,0 +1,220 @@
+#include "tests/node/cluster.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "crypto/key_file.h"
+#include "net/asio.h"
+#include "node/testnet.h"
+#include "proto/codec.h"
+#include "proto/ledger_codec.h"
+
+namespace ertr::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::optional<HttpResult> HttpCall(std::uint16_t port, const std::string& method,
+                                   const std::string& target, const std::string& body) {
+  try {
+    boost::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(
+        boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+    req.set(http::field::host, "127.0.0.1");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    return HttpResult{res.result_int(), res.body()};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::uint64_t JsonNumber(const std::string& json, const std::string& key) {
+  std::smatch m;
+  if (std::regex_search(json, m, std::regex("\"" + key + "\":([0-9]+)"))) {
+    return std::stoull(m[1]);
+  }
+  return 0;
+}
+
+std::string JsonString(const std::string& json, const std::string& key) {
+  std::smatch m;
+  if (std::regex_search(json, m, std::regex("\"" + key + "\":\"([^\"]*)\""))) return m[1];
+  return "";
+}
+
+}  // namespace
+
+Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
+  // Ports from a range unlikely to collide with other test processes on this machine.
+  std::random_device rd;
+  p2p_base_ = static_cast<std::uint16_t>(30000 + (rd() % 1500) * 20);
+  http_base_ = static_cast<std::uint16_t>(p2p_base_ + 10);
+  node::TestnetOptions options;
+  options.validators = n_;
+  options.base_port = p2p_base_;
+  options.base_http_port = http_base_;
+  options.view_timeout_ms = 1000;
+  std::ostringstream out;
+  auto s = node::CreateTestnet(dir_.path(), options, out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  auto genesis = node::LoadGenesis(home(0) + "/genesis.bin");
+  REQUIRE(genesis.has_value());
+  const auto& g = std::get<ledger::Genesis>(*genesis->payload);
+  chain_id_ = g.chain_id;
+  for (int i = 0; i < n_; ++i) {
+    validator_keys_.push_back(g.institutions[static_cast<std::size_t>(i)].validator_key);
+    std::string pass = ReadFile(home(i) + "/keys/passphrase");
+    pass.erase(pass.find_last_not_of("\r\n") + 1);
+    auto file = crypto::ReadKeyFileBytes(home(i) + "/keys/admin.key");
+    REQUIRE(file.has_value());
+    auto key = crypto::DecodeSigningKeyFile(*file, pass);
+    REQUIRE(key.has_value());
+    admins_.push_back(crypto::MakeEd25519Signer(std::move(*key)));
+  }
+}
+
+Cluster::~Cluster() {
+  for (auto& [i, pid] : pids_) {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+}
+
+std::string Cluster::home(int i) const {
+  return (dir_.path() / ("node" + std::to_string(i))).string();
+}
+
+std::string Cluster::Log(int i) const { return ReadFile(home(i) + ".log"); }
+
+void Cluster::Start(int i) {
+  REQUIRE_FALSE(Running(i));
+  const std::string log = home(i) + ".log";
+  const std::string h = home(i);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "a");
+    if (f != nullptr) {
+      ::dup2(fileno(f), 1);
+      ::dup2(fileno(f), 2);
+    }
+    ::execl(ERTRD, ERTRD, "start", "--home", h.c_str(), "--log-level", "info",
+            static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  pids_[i] = pid;
+}
+
+void Cluster::Kill(int i) {
+  auto it = pids_.find(i);
+  REQUIRE(it != pids_.end());
+  ::kill(it->second, SIGKILL);
+  int status = 0;
+  ::waitpid(it->second, &status, 0);
+  pids_.erase(it);
+}
+
+void Cluster::Terminate(int i) {
+  auto it = pids_.find(i);
+  REQUIRE(it != pids_.end());
+  ::kill(it->second, SIGTERM);
+  int status = 0;
+  ::waitpid(it->second, &status, 0);
+  pids_.erase(it);
+  INFO(Log(i));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+void Cluster::WipeData(int i) {
+  REQUIRE_FALSE(Running(i));
+  std::filesystem::remove_all(home(i) + "/data");
+}
+
+std::optional<NodeStatus> Cluster::Status(int i) const {
+  auto r = HttpCall(http_port(i), "GET", "/v1/status");
+  if (!r || r->status != 200) return std::nullopt;
+  return NodeStatus{JsonNumber(r->body, "height"), JsonNumber(r->body, "view"),
+                    JsonString(r->body, "state_root"), JsonNumber(r->body, "peers_connected")};
+}
+
+bool Cluster::WaitFor(const std::function<bool()>& pred, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+bool Cluster::Converged(std::uint64_t height) const {
+  std::optional<NodeStatus> first;
+  for (const auto& [i, pid] : pids_) {
+    auto s = Status(i);
+    if (!s || s->height < height) return false;
+    if (!first) {
+      first = s;
+    } else if (s->height != first->height || s->state_root != first->state_root) {
+      return false;
+    }
+  }
+  return first.has_value();
+}
+
+ledger::RegisterUser Cluster::NewPhysician(int inst) {
+  auto key = crypto::SigningKey::Generate();
+  const std::string id = std::string("hosp-") + static_cast<char>('a' + inst);
+  return ledger::RegisterUser{id, key.public_key(), ledger::Role::kPhysician,
+                              "md-" + key.public_key().ShortHex()};
+}
+
+std::optional<HttpResult> Cluster::Submit(int via, int inst, const ledger::Payload& payload) {
+  ledger::TransactionHeader h;
+  h.chain_id = chain_id_;
+  h.nonce = ++nonces_[inst] + 1000;  // the genesis used nonce 1 of admin 0
+  auto tx = proto::MakeTransaction(h, payload, *admins_[static_cast<std::size_t>(inst)]);
+  REQUIRE(tx.has_value());
+  Bytes bytes = proto::EncodeSignedTransaction(tx->signed_tx);
+  return HttpCall(http_port(via), "POST", "/v1/transactions", std::string(AsStringView(bytes)));
+}
+
+std::string Cluster::Outcome(int i, const std::string& tx_id) const {
+  auto r = HttpCall(http_port(i), "GET", "/v1/transactions/" + tx_id);
+  if (!r || r->status != 200) return "";
+  if (JsonString(r->body, "status") == "pending") return "pending";
+  if (r->body.find("\"accepted\":true") != std::string::npos) return "accepted";
+  return "rejected:" + JsonString(r->body, "reason");
+}
+
+}  // namespace ertr::testing

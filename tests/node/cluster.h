@@ -1,0 +1,85 @@
+#pragma once
+
+// Cluster: a real local network of ertrd processes for integration tests (`ertrd testnet` +
+// `ertrd start`), driven only through the public interfaces: the CLI, the HTTP endpoints, signals
+// and the files in each node's home. Fault injection: SIGKILL, SIGTERM, wiping a data directory.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/signing.h"
+#include "ledger/types.h"
+#include "tests/support/temp_dir.h"
+
+namespace ertr::testing {
+
+struct NodeStatus {
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  std::string state_root;
+  std::uint64_t peers = 0;
+};
+
+// A minimal HTTP/1.1 client (Boost.Beast): status code and body, or nullopt if unreachable.
+struct HttpResult {
+  unsigned status = 0;
+  std::string body;
+};
+std::optional<HttpResult> HttpCall(std::uint16_t port, const std::string& method,
+                                   const std::string& target, const std::string& body = "");
+
+class Cluster {
+ public:
+  explicit Cluster(int validators = 4);
+  ~Cluster();  // SIGKILLs every node still running
+
+  void Start(int i);
+  void Kill(int i);       // SIGKILL, reaped
+  void Terminate(int i);  // SIGTERM, waits for a clean exit; CHECKs exit code 0
+  void WipeData(int i);
+  bool Running(int i) const { return pids_.count(i) > 0; }
+
+  std::optional<NodeStatus> Status(int i) const;
+  // Polls until pred holds (every 100 ms), at most `seconds`; false on timeout. A liveness bound
+  // for failing the test, not a performance assertion.
+  static bool WaitFor(const std::function<bool()>& pred, int seconds = 90);
+  // True once every running node is at >= height with the same state root.
+  bool Converged(std::uint64_t height) const;
+
+  // Signs with hospital `inst`'s admin key (from its home) and submits to node `via`.
+  std::optional<HttpResult> Submit(int via, int inst, const ledger::Payload& payload);
+  // A RegisterUser of a fresh physician at `inst`, signed by its admin.
+  ledger::RegisterUser NewPhysician(int inst);
+  // The committed outcome of a transaction as node i reports it ("accepted", "rejected:<reason>",
+  // "pending", or "" if unknown).
+  std::string Outcome(int i, const std::string& tx_id) const;
+
+  std::uint16_t http_port(int i) const { return static_cast<std::uint16_t>(http_base_ + i); }
+  std::uint16_t p2p_port(int i) const { return static_cast<std::uint16_t>(p2p_base_ + i); }
+  std::string home(int i) const;
+  std::string Log(int i) const;
+  std::string chain_id() const { return chain_id_; }
+  const crypto::PublicKey& validator_key(int i) const {
+    return validator_keys_[static_cast<std::size_t>(i)];
+  }
+  int size() const { return n_; }
+
+ private:
+  int n_;
+  TempDir dir_;
+  std::uint16_t p2p_base_ = 0;
+  std::uint16_t http_base_ = 0;
+  std::string chain_id_;
+  std::vector<std::unique_ptr<crypto::Signer>> admins_;
+  std::vector<crypto::PublicKey> validator_keys_;
+  std::map<int, pid_t> pids_;
+  std::map<int, std::uint64_t> nonces_;
+};
+
+}  // namespace ertr::testing

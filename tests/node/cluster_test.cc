@@ -1,0 +1,218 @@
+// Integration tests with real ertrd processes on 127.0.0.1 (issue 5 acceptance). Each test builds
+// its own testnet in a temporary directory and talks to the nodes only through public interfaces.
+
+#include <catch2/catch.hpp>
+
+#include <regex>
+
+#include "crypto/box_key.h"
+#include "net/asio.h"
+#include "net/frame.h"
+#include "net/handshake.h"
+#include "tests/node/cluster.h"
+
+namespace ertr::testing {
+namespace {
+
+std::string TxId(const HttpResult& r) {
+  std::smatch m;
+  std::regex_search(r.body, m, std::regex("\"tx_id\":\"([0-9a-f]{64})\""));
+  return m.size() > 1 ? std::string(m[1]) : std::string();
+}
+
+// Submits `count` RegisterUser transactions round-robin over the running nodes in `via`; returns
+// their ids.
+std::vector<std::string> SubmitUsers(Cluster& c, int count, const std::vector<int>& via) {
+  std::vector<std::string> ids;
+  for (int k = 0; k < count; ++k) {
+    const int inst = k % c.size();
+    const int node = via[static_cast<std::size_t>(k) % via.size()];
+    auto r = c.Submit(node, inst, c.NewPhysician(inst));
+    REQUIRE(r.has_value());
+    INFO(r->body);
+    REQUIRE(r->status == 202);
+    ids.push_back(TxId(*r));
+  }
+  return ids;
+}
+
+bool AllCommitted(const Cluster& c, int node, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    if (c.Outcome(node, id) != "accepted") return false;
+  }
+  return true;
+}
+
+std::uint64_t Height(const Cluster& c, int i) {
+  auto s = c.Status(i);
+  return s ? s->height : 0;
+}
+
+void StartAll(Cluster& c) {
+  for (int i = 0; i < c.size(); ++i) c.Start(i);
+  REQUIRE(Cluster::WaitFor([&] {
+    for (int i = 0; i < c.size(); ++i) {
+      auto s = c.Status(i);
+      if (!s || s->peers + 1 < static_cast<std::uint64_t>(c.size())) return false;
+    }
+    return true;
+  }));
+}
+
+TEST_CASE("four validators commit; one stops, three go on; it restarts and catches up",
+          "[integration][slow]") {
+  Cluster c(4);
+  StartAll(c);
+  auto first = SubmitUsers(c, 12, {0, 1, 2, 3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, first); }));
+  const auto h1 = Height(c, 0);
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(h1); }));
+
+  c.Kill(3);
+  auto second = SubmitUsers(c, 12, {0, 1, 2});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 1, second); }));
+  const auto h2 = Height(c, 1);
+  CHECK(h2 > h1);
+
+  c.Start(3);
+  INFO(c.Log(3));
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(h2); }));
+  CHECK(AllCommitted(c, 3, second));
+  // It takes part again: new work commits everywhere.
+  auto third = SubmitUsers(c, 4, {3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 2, third); }));
+  c.Terminate(0);  // SIGTERM drains cleanly with exit code 0
+}
+
+TEST_CASE("killing the primary mid-load causes a view change and commits continue",
+          "[integration][slow]") {
+  Cluster c(4);
+  StartAll(c);
+  auto warm = SubmitUsers(c, 4, {1});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 1, warm); }));
+  REQUIRE(c.Status(1)->view == 0);  // node 0 is the primary of view 0
+  auto load = SubmitUsers(c, 6, {1, 2, 3});
+  c.Kill(0);
+  auto after = SubmitUsers(c, 6, {1, 2, 3});
+  INFO(c.Log(1));
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 2, load) && AllCommitted(c, 2, after); }));
+  CHECK(c.Status(1)->view >= 1);
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 1)); }));
+}
+
+TEST_CASE("kill -9 under load, again and again: no decided block is lost, states agree",
+          "[integration][slow]") {
+  Cluster c(4);
+  StartAll(c);
+  std::vector<std::string> all;
+  for (int round = 0; round < 4; ++round) {
+    const int victim = (round * 3 + 1) % 4;
+    std::vector<int> others;
+    for (int i = 0; i < 4; ++i) {
+      if (i != victim) others.push_back(i);
+    }
+    auto before = SubmitUsers(c, 6, others);
+    c.Kill(victim);  // mid-load: some of these are in flight
+    auto during = SubmitUsers(c, 6, others);
+    c.Start(victim);
+    all.insert(all.end(), before.begin(), before.end());
+    all.insert(all.end(), during.begin(), during.end());
+    INFO("round " << round << " victim " << victim << "\n" << c.Log(victim));
+    REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, victim, all); }));
+  }
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 0)); }));
+  for (int i = 0; i < 4; ++i) {
+    CHECK(c.Log(i).find("event=fatal") == std::string::npos);
+    // No replica saw another sign two digests for one (view, height), restarted ones included.
+    auto metrics = HttpCall(c.http_port(i), "GET", "/metrics");
+    REQUIRE(metrics.has_value());
+    CHECK(metrics->body.find("ertr_equivocations_seen_total 0\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integration][slow]") {
+  Cluster c(4);
+  StartAll(c);
+  auto ids = SubmitUsers(c, 16, {0, 1});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
+  c.Kill(2);
+  c.WipeData(2);
+  c.Start(2);
+  const auto h = Height(c, 0);
+  INFO(c.Log(2));
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(h); }));
+  CHECK(AllCommitted(c, 2, ids));
+}
+
+TEST_CASE("non-members and tampered handshakes are refused and logged", "[integration][slow]") {
+  Cluster c(4);
+  StartAll(c);
+  boost::asio::io_context io;
+  auto connect = [&] {
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), c.p2p_port(3)});
+    return s;
+  };
+  auto write_frame = [](boost::asio::ip::tcp::socket& s, const Bytes& payload) {
+    auto f = net::EncodeFrame(payload);
+    boost::asio::write(s, boost::asio::buffer(f));
+  };
+  auto read_frame = [](boost::asio::ip::tcp::socket& s) -> std::optional<Bytes> {
+    net::FrameReader reader;
+    std::array<std::uint8_t, 4096> buf{};
+    while (true) {
+      auto f = reader.Next();
+      if (!f) return std::nullopt;
+      if (*f) return **f;
+      boost::system::error_code ec;
+      const auto n = s.read_some(boost::asio::buffer(buf), ec);
+      if (ec) return std::nullopt;
+      reader.Feed(ByteSpan(buf.data(), n));
+    }
+  };
+  // 1. An outsider with a key that is not in the validator set completes its half correctly.
+  auto outsider = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  {
+    auto s = connect();
+    net::HandshakeInitiator init(c.chain_id(), *outsider, c.validator_key(3));
+    write_frame(s, init.Hello());
+    auto reply = read_frame(s);
+    REQUIRE(reply.has_value());
+    auto confirm = init.OnReply(*reply);
+    REQUIRE(confirm.has_value());  // node 3 proved its identity
+    write_frame(s, *confirm);
+    CHECK_FALSE(read_frame(s).has_value());  // and closed on us
+  }
+  // 2. A validator's identity claimed without its key: the signature in the confirmation fails.
+  {
+    auto s = connect();
+    net::HandshakeInitiator init(c.chain_id(), *outsider, c.validator_key(3));
+    write_frame(s, init.Hello());
+    auto reply = read_frame(s);
+    REQUIRE(reply.has_value());
+    auto confirm = *init.OnReply(*reply);
+    std::copy(c.validator_key(1).span().begin(), c.validator_key(1).span().end(), confirm.begin());
+    write_frame(s, confirm);
+    CHECK_FALSE(read_frame(s).has_value());
+  }
+  // 3. Garbage instead of a hello.
+  {
+    auto s = connect();
+    write_frame(s, ToBytes("GET / HTTP/1.1"));
+    CHECK_FALSE(read_frame(s).has_value());
+  }
+  REQUIRE(Cluster::WaitFor(
+      [&] {
+        const auto log = c.Log(3);
+        return log.find("not a validator of this chain") != std::string::npos &&
+               log.find("failed to prove its identity") != std::string::npos &&
+               log.find("bad magic") != std::string::npos;
+      },
+      10));
+  // The network is unharmed.
+  auto ids = SubmitUsers(c, 3, {3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
+}
+
+}  // namespace
+}  // namespace ertr::testing

@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include "node/config.h"
+
+namespace ertr::node {
+namespace {
+
+NodeConfig Sample() {
+  NodeConfig c;
+  c.home = "/tmp/h";
+  c.validator_index = ReplicaId(2);
+  c.institution_id = "hosp-c";
+  c.listen_port = 1234;
+  c.http_port = 2345;
+  c.passphrase_file = "keys/passphrase";
+  c.peers = {{ReplicaId(0), "127.0.0.1", 1000}, {ReplicaId(1), "10.0.0.2", 1001}};
+  return c;
+}
+
+std::string ErrorOf(const std::string& text) {
+  auto r = ParseNodeConfig(text, "/tmp/h", "config.toml");
+  REQUIRE_FALSE(r.has_value());
+  return r.error().message();
+}
+
+TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
+  auto c = Sample();
+  auto parsed = ParseNodeConfig(RenderNodeConfig(c), c.home, "config.toml");
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->validator_index == ReplicaId(2));
+  CHECK(parsed->institution_id == "hosp-c");
+  CHECK(parsed->listen_port == 1234);
+  CHECK(parsed->http_port == 2345);
+  CHECK(parsed->passphrase_file == "keys/passphrase");
+  REQUIRE(parsed->peers.size() == 2);
+  CHECK(parsed->peers[1].host == "10.0.0.2");
+  CHECK(parsed->peers[1].port == 1001);
+  CHECK(parsed->Resolve("data") == std::filesystem::path("/tmp/h/data"));
+}
+
+TEST_CASE("config errors name the file, the field and what to write", "[unit][node]") {
+  CHECK(ErrorOf("[node]\ninstitution_id = \"a\"\n").find("'node.validator_index' is missing") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\n").find("'node.institution_id' is missing") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = -1\ninstitution_id = \"a\"\n")
+            .find("'node.validator_index' must be an integer in 0..255") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\nlisten = \"nohost\"\n")
+            .find("'node.listen' must be HOST:PORT") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\nlisten = \"h:70000\"\n")
+            .find("'node.listen'") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[consensus]\n"
+                "view_timeout_ms = 5\n")
+            .find("'consensus.view_timeout_ms' must be an integer in 100..600000") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
+                "validator_index = 0\naddress = \"127.0.0.1:1\"\n")
+            .find("'peers[0].validator_index' repeats validator 0") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
+                "validator_index = 1\naddress = \"127.0.0.1\"\n")
+            .find("'peers[0].address' must be HOST:PORT") != std::string::npos);
+  CHECK(ErrorOf("[node\nvalidator_index = 0\n").find("config.toml: not valid TOML at line 1") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace ertr::node

@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include "node/mempool.h"
+#include "proto/codec.h"
+#include "proto/ledger_codec.h"
+
+namespace ertr::node {
+namespace {
+
+struct Fixture {
+  std::unique_ptr<crypto::Signer> alice = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  std::unique_ptr<crypto::Signer> bob = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  std::unique_ptr<crypto::Verifier> verifier = crypto::MakeEd25519Verifier();
+  std::uint64_t nonce = 0;
+
+  Bytes Tx(const crypto::Signer& s, std::string chain = "ertr-test", std::size_t pad = 8) {
+    ledger::TransactionHeader h;
+    h.chain_id = std::move(chain);
+    h.nonce = ++nonce;
+    auto tx = proto::MakeTransaction(h, ledger::NullOp{Bytes(pad, 1)}, s);
+    REQUIRE(tx.has_value());
+    return proto::EncodeSignedTransaction(tx->signed_tx);
+  }
+};
+
+TEST_CASE("mempool admits valid transactions once and refuses bad ones", "[unit][node]") {
+  Fixture f;
+  Mempool pool("ertr-test", *f.verifier);
+  auto tx = f.Tx(*f.alice);
+  auto added = pool.Add(tx);
+  REQUIRE(added.has_value());
+  CHECK(pool.Contains(added->id));
+  CHECK(pool.Add(tx).error().code() == StatusCode::kAlreadyExists);
+  CHECK(pool.Add(f.Tx(*f.alice, "other-chain")).error().message().find("other-chain") !=
+        std::string::npos);
+  auto forged = f.Tx(*f.alice);
+  forged[forged.size() - 1] ^= 1;  // the signature's last byte
+  CHECK(pool.Add(forged).error().code() == StatusCode::kUnauthenticated);
+  CHECK(pool.Add(Bytes{1, 2, 3}).error().code() == StatusCode::kInvalidArgument);
+  pool.Remove({added->id});
+  CHECK(pool.size() == 0);
+  CHECK(pool.bytes() == 0);
+}
+
+TEST_CASE("mempool bounds bytes overall and transactions per signer", "[unit][node]") {
+  Fixture f;
+  Mempool pool("ertr-test", *f.verifier, MempoolLimits{4096, 3, 2048});
+  for (int i = 0; i < 3; ++i) REQUIRE(pool.Add(f.Tx(*f.alice)).has_value());
+  auto fourth = pool.Add(f.Tx(*f.alice));
+  CHECK(fourth.error().code() == StatusCode::kResourceExhausted);
+  // Another signer is not crowded out by alice's limit...
+  REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 1000)).has_value());
+  // ...but the total bound holds for everyone.
+  REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 1500)).has_value());
+  CHECK(pool.Add(f.Tx(*f.bob, "ertr-test", 1500)).error().code() == StatusCode::kResourceExhausted);
+  CHECK(pool.Add(f.Tx(*f.bob, "ertr-test", 3000)).error().code() == StatusCode::kInvalidArgument);
+  CHECK(pool.bytes() <= 4096);
+}
+
+}  // namespace
+}  // namespace ertr::node

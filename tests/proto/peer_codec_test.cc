@@ -1,0 +1,48 @@
+#include <catch2/catch.hpp>
+
+#include "proto/consensus_codec.h"
+#include "proto/peer_codec.h"
+
+namespace ertr::proto {
+namespace {
+
+TEST_CASE("peer messages round-trip and malformed ones are refused", "[unit][proto]") {
+  std::vector<PeerMessage> messages = {
+      PeerConsensus{Bytes{1, 2, 3}},   PeerTransactions{{Bytes{4}, Bytes{5, 6}}},
+      PeerBlockRequest{Height(7), 64}, PeerBlockResponse{{Bytes{8, 9}}},
+      PeerStatus{Height(10), View(2)},
+  };
+  for (const auto& m : messages) {
+    auto back = DecodePeerMessage(EncodePeerMessage(m));
+    REQUIRE(back.has_value());
+    CHECK(back->index() == m.index());
+    CHECK(EncodePeerMessage(*back) == EncodePeerMessage(m));
+  }
+  auto capped = DecodePeerMessage(EncodePeerMessage(PeerBlockRequest{Height(1), 100000}));
+  REQUIRE(capped.has_value());
+  CHECK(std::get<PeerBlockRequest>(*capped).max_blocks == kMaxSyncBlocks);
+  CHECK_FALSE(DecodePeerMessage(EncodePeerMessage(PeerBlockRequest{Height(0), 1})).has_value());
+  CHECK_FALSE(DecodePeerMessage(Bytes{}).has_value());  // no body
+  CHECK_FALSE(DecodePeerMessage(Bytes{0xff, 0xff, 0xff}).has_value());
+}
+
+TEST_CASE("the replica's persistent state round-trips", "[unit][proto]") {
+  consensus::PersistentState s;
+  s.view = View(3);
+  s.view_changing = true;
+  s.signed_votes[{View(3), Height(9)}] = crypto::DomainHash("t", AsBytes("a"));
+  s.signed_votes[{View(2), Height(8)}] = crypto::DomainHash("t", AsBytes("b"));
+  s.stable_height = Height(8);
+  s.stable_root = crypto::DomainHash("t", AsBytes("root"));
+  auto back = DecodeReplicaState(EncodeReplicaState(s));
+  REQUIRE(back.has_value());
+  CHECK(back->view == View(3));
+  CHECK(back->view_changing);
+  CHECK(back->signed_votes == s.signed_votes);
+  CHECK(back->stable_height == Height(8));
+  CHECK(back->stable_root == s.stable_root);
+  CHECK_FALSE(DecodeReplicaState(Bytes{0x0a, 0x05}).has_value());
+}
+
+}  // namespace
+}  // namespace ertr::proto
