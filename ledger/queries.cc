@@ -83,6 +83,15 @@ Result<std::optional<TxOutcomeState>> TransactionOutcome(const StateView& state,
   return state.Load<TxOutcomeState>(keys::Outcome(tx_id));
 }
 
+Result<std::optional<RecordState>> RecordByCiphertext(const StateView& state,
+                                                      const crypto::Digest& ciphertext) {
+  ERTR_ASSIGN_OR_RETURN(auto raw, state.Get(keys::CiphertextRecord(ciphertext)));
+  if (!raw) return std::optional<RecordState>();
+  auto id = RecordId::FromSpan(*raw, "record_id");
+  if (!id) return Status::DataLoss("ciphertext index entry is malformed");
+  return state.Load<RecordState>(keys::Record(*id));
+}
+
 Result<std::optional<ChainState>> LoadChain(const StateView& state) {
   return state.Load<ChainState>(keys::Chain());
 }

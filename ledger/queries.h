@@ -47,4 +47,9 @@ Result<std::optional<TxOutcomeState>> TransactionOutcome(const StateView& state,
 
 Result<std::optional<ChainState>> LoadChain(const StateView& state);
 
+// The record whose ciphertext has this digest (the node uses it to delete erased blobs and to
+// refuse storing them again).
+Result<std::optional<RecordState>> RecordByCiphertext(const StateView& state,
+                                                      const crypto::Digest& ciphertext);
+
 }  // namespace ertr::ledger

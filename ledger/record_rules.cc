@@ -44,6 +44,12 @@ Verdict OnSubmitRecord(TxContext& ctx, const SubmitRecord& tx) {
     return Reject(RejectReason::kAlreadyExists, "submit_record.record_id",
                   "the record id is taken; make a new random one");
   }
+  ERTR_ASSIGN_OR_RETURN(auto same_blob,
+                        ctx.state.Get(keys::CiphertextRecord(tx.ciphertext_digest)));
+  if (same_blob) {
+    return Reject(RejectReason::kAlreadyExists, "submit_record.ciphertext_digest",
+                  "another record has this ciphertext; encrypt each record with its own key");
+  }
   for (std::size_t i = 0; i < tx.locator.holder_institutions.size(); ++i) {
     ERTR_ASSIGN_OR_RETURN(bool known, InstitutionExists(ctx, tx.locator.holder_institutions[i]));
     if (!known) {
@@ -80,6 +86,7 @@ Verdict OnSubmitRecord(TxContext& ctx, const SubmitRecord& tx) {
   }
   ctx.state.Save(keys::Record(record.id), record);
   ctx.state.Put(keys::PatientRecord(record.patient, record.id), {});
+  ctx.state.Put(keys::CiphertextRecord(record.ciphertext_digest), record.id.ToBytes());
   AuditEntry entry = RecordEntry(AuditKind::kRecordSubmitted, ctx, record);
   entry.actor_institution = record.uploader_institution_id;
   entry.detail = std::string(RecordKindName(record.kind));

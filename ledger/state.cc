@@ -96,6 +96,7 @@ Bytes Nonce(const crypto::PublicKey& signer, std::uint64_t nonce) {
 }
 Bytes Outcome(const crypto::Digest& tx_id) { return Make("o/", tx_id); }
 Bytes PatientKey(const crypto::PublicKey& key) { return Make("pk/", key); }
+Bytes CiphertextRecord(const crypto::Digest& ciphertext) { return Make("cd/", ciphertext); }
 Bytes UserPatients(const crypto::PublicKey& user) { return Make("up/", user); }
 Bytes UserPatient(const crypto::PublicKey& user, const Pseudonym& p) {
   return Make("up/", user, p);

@@ -152,8 +152,9 @@ Bytes BreakGlass(const Pseudonym& p, const crypto::PublicKey& user);
 Bytes ExpiriesUpTo();  // prefix of the expiry index
 Bytes Expiry(std::uint64_t time_ms, const Pseudonym& p);
 Bytes Nonce(const crypto::PublicKey& signer, std::uint64_t nonce);
-Bytes PatientKey(const crypto::PublicKey& key);     // -> pseudonym
-Bytes UserPatients(const crypto::PublicKey& user);  // prefix
+Bytes PatientKey(const crypto::PublicKey& key);            // -> pseudonym
+Bytes CiphertextRecord(const crypto::Digest& ciphertext);  // -> record id
+Bytes UserPatients(const crypto::PublicKey& user);         // prefix
 Bytes UserPatient(const crypto::PublicKey& user, const Pseudonym& p);
 Bytes Outcome(const crypto::Digest& tx_id);
 Bytes PatientAudit(const Pseudonym& p);  // prefix

@@ -28,7 +28,7 @@ struct HttpResponse {
   std::string body;
 };
 
-inline constexpr std::size_t kMaxHttpBodyBytes = 2u << 20;
+inline constexpr std::size_t kMaxHttpBodyBytes = 64u << 20;
 
 class HttpServer {
  public:

@@ -117,6 +117,16 @@ Status Node::Init() {
   rc.checkpoint_interval = genesis.parameters.checkpoint_interval;
   rc.view_timeout_ms = config_.view_timeout_ms;
   replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);
+  ERTR_ASSIGN_OR_RETURN(blobs_,
+                        storage::OpenFileBlobStore(config_.Resolve(config_.data_dir) / "blobs"));
+  BlobReplicator::Hooks blob_hooks;
+  blob_hooks.send = [this](std::optional<ReplicaId> to, const proto::PeerMessage& m) {
+    SendMessage(to, m);
+  };
+  blob_hooks.is_erased = [this](const crypto::Digest& d) { return IsErasedBlob(d); };
+  blob_hooks.on_available = [this](const crypto::Digest& d) { ReleaseGated(d); };
+  replicator_ = std::make_unique<BlobReplicator>(*blobs_, validators_->max_faulty() + 1,
+                                                 std::move(blob_hooks), log_);
   mempool_ = std::make_unique<Mempool>(
       chain_id_, *verifier_,
       MempoolLimits{64u << 20, 2000, genesis.parameters.max_transaction_bytes});
@@ -155,8 +165,12 @@ Status Node::Init() {
       io_, topts, *signer_, std::move(peers),
       [this](ReplicaId from, Bytes payload) { OnPeerMessage(from, std::move(payload)); },
       [this](ReplicaId peer, bool up) {
-        if (up)
+        if (up) {
           SendMessage(peer, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
+          replicator_->OnPeerConnected(peer);
+        } else {
+          replicator_->OnPeerDisconnected(peer);
+        }
       },
       log_);
   http_ = std::make_unique<HttpServer>(io_, config_.http_host, config_.http_port,
@@ -213,6 +227,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   block.tx_hashes = ids;
   ERTR_RETURN_IF_ERROR(stores_.blocks->Append(block, result.writes));
   mempool_->Remove(ids);
+  OnBlockBlobs(txs, result);
   const auto now = std::chrono::steady_clock::now();
   std::uint64_t rejected = 0;
   for (const auto& r : result.results) {
@@ -253,6 +268,18 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     if (!from || p.validator_index != *from) transport_->Send(p.validator_index, gossip);
   }
   const crypto::Digest id = tx.id;
+  // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its
+  // uploader is offline); until then it waits here, and this node fetches the blob too.
+  auto typed = proto::DecodeTransaction(tx.bytes);
+  if (typed && typed->payload) {
+    if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed->payload)) {
+      if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
+        replicator_->Fetch(submit->ciphertext_digest);
+        gated_[submit->ciphertext_digest].push_back(std::move(tx));
+        return id;
+      }
+    }
+  }
   driver_->Post(consensus::TransactionsReceived{{std::move(tx)}});
   return id;
 }

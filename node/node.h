@@ -15,6 +15,7 @@
 #include "ledger/chain_code.h"
 #include "net/asio.h"
 #include "net/transport.h"
+#include "node/blob_replicator.h"
 #include "node/config.h"
 #include "node/http_server.h"
 #include "node/mempool.h"
@@ -58,6 +59,14 @@ class Node {
   // Admits a transaction from a client or a peer; gossips it on when new.
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from);
 
+  // Blobs (node_blobs.cc).
+  bool IsErasedBlob(const crypto::Digest& digest) const;
+  void ReleaseGated(const crypto::Digest& digest);
+  // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
+  void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);
+  HttpResponse PostBlob(const HttpRequest& req);
+  HttpResponse GetBlob(const std::string& hex);
+
   // HTTP (node_http.cc).
   HttpResponse OnHttp(const HttpRequest& req);
   std::string Metrics() const;
@@ -78,6 +87,10 @@ class Node {
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<storage::BlobStore> blobs_;
+  std::unique_ptr<BlobReplicator> replicator_;
+  // Record transactions waiting until f+1 nodes hold their blob, by ciphertext digest.
+  std::map<crypto::Digest, std::vector<consensus::Transaction>> gated_;
   boost::asio::steady_timer tick_{io_};
   std::optional<Status> fatal_;
 

@@ -111,6 +111,17 @@ std::string Node::Metrics() const {
   counter("ertr_p2p_bytes_received_total", "Bytes received from peers.", ts.bytes_received);
   counter("ertr_p2p_dropped_total", "Messages dropped: peer queue full or not connected.",
           ts.dropped_queue_full + ts.dropped_not_connected);
+  const auto& bs = replicator_->stats();
+  counter("ertr_blob_bytes_received_total", "Blob bytes replicated to this node.",
+          bs.bytes_received);
+  counter("ertr_blob_bytes_served_total", "Blob bytes sent to peers.", bs.bytes_served);
+  counter("ertr_blobs_received_total", "Blobs replicated to this node.", bs.blobs_received);
+  counter("ertr_blobs_erased_total", "Blobs deleted on erasure.", bs.blobs_erased);
+  counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
+          bs.pulls_failed);
+  gauge("ertr_blob_pulls_active", "Blobs being pulled from peers.", replicator_->active_pulls());
+  gauge("ertr_records_waiting_for_blob", "Record transactions waiting for f+1 blob holders.",
+        gated_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"
     << "# TYPE ertr_commit_latency_seconds histogram\n";
   std::uint64_t cumulative = 0;
@@ -135,6 +146,11 @@ HttpResponse Node::OnHttp(const HttpRequest& req) {
     return HttpResponse{200, "text/plain; version=0.0.4", Metrics()};
   }
   if (req.method == "GET" && req.target == "/v1/status") return Json(200, StatusJson());
+  if (req.method == "POST" && req.target == "/v1/blobs") return PostBlob(req);
+  const std::string blobs = "/v1/blobs/";
+  if (req.method == "GET" && req.target.rfind(blobs, 0) == 0) {
+    return GetBlob(req.target.substr(blobs.size()));
+  }
   if (req.method == "POST" && req.target == "/v1/transactions") {
     auto id = Admit(AsBytes(req.body), std::nullopt);
     if (!id) return Error(id.error());

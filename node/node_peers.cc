@@ -78,6 +78,9 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
     void operator()(const proto::PeerBlockRequest& r) const { n.ServeBlocks(from, r); }
     void operator()(const proto::PeerBlockResponse& r) const { n.OnBlocks(from, r); }
     void operator()(const proto::PeerStatus& s) const { n.OnStatus(from, s); }
+    void operator()(const proto::PeerBlobHave& h) const { n.replicator_->OnHave(from, h); }
+    void operator()(const proto::PeerBlobRequest& r) const { n.replicator_->OnRequest(from, r); }
+    void operator()(const proto::PeerBlobChunk& c) const { n.replicator_->OnChunk(from, c); }
   };
   std::visit(Visitor{*this, from}, *m);
 }
@@ -162,6 +165,7 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
 
 void Node::Tick() {
   SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
+  replicator_->Tick();
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();

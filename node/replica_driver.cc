@@ -53,9 +53,16 @@ void ReplicaDriver::Drain() {
   while (!queue_.empty() && !failed_) {
     consensus::Event event{NowMs(), std::move(queue_.front())};
     queue_.pop_front();
+    const View view_before = replica_.view();
+    const bool changing_before = replica_.view_changing();
     for (const auto& action : replica_.Handle(event)) {
       Run(action);
       if (failed_) break;
+    }
+    if (replica_.view() != view_before || replica_.view_changing() != changing_before) {
+      logger_->info("event={} view={} primary={}",
+                    replica_.view_changing() ? "view_change_started" : "view_entered",
+                    replica_.view().value(), replica_.IsPrimary() ? "self" : "other");
     }
   }
   draining_ = false;
@@ -84,13 +91,18 @@ void ReplicaDriver::Run(const consensus::Action& action) {
       auto& timer = d.timers_[t.id];
       if (!timer) timer = std::make_unique<boost::asio::steady_timer>(d.io_);
       timer->expires_after(std::chrono::milliseconds(t.delay_ms));
+      d.logger_->debug("event=timer_set delay_ms={}", t.delay_ms);
       timer->async_wait([&d = d, id = t.id](const boost::system::error_code& ec) {
-        if (!ec) d.Post(consensus::TimerFired{id});
+        if (!ec) {
+          d.logger_->debug("event=timer_fired");
+          d.Post(consensus::TimerFired{id});
+        }
       });
     }
     void operator()(const consensus::CancelTimer& t) const {
       auto it = d.timers_.find(t.id);
       if (it != d.timers_.end()) it->second->cancel();
+      d.logger_->debug("event=timer_cancelled");
     }
     void operator()(const consensus::Deliver& del) const {
       auto root = d.hooks_.deliver(del);

@@ -36,6 +36,21 @@ struct ToWireVisitor {
     m.mutable_status()->set_height(s.height.value());
     m.mutable_status()->set_view(s.view.value());
   }
+  void operator()(const PeerBlobHave& h) const {
+    auto* w = m.mutable_blob_have();
+    for (const auto& d : h.digests) w->add_digests(ToString(d.span()));
+  }
+  void operator()(const PeerBlobRequest& r) const {
+    m.mutable_blob_request()->set_digest(ToString(r.digest.span()));
+    m.mutable_blob_request()->set_offset(r.offset);
+  }
+  void operator()(const PeerBlobChunk& c) const {
+    auto* w = m.mutable_blob_chunk();
+    w->set_digest(ToString(c.digest.span()));
+    w->set_offset(c.offset);
+    w->set_total_size(c.total_size);
+    w->set_data(ToString(c.data));
+  }
 };
 
 }  // namespace
@@ -74,6 +89,38 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
       return PeerMessage(PeerBlockResponse{ToBytesList(m.block_response().blocks())});
     case pb::PeerMessage::kStatus:
       return PeerMessage(PeerStatus{Height(m.status().height()), View(m.status().view())});
+    case pb::PeerMessage::kBlobHave: {
+      if (static_cast<std::size_t>(m.blob_have().digests_size()) > kMaxBlobHaveDigests) {
+        return TooLarge("blob have digest count",
+                        static_cast<std::size_t>(m.blob_have().digests_size()),
+                        kMaxBlobHaveDigests);
+      }
+      PeerBlobHave have;
+      for (const auto& d : m.blob_have().digests()) {
+        ERTR_ASSIGN_OR_RETURN(auto digest, Fixed<crypto::Digest>(d, "blob_have.digests"));
+        have.digests.push_back(digest);
+      }
+      return PeerMessage(std::move(have));
+    }
+    case pb::PeerMessage::kBlobRequest: {
+      PeerBlobRequest r;
+      ERTR_ASSIGN_OR_RETURN(
+          r.digest, Fixed<crypto::Digest>(m.blob_request().digest(), "blob_request.digest"));
+      r.offset = m.blob_request().offset();
+      return PeerMessage(r);
+    }
+    case pb::PeerMessage::kBlobChunk: {
+      const auto& c = m.blob_chunk();
+      if (c.data().size() > kMaxBlobChunkBytes) {
+        return TooLarge("blob chunk", c.data().size(), kMaxBlobChunkBytes);
+      }
+      PeerBlobChunk chunk;
+      ERTR_ASSIGN_OR_RETURN(chunk.digest, Fixed<crypto::Digest>(c.digest(), "blob_chunk.digest"));
+      chunk.offset = c.offset();
+      chunk.total_size = c.total_size();
+      chunk.data.assign(c.data().begin(), c.data().end());
+      return PeerMessage(std::move(chunk));
+    }
     case pb::PeerMessage::BODY_NOT_SET:
       break;
   }

@@ -9,12 +9,15 @@
 #include "common/bytes.h"
 #include "common/ids.h"
 #include "common/status.h"
+#include "crypto/hash.h"
 
 namespace ertr::proto {
 
 inline constexpr std::size_t kMaxPeerMessageBytes = 16u << 20;  // = net::kMaxFrameBytes
 inline constexpr std::size_t kMaxSyncBlocks = 64;
 inline constexpr std::size_t kMaxGossipTransactions = 4096;
+inline constexpr std::size_t kMaxBlobHaveDigests = 4096;
+inline constexpr std::size_t kMaxBlobChunkBytes = 1u << 20;
 
 struct PeerConsensus {
   Bytes message;  // an encoded consensus message (proto/consensus_codec.h)
@@ -33,8 +36,22 @@ struct PeerStatus {
   Height height;
   View view;
 };
+struct PeerBlobHave {
+  std::vector<crypto::Digest> digests;
+};
+struct PeerBlobRequest {
+  crypto::Digest digest;
+  std::uint64_t offset = 0;
+};
+struct PeerBlobChunk {
+  crypto::Digest digest;
+  std::uint64_t offset = 0;
+  std::uint64_t total_size = 0;
+  Bytes data;
+};
 using PeerMessage =
-    std::variant<PeerConsensus, PeerTransactions, PeerBlockRequest, PeerBlockResponse, PeerStatus>;
+    std::variant<PeerConsensus, PeerTransactions, PeerBlockRequest, PeerBlockResponse, PeerStatus,
+                 PeerBlobHave, PeerBlobRequest, PeerBlobChunk>;
 
 Bytes EncodePeerMessage(const PeerMessage& message);
 Result<PeerMessage> DecodePeerMessage(ByteSpan bytes);

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "crypto/init.h"
 #include "ledger/chain_code.h"
 #include "proto/ledger_codec.h"
 #include "storage/stores.h"
@@ -41,6 +42,7 @@ inline crypto::PublicKey Key(std::uint8_t b) {
 class FuzzChain {
  public:
   FuzzChain() : state_(storage::MakeMemoryStores().state), code_(verifier_) {
+    if (!crypto::Init().ok()) std::abort();
     ledger::Genesis g;
     g.chain_id = "ertr-fuzz";
     g.institutions.push_back(ledger::Institution{"hosp-a", "Fuzz", Key(2), {}, {Key(1)}});

@@ -2,12 +2,14 @@
 // or the frame opener; the reader never holds more than one frame plus what was fed.
 #include <cstdlib>
 
+#include "crypto/init.h"
 #include "net/frame.h"
 #include "net/handshake.h"
 
 namespace {
 
 struct Fixture {
+  bool initialised = ertr::crypto::Init().ok();  // before any guarded allocation
   std::unique_ptr<ertr::crypto::Signer> self =
       ertr::crypto::MakeEd25519Signer(*ertr::crypto::SigningKey::FromSeed(ertr::Bytes(32, 1)));
   std::unique_ptr<ertr::crypto::Signer> peer =

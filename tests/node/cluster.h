@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/box_key.h"
 #include "crypto/signing.h"
 #include "ledger/types.h"
 #include "tests/support/temp_dir.h"
@@ -54,6 +55,13 @@ class Cluster {
 
   // Signs with hospital `inst`'s admin key (from its home) and submits to node `via`.
   std::optional<HttpResult> Submit(int via, int inst, const ledger::Payload& payload);
+  // Signs with any key and submits to node `via`.
+  std::optional<HttpResult> SubmitAs(int via, const crypto::Signer& signer,
+                                     const ledger::Payload& payload);
+  // Hospital i's encryption key from the genesis.
+  const crypto::BoxPublicKey& institution_key(int i) const {
+    return institution_keys_[static_cast<std::size_t>(i)];
+  }
   // A RegisterUser of a fresh physician at `inst`, signed by its admin.
   ledger::RegisterUser NewPhysician(int inst);
   // The committed outcome of a transaction as node i reports it ("accepted", "rejected:<reason>",
@@ -78,6 +86,8 @@ class Cluster {
   std::string chain_id_;
   std::vector<std::unique_ptr<crypto::Signer>> admins_;
   std::vector<crypto::PublicKey> validator_keys_;
+  std::vector<crypto::BoxPublicKey> institution_keys_;
+  std::map<crypto::PublicKey, std::uint64_t> signer_nonces_;
   std::map<int, pid_t> pids_;
   std::map<int, std::uint64_t> nonces_;
 };

@@ -6,6 +6,9 @@
 #include <regex>
 
 #include "crypto/box_key.h"
+#include "crypto/envelope.h"
+#include "crypto/payload_cipher.h"
+#include "crypto/secure_buffer.h"
 #include "net/asio.h"
 #include "net/frame.h"
 #include "net/handshake.h"
@@ -50,13 +53,18 @@ std::uint64_t Height(const Cluster& c, int i) {
 
 void StartAll(Cluster& c) {
   for (int i = 0; i < c.size(); ++i) c.Start(i);
-  REQUIRE(Cluster::WaitFor([&] {
+  const bool up = Cluster::WaitFor([&] {
     for (int i = 0; i < c.size(); ++i) {
       auto s = c.Status(i);
       if (!s || s->peers + 1 < static_cast<std::uint64_t>(c.size())) return false;
     }
     return true;
-  }));
+  });
+  if (!up) {
+    std::string logs;
+    for (int i = 0; i < c.size(); ++i) logs += "node " + std::to_string(i) + ":\n" + c.Log(i);
+    FAIL("the network did not connect:\n" << logs);
+  }
 }
 
 TEST_CASE("four validators commit; one stops, three go on; it restarts and catches up",
@@ -127,6 +135,100 @@ TEST_CASE("kill -9 under load, again and again: no decided block is lost, states
     auto metrics = HttpCall(c.http_port(i), "GET", "/metrics");
     REQUIRE(metrics.has_value());
     CHECK(metrics->body.find("ertr_equivocations_seen_total 0\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("a record's blob stays fetchable when its uploader goes offline, and erasure deletes it",
+          "[integration][slow]") {
+  Cluster c(4);
+  StartAll(c);
+  auto physician = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  auto reg = c.Submit(
+      0, 0,
+      ledger::RegisterUser{"hosp-a", physician->public_key(), ledger::Role::kPhysician, "md-blob"});
+  REQUIRE(reg.has_value());
+  std::array<std::uint8_t, 16> p{};
+  crypto::RandomBytes(p);
+  auto pat = c.Submit(0, 0, ledger::RegisterPatient{ledger::Pseudonym(p), "hosp-a", {}});
+  REQUIRE(pat.has_value());
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, {TxId(*reg), TxId(*pat)}); }));
+
+  // The uploader encrypts (3 MiB: several chunks), stores the ciphertext at its node, and
+  // submits the record with the data key sealed to its institution.
+  Bytes plain(3 * 1024 * 1024 + 123);
+  crypto::RandomBytes(plain);
+  auto key = crypto::DataKey::Random();
+  Bytes ciphertext = crypto::EncryptPayload(key, plain);
+  auto up = HttpCall(c.http_port(0), "POST", "/v1/blobs", std::string(AsStringView(ciphertext)));
+  REQUIRE(up.has_value());
+  INFO(up->body);
+  REQUIRE(up->status == 201);
+  const crypto::Digest digest = crypto::Hash(ciphertext);
+  CHECK(up->body.find(digest.ToHex()) != std::string::npos);
+  std::array<std::uint8_t, 16> r{};
+  crypto::RandomBytes(r);
+  Bytes sealed = crypto::SealDataKey(key, c.institution_key(0));
+  ledger::SubmitRecord submit{ledger::RecordId(r),
+                              ledger::Pseudonym(p),
+                              ledger::RecordKind::kRtBeamsTreatmentRecord,
+                              digest,
+                              ciphertext.size(),
+                              {digest, {"hosp-a"}},
+                              "hosp-a",
+                              {{"hosp-a", *ledger::SealedKey::FromSpan(sealed, "sealed")}}};
+  auto rec = c.SubmitAs(0, *physician, submit);
+  REQUIRE(rec.has_value());
+  REQUIRE(rec->status == 202);
+  // A record whose blob nobody holds is never ordered: it waits for f+1 holders.
+  auto orphan = submit;
+  crypto::RandomBytes(r);
+  orphan.record_id = ledger::RecordId(r);
+  orphan.ciphertext_digest = crypto::Hash(AsBytes("no such blob"));
+  orphan.locator.content_digest = orphan.ciphertext_digest;
+  auto orphan_tx = c.SubmitAs(0, *physician, orphan);
+  REQUIRE(orphan_tx.has_value());
+  REQUIRE(orphan_tx->status == 202);
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, {TxId(*rec)}); }));
+  auto later = SubmitUsers(c, 2, {0});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, later); }));
+  CHECK(c.Outcome(0, TxId(*orphan_tx)) == "pending");
+  auto metrics = HttpCall(c.http_port(0), "GET", "/metrics");
+  REQUIRE(metrics.has_value());
+  CHECK(metrics->body.find("ertr_records_waiting_for_blob 1\n") != std::string::npos);
+  c.Kill(0);  // the uploader goes offline right after the commit
+
+  for (int i = 1; i < 4; ++i) {
+    std::optional<HttpResult> got;
+    REQUIRE(Cluster::WaitFor([&] {
+      got = HttpCall(c.http_port(i), "GET", "/v1/blobs/" + digest.ToHex());
+      return got && got->status == 200;
+    }));
+    CHECK(crypto::Hash(AsBytes(got->body)) == digest);
+    auto opened = crypto::DecryptPayload(key, AsBytes(got->body));
+    REQUIRE(opened.has_value());
+    CHECK(*opened == plain);
+  }
+
+  // The home institution's admin erases the record: every running node deletes the blob.
+  auto erase = c.Submit(1, 0, ledger::EraseRecord{submit.record_id, "patient-request"});
+  REQUIRE(erase.has_value());
+  INFO(erase->body);
+  REQUIRE(erase->status == 202);
+  const bool erased = Cluster::WaitFor([&] { return AllCommitted(c, 1, {TxId(*erase)}); });
+  if (!erased) {
+    auto s1 = HttpCall(c.http_port(1), "GET", "/v1/status");
+    FAIL("erase not committed: " << c.Outcome(1, TxId(*erase)) << "; node 1 status: "
+                                 << (s1 ? s1->body : "unreachable") << "\nnode 1:\n"
+                                 << c.Log(1));
+  }
+  for (int i = 1; i < 4; ++i) {
+    REQUIRE(Cluster::WaitFor([&] {
+      auto got = HttpCall(c.http_port(i), "GET", "/v1/blobs/" + digest.ToHex());
+      return got && got->status == 410;
+    }));
+    const auto file = std::filesystem::path(c.home(i)) / "data" / "blobs" / "objects" /
+                      digest.ToHex().substr(0, 2) / digest.ToHex();
+    CHECK_FALSE(std::filesystem::exists(file));
   }
 }
 

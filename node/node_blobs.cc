@@ -1,0 +1,94 @@
+// Node: off-chain blobs — uploads, replication gating of record transactions, erasure
+// (node/blob_replicator.h, docs/spec/wire.md section 5).
+
+#include <spdlog/spdlog.h>
+
+#include "ledger/queries.h"
+#include "node/node.h"
+
+namespace ertr::node {
+
+namespace {
+
+constexpr std::uint64_t kMaxHttpBlobBytes = 64u << 20;
+
+HttpResponse JsonError(unsigned status, std::string_view code, const std::string& message) {
+  return HttpResponse{
+      status, "application/json",
+      "{\"error\":\"" + std::string(code) + "\",\"message\":\"" + message + "\"}\n"};
+}
+
+}  // namespace
+
+bool Node::IsErasedBlob(const crypto::Digest& digest) const {
+  ledger::StateView view(*stores_.state);
+  auto record = ledger::RecordByCiphertext(view, digest);
+  return record && *record && (*record)->erased;
+}
+
+void Node::ReleaseGated(const crypto::Digest& digest) {
+  auto it = gated_.find(digest);
+  if (it == gated_.end()) return;
+  auto txs = std::move(it->second);
+  gated_.erase(it);
+  log_->debug("event=record_released digest={} txs={}", digest.ShortHex(), txs.size());
+  driver_->Post(consensus::TransactionsReceived{std::move(txs)});
+}
+
+void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
+                        const ledger::BlockResult& result) {
+  ledger::StateView view(*stores_.state);
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    if (!result.results[i].accepted() || !txs[i].payload) continue;
+    if (const auto* erase = std::get_if<ledger::EraseRecord>(&*txs[i].payload)) {
+      auto record = view.Load<ledger::RecordState>(ledger::keys::Record(erase->record_id));
+      if (!record || !*record) continue;
+      const auto digest = (*record)->ciphertext_digest;
+      gated_.erase(digest);
+      if (auto s = replicator_->Erase(digest); !s.ok()) {
+        log_->error("event=blob_erase_failed digest={} reason=\"{}\"", digest.ShortHex(),
+                    s.ToString());
+      }
+    } else if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
+      gated_.erase(submit->ciphertext_digest);
+      replicator_->Fetch(submit->ciphertext_digest);
+    }
+  }
+}
+
+HttpResponse Node::PostBlob(const HttpRequest& req) {
+  if (req.body.empty()) return JsonError(400, "invalid_argument", "the request body is empty");
+  auto digest = replicator_->StoreLocal(AsBytes(req.body));
+  if (!digest) {
+    return JsonError(digest.error().code() == StatusCode::kFailedPrecondition ? 410 : 500,
+                     StatusCodeName(digest.error().code()), digest.error().message());
+  }
+  return HttpResponse{201, "application/json",
+                      "{\"digest\":\"" + digest->ToHex() +
+                          "\",\"size\":" + std::to_string(req.body.size()) +
+                          ",\"holders\":" + std::to_string(replicator_->Holders(*digest)) + "}\n"};
+}
+
+HttpResponse Node::GetBlob(const std::string& hex) {
+  auto digest = crypto::Digest::FromHex(hex, "digest");
+  if (!digest) return JsonError(400, "invalid_argument", digest.error().message());
+  if (IsErasedBlob(*digest)) {
+    return JsonError(410, "erased", "the record was erased at the patient's request");
+  }
+  if (!blobs_->Contains(*digest)) {
+    if (replicator_->Fetch(*digest)) {
+      return JsonError(503, "unavailable", "fetching the blob from a holder; retry shortly");
+    }
+    return JsonError(404, "not_found", "no node is known to hold this blob");
+  }
+  auto size = blobs_->Size(*digest);
+  if (!size) return JsonError(500, "internal", size.error().message());
+  if (*size > kMaxHttpBlobBytes) {
+    return JsonError(413, "resource_exhausted", "blob is over 64 MiB; fetch it through the API");
+  }
+  auto data = storage::GetBlob(*blobs_, *digest);  // verifies the digest while reading
+  if (!data) return JsonError(500, StatusCodeName(data.error().code()), data.error().message());
+  return HttpResponse{200, "application/octet-stream", std::string(AsStringView(*data))};
+}
+
+}  // namespace ertr::node
