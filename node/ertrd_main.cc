@@ -9,6 +9,7 @@
 #include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "node/build_info.h"
+#include "node/ceremony.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "node/selfcheck.h"
@@ -55,6 +56,32 @@ int main(int argc, char** argv) {
     testnet->add_flag("--benchmark-mode", tn.benchmark_mode,
                       "Accept NullOp transactions (load tests)");
 
+    ertr::node::InitOptions io;
+    std::string init_home, init_pass;
+    auto* init =
+        app.add_subcommand("init", "Create one hospital's keys, config.toml and member.toml");
+    init->add_option("--home", init_home, "Home directory to create")->required();
+    init->add_option("--institution-id", io.institution_id, "Short id, e.g. hosp-a")->required();
+    init->add_option("--name", io.name, "Display name of the department")->required();
+    init->add_option("--listen", io.listen, "P2P listen address")->capture_default_str();
+    init->add_option("--advertise", io.advertised_address,
+                     "Address peers dial (default: --listen)");
+    init->add_option("--http", io.http, "HTTP address (keep on loopback)")->capture_default_str();
+    init->add_option("--passphrase-file", init_pass,
+                     "Key passphrase file (default: $ERTR_PASSPHRASE)");
+
+    ertr::node::GenesisOptions go;
+    std::string genesis_out, genesis_admin, genesis_pass;
+    std::vector<std::string> members;
+    auto* genesis =
+        app.add_subcommand("genesis", "Sign a genesis from the hospitals' member.toml files");
+    genesis->add_option("--chain-id", go.chain_id, "Name of the network")->required();
+    genesis->add_option("--admin-key", genesis_admin, "One member's keys/admin.key")->required();
+    genesis->add_option("--passphrase-file", genesis_pass,
+                        "Its passphrase file (default: $ERTR_PASSPHRASE)");
+    genesis->add_option("--out", genesis_out, "genesis.bin to write")->required();
+    genesis->add_option("members", members, "member.toml files, in validator order")->required();
+
     std::string home;
     auto* start =
         app.add_subcommand("start", "Run the node of the hospital whose home directory is given");
@@ -93,6 +120,28 @@ int main(int argc, char** argv) {
       auto s = ertr::node::RunSelfCheck(scratch, std::cout);
       if (!s.ok()) {
         std::cerr << "ertrd selfcheck: " << s.ToString() << "\n";
+        return 1;
+      }
+      return 0;
+    }
+    if (init->parsed()) {
+      io.home = init_home;
+      io.passphrase_file = init_pass;
+      auto s = ertr::node::InitNode(io, std::cout);
+      if (!s.ok()) {
+        std::cerr << "ertrd init: " << s.ToString() << "\n";
+        return 1;
+      }
+      return 0;
+    }
+    if (genesis->parsed()) {
+      go.admin_key = genesis_admin;
+      go.passphrase_file = genesis_pass;
+      go.out = genesis_out;
+      for (const auto& m : members) go.members.emplace_back(m);
+      auto s = ertr::node::CreateGenesis(go, std::cout);
+      if (!s.ok()) {
+        std::cerr << "ertrd genesis: " << s.ToString() << "\n";
         return 1;
       }
       return 0;

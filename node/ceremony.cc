@@ -1,0 +1,179 @@
+#include "node/ceremony.h"
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "crypto/box_key.h"
+#include "crypto/key_file.h"
+#include "crypto/passphrase.h"
+#include "ledger/shape.h"
+#include "node/config.h"
+#include "node/testnet.h"
+#include "proto/ledger_codec.h"
+
+namespace ertr::node {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Status WriteFile(const fs::path& file, const std::string& text) {
+  std::ofstream o(file, std::ios::trunc);
+  o << text;
+  o.close();
+  if (!o) return Status::IoError("cannot write " + file.string());
+  return Status::Ok();
+}
+
+Result<std::string> Passphrase(const fs::path& file) {
+  ERTR_ASSIGN_OR_RETURN(auto buf, crypto::ReadPassphrase(file.string(), kPassphraseEnv));
+  return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
+}
+
+struct Member {
+  ledger::Institution institution;
+  std::string address;
+};
+
+Result<Member> ReadMember(const fs::path& file) {
+  toml::table t;
+  try {
+    t = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(file.string() +
+                                   ": not valid TOML: " + std::string(e.description()));
+  }
+  auto field = [&](const char* name) -> Result<std::string> {
+    auto v = t[name].value<std::string>();
+    if (!v) return Status::InvalidArgument(file.string() + ": field '" + name + "' is missing");
+    return *v;
+  };
+  Member m;
+  ERTR_ASSIGN_OR_RETURN(m.institution.id, field("id"));
+  ERTR_ASSIGN_OR_RETURN(m.institution.name, field("name"));
+  ERTR_ASSIGN_OR_RETURN(m.address, field("address"));
+  ERTR_ASSIGN_OR_RETURN(auto vk, field("validator_key"));
+  ERTR_ASSIGN_OR_RETURN(auto ek, field("encryption_key"));
+  ERTR_ASSIGN_OR_RETURN(auto ak, field("admin_key"));
+  auto ctx = [&](Status s) { return s.WithContext(file.string()); };
+  auto v = crypto::PublicKey::FromHex(vk, "validator_key");
+  if (!v) return ctx(v.error());
+  auto e = crypto::BoxPublicKey::FromHex(ek, "encryption_key");
+  if (!e) return ctx(e.error());
+  auto a = crypto::PublicKey::FromHex(ak, "admin_key");
+  if (!a) return ctx(a.error());
+  m.institution.validator_key = *v;
+  m.institution.encryption_key = *e;
+  m.institution.admin_keys = {*a};
+  return m;
+}
+
+}  // namespace
+
+Status InitNode(const InitOptions& o, std::ostream& out) {
+  if (!ledger::IsValidInstitutionId(o.institution_id)) {
+    return Status::InvalidArgument("--institution-id must be 1..32 characters of a-z, 0-9, '-'");
+  }
+  if (o.name.empty() || o.name.size() > 128) {
+    return Status::InvalidArgument("--name must be 1..128 characters");
+  }
+  ERTR_ASSIGN_OR_RETURN(auto listen, ParseHostPort(o.listen, "--listen"));
+  ERTR_ASSIGN_OR_RETURN(auto http, ParseHostPort(o.http, "--http"));
+  const std::string advertised = o.advertised_address.empty() ? o.listen : o.advertised_address;
+  if (auto a = ParseHostPort(advertised, "--advertise"); !a) return a.error();
+  std::error_code ec;
+  if (fs::exists(o.home / "keys" / "validator.key", ec)) {
+    return Status::AlreadyExists(o.home.string() +
+                                 " holds keys already; keys are never "
+                                 "overwritten");
+  }
+  ERTR_ASSIGN_OR_RETURN(std::string pass, Passphrase(o.passphrase_file));
+  fs::create_directories(o.home / "keys", ec);
+  if (ec)
+    return Status::IoError("cannot create " + (o.home / "keys").string() + ": " + ec.message());
+  auto validator = crypto::SigningKey::Generate();
+  auto institution = crypto::BoxKeyPair::Generate();
+  auto admin = crypto::SigningKey::Generate();
+  const auto cost = crypto::KdfCost::Moderate();
+  ERTR_RETURN_IF_ERROR(
+      crypto::SaveKeyFile(o.home / "keys" / "validator.key", validator, pass, cost));
+  ERTR_RETURN_IF_ERROR(
+      crypto::SaveKeyFile(o.home / "keys" / "institution.key", institution, pass, cost));
+  ERTR_RETURN_IF_ERROR(crypto::SaveKeyFile(o.home / "keys" / "admin.key", admin, pass, cost));
+
+  NodeConfig c;
+  c.institution_id = o.institution_id;
+  c.listen_host = listen.first;
+  c.listen_port = listen.second;
+  c.http_host = http.first;
+  c.http_port = http.second;
+  c.passphrase_file = o.passphrase_file.empty() ? fs::path() : fs::absolute(o.passphrase_file);
+  ERTR_RETURN_IF_ERROR(WriteFile(o.home / "config.toml",
+                                 "# Set node.validator_index and [[peers]] from the genesis "
+                                 "coordinator's output.\n" +
+                                     RenderNodeConfig(c)));
+  std::ostringstream member;
+  member << "# Public half of " << o.institution_id << ": send it to the genesis coordinator.\n"
+         << "id = \"" << o.institution_id << "\"\nname = \"" << o.name << "\"\naddress = \""
+         << advertised << "\"\nvalidator_key = \"" << validator.public_key().ToHex()
+         << "\"\nencryption_key = \"" << institution.public_key().ToHex() << "\"\nadmin_key = \""
+         << admin.public_key().ToHex() << "\"\n";
+  ERTR_RETURN_IF_ERROR(WriteFile(o.home / "member.toml", member.str()));
+  out << "initialised " << o.home.string() << " for " << o.institution_id << "\n"
+      << "  validator key " << validator.public_key().ToHex() << "\n"
+      << "  send " << (o.home / "member.toml").string() << " to the genesis coordinator\n";
+  return Status::Ok();
+}
+
+Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
+  if (o.members.empty()) return Status::InvalidArgument("give the members' member.toml files");
+  ledger::Genesis g;
+  g.chain_id = o.chain_id;
+  g.genesis_time_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  std::vector<std::string> addresses;
+  for (const auto& file : o.members) {
+    ERTR_ASSIGN_OR_RETURN(auto m, ReadMember(file));
+    g.institutions.push_back(std::move(m.institution));
+    addresses.push_back(m.address);
+  }
+  if (auto bad = ledger::ValidateShape(ledger::Payload(g))) {
+    return Status::InvalidArgument("genesis: " + bad->ToString());
+  }
+  ERTR_ASSIGN_OR_RETURN(Bytes file, crypto::ReadKeyFileBytes(o.admin_key));
+  ERTR_ASSIGN_OR_RETURN(std::string pass, Passphrase(o.passphrase_file));
+  auto key = crypto::DecodeSigningKeyFile(file, pass);
+  if (!key) return key.error().WithContext(o.admin_key.string());
+  auto signer = crypto::MakeEd25519Signer(std::move(*key));
+  ledger::TransactionHeader h;
+  h.chain_id = g.chain_id;
+  h.nonce = 1;
+  ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, g, *signer));
+  // Check it as every node will (key uniqueness, signer is a listed admin).
+  bool signer_listed = false;
+  for (const auto& inst : g.institutions)
+    signer_listed |= inst.admin_keys[0] == signer->public_key();
+  if (!signer_listed) {
+    return Status::InvalidArgument(
+        "--admin-key is not the admin key of any member; sign with "
+        "one of the members' keys/admin.key");
+  }
+  ERTR_RETURN_IF_ERROR(WriteGenesis(o.out, tx));
+  out << "wrote " << o.out.string() << " for chain " << g.chain_id << " with "
+      << g.institutions.size() << " validators\n";
+  for (std::size_t i = 0; i < g.institutions.size(); ++i) {
+    out << "\n# " << g.institutions[i].id << ": node.validator_index = " << i << "; peers:\n";
+    for (std::size_t j = 0; j < g.institutions.size(); ++j) {
+      if (j == i) continue;
+      out << "[[peers]]\nvalidator_index = " << j << "\naddress = \"" << addresses[j] << "\"\n";
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ertr::node

@@ -1,0 +1,78 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "node/ceremony.h"
+#include "node/config.h"
+#include "node/testnet.h"
+#include "tests/support/temp_dir.h"
+
+namespace ertr::node {
+namespace {
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_CASE("init and genesis make a network from the members' public halves", "[unit][node]") {
+  testing::TempDir dir;
+  std::ofstream(dir / "pass") << "correct horse battery staple\n";
+  std::ostringstream out;
+  for (const char* id : {"hosp-a", "hosp-b"}) {
+    InitOptions o;
+    o.home = dir / id;
+    o.institution_id = id;
+    o.name = std::string("Radiation Oncology ") + id;
+    o.listen = "127.0.0.1:26600";
+    o.passphrase_file = dir / "pass";
+    auto s = InitNode(o, out);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    // Keys are never overwritten.
+    CHECK(InitNode(o, out).code() == StatusCode::kAlreadyExists);
+  }
+  auto config = LoadNodeConfig(dir / "hosp-b");
+  REQUIRE(config.has_value());
+  CHECK(config->institution_id == "hosp-b");
+
+  GenesisOptions g;
+  g.chain_id = "rt-network-test";
+  g.members = {dir / "hosp-a" / "member.toml", dir / "hosp-b" / "member.toml"};
+  g.admin_key = dir / "hosp-b" / "keys" / "admin.key";
+  g.passphrase_file = dir / "pass";
+  g.out = dir / "genesis.bin";
+  std::ostringstream printed;
+  auto s = CreateGenesis(g, printed);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(printed.str().find("# hosp-b: node.validator_index = 1") != std::string::npos);
+  auto genesis = LoadGenesis(g.out);
+  REQUIRE(genesis.has_value());
+  const auto& gen = std::get<ledger::Genesis>(*genesis->payload);
+  REQUIRE(gen.institutions.size() == 2);
+  CHECK(gen.institutions[0].id == "hosp-a");
+  CHECK(ReadAll(dir / "hosp-a" / "member.toml").find(gen.institutions[0].validator_key.ToHex()) !=
+        std::string::npos);
+
+  // A key that is no member's admin key cannot sign the genesis.
+  testing::TempDir other;
+  InitOptions o;
+  o.home = other.path();
+  o.institution_id = "hosp-z";
+  o.name = "Z";
+  o.passphrase_file = dir / "pass";
+  REQUIRE(InitNode(o, out).ok());
+  g.admin_key = other / "keys" / "admin.key";
+  CHECK(CreateGenesis(g, printed).message().find("not the admin key of any member") !=
+        std::string::npos);
+  o.institution_id = "Hosp A!";
+  CHECK(InitNode(o, out).code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ertr::node
