@@ -48,6 +48,20 @@ Result<std::optional<PatientState>> LoadPatient(const TxContext& ctx, const Pseu
   return ctx.state.Load<PatientState>(keys::Patient(p));
 }
 
+// The consent line of the patient's audit trail (and of the record's, for a one-record grant).
+void AuditConsent(TxContext& ctx, AuditKind kind, const PatientState& patient, const GrantId& grant,
+                  const Grantee& grantee, const ConsentScope& scope) {
+  AuditEntry e;
+  e.kind = kind;
+  e.actor = ctx.signer;
+  e.actor_institution = patient.home_institution_id;
+  e.patient = patient.pseudonym;
+  e.grant = grant;
+  if (const auto* one = std::get_if<ScopeRecord>(&scope)) e.record = one->record_id;
+  e.detail = DescribeGrantee(grantee);
+  ctx.Audit(std::move(e));
+}
+
 Verdict NotForPatient() {
   return Reject(RejectReason::kWrongRole, "signer",
                 "consent is given or revoked by the patient's key, or by an admin of the "
@@ -132,15 +146,7 @@ Verdict OnGrantConsent(TxContext& ctx, const GrantConsent& tx) {
   if (const auto* u = std::get_if<GranteeUser>(&tx.grantee)) {
     ctx.state.Put(keys::UserPatient(u->user_key, tx.patient), {});
   }
-  AuditEntry e;
-  e.kind = AuditKind::kConsentGranted;
-  e.actor = ctx.signer;
-  e.actor_institution = patient->home_institution_id;
-  e.patient = tx.patient;
-  e.grant = tx.grant_id;
-  if (const auto* one = std::get_if<ScopeRecord>(&tx.scope)) e.record = one->record_id;
-  e.detail = DescribeGrantee(tx.grantee);
-  ctx.Audit(std::move(e));
+  AuditConsent(ctx, AuditKind::kConsentGranted, *patient, tx.grant_id, tx.grantee, tx.scope);
   return Accept();
 }
 
@@ -162,14 +168,8 @@ Verdict OnRevokeConsent(TxContext& ctx, const RevokeConsent& tx) {
   grant->revoked = true;
   grant->revoked_height = ctx.block.height.value();
   ctx.state.Save(keys::Grant(tx.patient, tx.grant_id), *grant);
-  AuditEntry e;
-  e.kind = AuditKind::kConsentRevoked;
-  e.actor = ctx.signer;
-  e.actor_institution = patient->home_institution_id;
-  e.patient = tx.patient;
-  e.grant = tx.grant_id;
-  e.detail = DescribeGrantee(grant->grantee);
-  ctx.Audit(std::move(e));
+  AuditConsent(ctx, AuditKind::kConsentRevoked, *patient, tx.grant_id, grant->grantee,
+               grant->scope);
   ERTR_RETURN_IF_ERROR(WithdrawUnentitledEnvelopes(ctx, tx.patient));
   return Accept();
 }

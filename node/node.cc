@@ -12,12 +12,6 @@
 
 namespace ertr::node {
 
-namespace {
-
-inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
-
-}  // namespace
-
 Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
     : config_(config),
       log_(std::move(logger)),

@@ -29,6 +29,9 @@ class logger;
 
 namespace ertr::node {
 
+// Upper bounds (ms) of the commit latency histogram's buckets; +Inf follows.
+inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
 class Node {
  public:
   // Loads keys, genesis and stores, applies the genesis on a fresh data directory, and restores

@@ -11,8 +11,6 @@ namespace ertr::node {
 
 namespace {
 
-inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
-
 HttpResponse Json(unsigned status, const std::string& body) {
   return HttpResponse{status, "application/json", body + "\n"};
 }
