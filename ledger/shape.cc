@@ -73,11 +73,12 @@ std::optional<Rejection> Shape(const Genesis& g) {
     }
   }
   const auto& p = g.parameters;
-  if (p.max_block_transactions == 0 || p.max_block_bytes < 1024 || p.max_transaction_bytes < 1024 ||
+  if (p.max_block_transactions == 0 || p.max_block_bytes < 1024 ||
+      p.max_block_bytes > kMaxBlockBytesLimit || p.max_transaction_bytes < 1024 ||
       p.max_transaction_bytes > p.max_block_bytes || p.checkpoint_interval == 0 ||
       p.default_validity_window == 0) {
     return Bad("genesis.parameters",
-               "parameters need max_block_transactions >= 1, max_block_bytes >= 1024, "
+               "parameters need max_block_transactions >= 1, 1024 <= max_block_bytes <= 12 MiB, "
                "1024 <= max_transaction_bytes <= max_block_bytes, checkpoint_interval >= 1 and "
                "default_validity_window >= 1");
   }

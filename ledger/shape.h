@@ -18,6 +18,8 @@ inline constexpr std::size_t kMaxEnvelopes = 64;
 inline constexpr std::size_t kMaxAccessEvents = 256;
 inline constexpr std::size_t kMaxScopeKinds = 16;
 inline constexpr std::uint64_t kMaxCiphertextSize = 1ull << 40;  // 1 TiB
+// A block must fit one 16 MiB peer frame with its encoding and certificate around it.
+inline constexpr std::uint64_t kMaxBlockBytesLimit = 12u << 20;
 
 // Institution ids: 1..32 of [a-z0-9-], not starting with '-'.
 bool IsValidInstitutionId(std::string_view id);

@@ -70,7 +70,7 @@ struct Institution {
 
 struct ChainParameters {
   std::uint32_t max_block_transactions = 2000;
-  std::uint64_t max_block_bytes = 16u << 20;
+  std::uint64_t max_block_bytes = 8u << 20;
   std::uint64_t max_transaction_bytes = 256u << 10;
   std::uint64_t checkpoint_interval = 64;
   // Heights a transaction without a deadline may wait in a mempool before it is dropped.

@@ -27,6 +27,8 @@ class FrameReader {
   // The next complete frame, nullopt if more bytes are needed, or InvalidArgument (then the
   // stream is unusable) for a zero or oversize length.
   Result<std::optional<Bytes>> Next();
+  // Changes the limit for frames not yet read (the transport raises it after the handshake).
+  void set_max_frame(std::size_t max_frame) { max_ = max_frame; }
   // Bytes held that are not yet a complete frame.
   std::size_t buffered() const { return buffer_.size() - pos_; }
 

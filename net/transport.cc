@@ -15,6 +15,11 @@ namespace ertr::net {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+namespace {
+// The largest handshake message (kReplySize); nothing bigger is buffered before authentication.
+constexpr std::size_t kMaxHandshakeFrame = 128;
+}  // namespace
+
 class Transport::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Transport& t, tcp::socket socket, std::optional<ReplicaId> dialed)
@@ -22,7 +27,15 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
         socket_(std::move(socket)),
         timer_(t.io_),
         dialed_(dialed),
-        reader_(kMaxFrameBytes + crypto::kFrameTagSize) {}
+        reader_(kMaxHandshakeFrame),
+        pending_(t.pending_handshakes_) {
+    ++*pending_;
+  }
+  // May run after the transport is gone (handlers destroyed with the io_context): touches only
+  // the shared counter.
+  ~Connection() {
+    if (!counted_out_) --*pending_;
+  }
 
   void Start() {
     auto self = shared_from_this();
@@ -42,6 +55,11 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
 
   void Send(const Bytes& payload) {
     if (closed_ || !sealer_) return;
+    if (payload.size() + crypto::kFrameTagSize > kMaxFrameBytes) {
+      ++t_.stats_.dropped_too_large;  // never abort on a message we cannot frame
+      t_.log_->error("event=message_too_large bytes={} peer={}", payload.size(), peer_.value());
+      return;
+    }
     if (queued_bytes_ + payload.size() > t_.options_.max_queue_bytes) {
       ++t_.stats_.dropped_queue_full;
       return;
@@ -169,6 +187,9 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
     const PeerAddress* peer = t_.FindByKey(done.peer);
     if (peer == nullptr) return Refuse("not a validator of this chain");
     peer_ = peer->id;
+    --*pending_;
+    counted_out_ = true;
+    reader_.set_max_frame(kMaxFrameBytes);
     sealer_.emplace(std::move(done.keys.send));
     opener_.emplace(std::move(done.keys.receive));
     established_ = true;
@@ -195,6 +216,8 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Bytes> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool counted_out_ = false;  // no longer counted as a pending handshake
+  std::shared_ptr<std::size_t> pending_;
 };
 
 Transport::Transport(asio::io_context& io, TransportOptions options, const crypto::Signer& identity,
@@ -247,14 +270,27 @@ void Transport::Stop() {
   acceptor_.close(ignored);
   for (auto& [id, t] : redial_timers_) t->cancel();
   auto conns = established_;
-  for (auto& [id, c] : conns) c->Close("node stopping");
   established_.clear();
+  for (auto& [id, c] : conns) c->Close("node stopping");
+  if (accept_backoff_) accept_backoff_->cancel();
 }
 
 void Transport::Accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (stopped_) return;
-    if (!ec) {
+    if (ec) {
+      // Out of file descriptors or similar: wait instead of spinning the io thread.
+      log_->warn("event=accept_failed reason=\"{}\"", ec.message());
+      if (!accept_backoff_) accept_backoff_ = std::make_unique<asio::steady_timer>(io_);
+      accept_backoff_->expires_after(std::chrono::milliseconds(200));
+      accept_backoff_->async_wait([this](const boost::system::error_code& e) {
+        if (!e && !stopped_) Accept();
+      });
+      return;
+    }
+    if (*pending_handshakes_ >= options_.max_pending_handshakes) {
+      ++stats_.handshakes_refused;  // too many unauthenticated connections: drop this one
+    } else {
       std::make_shared<Connection>(*this, std::move(socket), std::nullopt)->Start();
     }
     Accept();
@@ -271,8 +307,17 @@ void Transport::Dial(ReplicaId peer) {
     return;
   }
   auto socket = std::make_shared<tcp::socket>(io_);
+  // A peer that drops SYNs would hold a connect for minutes: bound it.
+  auto timeout = std::make_shared<asio::steady_timer>(io_, options_.connect_timeout);
+  timeout->async_wait([socket](const boost::system::error_code& timer_ec) {
+    if (!timer_ec) {
+      boost::system::error_code ignored;
+      socket->close(ignored);
+    }
+  });
   socket->async_connect(tcp::endpoint(address, addr.port),
-                        [this, peer, socket](const boost::system::error_code& err) {
+                        [this, peer, socket, timeout](const boost::system::error_code& err) {
+                          timeout->cancel();
                           if (stopped_) return;
                           if (err) {
                             ScheduleRedial(peer);
@@ -341,7 +386,8 @@ void Transport::Send(ReplicaId to, const Bytes& payload) {
 }
 
 void Transport::Broadcast(const Bytes& payload) {
-  for (auto& [id, c] : established_) c->Send(payload);
+  auto conns = established_;  // a failed send closes and unregisters its connection
+  for (auto& [id, c] : conns) c->Send(payload);
 }
 
 std::size_t Transport::connected_peers() const { return established_.size(); }

@@ -43,6 +43,8 @@ struct TransportOptions {
   std::uint16_t listen_port = 0;
   std::size_t max_queue_bytes = 64u << 20;  // per peer
   std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::size_t max_pending_handshakes = 64;  // unauthenticated connections held at once
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
 };
@@ -54,6 +56,7 @@ struct TransportStats {
   std::uint64_t bytes_received = 0;
   std::uint64_t dropped_queue_full = 0;
   std::uint64_t dropped_not_connected = 0;
+  std::uint64_t dropped_too_large = 0;
   std::uint64_t handshakes_refused = 0;
   std::uint64_t connections_lost = 0;
 };
@@ -113,6 +116,8 @@ class Transport {
   std::mt19937_64 jitter_;
   std::uint16_t bound_port_ = 0;
   bool stopped_ = false;
+  std::shared_ptr<std::size_t> pending_handshakes_ = std::make_shared<std::size_t>(0);
+  std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
   TransportStats stats_;
 };
 

@@ -76,17 +76,16 @@ void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
   for (auto it = serving_.begin(); it != serving_.end();) {
     it = it->first.first == peer ? serving_.erase(it) : std::next(it);
   }
-  // Pulls from that peer continue from another holder at the same offset.
-  for (auto& [digest, pull] : pulls_) {
-    if (pull.from != peer) continue;
-    if (auto other = PickHolder(digest, peer)) {
-      pull.from = *other;
-      RequestNext(digest, pull);
-    }
+  // Pulls from that peer start again from another holder.
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    it = it->second.from == peer ? pulls_.erase(it) : std::next(it);
   }
+  StartPulls();
 }
 
 void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
+  // Bounded: a peer announcing endless made-up digests cannot grow this without limit.
+  if (holders_.size() >= kMaxTrackedBlobs && !holders_.count(digest)) return;
   const bool was = IsAvailable(digest);
   holders_[digest].insert(peer);
   if (!was && IsAvailable(digest)) hooks_.on_available(digest);
@@ -140,20 +139,13 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
   const auto key = std::make_pair(from, m.digest);
   auto it = serving_.find(key);
   if (it == serving_.end() || it->second.offset != m.offset) {
+    // Blobs are served from the start, in order: a request elsewhere is not answered (a reader
+    // has no cheap seek, and a peer must not make us re-read large blobs at will).
+    if (m.offset != 0) return;
     if (serving_.size() >= kMaxServingSessions) serving_.erase(serving_.begin());
     auto reader = store_.Open(m.digest);
     if (!reader) return;
-    Serving s{std::move(*reader), 0};
-    // Skip to the requested offset (a pull moved here from another holder).
-    Bytes skip(kBlobChunkBytes);
-    while (s.offset < m.offset) {
-      const auto want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(skip.size(), m.offset - s.offset));
-      auto n = s.reader->Read(MutableByteSpan(skip.data(), want));
-      if (!n || *n == 0) return;
-      s.offset += *n;
-    }
-    it = serving_.insert_or_assign(key, std::move(s)).first;
+    it = serving_.insert_or_assign(key, Serving{std::move(*reader), 0}).first;
   }
   Serving& s = it->second;
   Bytes data(kBlobChunkBytes);
@@ -183,9 +175,13 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   if (it == pulls_.end() || it->second.from != from) return;  // not asked for (any more)
   Pull& pull = it->second;
   if (m.offset != pull.writer->bytes_written() || (m.data.empty() && m.offset < m.total_size) ||
-      m.offset + m.data.size() > m.total_size) {
+      m.offset + m.data.size() > m.total_size || (pull.total != 0 && m.total_size != pull.total)) {
     return FailPull(m.digest,
                     "peer " + std::to_string(from.value()) + " sent a chunk out of order");
+  }
+  if (m.total_size > kMaxReplicatedBlobBytes) {
+    return FailPull(m.digest,
+                    "blob of " + std::to_string(m.total_size) + " bytes is over the limit");
   }
   pull.total = m.total_size;
   if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
@@ -216,11 +212,12 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
 
 void BlobReplicator::Tick() {
   const auto now = std::chrono::steady_clock::now();
-  for (auto& [digest, pull] : pulls_) {
-    if (now - pull.last_progress < kPullStall) continue;
-    if (auto other = PickHolder(digest, pull.from)) pull.from = *other;
-    RequestNext(digest, pull);
+  std::vector<crypto::Digest> stalled;
+  for (const auto& [digest, pull] : pulls_) {
+    if (now - pull.last_progress >= kPullStall) stalled.push_back(digest);
   }
+  // A silent holder is dropped for that blob; the pull starts again from another one.
+  for (const auto& d : stalled) FailPull(d, "holder stalled");
   StartPulls();
 }
 

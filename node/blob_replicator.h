@@ -5,9 +5,10 @@
 // by chunk from a holder (BlobRequest / BlobChunk, 1 MiB each, one chunk in flight per pull), so
 // memory stays bounded by the chunk size whatever the blob size. A pull writes through the blob
 // store's streaming writer with the expected digest, so a blob is published only when its content
-// matches the digest; a pull whose holder disappears continues from another holder at the same
-// offset. Record transactions wait until f+1 nodes hold their blob (IsAvailable), so a record
-// stays fetchable when its uploader is offline. Erased blobs are deleted and never pulled again.
+// matches the digest; a pull whose holder disappears, stalls or misbehaves starts again from
+// another holder (holders serve a blob from its start, in order: no seeking on request). Record
+// transactions wait until f+1 nodes hold their blob (IsAvailable), so a record stays fetchable when
+// its uploader is offline. Erased blobs are deleted and never pulled again.
 //
 // Thread-safety: the io_context's thread only.
 
@@ -31,6 +32,8 @@ namespace ertr::node {
 inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
 inline constexpr std::size_t kMaxConcurrentPulls = 4;
 inline constexpr std::size_t kMaxServingSessions = 16;
+inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
+inline constexpr std::uint64_t kMaxReplicatedBlobBytes = 4ull << 30;
 
 struct BlobStats {
   std::uint64_t blobs_received = 0;

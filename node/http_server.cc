@@ -93,7 +93,16 @@ void HttpServer::Stop() {
 void HttpServer::Accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (stopped_) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), handler_)->Start();
+    if (ec) {
+      // Out of file descriptors or similar: wait instead of spinning the io thread.
+      auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(),
+                                                        std::chrono::milliseconds(200));
+      timer->async_wait([this, timer](const boost::system::error_code& e) {
+        if (!e && !stopped_) Accept();
+      });
+      return;
+    }
+    std::make_shared<Session>(std::move(socket), handler_)->Start();
     Accept();
   });
 }

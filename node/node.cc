@@ -17,7 +17,11 @@ Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
       log_(std::move(logger)),
       latency_buckets_(std::size(kLatencyBoundsMs) + 1, 0) {}
 
-Node::~Node() = default;
+Node::~Node() {
+  // Close links and listeners while everything their callbacks reach is still alive.
+  if (transport_) transport_->Stop();
+  if (http_) http_->Stop();
+}
 
 Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config,
                                          std::shared_ptr<spdlog::logger> logger) {
@@ -269,7 +273,9 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed->payload)) {
       if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
         replicator_->Fetch(submit->ciphertext_digest);
-        gated_[submit->ciphertext_digest].push_back(std::move(tx));
+        auto& gated = gated_[submit->ciphertext_digest];
+        if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
+        gated.txs.push_back(std::move(tx));
         return id;
       }
     }

@@ -65,6 +65,7 @@ class Node {
   // Blobs (node_blobs.cc).
   bool IsErasedBlob(const crypto::Digest& digest) const;
   void ReleaseGated(const crypto::Digest& digest);
+  void DropGated(const crypto::Digest& digest);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
   void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);
   HttpResponse PostBlob(const HttpRequest& req);
@@ -92,14 +93,20 @@ class Node {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<BlobReplicator> replicator_;
-  // Record transactions waiting until f+1 nodes hold their blob, by ciphertext digest.
-  std::map<crypto::Digest, std::vector<consensus::Transaction>> gated_;
+  // Record transactions waiting until f+1 nodes hold their blob, by ciphertext digest; dropped
+  // (and removed from the mempool) if the blob does not appear within kGatedTimeout.
+  struct Gated {
+    std::vector<consensus::Transaction> txs;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<crypto::Digest, Gated> gated_;
   boost::asio::steady_timer tick_{io_};
   std::optional<Status> fatal_;
 
   // Sync.
   Height best_peer_height_;
   std::chrono::steady_clock::time_point sync_inflight_until_{};
+  std::optional<ReplicaId> sync_peer_;  // the peer asked last; answers from others are ignored
   std::uint64_t blocks_synced_ = 0;
   std::uint32_t next_sync_peer_ = 0;
 

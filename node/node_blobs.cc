@@ -26,10 +26,19 @@ bool Node::IsErasedBlob(const crypto::Digest& digest) const {
   return record && *record && (*record)->erased;
 }
 
+void Node::DropGated(const crypto::Digest& digest) {
+  auto it = gated_.find(digest);
+  if (it == gated_.end()) return;
+  std::vector<crypto::Digest> ids;
+  for (const auto& tx : it->second.txs) ids.push_back(tx.id);
+  mempool_->Remove(ids);
+  gated_.erase(it);
+}
+
 void Node::ReleaseGated(const crypto::Digest& digest) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;
-  auto txs = std::move(it->second);
+  auto txs = std::move(it->second.txs);
   gated_.erase(it);
   log_->debug("event=record_released digest={} txs={}", digest.ShortHex(), txs.size());
   driver_->Post(consensus::TransactionsReceived{std::move(txs)});
@@ -44,13 +53,13 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
       auto record = view.Load<ledger::RecordState>(ledger::keys::Record(erase->record_id));
       if (!record || !*record) continue;
       const auto digest = (*record)->ciphertext_digest;
-      gated_.erase(digest);
+      DropGated(digest);
       if (auto s = replicator_->Erase(digest); !s.ok()) {
         log_->error("event=blob_erase_failed digest={} reason=\"{}\"", digest.ShortHex(),
                     s.ToString());
       }
     } else if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
-      gated_.erase(submit->ciphertext_digest);
+      DropGated(submit->ciphertext_digest);  // copies of it can never apply now
       replicator_->Fetch(submit->ciphertext_digest);
     }
   }

@@ -11,6 +11,7 @@ namespace ertr::node {
 namespace {
 
 constexpr auto kSyncTimeout = std::chrono::seconds(3);
+constexpr auto kGatedTimeout = std::chrono::minutes(10);
 constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
 
 // A stored block, as sent to a peer that is behind.
@@ -108,15 +109,18 @@ void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
     }
     auto encoded = EncodeStoredBlock(*stored);
     if (!encoded) break;
+    if (!response.blocks.empty() && bytes + encoded->size() > kMaxSyncResponseBytes) break;
     bytes += encoded->size();
     response.blocks.push_back(std::move(*encoded));
-    if (bytes > kMaxSyncResponseBytes) break;
   }
   if (!response.blocks.empty()) SendMessage(to, response);
 }
 
 void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
+  if (sync_peer_ != from) return;  // not asked for: a peer cannot steer our sync
   sync_inflight_until_ = {};
+  sync_peer_.reset();
+  const Height before = stores_.blocks->LatestHeight();
   for (const auto& bytes : r.blocks) {
     auto block = proto::DecodeBlock(bytes);
     if (!block) {
@@ -131,7 +135,10 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
     driver_->Post(consensus::DecidedReceived{ToDecided(*block)});
   }
   if (best_peer_height_ > stores_.blocks->LatestHeight()) {
-    RequestBlocks(stores_.blocks->LatestHeight().Next(), from);
+    // Stay with a peer that helped; ask another after an answer that brought nothing.
+    const bool progress = stores_.blocks->LatestHeight() > before;
+    RequestBlocks(stores_.blocks->LatestHeight().Next(),
+                  progress ? std::optional<ReplicaId>(from) : std::nullopt);
   }
 }
 
@@ -158,6 +165,7 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
     if (!peer) return;
   }
   sync_inflight_until_ = now + kSyncTimeout;
+  sync_peer_ = *peer;
   log_->debug("event=sync_request peer={} from={}", peer->value(), from.value());
   SendMessage(*peer,
               proto::PeerBlockRequest{from, static_cast<std::uint32_t>(proto::kMaxSyncBlocks)});
@@ -166,6 +174,21 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
 void Node::Tick() {
   SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
   replicator_->Tick();
+  // Records whose blob never reached f+1 holders, and latency marks of transactions that never
+  // committed, do not stay forever.
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<crypto::Digest> expired;
+  for (const auto& [digest, g] : gated_) {
+    if (now - g.since > kGatedTimeout) expired.push_back(digest);
+  }
+  for (const auto& d : expired) {
+    log_->warn("event=record_dropped digest={} reason=\"its blob did not reach f+1 holders\"",
+               d.ShortHex());
+    DropGated(d);
+  }
+  for (auto it = admitted_at_.begin(); it != admitted_at_.end();) {
+    it = now - it->second > kGatedTimeout ? admitted_at_.erase(it) : std::next(it);
+  }
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();

@@ -92,14 +92,16 @@ void ReplicaDriver::Run(const consensus::Action& action) {
       if (!timer) timer = std::make_unique<boost::asio::steady_timer>(d.io_);
       timer->expires_after(std::chrono::milliseconds(t.delay_ms));
       d.logger_->debug("event=timer_set delay_ms={}", t.delay_ms);
-      timer->async_wait([&d = d, id = t.id](const boost::system::error_code& ec) {
-        if (!ec) {
+      const std::uint64_t gen = ++d.timer_generation_[t.id];
+      timer->async_wait([&d = d, id = t.id, gen](const boost::system::error_code& ec) {
+        if (!ec && d.timer_generation_[id] == gen) {
           d.logger_->debug("event=timer_fired");
           d.Post(consensus::TimerFired{id});
         }
       });
     }
     void operator()(const consensus::CancelTimer& t) const {
+      ++d.timer_generation_[t.id];
       auto it = d.timers_.find(t.id);
       if (it != d.timers_.end()) it->second->cancel();
       d.logger_->debug("event=timer_cancelled");

@@ -70,6 +70,9 @@ class ReplicaDriver {
   std::shared_ptr<spdlog::logger> logger_;
   std::deque<decltype(consensus::Event::body)> queue_;
   std::map<consensus::TimerId, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  // Bumped on every set and cancel: a completion already queued when a timer was re-armed or
+  // cancelled carries an old generation and is ignored.
+  std::map<consensus::TimerId, std::uint64_t> timer_generation_;
   std::uint64_t last_now_ms_ = 0;
   bool draining_ = false;
   bool failed_ = false;

@@ -1,0 +1,110 @@
+// Two and three real transports on loopback in one io_context: the links come up between members
+// only, carry messages both ways, and refuse what they must without harming the node.
+
+#include <catch2/catch.hpp>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "net/transport.h"
+#include "net/transport_limits.h"
+
+namespace ertr::net {
+namespace {
+
+struct Peer {
+  std::unique_ptr<crypto::Signer> key = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  std::unique_ptr<Transport> transport;
+  std::vector<std::pair<ReplicaId, Bytes>> received;
+};
+
+std::shared_ptr<spdlog::logger> NullLogger() {
+  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+// Runs the io_context until pred holds or 20 s of polling pass (a liveness bound).
+bool RunUntil(boost::asio::io_context& io, const std::function<bool()>& pred) {
+  for (int i = 0; i < 2000 && !pred(); ++i) {
+    io.run_for(std::chrono::milliseconds(10));
+    io.restart();
+  }
+  return pred();
+}
+
+struct Net {
+  boost::asio::io_context io;
+  std::vector<Peer> peers;
+  std::vector<PeerAddress> addresses;
+
+  explicit Net(int n) : peers(static_cast<std::size_t>(n)) {
+    // Bind each transport first (port 0), then tell everyone the addresses.
+    for (int i = 0; i < n; ++i) {
+      addresses.push_back(
+          {ReplicaId(static_cast<std::uint32_t>(i)), peers[i].key->public_key(), "127.0.0.1", 0});
+    }
+  }
+  void Start(int i, std::size_t max_queue = 64u << 20) {
+    TransportOptions o;
+    o.chain_id = "ertr-test";
+    o.self = ReplicaId(static_cast<std::uint32_t>(i));
+    o.listen_port = addresses[static_cast<std::size_t>(i)].port;
+    o.max_queue_bytes = max_queue;
+    auto& p = peers[static_cast<std::size_t>(i)];
+    p.transport = std::make_unique<Transport>(
+        io, o, *p.key, addresses,
+        [&p](ReplicaId from, Bytes payload) { p.received.emplace_back(from, std::move(payload)); },
+        [](ReplicaId, bool) {}, NullLogger());
+    REQUIRE(p.transport->Start().ok());
+    addresses[static_cast<std::size_t>(i)].port = p.transport->listen_port();
+  }
+};
+
+TEST_CASE("transports connect members and carry messages both ways", "[unit][net]") {
+  Net net(3);
+  // Listen in reverse order so that every dialer knows its target's port.
+  for (int i = 2; i >= 0; --i) net.Start(i);
+  REQUIRE(RunUntil(net.io, [&] {
+    return net.peers[0].transport->connected_peers() == 2 &&
+           net.peers[1].transport->connected_peers() == 2 &&
+           net.peers[2].transport->connected_peers() == 2;
+  }));
+  net.peers[0].transport->Send(ReplicaId(2), ToBytes("to two"));
+  net.peers[2].transport->Broadcast(ToBytes("from two"));
+  REQUIRE(RunUntil(net.io, [&] {
+    return net.peers[2].received.size() == 1 && net.peers[0].received.size() == 1 &&
+           net.peers[1].received.size() == 1;
+  }));
+  CHECK(net.peers[2].received[0].first == ReplicaId(0));
+  CHECK(AsStringView(net.peers[2].received[0].second) == "to two");
+  CHECK(net.peers[1].received[0].first == ReplicaId(2));
+
+  // A message too large for a frame is dropped and counted; the node does not abort.
+  net.peers[0].transport->Send(ReplicaId(1), Bytes(kMaxFrameBytes, 1));
+  CHECK(net.peers[0].transport->stats().dropped_too_large == 1);
+  net.peers[0].transport->Send(ReplicaId(1), ToBytes("still fine"));
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[1].received.size() == 2; }));
+
+  // A peer that goes away is re-dialed when it comes back.
+  net.peers[2].transport->Stop();
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[0].transport->connected_peers() == 1; }));
+  net.peers[2].transport.reset();
+  net.Start(2);
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[0].transport->connected_peers() == 2; }));
+}
+
+TEST_CASE("a transport whose key is not in the set is refused", "[unit][net]") {
+  Net net(2);
+  net.Start(1);
+  // Node 0 dials with a key the listener does not know.
+  net.peers[0].key = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
+  net.Start(0);
+  for (int i = 0; i < 50; ++i) {
+    net.io.run_for(std::chrono::milliseconds(10));
+    net.io.restart();
+  }
+  CHECK(net.peers[1].transport->connected_peers() == 0);
+  CHECK(net.peers[1].transport->stats().handshakes_refused >= 1);
+}
+
+}  // namespace
+}  // namespace ertr::net

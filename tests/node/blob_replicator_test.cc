@@ -1,0 +1,139 @@
+// Two blob replicators wired to each other directly (no network): replication by chunks,
+// digest checking, refusal of seeks and of a changing total size, erasure.
+
+#include <catch2/catch.hpp>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+#include "crypto/secure_buffer.h"
+#include "node/blob_replicator.h"
+#include "tests/support/temp_dir.h"
+
+namespace ertr::node {
+namespace {
+
+struct Side {
+  std::unique_ptr<storage::BlobStore> store;
+  std::unique_ptr<BlobReplicator> replicator;
+  std::set<crypto::Digest> erased;
+  std::vector<crypto::Digest> available;
+};
+
+struct Pair {
+  testing::TempDir dir;
+  Side a, b;                                            // replica ids 0 and 1
+  std::deque<std::pair<int, proto::PeerMessage>> wire;  // (destination, message)
+
+  Pair() {
+    Make(a, 0, "a");
+    Make(b, 1, "b");
+    a.replicator->OnPeerConnected(ReplicaId(1));
+    b.replicator->OnPeerConnected(ReplicaId(0));
+  }
+  void Make(Side& s, int self, const std::string& name) {
+    auto store = storage::OpenFileBlobStore(dir / name);
+    REQUIRE(store.has_value());
+    s.store = std::move(*store);
+    BlobReplicator::Hooks hooks;
+    hooks.send = [this, self](std::optional<ReplicaId>, const proto::PeerMessage& m) {
+      wire.emplace_back(1 - self, m);
+    };
+    hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
+    hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
+    s.replicator = std::make_unique<BlobReplicator>(
+        *s.store, 2, std::move(hooks),
+        std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
+  }
+  // Delivers queued messages, optionally rewriting them in flight.
+  void Run(const std::function<void(proto::PeerMessage&)>& tamper = {}) {
+    for (int steps = 0; !wire.empty() && steps < 10000; ++steps) {
+      auto [to, m] = std::move(wire.front());
+      wire.pop_front();
+      if (tamper) tamper(m);
+      Side& s = to == 0 ? a : b;
+      const ReplicaId from(static_cast<std::uint32_t>(1 - to));
+      std::visit(
+          [&](const auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, proto::PeerBlobHave>) s.replicator->OnHave(from, msg);
+            if constexpr (std::is_same_v<T, proto::PeerBlobRequest>)
+              s.replicator->OnRequest(from, msg);
+            if constexpr (std::is_same_v<T, proto::PeerBlobChunk>) s.replicator->OnChunk(from, msg);
+          },
+          m);
+    }
+  }
+};
+
+Bytes RandomBlob(std::size_t n) {
+  Bytes b(n);
+  crypto::RandomBytes(b);
+  return b;
+}
+
+TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[unit][node]") {
+  Pair p;
+  const Bytes blob = RandomBlob(3 * kBlobChunkBytes + 777);
+  auto digest = p.a.replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  CHECK_FALSE(p.a.replicator->IsAvailable(*digest));  // one holder of the two needed
+  p.Run();
+  CHECK(p.b.store->Contains(*digest));
+  CHECK(p.a.replicator->IsAvailable(*digest));
+  CHECK(p.a.available == std::vector<crypto::Digest>{*digest});
+  CHECK(p.b.replicator->stats().bytes_received == blob.size());
+  CHECK(p.a.replicator->stats().bytes_served == blob.size());
+  auto copy = storage::GetBlob(*p.b.store, *digest);
+  REQUIRE(copy.has_value());
+  CHECK(*copy == blob);
+}
+
+TEST_CASE("wrong content, seeks and changing sizes are refused", "[unit][node]") {
+  SECTION("a holder that sends other bytes: nothing is published") {
+    Pair p;
+    auto digest = p.a.replicator->StoreLocal(RandomBlob(kBlobChunkBytes + 10));
+    p.Run([](proto::PeerMessage& m) {
+      if (auto* c = std::get_if<proto::PeerBlobChunk>(&m); c && !c->data.empty()) c->data[0] ^= 1;
+    });
+    CHECK_FALSE(p.b.store->Contains(*digest));
+    CHECK(p.b.replicator->stats().pulls_failed == 1);
+  }
+  SECTION("a total size that changes between chunks fails the pull") {
+    Pair p;
+    auto digest = p.a.replicator->StoreLocal(RandomBlob(2 * kBlobChunkBytes + 10));
+    int chunks = 0;
+    p.Run([&](proto::PeerMessage& m) {
+      if (auto* c = std::get_if<proto::PeerBlobChunk>(&m); c && ++chunks == 2) c->total_size += 1;
+    });
+    CHECK_FALSE(p.b.store->Contains(*digest));
+    CHECK(p.b.replicator->stats().pulls_failed == 1);
+  }
+  SECTION("a request in the middle of a blob is not answered") {
+    Pair p;
+    auto digest = p.a.replicator->StoreLocal(RandomBlob(2 * kBlobChunkBytes));
+    p.wire.clear();
+    p.a.replicator->OnRequest(ReplicaId(1), proto::PeerBlobRequest{*digest, kBlobChunkBytes});
+    CHECK(p.wire.empty());
+    CHECK(p.a.replicator->stats().bytes_served == 0);
+  }
+}
+
+TEST_CASE("an erased blob is deleted and never pulled again", "[unit][node]") {
+  Pair p;
+  auto digest = p.a.replicator->StoreLocal(RandomBlob(1000));
+  p.Run();
+  REQUIRE(p.b.store->Contains(*digest));
+  p.b.erased.insert(*digest);
+  REQUIRE(p.b.replicator->Erase(*digest).ok());
+  CHECK_FALSE(p.b.store->Contains(*digest));
+  p.b.replicator->OnHave(ReplicaId(0), proto::PeerBlobHave{{*digest}});
+  p.Run();
+  CHECK_FALSE(p.b.store->Contains(*digest));
+  CHECK(p.b.replicator->stats().blobs_erased == 1);
+}
+
+}  // namespace
+}  // namespace ertr::node
