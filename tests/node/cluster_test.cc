@@ -67,7 +67,7 @@ void StartAll(Cluster& c) {
   }
 }
 
-TEST_CASE("four validators commit; one stops, three go on; it restarts and catches up",
+TEST_CASE("four validators commit, one stops and three go on, it restarts and catches up",
           "[integration][slow]") {
   Cluster c(4);
   StartAll(c);
