@@ -20,13 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status WriteFile(const fs::path& file, const std::string& text) {
-  std::ofstream o(file, std::ios::trunc);
-  o << text;
-  o.close();
-  if (!o) return Status::IoError("cannot write " + file.string());
-  return Status::Ok();
-}
+constexpr fs::perms kHomeFilePerms =
+    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
 
 Result<std::string> Passphrase(const fs::path& file) {
   ERTR_ASSIGN_OR_RETURN(auto buf, crypto::ReadPassphrase(file.string(), kPassphraseEnv));
@@ -111,17 +106,18 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
   c.http_host = http.first;
   c.http_port = http.second;
   c.passphrase_file = o.passphrase_file.empty() ? fs::path() : fs::absolute(o.passphrase_file);
-  ERTR_RETURN_IF_ERROR(WriteFile(o.home / "config.toml",
-                                 "# Set node.validator_index and [[peers]] from the genesis "
-                                 "coordinator's output.\n" +
-                                     RenderNodeConfig(c)));
+  ERTR_RETURN_IF_ERROR(WriteHomeFile(o.home / "config.toml",
+                                     "# Set node.validator_index and [[peers]] from the genesis "
+                                     "coordinator's output.\n" +
+                                         RenderNodeConfig(c),
+                                     kHomeFilePerms));
   std::ostringstream member;
   member << "# Public half of " << o.institution_id << ": send it to the genesis coordinator.\n"
          << "id = \"" << o.institution_id << "\"\nname = \"" << o.name << "\"\naddress = \""
          << advertised << "\"\nvalidator_key = \"" << validator.public_key().ToHex()
          << "\"\nencryption_key = \"" << institution.public_key().ToHex() << "\"\nadmin_key = \""
          << admin.public_key().ToHex() << "\"\n";
-  ERTR_RETURN_IF_ERROR(WriteFile(o.home / "member.toml", member.str()));
+  ERTR_RETURN_IF_ERROR(WriteHomeFile(o.home / "member.toml", member.str(), kHomeFilePerms));
   out << "initialised " << o.home.string() << " for " << o.institution_id << "\n"
       << "  validator key " << validator.public_key().ToHex() << "\n"
       << "  send " << (o.home / "member.toml").string() << " to the genesis coordinator\n";
@@ -132,10 +128,7 @@ Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
   if (o.members.empty()) return Status::InvalidArgument("give the members' member.toml files");
   ledger::Genesis g;
   g.chain_id = o.chain_id;
-  g.genesis_time_ms =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  g.genesis_time_ms = WallClockMs();
   std::vector<std::string> addresses;
   for (const auto& file : o.members) {
     ERTR_ASSIGN_OR_RETURN(auto m, ReadMember(file));

@@ -60,6 +60,50 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+HttpResponse JsonError(unsigned http_status, std::string_view code, std::string_view message) {
+  std::string escaped;
+  for (char c : message) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
+  }
+  return HttpResponse{
+      http_status, "application/json",
+      "{\"error\":\"" + std::string(code) + "\",\"message\":\"" + escaped + "\"}\n"};
+}
+
+HttpResponse JsonError(const Status& s) {
+  unsigned http = 500;
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      http = 400;
+      break;
+    case StatusCode::kUnauthenticated:
+      http = 401;
+      break;
+    case StatusCode::kPermissionDenied:
+      http = 403;
+      break;
+    case StatusCode::kNotFound:
+      http = 404;
+      break;
+    case StatusCode::kAlreadyExists:
+      http = 409;
+      break;
+    case StatusCode::kFailedPrecondition:
+      http = 412;
+      break;
+    case StatusCode::kResourceExhausted:
+      http = 429;
+      break;
+    case StatusCode::kUnavailable:
+      http = 503;
+      break;
+    default:
+      break;
+  }
+  return JsonError(http, StatusCodeName(s.code()), s.message());
+}
+
 HttpServer::HttpServer(asio::io_context& io, std::string host, std::uint16_t port, Handler handler)
     : host_(std::move(host)), port_(port), handler_(std::move(handler)), acceptor_(io) {}
 

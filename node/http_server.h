@@ -30,6 +30,11 @@ struct HttpResponse {
 
 inline constexpr std::size_t kMaxHttpBodyBytes = 64u << 20;
 
+// {"error": code, "message": message} with the given HTTP status; the message is JSON-escaped.
+HttpResponse JsonError(unsigned http_status, std::string_view code, std::string_view message);
+// The same for a Status, its code mapped to the HTTP status that says the same (409, 401, ...).
+HttpResponse JsonError(const Status& status);
+
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;

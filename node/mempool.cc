@@ -1,19 +1,20 @@
 #include "node/mempool.h"
 
-#include "proto/codec.h"
+#include "proto/ledger_codec.h"
 
 namespace ertr::node {
 
 Mempool::Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits)
     : chain_id_(std::move(chain_id)), verifier_(verifier), limits_(limits) {}
 
-Result<consensus::Transaction> Mempool::Add(ByteSpan bytes) {
+Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
   if (bytes.size() > limits_.max_transaction_bytes) {
     return Status::InvalidArgument("transaction is " + std::to_string(bytes.size()) +
                                    " bytes; the limit is " +
                                    std::to_string(limits_.max_transaction_bytes));
   }
-  ERTR_ASSIGN_OR_RETURN(auto tx, proto::DecodeSignedTransaction(bytes));
+  ERTR_ASSIGN_OR_RETURN(auto typed, proto::DecodeTransaction(bytes));
+  const ledger::SignedTransaction& tx = typed.signed_tx;
   if (entries_.count(tx.id))
     return Status::AlreadyExists("transaction " + tx.id.ShortHex() + "… is pending already");
   if (tx.header.chain_id != chain_id_) {
@@ -34,7 +35,7 @@ Result<consensus::Transaction> Mempool::Add(ByteSpan bytes) {
   ++count;
   bytes_ += bytes.size();
   entries_.emplace(tx.id, Entry{tx.header.signer, bytes.size()});
-  return consensus::Transaction{tx.id, Bytes(bytes.begin(), bytes.end())};
+  return typed;
 }
 
 void Mempool::Remove(const std::vector<crypto::Digest>& ids) {

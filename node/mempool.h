@@ -14,6 +14,7 @@
 
 #include "consensus/proposal.h"
 #include "crypto/signing.h"
+#include "ledger/types.h"
 
 namespace ertr::node {
 
@@ -28,9 +29,10 @@ class Mempool {
   // `verifier` must outlive the mempool.
   Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits = {});
 
-  // Checks and admits a transaction. AlreadyExists if it is pooled; InvalidArgument /
-  // Unauthenticated naming what is wrong; ResourceExhausted when a bound is hit (retry later).
-  Result<consensus::Transaction> Add(ByteSpan signed_tx);
+  // Checks and admits a transaction; returns it decoded with its typed payload (decoded once
+  // here, for the caller too). AlreadyExists if it is pooled; InvalidArgument / Unauthenticated
+  // naming what is wrong; ResourceExhausted when a bound is hit (retry later).
+  Result<ledger::Transaction> Add(ByteSpan signed_tx);
   // Forgets transactions (committed ones).
   void Remove(const std::vector<crypto::Digest>& ids);
 

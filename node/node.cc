@@ -250,7 +250,8 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
 }
 
 Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from) {
-  ERTR_ASSIGN_OR_RETURN(auto tx, mempool_->Add(bytes));
+  ERTR_ASSIGN_OR_RETURN(auto typed, mempool_->Add(bytes));
+  consensus::Transaction tx{typed.signed_tx.id, Bytes(bytes.begin(), bytes.end())};
   ledger::StateView view(*stores_.state);
   ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, tx.id));
   if (outcome) {
@@ -268,9 +269,8 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its
   // uploader is offline); until then it waits here, and this node fetches the blob too.
-  auto typed = proto::DecodeTransaction(tx.bytes);
-  if (typed && typed->payload) {
-    if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed->payload)) {
+  if (typed.payload) {
+    if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed.payload)) {
       if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
         replicator_->Fetch(submit->ciphertext_digest);
         auto& gated = gated_[submit->ciphertext_digest];

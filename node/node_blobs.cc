@@ -12,12 +12,6 @@ namespace {
 
 constexpr std::uint64_t kMaxHttpBlobBytes = 64u << 20;
 
-HttpResponse JsonError(unsigned status, std::string_view code, const std::string& message) {
-  return HttpResponse{
-      status, "application/json",
-      "{\"error\":\"" + std::string(code) + "\",\"message\":\"" + message + "\"}\n"};
-}
-
 }  // namespace
 
 bool Node::IsErasedBlob(const crypto::Digest& digest) const {

@@ -15,43 +15,6 @@ HttpResponse Json(unsigned status, const std::string& body) {
   return HttpResponse{status, "application/json", body + "\n"};
 }
 
-HttpResponse Error(const Status& s) {
-  unsigned code = 400;
-  switch (s.code()) {
-    case StatusCode::kAlreadyExists:
-      code = 409;
-      break;
-    case StatusCode::kUnauthenticated:
-      code = 401;
-      break;
-    case StatusCode::kPermissionDenied:
-      code = 403;
-      break;
-    case StatusCode::kNotFound:
-      code = 404;
-      break;
-    case StatusCode::kResourceExhausted:
-      code = 429;
-      break;
-    case StatusCode::kUnavailable:
-      code = 503;
-      break;
-    case StatusCode::kInvalidArgument:
-      code = 400;
-      break;
-    default:
-      code = 500;
-      break;
-  }
-  std::string msg;
-  for (char c : s.message()) {
-    if (c == '"' || c == '\\') msg += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) msg += c;
-  }
-  return Json(code, "{\"error\":\"" + std::string(StatusCodeName(s.code())) + "\",\"message\":\"" +
-                        msg + "\"}");
-}
-
 }  // namespace
 
 std::string Node::StatusJson() const {
@@ -151,19 +114,19 @@ HttpResponse Node::OnHttp(const HttpRequest& req) {
   }
   if (req.method == "POST" && req.target == "/v1/transactions") {
     auto id = Admit(AsBytes(req.body), std::nullopt);
-    if (!id) return Error(id.error());
+    if (!id) return JsonError(id.error());
     return Json(202, "{\"tx_id\":\"" + id->ToHex() + "\",\"status\":\"pending\"}");
   }
   const std::string prefix = "/v1/transactions/";
   if (req.method == "GET" && req.target.rfind(prefix, 0) == 0) {
     auto id = crypto::Digest::FromHex(req.target.substr(prefix.size()), "tx_id");
-    if (!id) return Error(id.error());
+    if (!id) return JsonError(id.error());
     ledger::StateView view(*stores_.state);
     auto outcome = ledger::TransactionOutcome(view, *id);
-    if (!outcome) return Error(outcome.error());
+    if (!outcome) return JsonError(outcome.error());
     if (!*outcome) {
       if (mempool_->Contains(*id)) return Json(200, "{\"status\":\"pending\"}");
-      return Error(Status::NotFound("no transaction " + id->ShortHex() + "… is known here"));
+      return JsonError(Status::NotFound("no transaction " + id->ShortHex() + "… is known here"));
     }
     const auto& o = **outcome;
     std::string body = "{\"status\":\"committed\",\"height\":" + std::to_string(o.height) +
@@ -175,8 +138,8 @@ HttpResponse Node::OnHttp(const HttpRequest& req) {
     }
     return Json(200, body + "}");
   }
-  return Error(Status::NotFound("no endpoint " + req.method + " " + req.target +
-                                "; see docs/operations.md"));
+  return JsonError(Status::NotFound("no endpoint " + req.method + " " + req.target +
+                                    "; see docs/operations.md"));
 }
 
 }  // namespace ertr::node

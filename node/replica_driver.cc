@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "node/testnet.h"
 #include "proto/consensus_codec.h"
 
 namespace ertr::node {
@@ -34,10 +35,7 @@ ReplicaDriver::ReplicaDriver(boost::asio::io_context& io, consensus::Replica& re
 
 std::uint64_t ReplicaDriver::NowMs() {
   // Wall-clock milliseconds (block times are wall time), never going backwards for the replica.
-  const auto now =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  const std::uint64_t now = WallClockMs();
   last_now_ms_ = std::max(last_now_ms_, now);
   return last_now_ms_;
 }

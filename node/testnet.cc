@@ -16,7 +16,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status WriteText(const fs::path& file, const std::string& text, fs::perms perms) {
+std::string RandomHex(std::size_t bytes) {
+  Bytes b(bytes);
+  crypto::RandomBytes(b);
+  return ToHex(b);
+}
+
+}  // namespace
+
+Status WriteHomeFile(const fs::path& file, std::string_view text, fs::perms perms) {
   std::ofstream o(file, std::ios::binary | std::ios::trunc);
   o << text;
   o.close();
@@ -28,13 +36,11 @@ Status WriteText(const fs::path& file, const std::string& text, fs::perms perms)
   return Status::Ok();
 }
 
-std::string RandomHex(std::size_t bytes) {
-  Bytes b(bytes);
-  crypto::RandomBytes(b);
-  return ToHex(b);
+std::uint64_t WallClockMs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
-
-}  // namespace
 
 Result<ledger::Transaction> LoadGenesis(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -51,9 +57,9 @@ Result<ledger::Transaction> LoadGenesis(const fs::path& file) {
 
 Status WriteGenesis(const fs::path& file, const ledger::Transaction& genesis) {
   Bytes data = proto::EncodeSignedTransaction(genesis.signed_tx);
-  return WriteText(file, std::string(AsStringView(data)),
-                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                       fs::perms::others_read);
+  return WriteHomeFile(file, std::string(AsStringView(data)),
+                       fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                           fs::perms::others_read);
 }
 
 Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::ostream& out) {
@@ -77,10 +83,7 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
   std::vector<NodeKeys> keys(n);
   ledger::Genesis genesis;
   genesis.chain_id = "ertr-testnet-" + RandomHex(4);
-  genesis.genesis_time_ms =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  genesis.genesis_time_ms = WallClockMs();
   genesis.parameters.benchmark_mode = options.benchmark_mode;
   for (std::size_t i = 0; i < n; ++i) {
     const std::string id = std::string("hosp-") + static_cast<char>('a' + i);
@@ -99,8 +102,8 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
     if (ec)
       return Status::IoError("cannot create " + (home / "keys").string() + ": " + ec.message());
     const std::string passphrase = RandomHex(24);
-    ERTR_RETURN_IF_ERROR(WriteText(home / "keys" / "passphrase", passphrase + "\n",
-                                   fs::perms::owner_read | fs::perms::owner_write));
+    ERTR_RETURN_IF_ERROR(WriteHomeFile(home / "keys" / "passphrase", passphrase + "\n",
+                                       fs::perms::owner_read | fs::perms::owner_write));
     const auto cost = crypto::KdfCost::Interactive();
     ERTR_RETURN_IF_ERROR(
         crypto::SaveKeyFile(home / "keys" / "validator.key", keys[i].validator, passphrase, cost));
@@ -131,8 +134,8 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
                                    static_cast<std::uint16_t>(options.base_port + j)});
     }
     ERTR_RETURN_IF_ERROR(
-        WriteText(home / "config.toml", RenderNodeConfig(c),
-                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+        WriteHomeFile(home / "config.toml", RenderNodeConfig(c),
+                      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
     out << "  " << home.string() << "  " << c.institution_id << "  validator "
         << keys[i].validator.public_key().ShortHex() << "…  p2p 127.0.0.1:" << c.listen_port
         << "  http 127.0.0.1:" << c.http_port << "\n";

@@ -25,6 +25,13 @@ struct TestnetOptions {
 Status CreateTestnet(const std::filesystem::path& dir, const TestnetOptions& options,
                      std::ostream& out);
 
+// Writes a small file of a node's home (config, genesis, passphrase) and sets its permissions.
+Status WriteHomeFile(const std::filesystem::path& file, std::string_view text,
+                     std::filesystem::perms perms);
+
+// Wall-clock milliseconds since the Unix epoch (genesis and block times are wall time).
+std::uint64_t WallClockMs();
+
 // The genesis file: a signed genesis transaction (ertr.v1.SignedTransaction bytes).
 Result<ledger::Transaction> LoadGenesis(const std::filesystem::path& file);
 Status WriteGenesis(const std::filesystem::path& file, const ledger::Transaction& genesis);

@@ -103,6 +103,7 @@ Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
     REQUIRE(key.has_value());
     admins_.push_back(crypto::MakeEd25519Signer(std::move(*key)));
   }
+  signer_nonces_[admins_[0]->public_key()] = 1;  // the genesis used nonce 1 of admin 0
 }
 
 Cluster::~Cluster() {
@@ -203,13 +204,7 @@ ledger::RegisterUser Cluster::NewPhysician(int inst) {
 }
 
 std::optional<HttpResult> Cluster::Submit(int via, int inst, const ledger::Payload& payload) {
-  ledger::TransactionHeader h;
-  h.chain_id = chain_id_;
-  h.nonce = ++nonces_[inst] + 1000;  // the genesis used nonce 1 of admin 0
-  auto tx = proto::MakeTransaction(h, payload, *admins_[static_cast<std::size_t>(inst)]);
-  REQUIRE(tx.has_value());
-  Bytes bytes = proto::EncodeSignedTransaction(tx->signed_tx);
-  return HttpCall(http_port(via), "POST", "/v1/transactions", std::string(AsStringView(bytes)));
+  return SubmitAs(via, *admins_[static_cast<std::size_t>(inst)], payload);
 }
 
 std::optional<HttpResult> Cluster::SubmitAs(int via, const crypto::Signer& signer,

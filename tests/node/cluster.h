@@ -89,7 +89,6 @@ class Cluster {
   std::vector<crypto::BoxPublicKey> institution_keys_;
   std::map<crypto::PublicKey, std::uint64_t> signer_nonces_;
   std::map<int, pid_t> pids_;
-  std::map<int, std::uint64_t> nonces_;
 };
 
 }  // namespace ertr::testing

@@ -29,7 +29,7 @@ TEST_CASE("mempool admits valid transactions once and refuses bad ones", "[unit]
   auto tx = f.Tx(*f.alice);
   auto added = pool.Add(tx);
   REQUIRE(added.has_value());
-  CHECK(pool.Contains(added->id));
+  CHECK(pool.Contains(added->signed_tx.id));
   CHECK(pool.Add(tx).error().code() == StatusCode::kAlreadyExists);
   CHECK(pool.Add(f.Tx(*f.alice, "other-chain")).error().message().find("other-chain") !=
         std::string::npos);
@@ -37,7 +37,7 @@ TEST_CASE("mempool admits valid transactions once and refuses bad ones", "[unit]
   forged[forged.size() - 1] ^= 1;  // the signature's last byte
   CHECK(pool.Add(forged).error().code() == StatusCode::kUnauthenticated);
   CHECK(pool.Add(Bytes{1, 2, 3}).error().code() == StatusCode::kInvalidArgument);
-  pool.Remove({added->id});
+  pool.Remove({added->signed_tx.id});
   CHECK(pool.size() == 0);
   CHECK(pool.bytes() == 0);
 }
