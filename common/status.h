@@ -65,6 +65,8 @@ class [[nodiscard]] Status {
   static Status DataLoss(std::string msg) { return {StatusCode::kDataLoss, std::move(msg)}; }
   static Status IoError(std::string msg) { return {StatusCode::kIoError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  // A status with a code chosen at run time (a mapping from another error space).
+  static Status WithCode(StatusCode code, std::string msg) { return {code, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -55,4 +55,10 @@ void RandomBytes(std::span<std::uint8_t> out) {
   if (!out.empty()) randombytes_buf(out.data(), out.size());
 }
 
+std::uint64_t RandomU64() {
+  std::uint64_t v = 0;
+  RandomBytes(std::span(reinterpret_cast<std::uint8_t*>(&v), sizeof v));
+  return v;
+}
+
 }  // namespace ertr::crypto

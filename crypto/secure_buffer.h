@@ -6,6 +6,8 @@
 //
 // Thread-safety: like a std::vector; distinct objects from distinct threads.
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
@@ -51,5 +53,17 @@ bool ConstantTimeEqual(std::span<const std::uint8_t> a, std::span<const std::uin
 
 // Fills the span with cryptographically secure random bytes.
 void RandomBytes(std::span<std::uint8_t> out);
+// A uniformly random 64-bit value (transaction nonces).
+std::uint64_t RandomU64();
+
+// A random fixed-size id (crypto::FixedBytes) that is not all zero (record, grant, pseudonym ids).
+template <typename T>
+T RandomNonZeroId() {
+  std::array<std::uint8_t, T::kSize> raw{};
+  do {
+    RandomBytes(raw);
+  } while (std::all_of(raw.begin(), raw.end(), [](std::uint8_t b) { return b == 0; }));
+  return *T::FromSpan(raw, "id");
+}
 
 }  // namespace ertr::crypto

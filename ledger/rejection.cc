@@ -67,4 +67,42 @@ std::string Rejection::ToString() const {
   return out;
 }
 
+StatusCode RejectReasonStatusCode(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kMalformed:
+    case RejectReason::kWrongChain:
+    case RejectReason::kOversize:
+    case RejectReason::kBadTime:
+      return StatusCode::kInvalidArgument;
+    case RejectReason::kBadSignature:
+    case RejectReason::kUnknownSigner:
+      return StatusCode::kUnauthenticated;
+    case RejectReason::kDeactivatedUser:
+    case RejectReason::kWrongRole:
+    case RejectReason::kWrongInstitution:
+    case RejectReason::kNoConsent:
+    case RejectReason::kExpiredGrant:
+    case RejectReason::kNotEntitled:
+    case RejectReason::kNoKeyAccess:
+    case RejectReason::kNotAllowed:
+      return StatusCode::kPermissionDenied;
+    case RejectReason::kUnknownInstitution:
+    case RejectReason::kUnknownUser:
+    case RejectReason::kUnknownPatient:
+    case RejectReason::kUnknownRecord:
+    case RejectReason::kUnknownGrant:
+      return StatusCode::kNotFound;
+    case RejectReason::kAlreadyExists:
+    case RejectReason::kReplayedNonce:
+      return StatusCode::kAlreadyExists;
+    case RejectReason::kRevokedGrant:
+    case RejectReason::kErased:
+    case RejectReason::kLastAdmin:
+    case RejectReason::kExpiredTransaction:
+    case RejectReason::kGenesisNotAllowed:
+      return StatusCode::kFailedPrecondition;
+  }
+  return StatusCode::kFailedPrecondition;
+}
+
 }  // namespace ertr::ledger

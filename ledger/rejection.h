@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace ertr::ledger {
 
 enum class RejectReason : std::uint8_t {
@@ -41,6 +43,8 @@ enum class RejectReason : std::uint8_t {
 };
 
 std::string_view RejectReasonName(RejectReason reason);
+// The status code an API answers a rejection with (docs/api.md section 3).
+StatusCode RejectReasonStatusCode(RejectReason reason);
 
 struct Rejection {
   RejectReason reason;

@@ -21,9 +21,13 @@ Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
     (void)store_.Delete(digest);
     return Status::FailedPrecondition("this content belongs to an erased record; it is not stored");
   }
+  Announce(digest);
+  return digest;
+}
+
+void BlobReplicator::Announce(const crypto::Digest& digest) {
   hooks_.send(std::nullopt, proto::PeerBlobHave{{digest}});
   if (IsAvailable(digest)) hooks_.on_available(digest);
-  return digest;
 }
 
 std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {

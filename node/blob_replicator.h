@@ -60,6 +60,8 @@ class BlobReplicator {
 
   // A blob uploaded at this node: stored, then announced. Its digest.
   Result<crypto::Digest> StoreLocal(ByteSpan ciphertext);
+  // Tells peers that this node holds a blob it stored itself (a streamed upload).
+  void Announce(const crypto::Digest& digest);
   // Holders known for a digest, this node included.
   std::size_t Holders(const crypto::Digest& digest) const;
   bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }

@@ -77,6 +77,13 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
   }
   ERTR_ASSIGN_OR_RETURN(auto listen, ParseHostPort(o.listen, "--listen"));
   ERTR_ASSIGN_OR_RETURN(auto http, ParseHostPort(o.http, "--http"));
+  ERTR_ASSIGN_OR_RETURN(auto api, ParseHostPort(o.api, "--api"));
+  if (!IsLoopbackHost(api.first)) {
+    return Status::InvalidArgument(
+        "--api " + o.api +
+        " is off loopback, which needs TLS: initialise with a loopback --api, then set "
+        "api.listen, api.tls_cert_file and api.tls_key_file in config.toml");
+  }
   const std::string advertised = o.advertised_address.empty() ? o.listen : o.advertised_address;
   if (auto a = ParseHostPort(advertised, "--advertise"); !a) return a.error();
   std::error_code ec;
@@ -105,6 +112,8 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
   c.listen_port = listen.second;
   c.http_host = http.first;
   c.http_port = http.second;
+  c.api_host = api.first;
+  c.api_port = api.second;
   c.passphrase_file = o.passphrase_file.empty() ? fs::path() : fs::absolute(o.passphrase_file);
   ERTR_RETURN_IF_ERROR(WriteHomeFile(o.home / "config.toml",
                                      "# Set node.validator_index and [[peers]] from the genesis "

@@ -25,6 +25,7 @@ struct InitOptions {
   std::string listen = "0.0.0.0:26600";
   std::string advertised_address;  // what peers dial; default: listen
   std::string http = "127.0.0.1:26700";
+  std::string api = "127.0.0.1:26800";    // off loopback: add [api] TLS files to config.toml
   std::filesystem::path passphrase_file;  // empty: $ERTR_PASSPHRASE
 };
 

@@ -29,6 +29,10 @@ Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view tex
   return std::make_pair(std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port));
 }
 
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 namespace {
 
 class Reader {
@@ -122,6 +126,20 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.String("node.institution_id", c.institution_id, true));
   ERTR_RETURN_IF_ERROR(r.Address("node.listen", c.listen_host, c.listen_port));
   ERTR_RETURN_IF_ERROR(r.Address("node.http", c.http_host, c.http_port));
+  ERTR_RETURN_IF_ERROR(r.Address("api.listen", c.api_host, c.api_port));
+  ERTR_RETURN_IF_ERROR(r.Path("api.tls_cert_file", c.api_tls_cert_file));
+  ERTR_RETURN_IF_ERROR(r.Path("api.tls_key_file", c.api_tls_key_file));
+  if (c.api_tls_cert_file.empty() != c.api_tls_key_file.empty()) {
+    return r.Error(c.api_tls_cert_file.empty() ? "api.tls_cert_file" : "api.tls_key_file",
+                   "is missing: TLS needs both the certificate and the key file");
+  }
+  if (c.api_tls_cert_file.empty() && !IsLoopbackHost(c.api_host)) {
+    return r.Error("api.listen",
+                   "is '" + c.api_host +
+                       "', off loopback, but TLS is not configured: set api.tls_cert_file and "
+                       "api.tls_key_file, or listen on 127.0.0.1 (plaintext records must never "
+                       "cross the network unencrypted)");
+  }
   ERTR_RETURN_IF_ERROR(r.Path("node.data_dir", c.data_dir));
   ERTR_RETURN_IF_ERROR(r.Path("node.genesis", c.genesis_file));
   ERTR_RETURN_IF_ERROR(r.Path("keys.validator", c.validator_key_file));
@@ -165,7 +183,14 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "\"     # /metrics, /healthz, /v1 (keep on loopback)\n"
     << "data_dir = \"" << c.data_dir.string() << "\"\n"
     << "genesis = \"" << c.genesis_file.string() << "\"\n\n"
-    << "[keys]\n"
+    << "[api]\n"
+    << "listen = \"" << c.api_host << ":" << c.api_port
+    << "\"   # integrators and ertrctl; off loopback set both TLS files\n";
+  if (!c.api_tls_cert_file.empty()) {
+    o << "tls_cert_file = \"" << c.api_tls_cert_file.string() << "\"\n"
+      << "tls_key_file = \"" << c.api_tls_key_file.string() << "\"\n";
+  }
+  o << "\n[keys]\n"
     << "validator = \"" << c.validator_key_file.string() << "\"\n"
     << "institution = \"" << c.institution_key_file.string() << "\"\n"
     << "# The key files' passphrase: this file's first line, or $" << kPassphraseEnv

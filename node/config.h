@@ -27,6 +27,11 @@ struct NodeConfig {
   std::uint16_t listen_port = 26600;
   std::string http_host = "127.0.0.1";
   std::uint16_t http_port = 26700;
+  // The integrator gRPC API (docs/api.md). Off loopback it needs TLS: both files set.
+  std::string api_host = "127.0.0.1";
+  std::uint16_t api_port = 26800;
+  std::filesystem::path api_tls_cert_file;  // PEM certificate chain
+  std::filesystem::path api_tls_key_file;   // PEM private key
   std::filesystem::path data_dir = "data";
   std::filesystem::path genesis_file = "genesis.bin";
   std::filesystem::path validator_key_file = "keys/validator.key";
@@ -51,6 +56,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::filesystem:
                                    const std::string& file_name);
 // The TOML text of a config (what `ertrd testnet` and `ertrd init` write).
 std::string RenderNodeConfig(const NodeConfig& config);
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(std::string_view host);
 // "127.0.0.1:26600" -> host, port. InvalidArgument names `field`.
 Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,
                                                             std::string_view field);

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
         ->add_option("--base-http-port", tn.base_http_port,
                      "HTTP port of node0; node i uses base+i")
         ->capture_default_str();
+    testnet
+        ->add_option("--base-api-port", tn.base_api_port,
+                     "gRPC API port of node0; node i uses base+i")
+        ->capture_default_str();
     testnet->add_option("--view-timeout-ms", tn.view_timeout_ms, "Consensus progress timeout")
         ->capture_default_str();
     testnet->add_flag("--benchmark-mode", tn.benchmark_mode,
@@ -67,6 +71,8 @@ int main(int argc, char** argv) {
     init->add_option("--advertise", io.advertised_address,
                      "Address peers dial (default: --listen)");
     init->add_option("--http", io.http, "HTTP address (keep on loopback)")->capture_default_str();
+    init->add_option("--api", io.api, "gRPC API address (off loopback it needs TLS files)")
+        ->capture_default_str();
     init->add_option("--passphrase-file", init_pass,
                      "Key passphrase file (default: $ERTR_PASSPHRASE)");
 

@@ -19,6 +19,7 @@ Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
 
 Node::~Node() {
   // Close links and listeners while everything their callbacks reach is still alive.
+  CloseApi();
   if (transport_) transport_->Stop();
   if (http_) http_->Stop();
 }
@@ -54,6 +55,8 @@ Status Node::Init() {
   ERTR_ASSIGN_OR_RETURN(auto genesis_tx, LoadGenesis(config_.Resolve(config_.genesis_file)));
   const auto& genesis = std::get<ledger::Genesis>(*genesis_tx.payload);
   chain_id_ = genesis.chain_id;
+  params_ = genesis.parameters;
+  for (const auto& inst : genesis.institutions) institution_ids_.push_back(inst.id);
   const auto index = config_.validator_index.value();
   if (index >= genesis.institutions.size()) {
     return Status::InvalidArgument("config field 'node.validator_index' is " +
@@ -105,6 +108,7 @@ Status Node::Init() {
     ERTR_ASSIGN_OR_RETURN(auto header, proto::DecodeBlockHeader(header_bytes));
     last_time = std::max(last_time, header.time_ms);
   }
+  last_block_time_ms_ = last_time;
   consensus::ReplicaConfig rc;
   rc.chain_id = chain_id_;
   rc.validators = *validators_;
@@ -181,6 +185,7 @@ Status Node::Init() {
 Status Node::Run() {
   ERTR_RETURN_IF_ERROR(transport_->Start());
   ERTR_RETURN_IF_ERROR(http_->Start());
+  ERTR_RETURN_IF_ERROR(StartApi());
   boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -191,11 +196,13 @@ Status Node::Run() {
     io_.stop();
   });
   Tick();
-  log_->info("event=node_started p2p={}:{} http={}:{}", config_.listen_host,
-             transport_->listen_port(), config_.http_host, http_->port());
+  log_->info("event=node_started p2p={}:{} http={}:{} api={}:{}{}", config_.listen_host,
+             transport_->listen_port(), config_.http_host, http_->port(), config_.api_host,
+             api_port_, config_.api_tls_cert_file.empty() ? "" : " (tls)");
   // Kick the replica (a restarted primary re-arms its timers on the first event).
   driver_->Post(consensus::TransactionsReceived{});
   io_.run();
+  CloseApi();
   if (fatal_) return *fatal_;
   log_->info("event=stopped height={}", stores_.blocks->LatestHeight().value());
   return Status::Ok();
@@ -226,6 +233,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   ERTR_RETURN_IF_ERROR(stores_.blocks->Append(block, result.writes));
   mempool_->Remove(ids);
   OnBlockBlobs(txs, result);
+  OnBlockApi(block, result, txs, d.time_ms);
   const auto now = std::chrono::steady_clock::now();
   std::uint64_t rejected = 0;
   for (const auto& r : result.results) {

@@ -5,14 +5,21 @@
 // endpoints on one Asio io_context thread (STYLE.md rules 1.3 and 1.8).
 
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 
 #include "consensus/replica.h"
 #include "crypto/box_key.h"
+#include "crypto/payload_cipher.h"
 #include "crypto/signing.h"
+#include "ertr/v1/api.pb.h"
 #include "ledger/chain_code.h"
+#include "ledger/state.h"
 #include "net/asio.h"
 #include "net/transport.h"
 #include "node/blob_replicator.h"
@@ -25,6 +32,9 @@
 
 namespace spdlog {
 class logger;
+}
+namespace grpc {
+class Server;
 }
 
 namespace ertr::node {
@@ -42,6 +52,13 @@ class Node {
 
   // Runs until SIGTERM/SIGINT (then drains and returns OK) or a fatal error.
   Status Run();
+
+  // A record a caller may read: its metadata, data key and ciphertext (node_api.cc).
+  struct OpenedRecord {
+    ertr::v1::RecordInfo info;
+    crypto::DataKey key;
+    std::unique_ptr<storage::BlobReader> reader;
+  };
 
  private:
   Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger);
@@ -70,6 +87,57 @@ class Node {
   void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);
   HttpResponse PostBlob(const HttpRequest& req);
   HttpResponse GetBlob(const std::string& hex);
+
+  // The integrator gRPC API (node_api.cc). gRPC threads authenticate calls and stream payloads;
+  // everything that reads or changes node state runs on the io thread through PostApi.
+  class ApiService;
+  friend class ApiService;
+  Status StartApi();
+  // Runs `run` on the io thread, or `cancel` (on the calling thread) once the API is closed.
+  void PostApi(std::function<void()> run, std::function<void()> cancel);
+  void DrainApi();
+  // Refuses further work, cancels queued work and commit waits, and stops the gRPC server.
+  void CloseApi();
+  // The caller as an active user of the chain; Unauthenticated / PermissionDenied otherwise.
+  Result<ledger::UserState> ApiCaller(const crypto::PublicKey& key) const;
+  // Block time for API decisions: the newest block's time or the wall clock, whichever is later.
+  std::uint64_t ApiTimeMs() const;
+  // Signs a payload with this node's validator key and admits it (access events, key shares).
+  void SubmitOwn(const ledger::Payload& payload);
+  void QueueAccessEvent(ledger::AccessEvent event);
+  void FlushAccessEvents();
+  // After a block that granted access: seal the keys of this institution's records to newly
+  // entitled institutions (KeyShare transactions).
+  void PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint64_t time_ms);
+  // After a block: answer the calls waiting for its transactions; forget submitted uploads.
+  void OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
+                  const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms);
+  // Expired commit waits and uploads never submitted (their blobs are deleted).
+  void TickApi();
+  // The calls, on the io thread. Errors are what the caller is told.
+  void ApiStatus(ertr::v1::NodeStatus& out) const;
+  Status ApiUploadAllowed(const ledger::UserState& caller, const ertr::v1::UploadStart& start);
+  Status ApiUploadDone(const ledger::UserState& caller, const ertr::v1::UploadStart& start,
+                       const crypto::Digest& digest, std::uint64_t size, const crypto::DataKey& key,
+                       ertr::v1::UploadRecordResponse& out);
+  void ApiSubmit(const ertr::v1::SubmitTransactionRequest& req,
+                 ertr::v1::SubmitTransactionResponse& out, std::function<void(const Status&)> done);
+  Status ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, ertr::v1::Receipt& out);
+  Status ApiGetTransaction(const ertr::v1::GetTransactionRequest& req,
+                           ertr::v1::TransactionInfo& out);
+  Result<OpenedRecord> ApiOpenRecord(const ledger::UserState& caller,
+                                     const ertr::v1::GetRecordRequest& req);
+  Status ApiListRecords(const ledger::UserState& caller, const ertr::v1::ListRecordsRequest& req,
+                        ertr::v1::ListRecordsResponse& out);
+  // May the caller see the patient's (or one record's) audit trail and grants?
+  Status ApiMayAudit(const ledger::UserState& caller, const ledger::Pseudonym& patient,
+                     const std::optional<ledger::RecordId>& record);
+  Status ApiListGrants(const ledger::UserState& caller, const ertr::v1::ListGrantsRequest& req,
+                       ertr::v1::ListGrantsResponse& out);
+  Status ApiAuditTrail(const ledger::UserState& caller, const ertr::v1::GetAuditTrailRequest& req,
+                       ertr::v1::GetAuditTrailResponse& out);
+  Status ApiGetReceipt(const ertr::v1::GetReceiptRequest& req, ertr::v1::Receipt& out);
+  Status ApiGetBlock(const ertr::v1::GetBlockRequest& req, ertr::v1::Block& out);
 
   // HTTP (node_http.cc).
   HttpResponse OnHttp(const HttpRequest& req);
@@ -102,6 +170,33 @@ class Node {
   std::map<crypto::Digest, Gated> gated_;
   boost::asio::steady_timer tick_{io_};
   std::optional<Status> fatal_;
+  ledger::ChainParameters params_;
+  std::vector<std::string> institution_ids_;  // by validator index
+  std::uint64_t last_block_time_ms_ = 0;
+
+  // API.
+  // shared_ptr: their types are complete only in node_api.cc.
+  std::shared_ptr<ApiService> api_service_;
+  std::shared_ptr<grpc::Server> grpc_server_;
+  int api_port_ = 0;
+  std::mutex api_mu_;
+  struct ApiWork {
+    std::function<void()> run;
+    std::function<void()> cancel;
+  };
+  std::deque<ApiWork> api_queue_;  // guarded by api_mu_
+  bool api_closed_ = false;        // guarded by api_mu_
+  struct CommitWaiter {
+    std::chrono::steady_clock::time_point deadline;
+    // Called once: with the committed block and index, or with nullptr (timeout / shutdown).
+    std::function<void(const storage::StoredBlock*, std::uint32_t, const ledger::TxResult*)> done;
+  };
+  std::multimap<crypto::Digest, CommitWaiter> commit_waiters_;
+  std::vector<ledger::AccessEvent> pending_access_;
+  boost::asio::steady_timer access_flush_{io_};
+  bool access_flush_armed_ = false;
+  // Uploaded blobs whose SubmitRecord has not committed yet, with when they may be deleted.
+  std::map<crypto::Digest, std::chrono::steady_clock::time_point> unsubmitted_uploads_;
 
   // Sync.
   Height best_peer_height_;

@@ -174,6 +174,7 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
 void Node::Tick() {
   SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
   replicator_->Tick();
+  TickApi();
   // Records whose blob never reached f+1 holders, and latency marks of transactions that never
   // committed, do not stay forever.
   const auto now = std::chrono::steady_clock::now();

@@ -126,6 +126,7 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
     c.institution_id = genesis.institutions[i].id;
     c.listen_port = static_cast<std::uint16_t>(options.base_port + i);
     c.http_port = static_cast<std::uint16_t>(options.base_http_port + i);
+    c.api_port = static_cast<std::uint16_t>(options.base_api_port + i);
     c.passphrase_file = "keys/passphrase";
     c.view_timeout_ms = options.view_timeout_ms;
     for (std::size_t j = 0; j < n; ++j) {
@@ -138,7 +139,7 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
                       fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
     out << "  " << home.string() << "  " << c.institution_id << "  validator "
         << keys[i].validator.public_key().ShortHex() << "…  p2p 127.0.0.1:" << c.listen_port
-        << "  http 127.0.0.1:" << c.http_port << "\n";
+        << "  http 127.0.0.1:" << c.http_port << "  api 127.0.0.1:" << c.api_port << "\n";
   }
   out << "chain " << genesis.chain_id << " with " << n << " validators (tolerates " << (n - 1) / 3
       << " faulty)\n";

@@ -17,6 +17,7 @@ struct TestnetOptions {
   int validators = 4;
   std::uint16_t base_port = 26600;       // node i listens on base_port + i
   std::uint16_t base_http_port = 26700;  // and serves HTTP on base_http_port + i
+  std::uint16_t base_api_port = 26800;   // and the gRPC API on base_api_port + i
   std::uint64_t view_timeout_ms = 2000;
   bool benchmark_mode = false;
 };

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ertr/v1/transaction.pb.h"
+#include "proto/api_codec.h"
 #include "proto/codec.h"
 #include "proto/wire_helpers.h"
 
@@ -268,6 +269,32 @@ Result<l::Payload> PayloadFromWire(const v1::TransactionBody& m) {
 
 // ---- domain -> wire ----
 
+}  // namespace
+
+void ToWire(const l::Grantee& grantee, v1::Grantee& who) {
+  if (const auto* i = std::get_if<l::GranteeInstitution>(&grantee)) {
+    who.set_institution_id(i->institution_id);
+  } else if (const auto* r = std::get_if<l::GranteeRole>(&grantee)) {
+    who.mutable_institution_role()->set_institution_id(r->institution_id);
+    who.mutable_institution_role()->set_role(static_cast<v1::Role>(r->role));
+  } else {
+    who.set_user_key(ToString(std::get<l::GranteeUser>(grantee).user_key.span()));
+  }
+}
+
+void ToWire(const l::ConsentScope& what, v1::ConsentScope& scope) {
+  if (std::holds_alternative<l::ScopeAll>(what)) {
+    scope.set_all_records(true);
+  } else if (const auto* k = std::get_if<l::ScopeKinds>(&what)) {
+    auto* kinds = scope.mutable_kinds();
+    for (auto kind : k->kinds) kinds->add_kinds(static_cast<v1::RecordKind>(kind));
+  } else {
+    scope.set_record_id(ToString(std::get<l::ScopeRecord>(what).record_id.span()));
+  }
+}
+
+namespace {
+
 void ToWire(const l::KeyEnvelope& e, v1::KeyEnvelope& m) {
   m.set_institution_id(e.institution_id);
   m.set_sealed_key(ToString(e.sealed_key.span()));
@@ -331,24 +358,8 @@ struct PayloadToWire {
     auto* w = m.mutable_grant_consent();
     w->set_grant_id(ToString(g.grant_id.span()));
     w->set_patient_pseudonym(ToString(g.patient.span()));
-    auto* who = w->mutable_grantee();
-    if (const auto* i = std::get_if<l::GranteeInstitution>(&g.grantee)) {
-      who->set_institution_id(i->institution_id);
-    } else if (const auto* r = std::get_if<l::GranteeRole>(&g.grantee)) {
-      who->mutable_institution_role()->set_institution_id(r->institution_id);
-      who->mutable_institution_role()->set_role(static_cast<v1::Role>(r->role));
-    } else {
-      who->set_user_key(ToString(std::get<l::GranteeUser>(g.grantee).user_key.span()));
-    }
-    auto* scope = w->mutable_scope();
-    if (std::holds_alternative<l::ScopeAll>(g.scope)) {
-      scope->set_all_records(true);
-    } else if (const auto* k = std::get_if<l::ScopeKinds>(&g.scope)) {
-      auto* kinds = scope->mutable_kinds();
-      for (auto kind : k->kinds) kinds->add_kinds(static_cast<v1::RecordKind>(kind));
-    } else {
-      scope->set_record_id(ToString(std::get<l::ScopeRecord>(g.scope).record_id.span()));
-    }
+    proto::ToWire(g.grantee, *w->mutable_grantee());
+    proto::ToWire(g.scope, *w->mutable_scope());
     w->set_expires_at_ms(g.expires_at_ms);
   }
   void operator()(const l::RevokeConsent& r) const {

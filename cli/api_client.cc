@@ -1,0 +1,280 @@
+#include "cli/api_client.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sodium.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "crypto/hash.h"
+#include "crypto/secure_buffer.h"
+#include "proto/api_auth.h"
+#include "proto/ledger_codec.h"
+
+namespace ertr::cli {
+
+namespace v1 = ertr::v1;
+
+namespace {
+
+std::uint64_t NowMs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+bool IsLoopback(const std::string& address) {
+  const auto colon = address.rfind(':');
+  const std::string host = address.substr(0, colon);
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return Status::Ok();
+  StatusCode code = StatusCode::kInternal;
+  switch (s.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      code = StatusCode::kInvalidArgument;
+      break;
+    case grpc::StatusCode::NOT_FOUND:
+      code = StatusCode::kNotFound;
+      break;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      code = StatusCode::kAlreadyExists;
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      code = StatusCode::kPermissionDenied;
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      code = StatusCode::kUnauthenticated;
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      code = StatusCode::kFailedPrecondition;
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      code = StatusCode::kResourceExhausted;
+      break;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::ABORTED:
+      code = StatusCode::kUnavailable;
+      break;
+    case grpc::StatusCode::DATA_LOSS:
+      code = StatusCode::kDataLoss;
+      break;
+    default:
+      break;
+  }
+  std::string msg = s.error_message();
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE && msg.find("connect") != std::string::npos) {
+    msg += " (is the node running and is --node right?)";
+  }
+  return Status::WithCode(code, msg);
+}
+
+Result<std::unique_ptr<ApiClient>> ApiClient::Connect(const ClientOptions& options,
+                                                      std::unique_ptr<crypto::Signer> signer) {
+  if (options.chain_id.empty()) {
+    return Status::InvalidArgument("the chain id is not known: pass --chain-id or --genesis");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (!options.tls_ca_file.empty()) {
+    std::ifstream in(options.tls_ca_file, std::ios::binary);
+    std::stringstream pem;
+    if (!in || !(pem << in.rdbuf())) {
+      return Status::NotFound("cannot read the TLS CA file " + options.tls_ca_file);
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem.str();
+    creds = grpc::SslCredentials(ssl);
+  } else if (IsLoopback(options.address)) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    return Status::InvalidArgument("node " + options.address +
+                                   " is not on this machine: pass --tls-ca with the CA "
+                                   "certificate of its API (records never cross a network "
+                                   "unencrypted)");
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  auto channel = grpc::CreateCustomChannel(options.address, creds, args);
+  return std::unique_ptr<ApiClient>(
+      new ApiClient(options, std::move(signer), v1::Ertr::NewStub(channel)));
+}
+
+template <typename Message>
+Result<std::unique_ptr<grpc::ClientContext>> ApiClient::Context(const char* method,
+                                                                const Message& request) {
+  std::string bytes;
+  request.SerializeToString(&bytes);
+  ERTR_ASSIGN_OR_RETURN(auto auth, proto::SignApiRequest(*signer_, options_.chain_id,
+                                                         std::string("/ertr.v1.Ertr/") + method,
+                                                         NowMs(), AsBytes(bytes)));
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  for (const auto& [k, v] : proto::ApiAuthHeaders(auth)) ctx->AddMetadata(k, v);
+  return ctx;
+}
+
+Result<v1::NodeStatus> ApiClient::GetStatus() {
+  v1::GetStatusRequest req;
+  v1::NodeStatus resp;
+  ERTR_ASSIGN_OR_RETURN(auto ctx, Context("GetStatus", req));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ERTR_RETURN_IF_ERROR(FromGrpc(stub_->GetStatus(ctx.get(), req, &resp)));
+  return resp;
+}
+
+Result<SubmitResult> ApiClient::SubmitSigned(const v1::SignedTransaction& tx, bool wait) {
+  v1::SubmitTransactionRequest req;
+  *req.mutable_transaction() = tx;
+  req.set_wait_for_commit(wait);
+  SubmitResult out;
+  out.tx_id = ledger::TransactionId(AsBytes(tx.body()));
+  ERTR_ASSIGN_OR_RETURN(auto ctx, Context("SubmitTransaction", req));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+  auto s = FromGrpc(stub_->SubmitTransaction(ctx.get(), req, &out.response));
+  if (!s.ok()) return s.WithContext("transaction " + out.tx_id.ShortHex() + "…");
+  return out;
+}
+
+Result<SubmitResult> ApiClient::Submit(const ledger::Payload& payload, bool wait) {
+  ledger::TransactionHeader h;
+  h.chain_id = options_.chain_id;
+  h.signer = signer_->public_key();
+  h.nonce = crypto::RandomU64();
+  ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, payload, *signer_));
+  v1::SignedTransaction msg;
+  msg.set_body(std::string(AsStringView(tx.signed_tx.body)));
+  msg.set_signature(std::string(AsStringView(tx.signed_tx.signature.span())));
+  return SubmitSigned(msg, wait);
+}
+
+Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
+                                               ledger::RecordKind kind, std::istream& in,
+                                               std::uint64_t size, const Progress& progress) {
+  v1::UploadRecordRequest start;
+  start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+  start.mutable_start()->set_kind(static_cast<v1::RecordKind>(kind));
+  start.mutable_start()->set_plaintext_size(size);
+  ERTR_ASSIGN_OR_RETURN(auto ctx, Context("UploadRecord", start));
+  UploadedRecord out;
+  auto writer = stub_->UploadRecord(ctx.get(), &out.upload);
+  crypto::Hasher hasher;
+  std::uint64_t sent = 0;
+  bool ok = writer->Write(start);
+  v1::UploadRecordRequest chunk;
+  std::string* buf = chunk.mutable_chunk();
+  while (ok && in) {
+    buf->resize(options_.upload_chunk);
+    in.read(buf->data(), static_cast<std::streamsize>(buf->size()));
+    buf->resize(static_cast<std::size_t>(in.gcount()));
+    if (buf->empty()) break;
+    hasher.Update(AsBytes(*buf));
+    ok = writer->Write(chunk);
+    sent += buf->size();
+    if (progress) progress(sent, size);
+  }
+  if (!buf->empty()) sodium_memzero(buf->data(), buf->size());
+  if (ok && in.bad()) {
+    ctx->TryCancel();
+    return Status::IoError("reading the record file failed after " + std::to_string(sent) +
+                           " bytes");
+  }
+  if (ok) {
+    v1::UploadRecordRequest end;
+    const auto digest = hasher.Finish();
+    end.mutable_end()->set_plaintext_digest(std::string(AsStringView(digest.span())));
+    ok = writer->Write(end);
+  }
+  writer->WritesDone();
+  ERTR_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+  // Sign the SubmitRecord the node prepared: it names this key as signer.
+  ERTR_ASSIGN_OR_RETURN(auto sig,
+                        signer_->Sign(crypto::SigningDomain::kTransaction, options_.chain_id,
+                                      AsBytes(out.upload.transaction_body())));
+  v1::SignedTransaction tx;
+  tx.set_body(out.upload.transaction_body());
+  tx.set_signature(std::string(AsStringView(sig.span())));
+  ERTR_ASSIGN_OR_RETURN(out.submit, SubmitSigned(tx, true));
+  return out;
+}
+
+Result<v1::RecordInfo> ApiClient::GetRecord(const ledger::RecordId& record,
+                                            const std::string& purpose, std::ostream& out,
+                                            const Progress& progress) {
+  v1::GetRecordRequest req;
+  req.set_record_id(std::string(AsStringView(record.span())));
+  req.set_purpose(purpose);
+  ERTR_ASSIGN_OR_RETURN(auto ctx, Context("GetRecord", req));
+  auto reader = stub_->GetRecord(ctx.get(), req);
+  v1::GetRecordResponse msg;
+  v1::RecordInfo info;
+  std::uint64_t received = 0;
+  while (reader->Read(&msg)) {
+    if (msg.has_info()) {
+      info = msg.info();
+      continue;
+    }
+    out.write(msg.chunk().data(), static_cast<std::streamsize>(msg.chunk().size()));
+    received += msg.chunk().size();
+    sodium_memzero(msg.mutable_chunk()->data(), msg.chunk().size());
+    if (!out) {
+      ctx->TryCancel();
+      reader->Finish();
+      return Status::IoError("writing the record failed after " + std::to_string(received) +
+                             " bytes (disk full?)");
+    }
+    if (progress) progress(received, 0);
+  }
+  ERTR_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  return info;
+}
+
+#define ERTR_UNARY(Name, Req, Resp, req_expr)                                     \
+  Req req = req_expr;                                                             \
+  Resp resp;                                                                      \
+  ERTR_ASSIGN_OR_RETURN(auto ctx, Context(#Name, req));                           \
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30)); \
+  ERTR_RETURN_IF_ERROR(FromGrpc(stub_->Name(ctx.get(), req, &resp)));             \
+  return resp
+
+Result<v1::ListRecordsResponse> ApiClient::ListRecords(const ledger::Pseudonym& patient) {
+  v1::ListRecordsRequest r;
+  r.set_patient_pseudonym(std::string(AsStringView(patient.span())));
+  ERTR_UNARY(ListRecords, v1::ListRecordsRequest, v1::ListRecordsResponse, r);
+}
+
+Result<v1::ListGrantsResponse> ApiClient::ListGrants(const ledger::Pseudonym& patient) {
+  v1::ListGrantsRequest r;
+  r.set_patient_pseudonym(std::string(AsStringView(patient.span())));
+  ERTR_UNARY(ListGrants, v1::ListGrantsRequest, v1::ListGrantsResponse, r);
+}
+
+Result<v1::GetAuditTrailResponse> ApiClient::AuditTrail(const v1::GetAuditTrailRequest& r) {
+  ERTR_UNARY(GetAuditTrail, v1::GetAuditTrailRequest, v1::GetAuditTrailResponse, r);
+}
+
+Result<v1::Receipt> ApiClient::GetReceipt(const v1::GetReceiptRequest& r) {
+  ERTR_UNARY(GetReceipt, v1::GetReceiptRequest, v1::Receipt, r);
+}
+
+Result<v1::TransactionInfo> ApiClient::GetTransaction(const crypto::Digest& tx_id) {
+  v1::GetTransactionRequest r;
+  r.set_tx_id(std::string(AsStringView(tx_id.span())));
+  ERTR_UNARY(GetTransaction, v1::GetTransactionRequest, v1::TransactionInfo, r);
+}
+
+Result<v1::Block> ApiClient::GetBlock(std::uint64_t height) {
+  v1::GetBlockRequest r;
+  r.set_height(height);
+  ERTR_UNARY(GetBlock, v1::GetBlockRequest, v1::Block, r);
+}
+
+#undef ERTR_UNARY
+
+}  // namespace ertr::cli

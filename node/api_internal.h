@@ -1,0 +1,50 @@
+#pragma once
+
+// Internal to node_api*.cc: helpers shared by the gRPC service and the calls it runs.
+
+#include <sodium.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "ledger/rejection.h"
+#include "ledger/state.h"
+
+namespace ertr::node::api {
+
+inline constexpr auto kCommitWaitLimit = std::chrono::seconds(60);
+inline constexpr auto kUploadTtl = std::chrono::minutes(30);
+inline constexpr std::size_t kMaxAccessBatch = 256;
+inline constexpr auto kAccessFlushDelay = std::chrono::milliseconds(100);
+
+inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
+
+// Plaintext and key bytes leave no copy behind in reused buffers.
+inline void Wipe(std::string& s) {
+  if (!s.empty()) sodium_memzero(s.data(), s.size());
+}
+inline void Wipe(Bytes& b) {
+  if (!b.empty()) sodium_memzero(b.data(), b.size());
+}
+
+// This institution's sealed data key for a record, if it holds one.
+inline Result<std::optional<ledger::SealedKey>> EnvelopeOf(const ledger::StateView& view,
+                                                           const ledger::RecordId& record,
+                                                           std::string_view institution) {
+  ERTR_ASSIGN_OR_RETURN(auto raw, view.Get(ledger::keys::Envelope(record, institution)));
+  if (!raw) return std::optional<ledger::SealedKey>();
+  ERTR_ASSIGN_OR_RETURN(auto sealed, ledger::SealedKey::FromSpan(*raw, "envelope"));
+  return std::optional<ledger::SealedKey>(sealed);
+}
+
+// A committed-but-rejected transaction as the caller's error.
+inline Status Rejected(const ledger::TxOutcomeState& o) {
+  return Status::WithCode(ledger::RejectReasonStatusCode(o.reason),
+                          "committed at height " + std::to_string(o.height) +
+                              " but rejected: " + std::string(ledger::RejectReasonName(o.reason)) +
+                              (o.field.empty() ? "" : " (" + o.field + ")") +
+                              (o.message.empty() ? "" : ": " + o.message));
+}
+
+}  // namespace ertr::node::api

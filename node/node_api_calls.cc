@@ -1,0 +1,524 @@
+// Node: the integrator API's calls, run on the io thread (node_api.cc has the gRPC service), and
+// the transactions the node signs itself: access events and key shares.
+
+#include <spdlog/spdlog.h>
+
+#include "common/version.h"
+#include "crypto/envelope.h"
+#include "crypto/secure_buffer.h"
+#include "ledger/queries.h"
+#include "ledger/shape.h"
+#include "node/api_internal.h"
+#include "node/node.h"
+#include "node/testnet.h"
+#include "proto/api_codec.h"
+#include "proto/codec.h"
+#include "proto/ledger_codec.h"
+#include "proto/receipt.h"
+
+namespace ertr::node {
+
+namespace v1 = ertr::v1;
+using namespace api;
+
+// ---------------------------------------------------------------------------------------------
+// The calls (io thread).
+
+void Node::ApiStatus(v1::NodeStatus& out) const {
+  out.set_chain_id(chain_id_);
+  out.set_institution_id(config_.institution_id);
+  out.set_validator_index(config_.validator_index.value());
+  out.set_height(stores_.blocks->LatestHeight().value());
+  out.set_state_root(ToString(stores_.state->StateRoot().span()));
+  out.set_view(replica_->view().value());
+  out.set_view_changing(replica_->view_changing());
+  out.set_best_peer_height(best_peer_height_.value());
+  out.set_syncing(best_peer_height_ > stores_.blocks->LatestHeight());
+  out.set_mempool_transactions(mempool_->size());
+  out.set_version(kVersion);
+  out.set_records_waiting_for_blob(gated_.size());
+  out.set_latest_block_time_ms(last_block_time_ms_);
+  for (std::uint32_t i = 0; i < institution_ids_.size(); ++i) {
+    if (ReplicaId(i) == config_.validator_index) continue;
+    auto* p = out.add_peers();
+    p->set_validator_index(i);
+    p->set_institution_id(institution_ids_[i]);
+    p->set_connected(transport_->IsConnected(ReplicaId(i)));
+  }
+}
+
+Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadStart& start) {
+  if (caller.institution_id != config_.institution_id) {
+    return Status::PermissionDenied("you are a user of " + caller.institution_id +
+                                    "; upload through your own institution's node (this is " +
+                                    config_.institution_id + "'s)");
+  }
+  if (caller.role != ledger::Role::kPhysician && caller.role != ledger::Role::kPhysicist &&
+      caller.role != ledger::Role::kIntegrator) {
+    return Status::PermissionDenied(std::string("a ") + std::string(ledger::RoleName(caller.role)) +
+                                    " may not submit records (physician, physicist or "
+                                    "integrator only)");
+  }
+  if (start.kind() <= 0 || start.kind() > ledger::kMaxRecordKind) {
+    return Status::InvalidArgument("request field 'start.kind' must name a record kind (1.." +
+                                   std::to_string(ledger::kMaxRecordKind) + ")");
+  }
+  ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
+                                          start.patient_pseudonym(), "start.patient_pseudonym"));
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto p, view.Load<ledger::PatientState>(ledger::keys::Patient(patient)));
+  if (!p) {
+    return Status::NotFound("patient " + patient.ShortHex() +
+                            "… is not registered on this chain; register the pseudonym first "
+                            "(ertrctl patient register)");
+  }
+  return Status::Ok();
+}
+
+Status Node::ApiUploadDone(const ledger::UserState& caller, const v1::UploadStart& start,
+                           const crypto::Digest& digest, std::uint64_t size,
+                           const crypto::DataKey& key, v1::UploadRecordResponse& out) {
+  ERTR_RETURN_IF_ERROR(ApiUploadAllowed(caller, start));  // the state may have moved on
+  ledger::SubmitRecord r;
+  r.record_id = crypto::RandomNonZeroId<ledger::RecordId>();
+  r.patient = *proto::RequestField<ledger::Pseudonym>(start.patient_pseudonym(), "patient");
+  r.kind = static_cast<ledger::RecordKind>(start.kind());
+  r.ciphertext_digest = digest;
+  r.ciphertext_size = size;
+  r.locator = {digest, {config_.institution_id}};
+  r.uploader_institution_id = config_.institution_id;
+  ledger::RecordState draft;
+  draft.id = r.record_id;
+  draft.patient = r.patient;
+  draft.kind = r.kind;
+  draft.ciphertext_digest = digest;
+  draft.ciphertext_size = size;
+  draft.holders = {config_.institution_id};
+  draft.uploader_user = caller.key;
+  draft.uploader_institution_id = config_.institution_id;
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto entitled, ledger::EntitledInstitutions(view, draft, ApiTimeMs()));
+  entitled.insert(config_.institution_id);
+  for (const auto& id : entitled) {
+    ERTR_ASSIGN_OR_RETURN(auto inst,
+                          view.Load<ledger::InstitutionState>(ledger::keys::Institution(id)));
+    if (!inst) continue;
+    const Bytes sealed = crypto::SealDataKey(key, inst->encryption_key);
+    r.envelopes.push_back({id, *ledger::SealedKey::FromSpan(sealed, "sealed_key")});
+    out.add_envelope_institutions(id);
+  }
+  ledger::TransactionHeader h;
+  h.chain_id = chain_id_;
+  h.signer = caller.key;
+  h.nonce = crypto::RandomU64();
+  h.valid_until_height = stores_.blocks->LatestHeight().value() + params_.default_validity_window;
+  const Bytes body = proto::EncodeTransactionBody(h, r);
+  unsubmitted_uploads_[digest] = std::chrono::steady_clock::now() + kUploadTtl;
+  replicator_->Announce(digest);
+  out.set_record_id(ToString(r.record_id.span()));
+  out.set_ciphertext_digest(ToString(digest.span()));
+  out.set_ciphertext_size(size);
+  out.set_transaction_body(ToString(body));
+  out.set_valid_until_height(h.valid_until_height);
+  log_->info("event=record_uploaded digest={} bytes={} envelopes={}", digest.ShortHex(), size,
+             r.envelopes.size());
+  return Status::Ok();
+}
+
+void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransactionResponse& out,
+                     std::function<void(const Status&)> done) {
+  const std::string bytes = req.transaction().SerializeAsString();
+  auto decoded = proto::DecodeSignedTransaction(AsBytes(bytes));
+  if (!decoded) return done(decoded.error().WithContext("request field 'transaction'"));
+  const crypto::Digest id = decoded->id;
+  out.set_tx_id(ToString(id.span()));
+  auto finish = [this, &out, done](const storage::StoredBlock* block, std::uint32_t index,
+                                   const ledger::TxResult* result) {
+    if (block == nullptr) {
+      return done(Status::Unavailable(
+          "not committed within " + std::to_string(kCommitWaitLimit.count()) +
+          " s (or the node is stopping); it may still commit: ask GetTransaction"));
+    }
+    if (result != nullptr && !result->accepted()) {
+      ledger::TxOutcomeState o;
+      o.height = block->height.value();
+      o.index = index;
+      o.reason = result->rejection->reason;
+      o.field = result->rejection->field;
+      o.message = result->rejection->message;
+      return done(Rejected(o));
+    }
+    out.set_status(v1::TRANSACTION_STATUS_ACCEPTED);
+    out.set_height(block->height.value());
+    out.set_index(index);
+    done(ApiReceipt(*block, index, *out.mutable_receipt()));
+  };
+  ledger::StateView view(*stores_.state);
+  auto outcome = ledger::TransactionOutcome(view, id);
+  if (!outcome) return done(outcome.error());
+  if (*outcome) {  // a retry of a committed transaction: answer with its outcome
+    if (!(*outcome)->accepted) return done(Rejected(**outcome));
+    auto block = stores_.blocks->LoadBlock(Height((*outcome)->height));
+    if (!block) return done(block.error());
+    return finish(&*block, (*outcome)->index, nullptr);
+  }
+  auto admitted = Admit(AsBytes(bytes), std::nullopt);
+  if (!admitted && admitted.error().code() != StatusCode::kAlreadyExists) {
+    return done(admitted.error());
+  }
+  if (!req.wait_for_commit()) {
+    out.set_status(v1::TRANSACTION_STATUS_PENDING);
+    return done(Status::Ok());
+  }
+  commit_waiters_.emplace(
+      id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit, std::move(finish)});
+}
+
+Status Node::ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, v1::Receipt& out) {
+  ERTR_ASSIGN_OR_RETURN(auto txs, proto::DecodeBlockBody(block.body));
+  if (index >= txs.size()) return Status::Internal("transaction index out of range");
+  const Bytes tx = proto::EncodeSignedTransaction(txs[index]);
+  ERTR_ASSIGN_OR_RETURN(Bytes receipt, proto::BuildReceipt(tx, index, block.tx_hashes, block.header,
+                                                           block.certificate));
+  if (!out.ParseFromArray(receipt.data(), static_cast<int>(receipt.size()))) {
+    return Status::Internal("receipt did not round-trip");
+  }
+  auto typed = proto::DecodePayload(txs[index]);
+  if (typed.payload) {
+    if (const auto* r = std::get_if<ledger::SubmitRecord>(&*typed.payload)) {
+      ledger::StateView view(*stores_.state);
+      ERTR_ASSIGN_OR_RETURN(auto rec,
+                            view.Load<ledger::RecordState>(ledger::keys::Record(r->record_id)));
+      if (rec && rec->tx_id == txs[index].id) {
+        proto::ToWire(*rec, ledger::AccessBasis::kNone, *out.mutable_record());
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Node::ApiGetTransaction(const v1::GetTransactionRequest& req, v1::TransactionInfo& out) {
+  ERTR_ASSIGN_OR_RETURN(auto id, proto::RequestField<crypto::Digest>(req.tx_id(), "tx_id"));
+  out.set_tx_id(req.tx_id());
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, id));
+  if (!outcome) {
+    if (mempool_->Contains(id)) {
+      out.set_status(v1::TRANSACTION_STATUS_PENDING);
+      return Status::Ok();
+    }
+    return Status::NotFound("no transaction " + id.ShortHex() +
+                            "… is committed or waiting at this node");
+  }
+  const auto& o = *outcome;
+  out.set_status(o.accepted ? v1::TRANSACTION_STATUS_ACCEPTED : v1::TRANSACTION_STATUS_REJECTED);
+  out.set_height(o.height);
+  out.set_index(o.index);
+  if (!o.accepted) {
+    out.set_reject_reason(std::string(ledger::RejectReasonName(o.reason)));
+    out.set_reject_field(o.field);
+  }
+  ERTR_ASSIGN_OR_RETURN(auto block, stores_.blocks->LoadBlock(Height(o.height)));
+  ERTR_ASSIGN_OR_RETURN(auto txs, proto::DecodeBlockBody(block.body));
+  if (o.index < txs.size()) {
+    out.mutable_transaction()->set_body(ToString(txs[o.index].body));
+    out.mutable_transaction()->set_signature(ToString(txs[o.index].signature.span()));
+  }
+  return Status::Ok();
+}
+
+Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
+                                               const v1::GetRecordRequest& req) {
+  ERTR_ASSIGN_OR_RETURN(auto record_id,
+                        proto::RequestField<ledger::RecordId>(req.record_id(), "record_id"));
+  const std::string purpose = req.purpose().empty() ? "treatment" : req.purpose();
+  if (!ledger::IsValidCode(purpose)) {
+    return Status::InvalidArgument(
+        "request field 'purpose' must be a code of 1..64 of [A-Za-z0-9._:-] (no free text)");
+  }
+  if (caller.institution_id != config_.institution_id) {
+    return Status::PermissionDenied("you are a user of " + caller.institution_id +
+                                    "; read records through your own institution's node (this "
+                                    "is " +
+                                    config_.institution_id + "'s)");
+  }
+  const std::uint64_t now = ApiTimeMs();
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto decision, ledger::EvaluateRead(view, caller.key, record_id, now));
+  ledger::AccessEvent event{
+      record_id,     caller.key, caller.institution_id, ledger::AccessOutcome::kGranted, purpose,
+      WallClockMs(), ""};
+  if (!decision.allowed) {
+    const auto& d = *decision.denial;
+    if (d.reason == ledger::RejectReason::kUnknownRecord) {
+      return Status::NotFound("no record " + record_id.ShortHex() + "… on this chain");
+    }
+    event.outcome = ledger::AccessOutcome::kDenied;
+    event.reason = std::string(ledger::RejectReasonName(d.reason));
+    QueueAccessEvent(event);
+    log_->info("event=read_denied record={} reason={}", record_id.ShortHex(), event.reason);
+    if (d.reason == ledger::RejectReason::kErased) {
+      return Status::FailedPrecondition("record " + record_id.ShortHex() +
+                                        "… was erased at the patient's request");
+    }
+    return Status::PermissionDenied(
+        "you may not read record " + record_id.ShortHex() + "…: " + event.reason + " — " +
+        d.message +
+        " The refusal is recorded in the patient's audit trail (consent: ertrctl consent grant; "
+        "emergency: ertrctl break-glass).");
+  }
+  ERTR_ASSIGN_OR_RETURN(auto record,
+                        view.Load<ledger::RecordState>(ledger::keys::Record(record_id)));
+  ERTR_ASSIGN_OR_RETURN(auto envelope, EnvelopeOf(view, record_id, config_.institution_id));
+  if (!envelope) {
+    return Status::Unavailable("access is allowed, but " + config_.institution_id +
+                               " holds no key for this record yet: the uploading institution's "
+                               "node posts it after the consent commits; retry in a few seconds");
+  }
+  if (!blobs_->Contains(record->ciphertext_digest)) {
+    replicator_->Fetch(record->ciphertext_digest);
+    return Status::Unavailable(
+        "the record's data is still being replicated to this node; retry in a few seconds");
+  }
+  ERTR_ASSIGN_OR_RETURN(auto key, crypto::OpenEnvelope(envelope->span(), *institution_key_));
+  ERTR_ASSIGN_OR_RETURN(auto reader, blobs_->Open(record->ciphertext_digest));
+  if (decision.basis == ledger::AccessBasis::kBreakGlass) {
+    event.outcome = ledger::AccessOutcome::kBreakGlass;
+  }
+  QueueAccessEvent(event);
+  log_->info("event=record_read record={} basis={}", record_id.ShortHex(),
+             ledger::AccessBasisName(decision.basis));
+  OpenedRecord opened{{}, std::move(key), std::move(reader)};
+  proto::ToWire(*record, decision.basis, opened.info);
+  return opened;
+}
+
+Status Node::ApiListRecords(const ledger::UserState& caller, const v1::ListRecordsRequest& req,
+                            v1::ListRecordsResponse& out) {
+  ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
+                                          req.patient_pseudonym(), "patient_pseudonym"));
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto p, view.Load<ledger::PatientState>(ledger::keys::Patient(patient)));
+  if (!p) return Status::NotFound("patient " + patient.ShortHex() + "… is not registered");
+  ERTR_ASSIGN_OR_RETURN(auto visible,
+                        ledger::RecordsVisibleTo(view, patient, caller.key, ApiTimeMs()));
+  for (const auto& v : visible) proto::ToWire(v.record, v.basis, *out.add_records());
+  return Status::Ok();
+}
+
+Status Node::ApiMayAudit(const ledger::UserState& caller, const ledger::Pseudonym& patient,
+                         const std::optional<ledger::RecordId>& record) {
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto p, view.Load<ledger::PatientState>(ledger::keys::Patient(patient)));
+  if (!p) return Status::NotFound("patient " + patient.ShortHex() + "… is not registered");
+  if (caller.institution_id == p->home_institution_id) return Status::Ok();
+  std::vector<ledger::RecordState> records;
+  if (record) {
+    ERTR_ASSIGN_OR_RETURN(auto r, view.Load<ledger::RecordState>(ledger::keys::Record(*record)));
+    if (r) records.push_back(*r);
+  } else {
+    ERTR_ASSIGN_OR_RETURN(records, ledger::RecordsOfPatient(view, patient));
+  }
+  for (const auto& r : records) {
+    if (r.uploader_institution_id == caller.institution_id) return Status::Ok();
+    ERTR_ASSIGN_OR_RETURN(auto d, ledger::EvaluateRead(view, caller, r, ApiTimeMs()));
+    if (d.allowed) return Status::Ok();
+  }
+  return Status::PermissionDenied(
+      "only the patient's home institution, an institution that submitted the patient's records, "
+      "or a user who may read them sees this audit trail and these grants");
+}
+
+Status Node::ApiListGrants(const ledger::UserState& caller, const v1::ListGrantsRequest& req,
+                           v1::ListGrantsResponse& out) {
+  ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
+                                          req.patient_pseudonym(), "patient_pseudonym"));
+  ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, patient, std::nullopt));
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto grants, ledger::GrantsOfPatient(view, patient));
+  const auto now = ApiTimeMs();
+  for (const auto& g : grants) proto::ToWire(g, ledger::IsGrantActive(g, now), *out.add_grants());
+  return Status::Ok();
+}
+
+Status Node::ApiAuditTrail(const ledger::UserState& caller, const v1::GetAuditTrailRequest& req,
+                           v1::GetAuditTrailResponse& out) {
+  ledger::StateView view(*stores_.state);
+  std::vector<ledger::AuditEntry> entries;
+  if (req.subject_case() == v1::GetAuditTrailRequest::kPatientPseudonym) {
+    ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
+                                            req.patient_pseudonym(), "patient_pseudonym"));
+    ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, patient, std::nullopt));
+    ERTR_ASSIGN_OR_RETURN(entries, ledger::PatientAuditTrail(view, patient));
+  } else if (req.subject_case() == v1::GetAuditTrailRequest::kRecordId) {
+    ERTR_ASSIGN_OR_RETURN(auto id,
+                          proto::RequestField<ledger::RecordId>(req.record_id(), "record_id"));
+    ERTR_ASSIGN_OR_RETURN(auto r, view.Load<ledger::RecordState>(ledger::keys::Record(id)));
+    if (!r) return Status::NotFound("no record " + id.ShortHex() + "… on this chain");
+    ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, r->patient, id));
+    ERTR_ASSIGN_OR_RETURN(entries, ledger::RecordAuditTrail(view, id));
+  } else {
+    return Status::InvalidArgument("set 'patient_pseudonym' or 'record_id'");
+  }
+  for (const auto& e : entries) proto::ToWire(e, *out.add_entries());
+  return Status::Ok();
+}
+
+Status Node::ApiGetReceipt(const v1::GetReceiptRequest& req, v1::Receipt& out) {
+  ledger::StateView view(*stores_.state);
+  crypto::Digest tx_id;
+  if (req.subject_case() == v1::GetReceiptRequest::kTxId) {
+    ERTR_ASSIGN_OR_RETURN(tx_id, proto::RequestField<crypto::Digest>(req.tx_id(), "tx_id"));
+  } else if (req.subject_case() == v1::GetReceiptRequest::kRecordId) {
+    ERTR_ASSIGN_OR_RETURN(auto id,
+                          proto::RequestField<ledger::RecordId>(req.record_id(), "record_id"));
+    ERTR_ASSIGN_OR_RETURN(auto r, view.Load<ledger::RecordState>(ledger::keys::Record(id)));
+    if (!r) return Status::NotFound("no record " + id.ShortHex() + "… on this chain");
+    tx_id = r->tx_id;
+  } else {
+    return Status::InvalidArgument("set 'tx_id' or 'record_id'");
+  }
+  ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, tx_id));
+  if (!outcome) {
+    return Status::NotFound("transaction " + tx_id.ShortHex() + "… is not committed (yet)");
+  }
+  ERTR_ASSIGN_OR_RETURN(auto block, stores_.blocks->LoadBlock(Height(outcome->height)));
+  return ApiReceipt(block, outcome->index, out);
+}
+
+Status Node::ApiGetBlock(const v1::GetBlockRequest& req, v1::Block& out) {
+  const Height latest = stores_.blocks->LatestHeight();
+  if (req.height() == 0 || req.height() > latest.value()) {
+    return Status::NotFound("no block " + std::to_string(req.height()) + "; heights are 1.." +
+                            std::to_string(latest.value()));
+  }
+  ERTR_ASSIGN_OR_RETURN(auto block, stores_.blocks->LoadBlock(Height(req.height())));
+  if (!out.mutable_header()->ParseFromArray(block.header.data(),
+                                            static_cast<int>(block.header.size())) ||
+      !out.mutable_body()->ParseFromArray(block.body.data(), static_cast<int>(block.body.size())) ||
+      !out.mutable_certificate()->ParseFromArray(block.certificate.data(),
+                                                 static_cast<int>(block.certificate.size()))) {
+    return Status::DataLoss("stored block " + std::to_string(req.height()) + " does not decode");
+  }
+  if (block.height == latest) out.set_state_root(ToString(stores_.state->StateRoot().span()));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node-signed transactions: access events and key shares.
+
+void Node::SubmitOwn(const ledger::Payload& payload) {
+  ledger::TransactionHeader h;
+  h.chain_id = chain_id_;
+  h.signer = signer_->public_key();
+  h.nonce = crypto::RandomU64();
+  h.valid_until_height = stores_.blocks->LatestHeight().value() + params_.default_validity_window;
+  auto tx = proto::MakeTransaction(h, payload, *signer_);
+  if (!tx) {
+    log_->error("event=own_transaction_failed reason=\"{}\"", tx.error().ToString());
+    return;
+  }
+  auto admitted = Admit(proto::EncodeSignedTransaction(tx->signed_tx), std::nullopt);
+  if (!admitted) {
+    log_->warn("event=own_transaction_refused reason=\"{}\"", admitted.error().ToString());
+  }
+}
+
+void Node::QueueAccessEvent(ledger::AccessEvent event) {
+  pending_access_.push_back(std::move(event));
+  if (pending_access_.size() >= kMaxAccessBatch) return FlushAccessEvents();
+  if (access_flush_armed_) return;
+  access_flush_armed_ = true;
+  access_flush_.expires_after(kAccessFlushDelay);
+  access_flush_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    access_flush_armed_ = false;
+    FlushAccessEvents();
+  });
+}
+
+void Node::FlushAccessEvents() {
+  if (pending_access_.empty()) return;
+  ledger::RecordAccess batch;
+  batch.events = std::move(pending_access_);
+  pending_access_.clear();
+  SubmitOwn(batch);
+}
+
+void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint64_t time_ms) {
+  ledger::StateView view(*stores_.state);
+  for (const auto& patient : patients) {
+    auto records = ledger::RecordsOfPatient(view, patient);
+    if (!records) continue;
+    for (const auto& r : *records) {
+      if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
+      auto missing = ledger::MissingEnvelopes(view, r.id, time_ms);
+      if (!missing || missing->empty()) continue;
+      auto own = EnvelopeOf(view, r.id, config_.institution_id);
+      if (!own || !*own) continue;
+      auto key = crypto::OpenEnvelope((*own)->span(), *institution_key_);
+      if (!key) {
+        log_->error("event=key_share_failed record={} reason=\"{}\"", r.id.ShortHex(),
+                    key.error().message());
+        continue;
+      }
+      for (const auto& id : *missing) {
+        auto inst = view.Load<ledger::InstitutionState>(ledger::keys::Institution(id));
+        if (!inst || !*inst) continue;
+        const Bytes sealed = crypto::SealDataKey(*key, (*inst)->encryption_key);
+        SubmitOwn(ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
+        log_->info("event=key_share_posted record={} to={}", r.id.ShortHex(), id);
+      }
+    }
+  }
+}
+
+void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
+                      const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms) {
+  last_block_time_ms_ = std::max(last_block_time_ms_, time_ms);
+  std::set<ledger::Pseudonym> widened;
+  for (std::uint32_t i = 0; i < txs.size(); ++i) {
+    const auto& r = result.results[i];
+    auto range = commit_waiters_.equal_range(r.tx_id);
+    for (auto it = range.first; it != range.second; ++it) it->second.done(&block, i, &r);
+    commit_waiters_.erase(range.first, range.second);
+    if (!r.accepted() || !txs[i].payload) continue;
+    if (const auto* g = std::get_if<ledger::GrantConsent>(&*txs[i].payload)) {
+      widened.insert(g->patient);
+    } else if (const auto* b = std::get_if<ledger::BreakGlass>(&*txs[i].payload)) {
+      widened.insert(b->patient);
+    } else if (const auto* s = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
+      unsubmitted_uploads_.erase(s->ciphertext_digest);
+    }
+  }
+  if (!widened.empty()) PostKeyShares(widened, time_ms);
+}
+
+void Node::TickApi() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = commit_waiters_.begin(); it != commit_waiters_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    auto done = std::move(it->second.done);
+    it = commit_waiters_.erase(it);
+    done(nullptr, 0, nullptr);
+  }
+  for (auto it = unsubmitted_uploads_.begin(); it != unsubmitted_uploads_.end();) {
+    if (it->second > now || gated_.count(it->first)) {
+      ++it;
+      continue;
+    }
+    ledger::StateView view(*stores_.state);
+    auto record = ledger::RecordByCiphertext(view, it->first);
+    if (record && !*record) {
+      log_->info("event=upload_discarded digest={} reason=\"never submitted\"",
+                 it->first.ShortHex());
+      (void)replicator_->Erase(it->first);
+    }
+    it = unsubmitted_uploads_.erase(it);
+  }
+}
+
+}  // namespace ertr::node
