@@ -73,6 +73,14 @@ Result<SigningKey> SigningKey::FromSeed(ByteSpan seed) {
   return k;
 }
 
+SigningKey SigningKey::Clone() const {
+  SigningKey k;
+  const auto src = secret_.UnsafeBytes();
+  std::copy(src.begin(), src.end(), k.secret_.MutableBytes().begin());
+  k.public_key_ = public_key_;
+  return k;
+}
+
 Result<SigningKey> SigningKey::FromSecretBytes(ByteSpan secret) {
   if (secret.size() != crypto_sign_SECRETKEYBYTES) {
     return Status::InvalidArgument("Ed25519 secret key must be 64 bytes, got " +

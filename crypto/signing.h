@@ -52,6 +52,8 @@ class SigningKey {
   static Result<SigningKey> FromSecretBytes(ByteSpan secret);
 
   const PublicKey& public_key() const { return public_key_; }
+  // A second copy of the key (in its own guarded memory), e.g. for a second signer.
+  SigningKey Clone() const;
 
   // Signs the domain-separated message. Error only for an invalid chain id.
   Result<Signature> Sign(SigningDomain domain, std::string_view chain_id, ByteSpan payload) const;

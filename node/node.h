@@ -85,8 +85,6 @@ class Node {
   void DropGated(const crypto::Digest& digest);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
   void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);
-  HttpResponse PostBlob(const HttpRequest& req);
-  HttpResponse GetBlob(const std::string& hex);
 
   // The integrator gRPC API (node_api.cc). gRPC threads authenticate calls and stream payloads;
   // everything that reads or changes node state runs on the io thread through PostApi.

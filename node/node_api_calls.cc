@@ -178,8 +178,10 @@ Status Node::ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, 
   ERTR_ASSIGN_OR_RETURN(auto txs, proto::DecodeBlockBody(block.body));
   if (index >= txs.size()) return Status::Internal("transaction index out of range");
   const Bytes tx = proto::EncodeSignedTransaction(txs[index]);
-  ERTR_ASSIGN_OR_RETURN(Bytes receipt, proto::BuildReceipt(tx, index, block.tx_hashes, block.header,
-                                                           block.certificate));
+  std::vector<crypto::Digest> ids;  // a loaded block carries no id list: derive it from the body
+  for (const auto& t : txs) ids.push_back(t.id);
+  ERTR_ASSIGN_OR_RETURN(Bytes receipt,
+                        proto::BuildReceipt(tx, index, ids, block.header, block.certificate));
   if (!out.ParseFromArray(receipt.data(), static_cast<int>(receipt.size()))) {
     return Status::Internal("receipt did not round-trip");
   }
@@ -263,7 +265,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
     }
     return Status::PermissionDenied(
         "you may not read record " + record_id.ShortHex() + "…: " + event.reason + " — " +
-        d.message +
+        d.message + (d.message.empty() || d.message.back() == '.' ? "" : ".") +
         " The refusal is recorded in the patient's audit trail (consent: ertrctl consent grant; "
         "emergency: ertrctl break-glass).");
   }

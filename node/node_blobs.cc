@@ -8,12 +8,6 @@
 
 namespace ertr::node {
 
-namespace {
-
-constexpr std::uint64_t kMaxHttpBlobBytes = 64u << 20;
-
-}  // namespace
-
 bool Node::IsErasedBlob(const crypto::Digest& digest) const {
   ledger::StateView view(*stores_.state);
   auto record = ledger::RecordByCiphertext(view, digest);
@@ -57,41 +51,6 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
       replicator_->Fetch(submit->ciphertext_digest);
     }
   }
-}
-
-HttpResponse Node::PostBlob(const HttpRequest& req) {
-  if (req.body.empty()) return JsonError(400, "invalid_argument", "the request body is empty");
-  auto digest = replicator_->StoreLocal(AsBytes(req.body));
-  if (!digest) {
-    return JsonError(digest.error().code() == StatusCode::kFailedPrecondition ? 410 : 500,
-                     StatusCodeName(digest.error().code()), digest.error().message());
-  }
-  return HttpResponse{201, "application/json",
-                      "{\"digest\":\"" + digest->ToHex() +
-                          "\",\"size\":" + std::to_string(req.body.size()) +
-                          ",\"holders\":" + std::to_string(replicator_->Holders(*digest)) + "}\n"};
-}
-
-HttpResponse Node::GetBlob(const std::string& hex) {
-  auto digest = crypto::Digest::FromHex(hex, "digest");
-  if (!digest) return JsonError(400, "invalid_argument", digest.error().message());
-  if (IsErasedBlob(*digest)) {
-    return JsonError(410, "erased", "the record was erased at the patient's request");
-  }
-  if (!blobs_->Contains(*digest)) {
-    if (replicator_->Fetch(*digest)) {
-      return JsonError(503, "unavailable", "fetching the blob from a holder; retry shortly");
-    }
-    return JsonError(404, "not_found", "no node is known to hold this blob");
-  }
-  auto size = blobs_->Size(*digest);
-  if (!size) return JsonError(500, "internal", size.error().message());
-  if (*size > kMaxHttpBlobBytes) {
-    return JsonError(413, "resource_exhausted", "blob is over 64 MiB; fetch it through the API");
-  }
-  auto data = storage::GetBlob(*blobs_, *digest);  // verifies the digest while reading
-  if (!data) return JsonError(500, StatusCodeName(data.error().code()), data.error().message());
-  return HttpResponse{200, "application/octet-stream", std::string(AsStringView(*data))};
 }
 
 }  // namespace ertr::node

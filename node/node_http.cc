@@ -1,10 +1,10 @@
-// Node: the plain HTTP endpoints (docs/operations.md): Prometheus metrics, health, status, and
-// transaction submission and look-up for scripts and the integrator API's callers.
+// Node: the plain HTTP endpoints for operators (docs/operations.md): Prometheus metrics, health and
+// status, read-only and on loopback. Records, transactions and everything else go through the
+// authenticated gRPC API (node_api.cc).
 
 #include <sstream>
 
 #include "common/version.h"
-#include "ledger/queries.h"
 #include "node/node.h"
 
 namespace ertr::node {
@@ -107,37 +107,6 @@ HttpResponse Node::OnHttp(const HttpRequest& req) {
     return HttpResponse{200, "text/plain; version=0.0.4", Metrics()};
   }
   if (req.method == "GET" && req.target == "/v1/status") return Json(200, StatusJson());
-  if (req.method == "POST" && req.target == "/v1/blobs") return PostBlob(req);
-  const std::string blobs = "/v1/blobs/";
-  if (req.method == "GET" && req.target.rfind(blobs, 0) == 0) {
-    return GetBlob(req.target.substr(blobs.size()));
-  }
-  if (req.method == "POST" && req.target == "/v1/transactions") {
-    auto id = Admit(AsBytes(req.body), std::nullopt);
-    if (!id) return JsonError(id.error());
-    return Json(202, "{\"tx_id\":\"" + id->ToHex() + "\",\"status\":\"pending\"}");
-  }
-  const std::string prefix = "/v1/transactions/";
-  if (req.method == "GET" && req.target.rfind(prefix, 0) == 0) {
-    auto id = crypto::Digest::FromHex(req.target.substr(prefix.size()), "tx_id");
-    if (!id) return JsonError(id.error());
-    ledger::StateView view(*stores_.state);
-    auto outcome = ledger::TransactionOutcome(view, *id);
-    if (!outcome) return JsonError(outcome.error());
-    if (!*outcome) {
-      if (mempool_->Contains(*id)) return Json(200, "{\"status\":\"pending\"}");
-      return JsonError(Status::NotFound("no transaction " + id->ShortHex() + "… is known here"));
-    }
-    const auto& o = **outcome;
-    std::string body = "{\"status\":\"committed\",\"height\":" + std::to_string(o.height) +
-                       ",\"index\":" + std::to_string(o.index) +
-                       ",\"accepted\":" + (o.accepted ? "true" : "false");
-    if (!o.accepted) {
-      body += ",\"reason\":\"" + std::string(ledger::RejectReasonName(o.reason)) +
-              "\",\"field\":\"" + o.field + "\"";
-    }
-    return Json(200, body + "}");
-  }
   return JsonError(Status::NotFound("no endpoint " + req.method + " " + req.target +
                                     "; see docs/operations.md"));
 }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "crypto/key_file.h"
+#include "crypto/secure_buffer.h"
 #include "net/asio.h"
 #include "node/testnet.h"
 #include "proto/codec.h"
@@ -75,14 +76,16 @@ std::string JsonString(const std::string& json, const std::string& key) {
 
 Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
   // Ports below Linux's ephemeral range (32768+), where outgoing connections could hold them,
-  // in blocks of 20 picked at random so that parallel tests rarely meet.
+  // in blocks of 30 (p2p, HTTP, API) picked at random so that parallel tests rarely meet.
+  REQUIRE(validators <= 10);
   std::random_device rd;
-  p2p_base_ = static_cast<std::uint16_t>(20000 + (rd() % 600) * 20);
+  p2p_base_ = static_cast<std::uint16_t>(20000 + (rd() % 400) * 30);
   http_base_ = static_cast<std::uint16_t>(p2p_base_ + 10);
   node::TestnetOptions options;
   options.validators = n_;
   options.base_port = p2p_base_;
   options.base_http_port = http_base_;
+  options.base_api_port = api_port(0);
   options.view_timeout_ms = 1000;
   std::ostringstream out;
   auto s = node::CreateTestnet(dir_.path(), options, out);
@@ -101,9 +104,18 @@ Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
     REQUIRE(file.has_value());
     auto key = crypto::DecodeSigningKeyFile(*file, pass);
     REQUIRE(key.has_value());
+    admin_keys_.push_back(key->Clone());
     admins_.push_back(crypto::MakeEd25519Signer(std::move(*key)));
   }
-  signer_nonces_[admins_[0]->public_key()] = 1;  // the genesis used nonce 1 of admin 0
+}
+
+std::unique_ptr<cli::ApiClient> Cluster::Client(int via, const crypto::SigningKey& key) const {
+  cli::ClientOptions o;
+  o.address = "127.0.0.1:" + std::to_string(api_port(via));
+  o.chain_id = chain_id_;
+  auto client = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(key.Clone()));
+  REQUIRE(client.has_value());
+  return std::move(*client);
 }
 
 Cluster::~Cluster() {
@@ -138,6 +150,22 @@ void Cluster::Start(int i) {
     std::_Exit(127);
   }
   pids_[i] = pid;
+}
+
+void Cluster::StartAll() {
+  for (int i = 0; i < n_; ++i) Start(i);
+  const bool up = WaitFor([&] {
+    for (int i = 0; i < n_; ++i) {
+      auto s = Status(i);
+      if (!s || s->peers + 1 < static_cast<std::uint64_t>(n_)) return false;
+    }
+    return true;
+  });
+  if (!up) {
+    std::string logs;
+    for (int i = 0; i < n_; ++i) logs += "node " + std::to_string(i) + ":\n" + Log(i);
+    FAIL("the network did not connect:\n" << logs);
+  }
 }
 
 void Cluster::Kill(int i) {
@@ -203,27 +231,39 @@ ledger::RegisterUser Cluster::NewPhysician(int inst) {
                               "md-" + key.public_key().ShortHex()};
 }
 
-std::optional<HttpResult> Cluster::Submit(int via, int inst, const ledger::Payload& payload) {
+Result<std::string> Cluster::Submit(int via, int inst, const ledger::Payload& payload) {
   return SubmitAs(via, *admins_[static_cast<std::size_t>(inst)], payload);
 }
 
-std::optional<HttpResult> Cluster::SubmitAs(int via, const crypto::Signer& signer,
-                                            const ledger::Payload& payload) {
+Result<std::string> Cluster::SubmitAs(int via, const crypto::Signer& signer,
+                                      const ledger::Payload& payload) {
   ledger::TransactionHeader h;
   h.chain_id = chain_id_;
-  h.nonce = ++signer_nonces_[signer.public_key()];
+  h.nonce = crypto::RandomU64();
   auto tx = proto::MakeTransaction(h, payload, signer);
   REQUIRE(tx.has_value());
-  Bytes bytes = proto::EncodeSignedTransaction(tx->signed_tx);
-  return HttpCall(http_port(via), "POST", "/v1/transactions", std::string(AsStringView(bytes)));
+  ertr::v1::SignedTransaction msg;
+  msg.set_body(std::string(AsStringView(tx->signed_tx.body)));
+  msg.set_signature(std::string(AsStringView(tx->signed_tx.signature.span())));
+  ERTR_ASSIGN_OR_RETURN(auto r, Client(via, admin_key(0))->SubmitSigned(msg, false));
+  return r.tx_id.ToHex();
 }
 
 std::string Cluster::Outcome(int i, const std::string& tx_id) const {
-  auto r = HttpCall(http_port(i), "GET", "/v1/transactions/" + tx_id);
-  if (!r || r->status != 200) return "";
-  if (JsonString(r->body, "status") == "pending") return "pending";
-  if (r->body.find("\"accepted\":true") != std::string::npos) return "accepted";
-  return "rejected:" + JsonString(r->body, "reason");
+  auto id = crypto::Digest::FromHex(tx_id, "tx_id");
+  if (!id) return "";
+  auto r = Client(i, admin_key(0))->GetTransaction(*id);
+  if (!r) return "";
+  switch (r->status()) {
+    case ertr::v1::TRANSACTION_STATUS_PENDING:
+      return "pending";
+    case ertr::v1::TRANSACTION_STATUS_ACCEPTED:
+      return "accepted";
+    case ertr::v1::TRANSACTION_STATUS_REJECTED:
+      return "rejected:" + r->reject_reason();
+    default:
+      return "";
+  }
 }
 
 }  // namespace ertr::testing

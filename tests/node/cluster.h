@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/api_client.h"
 #include "crypto/box_key.h"
 #include "crypto/signing.h"
 #include "ledger/types.h"
@@ -41,10 +42,13 @@ class Cluster {
   ~Cluster();  // SIGKILLs every node still running
 
   void Start(int i);
+  // Starts every node and waits until each is connected to all others (FAILs with the logs).
+  void StartAll();
   void Kill(int i);       // SIGKILL, reaped
   void Terminate(int i);  // SIGTERM, waits for a clean exit; CHECKs exit code 0
   void WipeData(int i);
   bool Running(int i) const { return pids_.count(i) > 0; }
+  pid_t pid(int i) const { return pids_.at(i); }
 
   std::optional<NodeStatus> Status(int i) const;
   // Polls until pred holds (every 100 ms), at most `seconds`; false on timeout. A liveness bound
@@ -53,11 +57,17 @@ class Cluster {
   // True once every running node is at >= height with the same state root.
   bool Converged(std::uint64_t height) const;
 
-  // Signs with hospital `inst`'s admin key (from its home) and submits to node `via`.
-  std::optional<HttpResult> Submit(int via, int inst, const ledger::Payload& payload);
-  // Signs with any key and submits to node `via`.
-  std::optional<HttpResult> SubmitAs(int via, const crypto::Signer& signer,
-                                     const ledger::Payload& payload);
+  // A gRPC API client of node `via` signing with `key` (a copy is kept by the client).
+  std::unique_ptr<cli::ApiClient> Client(int via, const crypto::SigningKey& key) const;
+  // Hospital `inst`'s admin key (from its home).
+  const crypto::SigningKey& admin_key(int inst) const {
+    return admin_keys_[static_cast<std::size_t>(inst)];
+  }
+  // Signs with hospital `inst`'s admin key and submits to node `via` without waiting; the id.
+  Result<std::string> Submit(int via, int inst, const ledger::Payload& payload);
+  // Signs with any key and submits to node `via` (the call is made by hospital 0's admin).
+  Result<std::string> SubmitAs(int via, const crypto::Signer& signer,
+                               const ledger::Payload& payload);
   // Hospital i's encryption key from the genesis.
   const crypto::BoxPublicKey& institution_key(int i) const {
     return institution_keys_[static_cast<std::size_t>(i)];
@@ -70,6 +80,7 @@ class Cluster {
 
   std::uint16_t http_port(int i) const { return static_cast<std::uint16_t>(http_base_ + i); }
   std::uint16_t p2p_port(int i) const { return static_cast<std::uint16_t>(p2p_base_ + i); }
+  std::uint16_t api_port(int i) const { return static_cast<std::uint16_t>(p2p_base_ + 20 + i); }
   std::string home(int i) const;
   std::string Log(int i) const;
   std::string chain_id() const { return chain_id_; }
@@ -85,9 +96,9 @@ class Cluster {
   std::uint16_t http_base_ = 0;
   std::string chain_id_;
   std::vector<std::unique_ptr<crypto::Signer>> admins_;
+  std::vector<crypto::SigningKey> admin_keys_;
   std::vector<crypto::PublicKey> validator_keys_;
   std::vector<crypto::BoxPublicKey> institution_keys_;
-  std::map<crypto::PublicKey, std::uint64_t> signer_nonces_;
   std::map<int, pid_t> pids_;
 };
 

@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <regex>
+#include <sstream>
 
 #include "crypto/box_key.h"
 #include "crypto/envelope.h"
@@ -17,12 +19,6 @@
 namespace ertr::testing {
 namespace {
 
-std::string TxId(const HttpResult& r) {
-  std::smatch m;
-  std::regex_search(r.body, m, std::regex("\"tx_id\":\"([0-9a-f]{64})\""));
-  return m.size() > 1 ? std::string(m[1]) : std::string();
-}
-
 // Submits `count` RegisterUser transactions round-robin over the running nodes in `via`; returns
 // their ids.
 std::vector<std::string> SubmitUsers(Cluster& c, int count, const std::vector<int>& via) {
@@ -31,10 +27,9 @@ std::vector<std::string> SubmitUsers(Cluster& c, int count, const std::vector<in
     const int inst = k % c.size();
     const int node = via[static_cast<std::size_t>(k) % via.size()];
     auto r = c.Submit(node, inst, c.NewPhysician(inst));
+    INFO((r ? std::string() : r.error().ToString()));
     REQUIRE(r.has_value());
-    INFO(r->body);
-    REQUIRE(r->status == 202);
-    ids.push_back(TxId(*r));
+    ids.push_back(*r);
   }
   return ids;
 }
@@ -51,26 +46,10 @@ std::uint64_t Height(const Cluster& c, int i) {
   return s ? s->height : 0;
 }
 
-void StartAll(Cluster& c) {
-  for (int i = 0; i < c.size(); ++i) c.Start(i);
-  const bool up = Cluster::WaitFor([&] {
-    for (int i = 0; i < c.size(); ++i) {
-      auto s = c.Status(i);
-      if (!s || s->peers + 1 < static_cast<std::uint64_t>(c.size())) return false;
-    }
-    return true;
-  });
-  if (!up) {
-    std::string logs;
-    for (int i = 0; i < c.size(); ++i) logs += "node " + std::to_string(i) + ":\n" + c.Log(i);
-    FAIL("the network did not connect:\n" << logs);
-  }
-}
-
 TEST_CASE("four validators commit, one stops and three go on, it restarts and catches up",
           "[integration][slow]") {
   Cluster c(4);
-  StartAll(c);
+  c.StartAll();
   auto first = SubmitUsers(c, 12, {0, 1, 2, 3});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, first); }));
   const auto h1 = Height(c, 0);
@@ -95,7 +74,7 @@ TEST_CASE("four validators commit, one stops and three go on, it restarts and ca
 TEST_CASE("killing the primary mid-load causes a view change and commits continue",
           "[integration][slow]") {
   Cluster c(4);
-  StartAll(c);
+  c.StartAll();
   auto warm = SubmitUsers(c, 4, {1});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 1, warm); }));
   REQUIRE(c.Status(1)->view == 0);  // node 0 is the primary of view 0
@@ -111,7 +90,7 @@ TEST_CASE("killing the primary mid-load causes a view change and commits continu
 TEST_CASE("kill -9 under load, again and again: no decided block is lost, states agree",
           "[integration][slow]") {
   Cluster c(4);
-  StartAll(c);
+  c.StartAll();
   std::vector<std::string> all;
   for (int round = 0; round < 4; ++round) {
     const int victim = (round * 3 + 1) % 4;
@@ -138,103 +117,111 @@ TEST_CASE("kill -9 under load, again and again: no decided block is lost, states
   }
 }
 
-TEST_CASE("a record's blob stays fetchable when its uploader goes offline, and erasure deletes it",
-          "[integration][slow]") {
+TEST_CASE(
+    "a record stays readable at the other hospitals when its uploader goes offline, and "
+    "erasure deletes it everywhere",
+    "[integration][slow]") {
   Cluster c(4);
-  StartAll(c);
-  auto physician = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
-  auto reg = c.Submit(
-      0, 0,
-      ledger::RegisterUser{"hosp-a", physician->public_key(), ledger::Role::kPhysician, "md-blob"});
-  REQUIRE(reg.has_value());
-  std::array<std::uint8_t, 16> p{};
-  crypto::RandomBytes(p);
-  auto pat = c.Submit(0, 0, ledger::RegisterPatient{ledger::Pseudonym(p), "hosp-a", {}});
-  REQUIRE(pat.has_value());
-  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, {TxId(*reg), TxId(*pat)}); }));
+  c.StartAll();
+  std::vector<crypto::SigningKey> physicians;
+  for (int i = 0; i < 4; ++i) {
+    physicians.push_back(crypto::SigningKey::Generate());
+    auto reg = c.Client(i, c.admin_key(i))
+                   ->Submit(ledger::RegisterUser{std::string("hosp-") + static_cast<char>('a' + i),
+                                                 physicians.back().public_key(),
+                                                 ledger::Role::kPhysician, "md-blob"});
+    INFO((reg ? "" : reg.error().ToString()));
+    REQUIRE(reg.has_value());
+  }
+  auto admin_a = c.Client(0, c.admin_key(0));
+  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
+  REQUIRE(admin_a->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}).has_value());
+  for (const char* inst : {"hosp-b", "hosp-c"}) {
+    REQUIRE(
+        admin_a
+            ->Submit(ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+                                          ledger::GranteeInstitution{inst}, ledger::ScopeAll{}, 0})
+            .has_value());
+  }
 
-  // The uploader encrypts (3 MiB: several chunks), stores the ciphertext at its node, and
-  // submits the record with the data key sealed to its institution.
+  // 3 MiB (several chunks) uploaded through hospital A's API: sealed to A and the two grantees.
   Bytes plain(3 * 1024 * 1024 + 123);
   crypto::RandomBytes(plain);
-  auto key = crypto::DataKey::Random();
-  Bytes ciphertext = crypto::EncryptPayload(key, plain);
-  auto up = HttpCall(c.http_port(0), "POST", "/v1/blobs", std::string(AsStringView(ciphertext)));
+  std::istringstream in(std::string(AsStringView(plain)));
+  auto phys_a = c.Client(0, physicians[0]);
+  auto up =
+      phys_a->SubmitRecord(patient, ledger::RecordKind::kRtBeamsTreatmentRecord, in, plain.size());
+  INFO((up ? "" : up.error().ToString()));
   REQUIRE(up.has_value());
-  INFO(up->body);
-  REQUIRE(up->status == 201);
-  const crypto::Digest digest = crypto::Hash(ciphertext);
-  CHECK(up->body.find(digest.ToHex()) != std::string::npos);
-  std::array<std::uint8_t, 16> r{};
-  crypto::RandomBytes(r);
-  Bytes sealed = crypto::SealDataKey(key, c.institution_key(0));
-  ledger::SubmitRecord submit{ledger::RecordId(r),
-                              ledger::Pseudonym(p),
-                              ledger::RecordKind::kRtBeamsTreatmentRecord,
-                              digest,
-                              ciphertext.size(),
-                              {digest, {"hosp-a"}},
-                              "hosp-a",
-                              {{"hosp-a", *ledger::SealedKey::FromSpan(sealed, "sealed")}}};
-  auto rec = c.SubmitAs(0, *physician, submit);
-  REQUIRE(rec.has_value());
-  REQUIRE(rec->status == 202);
+  CHECK(std::vector<std::string>(up->upload.envelope_institutions().begin(),
+                                 up->upload.envelope_institutions().end()) ==
+        std::vector<std::string>{"hosp-a", "hosp-b", "hosp-c"});
+  const auto record = *ledger::RecordId::FromSpan(AsBytes(up->upload.record_id()), "record");
+  const auto digest = *crypto::Digest::FromSpan(AsBytes(up->upload.ciphertext_digest()), "d");
+
   // A record whose blob nobody holds is never ordered: it waits for f+1 holders.
-  auto orphan = submit;
-  crypto::RandomBytes(r);
-  orphan.record_id = ledger::RecordId(r);
-  orphan.ciphertext_digest = crypto::Hash(AsBytes("no such blob"));
-  orphan.locator.content_digest = orphan.ciphertext_digest;
-  auto orphan_tx = c.SubmitAs(0, *physician, orphan);
+  ledger::SubmitRecord orphan{
+      crypto::RandomNonZeroId<ledger::RecordId>(),
+      patient,
+      ledger::RecordKind::kRtPlan,
+      crypto::Hash(AsBytes("no such blob")),
+      100,
+      {crypto::Hash(AsBytes("no such blob")), {"hosp-a"}},
+      "hosp-a",
+      {{"hosp-a",
+        *ledger::SealedKey::FromSpan(
+            crypto::SealDataKey(crypto::DataKey::Random(), c.institution_key(0)), "sealed")}}};
+  auto phys_a_signer = crypto::MakeEd25519Signer(physicians[0].Clone());
+  auto orphan_tx = c.SubmitAs(0, *phys_a_signer, orphan);
   REQUIRE(orphan_tx.has_value());
-  REQUIRE(orphan_tx->status == 202);
-  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, {TxId(*rec)}); }));
+
+  // Consent for D after the upload: A's node shares the key with D.
+  REQUIRE(admin_a
+              ->Submit(ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+                                            ledger::GranteeInstitution{"hosp-d"},
+                                            ledger::ScopeAll{}, 0})
+              .has_value());
+  auto read = [&](int i) -> Result<std::string> {
+    std::ostringstream out;
+    ERTR_RETURN_IF_ERROR(c.Client(i, physicians[static_cast<std::size_t>(i)])
+                             ->GetRecord(record, "treatment", out)
+                             .status());
+    return out.str();
+  };
+  REQUIRE(Cluster::WaitFor([&] { return read(3).has_value(); }));
   auto later = SubmitUsers(c, 2, {0});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, later); }));
-  CHECK(c.Outcome(0, TxId(*orphan_tx)) == "pending");
+  CHECK(c.Outcome(0, *orphan_tx) == "pending");
   auto metrics = HttpCall(c.http_port(0), "GET", "/metrics");
   REQUIRE(metrics.has_value());
   CHECK(metrics->body.find("ertr_records_waiting_for_blob 1\n") != std::string::npos);
-  c.Kill(0);  // the uploader goes offline right after the commit
+  c.Kill(0);  // the uploader goes offline
 
   for (int i = 1; i < 4; ++i) {
-    std::optional<HttpResult> got;
-    REQUIRE(Cluster::WaitFor([&] {
-      got = HttpCall(c.http_port(i), "GET", "/v1/blobs/" + digest.ToHex());
-      return got && got->status == 200;
-    }));
-    CHECK(crypto::Hash(AsBytes(got->body)) == digest);
-    auto opened = crypto::DecryptPayload(key, AsBytes(got->body));
-    REQUIRE(opened.has_value());
-    CHECK(*opened == plain);
+    Result<std::string> got = Status::Internal("not read");
+    REQUIRE(Cluster::WaitFor([&] { return (got = read(i)).has_value(); }));
+    CHECK(AsBytes(*got).size() == plain.size());
+    CHECK(crypto::Hash(AsBytes(*got)) == crypto::Hash(plain));
   }
 
-  // The home institution's admin erases the record: every running node deletes the blob.
-  auto erase = c.Submit(1, 0, ledger::EraseRecord{submit.record_id, "patient-request"});
+  // The home institution's admin erases the record (through B's node): every running node
+  // deletes the blob, and reads say so.
+  auto erase = c.Client(1, c.admin_key(0))->Submit(ledger::EraseRecord{record, "patient-request"});
+  INFO((erase ? "" : erase.error().ToString()));
   REQUIRE(erase.has_value());
-  INFO(erase->body);
-  REQUIRE(erase->status == 202);
-  const bool erased = Cluster::WaitFor([&] { return AllCommitted(c, 1, {TxId(*erase)}); });
-  if (!erased) {
-    auto s1 = HttpCall(c.http_port(1), "GET", "/v1/status");
-    FAIL("erase not committed: " << c.Outcome(1, TxId(*erase)) << "; node 1 status: "
-                                 << (s1 ? s1->body : "unreachable") << "\nnode 1:\n"
-                                 << c.Log(1));
-  }
   for (int i = 1; i < 4; ++i) {
-    REQUIRE(Cluster::WaitFor([&] {
-      auto got = HttpCall(c.http_port(i), "GET", "/v1/blobs/" + digest.ToHex());
-      return got && got->status == 410;
-    }));
     const auto file = std::filesystem::path(c.home(i)) / "data" / "blobs" / "objects" /
                       digest.ToHex().substr(0, 2) / digest.ToHex();
-    CHECK_FALSE(std::filesystem::exists(file));
+    REQUIRE(Cluster::WaitFor([&] { return !std::filesystem::exists(file); }));
+    auto denied = read(i);
+    REQUIRE_FALSE(denied.has_value());
+    CHECK(denied.error().code() == StatusCode::kFailedPrecondition);
   }
 }
 
 TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integration][slow]") {
   Cluster c(4);
-  StartAll(c);
+  c.StartAll();
   auto ids = SubmitUsers(c, 16, {0, 1});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
   c.Kill(2);
@@ -248,7 +235,7 @@ TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integr
 
 TEST_CASE("non-members and tampered handshakes are refused and logged", "[integration][slow]") {
   Cluster c(4);
-  StartAll(c);
+  c.StartAll();
   boost::asio::io_context io;
   auto connect = [&] {
     boost::asio::ip::tcp::socket s(io);

@@ -1,0 +1,422 @@
+// Integration tests of the integrator gRPC API (issue 6 acceptance) on a local 4-node network of
+// real ertrd processes, through cli::ApiClient and raw gRPC stubs.
+
+#include <grpcpp/grpcpp.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "crypto/hash.h"
+#include "crypto/secure_buffer.h"
+#include "node/testnet.h"
+#include "proto/api_auth.h"
+#include "proto/receipt.h"
+#include "tests/node/cluster.h"
+
+namespace ertr::testing {
+namespace {
+
+namespace v1 = ertr::v1;
+
+std::string Inst(int i) { return std::string("hosp-") + static_cast<char>('a' + i); }
+
+// Registers a user with the given role at hospital `inst` (signed by its admin).
+crypto::SigningKey NewUser(Cluster& c, int inst, ledger::Role role) {
+  auto key = crypto::SigningKey::Generate();
+  auto r = c.Client(inst, c.admin_key(inst))
+               ->Submit(ledger::RegisterUser{Inst(inst), key.public_key(), role,
+                                             "staff-" + key.public_key().ShortHex()});
+  INFO((r ? "" : r.error().ToString()));
+  REQUIRE(r.has_value());
+  return key;
+}
+
+Result<std::string> Read(Cluster& c, int via, const crypto::SigningKey& user,
+                         const ledger::RecordId& record) {
+  std::ostringstream out;
+  ERTR_RETURN_IF_ERROR(c.Client(via, user)->GetRecord(record, "treatment", out).status());
+  return out.str();
+}
+
+// Retries a read while the node answers UNAVAILABLE (a key share or a blob still on its way).
+Result<std::string> ReadSoon(Cluster& c, int via, const crypto::SigningKey& user,
+                             const ledger::RecordId& record) {
+  Result<std::string> got = Status::Internal("not read");
+  Cluster::WaitFor([&] {
+    got = Read(c, via, user, record);
+    return got.has_value() || got.error().code() != StatusCode::kUnavailable;
+  });
+  return got;
+}
+
+ledger::RecordId IdOf(const std::string& raw) {
+  return *ledger::RecordId::FromSpan(AsBytes(raw), "record_id");
+}
+
+std::vector<v1::AuditEntryInfo> Audit(Cluster& c, const ledger::Pseudonym& patient) {
+  v1::GetAuditTrailRequest req;
+  req.set_patient_pseudonym(std::string(AsStringView(patient.span())));
+  auto trail = c.Client(0, c.admin_key(0))->AuditTrail(req);
+  REQUIRE(trail.has_value());
+  return {trail->entries().begin(), trail->entries().end()};
+}
+
+bool HasAudit(Cluster& c, const ledger::Pseudonym& patient, const std::string& kind,
+              const crypto::PublicKey& actor, const std::string& detail_part, bool flagged) {
+  for (const auto& e : Audit(c, patient)) {
+    if (e.kind() == kind && e.actor() == AsStringView(actor.span()) &&
+        e.detail().find(detail_part) != std::string::npos && e.flagged() == flagged) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::uint64_t NowMs() { return node::WallClockMs(); }
+
+// Submits through `client` and waits until node `node` has applied the block too (a commit
+// answered by one node reaches the others a moment later).
+void SubmitSeen(Cluster& c, cli::ApiClient& client, int node, const ledger::Payload& payload) {
+  auto r = client.Submit(payload);
+  INFO((r ? "" : r.error().ToString()));
+  REQUIRE(r.has_value());
+  const auto h = r->response.height();
+  REQUIRE(Cluster::WaitFor([&] {
+    auto s = c.Status(node);
+    return s && s->height >= h;
+  }));
+}
+
+TEST_CASE("records through the API: authorised reads, consent, break-glass, erasure, receipts",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys_a = NewUser(c, 0, ledger::Role::kPhysician);
+  auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
+  auto auditor_c = NewUser(c, 2, ledger::Role::kAuditor);
+  auto admin_a = c.Client(0, c.admin_key(0));
+  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
+  REQUIRE(admin_a->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}).has_value());
+
+  Bytes plain(10'000);
+  crypto::RandomBytes(plain);
+  std::istringstream in(std::string(AsStringView(plain)));
+  auto up = c.Client(0, phys_a)->SubmitRecord(patient, ledger::RecordKind::kRtBeamsTreatmentRecord,
+                                              in, plain.size());
+  INFO((up ? "" : up.error().ToString()));
+  REQUIRE(up.has_value());
+  REQUIRE(up->submit.response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  const auto record = IdOf(up->upload.record_id());
+
+  // The submitting physician's institution reads it back bit-exact.
+  auto mine = Read(c, 0, phys_a, record);
+  REQUIRE(mine.has_value());
+  CHECK(*mine == std::string(AsStringView(plain)));
+
+  // Another hospital's physician is refused, and the refusal is audited.
+  auto denied = Read(c, 1, phys_b, record);
+  REQUIRE_FALSE(denied.has_value());
+  CHECK(denied.error().code() == StatusCode::kPermissionDenied);
+  CHECK(denied.error().message().find("no_consent") != std::string::npos);
+  CHECK(Cluster::WaitFor([&] {
+    return HasAudit(c, patient, "access_denied", phys_b.public_key(), "no_consent", false);
+  }));
+  // Reads go through the reader's own institution's node.
+  auto wrong_node = Read(c, 0, phys_b, record);
+  REQUIRE_FALSE(wrong_node.has_value());
+  CHECK(wrong_node.error().code() == StatusCode::kPermissionDenied);
+  // Auditors read audit trails, not payloads.
+  CHECK_FALSE(Read(c, 2, auditor_c, record).has_value());
+
+  // A grant to hospital B with a short expiry: B reads, then the expiry is honoured.
+  const auto expiring = crypto::RandomNonZeroId<ledger::GrantId>();
+  const std::uint64_t expires_at = NowMs() + 6000;
+  SubmitSeen(c, *admin_a, 1,
+             ledger::GrantConsent{expiring, patient, ledger::GranteeInstitution{"hosp-b"},
+                                  ledger::ScopeAll{}, expires_at});
+  auto theirs = ReadSoon(c, 1, phys_b, record);
+  INFO((theirs ? "" : theirs.error().ToString()));
+  REQUIRE(theirs.has_value());
+  CHECK(*theirs == std::string(AsStringView(plain)));
+  REQUIRE(Cluster::WaitFor([&] { return NowMs() > expires_at + 200; }, 30));
+  auto expired = Read(c, 1, phys_b, record);
+  REQUIRE_FALSE(expired.has_value());
+  CHECK(expired.error().message().find("expired_grant") != std::string::npos);
+
+  // A grant to B's physician by key; revoking it refuses again.
+  const auto personal = crypto::RandomNonZeroId<ledger::GrantId>();
+  REQUIRE(
+      admin_a
+          ->Submit(ledger::GrantConsent{personal, patient, ledger::GranteeUser{phys_b.public_key()},
+                                        ledger::ScopeRecord{record}, 0})
+          .has_value());
+  auto personal_read = ReadSoon(c, 1, phys_b, record);
+  INFO((personal_read ? "" : personal_read.error().ToString()));
+  REQUIRE(personal_read.has_value());
+  auto grants = admin_a->ListGrants(patient);
+  REQUIRE(grants.has_value());
+  REQUIRE(grants->grants_size() == 2);
+  SubmitSeen(c, *admin_a, 1, ledger::RevokeConsent{personal, patient});
+  auto revoked = Read(c, 1, phys_b, record);
+  REQUIRE_FALSE(revoked.has_value());
+  CHECK(revoked.error().code() == StatusCode::kPermissionDenied);
+  // Both of B's grants are gone; the policy names the expired one first (docs/spec/ledger.md 4.1).
+  CHECK(revoked.error().message().find("expired_grant") != std::string::npos);
+  auto listed = c.Client(1, phys_b)->ListRecords(patient);
+  REQUIRE(listed.has_value());
+  CHECK(listed->records_size() == 0);
+
+  // Break-glass: B reads, and the read is flagged in the audit trail.
+  SubmitSeen(c, *c.Client(1, phys_b), 1,
+             ledger::BreakGlass{patient, "emergency-treatment", 10 * 60 * 1000});
+  REQUIRE(ReadSoon(c, 1, phys_b, record).has_value());
+  CHECK(Cluster::WaitFor(
+      [&] { return HasAudit(c, patient, "access_break_glass", phys_b.public_key(), "", true); }));
+
+  // Receipts verify offline against the genesis; any tampering is caught.
+  auto genesis_tx = node::LoadGenesis(c.home(0) + "/genesis.bin");
+  REQUIRE(genesis_tx.has_value());
+  const auto& genesis = std::get<ledger::Genesis>(*genesis_tx->payload);
+  auto verifier = crypto::MakeEd25519Verifier();
+  v1::GetReceiptRequest rreq;
+  rreq.set_record_id(up->upload.record_id());
+  auto receipt = c.Client(3, c.admin_key(3))->GetReceipt(rreq);
+  INFO((receipt ? "" : receipt.error().ToString()));
+  REQUIRE(receipt.has_value());
+  for (const auto& r : {up->submit.response.receipt(), *receipt}) {
+    const std::string bytes = r.SerializeAsString();
+    auto ok = proto::VerifyReceipt(AsBytes(bytes), genesis, *verifier);
+    INFO((ok ? "" : ok.error().ToString()));
+    REQUIRE(ok.has_value());
+    REQUIRE(ok->record.has_value());
+    CHECK(ok->record->record_id == record);
+    CHECK(ok->record->patient == patient);
+  }
+  std::vector<std::function<void(v1::Receipt&)>> tampers = {
+      [](v1::Receipt& r) { (*r.mutable_transaction())[40] ^= 1; },
+      [](v1::Receipt& r) { (*r.mutable_block_header())[10] ^= 1; },
+      [](v1::Receipt& r) { (*r.mutable_commit_certificate())[60] ^= 1; },
+      [](v1::Receipt& r) { r.set_tx_index(r.tx_index() + 1); },
+      [](v1::Receipt& r) { r.mutable_record()->set_ciphertext_size(1); },
+      [](v1::Receipt& r) { r.mutable_record()->set_kind(v1::RECORD_KIND_RT_DOSE); },
+  };
+  for (std::size_t t = 0; t < tampers.size(); ++t) {
+    auto copy = *receipt;
+    tampers[t](copy);
+    const std::string bytes = copy.SerializeAsString();
+    INFO("tamper " << t);
+    CHECK_FALSE(proto::VerifyReceipt(AsBytes(bytes), genesis, *verifier).has_value());
+  }
+
+  // Erasure: "erased" at every node, the record leaves the lists.
+  REQUIRE(admin_a->Submit(ledger::EraseRecord{record, "patient-request"}).has_value());
+  for (int i : {0, 1}) {
+    const auto& user = i == 0 ? phys_a : phys_b;
+    Result<std::string> gone = Status::Internal("");
+    REQUIRE(Cluster::WaitFor([&] {
+      gone = Read(c, i, user, record);
+      return !gone.has_value() && gone.error().code() == StatusCode::kFailedPrecondition;
+    }));
+    CHECK(gone.error().message().find("erased") != std::string::npos);
+  }
+  auto after = c.Client(0, phys_a)->ListRecords(patient);
+  REQUIRE(after.has_value());
+  CHECK(after->records_size() == 0);
+}
+
+// Bytes produced on the fly (1 MiB random block, varied per MiB), hashed as they are read.
+class GeneratedStream : public std::streambuf {
+ public:
+  explicit GeneratedStream(std::uint64_t size) : left_(size), block_(1 << 20) {
+    crypto::RandomBytes(block_);
+  }
+  crypto::Digest Digest() { return hasher_.Finish(); }
+
+ protected:
+  int_type underflow() override {
+    if (left_ == 0) return traits_type::eof();
+    buf_ = block_;
+    for (int i = 0; i < 8; ++i)
+      buf_[static_cast<std::size_t>(i)] ^= static_cast<std::uint8_t>(n_ >> (8 * i));
+    ++n_;
+    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(left_, buf_.size()));
+    left_ -= len;
+    hasher_.Update(ByteSpan(buf_.data(), len));
+    char* p = reinterpret_cast<char*>(buf_.data());
+    setg(p, p, p + len);
+    return traits_type::to_int_type(*p);
+  }
+
+ private:
+  std::uint64_t left_;
+  std::uint64_t n_ = 0;
+  Bytes block_;
+  Bytes buf_;
+  crypto::Hasher hasher_;
+};
+
+class HashingSink : public std::streambuf {
+ public:
+  crypto::Digest Digest() { return hasher_.Finish(); }
+  std::uint64_t size() const { return size_; }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    hasher_.Update(ByteSpan(reinterpret_cast<const std::uint8_t*>(s), static_cast<std::size_t>(n)));
+    size_ += static_cast<std::uint64_t>(n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) {
+      const char ch = traits_type::to_char_type(c);
+      xsputn(&ch, 1);
+    }
+    return c;
+  }
+
+ private:
+  crypto::Hasher hasher_;
+  std::uint64_t size_ = 0;
+};
+
+std::uint64_t ProcKb(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
+  }
+  return 0;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+TEST_CASE("a 100 MiB record streams in and out bit-exact, with bounded node memory",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
+  REQUIRE(c.Client(0, c.admin_key(0))->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}));
+  const std::uint64_t size = 100ull << 20;
+  const std::uint64_t rss_before = ProcKb(c.pid(0), "VmRSS");
+  GeneratedStream gen(size);
+  std::istream in(&gen);
+  auto up = c.Client(0, phys)->SubmitRecord(patient, ledger::RecordKind::kCtImage, in, size);
+  INFO((up ? "" : up.error().ToString()));
+  REQUIRE(up.has_value());
+  CHECK(up->upload.plaintext_size() == size);
+  const auto sent = gen.Digest();
+  CHECK(up->upload.plaintext_digest() == AsStringView(sent.span()));
+  HashingSink sink;
+  std::ostream out(&sink);
+  auto info = c.Client(0, phys)->GetRecord(IdOf(up->upload.record_id()), "treatment", out);
+  INFO((info ? "" : info.error().ToString()));
+  REQUIRE(info.has_value());
+  CHECK(sink.size() == size);
+  CHECK(sink.Digest() == sent);
+  const std::uint64_t peak = ProcKb(c.pid(0), "VmHWM");
+  INFO("node RSS before " << rss_before / 1024 << " MiB, peak " << peak / 1024 << " MiB");
+  if (!kSanitized) CHECK(peak < rss_before + 64 * 1024);  // ASan's quarantine keeps freed memory
+}
+
+// A raw call with hand-made authentication headers.
+grpc::Status RawStatus(Cluster& c, const std::map<std::string, std::string>& headers) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Ertr::NewStub(channel);
+  grpc::ClientContext ctx;
+  for (const auto& [k, v] : headers) ctx.AddMetadata(k, v);
+  v1::NodeStatus resp;
+  return stub->GetStatus(&ctx, v1::GetStatusRequest(), &resp);
+}
+
+std::map<std::string, std::string> Signed(Cluster& c, const crypto::SigningKey& key,
+                                          std::uint64_t ts, const std::string& method,
+                                          const std::string& request) {
+  auto signer = crypto::MakeEd25519Signer(key.Clone());
+  auto auth = proto::SignApiRequest(*signer, c.chain_id(), method, ts, AsBytes(request));
+  REQUIRE(auth.has_value());
+  return proto::ApiAuthHeaders(*auth);
+}
+
+TEST_CASE("API calls must be signed by a registered user, fresh, and never replayed",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  const std::string method = "/ertr.v1.Ertr/GetStatus";
+  const std::string empty;
+  auto good = Signed(c, c.admin_key(0), NowMs(), method, empty);
+  CHECK(RawStatus(c, good).ok());
+  auto replay = RawStatus(c, good);
+  CHECK(replay.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(replay.error_message().find("used already") != std::string::npos);
+
+  auto none = RawStatus(c, {});
+  CHECK(none.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(none.error_message().find("ertr-user-key") != std::string::npos);
+
+  auto stale = RawStatus(c, Signed(c, c.admin_key(0), NowMs() - 10 * 60 * 1000, method, empty));
+  CHECK(stale.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(stale.error_message().find("clock") != std::string::npos);
+
+  auto other_method =
+      RawStatus(c, Signed(c, c.admin_key(0), NowMs(), "/ertr.v1.Ertr/GetBlock", empty));
+  CHECK(other_method.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+
+  auto forged = Signed(c, c.admin_key(0), NowMs(), method, empty);
+  forged[proto::kHeaderUserKey] = c.admin_key(1).public_key().ToHex();
+  CHECK(RawStatus(c, forged).error_code() == grpc::StatusCode::UNAUTHENTICATED);
+
+  auto stranger = RawStatus(c, Signed(c, crypto::SigningKey::Generate(), NowMs(), method, empty));
+  CHECK(stranger.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(stranger.error_message().find("not a registered user") != std::string::npos);
+
+  // Malformed requests name the field; oversize messages are refused; the node carries on.
+  auto admin = c.Client(0, c.admin_key(0));
+  v1::GetAuditTrailRequest bad;
+  bad.set_record_id("abc");
+  auto r = admin->AuditTrail(bad);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == StatusCode::kInvalidArgument);
+  CHECK(r.error().message().find("record_id") != std::string::npos);
+  auto unknown = admin->GetBlock(1'000'000);
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().code() == StatusCode::kNotFound);
+  auto rejected = admin->Submit(ledger::RegisterPatient{
+      crypto::RandomNonZeroId<ledger::Pseudonym>(), "no-such-hospital", {}});
+  REQUIRE_FALSE(rejected.has_value());
+  CHECK(rejected.error().code() == StatusCode::kNotFound);
+  CHECK(rejected.error().message().find("unknown_institution") != std::string::npos);
+
+  {
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = v1::Ertr::NewStub(channel);
+    v1::UploadRecordRequest start;
+    start.mutable_start()->set_patient_pseudonym(std::string(16, '\x01'));
+    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+    grpc::ClientContext ctx;
+    for (const auto& [k, v] : Signed(c, c.admin_key(0), NowMs(), "/ertr.v1.Ertr/UploadRecord",
+                                     start.SerializeAsString())) {
+      ctx.AddMetadata(k, v);
+    }
+    v1::UploadRecordResponse resp;
+    auto writer = stub->UploadRecord(&ctx, &resp);
+    writer->Write(start);
+    v1::UploadRecordRequest huge;
+    huge.set_chunk(std::string(5u << 20, 'x'));
+    writer->Write(huge);
+    writer->WritesDone();
+    auto s = writer->Finish();
+    CHECK_FALSE(s.ok());  // an admin may not upload, and the chunk is over the limit anyway
+  }
+  CHECK(RawStatus(c, Signed(c, c.admin_key(0), NowMs(), method, empty)).ok());
+}
+
+}  // namespace
+}  // namespace ertr::testing

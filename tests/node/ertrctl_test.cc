@@ -1,0 +1,179 @@
+// ertrctl end to end against a local 4-node network: the real DICOM RT samples of
+// ../shared/data/rt-samples round-trip bit-exact with the right kind, receipts verify offline,
+// and exit codes mean what docs/api.md says.
+
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/node/cluster.h"
+#include "tests/support/temp_dir.h"
+
+namespace ertr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+class Ctl {
+ public:
+  Ctl(Cluster& c, const fs::path& work) : c_(c), work_(work) {}
+
+  Run operator()(int via, const std::string& key, const std::string& pass,
+                 const std::vector<std::string>& args) const {
+    std::string cmd = std::string(ERTRCTL) +
+                      " --node 127.0.0.1:" + std::to_string(c_.api_port(via)) + " --genesis " +
+                      Quote(c_.home(0) + "/genesis.bin");
+    if (!key.empty()) cmd += " --key " + Quote(key) + " --passphrase-file " + Quote(pass);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    const auto out = work_ / "stdout", err = work_ / "stderr";
+    const int status =
+        std::system((cmd + " >" + Quote(out.string()) + " 2>" + Quote(err.string())).c_str());
+    return Run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(out), Slurp(err)};
+  }
+
+ private:
+  Cluster& c_;
+  fs::path work_;
+};
+
+std::string Field(const std::string& text, const std::string& key) {
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex("(^|\\n)" + key + ": ([^\\n]*)"))) return m[2];
+  if (std::regex_search(text, m, std::regex("\"" + key + "\":\"([^\"]*)\""))) return m[1];
+  return "";
+}
+
+TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, receipts verify",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  TempDir work("ertrctl-test");
+  Ctl ctl(c, work.path());
+  const std::string admin = c.home(0) + "/keys/admin.key";
+  const std::string admin_pass = c.home(0) + "/keys/passphrase";
+  const std::string pass = (work / "pass").string();
+  std::ofstream(pass) << "a passphrase for the test\n";
+  const std::string phys = (work / "phys.key").string();
+
+  auto r = ctl(0, "", "",
+               {"keys", "gen", "--out", phys, "--kdf", "interactive", "--passphrase-file", pass});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = ctl(
+      0, admin, admin_pass,
+      {"user", "register", "--user-key-file", phys, "--role", "physician", "--handle", "dr-ctl"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(Field(r.out, "status") == "committed");
+  r = ctl(0, admin, admin_pass, {"--json", "patient", "register"});
+  REQUIRE(r.code == 0);
+  const std::string patient = Field(r.out, "pseudonym");
+  REQUIRE(patient.size() == 32);
+
+  r = ctl(0, phys, pass, {"status"});
+  REQUIRE(r.code == 0);
+  CHECK(Field(r.out, "institution") == "hosp-a");
+  CHECK(Field(r.out, "peers_connected") == "3");
+
+  // Kinds as ../shared/data/rt-samples/SOURCES.md documents them.
+  const fs::path samples = fs::path(ERTR_SHARED_DATA) / "rt-samples";
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"pydicom/rtplan.dcm", "rt-plan"},
+      {"pydicom/rtdose.dcm", "rt-dose"},
+      {"pydicom/rtstruct.dcm", "rt-structure-set"},  // no File Meta header
+      {"dicompyler-core/rtplan.dcm", "rt-plan"},
+      {"dicompyler-core/rtss.dcm", "rt-structure-set"},
+      {"dicompyler-core/ct.0.dcm", "ct-image"},
+      {"pymchelper/RN.1.2.246.352.71.5.361940808526.37240.20200311150225.dcm", "rt-ion-plan"},
+  };
+  if (!fs::exists(samples)) {
+    WARN("no " << samples << ": the real RT samples are skipped (CI always has them)");
+  } else {
+    for (const auto& [name, kind] : expected) {
+      const auto file = (samples / name).string();
+      const auto receipt = (work / "receipt.bin").string();
+      INFO(name);
+      r = ctl(0, phys, pass,
+              {"record", "submit", file, "--patient", patient, "--receipt-out", receipt});
+      INFO(r.out << r.err);
+      REQUIRE(r.code == 0);
+      CHECK(Field(r.out, "kind") == kind);
+      const std::string id = Field(r.out, "record_id");
+      const auto got = (work / "got").string();
+      r = ctl(0, phys, pass, {"record", "get", id, "--out", got});
+      REQUIRE(r.code == 0);
+      CHECK(Slurp(got) == Slurp(file));
+      CHECK_FALSE(fs::exists(got + ".partial"));
+      r = ctl(0, "", "", {"receipt", "verify", receipt});
+      CHECK(r.code == 0);
+      CHECK(Field(r.out, "receipt") == "valid");
+      CHECK(Field(r.out, "record_id") == id);
+      std::string bytes = Slurp(receipt);
+      bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
+      std::ofstream(receipt, std::ios::binary | std::ios::trunc) << bytes;
+      r = ctl(0, "", "", {"receipt", "verify", receipt});
+      CHECK(r.code == 6);
+    }
+    // FHIR Shorthand text is not recognised: the kind must be given.
+    const auto fsh = (samples / "codex-radiation-therapy" / "EX_RadiotherapyTreatedFraction.fsh");
+    r = ctl(0, phys, pass, {"record", "submit", fsh.string(), "--patient", patient});
+    CHECK(r.code == 1);
+    CHECK(r.err.find("--kind") != std::string::npos);
+    r = ctl(0, phys, pass,
+            {"record", "submit", fsh.string(), "--patient", patient, "--kind", "document"});
+    CHECK(r.code == 0);
+    // --kind may not contradict the DICOM SOP class.
+    r = ctl(0, phys, pass,
+            {"record", "submit", (samples / "pydicom/rtdose.dcm").string(), "--patient", patient,
+             "--kind", "rt-plan"});
+    CHECK(r.code == 1);
+  }
+
+  // A file that claims to be DICOM and is not is refused before anything is stored.
+  const auto fake = (work / "not-really.dcm").string();
+  std::ofstream(fake) << "this is not DICOM\n";
+  r = ctl(0, phys, pass, {"record", "submit", fake, "--patient", patient});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("claims to be DICOM") != std::string::npos);
+
+  // Exit codes: not authenticated 3, not found 4, usage 2.
+  const std::string stranger = (work / "stranger.key").string();
+  REQUIRE(ctl(0, "", "",
+              {"keys", "gen", "--out", stranger, "--kdf", "interactive", "--passphrase-file", pass})
+              .code == 0);
+  r = ctl(0, stranger, pass, {"status"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("not a registered user") != std::string::npos);
+  r = ctl(0, phys, pass, {"record", "get", std::string(32, 'a'), "--out", (work / "x").string()});
+  CHECK(r.code == 4);
+  r = ctl(0, phys, pass, {"record", "get"});
+  CHECK(r.code == 2);
+}
+
+}  // namespace
+}  // namespace ertr::testing
