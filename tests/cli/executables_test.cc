@@ -62,9 +62,9 @@ TEST_CASE("ertrctl keys gen writes an encrypted key file that keys show reads", 
                      (dir / "other.key").string());
   CHECK(nopass.exit_code == 1);
   CHECK(nopass.output.find("ERTR_PASSPHRASE") != std::string::npos);
-  // The secret is not in the file in clear: the file is not a raw key.
+  // A missing key file is "not found" (exit code 4, docs/api.md section 5).
   auto junk = Exec(std::string(ERTRCTL) + " keys show " + (dir / "missing.key").string());
-  CHECK(junk.exit_code == 1);
+  CHECK(junk.exit_code == 4);
 }
 
 TEST_CASE("ertrd selfcheck runs end to end in a scratch directory", "[unit]") {

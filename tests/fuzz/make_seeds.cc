@@ -6,16 +6,19 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/synthetic_dicom.h"
 #include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "crypto/payload_cipher.h"
 #include "net/frame.h"
 #include "net/handshake.h"
 #include "node/config.h"
+#include "proto/api_auth.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
 #include "proto/ledger_codec.h"
 #include "proto/peer_codec.h"
+#include "proto/receipt.h"
 #include "tests/fuzz/fuzz_chain.h"
 
 namespace {
@@ -153,6 +156,23 @@ int main(int argc, char** argv) {
     c.institution_id = "hosp-a";
     c.peers = {{ReplicaId(1), "127.0.0.1", 26601}};
     Write(root / "fuzz_peer_decode", "config", ToBytes(node::RenderNodeConfig(c)));
+  }
+  // API: authentication headers, a receipt, a synthetic DICOM RT Plan.
+  {
+    auto signer = crypto::MakeEd25519Signer(key.Clone());
+    auto auth = *proto::SignApiRequest(*signer, "ertr-seed", "/ertr.v1.Ertr/GetStatus", 1, {});
+    std::string lines;
+    for (const char* h : {proto::kHeaderUserKey, proto::kHeaderTimestamp, proto::kHeaderNonce,
+                          proto::kHeaderSignature}) {
+      lines += proto::ApiAuthHeaders(auth)[h] + "\n";
+    }
+    Write(root / "fuzz_api", "headers", ToBytes(lines));
+    Write(root / "fuzz_api", "receipt",
+          *proto::BuildReceipt(proto::EncodeSignedTransaction(tx), 1, {tx.id, tx.id},
+                               proto::EncodeBlockHeader(b.header),
+                               proto::EncodeCommitCertificate(b.certificate)));
+    auto plan = cli::MakeSyntheticRtPlan("SYNTH-SEED", 30, 2.0);
+    if (plan) Write(root / "fuzz_api", "synthetic_rtplan.dcm", plan->file);
   }
   std::cout << "seeds written to " << root << "\n";
   return 0;
