@@ -180,7 +180,7 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "institution_id = \"" << c.institution_id << "\"\n"
     << "listen = \"" << c.listen_host << ":" << c.listen_port << "\"   # validators connect here\n"
     << "http = \"" << c.http_host << ":" << c.http_port
-    << "\"     # /metrics, /healthz, /v1 (keep on loopback)\n"
+    << "\"     # /metrics, /healthz, /v1/status (keep on loopback)\n"
     << "data_dir = \"" << c.data_dir.string() << "\"\n"
     << "genesis = \"" << c.genesis_file.string() << "\"\n\n"
     << "[api]\n"

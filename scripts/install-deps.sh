@@ -10,6 +10,8 @@ packages=(
   # libraries
   libboost-dev libsodium-dev librocksdb-dev libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
   libspdlog-dev libcli11-dev catch2 libtomlplusplus-dev libdcmtk-dev libbenchmark-dev
+  # tests: TLS certificates for the API test
+  openssl
 )
 
 missing=()

@@ -418,5 +418,54 @@ TEST_CASE("API calls must be signed by a registered user, fresh, and never repla
   CHECK(RawStatus(c, Signed(c, c.admin_key(0), NowMs(), method, empty)).ok());
 }
 
+TEST_CASE("remote clients use TLS: with the CA they connect, without it they cannot",
+          "[integration][slow]") {
+  Cluster c(4);
+  const std::string dir = c.home(0) + "/tls";
+  std::filesystem::create_directories(dir);
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      "-days 2 -nodes -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      dir + "/api.key -out " + dir + "/api.crt >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  // Add the TLS files to node 0's [api] table.
+  const std::string config = c.home(0) + "/config.toml";
+  std::ifstream in(config);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  const auto at = s.find("\n", s.find("[api]\nlisten"));
+  REQUIRE(at != std::string::npos);
+  s.insert(at + s.substr(at + 1).find("\n") + 1,
+           "\ntls_cert_file = \"tls/api.crt\"\ntls_key_file = \"tls/api.key\"");
+  std::ofstream(config, std::ios::trunc) << s;
+  c.StartAll();
+
+  cli::ClientOptions o;
+  o.address = "localhost:" + std::to_string(c.api_port(0));
+  o.chain_id = c.chain_id();
+  o.tls_ca_file = dir + "/api.crt";
+  auto tls = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE(tls.has_value());
+  auto status = (*tls)->GetStatus();
+  INFO((status ? "" : status.error().ToString()) << "\n" << s);
+  REQUIRE(status.has_value());
+  CHECK(status->institution_id() == "hosp-a");
+  // A plaintext client of the TLS port gets nowhere.
+  o.tls_ca_file.clear();
+  o.address = "127.0.0.1:" + std::to_string(c.api_port(0));
+  auto plain = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE(plain.has_value());
+  auto refused = (*plain)->GetStatus();
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code() == StatusCode::kUnavailable);
+  // ertrctl refuses a remote node without a CA before sending anything.
+  o.address = "ertr.hosp-a.example:26800";
+  auto remote = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE_FALSE(remote.has_value());
+  CHECK(remote.error().message().find("--tls-ca") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace ertr::testing

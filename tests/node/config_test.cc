@@ -63,5 +63,25 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
         std::string::npos);
 }
 
+TEST_CASE("the API refuses to listen off loopback without TLS", "[unit][node]") {
+  const std::string base = "[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[api]\n";
+  CHECK(ErrorOf(base + "listen = \"0.0.0.0:26800\"\n")
+            .find("'api.listen' is '0.0.0.0', off loopback, but TLS is not configured") !=
+        std::string::npos);
+  CHECK(ErrorOf(base + "listen = \"127.0.0.1:26800\"\ntls_cert_file = \"c.pem\"\n")
+            .find("'api.tls_key_file' is missing") != std::string::npos);
+  auto tls = ParseNodeConfig(base +
+                                 "listen = \"0.0.0.0:26800\"\ntls_cert_file = \"c.pem\"\n"
+                                 "tls_key_file = \"k.pem\"\n",
+                             "/home", "config.toml");
+  REQUIRE(tls.has_value());
+  CHECK(tls->api_host == "0.0.0.0");
+  auto again = ParseNodeConfig(RenderNodeConfig(*tls), "/home", "config.toml");
+  REQUIRE(again.has_value());
+  CHECK(again->api_tls_cert_file == "c.pem");
+  CHECK(again->api_tls_key_file == "k.pem");
+  CHECK(ParseNodeConfig(base + "listen = \"localhost:26800\"\n", "/home", "config.toml"));
+}
+
 }  // namespace
 }  // namespace ertr::node
