@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/host.h"
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
 #include "proto/api_auth.h"
@@ -26,8 +27,7 @@ std::uint64_t NowMs() {
 
 bool IsLoopback(const std::string& address) {
   const auto colon = address.rfind(':');
-  const std::string host = address.substr(0, colon);
-  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  return IsLoopbackHost(std::string_view(address).substr(0, colon));
 }
 
 }  // namespace
@@ -72,7 +72,7 @@ Status FromGrpc(const grpc::Status& s) {
   }
   std::string msg = s.error_message();
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE && msg.find("connect") != std::string::npos) {
-    msg += " (is the node running and is --node right?)";
+    msg += " (is the node running, is --node right, and does its API need --tls-ca?)";
   }
   return Status::WithCode(code, msg);
 }
@@ -179,6 +179,7 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
     sent += buf->size();
     if (progress) progress(sent, size);
   }
+  buf->resize(buf->capacity());  // the last chunk's bytes may sit past size()
   if (!buf->empty()) sodium_memzero(buf->data(), buf->size());
   if (ok && in.bad()) {
     ctx->TryCancel();

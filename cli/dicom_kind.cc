@@ -92,13 +92,7 @@ Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file) {
   }
   out.dicom = true;
   out.sop_class_uid = uid.c_str();
-  out.kind = KindOfSopClass(out.sop_class_uid);
-  if (out.kind == ledger::RecordKind::kUnspecified) {
-    return Status::InvalidArgument(file.string() + " is a DICOM object of SOP class " +
-                                   out.sop_class_uid +
-                                   ", which is not an RT, CT or MR kind ertrchain stores; pass "
-                                   "--kind document to store it as an opaque document");
-  }
+  out.kind = KindOfSopClass(out.sop_class_uid);  // kUnspecified: a class ertrchain has no kind for
   return out;
 }
 

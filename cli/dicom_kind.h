@@ -22,8 +22,8 @@ struct DetectedKind {
 // The kind for a SOP Class UID, or kUnspecified.
 ledger::RecordKind KindOfSopClass(std::string_view uid);
 
-// Detects the file's kind. InvalidArgument for a file that claims to be DICOM and is not, or a
-// DICOM object of a class ertrchain does not store.
+// Detects the file's kind. InvalidArgument for a file that claims to be DICOM and is not. A DICOM
+// object of a class without a kind comes back with dicom set and kind kUnspecified.
 Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file);
 
 // Parses a kind name as printed by ledger::RecordKindName ("rt-plan"); InvalidArgument lists them.

@@ -6,8 +6,10 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -58,6 +60,12 @@ int ExitCode(const Status& s) {
 int Fail(const Status& s) {
   std::cerr << "ertrctl: " << s.ToString() << "\n";
   return ExitCode(s);
+}
+
+// A command line that cannot work (a malformed id, a missing option): exit code 2.
+int Usage(const Status& s) {
+  std::cerr << "ertrctl: " << s.ToString() << "\n";
+  return 2;
 }
 
 std::string View(const crypto::SecureBuffer& b) {
@@ -174,6 +182,43 @@ class ProgressBar {
   bool shown_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_{};
+};
+
+// An output stream onto a file descriptor that reports write, sync and close failures.
+class FdSink : public std::streambuf {
+ public:
+  explicit FdSink(int fd) : fd_(fd) {}
+  ~FdSink() override { Close(); }
+  bool Sync() { return ok_ && ::fsync(fd_) == 0; }
+  bool Close() {
+    if (fd_ >= 0 && ::close(fd_) != 0) ok_ = false;
+    fd_ = -1;
+    return ok_;
+  }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::streamsize done = 0;
+    while (ok_ && done < n) {
+      const ssize_t w = ::write(fd_, s + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        ok_ = false;
+        break;
+      }
+      done += w;
+    }
+    return done;
+  }
+  int_type overflow(int_type c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    const char ch = traits_type::to_char_type(c);
+    return xsputn(&ch, 1) == 1 ? c : traits_type::eof();
+  }
+
+ private:
+  int fd_;
+  bool ok_ = true;
 };
 
 Result<ledger::Role> ParseRole(std::string_view name) {
@@ -463,7 +508,7 @@ int main(int argc, char** argv) {
     }
     if (rcverify->parsed()) {
       if (genesis_file.empty()) {
-        return Fail(Status::InvalidArgument("receipt verify needs --genesis GENESIS"));
+        return Usage(Status::InvalidArgument("receipt verify needs --genesis GENESIS"));
       }
       auto genesis = ReadGenesis(genesis_file);
       if (!genesis) return Fail(genesis.error());
@@ -505,7 +550,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (key_file.empty()) {
-      return Fail(Status::InvalidArgument("no user key: pass --key FILE (or set $ERTR_KEY)"));
+      return Usage(Status::InvalidArgument("no user key: pass --key FILE (or set $ERTR_KEY)"));
     }
     if (copt.chain_id.empty() && !genesis_file.empty()) {
       auto genesis = ReadGenesis(genesis_file);
@@ -579,15 +624,16 @@ int main(int argc, char** argv) {
         auto info = crypto::InspectKeyFile(*b);
         if (!info) return Fail(info.error().WithContext(user_key_file));
         auto k = crypto::PublicKey::FromSpan(info->public_key, "user key");
-        if (!k) return Fail(k.error());
+        if (!k) return Usage(k.error());
         u.user_key = *k;
       } else {
         auto k = ParseId<crypto::PublicKey>(user_key_hex, "--user-key");
-        if (!k) return Fail(Status::InvalidArgument("pass --user-key HEX or --user-key-file FILE"));
+        if (!k)
+          return Usage(Status::InvalidArgument("pass --user-key HEX or --user-key-file FILE"));
         u.user_key = *k;
       }
       auto role = ParseRole(role_name);
-      if (!role) return Fail(role.error());
+      if (!role) return Usage(role.error());
       u.role = *role;
       u.staff_handle = handle;
       if (institution.empty()) {
@@ -603,7 +649,7 @@ int main(int argc, char** argv) {
     }
     if (udeact->parsed()) {
       auto k = ParseId<crypto::PublicKey>(user_key_hex, "--user-key");
-      if (!k) return Fail(k.error());
+      if (!k) return Usage(k.error());
       return submit(ledger::DeactivateUser{*k, reason});
     }
     if (preg->parsed()) {
@@ -612,12 +658,12 @@ int main(int argc, char** argv) {
         p.pseudonym = crypto::RandomNonZeroId<ledger::Pseudonym>();
       } else {
         auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--pseudonym");
-        if (!ps) return Fail(ps.error());
+        if (!ps) return Usage(ps.error());
         p.pseudonym = *ps;
       }
       if (!patient_key_hex.empty()) {
         auto k = ParseId<crypto::PublicKey>(patient_key_hex, "--patient-key");
-        if (!k) return Fail(k.error());
+        if (!k) return Usage(k.error());
         p.patient_key = *k;
       }
       if (home.empty()) {
@@ -631,22 +677,30 @@ int main(int argc, char** argv) {
     }
     if (rsub->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-      if (!ps) return Fail(ps.error());
+      if (!ps) return Usage(ps.error());
       auto detected = ertr::cli::DetectRecordKind(file);
       if (!detected) return Fail(detected.error());
       ledger::RecordKind kind = detected->kind;
       if (!kind_name.empty()) {
         auto k = ertr::cli::ParseRecordKind(kind_name);
-        if (!k) return Fail(k.error());
-        if (detected->dicom && *k != kind) {
-          return Fail(Status::InvalidArgument(
+        if (!k) return Usage(k.error());
+        const bool unsupported_as_document =
+            kind == ledger::RecordKind::kUnspecified && *k == ledger::RecordKind::kDocument;
+        if (detected->dicom && *k != kind && !unsupported_as_document) {
+          return Usage(Status::InvalidArgument(
               file + " is a DICOM " + std::string(ledger::RecordKindName(kind)) + " (SOP class " +
               detected->sop_class_uid + "), not a " + kind_name + "; drop --kind"));
         }
         kind = *k;
       }
+      if (kind == ledger::RecordKind::kUnspecified && detected->dicom) {
+        return Usage(Status::InvalidArgument(
+            file + " is a DICOM object of SOP class " + detected->sop_class_uid +
+            ", which is not an RT, CT or MR kind ertrchain stores; pass --kind document to store "
+            "it as an opaque document"));
+      }
       if (kind == ledger::RecordKind::kUnspecified) {
-        return Fail(Status::InvalidArgument(
+        return Usage(Status::InvalidArgument(
             file + " is neither DICOM nor FHIR JSON: pass --kind (e.g. --kind document)"));
       }
       std::error_code ec;
@@ -679,7 +733,7 @@ int main(int argc, char** argv) {
     }
     if (rget->parsed()) {
       auto id = ParseId<ledger::RecordId>(record_hex, "RECORD_ID");
-      if (!id) return Fail(id.error());
+      if (!id) return Usage(id.error());
       ProgressBar bar("downloading", tty && out_path != "-");
       auto progress = [&](auto d, auto t) { bar(d, t); };
       if (out_path == "-") {
@@ -687,16 +741,26 @@ int main(int argc, char** argv) {
         if (!info) return Fail(info.error());
         return 0;
       }
-      const std::string partial = out_path + ".partial";
+      // A private temporary file beside the target (created exclusively, mode 0600), synced,
+      // then renamed: the plaintext is never written through someone else's file or link.
+      std::string partial = out_path + ".partial-XXXXXX";
+      const int fd = ::mkstemp(partial.data());
+      if (fd < 0) {
+        return Fail(Status::IoError("cannot create a temporary file beside " + out_path + ": " +
+                                    std::strerror(errno)));
+      }
+      FdSink sink(fd);
       Result<v1::RecordInfo> info = Status::Internal("not fetched");
       {
-        std::ofstream f(partial, std::ios::binary | std::ios::trunc);
-        if (!f) return Fail(Status::IoError("cannot create " + partial));
+        std::ostream f(&sink);
         info = api.GetRecord(*id, purpose, f, progress);
         f.flush();
-        if (info && !f) info = Status::IoError("writing " + partial + " failed (disk full?)");
+        if (info && (!f || !sink.Sync())) {
+          info = Status::IoError("writing " + partial + " failed (disk full?)");
+        }
       }
       std::error_code ec;
+      if (!sink.Close() && info) info = Status::IoError("closing " + partial + " failed");
       if (!info) {
         fs::remove(partial, ec);
         return Fail(info.error());
@@ -709,7 +773,7 @@ int main(int argc, char** argv) {
     }
     if (rlist->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-      if (!ps) return Fail(ps.error());
+      if (!ps) return Usage(ps.error());
       auto list = api.ListRecords(*ps);
       if (!list) return Fail(list.error());
       for (const auto& r : list->records()) {
@@ -721,7 +785,7 @@ int main(int argc, char** argv) {
     }
     if (cgrant->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-      if (!ps) return Fail(ps.error());
+      if (!ps) return Usage(ps.error());
       ledger::GrantConsent g;
       g.grant_id = crypto::RandomNonZeroId<ledger::GrantId>();
       g.patient = *ps;
@@ -730,17 +794,17 @@ int main(int argc, char** argv) {
       } else if (!to_role.empty()) {
         const auto colon = to_role.find(':');
         if (colon == std::string::npos) {
-          return Fail(Status::InvalidArgument("--to-role must be INSTITUTION:ROLE"));
+          return Usage(Status::InvalidArgument("--to-role must be INSTITUTION:ROLE"));
         }
         auto role = ParseRole(to_role.substr(colon + 1));
-        if (!role) return Fail(role.error());
+        if (!role) return Usage(role.error());
         g.grantee = ledger::GranteeRole{to_role.substr(0, colon), *role};
       } else if (!to_user.empty()) {
         auto k = ParseId<crypto::PublicKey>(to_user, "--to-user");
-        if (!k) return Fail(k.error());
+        if (!k) return Usage(k.error());
         g.grantee = ledger::GranteeUser{*k};
       } else {
-        return Fail(
+        return Usage(
             Status::InvalidArgument("name the grantee: --to-institution, --to-role or --to-user"));
       }
       if (scope == "all") {
@@ -750,7 +814,7 @@ int main(int argc, char** argv) {
         std::stringstream ss(scope.substr(6));
         for (std::string item; std::getline(ss, item, ',');) {
           auto kind = ertr::cli::ParseRecordKind(item);
-          if (!kind) return Fail(kind.error());
+          if (!kind) return Usage(kind.error());
           k.kinds.push_back(*kind);
         }
         std::sort(k.kinds.begin(), k.kinds.end());
@@ -758,14 +822,14 @@ int main(int argc, char** argv) {
         g.scope = k;
       } else if (scope.rfind("record:", 0) == 0) {
         auto id = ParseId<ledger::RecordId>(scope.substr(7), "--scope record:");
-        if (!id) return Fail(id.error());
+        if (!id) return Usage(id.error());
         g.scope = ledger::ScopeRecord{*id};
       } else {
-        return Fail(Status::InvalidArgument("--scope must be all, kinds:K1,K2 or record:ID"));
+        return Usage(Status::InvalidArgument("--scope must be all, kinds:K1,K2 or record:ID"));
       }
       if (!expires_in.empty()) {
         auto d = ParseDuration(expires_in, "--expires-in");
-        if (!d) return Fail(d.error());
+        if (!d) return Usage(d.error());
         const auto now =
             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch())
@@ -778,14 +842,14 @@ int main(int argc, char** argv) {
     }
     if (crevoke->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-      if (!ps) return Fail(ps.error());
+      if (!ps) return Usage(ps.error());
       auto g = ParseId<ledger::GrantId>(grant_hex, "--grant");
-      if (!g) return Fail(g.error());
+      if (!g) return Usage(g.error());
       return submit(ledger::RevokeConsent{*g, *ps});
     }
     if (clist->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-      if (!ps) return Fail(ps.error());
+      if (!ps) return Usage(ps.error());
       auto list = api.ListGrants(*ps);
       if (!list) return Fail(list.error());
       for (const auto& g : list->grants()) {
@@ -803,28 +867,28 @@ int main(int argc, char** argv) {
     }
     if (bglass->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-      if (!ps) return Fail(ps.error());
+      if (!ps) return Usage(ps.error());
       auto d = ParseDuration(duration, "--duration");
-      if (!d) return Fail(d.error());
+      if (!d) return Usage(d.error());
       return submit(ledger::BreakGlass{*ps, reason, *d});
     }
     if (erase->parsed()) {
       auto id = ParseId<ledger::RecordId>(record_hex, "RECORD_ID");
-      if (!id) return Fail(id.error());
+      if (!id) return Usage(id.error());
       return submit(ledger::EraseRecord{*id, reason});
     }
     if (audit->parsed()) {
       v1::GetAuditTrailRequest req;
       if (!pseudonym_hex.empty()) {
         auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
-        if (!ps) return Fail(ps.error());
+        if (!ps) return Usage(ps.error());
         req.set_patient_pseudonym(std::string(ertr::AsStringView(ps->span())));
       } else if (!record_hex.empty()) {
         auto id = ParseId<ledger::RecordId>(record_hex, "--record");
-        if (!id) return Fail(id.error());
+        if (!id) return Usage(id.error());
         req.set_record_id(std::string(ertr::AsStringView(id->span())));
       } else {
-        return Fail(Status::InvalidArgument("audit needs --patient or --record"));
+        return Usage(Status::InvalidArgument("audit needs --patient or --record"));
       }
       auto trail = api.AuditTrail(req);
       if (!trail) return Fail(trail.error());
@@ -846,14 +910,14 @@ int main(int argc, char** argv) {
       v1::GetReceiptRequest req;
       if (!record_hex.empty()) {
         auto id = ParseId<ledger::RecordId>(record_hex, "--record");
-        if (!id) return Fail(id.error());
+        if (!id) return Usage(id.error());
         req.set_record_id(std::string(ertr::AsStringView(id->span())));
       } else if (!tx_hex.empty()) {
         auto id = ParseId<crypto::Digest>(tx_hex, "--tx");
-        if (!id) return Fail(id.error());
+        if (!id) return Usage(id.error());
         req.set_tx_id(std::string(ertr::AsStringView(id->span())));
       } else {
-        return Fail(Status::InvalidArgument("receipt get needs --record or --tx"));
+        return Usage(Status::InvalidArgument("receipt get needs --record or --tx"));
       }
       auto r = api.GetReceipt(req);
       if (!r) return Fail(r.error());

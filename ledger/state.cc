@@ -57,6 +57,7 @@ Bytes Institution(std::string_view id) {
 }
 Bytes ValidatorKey(const crypto::PublicKey& key) { return Make("v/", key); }
 Bytes User(const crypto::PublicKey& key) { return Make("u/", key); }
+Bytes Users() { return Prefix("u/"); }
 Bytes InstitutionUsers(std::string_view institution_id) {
   Bytes k = Prefix("iu/");
   PutName(k, institution_id);

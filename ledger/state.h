@@ -136,6 +136,7 @@ Bytes Chain();
 Bytes Institution(std::string_view id);
 Bytes ValidatorKey(const crypto::PublicKey& key);  // -> institution id
 Bytes User(const crypto::PublicKey& key);
+Bytes Users();                                            // prefix of every user
 Bytes InstitutionUsers(std::string_view institution_id);  // prefix
 Bytes InstitutionUser(std::string_view institution_id, const crypto::PublicKey& key);
 Bytes Patient(const Pseudonym& p);

@@ -29,10 +29,6 @@ Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view tex
   return std::make_pair(std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port));
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
 namespace {
 
 class Reader {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/host.h"
 #include "common/ids.h"
 #include "common/status.h"
 
@@ -56,8 +57,6 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::filesystem:
                                    const std::string& file_name);
 // The TOML text of a config (what `ertrd testnet` and `ertrd init` write).
 std::string RenderNodeConfig(const NodeConfig& config);
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool IsLoopbackHost(std::string_view host);
 // "127.0.0.1:26600" -> host, port. InvalidArgument names `field`.
 Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,
                                                             std::string_view field);

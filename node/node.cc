@@ -5,6 +5,7 @@
 #include "crypto/key_file.h"
 #include "crypto/passphrase.h"
 #include "ledger/queries.h"
+#include "node/api_internal.h"
 #include "node/testnet.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
@@ -98,6 +99,8 @@ Status Node::Init() {
     return Status::FailedPrecondition("the data directory holds chain '" + chain->chain_id +
                                       "', the genesis file is for '" + chain_id_ + "'");
   }
+
+  ERTR_RETURN_IF_ERROR(LoadActiveUsers());
 
   // The replica, restored from the consensus log and the block store.
   ERTR_ASSIGN_OR_RETURN(auto state, LoadReplicaState(*stores_.consensus_log));
@@ -279,6 +282,12 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   // uploader is offline); until then it waits here, and this node fetches the blob too.
   if (typed.payload) {
     if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed.payload)) {
+      // An upload of this node is announced to the peers only now that its record is submitted.
+      if (auto it = unsubmitted_uploads_.find(submit->ciphertext_digest);
+          it != unsubmitted_uploads_.end()) {
+        it->second = std::chrono::steady_clock::now() + api::kUploadTtl;
+        replicator_->Announce(submit->ciphertext_digest);
+      }
       if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
         replicator_->Fetch(submit->ciphertext_digest);
         auto& gated = gated_[submit->ciphertext_digest];

@@ -89,10 +89,13 @@ class Node {
   // The integrator gRPC API (node_api.cc). gRPC threads authenticate calls and stream payloads;
   // everything that reads or changes node state runs on the io thread through PostApi.
   class ApiService;
-  friend class ApiService;
+  class UnaryCall;
+  class UploadCall;
+  class ReadCall;
   Status StartApi();
-  // Runs `run` on the io thread, or `cancel` (on the calling thread) once the API is closed.
-  void PostApi(std::function<void()> run, std::function<void()> cancel);
+  // Runs `run` on the io thread, or `cancel` with the reason (on the calling thread) once the API
+  // is closed or its queue is full.
+  void PostApi(std::function<void()> run, std::function<void(const Status&)> cancel);
   void DrainApi();
   // Refuses further work, cancels queued work and commit waits, and stops the gRPC server.
   void CloseApi();
@@ -101,9 +104,10 @@ class Node {
   // Block time for API decisions: the newest block's time or the wall clock, whichever is later.
   std::uint64_t ApiTimeMs() const;
   // Signs a payload with this node's validator key and admits it (access events, key shares).
-  void SubmitOwn(const ledger::Payload& payload);
+  Status SubmitOwn(const ledger::Payload& payload);
+  // Denials are batched (flushed within kAccessFlushDelay); reads flush at once.
   void QueueAccessEvent(ledger::AccessEvent event);
-  void FlushAccessEvents();
+  Status FlushAccessEvents();
   // After a block that granted access: seal the keys of this institution's records to newly
   // entitled institutions (KeyShare transactions).
   void PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint64_t time_ms);
@@ -180,7 +184,7 @@ class Node {
   std::mutex api_mu_;
   struct ApiWork {
     std::function<void()> run;
-    std::function<void()> cancel;
+    std::function<void(const Status&)> cancel;
   };
   std::deque<ApiWork> api_queue_;  // guarded by api_mu_
   bool api_closed_ = false;        // guarded by api_mu_
@@ -193,8 +197,20 @@ class Node {
   std::vector<ledger::AccessEvent> pending_access_;
   boost::asio::steady_timer access_flush_{io_};
   bool access_flush_armed_ = false;
-  // Uploaded blobs whose SubmitRecord has not committed yet, with when they may be deleted.
+  // Uploaded blobs whose SubmitRecord has not committed yet, and blobs no record references
+  // (found by the periodic sweep), with when they may be deleted.
   std::map<crypto::Digest, std::chrono::steady_clock::time_point> unsubmitted_uploads_;
+  std::chrono::steady_clock::time_point next_orphan_sweep_{};
+  // Active users' keys, for the gRPC threads to refuse strangers before anything else
+  // (kept current by OnBlockApi).
+  mutable std::mutex users_mu_;
+  std::set<crypto::PublicKey> active_users_;  // guarded by users_mu_
+  bool IsActiveUser(const crypto::PublicKey& key) const;
+  Status LoadActiveUsers();
+  // Refuses data calls while this node is behind its peers (its policy view would be stale).
+  Status RequireSynced() const;
+  // The height after which a transaction this node prepares expires.
+  std::uint64_t ValidUntilHeight() const;
 
   // Sync.
   Height best_peer_height_;

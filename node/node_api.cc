@@ -4,6 +4,7 @@
 // payload bytes (encrypting uploads into the blob store, decrypting reads out of it); everything
 // that reads or changes node state runs on the io thread through PostApi (ADR 0006).
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -35,6 +36,7 @@ namespace {
 constexpr std::size_t kMaxUploadChunk = 4u << 20;
 constexpr std::size_t kReadPiece = 256u << 10;  // ciphertext bytes decrypted per streamed message
 constexpr int kMaxConcurrentUploads = 16;
+constexpr std::size_t kMaxApiQueue = 10'000;  // calls waiting for the io thread
 
 grpc::StatusCode GrpcCode(StatusCode code) {
   switch (code) {
@@ -70,175 +72,136 @@ grpc::Status ToGrpc(const Status& s) {
   return grpc::Status(GrpcCode(s.code()), s.message());
 }
 
-const grpc::Status kShuttingDown(grpc::StatusCode::UNAVAILABLE,
-                                 "the node is shutting down; retry when it is back");
-
-std::string Method(const char* name) { return std::string("/ertr.v1.Ertr/") + name; }
-
 }  // namespace
 
 using namespace api;
 
-// ---------------------------------------------------------------------------------------------
-// The gRPC service: authentication and threading.
+// The request bytes exactly as received (what the caller signed).
+std::string Flatten(grpc::ByteBuffer& buf) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (buf.Dump(&slices).ok()) {
+    for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  buf.Clear();
+  return out;
+}
 
-class Node::ApiService final : public v1::Ertr::CallbackService {
+grpc::ByteBuffer ToBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gRPC service. It is a generic service so that each call's signature is checked over the
+// request bytes exactly as they arrived (docs/api.md section 1), whatever encoder the client used;
+// the bytes are parsed only after that.
+
+class Node::ApiService final : public grpc::CallbackGenericService {
  public:
-  explicit ApiService(Node& node) : n_(node) {}
+  // A unary call's handler, on the io thread: the request bytes in; the serialized response or an
+  // error out, through `done`, exactly once (possibly later: a commit wait).
+  using Done = std::function<void(Result<std::string>)>;
+  using Handler = std::function<void(const ledger::UserState&, const std::string&, Done)>;
+
+  explicit ApiService(Node& node);
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
   // Checks the call's signature headers over `request` (on the gRPC thread).
-  template <typename Message>
-  Result<proto::ApiAuth> Authenticate(grpc::CallbackServerContext* ctx, const char* name,
-                                      const Message& request) {
+  Result<proto::ApiAuth> Authenticate(grpc::GenericCallbackServerContext* ctx,
+                                      const std::string& request) {
     std::map<std::string, std::string> headers;
     for (const auto& [k, v] : ctx->client_metadata()) {
       headers.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
     }
     ERTR_ASSIGN_OR_RETURN(auto auth, proto::ParseApiAuthHeaders(headers));
-    std::string bytes;
-    request.SerializeToString(&bytes);
     const auto now = WallClockMs();
-    ERTR_RETURN_IF_ERROR(proto::VerifyApiRequest(*n_.verifier_, n_.chain_id_, Method(name), auth,
-                                                 AsBytes(bytes), now));
+    ERTR_RETURN_IF_ERROR(proto::VerifyApiRequest(*n_.verifier_, n_.chain_id_, ctx->method(), auth,
+                                                 AsBytes(request), now));
+    // Strangers stop here, before they can take room in the replay guard or the io queue.
+    if (!n_.IsActiveUser(auth.user)) {
+      return Status::Unauthenticated("key " + auth.user.ShortHex() +
+                                     "… is not an active registered user of chain " + n_.chain_id_ +
+                                     "; ask an admin of your institution to register it "
+                                     "(ertrctl user register)");
+    }
     std::lock_guard lock(replay_mu_);
     ERTR_RETURN_IF_ERROR(replay_.Check(auth, now));
     return auth;
   }
 
-  // A unary call: authenticate here, then run `fn(caller, done)` on the io thread; `done` may be
-  // called later (a commit wait) but exactly once.
-  template <typename Request, typename Fn>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const char* name,
-                                  const Request* request, Fn fn) {
-    auto* reactor = ctx->DefaultReactor();
-    auto auth = Authenticate(ctx, name, *request);
-    if (!auth) {
-      reactor->Finish(ToGrpc(auth.error()));
-      return reactor;
-    }
+  // Runs `run(caller)` on the io thread for an authenticated user, or `fail(status)`.
+  void WithCaller(const crypto::PublicKey& user, std::function<void(const ledger::UserState&)> run,
+                  std::function<void(const Status&)> fail) {
     n_.PostApi(
-        [this, reactor, user = auth->user, fn] {
+        [this, user, run, fail] {
           auto caller = n_.ApiCaller(user);
-          if (!caller) return reactor->Finish(ToGrpc(caller.error()));
-          fn(*caller, [reactor](const Status& s) { reactor->Finish(ToGrpc(s)); });
+          if (!caller) return fail(caller.error());
+          run(*caller);
         },
-        [reactor] { reactor->Finish(kShuttingDown); });
-    return reactor;
+        [fail](const Status& s) { fail(s); });
   }
 
-  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
-                                      const v1::GetStatusRequest* req,
-                                      v1::NodeStatus* resp) override {
-    return Unary(ctx, "GetStatus", req, [this, resp](const ledger::UserState&, auto done) {
-      n_.ApiStatus(*resp);
-      done(Status::Ok());
-    });
-  }
-
-  grpc::ServerUnaryReactor* SubmitTransaction(grpc::CallbackServerContext* ctx,
-                                              const v1::SubmitTransactionRequest* req,
-                                              v1::SubmitTransactionResponse* resp) override {
-    return Unary(ctx, "SubmitTransaction", req,
-                 [this, req, resp](const ledger::UserState&, auto done) {
-                   n_.ApiSubmit(*req, *resp, std::move(done));
-                 });
-  }
-
-  grpc::ServerUnaryReactor* GetTransaction(grpc::CallbackServerContext* ctx,
-                                           const v1::GetTransactionRequest* req,
-                                           v1::TransactionInfo* resp) override {
-    return Unary(ctx, "GetTransaction", req,
-                 [this, req, resp](const ledger::UserState&, auto done) {
-                   done(n_.ApiGetTransaction(*req, *resp));
-                 });
-  }
-
-  grpc::ServerUnaryReactor* ListRecords(grpc::CallbackServerContext* ctx,
-                                        const v1::ListRecordsRequest* req,
-                                        v1::ListRecordsResponse* resp) override {
-    return Unary(ctx, "ListRecords", req,
-                 [this, req, resp](const ledger::UserState& caller, auto done) {
-                   done(n_.ApiListRecords(caller, *req, *resp));
-                 });
-  }
-
-  grpc::ServerUnaryReactor* ListGrants(grpc::CallbackServerContext* ctx,
-                                       const v1::ListGrantsRequest* req,
-                                       v1::ListGrantsResponse* resp) override {
-    return Unary(ctx, "ListGrants", req,
-                 [this, req, resp](const ledger::UserState& caller, auto done) {
-                   done(n_.ApiListGrants(caller, *req, *resp));
-                 });
-  }
-
-  grpc::ServerUnaryReactor* GetAuditTrail(grpc::CallbackServerContext* ctx,
-                                          const v1::GetAuditTrailRequest* req,
-                                          v1::GetAuditTrailResponse* resp) override {
-    return Unary(ctx, "GetAuditTrail", req,
-                 [this, req, resp](const ledger::UserState& caller, auto done) {
-                   done(n_.ApiAuditTrail(caller, *req, *resp));
-                 });
-  }
-
-  grpc::ServerUnaryReactor* GetReceipt(grpc::CallbackServerContext* ctx,
-                                       const v1::GetReceiptRequest* req,
-                                       v1::Receipt* resp) override {
-    return Unary(ctx, "GetReceipt", req, [this, req, resp](const ledger::UserState&, auto done) {
-      done(n_.ApiGetReceipt(*req, *resp));
-    });
-  }
-
-  grpc::ServerUnaryReactor* GetBlock(grpc::CallbackServerContext* ctx,
-                                     const v1::GetBlockRequest* req, v1::Block* resp) override {
-    return Unary(ctx, "GetBlock", req, [this, req, resp](const ledger::UserState&, auto done) {
-      done(n_.ApiGetBlock(*req, *resp));
-    });
-  }
-
-  grpc::ServerReadReactor<v1::UploadRecordRequest>* UploadRecord(
-      grpc::CallbackServerContext* ctx, v1::UploadRecordResponse* resp) override;
-  grpc::ServerWriteReactor<v1::GetRecordResponse>* GetRecord(
-      grpc::CallbackServerContext* ctx, const v1::GetRecordRequest* req) override;
+  // Parses the request as `Request`, runs `fn(caller, request, response, done)` and serializes
+  // the response. Request and response live until `done` is called.
+  template <typename Request, typename Response, typename Fn>
+  static Handler Typed(const char* what, Fn fn);
 
   Node& n_;
+  std::map<std::string, Handler> unary_;
   std::mutex replay_mu_;
   proto::ReplayGuard replay_;  // guarded by replay_mu_
   std::atomic<int> uploads_{0};
 };
 
-// ---------------------------------------------------------------------------------------------
-// UploadRecord: plaintext in, encrypted into the blob store as it arrives.
-
-namespace {
-
-class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordRequest> {
+class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
  public:
-  using Begin = std::function<void(const proto::ApiAuth&, const v1::UploadStart&,
-                                   std::function<void(Status)>)>;
-  using Complete = std::function<void(const proto::ApiAuth&, const v1::UploadStart&,
-                                      const crypto::Digest& ciphertext, std::uint64_t size,
-                                      const crypto::DataKey& key, std::function<void(Status)>)>;
+  UnaryCall(Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx,
+            const Node::ApiService::Handler& handler)
+      : svc_(svc), ctx_(ctx), handler_(handler) {
+    StartRead(&in_);
+  }
 
-  UploadReactor(grpc::CallbackServerContext* ctx, v1::UploadRecordResponse* resp,
-                std::atomic<int>& active,
-                std::function<Result<proto::ApiAuth>(const v1::UploadRecordRequest&)> auth,
-                std::function<Result<std::unique_ptr<storage::BlobWriter>>()> create_writer,
-                std::function<void(std::function<void()>, std::function<void()>)> post, Begin begin,
-                Complete complete)
-      : ctx_(ctx),
-        resp_(resp),
-        active_(active),
-        auth_(std::move(auth)),
-        create_writer_(std::move(create_writer)),
-        post_(std::move(post)),
-        begin_(std::move(begin)),
-        complete_(std::move(complete)) {
-    if (++active_ > kMaxConcurrentUploads) {
-      Fail(Status::ResourceExhausted("too many uploads in progress at this node (" +
-                                     std::to_string(kMaxConcurrentUploads) + "); retry shortly"));
-      return;
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      return Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message"));
     }
-    StartRead(&req_);
+    const std::string raw = Flatten(in_);
+    auto auth = svc_.Authenticate(ctx_, raw);
+    if (!auth) return Finish(ToGrpc(auth.error()));
+    svc_.WithCaller(
+        auth->user,
+        [this, raw](const ledger::UserState& caller) {
+          handler_(caller, raw, [this](Result<std::string> r) {
+            if (!r) return Finish(ToGrpc(r.error()));
+            out_ = ToBuffer(*r);
+            StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+          });
+        },
+        [this](const Status& s) { Finish(ToGrpc(s)); });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  Node::ApiService& svc_;
+  grpc::GenericCallbackServerContext* ctx_;
+  const Node::ApiService::Handler& handler_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+};
+
+// UploadRecord: plaintext in, encrypted into the blob store as it arrives.
+class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
+ public:
+  using Begin = std::function<void(const ledger::UserState&, const v1::UploadStart&)>;
+
+  UploadCall(Node& node, Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx,
+             std::atomic<int>& active)
+      : n_(node), svc_(svc), ctx_(ctx), active_(active) {
+    StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
@@ -251,6 +214,25 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordReque
       }
       return EndUpload();
     }
+    std::string raw = Flatten(in_);
+    if (!authenticated_) {
+      authenticated_ = true;
+      auto auth = svc_.Authenticate(ctx_, raw);
+      if (!auth) return Fail(auth.error());
+      user_ = auth->user;
+      counted_ = true;  // only authenticated uploads take one of the slots
+      if (++active_ > kMaxConcurrentUploads) {
+        return Fail(Status::ResourceExhausted("too many uploads in progress at this node (" +
+                                              std::to_string(kMaxConcurrentUploads) +
+                                              "); retry shortly"));
+      }
+    }
+    const bool parsed = req_.ParseFromString(raw);
+    Wipe(raw);
+    if (!parsed) {
+      return Fail(Status::InvalidArgument(
+          "an upload message is not a valid UploadRecordRequest (proto/ertr/v1/api.proto)"));
+    }
     switch (req_.part_case()) {
       case v1::UploadRecordRequest::kStart:
         return OnStart();
@@ -262,44 +244,45 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordReque
         }
         ended_ = true;
         end_ = req_.end();
-        return StartRead(&req_);
+        return StartRead(&in_);
       case v1::UploadRecordRequest::PART_NOT_SET:
         break;
     }
     Fail(Status::InvalidArgument("an upload message has none of start, chunk or end set"));
   }
 
+  void OnWriteDone(bool) override {}
   void OnDone() override {
-    --active_;
+    if (counted_) --active_;
     delete this;
   }
 
  private:
   void OnStart() {
-    if (started_) return Fail(Status::InvalidArgument("the upload has a second start message"));
-    auto auth = auth_(req_);
-    if (!auth) return Fail(auth.error());
-    auth_result_ = *auth;
+    if (started_ || seen_start_) {
+      return Fail(Status::InvalidArgument("the upload has a second start message"));
+    }
+    seen_start_ = true;
     start_ = req_.start();
-    post_(
-        [this] {
-          begin_(auth_result_, start_, [this](Status s) {
-            if (!s.ok()) return Fail(s);
-            auto writer = create_writer_();
-            if (!writer) return Fail(writer.error());
-            writer_ = std::move(*writer);
-            auto enc = crypto::PayloadEncryptor::Create(key_);
-            if (!enc) return Fail(enc.error());
-            encryptor_.emplace(std::move(*enc));
-            started_ = true;
-            StartRead(&req_);
-          });
+    svc_.WithCaller(
+        user_,
+        [this](const ledger::UserState& caller) {
+          if (auto s = n_.ApiUploadAllowed(caller, start_); !s.ok()) return Fail(s);
+          auto writer = n_.blobs_->Create();
+          if (!writer) return Fail(writer.error());
+          writer_ = std::move(*writer);
+          auto enc = crypto::PayloadEncryptor::Create(key_);
+          if (!enc) return Fail(enc.error());
+          encryptor_.emplace(std::move(*enc));
+          started_ = true;
+          StartRead(&in_);
         },
-        [this] { Fail(Status::Unavailable("the node is shutting down; retry when it is back")); });
+        [this](const Status& s) { Fail(s); });
   }
 
   void OnChunk() {
     if (!started_ || ended_) {
+      Wipe(*req_.mutable_chunk());
       return Fail(Status::InvalidArgument("a chunk must come after start and before end"));
     }
     std::string* chunk = req_.mutable_chunk();
@@ -309,6 +292,11 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordReque
                                           " bytes; send chunks of at most 4 MiB"));
     }
     plaintext_size_ += chunk->size();
+    if (crypto::PayloadCiphertextSize(plaintext_size_) > kMaxReplicatedBlobBytes) {
+      Wipe(*chunk);
+      return Fail(Status::ResourceExhausted(
+          "the upload is over the largest record the network replicates (4 GiB); split it"));
+    }
     if (start_.plaintext_size() != 0 && plaintext_size_ > start_.plaintext_size()) {
       Wipe(*chunk);
       return Fail(Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
@@ -319,7 +307,7 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordReque
     encryptor_->Update(AsBytes(*chunk), cipher_);
     Wipe(*chunk);
     if (auto s = writer_->Write(cipher_); !s.ok()) return Fail(s);
-    StartRead(&req_);
+    StartRead(&in_);
   }
 
   void EndUpload() {
@@ -340,36 +328,44 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordReque
     const std::uint64_t size = writer_->bytes_written();
     auto digest = writer_->Commit();
     if (!digest) return Fail(digest.error());
-    resp_->set_plaintext_size(plaintext_size_);
-    resp_->set_plaintext_digest(ToString(plain.span()));
-    post_(
-        [this, d = *digest, size] {
-          complete_(auth_result_, start_, d, size, key_, [this](Status s) {
-            if (!s.ok()) return Fail(s);
-            ServerReadReactor::Finish(grpc::Status::OK);
-          });
+    resp_.set_plaintext_size(plaintext_size_);
+    resp_.set_plaintext_digest(std::string(AsStringView(plain.span())));
+    // From here the blob is stored: if the node cannot take it over, it is deleted again.
+    svc_.WithCaller(
+        user_,
+        [this, d = *digest, size](const ledger::UserState& caller) {
+          if (auto s = n_.ApiUploadDone(caller, start_, d, size, key_, resp_); !s.ok()) {
+            (void)n_.blobs_->Delete(d);
+            return Fail(s);
+          }
+          out_ = ToBuffer(resp_.SerializeAsString());
+          StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
         },
-        [this] { Fail(Status::Unavailable("the node is shutting down; retry when it is back")); });
+        [this, d = *digest](const Status& s) {
+          (void)n_.blobs_->Delete(d);
+          Fail(s);
+        });
   }
 
   void Fail(const Status& s) {
     writer_.reset();  // an uncommitted writer removes its temporary file
-    ServerReadReactor::Finish(ToGrpc(s));
+    Finish(ToGrpc(s));
   }
 
-  grpc::CallbackServerContext* ctx_;
-  v1::UploadRecordResponse* resp_;
+  Node& n_;
+  Node::ApiService& svc_;
+  grpc::GenericCallbackServerContext* ctx_;
   std::atomic<int>& active_;
-  std::function<Result<proto::ApiAuth>(const v1::UploadRecordRequest&)> auth_;
-  std::function<Result<std::unique_ptr<storage::BlobWriter>>()> create_writer_;
-  std::function<void(std::function<void()>, std::function<void()>)> post_;
-  Begin begin_;
-  Complete complete_;
-
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
   v1::UploadRecordRequest req_;
-  proto::ApiAuth auth_result_;
+  v1::UploadRecordResponse resp_;
+  bool authenticated_ = false;
+  bool counted_ = false;
+  crypto::PublicKey user_;
   v1::UploadStart start_;
   v1::UploadEnd end_;
+  bool seen_start_ = false;
   bool started_ = false;
   bool ended_ = false;
   crypto::DataKey key_ = crypto::DataKey::Random();
@@ -380,57 +376,33 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadRecordReque
   std::uint64_t plaintext_size_ = 0;
 };
 
-}  // namespace
-
-grpc::ServerReadReactor<v1::UploadRecordRequest>* Node::ApiService::UploadRecord(
-    grpc::CallbackServerContext* ctx, v1::UploadRecordResponse* resp) {
-  return new UploadReactor(
-      ctx, resp, uploads_,
-      [this, ctx](const v1::UploadRecordRequest& r) {
-        return Authenticate(ctx, "UploadRecord", r);
-      },
-      [this] { return n_.blobs_->Create(); },
-      [this](std::function<void()> run, std::function<void()> cancel) {
-        n_.PostApi(std::move(run), std::move(cancel));
-      },
-      [this](const proto::ApiAuth& auth, const v1::UploadStart& start,
-             std::function<void(Status)> done) {
-        auto caller = n_.ApiCaller(auth.user);
-        if (!caller) return done(caller.error());
-        done(n_.ApiUploadAllowed(*caller, start));
-      },
-      [this, resp](const proto::ApiAuth& auth, const v1::UploadStart& start,
-                   const crypto::Digest& digest, std::uint64_t size, const crypto::DataKey& key,
-                   std::function<void(Status)> done) {
-        auto caller = n_.ApiCaller(auth.user);
-        if (!caller) return done(caller.error());
-        done(n_.ApiUploadDone(*caller, start, digest, size, key, *resp));
-      });
-}
-
-// ---------------------------------------------------------------------------------------------
 // GetRecord: the policy is checked on the io thread; the blob is decrypted while streaming.
-
-namespace {
-
-class ReadReactor final : public grpc::ServerWriteReactor<v1::GetRecordResponse> {
+class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit ReadReactor(Status early) {
-    if (!early.ok()) Finish(ToGrpc(early));
+  ReadCall(Node& node, Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx)
+      : n_(node), svc_(svc), ctx_(ctx) {
+    StartRead(&in_);
   }
-  ReadReactor() = default;
 
-  // Called on the io thread once the read is authorised (or refused).
-  void Begin(Result<Node::OpenedRecord> opened) {
-    if (!opened) return Finish(ToGrpc(opened.error()));
-    reader_ = std::move(opened->reader);
-    decryptor_.emplace(opened->key);
-    *msg_.mutable_info() = std::move(opened->info);
-    StartWrite(&msg_);
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      return Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message"));
+    }
+    const std::string raw = Flatten(in_);
+    auto auth = svc_.Authenticate(ctx_, raw);
+    if (!auth) return Finish(ToGrpc(auth.error()));
+    if (!req_.ParseFromString(raw)) {
+      return Finish(ToGrpc(Status::InvalidArgument(
+          "the request is not a valid GetRecordRequest (proto/ertr/v1/api.proto)")));
+    }
+    svc_.WithCaller(
+        auth->user,
+        [this](const ledger::UserState& caller) { Begin(n_.ApiOpenRecord(caller, req_)); },
+        [this](const Status& s) { Finish(ToGrpc(s)); });
   }
 
   void OnWriteDone(bool ok) override {
-    Wipe(*msg_.mutable_chunk());
     if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the reader went away"));
     if (done_) return Finish(grpc::Status::OK);
     Next();
@@ -439,6 +411,16 @@ class ReadReactor final : public grpc::ServerWriteReactor<v1::GetRecordResponse>
   void OnDone() override { delete this; }
 
  private:
+  void Begin(Result<Node::OpenedRecord> opened) {
+    if (!opened) return Finish(ToGrpc(opened.error()));
+    reader_ = std::move(opened->reader);
+    decryptor_.emplace(opened->key);
+    v1::GetRecordResponse msg;
+    *msg.mutable_info() = std::move(opened->info);
+    out_ = ToBuffer(msg.SerializeAsString());
+    StartWrite(&out_);
+  }
+
   void Next() {
     plain_.clear();
     while (plain_.empty()) {
@@ -454,12 +436,22 @@ class ReadReactor final : public grpc::ServerWriteReactor<v1::GetRecordResponse>
       piece_.resize(*n);
       if (auto s = decryptor_->Update(piece_, plain_); !s.ok()) return Finish(ToGrpc(s));
     }
-    msg_.set_chunk(ToString(plain_));
+    v1::GetRecordResponse msg;
+    msg.set_chunk(std::string(AsStringView(plain_)));
     Wipe(plain_);
-    StartWrite(&msg_);
+    std::string bytes = msg.SerializeAsString();
+    Wipe(*msg.mutable_chunk());
+    out_ = ToBuffer(bytes);
+    Wipe(bytes);
+    StartWrite(&out_);
   }
 
-  v1::GetRecordResponse msg_;
+  Node& n_;
+  Node::ApiService& svc_;
+  grpc::GenericCallbackServerContext* ctx_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+  v1::GetRecordRequest req_;
   std::unique_ptr<storage::BlobReader> reader_;
   std::optional<crypto::PayloadDecryptor> decryptor_;
   Bytes piece_;
@@ -467,21 +459,80 @@ class ReadReactor final : public grpc::ServerWriteReactor<v1::GetRecordResponse>
   bool done_ = false;
 };
 
+namespace {
+
+class Refuse final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit Refuse(grpc::Status s) { Finish(std::move(s)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
-grpc::ServerWriteReactor<v1::GetRecordResponse>* Node::ApiService::GetRecord(
-    grpc::CallbackServerContext* ctx, const v1::GetRecordRequest* req) {
-  auto auth = Authenticate(ctx, "GetRecord", *req);
-  if (!auth) return new ReadReactor(auth.error());
-  auto* reactor = new ReadReactor();
-  n_.PostApi(
-      [this, reactor, user = auth->user, req] {
-        auto caller = n_.ApiCaller(user);
-        if (!caller) return reactor->Begin(caller.error());
-        reactor->Begin(n_.ApiOpenRecord(*caller, *req));
-      },
-      [reactor] { reactor->Begin(Status::Unavailable("the node is shutting down")); });
-  return reactor;
+// Parses the request as `Request`, runs `fn(caller, request, response, done)` and serializes the
+// response. Request and response live until `done` is called.
+template <typename Request, typename Response, typename Fn>
+Node::ApiService::Handler Node::ApiService::Typed(const char* what, Fn fn) {
+  return [what, fn](const ledger::UserState& caller, const std::string& raw,
+                    Node::ApiService::Done done) {
+    auto req = std::make_shared<Request>();
+    auto resp = std::make_shared<Response>();
+    if (!req->ParseFromString(raw)) {
+      return done(Status::InvalidArgument(std::string("the request is not a valid ") + what +
+                                          " message (proto/ertr/v1/api.proto)"));
+    }
+    fn(caller, *req, *resp, [req, resp, done](const Status& s) {
+      if (!s.ok()) return done(s);
+      done(resp->SerializeAsString());
+    });
+  };
+}
+
+Node::ApiService::ApiService(Node& node) : n_(node) {
+  using Caller = const ledger::UserState&;
+  using DoneS = std::function<void(const Status&)>;
+  const std::string p = "/ertr.v1.Ertr/";
+  unary_[p + "GetStatus"] = Typed<v1::GetStatusRequest, v1::NodeStatus>(
+      "GetStatusRequest", [this](Caller, auto&, auto& resp, DoneS done) {
+        n_.ApiStatus(resp);
+        done(Status::Ok());
+      });
+  unary_[p + "SubmitTransaction"] =
+      Typed<v1::SubmitTransactionRequest, v1::SubmitTransactionResponse>(
+          "SubmitTransactionRequest",
+          [this](Caller, auto& req, auto& resp, DoneS done) { n_.ApiSubmit(req, resp, done); });
+  unary_[p + "GetTransaction"] = Typed<v1::GetTransactionRequest, v1::TransactionInfo>(
+      "GetTransactionRequest",
+      [this](Caller, auto& req, auto& resp, DoneS done) { done(n_.ApiGetTransaction(req, resp)); });
+  unary_[p + "ListRecords"] = Typed<v1::ListRecordsRequest, v1::ListRecordsResponse>(
+      "ListRecordsRequest", [this](Caller c, auto& req, auto& resp, DoneS done) {
+        done(n_.ApiListRecords(c, req, resp));
+      });
+  unary_[p + "ListGrants"] = Typed<v1::ListGrantsRequest, v1::ListGrantsResponse>(
+      "ListGrantsRequest", [this](Caller c, auto& req, auto& resp, DoneS done) {
+        done(n_.ApiListGrants(c, req, resp));
+      });
+  unary_[p + "GetAuditTrail"] = Typed<v1::GetAuditTrailRequest, v1::GetAuditTrailResponse>(
+      "GetAuditTrailRequest", [this](Caller c, auto& req, auto& resp, DoneS done) {
+        done(n_.ApiAuditTrail(c, req, resp));
+      });
+  unary_[p + "GetReceipt"] = Typed<v1::GetReceiptRequest, v1::Receipt>(
+      "GetReceiptRequest",
+      [this](Caller, auto& req, auto& resp, DoneS done) { done(n_.ApiGetReceipt(req, resp)); });
+  unary_[p + "GetBlock"] = Typed<v1::GetBlockRequest, v1::Block>(
+      "GetBlockRequest",
+      [this](Caller, auto& req, auto& resp, DoneS done) { done(n_.ApiGetBlock(req, resp)); });
+}
+
+grpc::ServerGenericBidiReactor* Node::ApiService::CreateReactor(
+    grpc::GenericCallbackServerContext* ctx) {
+  const std::string& method = ctx->method();
+  if (method == "/ertr.v1.Ertr/UploadRecord") return new UploadCall(n_, *this, ctx, uploads_);
+  if (method == "/ertr.v1.Ertr/GetRecord") return new ReadCall(n_, *this, ctx);
+  auto it = unary_.find(method);
+  if (it != unary_.end()) return new UnaryCall(*this, ctx, it->second);
+  return new Refuse(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "no method " + method + " in ertr.v1.Ertr (docs/api.md)"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,7 +563,7 @@ Status Node::StartApi() {
   }
   const std::string address = config_.api_host + ":" + std::to_string(config_.api_port);
   builder.AddListeningPort(address, creds, &api_port_);
-  builder.RegisterService(api_service_.get());
+  builder.RegisterCallbackGenericService(api_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxUploadChunk + (64u << 10)));
   builder.SetMaxSendMessageSize(16 << 20);
   grpc_server_ = std::shared_ptr<grpc::Server>(builder.BuildAndStart());
@@ -523,16 +574,18 @@ Status Node::StartApi() {
   return Status::Ok();
 }
 
-void Node::PostApi(std::function<void()> run, std::function<void()> cancel) {
+void Node::PostApi(std::function<void()> run, std::function<void(const Status&)> cancel) {
+  Status refused = Status::Unavailable("the node is shutting down; retry when it is back");
   {
     std::lock_guard lock(api_mu_);
-    if (!api_closed_) {
+    if (!api_closed_ && api_queue_.size() < kMaxApiQueue) {
       api_queue_.push_back({std::move(run), std::move(cancel)});
       boost::asio::post(io_, [this] { DrainApi(); });
       return;
     }
+    if (!api_closed_) refused = Status::ResourceExhausted("the node is busy; retry shortly");
   }
-  cancel();
+  cancel(refused);
 }
 
 void Node::DrainApi() {
@@ -551,7 +604,8 @@ void Node::CloseApi() {
     api_closed_ = true;
     work.swap(api_queue_);
   }
-  for (auto& w : work) w.cancel();
+  for (auto& w : work)
+    w.cancel(Status::Unavailable("the node is shutting down; retry when it is back"));
   auto waiters = std::move(commit_waiters_);
   commit_waiters_.clear();
   for (auto& [id, w] : waiters) w.done(nullptr, 0, nullptr);

@@ -47,7 +47,40 @@ void Node::ApiStatus(v1::NodeStatus& out) const {
   }
 }
 
+bool Node::IsActiveUser(const crypto::PublicKey& key) const {
+  std::lock_guard lock(users_mu_);
+  return active_users_.count(key) > 0;
+}
+
+Status Node::LoadActiveUsers() {
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto users, view.LoadAll<ledger::UserState>(ledger::keys::Users()));
+  std::lock_guard lock(users_mu_);
+  active_users_.clear();
+  for (const auto& u : users) {
+    if (u.active) active_users_.insert(u.key);
+  }
+  return Status::Ok();
+}
+
+Status Node::RequireSynced() const {
+  const Height latest = stores_.blocks->LatestHeight();
+  if (best_peer_height_.value() > latest.value() + 2) {
+    return Status::Unavailable("this node is catching up with its peers (height " +
+                               std::to_string(latest.value()) + " of " +
+                               std::to_string(best_peer_height_.value()) +
+                               "); records are served once it has synced, retry shortly");
+  }
+  return Status::Ok();
+}
+
+std::uint64_t Node::ValidUntilHeight() const {
+  return std::max(stores_.blocks->LatestHeight(), best_peer_height_).value() +
+         params_.default_validity_window;
+}
+
 Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadStart& start) {
+  ERTR_RETURN_IF_ERROR(RequireSynced());
   if (caller.institution_id != config_.institution_id) {
     return Status::PermissionDenied("you are a user of " + caller.institution_id +
                                     "; upload through your own institution's node (this is " +
@@ -62,6 +95,18 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
   if (start.kind() <= 0 || start.kind() > ledger::kMaxRecordKind) {
     return Status::InvalidArgument("request field 'start.kind' must name a record kind (1.." +
                                    std::to_string(ledger::kMaxRecordKind) + ")");
+  }
+  if (crypto::PayloadCiphertextSize(start.plaintext_size()) > kMaxReplicatedBlobBytes) {
+    return Status::ResourceExhausted(
+        "start.plaintext_size is over the largest record the "
+        "network replicates (4 GiB); split the record");
+  }
+  std::error_code ec;
+  const auto space = std::filesystem::space(config_.Resolve(config_.data_dir), ec);
+  if (!ec && space.available < start.plaintext_size() + (1ull << 30)) {
+    return Status::ResourceExhausted("this node's disk has " +
+                                     std::to_string(space.available >> 20) +
+                                     " MiB free, too little for the upload and a 1 GiB reserve");
   }
   ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
                                           start.patient_pseudonym(), "start.patient_pseudonym"));
@@ -111,10 +156,10 @@ Status Node::ApiUploadDone(const ledger::UserState& caller, const v1::UploadStar
   h.chain_id = chain_id_;
   h.signer = caller.key;
   h.nonce = crypto::RandomU64();
-  h.valid_until_height = stores_.blocks->LatestHeight().value() + params_.default_validity_window;
+  h.valid_until_height = ValidUntilHeight();
   const Bytes body = proto::EncodeTransactionBody(h, r);
+  // Announced to the peers once the record is submitted (Admit); deleted if it never is.
   unsubmitted_uploads_[digest] = std::chrono::steady_clock::now() + kUploadTtl;
-  replicator_->Announce(digest);
   out.set_record_id(ToString(r.record_id.span()));
   out.set_ciphertext_digest(ToString(digest.span()));
   out.set_ciphertext_size(size);
@@ -170,6 +215,12 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
     out.set_status(v1::TRANSACTION_STATUS_PENDING);
     return done(Status::Ok());
   }
+  if (commit_waiters_.size() >= kMaxCommitWaiters) {
+    out.set_status(v1::TRANSACTION_STATUS_PENDING);  // admitted; the caller polls
+    return done(Status::ResourceExhausted(
+        "transaction " + id.ShortHex() +
+        "… was admitted, but too many calls wait for commits; poll GetTransaction"));
+  }
   commit_waiters_.emplace(
       id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit, std::move(finish)});
 }
@@ -178,8 +229,10 @@ Status Node::ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, 
   ERTR_ASSIGN_OR_RETURN(auto txs, proto::DecodeBlockBody(block.body));
   if (index >= txs.size()) return Status::Internal("transaction index out of range");
   const Bytes tx = proto::EncodeSignedTransaction(txs[index]);
-  std::vector<crypto::Digest> ids;  // a loaded block carries no id list: derive it from the body
-  for (const auto& t : txs) ids.push_back(t.id);
+  std::vector<crypto::Digest> ids = block.tx_hashes;  // a loaded block has none: from the body
+  if (ids.empty()) {
+    for (const auto& t : txs) ids.push_back(t.id);
+  }
   ERTR_ASSIGN_OR_RETURN(Bytes receipt,
                         proto::BuildReceipt(tx, index, ids, block.header, block.certificate));
   if (!out.ParseFromArray(receipt.data(), static_cast<int>(receipt.size()))) {
@@ -238,6 +291,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
     return Status::InvalidArgument(
         "request field 'purpose' must be a code of 1..64 of [A-Za-z0-9._:-] (no free text)");
   }
+  ERTR_RETURN_IF_ERROR(RequireSynced());
   if (caller.institution_id != config_.institution_id) {
     return Status::PermissionDenied("you are a user of " + caller.institution_id +
                                     "; read records through your own institution's node (this "
@@ -287,7 +341,13 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
   if (decision.basis == ledger::AccessBasis::kBreakGlass) {
     event.outcome = ledger::AccessOutcome::kBreakGlass;
   }
-  QueueAccessEvent(event);
+  // A read is released only once its access event is admitted (signed, in the mempool and
+  // gossiped to every peer), so a crash of this node right after cannot lose it.
+  pending_access_.push_back(event);
+  if (auto s = FlushAccessEvents(); !s.ok()) {
+    return Status::Unavailable("the read could not be recorded on chain (" + s.message() +
+                               "); nothing was released, retry shortly");
+  }
   log_->info("event=record_read record={} basis={}", record_id.ShortHex(),
              ledger::AccessBasisName(decision.basis));
   OpenedRecord opened{{}, std::move(key), std::move(reader)};
@@ -409,42 +469,46 @@ Status Node::ApiGetBlock(const v1::GetBlockRequest& req, v1::Block& out) {
 // ---------------------------------------------------------------------------------------------
 // Node-signed transactions: access events and key shares.
 
-void Node::SubmitOwn(const ledger::Payload& payload) {
+Status Node::SubmitOwn(const ledger::Payload& payload) {
   ledger::TransactionHeader h;
   h.chain_id = chain_id_;
   h.signer = signer_->public_key();
   h.nonce = crypto::RandomU64();
-  h.valid_until_height = stores_.blocks->LatestHeight().value() + params_.default_validity_window;
+  h.valid_until_height = ValidUntilHeight();
   auto tx = proto::MakeTransaction(h, payload, *signer_);
   if (!tx) {
     log_->error("event=own_transaction_failed reason=\"{}\"", tx.error().ToString());
-    return;
+    return tx.status();
   }
   auto admitted = Admit(proto::EncodeSignedTransaction(tx->signed_tx), std::nullopt);
   if (!admitted) {
     log_->warn("event=own_transaction_refused reason=\"{}\"", admitted.error().ToString());
   }
+  return admitted.status();
 }
 
 void Node::QueueAccessEvent(ledger::AccessEvent event) {
   pending_access_.push_back(std::move(event));
-  if (pending_access_.size() >= kMaxAccessBatch) return FlushAccessEvents();
+  if (pending_access_.size() >= kMaxAccessBatch) {
+    (void)FlushAccessEvents();  // a refusal is logged; denials are best effort
+    return;
+  }
   if (access_flush_armed_) return;
   access_flush_armed_ = true;
   access_flush_.expires_after(kAccessFlushDelay);
   access_flush_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     access_flush_armed_ = false;
-    FlushAccessEvents();
+    (void)FlushAccessEvents();
   });
 }
 
-void Node::FlushAccessEvents() {
-  if (pending_access_.empty()) return;
+Status Node::FlushAccessEvents() {
+  if (pending_access_.empty()) return Status::Ok();
   ledger::RecordAccess batch;
   batch.events = std::move(pending_access_);
   pending_access_.clear();
-  SubmitOwn(batch);
+  return SubmitOwn(batch);
 }
 
 void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint64_t time_ms) {
@@ -468,7 +532,9 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint6
         auto inst = view.Load<ledger::InstitutionState>(ledger::keys::Institution(id));
         if (!inst || !*inst) continue;
         const Bytes sealed = crypto::SealDataKey(*key, (*inst)->encryption_key);
-        SubmitOwn(ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
+        // A refusal is logged; the next grant or break-glass for the patient tries again.
+        (void)SubmitOwn(
+            ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
         log_->info("event=key_share_posted record={} to={}", r.id.ShortHex(), id);
       }
     }
@@ -491,6 +557,14 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
       widened.insert(b->patient);
     } else if (const auto* s = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
       unsubmitted_uploads_.erase(s->ciphertext_digest);
+      // A grant may have committed while the record was on its way: share the key now.
+      if (s->uploader_institution_id == config_.institution_id) widened.insert(s->patient);
+    } else if (const auto* u = std::get_if<ledger::RegisterUser>(&*txs[i].payload)) {
+      std::lock_guard lock(users_mu_);
+      active_users_.insert(u->user_key);
+    } else if (const auto* d = std::get_if<ledger::DeactivateUser>(&*txs[i].payload)) {
+      std::lock_guard lock(users_mu_);
+      active_users_.erase(d->user_key);
     }
   }
   if (!widened.empty()) PostKeyShares(widened, time_ms);
@@ -498,6 +572,19 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
 
 void Node::TickApi() {
   const auto now = std::chrono::steady_clock::now();
+  // Blobs no record references (uploads from before a restart, pulls whose record never
+  // committed) get the same grace period as a fresh upload, then go.
+  if (now >= next_orphan_sweep_ && RequireSynced().ok()) {
+    next_orphan_sweep_ = now + kOrphanSweepInterval;
+    ledger::StateView view(*stores_.state);
+    if (auto list = blobs_->List()) {
+      for (const auto& d : *list) {
+        if (unsubmitted_uploads_.count(d) || gated_.count(d)) continue;
+        auto record = ledger::RecordByCiphertext(view, d);
+        if (record && !*record) unsubmitted_uploads_[d] = now + kUploadTtl;
+      }
+    }
+  }
   for (auto it = commit_waiters_.begin(); it != commit_waiters_.end();) {
     if (it->second.deadline > now) {
       ++it;

@@ -111,6 +111,15 @@ Status VerifyApiRequest(const crypto::Verifier& verifier, std::string_view chain
 }
 
 Status ReplayGuard::Check(const ApiAuth& auth, std::uint64_t now_ms) {
+  // Callers read their clocks before taking the lock: judge by the newest reading, so that an
+  // entry already forgotten is never accepted again.
+  latest_now_ = std::max(latest_now_, now_ms);
+  now_ms = latest_now_;
+  if (auth.timestamp_ms + kApiReplayWindowMs < now_ms) {
+    return Status::Unauthenticated(
+        "the request's timestamp is outside the replay window; check "
+        "the client's clock");
+  }
   // Forget what left the window: a request that old is refused by its timestamp anyway.
   while (!by_expiry_.empty() && by_expiry_.begin()->first < now_ms) {
     seen_.erase(by_expiry_.begin()->second);

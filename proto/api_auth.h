@@ -62,6 +62,7 @@ class ReplayGuard {
  private:
   using Entry = std::pair<crypto::PublicKey, std::array<std::uint8_t, 16>>;
   std::size_t max_entries_;
+  std::uint64_t latest_now_ = 0;  // the newest clock reading seen: pruning follows it
   std::set<Entry> seen_;
   std::multimap<std::uint64_t, Entry> by_expiry_;
 };

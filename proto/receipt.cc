@@ -94,6 +94,8 @@ Result<VerifiedReceipt> VerifyReceipt(ByteSpan receipt, const ledger::Genesis& g
             info.ciphertext_digest() != AsStringView(r->ciphertext_digest.span()) ||
             info.ciphertext_size() != r->ciphertext_size ||
             info.uploader_institution_id() != r->uploader_institution_id ||
+            (!info.uploader_user().empty() &&
+             info.uploader_user() != AsStringView(stx.header.signer.span())) ||
             (!info.tx_id().empty() && info.tx_id() != AsStringView(stx.id.span())) ||
             (info.height() != 0 && info.height() != header->height.value())) {
           return Tampered("its record metadata differs from the signed transaction");

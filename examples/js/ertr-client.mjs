@@ -8,10 +8,9 @@
 //   ertr-signature     Ed25519 over the signed message (docs/spec/crypto.md section 2)
 //       "ertr/api-request/v1" || 0x00 || u8(len(chain_id)) || chain_id ||
 //       u8(len(method)) || method || u64le(timestamp_ms) || nonce || BLAKE2b-256(request)
-// The node re-serializes the request it parsed and hashes that, so the client must send (and
-// sign) the canonical proto3 encoding: fields in field-number order, implicit-presence fields
-// at their default value left out. This module serializes every request once, with protobufjs,
-// signs those bytes and sends exactly those bytes.
+// The node checks the signature over the request bytes exactly as received. This module
+// serializes every request once, with protobufjs (canonically: fields in number order, defaults
+// left out), signs those bytes and sends exactly those bytes.
 //
 // Node 18+; ES module. Dependencies: @grpc/grpc-js, @grpc/proto-loader, protobufjs,
 // libsodium-wrappers-sumo.
@@ -266,7 +265,9 @@ export class ErtrError extends Error {
     if (err instanceof ErtrError) return err;
     if (err && typeof err.code === 'number') {
       let details = err.details || err.message;
-      if (err.code === grpc.status.UNAVAILABLE) details += ' (is the node running, and is --node its API address?)';
+      if (err.code === grpc.status.UNAVAILABLE && /connect/i.test(details)) {
+        details += ' (is the node running at this address? a node whose API serves TLS needs its CA certificate)';
+      }
       return new ErtrError(method, STATUS_NAMES[err.code] || `code ${err.code}`, details);
     }
     return err;
@@ -311,10 +312,9 @@ export class ErtrClient {
   close() { this.client.close(); }
 
   /** The four authentication headers for one call. */
-  authMetadata(path, requestBytes) {
+  // (timestampMs and nonce are parameters for tests only.)
+  authMetadata(path, requestBytes, { timestampMs = Date.now(), nonce = sodium.randombytes_buf(16) } = {}) {
     if (path.length > 255) throw new Error('method path too long');
-    const timestampMs = Date.now();
-    const nonce = sodium.randombytes_buf(16);
     const payload = cat(u8(path.length), enc.encode(path), u64le(timestampMs), nonce, blake2b256(requestBytes));
     const signature = sodium.crypto_sign_detached(signedMessage(API_DOMAIN, this.chainId, payload), this.key.secretKey);
     const md = new grpc.Metadata();
@@ -400,10 +400,11 @@ export class ErtrClient {
       (err, resp) => {
         if (err) { callError = ErtrError.fromGrpc(name, err); finished.reject(callError); } else finished.resolve(resp);
       });
-    done.catch(() => {});
-    const write = (bytes) => new Promise((resolve) => {
+    // Writes one message, waiting for flow control; returns early if the call already ended.
+    const ended = done.then(() => {}, () => {});
+    const write = (bytes) => Promise.race([ended, new Promise((resolve) => {
       if (call.write(bytes)) resolve(); else call.once('drain', resolve);
-    });
+    })]);
     const hasher = blake2b256Hasher();
     let sent = 0;
     try {
@@ -413,7 +414,7 @@ export class ErtrClient {
         for (let o = 0; o < piece.length && !callError; o += MAX_UPLOAD_CHUNK) {
           const chunk = piece.subarray(o, o + MAX_UPLOAD_CHUNK);
           hasher.update(chunk);
-          await Promise.race([write(encodeCanonical(types.UploadRecordRequest, { chunk })), done.catch(() => {})]);
+          await write(encodeCanonical(types.UploadRecordRequest, { chunk }));
           sent += chunk.length;
           if (onProgress) onProgress(sent, size);
         }

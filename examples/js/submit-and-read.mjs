@@ -22,11 +22,11 @@ const USAGE = `usage: node submit-and-read.mjs --node HOST:PORT --genesis GENESI
   --file              the record to submit
   --kind              record kind, e.g. rt-plan, rt-dose, rt-structure-set, document
   --tls-ca            CA certificate (PEM) of a remote node's API
-  --purpose           purpose code recorded with the read (default: treatment)`;
+  --purpose           purpose code recorded with the read (default: treatment)
+  --audit-wait-seconds  how long to wait for the read to appear in the audit trail (default 20)`;
 
 function usage(msg) {
-  if (msg) console.error(`error: ${msg}`);
-  console.error(USAGE);
+  console.error(`error: ${msg}\n(node submit-and-read.mjs --help for usage)`);
   process.exit(2);
 }
 
@@ -43,6 +43,7 @@ try {
       kind: { type: 'string' },
       'tls-ca': { type: 'string' },
       purpose: { type: 'string', default: 'treatment' },
+      'audit-wait-seconds': { type: 'string', default: '20' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -55,6 +56,7 @@ if (opts.help) { console.log(USAGE); process.exit(0); }
 for (const k of ['node', 'genesis', 'key', 'passphrase-file', 'patient', 'file', 'kind']) {
   if (!opts[k]) usage(`--${k} is required`);
 }
+if (!/^\d+$/.test(opts['audit-wait-seconds'])) usage('--audit-wait-seconds must be a whole number');
 
 // Loaded after the argument check so that --help works without node_modules.
 const {
@@ -108,15 +110,25 @@ try {
   console.log(`read back  ${data.length} bytes, identical to ${opts.file} ` +
     `(kind ${info.kind}, access basis ${info.access_basis || '-'})`);
 
-  const entries = await client.getAuditTrail({ record_id: upload.record_id });
+  // The node records reads in batches, as a transaction it signs (RecordAccess): our read shows up
+  // in the trail a block or two later. Wait for it (kind codes: docs/spec/ledger.md, AuditEntry).
+  const deadline = Date.now() + Number(opts['audit-wait-seconds']) * 1000;
+  const ourRead = (e) => e.kind === 'access_granted' && Buffer.from(e.actor).equals(key.publicKey);
+  let entries = await client.getAuditTrail({ record_id: upload.record_id });
+  while (!entries.some(ourRead) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    entries = await client.getAuditTrail({ record_id: upload.record_id });
+  }
   console.log(`audit trail of record ${hex(upload.record_id)} (${entries.length} entries):`);
   for (const e of entries) {
-    console.log(`  height ${e.height}  ${e.kind}  ${e.actor_institution || '-'}  ${e.detail || '-'}` +
-      `${e.flagged ? '  FLAGGED' : ''}`);
+    console.log(`  height ${e.height}  ${e.kind}  institution ${e.actor_institution || '-'}  ` +
+      `detail ${e.detail || '-'}  flagged ${e.flagged ? 'YES' : 'no'}`);
   }
-  if (!entries.some((e) => e.kind === 'record-submitted')) {
-    // Reads are recorded in batches and may show up a block later; the submission must be there.
-    fail('the audit trail does not show the submission');
+  if (!entries.some((e) => e.kind === 'record_submitted' && e.height === submit.height)) {
+    fail(`the audit trail does not show the submission at height ${submit.height}`);
+  }
+  if (!entries.some(ourRead)) {
+    fail(`the audit trail does not show our read after ${opts['audit-wait-seconds']} s`);
   }
 } catch (e) {
   fail(e && e.message ? e.message : String(e));
