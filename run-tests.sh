@@ -48,6 +48,17 @@ summary+=("$line")
 n=$(sed -E 's/interop: ([0-9]+) passed, ([0-9]+) failed/\1/' <<<"$line")
 all_passed=$((all_passed + n))
 
+# The main job's scenario, end to end (the same script ./run-demo.sh runs after building).
+if scripts/demo.sh build/node/ertrd build/cli/ertrctl >build/demo.log 2>&1; then
+  summary+=("demo: 1 passed, 0 failed")
+  all_passed=$((all_passed + 1))
+else
+  tail -80 build/demo.log
+  echo "run-tests: the demo scenario failed (log: build/demo.log)" >&2
+  echo "tests: $all_passed passed, $((all_failed + 1)) failed"
+  exit 1
+fi
+
 # An independent client of the API (Node.js, examples/js) against a live 4-node testnet.
 if examples/js/run-against-testnet.sh build/node/ertrd build/cli/ertrctl >build/js-example.log 2>&1; then
   summary+=("js example: 1 passed, 0 failed")

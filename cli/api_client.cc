@@ -143,11 +143,16 @@ Result<SubmitResult> ApiClient::SubmitSigned(const v1::SignedTransaction& tx, bo
 }
 
 Result<SubmitResult> ApiClient::Submit(const ledger::Payload& payload, bool wait) {
+  return SubmitSignedBy(*signer_, payload, wait);
+}
+
+Result<SubmitResult> ApiClient::SubmitSignedBy(const crypto::Signer& author,
+                                               const ledger::Payload& payload, bool wait) {
   ledger::TransactionHeader h;
   h.chain_id = options_.chain_id;
-  h.signer = signer_->public_key();
+  h.signer = author.public_key();
   h.nonce = crypto::RandomU64();
-  ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, payload, *signer_));
+  ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, payload, author));
   v1::SignedTransaction msg;
   msg.set_body(std::string(AsStringView(tx.signed_tx.body)));
   msg.set_signature(std::string(AsStringView(tx.signed_tx.signature.span())));

@@ -48,6 +48,10 @@ class ApiClient {
   Result<ertr::v1::NodeStatus> GetStatus();
   // Builds, signs (with this client's key) and submits a transaction; waits for its commit.
   Result<SubmitResult> Submit(const ledger::Payload& payload, bool wait = true);
+  // The same, signed by another key (a patient's own key on their consent), submitted by this
+  // client's user.
+  Result<SubmitResult> SubmitSignedBy(const crypto::Signer& author, const ledger::Payload& payload,
+                                      bool wait = true);
   // Submits an already signed transaction.
   Result<SubmitResult> SubmitSigned(const ertr::v1::SignedTransaction& tx, bool wait = true);
   // Streams `in` (size bytes, 0 if unknown) as a record of the patient, signs the prepared

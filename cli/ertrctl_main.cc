@@ -19,6 +19,7 @@
 
 #include "cli/api_client.h"
 #include "cli/dicom_kind.h"
+#include "cli/synthetic_dicom.h"
 #include "common/version.h"
 #include "crypto/init.h"
 #include "crypto/key_file.h"
@@ -341,6 +342,10 @@ int main(int argc, char** argv) {
     app.add_option("--passphrase-file", pass_file, "Read key passphrases from this file");
     app.add_option("--passphrase-env", pass_env, "Environment variable with the passphrase")
         ->capture_default_str();
+    std::string sign_as;
+    app.add_option("--sign-as", sign_as,
+                   "Sign the transaction with this key file instead of --key (a patient's own key "
+                   "on consent and erasure; the call is still made as --key)");
     app.require_subcommand(0, 1);
 
     // keys
@@ -444,6 +449,18 @@ int main(int argc, char** argv) {
     auto* ap = audit->add_option("--patient", pseudonym_hex, "Patient pseudonym (hex)");
     audit->add_option("--record", record_hex, "Record id (hex)")->excludes(ap);
 
+    std::string synth_dir, synth_patient = "SYNTH-0001";
+    int synth_fractions = 1;
+    auto* synthetic = app.add_subcommand(
+        "synthetic",
+        "Write clearly synthetic DICOM test data: an RT Plan and RT Beams Treatment Records");
+    synthetic->add_option("--out-dir", synth_dir, "Directory to write into")->required();
+    synthetic->add_option("--patient-id", synth_patient, "Synthetic patient id inside the files")
+        ->capture_default_str();
+    synthetic->add_option("--fractions", synth_fractions, "Treatment records to write (1..40)")
+        ->check(CLI::Range(1, 40))
+        ->capture_default_str();
+
     auto* receipt = app.add_subcommand("receipt", "Commit receipts");
     receipt->require_subcommand(1);
     std::string tx_hex;
@@ -504,6 +521,32 @@ int main(int argc, char** argv) {
           .Str("kdf", "argon2id opslimit=" + std::to_string(info->cost.opslimit) +
                           " memlimit=" + std::to_string(info->cost.memlimit))
           .Print();
+      return 0;
+    }
+    if (synthetic->parsed()) {
+      std::error_code ec;
+      fs::create_directories(synth_dir, ec);
+      auto write = [&](const std::string& name, const ertr::Bytes& data) -> Status {
+        const auto path = fs::path(synth_dir) / name;
+        std::ofstream f(path, std::ios::binary | std::ios::trunc);
+        f.write(reinterpret_cast<const char*>(data.data()),
+                static_cast<std::streamsize>(data.size()));
+        if (!f) return Status::IoError("cannot write " + path.string());
+        out.Str("file", path.string()).Num("bytes", data.size()).Next();
+        return Status::Ok();
+      };
+      auto plan = ertr::cli::MakeSyntheticRtPlan(synth_patient, 30, 2.0);
+      if (!plan) return Fail(plan.error());
+      if (auto s = write("rt-plan.dcm", plan->file); !s.ok()) return Fail(s);
+      for (int f = 1; f <= synth_fractions; ++f) {
+        auto rec = ertr::cli::MakeSyntheticBeamsTreatmentRecord(synth_patient, *plan, f);
+        if (!rec) return Fail(rec.error());
+        if (auto s = write("rt-beams-treatment-record-" + std::to_string(f) + ".dcm", *rec);
+            !s.ok()) {
+          return Fail(s);
+        }
+      }
+      out.Print(true);
       return 0;
     }
     if (rcverify->parsed()) {
@@ -577,8 +620,16 @@ int main(int argc, char** argv) {
                r.response.status() == v1::TRANSACTION_STATUS_ACCEPTED ? "committed" : "pending")
           .Num("height", r.response.height());
     };
+    std::unique_ptr<crypto::Signer> author;  // --sign-as: the transaction's signer
+    if (!sign_as.empty()) {
+      auto abytes = crypto::ReadKeyFileBytes(sign_as);
+      if (!abytes) return Fail(abytes.error());
+      auto akey = crypto::DecodeSigningKeyFile(*abytes, View(*pass));
+      if (!akey) return Fail(akey.error().WithContext(sign_as));
+      author = crypto::MakeEd25519Signer(std::move(*akey));
+    }
     auto submit = [&](const ledger::Payload& payload) -> int {
-      auto r = api.Submit(payload);
+      auto r = author ? api.SubmitSignedBy(*author, payload) : api.Submit(payload);
       if (!r) return Fail(r.error());
       print_submit(*r);
       out.Print();

@@ -60,7 +60,7 @@ TEST_CASE("a file that claims to be DICOM and is not is refused, with the reason
   CHECK_FALSE(DetectRecordKind(WriteFile(dir, "cut.dcm", cut)).has_value());
 }
 
-TEST_CASE("FHIR JSON is recognised; other files need an explicit kind") {
+TEST_CASE("FHIR JSON is recognised, other files need an explicit kind") {
   testing::TempDir dir("dicom-kind");
   auto fhir = DetectRecordKind(
       WriteFile(dir, "p.json", AsBytes("  {\n \"resourceType\": \"Procedure\", \"id\": \"x\"}")));
