@@ -37,7 +37,7 @@ scripts/build.sh release
 run_ctest build release
 scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_ctest build-asan asan+ubsan
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp run_ctest build-asan asan+ubsan
 scripts/fuzz.sh "${ERTR_FUZZ_SECONDS:-15}"
 
 # An independent implementation of docs/spec/crypto.md (JavaScript) checks our test vectors.
