@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -102,7 +103,16 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Connect(const ClientOptions& optio
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(16 << 20);
-  auto channel = grpc::CreateCustomChannel(options.address, creds, args);
+  std::string address = options.address;
+  std::string server_name = options.tls_server_name;
+  // "localhost" is this machine: dial 127.0.0.1 directly (gRPC's own DNS client cannot resolve
+  // it on machines without a DNS server), still expecting "localhost" in a TLS certificate.
+  if (address.rfind("localhost:", 0) == 0) {
+    address = "127.0.0.1" + address.substr(9);
+    if (server_name.empty() && !options.tls_ca_file.empty()) server_name = "localhost";
+  }
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  auto channel = grpc::CreateCustomChannel(address, creds, args);
   return std::unique_ptr<ApiClient>(
       new ApiClient(options, std::move(signer), v1::Ertr::NewStub(channel)));
 }

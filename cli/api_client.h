@@ -20,7 +20,8 @@ namespace ertr::cli {
 struct ClientOptions {
   std::string address = "127.0.0.1:26800";
   std::string chain_id;
-  std::string tls_ca_file;  // PEM roots; required off loopback
+  std::string tls_ca_file;      // PEM roots; required off loopback
+  std::string tls_server_name;  // name to expect in the node's certificate, if not the host
   std::uint32_t upload_chunk = 1u << 20;
 };
 

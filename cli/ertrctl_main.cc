@@ -339,6 +339,8 @@ int main(int argc, char** argv) {
     app.add_option("--genesis", genesis_file, "The network's genesis.bin (gives the chain id)")
         ->envname("ERTR_GENESIS");
     app.add_option("--tls-ca", copt.tls_ca_file, "CA certificate (PEM) of a remote node's API");
+    app.add_option("--tls-server-name", copt.tls_server_name,
+                   "Name in the node's certificate, when --node gives an address");
     app.add_option("--passphrase-file", pass_file, "Read key passphrases from this file");
     app.add_option("--passphrase-env", pass_env, "Environment variable with the passphrase")
         ->capture_default_str();

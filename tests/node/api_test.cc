@@ -479,7 +479,7 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   c.StartAll();
 
   cli::ClientOptions o;
-  o.address = "localhost:" + std::to_string(c.api_port(0));
+  o.address = "127.0.0.1:" + std::to_string(c.api_port(0));  // the certificate names it too
   o.chain_id = c.chain_id();
   o.tls_ca_file = dir + "/api.crt";
   auto tls = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
@@ -488,6 +488,11 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   INFO((status ? "" : status.error().ToString()) << "\n" << s);
   REQUIRE(status.has_value());
   CHECK(status->institution_id() == "hosp-a");
+  // "localhost" is dialled as 127.0.0.1 and still checked against the certificate's name.
+  o.address = "localhost:" + std::to_string(c.api_port(0));
+  auto by_name = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE(by_name.has_value());
+  CHECK((*by_name)->GetStatus().has_value());
   // A plaintext client of the TLS port gets nowhere.
   o.tls_ca_file.clear();
   o.address = "127.0.0.1:" + std::to_string(c.api_port(0));
