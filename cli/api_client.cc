@@ -1,7 +1,6 @@
 #include "cli/api_client.h"
 
 #include <grpcpp/grpcpp.h>
-#include <sodium.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -195,7 +194,7 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
     if (progress) progress(sent, size);
   }
   buf->resize(buf->capacity());  // the last chunk's bytes may sit past size()
-  if (!buf->empty()) sodium_memzero(buf->data(), buf->size());
+  crypto::Wipe(*buf);
   if (ok && in.bad()) {
     ctx->TryCancel();
     return Status::IoError("reading the record file failed after " + std::to_string(sent) +
@@ -238,7 +237,7 @@ Result<v1::RecordInfo> ApiClient::GetRecord(const ledger::RecordId& record,
     }
     out.write(msg.chunk().data(), static_cast<std::streamsize>(msg.chunk().size()));
     received += msg.chunk().size();
-    sodium_memzero(msg.mutable_chunk()->data(), msg.chunk().size());
+    crypto::Wipe(*msg.mutable_chunk());
     if (!out) {
       ctx->TryCancel();
       reader->Finish();

@@ -61,4 +61,8 @@ std::uint64_t RandomU64() {
   return v;
 }
 
+void Wipe(std::string& bytes) {
+  if (!bytes.empty()) sodium_memzero(bytes.data(), bytes.size());
+}
+
 }  // namespace ertr::crypto

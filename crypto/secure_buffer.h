@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <ostream>
 #include <span>
+#include <string>
 
 namespace ertr::crypto {
 
@@ -47,6 +48,8 @@ class SecureBuffer {
 
 // Zeroes memory in a way the compiler cannot optimise away (sodium_memzero).
 void Wipe(std::span<std::uint8_t> bytes);
+// The same for a string's bytes (plaintext chunks that travel in protobuf strings).
+void Wipe(std::string& bytes);
 
 // Constant-time equality of two byte strings of equal length; false if lengths differ.
 bool ConstantTimeEqual(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);

@@ -2,12 +2,11 @@
 
 // Internal to node_api*.cc: helpers shared by the gRPC service and the calls it runs.
 
-#include <sodium.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
 
+#include "crypto/secure_buffer.h"
 #include "ledger/rejection.h"
 #include "ledger/state.h"
 
@@ -23,12 +22,7 @@ inline constexpr auto kAccessFlushDelay = std::chrono::milliseconds(100);
 inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
 
 // Plaintext and key bytes leave no copy behind in reused buffers.
-inline void Wipe(std::string& s) {
-  if (!s.empty()) sodium_memzero(s.data(), s.size());
-}
-inline void Wipe(Bytes& b) {
-  if (!b.empty()) sodium_memzero(b.data(), b.size());
-}
+using crypto::Wipe;
 
 // This institution's sealed data key for a record, if it holds one.
 inline Result<std::optional<ledger::SealedKey>> EnvelopeOf(const ledger::StateView& view,

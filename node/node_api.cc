@@ -6,7 +6,6 @@
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>

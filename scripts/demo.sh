@@ -14,8 +14,17 @@ SAMPLES="$ROOT/../shared/data/rt-samples"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ertr-demo.XXXXXX")
 net="$work/net"
-base=$((21000 + (RANDOM % 350) * 20))
-p2p=$base http=$((base + 400)) api=$((base + 800))
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports for 4 nodes (p2p, http, api), none of them already taken on this machine.
+for _ in $(seq 50); do
+  base=$((21000 + (RANDOM % 350) * 20))
+  p2p=$base http=$((base + 400)) api=$((base + 800))
+  free=1
+  for o in 0 1 2 3; do
+    for p in $((p2p + o)) $((http + o)) $((api + o)); do in_use "$p" && free=0; done
+  done
+  ((free)) && break
+done
 declare -A pid
 results=()
 failed=0
@@ -34,6 +43,11 @@ stop_all() {
 cleanup() {
   stop_all
   if ((failed)); then
+    for f in "$work"/node*.log; do
+      [[ -f $f ]] || continue
+      echo "---- last lines of $f"
+      tail -15 "$f"
+    done
     echo "node logs kept in $work (node*.log)"
   else
     rm -rf "$work"
@@ -93,15 +107,21 @@ note "tolerant consensus: with 4 hospitals the network keeps working while any o
 for i in 0 1 2 3; do start_node "$i"; done
 ADMIN_A="$net/node0/keys/admin.key" PASS_A="$net/node0/keys/passphrase"
 ADMIN_B="$net/node1/keys/admin.key" PASS_B="$net/node1/keys/passphrase"
+last_status=""
 connected() {
   for i in 0 1 2 3; do
-    [[ $(ctl "$i" "$ADMIN_A" "$PASS_A" status 2>/dev/null | field peers_connected) == 3 ]] || return 1
+    if ! kill -0 "${pid[$i]}" 2>/dev/null; then
+      last_status="hosp-$i's node exited: $(tail -3 "$work/node$i.log")"
+      return 0  # stop waiting: it will not come up
+    fi
+    last_status=$(ctl "$i" "$ADMIN_A" "$PASS_A" status 2>&1)
+    [[ $(field peers_connected <<<"$last_status") == 3 ]] || return 1
   done
 }
-if retry 60 connected; then
+if retry 60 connected && [[ $(field peers_connected <<<"$last_status") == 3 ]]; then
   pass "four nodes up, each connected to the three others"
 else
-  fail "the nodes did not connect"
+  fail "the nodes did not connect; last status answer: $last_status"
   exit 1
 fi
 
