@@ -191,13 +191,13 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
   stats_.bytes_received += m.data.size();
   if (pull.writer->bytes_written() < pull.total) return RequestNext(m.digest, pull);
+  const bool was = IsAvailable(m.digest);  // before our own copy counts
   auto committed = pull.writer->Commit();  // checks the content against the digest
   if (!committed) return FailPull(m.digest, committed.error().ToString());
   pulls_.erase(it);
   ++stats_.blobs_received;
   log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
              from.value());
-  const bool was = IsAvailable(m.digest);
   hooks_.send(std::nullopt, proto::PeerBlobHave{{m.digest}});
   if (!was && IsAvailable(m.digest)) hooks_.on_available(m.digest);
   StartPulls();

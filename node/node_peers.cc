@@ -178,10 +178,15 @@ void Node::Tick() {
   // Records whose blob never reached f+1 holders, and latency marks of transactions that never
   // committed, do not stay forever.
   const auto now = std::chrono::steady_clock::now();
-  std::vector<crypto::Digest> expired;
+  std::vector<crypto::Digest> expired, available;
   for (const auto& [digest, g] : gated_) {
-    if (now - g.since > kGatedTimeout) expired.push_back(digest);
+    if (replicator_->IsAvailable(digest)) {
+      available.push_back(digest);  // normally released at once; this is the backstop
+    } else if (now - g.since > kGatedTimeout) {
+      expired.push_back(digest);
+    }
   }
+  for (const auto& d : available) ReleaseGated(d);
   for (const auto& d : expired) {
     log_->warn("event=record_dropped digest={} reason=\"its blob did not reach f+1 holders\"",
                d.ShortHex());

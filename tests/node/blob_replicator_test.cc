@@ -84,6 +84,10 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   CHECK(p.b.store->Contains(*digest));
   CHECK(p.a.replicator->IsAvailable(*digest));
   CHECK(p.a.available == std::vector<crypto::Digest>{*digest});
+  // The puller learns it too: its own copy plus the uploader's make f+1 (a record transaction
+  // gated there waits for exactly this).
+  CHECK(p.b.replicator->IsAvailable(*digest));
+  CHECK(p.b.available == std::vector<crypto::Digest>{*digest});
   CHECK(p.b.replicator->stats().bytes_received == blob.size());
   CHECK(p.a.replicator->stats().bytes_served == blob.size());
   auto copy = storage::GetBlob(*p.b.store, *digest);
