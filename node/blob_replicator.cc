@@ -42,6 +42,8 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
     it = it->first.second == digest ? serving_.erase(it) : std::next(it);
   }
   holders_.erase(digest);
+  wanted_.erase(digest);
+  settle_after_pull_.erase(digest);
   const bool had = store_.Contains(digest);
   ERTR_RETURN_IF_ERROR(store_.Delete(digest));
   if (had) {
@@ -54,8 +56,28 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
 bool BlobReplicator::Fetch(const crypto::Digest& digest) {
   if (store_.Contains(digest) || pulls_.count(digest)) return true;
   if (!PickHolder(digest, std::nullopt)) return false;
+  wanted_.insert(digest);
   StartPulls();
   return true;
+}
+
+void BlobReplicator::Settle(const crypto::Digest& digest) {
+  if (store_.Contains(digest) && !pulls_.count(digest)) return Forget(digest);
+  // Not here yet: keep its holders (and learn new ones) until the pull completes.
+  settle_after_pull_.insert(digest);
+  Fetch(digest);
+}
+
+void BlobReplicator::Forget(const crypto::Digest& digest) {
+  holders_.erase(digest);
+  wanted_.erase(digest);
+  settle_after_pull_.erase(digest);
+  if (!settled_.insert(digest).second) return;
+  settled_order_.push_back(digest);
+  if (settled_order_.size() > kMaxSettledRemembered) {
+    settled_.erase(settled_order_.front());
+    settled_order_.pop_front();
+  }
 }
 
 void BlobReplicator::OnPeerConnected(ReplicaId peer) {
@@ -90,8 +112,11 @@ void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
 void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // Bounded: a peer announcing endless made-up digests cannot grow this without limit.
   if (holders_.size() >= kMaxTrackedBlobs && !holders_.count(digest)) return;
+  if (settled_.count(digest)) return;
   const bool was = IsAvailable(digest);
-  holders_[digest].insert(peer);
+  auto [it, fresh] = holders_.try_emplace(digest);
+  it->second.insert(peer);
+  if (fresh && !store_.Contains(digest)) wanted_.insert(digest);
   if (!was && IsAvailable(digest)) hooks_.on_available(digest);
 }
 
@@ -104,9 +129,14 @@ void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
 }
 
 void BlobReplicator::StartPulls() {
-  for (const auto& [digest, peers] : holders_) {
+  for (auto w = wanted_.begin(); w != wanted_.end();) {
     if (pulls_.size() >= kMaxConcurrentPulls) return;
-    if (store_.Contains(digest) || pulls_.count(digest) || hooks_.is_erased(digest)) continue;
+    const crypto::Digest digest = *w++;
+    if (pulls_.count(digest)) continue;
+    if (store_.Contains(digest) || hooks_.is_erased(digest)) {
+      wanted_.erase(digest);
+      continue;
+    }
     auto from = PickHolder(digest, std::nullopt);
     if (!from) continue;
     auto writer = store_.Create(digest);
@@ -195,11 +225,13 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   auto committed = pull.writer->Commit();  // checks the content against the digest
   if (!committed) return FailPull(m.digest, committed.error().ToString());
   pulls_.erase(it);
+  wanted_.erase(m.digest);
   ++stats_.blobs_received;
   log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
              from.value());
   hooks_.send(std::nullopt, proto::PeerBlobHave{{m.digest}});
   if (!was && IsAvailable(m.digest)) hooks_.on_available(m.digest);
+  if (settle_after_pull_.count(m.digest)) Forget(m.digest);
   StartPulls();
 }
 

@@ -13,6 +13,7 @@
 // Thread-safety: the io_context's thread only.
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,7 @@ inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
 inline constexpr std::size_t kMaxConcurrentPulls = 4;
 inline constexpr std::size_t kMaxServingSessions = 16;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
+inline constexpr std::size_t kMaxSettledRemembered = 65'536;
 inline constexpr std::uint64_t kMaxReplicatedBlobBytes = 4ull << 30;
 
 struct BlobStats {
@@ -69,6 +71,10 @@ class BlobReplicator {
   Status Erase(const crypto::Digest& digest);
   // Pulls the blob from a known holder if this node lacks it; false if no holder is known.
   bool Fetch(const crypto::Digest& digest);
+  // The digest's record has committed: its availability no longer matters, so its holders are
+  // forgotten once this node holds the blob (pulling it first if needed). Keeps the tracking
+  // bounded by the blobs in flight rather than every blob ever seen.
+  void Settle(const crypto::Digest& digest);
 
   void OnPeerConnected(ReplicaId peer);
   void OnPeerDisconnected(ReplicaId peer);
@@ -100,6 +106,7 @@ class BlobReplicator {
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
                                       std::optional<ReplicaId> not_from) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
+  void Forget(const crypto::Digest& digest);
 
   storage::BlobStore& store_;
   std::size_t needed_;
@@ -107,6 +114,12 @@ class BlobReplicator {
   std::shared_ptr<spdlog::logger> log_;
   std::set<ReplicaId> connected_;
   std::map<crypto::Digest, std::set<ReplicaId>> holders_;  // peers announcing the digest
+  std::set<crypto::Digest> wanted_;  // digests with holders that this node lacks (to pull)
+  std::set<crypto::Digest> settle_after_pull_;
+  // Recently settled digests (bounded, oldest dropped first): late announcements of them are
+  // ignored instead of being tracked again.
+  std::set<crypto::Digest> settled_;
+  std::deque<crypto::Digest> settled_order_;
   std::map<crypto::Digest, Pull> pulls_;
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
   BlobStats stats_;

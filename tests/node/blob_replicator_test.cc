@@ -95,6 +95,25 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   CHECK(*copy == blob);
 }
 
+TEST_CASE("a settled blob's holders are forgotten, after it is pulled if need be", "[unit][node]") {
+  Pair p;
+  const Bytes blob = RandomBlob(2 * kBlobChunkBytes + 5);
+  auto digest = p.a.replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  // b hears that the record committed before it knows any holder: it must still pull it.
+  p.b.replicator->Settle(*digest);
+  p.Run();
+  CHECK(p.b.store->Contains(*digest));
+  CHECK(p.b.replicator->Holders(*digest) == 1);  // its own copy; a is forgotten after the pull
+  CHECK(p.a.replicator->Holders(*digest) == 2);
+  p.a.replicator->Settle(*digest);
+  CHECK(p.a.replicator->Holders(*digest) == 1);
+  // A late announcement is not tracked again.
+  p.a.replicator->OnHave(ReplicaId(1), proto::PeerBlobHave{{*digest}});
+  CHECK(p.a.replicator->Holders(*digest) == 1);
+  CHECK(p.a.replicator->active_pulls() == 0);
+}
+
 TEST_CASE("wrong content, seeks and changing sizes are refused", "[unit][node]") {
   SECTION("a holder that sends other bytes: nothing is published") {
     Pair p;
