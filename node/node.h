@@ -108,9 +108,11 @@ class Node {
   // Denials are batched (flushed within kAccessFlushDelay); reads flush at once.
   void QueueAccessEvent(ledger::AccessEvent event);
   Status FlushAccessEvents();
-  // After a block that granted access: seal the keys of this institution's records to newly
-  // entitled institutions (KeyShare transactions).
-  void PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint64_t time_ms);
+  // After a block that granted access (all records of `patients`) or committed this
+  // institution's `records`: seal their keys to newly entitled institutions (KeyShare
+  // transactions).
+  void PostKeyShares(const std::set<ledger::Pseudonym>& patients,
+                     const std::set<ledger::RecordId>& records, std::uint64_t time_ms);
   // After a block: answer the calls waiting for its transactions; forget submitted uploads.
   void OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
                   const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms);

@@ -511,32 +511,37 @@ Status Node::FlushAccessEvents() {
   return SubmitOwn(batch);
 }
 
-void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients, std::uint64_t time_ms) {
+void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
+                         const std::set<ledger::RecordId>& records, std::uint64_t time_ms) {
   ledger::StateView view(*stores_.state);
+  std::vector<ledger::RecordState> candidates;
   for (const auto& patient : patients) {
-    auto records = ledger::RecordsOfPatient(view, patient);
-    if (!records) continue;
-    for (const auto& r : *records) {
-      if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
-      auto missing = ledger::MissingEnvelopes(view, r.id, time_ms);
-      if (!missing || missing->empty()) continue;
-      auto own = EnvelopeOf(view, r.id, config_.institution_id);
-      if (!own || !*own) continue;
-      auto key = crypto::OpenEnvelope((*own)->span(), *institution_key_);
-      if (!key) {
-        log_->error("event=key_share_failed record={} reason=\"{}\"", r.id.ShortHex(),
-                    key.error().message());
-        continue;
-      }
-      for (const auto& id : *missing) {
-        auto inst = view.Load<ledger::InstitutionState>(ledger::keys::Institution(id));
-        if (!inst || !*inst) continue;
-        const Bytes sealed = crypto::SealDataKey(*key, (*inst)->encryption_key);
-        // A refusal is logged; the next grant or break-glass for the patient tries again.
-        (void)SubmitOwn(
-            ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
-        log_->info("event=key_share_posted record={} to={}", r.id.ShortHex(), id);
-      }
+    auto all = ledger::RecordsOfPatient(view, patient);
+    if (all) candidates.insert(candidates.end(), all->begin(), all->end());
+  }
+  for (const auto& id : records) {
+    auto r = view.Load<ledger::RecordState>(ledger::keys::Record(id));
+    if (r && *r && !patients.count((*r)->patient)) candidates.push_back(**r);
+  }
+  for (const auto& r : candidates) {
+    if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
+    auto missing = ledger::MissingEnvelopes(view, r.id, time_ms);
+    if (!missing || missing->empty()) continue;
+    auto own = EnvelopeOf(view, r.id, config_.institution_id);
+    if (!own || !*own) continue;
+    auto key = crypto::OpenEnvelope((*own)->span(), *institution_key_);
+    if (!key) {
+      log_->error("event=key_share_failed record={} reason=\"{}\"", r.id.ShortHex(),
+                  key.error().message());
+      continue;
+    }
+    for (const auto& id : *missing) {
+      auto inst = view.Load<ledger::InstitutionState>(ledger::keys::Institution(id));
+      if (!inst || !*inst) continue;
+      const Bytes sealed = crypto::SealDataKey(*key, (*inst)->encryption_key);
+      // A refusal is logged; the next grant or break-glass for the patient tries again.
+      (void)SubmitOwn(ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
+      log_->info("event=key_share_posted record={} to={}", r.id.ShortHex(), id);
     }
   }
 }
@@ -545,6 +550,7 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
                       const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms) {
   last_block_time_ms_ = std::max(last_block_time_ms_, time_ms);
   std::set<ledger::Pseudonym> widened;
+  std::set<ledger::RecordId> own_records;
   for (std::uint32_t i = 0; i < txs.size(); ++i) {
     const auto& r = result.results[i];
     auto range = commit_waiters_.equal_range(r.tx_id);
@@ -557,8 +563,8 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
       widened.insert(b->patient);
     } else if (const auto* s = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
       unsubmitted_uploads_.erase(s->ciphertext_digest);
-      // A grant may have committed while the record was on its way: share the key now.
-      if (s->uploader_institution_id == config_.institution_id) widened.insert(s->patient);
+      // A grant may have committed while the record was on its way: share its key now.
+      if (s->uploader_institution_id == config_.institution_id) own_records.insert(s->record_id);
     } else if (const auto* u = std::get_if<ledger::RegisterUser>(&*txs[i].payload)) {
       std::lock_guard lock(users_mu_);
       active_users_.insert(u->user_key);
@@ -567,7 +573,7 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
       active_users_.erase(d->user_key);
     }
   }
-  if (!widened.empty()) PostKeyShares(widened, time_ms);
+  if (!widened.empty() || !own_records.empty()) PostKeyShares(widened, own_records, time_ms);
 }
 
 void Node::TickApi() {
