@@ -101,6 +101,9 @@ int main(int argc, char** argv) {
   app.add_option("--size", size, "Record size in bytes")->capture_default_str();
   app.add_option("--seconds", seconds, "Measured duration")->capture_default_str();
   app.add_option("--csv", csv, "Append a CSV line with the results to this file");
+  int pipeline_window = 0;
+  app.add_option("--pipeline-window", pipeline_window,
+                 "Set consensus.pipeline_window in every node's config (default: keep)");
   CLI11_PARSE(app, argc, argv);
   if (!crypto::Init().ok()) return 1;
 
@@ -115,6 +118,20 @@ int main(int argc, char** argv) {
     if (std::system(cmd.c_str()) != 0) {
       std::cerr << "ertr-bench: ertrd testnet failed\n";
       return 1;
+    }
+  }
+  if (pipeline_window > 0) {
+    for (int i = 0; i < validators; ++i) {
+      const fs::path cfg = dir / ("node" + std::to_string(i)) / "config.toml";
+      std::string text = Slurp(cfg);
+      const auto at = text.find("pipeline_window = ");
+      if (at == std::string::npos) {
+        std::cerr << "ertr-bench: " << cfg << " has no pipeline_window line\n";
+        return 1;
+      }
+      text.replace(at, text.find('\n', at) - at,
+                   "pipeline_window = " + std::to_string(pipeline_window));
+      std::ofstream(cfg, std::ios::trunc) << text;
     }
   }
   std::vector<pid_t> pids;

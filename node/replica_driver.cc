@@ -43,7 +43,12 @@ std::uint64_t ReplicaDriver::NowMs() {
 void ReplicaDriver::Post(decltype(consensus::Event::body) body) {
   if (failed_) return;
   queue_.push_back(std::move(body));
-  if (!draining_) Drain();
+  if (draining_ || scheduled_) return;
+  scheduled_ = true;
+  boost::asio::post(io_, [this] {
+    scheduled_ = false;
+    Drain();
+  });
 }
 
 void ReplicaDriver::Drain() {
@@ -63,7 +68,29 @@ void ReplicaDriver::Drain() {
                     replica_.view().value(), replica_.IsPrimary() ? "self" : "other");
     }
   }
+  Flush();
   draining_ = false;
+}
+
+void ReplicaDriver::Flush() {
+  if (failed_) return;
+  if (unsynced_) {
+    StateDelta writes;
+    writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
+    if (auto s = log_.Save(writes); !s.ok()) {
+      held_.clear();
+      return Fail(s.WithContext("persisting the replica state"));
+    }
+    unsynced_ = false;
+  }
+  for (const auto& [to, message] : held_) {
+    if (to) {
+      hooks_.send(*to, message);
+    } else {
+      hooks_.broadcast(message);
+    }
+  }
+  held_.clear();
 }
 
 void ReplicaDriver::Fail(const Status& s) {
@@ -77,14 +104,22 @@ void ReplicaDriver::Run(const consensus::Action& action) {
     ReplicaDriver& d;
     void operator()(const consensus::Persist& p) const {
       consensus::ApplyPersistDelta(d.state_, p.delta);
-      StateDelta writes;
-      writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(d.state_));
-      if (auto s = d.log_.Save(writes); !s.ok()) {
-        d.Fail(s.WithContext("persisting the replica state"));
+      d.unsynced_ = true;  // synced by Flush before any later message leaves
+    }
+    void operator()(const consensus::Send& s) const {
+      if (d.unsynced_ || !d.held_.empty()) {
+        d.held_.emplace_back(s.to, s.message);
+      } else {
+        d.hooks_.send(s.to, s.message);
       }
     }
-    void operator()(const consensus::Send& s) const { d.hooks_.send(s.to, s.message); }
-    void operator()(const consensus::Broadcast& b) const { d.hooks_.broadcast(b.message); }
+    void operator()(const consensus::Broadcast& b) const {
+      if (d.unsynced_ || !d.held_.empty()) {
+        d.held_.emplace_back(std::nullopt, b.message);
+      } else {
+        d.hooks_.broadcast(b.message);
+      }
+    }
     void operator()(const consensus::SetTimer& t) const {
       auto& timer = d.timers_[t.id];
       if (!timer) timer = std::make_unique<boost::asio::steady_timer>(d.io_);

@@ -1,10 +1,18 @@
 #pragma once
 
 // ReplicaDriver: runs the consensus replica inside the node (STYLE.md rule 1.3). It stamps events
-// with the clock, hands them to the replica one at a time, and executes the resulting actions
-// strictly in order: a Persist is durable (synced to the consensus log) before any later Send
-// runs, so a restarted replica never signs two digests for one (view, height). Timers map to Asio
-// steady timers. Delivered blocks go to the node's executor, whose state root is fed back.
+// with the clock, hands them to the replica one at a time, and executes the resulting actions in
+// order, with one rule: a Persist is durable (synced to the consensus log) before any later Send
+// leaves, so a restarted replica never signs two digests for one (view, height).
+//
+// Group commit: events posted while the io thread is busy are queued and handled together in one
+// drain (run from the io_context, after the handlers already ready). Persists within a drain are
+// applied to the in-memory snapshot; messages sent after the first of them are held back, and at
+// the end of the drain the snapshot is synced once and then the held messages go out in order.
+// One fsync thus covers every vote of a batch of incoming messages instead of one each.
+//
+// Timers map to Asio steady timers. Delivered blocks go to the node's executor, whose state root
+// is fed back.
 //
 // A failure the replica cannot survive (the consensus log or a block cannot be written) calls
 // on_fatal: the node must stop rather than risk equivocating or forking.
@@ -15,6 +23,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "consensus/replica.h"
 #include "net/asio.h"
@@ -49,8 +59,8 @@ class ReplicaDriver {
                 storage::ConsensusLogStore& log, consensus::PersistentState state,
                 DriverHooks hooks, std::shared_ptr<spdlog::logger> logger);
 
-  // Queues an event; processes the queue unless already doing so (re-entrant posts from hooks
-  // are run after the current event's actions).
+  // Queues an event; the queue is processed from the io_context soon after (re-entrant posts from
+  // hooks run after the current event's actions, in the same drain).
   void Post(decltype(consensus::Event::body) body);
 
   const consensus::Replica& replica() const { return replica_; }
@@ -59,6 +69,8 @@ class ReplicaDriver {
  private:
   void Drain();
   void Run(const consensus::Action& action);
+  // Syncs the snapshot if a Persist is pending, then sends the messages held back for it.
+  void Flush();
   void Fail(const Status& s);
   std::uint64_t NowMs();
 
@@ -75,7 +87,11 @@ class ReplicaDriver {
   std::map<consensus::TimerId, std::uint64_t> timer_generation_;
   std::uint64_t last_now_ms_ = 0;
   bool draining_ = false;
+  bool scheduled_ = false;  // a Drain is posted to the io_context
   bool failed_ = false;
+  bool unsynced_ = false;  // state_ has Persist deltas not yet synced
+  // Messages held until the snapshot is synced: (to, message), `to` empty for a broadcast.
+  std::vector<std::pair<std::optional<ReplicaId>, consensus::Message>> held_;
 };
 
 }  // namespace ertr::node
