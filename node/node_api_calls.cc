@@ -64,8 +64,10 @@ Status Node::LoadActiveUsers() {
 }
 
 Status Node::RequireSynced() const {
+  // Under load a peer is normally a few blocks ahead (blocks decided in the same pipeline are
+  // executed moments apart): only a lag beyond the pipeline window means catching up.
   const Height latest = stores_.blocks->LatestHeight();
-  if (best_peer_height_.value() > latest.value() + 2) {
+  if (best_peer_height_.value() > latest.value() + config_.pipeline_window + 2) {
     return Status::Unavailable("this node is catching up with its peers (height " +
                                std::to_string(latest.value()) + " of " +
                                std::to_string(best_peer_height_.value()) +

@@ -121,6 +121,9 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   sync_inflight_until_ = {};
   sync_peer_.reset();
   const Height before = stores_.blocks->LatestHeight();
+  // The driver runs posted blocks a little later (group commit): continue after the last one
+  // posted, not after the last one stored.
+  Height posted = before;
   for (const auto& bytes : r.blocks) {
     auto block = proto::DecodeBlock(bytes);
     if (!block) {
@@ -129,16 +132,15 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
                  block.error().message());
       return;
     }
-    if (block->header.height <= stores_.blocks->LatestHeight()) continue;
+    if (block->header.height <= posted) continue;
+    posted = block->header.height;
     ++blocks_synced_;
     // The replica verifies the commit certificate against the validator set before delivery.
     driver_->Post(consensus::DecidedReceived{ToDecided(*block)});
   }
-  if (best_peer_height_ > stores_.blocks->LatestHeight()) {
+  if (best_peer_height_ > posted) {
     // Stay with a peer that helped; ask another after an answer that brought nothing.
-    const bool progress = stores_.blocks->LatestHeight() > before;
-    RequestBlocks(stores_.blocks->LatestHeight().Next(),
-                  progress ? std::optional<ReplicaId>(from) : std::nullopt);
+    RequestBlocks(posted.Next(), posted > before ? std::optional<ReplicaId>(from) : std::nullopt);
   }
 }
 
