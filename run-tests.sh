@@ -70,6 +70,26 @@ else
   exit 1
 fi
 
+# A few seconds of ertr-bench (closed and open loop, and the restart mode), only to prove the
+# load generator works; its figures are not checked (benchmarks are never timed assertions).
+bench_ok=1
+for args in "--mode closed --concurrency 4 --seconds 3" "--mode open --rate 20 --concurrency 8 --seconds 3" \
+            "--mode restart --concurrency 4 --seconds 3"; do
+  # shellcheck disable=SC2086
+  if ! build/bench/ertr-bench --ertrd build/node/ertrd $args >>build/bench-smoke.log 2>&1; then
+    bench_ok=0
+  fi
+done
+if [[ $bench_ok == 1 ]]; then
+  summary+=("ertr-bench smoke: 1 passed, 0 failed")
+  all_passed=$((all_passed + 1))
+else
+  tail -40 build/bench-smoke.log
+  echo "run-tests: the ertr-bench smoke run failed (log: build/bench-smoke.log)" >&2
+  echo "tests: $all_passed passed, $((all_failed + 1)) failed"
+  exit 1
+fi
+
 printf '%s\n' "${summary[@]}"
 echo "run-tests: finished in $(( $(date +%s) - start ))s"
 echo "tests: $all_passed passed, $all_failed failed"

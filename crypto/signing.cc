@@ -2,7 +2,12 @@
 
 #include <sodium.h>
 
+#include <deque>
+#include <mutex>
+#include <set>
 #include <utility>
+
+#include "crypto/hash.h"
 
 namespace ertr::crypto {
 
@@ -141,7 +146,49 @@ class Ed25519Verifier final : public Verifier {
   }
 };
 
+class CachingVerifier final : public Verifier {
+ public:
+  CachingVerifier(std::unique_ptr<Verifier> inner, std::size_t capacity)
+      : inner_(std::move(inner)), capacity_(capacity) {}
+  bool Verify(const PublicKey& key, SigningDomain domain, std::string_view chain_id,
+              ByteSpan payload, const Signature& signature) const override {
+    auto msg = SignedMessage(domain, chain_id, payload);
+    if (!msg) return false;
+    Hasher h;
+    h.Update(key.span());
+    h.Update(signature.span());
+    h.Update(*msg);
+    const Digest id = h.Finish();
+    {
+      std::lock_guard lock(mu_);
+      if (seen_.count(id)) return true;
+    }
+    if (!inner_->Verify(key, domain, chain_id, payload, signature)) return false;
+    std::lock_guard lock(mu_);
+    if (seen_.insert(id).second) {
+      order_.push_back(id);
+      if (order_.size() > capacity_) {
+        seen_.erase(order_.front());
+        order_.pop_front();
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::unique_ptr<Verifier> inner_;
+  std::size_t capacity_;
+  mutable std::mutex mu_;
+  mutable std::set<Digest> seen_;
+  mutable std::deque<Digest> order_;
+};
+
 }  // namespace
+
+std::unique_ptr<Verifier> MakeCachingVerifier(std::unique_ptr<Verifier> inner,
+                                              std::size_t capacity) {
+  return std::make_unique<CachingVerifier>(std::move(inner), capacity);
+}
 
 std::unique_ptr<Signer> MakeEd25519Signer(SigningKey key) {
   return std::make_unique<Ed25519Signer>(std::move(key));

@@ -96,4 +96,12 @@ class Verifier {
 std::unique_ptr<Signer> MakeEd25519Signer(SigningKey key);
 std::unique_ptr<Verifier> MakeEd25519Verifier();
 
+// Remembers the last `capacity` successful verifications (by a BLAKE2b-256 of key, domain,
+// chain id, payload and signature) and answers them without verifying again: a node checks each
+// transaction's signature once when admitting it and would otherwise check it again when
+// executing its block. Only successes are cached, so the answer is always the inner verifier's.
+// Thread-safe.
+std::unique_ptr<Verifier> MakeCachingVerifier(std::unique_ptr<Verifier> inner,
+                                              std::size_t capacity);
+
 }  // namespace ertr::crypto

@@ -44,7 +44,9 @@ Status Node::Init() {
   auto vkey = crypto::DecodeSigningKeyFile(vfile, passphrase);
   if (!vkey) return vkey.error().WithContext(config_.Resolve(config_.validator_key_file).string());
   signer_ = crypto::MakeEd25519Signer(std::move(*vkey));
-  verifier_ = crypto::MakeEd25519Verifier();
+  // Each transaction's signature is checked when admitted and again when its block executes;
+  // the cache makes the second check a hash lookup.
+  verifier_ = crypto::MakeCachingVerifier(crypto::MakeEd25519Verifier(), 1u << 15);
   ERTR_ASSIGN_OR_RETURN(Bytes ifile,
                         crypto::ReadKeyFileBytes(config_.Resolve(config_.institution_key_file)));
   auto ikey = crypto::DecodeBoxKeyFile(ifile, passphrase);

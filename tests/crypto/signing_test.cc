@@ -153,4 +153,48 @@ TEST_CASE("Secret keys are zeroed and released when moved from", "[unit]") {
 }
 
 }  // namespace
+class CountingVerifier final : public Verifier {
+ public:
+  explicit CountingVerifier(int& calls) : calls_(calls) {}
+  bool Verify(const PublicKey& key, SigningDomain domain, std::string_view chain_id,
+              ByteSpan payload, const Signature& signature) const override {
+    ++calls_;
+    return inner_->Verify(key, domain, chain_id, payload, signature);
+  }
+
+ private:
+  int& calls_;
+  std::unique_ptr<Verifier> inner_ = MakeEd25519Verifier();
+};
+
+TEST_CASE("The caching verifier answers a repeated success without verifying again", "[unit]") {
+  int calls = 0;
+  auto cached = MakeCachingVerifier(std::make_unique<CountingVerifier>(calls), 2);
+  auto key = SigningKey::Generate();
+  const Bytes payload = {1, 2, 3};
+  auto sig = key.Sign(SigningDomain::kTransaction, "c", payload);
+  REQUIRE(sig.has_value());
+  CHECK(cached->Verify(key.public_key(), SigningDomain::kTransaction, "c", payload, *sig));
+  CHECK(cached->Verify(key.public_key(), SigningDomain::kTransaction, "c", payload, *sig));
+  CHECK(calls == 1);
+  // Anything that differs is verified afresh, and failures are never remembered.
+  const Bytes other = {1, 2, 4};
+  CHECK_FALSE(cached->Verify(key.public_key(), SigningDomain::kTransaction, "c", other, *sig));
+  CHECK_FALSE(cached->Verify(key.public_key(), SigningDomain::kTransaction, "c", other, *sig));
+  CHECK_FALSE(cached->Verify(key.public_key(), SigningDomain::kPrepare, "c", payload, *sig));
+  CHECK_FALSE(cached->Verify(key.public_key(), SigningDomain::kTransaction, "d", payload, *sig));
+  auto stranger = SigningKey::Generate();
+  CHECK_FALSE(
+      cached->Verify(stranger.public_key(), SigningDomain::kTransaction, "c", payload, *sig));
+  CHECK(calls == 6);
+  // Bounded: after two newer successes the first is verified again.
+  for (std::uint8_t b : {7, 8}) {
+    const Bytes p = {b};
+    auto s = key.Sign(SigningDomain::kTransaction, "c", p);
+    CHECK(cached->Verify(key.public_key(), SigningDomain::kTransaction, "c", p, *s));
+  }
+  CHECK(cached->Verify(key.public_key(), SigningDomain::kTransaction, "c", payload, *sig));
+  CHECK(calls == 9);
+}
+
 }  // namespace ertr::crypto
