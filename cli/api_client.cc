@@ -11,6 +11,7 @@
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
 #include "proto/api_auth.h"
+#include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
 
 namespace ertr::cli {
@@ -34,42 +35,7 @@ bool IsLoopback(const std::string& address) {
 
 Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return Status::Ok();
-  StatusCode code = StatusCode::kInternal;
-  switch (s.error_code()) {
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::OUT_OF_RANGE:
-      code = StatusCode::kInvalidArgument;
-      break;
-    case grpc::StatusCode::NOT_FOUND:
-      code = StatusCode::kNotFound;
-      break;
-    case grpc::StatusCode::ALREADY_EXISTS:
-      code = StatusCode::kAlreadyExists;
-      break;
-    case grpc::StatusCode::PERMISSION_DENIED:
-      code = StatusCode::kPermissionDenied;
-      break;
-    case grpc::StatusCode::UNAUTHENTICATED:
-      code = StatusCode::kUnauthenticated;
-      break;
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      code = StatusCode::kFailedPrecondition;
-      break;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      code = StatusCode::kResourceExhausted;
-      break;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::ABORTED:
-      code = StatusCode::kUnavailable;
-      break;
-    case grpc::StatusCode::DATA_LOSS:
-      code = StatusCode::kDataLoss;
-      break;
-    default:
-      break;
-  }
+  const StatusCode code = proto::FromGrpcCode(s.error_code());
   std::string msg = s.error_message();
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE && msg.find("connect") != std::string::npos) {
     msg += " (is the node running, is --node right, and does its API need --tls-ca?)";

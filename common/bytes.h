@@ -27,6 +27,8 @@ inline std::string_view AsStringView(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 inline Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+// The bytes as a std::string (protobuf `bytes` fields).
+inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
 
 // Lower-case hex of the bytes.
 std::string ToHex(ByteSpan bytes);

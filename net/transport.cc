@@ -30,6 +30,10 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
         reader_(kMaxHandshakeFrame),
         pending_(t.pending_handshakes_) {
     ++*pending_;
+    // Consensus messages are small and latency-bound: without TCP_NODELAY, Nagle's algorithm
+    // and delayed ACKs hold a vote back for up to 40 ms. The queue already coalesces writes.
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
   }
   // May run after the transport is gone (handlers destroyed with the io_context): touches only
   // the shared counter.

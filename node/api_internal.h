@@ -19,8 +19,6 @@ inline constexpr std::size_t kMaxCommitWaiters = 10'000;
 inline constexpr std::size_t kMaxAccessBatch = 256;
 inline constexpr auto kAccessFlushDelay = std::chrono::milliseconds(100);
 
-inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
-
 // Plaintext and key bytes leave no copy behind in reused buffers.
 using crypto::Wipe;
 

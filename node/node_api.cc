@@ -23,6 +23,7 @@
 #include "proto/api_auth.h"
 #include "proto/api_codec.h"
 #include "proto/codec.h"
+#include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
 #include "proto/receipt.h"
 
@@ -37,38 +38,9 @@ constexpr std::size_t kReadPiece = 256u << 10;  // ciphertext bytes decrypted pe
 constexpr int kMaxConcurrentUploads = 16;
 constexpr std::size_t kMaxApiQueue = 10'000;  // calls waiting for the io thread
 
-grpc::StatusCode GrpcCode(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return grpc::StatusCode::OK;
-    case StatusCode::kInvalidArgument:
-      return grpc::StatusCode::INVALID_ARGUMENT;
-    case StatusCode::kNotFound:
-      return grpc::StatusCode::NOT_FOUND;
-    case StatusCode::kAlreadyExists:
-      return grpc::StatusCode::ALREADY_EXISTS;
-    case StatusCode::kPermissionDenied:
-      return grpc::StatusCode::PERMISSION_DENIED;
-    case StatusCode::kUnauthenticated:
-      return grpc::StatusCode::UNAUTHENTICATED;
-    case StatusCode::kFailedPrecondition:
-      return grpc::StatusCode::FAILED_PRECONDITION;
-    case StatusCode::kResourceExhausted:
-      return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case StatusCode::kUnavailable:
-      return grpc::StatusCode::UNAVAILABLE;
-    case StatusCode::kDataLoss:
-      return grpc::StatusCode::DATA_LOSS;
-    case StatusCode::kIoError:
-    case StatusCode::kInternal:
-      return grpc::StatusCode::INTERNAL;
-  }
-  return grpc::StatusCode::INTERNAL;
-}
-
 grpc::Status ToGrpc(const Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(GrpcCode(s.code()), s.message());
+  return grpc::Status(proto::ToGrpcCode(s.code()), s.message());
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 
 namespace ertr::proto {
 
-using wire::ToString;
+using ertr::ToString;
 
 void ToWire(const ledger::RecordState& r, ledger::AccessBasis basis, ertr::v1::RecordInfo& out) {
   out.set_record_id(ToString(r.id.span()));

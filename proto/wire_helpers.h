@@ -31,8 +31,6 @@ Result<T> Fixed(const std::string& raw, std::string_view field) {
   return T::FromSpan(AsBytes(raw), field);
 }
 
-inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
-
 template <typename Message>
 Bytes Serialize(const Message& msg) {
   Bytes out(msg.ByteSizeLong());
