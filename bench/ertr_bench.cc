@@ -402,7 +402,11 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // every node applied them
 
   std::vector<Proc> before;
-  for (int i = 0; i < o.validators; ++i) before.push_back(ReadProc(net.pid(i)));
+  for (int i = 0; i < o.validators; ++i) {
+    // Reset each node's peak RSS (VmHWM) so that the peak below is the run's, not start-up's.
+    std::ofstream("/proc/" + std::to_string(net.pid(i)) + "/clear_refs") << "5";
+    before.push_back(ReadProc(net.pid(i)));
+  }
   const double replicated_before = net.SumMetric("ertr_blob_bytes_received_total");
   Load load;
   const auto end = Clock::now() + std::chrono::seconds(o.seconds);

@@ -159,6 +159,12 @@ void Cluster::StartAll() {
       auto s = Status(i);
       if (!s || s->peers + 1 < static_cast<std::uint64_t>(n_)) return false;
     }
+    // And each node's gRPC API answers a signed call (a first call racing the server's start
+    // was refused once with "Socket closed").
+    for (int i = 0; i < n_; ++i) {
+      auto client = Client(i, admin_key(i));
+      if (!client || !client->GetStatus()) return false;
+    }
     return true;
   });
   if (!up) {
