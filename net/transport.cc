@@ -5,6 +5,7 @@
 #include <array>
 #include <deque>
 #include <optional>
+#include <vector>
 
 #include "crypto/session.h"
 #include "net/frame.h"
@@ -18,6 +19,8 @@ using asio::ip::tcp;
 namespace {
 // The largest handshake message (kReplySize); nothing bigger is buffered before authentication.
 constexpr std::size_t kMaxHandshakeFrame = 128;
+constexpr std::size_t kMaxGatheredFrames = 64;
+constexpr std::size_t kMaxGatheredBytes = 1u << 20;
 }  // namespace
 
 class Transport::Connection : public std::enable_shared_from_this<Connection> {
@@ -31,7 +34,7 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
         pending_(t.pending_handshakes_) {
     ++*pending_;
     // Consensus messages are small and latency-bound: without TCP_NODELAY, Nagle's algorithm
-    // and delayed ACKs hold a vote back for up to 40 ms. The queue already coalesces writes.
+    // and delayed ACKs hold a vote back for up to 40 ms. WriteNext gathers queued frames instead.
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
   }
@@ -107,18 +110,31 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     writing_ = true;
+    // Everything queued meanwhile leaves in one gathered write (one system call, and with
+    // TCP_NODELAY as few packets as the bytes need), bounded per call.
+    std::vector<asio::const_buffer> buffers;
+    std::size_t bytes = 0;
+    for (const auto& frame : queue_) {
+      if (!buffers.empty() && (buffers.size() == kMaxGatheredFrames || bytes >= kMaxGatheredBytes))
+        break;
+      buffers.emplace_back(asio::buffer(frame));
+      bytes += frame.size();
+    }
     auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(queue_.front()),
-                      [self](const boost::system::error_code& ec, std::size_t n) {
-                        if (ec) {
-                          self->Close("write failed: " + ec.message());
-                          return;
-                        }
-                        self->t_.stats_.bytes_sent += n;
-                        self->queued_bytes_ -= self->queue_.front().size();
-                        self->queue_.pop_front();
-                        self->WriteNext();
-                      });
+    asio::async_write(
+        socket_, buffers,
+        [self, frames = buffers.size()](const boost::system::error_code& ec, std::size_t n) {
+          if (ec) {
+            self->Close("write failed: " + ec.message());
+            return;
+          }
+          self->t_.stats_.bytes_sent += n;
+          for (std::size_t i = 0; i < frames; ++i) {
+            self->queued_bytes_ -= self->queue_.front().size();
+            self->queue_.pop_front();
+          }
+          self->WriteNext();
+        });
   }
 
   void ReadMore() {
