@@ -125,7 +125,7 @@ Status Node::Init() {
   rc.view_timeout_ms = config_.view_timeout_ms;
   replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);
   ERTR_ASSIGN_OR_RETURN(blobs_,
-                        storage::OpenFileBlobStore(config_.Resolve(config_.data_dir) / "blobs"));
+                        storage::OpenBlobStore(config_.Resolve(config_.data_dir) / "blobs"));
   BlobReplicator::Hooks blob_hooks;
   blob_hooks.send = [this](std::optional<ReplicaId> to, const proto::PeerMessage& m) {
     SendMessage(to, m);

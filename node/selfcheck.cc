@@ -64,7 +64,7 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
   Step(out, "encrypted a synthetic 3 MiB payload (XChaCha20-Poly1305 secretstream)",
        "data key sealed to the institution key and reopened; decrypted bit-exact");
 
-  ERTR_ASSIGN_OR_RETURN(auto blobs, storage::OpenFileBlobStore(dir / "blobs"));
+  ERTR_ASSIGN_OR_RETURN(auto blobs, storage::OpenBlobStore(dir / "blobs"));
   ERTR_ASSIGN_OR_RETURN(crypto::Digest digest, storage::PutBlob(*blobs, ciphertext));
   Step(out, "stored the ciphertext in the content-addressed blob store", digest.ShortHex() + "…");
 

@@ -59,8 +59,16 @@ class BlobStore {
   virtual Result<std::vector<crypto::Digest>> List() const = 0;
 };
 
-// Opens (creating if needed) a blob store in `dir`; removes temporary files left by a crash.
+// Opens (creating if needed) a blob store of files in `dir`; removes temporary files left by a
+// crash.
 Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const std::filesystem::path& dir);
+
+// Blobs of at most this size are kept in the node's small-blob database (ADR 0009).
+inline constexpr std::size_t kSmallBlobBytes = 64u << 10;
+
+// The node's blob store in `dir`: blobs of at most kSmallBlobBytes in an embedded RocksDB
+// (`dir`/small, one synced write each), larger ones as files (OpenFileBlobStore). Same contracts.
+Result<std::unique_ptr<BlobStore>> OpenBlobStore(const std::filesystem::path& dir);
 
 // Whole-buffer conveniences.
 Result<crypto::Digest> PutBlob(BlobStore& store, ByteSpan data);

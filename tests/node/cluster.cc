@@ -162,6 +162,10 @@ void Cluster::StartAll() {
     // And each node's gRPC API answers a signed call (a first call racing the server's start
     // was refused once with "Socket closed").
     for (int i = 0; i < n_; ++i) {
+      std::ifstream config(home(i) + "/config.toml");
+      std::stringstream text;
+      text << config.rdbuf();
+      if (text.str().find("tls_cert_file") != std::string::npos) continue;  // the test dials it
       auto client = Client(i, admin_key(i));
       if (!client || !client->GetStatus()) return false;
     }

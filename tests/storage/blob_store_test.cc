@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include "storage/blob_store.h"
@@ -105,6 +106,91 @@ TEST_CASE("A corrupted blob file is reported, never served as good", "[storage]"
   // A truncated file too.
   std::filesystem::resize_file(path, 100);
   CHECK((*store)->Verify(*d).code() == StatusCode::kDataLoss);
+}
+
+TEST_CASE("The node's store keeps small blobs in its database and large ones as files",
+          "[storage]") {
+  testing::TempDir dir;
+  crypto::Digest small_digest, edge_digest, large_digest;
+  const Bytes small = Data(2048), edge = Data(kSmallBlobBytes), large = Data(kSmallBlobBytes + 1);
+  {
+    auto store = OpenBlobStore(dir.path());
+    REQUIRE(store.has_value());
+    // Streamed in pieces: the writer moves to a file once the content outgrows the database.
+    for (const Bytes* data : {&small, &edge, &large}) {
+      auto writer = (*store)->Create();
+      REQUIRE(writer.has_value());
+      for (std::size_t off = 0; off < data->size(); off += 10'000) {
+        REQUIRE((*writer)
+                    ->Write(ByteSpan(*data).subspan(
+                        off, std::min<std::size_t>(10'000, data->size() - off)))
+                    .ok());
+      }
+      CHECK((*writer)->bytes_written() == data->size());
+      CHECK_FALSE((*store)->Contains(crypto::Hash(*data)));  // not visible before Commit
+      auto d = (*writer)->Commit();
+      REQUIRE(d.has_value());
+      CHECK(*d == crypto::Hash(*data));
+    }
+    small_digest = crypto::Hash(small);
+    edge_digest = crypto::Hash(edge);
+    large_digest = crypto::Hash(large);
+  }
+  // Only the large blob is a file; everything survives reopening.
+  const std::string large_hex = large_digest.ToHex();
+  CHECK(std::filesystem::exists(dir.path() / "objects" / large_hex.substr(0, 2) / large_hex));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "objects" / small_digest.ToHex().substr(0, 2) /
+                                      small_digest.ToHex()));
+  auto store = OpenBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  for (const auto& [digest, data] : {std::pair{small_digest, &small}, std::pair{edge_digest, &edge},
+                                     std::pair{large_digest, &large}}) {
+    CHECK((*store)->Contains(digest));
+    CHECK(*(*store)->Size(digest) == data->size());
+    auto back = GetBlob(**store, digest);
+    REQUIRE(back.has_value());
+    CHECK(*back == *data);
+    CHECK((*store)->Verify(digest).ok());
+  }
+  auto list = (*store)->List();
+  REQUIRE(list.has_value());
+  std::vector<crypto::Digest> want = {small_digest, edge_digest, large_digest};
+  std::sort(want.begin(), want.end());
+  CHECK(*list == want);
+  // Erasure removes either kind, idempotently.
+  REQUIRE((*store)->Delete(small_digest).ok());
+  REQUIRE((*store)->Delete(large_digest).ok());
+  REQUIRE((*store)->Delete(small_digest).ok());
+  CHECK_FALSE((*store)->Contains(small_digest));
+  CHECK_FALSE((*store)->Contains(large_digest));
+  CHECK(GetBlob(**store, small_digest).error().code() == StatusCode::kNotFound);
+  CHECK(*(*store)->List() == std::vector<crypto::Digest>{edge_digest});
+}
+
+TEST_CASE("A small blob with the wrong content or an abandoned write is never stored",
+          "[storage]") {
+  testing::TempDir dir;
+  auto store = OpenBlobStore(dir.path());
+  REQUIRE(store.has_value());
+  auto writer = (*store)->Create(crypto::Hash(AsBytes("something else")));
+  REQUIRE(writer.has_value());
+  REQUIRE((*writer)->Write(Data(1000)).ok());
+  auto r = (*writer)->Commit();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == StatusCode::kDataLoss);
+  CHECK_FALSE((*writer)->Commit().has_value());  // a writer commits at most once
+  {
+    auto abandoned = (*store)->Create();
+    REQUIRE(abandoned.has_value());
+    REQUIRE((*abandoned)->Write(Data(500)).ok());
+  }
+  CHECK((*store)->List()->empty());
+  CHECK_FALSE((*store)->Contains(crypto::Hash(Data(1000))));
+  CHECK_FALSE((*store)->Contains(crypto::Hash(Data(500))));
+  // A second process cannot open the same store.
+  auto again = OpenBlobStore(dir.path());
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code() == StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

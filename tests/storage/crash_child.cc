@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", stores.error().ToString().c_str());
     return 4;
   }
-  auto blobs = ertr::storage::OpenFileBlobStore(dir / "blobs");
+  auto blobs = ertr::storage::OpenBlobStore(dir / "blobs");
   if (!blobs) return 5;
   auto report = [](char step) {
     if (::write(3, &step, 1) != 1) std::_Exit(8);

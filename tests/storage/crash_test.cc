@@ -60,7 +60,7 @@ std::uint64_t CheckConsistent(const std::filesystem::path& dir, std::uint64_t ve
                               std::set<crypto::Digest>& verified_blobs) {
   auto stores = OpenRocksDbStores(dir / "db");
   REQUIRE(stores.has_value());
-  auto blobs = OpenFileBlobStore(dir / "blobs");
+  auto blobs = OpenBlobStore(dir / "blobs");
   REQUIRE(blobs.has_value());
   std::uint64_t h = stores->blocks->LatestHeight().value();
   for (std::uint64_t i = verified_height > 3 ? verified_height - 3 : 1; i <= h; ++i) {
