@@ -337,6 +337,11 @@ void Replica::TryPropose() {
       batch.push_back(tx);
     }
     if (batch.empty()) return;
+    const bool in_flight = next_height_.value() > last_delivered_.value() + 1;
+    if (in_flight && batch.size() < config_.min_pipelined_batch &&
+        batch.size() < config_.max_block_transactions) {
+      return;  // gather more while the block in flight commits
+    }
     std::uint64_t time = std::max({now_ms_, last_proposed_time_ms_, last_time_ms_});
     last_proposed_time_ms_ = time;
     Proposal proposal =

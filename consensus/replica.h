@@ -26,6 +26,10 @@ struct ReplicaConfig {
   ValidatorSet validators;
   ReplicaId self;
   std::uint32_t pipeline_window = 8;  // heights in flight beyond the last delivered
+  // Adaptive batching: while a block of this primary is still in flight, a further block is
+  // proposed only once this many transactions wait for one; otherwise they gather until the
+  // block in flight is delivered. 1 pipelines every transaction as it arrives.
+  std::uint32_t min_pipelined_batch = 1;
   std::uint32_t max_block_transactions = 1000;
   std::uint64_t max_block_bytes = 8u << 20;
   std::uint64_t checkpoint_interval = 16;    // K: a checkpoint every K heights

@@ -143,6 +143,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Path("keys.passphrase_file", c.passphrase_file));
   ERTR_RETURN_IF_ERROR(r.Integer("consensus.view_timeout_ms", c.view_timeout_ms, 100, 600'000));
   ERTR_RETURN_IF_ERROR(r.Integer("consensus.pipeline_window", c.pipeline_window, 1, 64));
+  ERTR_RETURN_IF_ERROR(
+      r.Integer("consensus.min_pipelined_batch", c.min_pipelined_batch, 1, 100'000));
   std::set<std::uint32_t> seen{index};
   if (const auto* peers = t.get_as<toml::array>("peers")) {
     for (std::size_t i = 0; i < peers->size(); ++i) {
@@ -194,7 +196,8 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "passphrase_file = \"" << c.passphrase_file.string() << "\"\n\n"
     << "[consensus]\n"
     << "view_timeout_ms = " << c.view_timeout_ms << "\n"
-    << "pipeline_window = " << c.pipeline_window << "\n";
+    << "pipeline_window = " << c.pipeline_window << "\n"
+    << "min_pipelined_batch = " << c.min_pipelined_batch << "\n";
   for (const auto& p : c.peers) {
     o << "\n[[peers]]\nvalidator_index = " << p.validator_index.value() << "\naddress = \""
       << p.host << ":" << p.port << "\"\n";

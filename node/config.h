@@ -41,6 +41,7 @@ struct NodeConfig {
   std::filesystem::path passphrase_file;
   std::uint64_t view_timeout_ms = 2000;
   std::uint32_t pipeline_window = 4;
+  std::uint32_t min_pipelined_batch = 32;
   std::vector<PeerConfig> peers;
 
   std::filesystem::path Resolve(const std::filesystem::path& p) const {

@@ -79,5 +79,60 @@ TEST_CASE("A backup votes once per slot, ignores repeats and catches an equivoca
         }) == 1);
 }
 
+TEST_CASE("While a block is in flight the primary gathers a batch before proposing again",
+          "[unit]") {
+  sim::FakeKeys keys;
+  std::vector<std::unique_ptr<sim::FakeSigner>> signers;
+  std::vector<crypto::PublicKey> pks;
+  for (std::uint8_t i = 0; i < 4; ++i) {
+    std::array<std::uint8_t, 32> secret{};
+    secret[0] = i + 1;
+    pks.push_back(keys.Add(secret));
+    signers.push_back(std::make_unique<sim::FakeSigner>(keys, pks.back()));
+  }
+  sim::FakeVerifier verifier(keys);
+  ReplicaConfig c;
+  c.chain_id = "ertr-test";
+  c.validators = *ValidatorSet::Create(pks);
+  c.self = ReplicaId(0);  // the primary of view 0
+  c.min_pipelined_batch = 3;
+  Replica primary(c, *signers[0], verifier);
+  std::uint64_t n = 0;
+  auto arrive = [&](std::size_t count) {
+    std::vector<Transaction> txs;
+    for (std::size_t i = 0; i < count; ++i, ++n) {
+      const std::string body = "tx-" + std::to_string(n);
+      txs.push_back({crypto::Hash(AsBytes(body)), ToBytes(body)});
+    }
+    return primary.Handle(Event{1000 + n, TransactionsReceived{txs}});
+  };
+  auto proposals = [](const std::vector<Action>& actions) {
+    std::vector<std::size_t> sizes;
+    for (const auto& a : actions) {
+      const auto* b = std::get_if<Broadcast>(&a);
+      if (b == nullptr) continue;
+      if (const auto* pp = std::get_if<PrePrepare>(&b->message)) {
+        sizes.push_back(pp->proposal.txs.size());
+      }
+    }
+    return sizes;
+  };
+  // Nothing in flight: the first transaction is proposed at once.
+  CHECK(proposals(arrive(1)) == std::vector<std::size_t>{1});
+  // Height 1 is in flight: two more wait, the third makes a batch of three.
+  CHECK(proposals(arrive(1)).empty());
+  CHECK(proposals(arrive(1)).empty());
+  CHECK(proposals(arrive(1)) == std::vector<std::size_t>{3});
+  // With the default of 1, every arrival is pipelined (the old behaviour).
+  c.min_pipelined_batch = 1;
+  Replica eager(c, *signers[0], verifier);
+  auto first =
+      eager.Handle(Event{1, TransactionsReceived{{{crypto::Hash(AsBytes("a")), ToBytes("a")}}}});
+  auto second =
+      eager.Handle(Event{2, TransactionsReceived{{{crypto::Hash(AsBytes("b")), ToBytes("b")}}}});
+  CHECK(proposals(first) == std::vector<std::size_t>{1});
+  CHECK(proposals(second) == std::vector<std::size_t>{1});
+}
+
 }  // namespace
 }  // namespace ertr::consensus

@@ -25,6 +25,7 @@ std::string ErrorOf(const std::string& text) {
 
 TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   auto c = Sample();
+  c.min_pipelined_batch = 77;
   auto parsed = ParseNodeConfig(RenderNodeConfig(c), c.home, "config.toml");
   REQUIRE(parsed.has_value());
   CHECK(parsed->validator_index == ReplicaId(2));
@@ -32,6 +33,7 @@ TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   CHECK(parsed->listen_port == 1234);
   CHECK(parsed->http_port == 2345);
   CHECK(parsed->passphrase_file == "keys/passphrase");
+  CHECK(parsed->min_pipelined_batch == 77);
   REQUIRE(parsed->peers.size() == 2);
   CHECK(parsed->peers[1].host == "10.0.0.2");
   CHECK(parsed->peers[1].port == 1001);
