@@ -26,6 +26,23 @@ TEST_CASE("n=4 lossy network: drops, duplicates and reordering, then heal", "[si
   });
 }
 
+TEST_CASE("n=4 adaptive batching under loss, a primary crash and a partition", "[sim]") {
+  SimOptions o;
+  o.min_pipelined_batch = 4;  // as the node does (32 there; blocks here hold at most 10)
+  o.drop = 0.05;
+  o.max_delay_ms = 40;
+  ExpectSafeAndLive("n4-batching", o, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 8, 5, 2000);
+    c.RunUntil(300 + rng() % 500);
+    c.Crash(0);
+    c.RunUntil(c.now() + 1500 + rng() % 1000);
+    c.Restart(0);
+    c.Partition({static_cast<std::uint32_t>(1 + rng() % 3)});
+    SubmitOverTime(c, rng, 4, 5, c.now() + 1000);
+    c.RunUntil(c.now() + 2000 + rng() % 1000);
+  });
+}
+
 TEST_CASE("n=4 primary crash and restart", "[sim]") {
   ExpectSafeAndLive("n4-primary-crash", {}, [](SimCluster& c, std::mt19937_64& rng) {
     SubmitOverTime(c, rng, 3, 5, 500);

@@ -75,6 +75,7 @@ ReplicaConfig SimCluster::Config(std::uint32_t r) const {
   c.validators = validators_;
   c.self = ReplicaId(r);
   c.pipeline_window = options_.pipeline_window;
+  c.min_pipelined_batch = options_.min_pipelined_batch;
   c.checkpoint_interval = options_.checkpoint_interval;
   c.max_block_transactions = options_.max_block_transactions;
   c.view_timeout_ms = options_.view_timeout_ms;

@@ -44,6 +44,7 @@ struct SimOptions {
   std::uint64_t min_delay_ms = 1;
   std::uint64_t max_delay_ms = 20;
   std::uint32_t pipeline_window = 4;
+  std::uint32_t min_pipelined_batch = 1;
   std::uint64_t checkpoint_interval = 8;
   std::uint32_t max_block_transactions = 10;
   std::uint64_t view_timeout_ms = 500;
