@@ -9,18 +9,41 @@
 
 namespace ertr::node {
 
+Bytes PreparedKey(Height height) {
+  Bytes key = ToBytes(kPreparedKeyPrefix);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<std::uint8_t>(height.value() >> shift));
+  }
+  return key;
+}
+
 Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log) {
   ERTR_ASSIGN_OR_RETURN(auto entries, log.LoadAll());
+  consensus::PersistentState state;
+  std::vector<consensus::PreparedCertificate> prepared;
   for (const auto& [key, value] : entries) {
-    if (AsStringView(key) == kReplicaStateKey) {
-      auto state = proto::DecodeReplicaState(value);
-      if (!state)
+    const std::string_view k = AsStringView(key);
+    if (k == kReplicaStateKey) {
+      auto s = proto::DecodeReplicaState(value);
+      if (!s) {
         return Status::DataLoss("the consensus log's replica state does not decode: " +
-                                state.error().message());
-      return state;
+                                s.error().message());
+      }
+      state = std::move(*s);  // an older log may hold its prepared certificates here too
+    } else if (k.starts_with(kPreparedKeyPrefix)) {
+      auto pc = proto::DecodePreparedCertificate(value);
+      if (!pc) {
+        return Status::DataLoss("the consensus log's prepared certificate does not decode: " +
+                                pc.error().message());
+      }
+      prepared.push_back(std::move(*pc));
     }
   }
-  return consensus::PersistentState{};
+  for (auto& pc : prepared) {
+    const Height h = pc.proposal.header.height;
+    if (h > state.stable_height) state.prepared[h] = std::move(pc);
+  }
+  return state;
 }
 
 ReplicaDriver::ReplicaDriver(boost::asio::io_context& io, consensus::Replica& replica,
@@ -31,7 +54,11 @@ ReplicaDriver::ReplicaDriver(boost::asio::io_context& io, consensus::Replica& re
       log_(log),
       state_(std::move(state)),
       hooks_(std::move(hooks)),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)) {
+  // Written to their own keys at the first sync (a log of an older version kept them inside
+  // the state entry); deleting an absent key is harmless.
+  for (const auto& [h, pc] : state_.prepared) dirty_prepared_.insert(h);
+}
 
 std::uint64_t ReplicaDriver::NowMs() {
   // Wall-clock milliseconds (block times are wall time), never going backwards for the replica.
@@ -77,10 +104,26 @@ void ReplicaDriver::Flush() {
   if (unsynced_) {
     StateDelta writes;
     writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
+    for (Height h : dirty_prepared_) {
+      auto it = state_.prepared.find(h);
+      if (it == state_.prepared.end()) continue;
+      writes.Put(PreparedKey(h), proto::EncodePreparedCertificate(it->second));
+      logged_prepared_.insert(h);
+    }
+    // Certificates truncated by a stable checkpoint leave the log too.
+    for (auto it = logged_prepared_.begin(); it != logged_prepared_.end();) {
+      if (state_.prepared.count(*it)) {
+        ++it;
+        continue;
+      }
+      writes.Delete(PreparedKey(*it));
+      it = logged_prepared_.erase(it);
+    }
     if (auto s = log_.Save(writes); !s.ok()) {
       held_.clear();
       return Fail(s.WithContext("persisting the replica state"));
     }
+    dirty_prepared_.clear();
     unsynced_ = false;
   }
   for (const auto& [to, message] : held_) {
@@ -104,6 +147,7 @@ void ReplicaDriver::Run(const consensus::Action& action) {
     ReplicaDriver& d;
     void operator()(const consensus::Persist& p) const {
       consensus::ApplyPersistDelta(d.state_, p.delta);
+      if (p.delta.prepared) d.dirty_prepared_.insert(p.delta.prepared->proposal.header.height);
       d.unsynced_ = true;  // synced by Flush before any later message leaves
     }
     void operator()(const consensus::Send& s) const {

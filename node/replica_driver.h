@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "consensus/replica.h"
@@ -45,8 +46,12 @@ struct DriverHooks {
   std::function<void(const Status&)> on_fatal;
 };
 
-// The consensus log key holding the replica's persistent state.
+// The consensus log keys of the replica's persistent state (ADR 0010): its small part (view,
+// signed votes, stable checkpoint) under kReplicaStateKey, and each prepared certificate under
+// kPreparedKeyPrefix + the height (8 bytes, big-endian), so a flush writes only what changed.
 inline constexpr std::string_view kReplicaStateKey = "replica/state";
+inline constexpr std::string_view kPreparedKeyPrefix = "replica/prepared/";
+Bytes PreparedKey(Height height);
 
 // Loads the replica state saved by a previous run (fresh state if none).
 Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log);
@@ -90,6 +95,9 @@ class ReplicaDriver {
   bool scheduled_ = false;  // a Drain is posted to the io_context
   bool failed_ = false;
   bool unsynced_ = false;  // state_ has Persist deltas not yet synced
+  // Heights whose prepared certificate changed since the last sync, and those in the log.
+  std::set<Height> dirty_prepared_;
+  std::set<Height> logged_prepared_;
   // Messages held until the snapshot is synced: (to, message), `to` empty for a broadcast.
   std::vector<std::pair<std::optional<ReplicaId>, consensus::Message>> held_;
 };

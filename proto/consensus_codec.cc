@@ -237,11 +237,22 @@ Bytes EncodeReplicaState(const consensus::PersistentState& state) {
     v->set_height(key.second.value());
     v->set_digest(ToString(digest.span()));
   }
-  for (const auto& [h, pc] : state.prepared) ToWire(pc, *m.add_prepared());
   m.set_stable_height(state.stable_height.value());
   m.set_stable_root(ToString(state.stable_root.span()));
   for (const auto& c : state.checkpoint_proof) ToWire(c, *m.add_checkpoint_proof());
   return Serialize(m);
+}
+
+Bytes EncodePreparedCertificate(const consensus::PreparedCertificate& pc) {
+  pb::PreparedCertificate m;
+  ToWire(pc, m);
+  return Serialize(m);
+}
+
+Result<consensus::PreparedCertificate> DecodePreparedCertificate(ByteSpan bytes) {
+  pb::PreparedCertificate m;
+  ERTR_RETURN_IF_ERROR(Parse(m, bytes, "prepared certificate", kMaxConsensusMessageBytes));
+  return FromWire(m, SignedTransactionId);
 }
 
 Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {

@@ -25,8 +25,13 @@ Result<crypto::Digest> SignedTransactionId(ByteSpan bytes);
 Bytes EncodeConsensusMessage(const consensus::Message& message);
 
 // The replica's persistent state, as the node keeps it in its consensus log (never sent).
+// Encoding leaves out the prepared certificates (each has its own log entry, ADR 0010);
+// decoding still reads those that logs written before that change hold.
 Bytes EncodeReplicaState(const consensus::PersistentState& state);
 Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes);
+// One prepared certificate (the node's consensus log keeps one entry per height, ADR 0010).
+Bytes EncodePreparedCertificate(const consensus::PreparedCertificate& pc);
+Result<consensus::PreparedCertificate> DecodePreparedCertificate(ByteSpan bytes);
 Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& tx_id);
 
 }  // namespace ertr::proto
