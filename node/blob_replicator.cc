@@ -182,10 +182,22 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     it = serving_.insert_or_assign(key, Serving{std::move(*reader), 0}).first;
   }
   Serving& s = it->second;
-  Bytes data(kBlobChunkBytes);
+  // Sized to what is left: a 2 KiB blob does not cost a zeroed 1 MiB buffer per request.
+  Bytes data(static_cast<std::size_t>(std::min<std::uint64_t>(
+      kBlobChunkBytes, s.reader->size() - std::min(s.offset, s.reader->size()))));
   std::size_t filled = 0;
-  while (filled < data.size()) {
-    auto n = s.reader->Read(MutableByteSpan(data.data() + filled, data.size() - filled));
+  std::uint8_t probe = 0;
+  for (;;) {
+    // Once the buffer is full, one more read of the last chunk reaches the end of the blob,
+    // where the reader checks the digest: corrupt content is reported here, not served.
+    const bool last = s.offset + data.size() >= s.reader->size();
+    if (filled == data.size() && !last) break;
+    auto n = filled < data.size()
+                 ? s.reader->Read(MutableByteSpan(data.data() + filled, data.size() - filled))
+                 : s.reader->Read(MutableByteSpan(&probe, 1));
+    if (n && filled == data.size() && *n != 0) {
+      n = Status::DataLoss("the blob is longer than its size said");
+    }
     if (!n) {
       log_->error("event=blob_corrupt digest={} reason=\"{}\"", m.digest.ShortHex(),
                   n.error().ToString());

@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <filesystem>
+#include <fstream>
 
 #include "crypto/secure_buffer.h"
 #include "node/blob_replicator.h"
@@ -133,6 +135,26 @@ TEST_CASE("wrong content, seeks and changing sizes are refused", "[unit][node]")
     });
     CHECK_FALSE(p.b.store->Contains(*digest));
     CHECK(p.b.replicator->stats().pulls_failed == 1);
+  }
+  SECTION("a holder whose copy is corrupt serves none of it, even a blob of one chunk") {
+    for (std::size_t size : {std::size_t{2048}, kBlobChunkBytes, kBlobChunkBytes + 7}) {
+      Pair p;
+      const Bytes blob = RandomBlob(size);
+      auto digest = p.a.replicator->StoreLocal(blob);
+      REQUIRE(digest.has_value());
+      const std::string hex = digest->ToHex();
+      const auto path = (p.dir / "a") / "objects" / hex.substr(0, 2) / hex;
+      std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                                   std::filesystem::perm_options::add);
+      {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(size - 1));  // in the last chunk
+        f.put(static_cast<char>(blob[size - 1] ^ 0x40));
+      }
+      p.Run();
+      CHECK_FALSE(p.b.store->Contains(*digest));
+      CHECK(p.a.replicator->stats().bytes_served == (size > kBlobChunkBytes ? kBlobChunkBytes : 0));
+    }
   }
   SECTION("a request in the middle of a blob is not answered") {
     Pair p;
