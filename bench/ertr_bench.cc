@@ -44,78 +44,17 @@
 #include "crypto/key_file.h"
 #include "crypto/secure_buffer.h"
 #include "proto/ledger_codec.h"
+#include "tests/support/local_network.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace ertr;
 using Clock = std::chrono::steady_clock;
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::LocalNetwork;
+using testing::ReadProc;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-struct Proc {
-  double cpu_seconds = 0;
-  std::uint64_t rss_kb = 0;
-  std::uint64_t peak_rss_kb = 0;
-};
-
-Proc ReadProc(pid_t pid) {
-  Proc p;
-  const std::string stat = Slurp("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream f(stat.substr(close + 2));
-    std::string field;
-    unsigned long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && f >> field; ++i) {
-      if (i == 14) utime = std::stoul(field);
-      if (i == 15) stime = std::stoul(field);
-    }
-    p.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-  std::istringstream status(Slurp("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) p.peak_rss_kb = std::stoull(line.substr(6));
-    if (line.rfind("VmRSS:", 0) == 0) p.rss_kb = std::stoull(line.substr(6));
-  }
-  return p;
-}
-
-// GET http://127.0.0.1:port/path over a plain socket (the node's read-only HTTP endpoint).
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[16384];
-      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, buf + n);
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-// One Prometheus value (0 if absent).
-double Metric(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  }
-  return 0;
-}
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -152,122 +91,6 @@ struct Options {
   double rate = 0;
 };
 
-class Network {
- public:
-  explicit Network(const Options& o) : o_(o) {}
-  ~Network() { Stop(); }
-
-  bool Create() {
-    dir_ = fs::temp_directory_path() / ("ertr-bench-" + std::to_string(::getpid()));
-    std::random_device rd;
-    base_ = 21000 + static_cast<int>(rd() % 300) * 30;
-    const std::string cmd = o_.ertrd + " testnet --dir " + dir_.string() + " --validators " +
-                            std::to_string(o_.validators) + " --base-port " +
-                            std::to_string(base_) + " --base-http-port " +
-                            std::to_string(base_ + 10) + " --base-api-port " +
-                            std::to_string(base_ + 20) + " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) return Fail("ertrd testnet failed");
-    if (o_.pipeline_window > 0) {
-      for (int i = 0; i < o_.validators; ++i) {
-        const fs::path cfg = Home(i) / "config.toml";
-        std::string text = Slurp(cfg);
-        const auto at = text.find("pipeline_window = ");
-        if (at == std::string::npos) return Fail(cfg.string() + " has no pipeline_window line");
-        text.replace(at, text.find('\n', at) - at,
-                     "pipeline_window = " + std::to_string(o_.pipeline_window));
-        std::ofstream(cfg, std::ios::trunc) << text;
-      }
-    }
-    auto genesis = proto::DecodeTransaction(AsBytes(Slurp(Home(0) / "genesis.bin")));
-    if (!genesis) return Fail("the testnet's genesis.bin does not decode");
-    chain_id_ = std::get<ledger::Genesis>(*genesis->payload).chain_id;
-    pids_.assign(static_cast<std::size_t>(o_.validators), -1);
-    for (int i = 0; i < o_.validators; ++i) Start(i);
-    return true;
-  }
-
-  fs::path Home(int i) const { return dir_ / ("node" + std::to_string(i)); }
-  int http_port(int i) const { return base_ + 10 + i; }
-  pid_t pid(int i) const { return pids_[static_cast<std::size_t>(i)]; }
-
-  void Start(int i) {
-    const fs::path home = Home(i);
-    std::string pass = Slurp(home / "keys" / "passphrase");
-    pass.erase(pass.find_last_not_of("\r\n") + 1);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setenv("ERTR_PASSPHRASE", pass.c_str(), 1);
-      FILE* f = std::fopen((home.string() + ".log").c_str(), "a");
-      if (f != nullptr) {
-        ::dup2(fileno(f), 1);
-        ::dup2(fileno(f), 2);
-      }
-      ::execl(o_.ertrd.c_str(), o_.ertrd.c_str(), "start", "--home", home.c_str(), "--log-level",
-              "warn", static_cast<char*>(nullptr));
-      std::_Exit(127);
-    }
-    pids_[static_cast<std::size_t>(i)] = pid;
-  }
-
-  void Kill(int i, int sig) {
-    const pid_t p = pids_[static_cast<std::size_t>(i)];
-    if (p <= 0) return;
-    ::kill(p, sig);
-    ::waitpid(p, nullptr, 0);
-    pids_[static_cast<std::size_t>(i)] = -1;
-  }
-
-  void Stop() {
-    for (int i = 0; i < static_cast<int>(pids_.size()); ++i) Kill(i, SIGTERM);
-    pids_.clear();
-    if (!dir_.empty()) fs::remove_all(dir_);
-    dir_.clear();
-  }
-
-  std::unique_ptr<cli::ApiClient> Client(int i, std::unique_ptr<crypto::Signer> signer) const {
-    cli::ClientOptions c;
-    c.address = "127.0.0.1:" + std::to_string(base_ + 20 + i);
-    c.chain_id = chain_id_;
-    auto client = cli::ApiClient::Connect(c, std::move(signer));
-    return client ? std::move(*client) : nullptr;
-  }
-
-  std::unique_ptr<crypto::Signer> AdminKey(int i) const {
-    const fs::path keys = Home(i) / "keys";
-    std::string pass = Slurp(keys / "passphrase");
-    pass.erase(pass.find_last_not_of("\r\n") + 1);
-    auto bytes = crypto::ReadKeyFileBytes(keys / "admin.key");
-    if (!bytes) return nullptr;
-    auto key = crypto::DecodeSigningKeyFile(*bytes, pass);
-    if (!key) return nullptr;
-    return crypto::MakeEd25519Signer(std::move(*key));
-  }
-
-  // Sum of a metric over all running nodes.
-  double SumMetric(const std::string& name) const {
-    double sum = 0;
-    for (int i = 0; i < o_.validators; ++i) {
-      if (pid(i) > 0) sum += Metric(HttpGet(http_port(i), "/metrics"), name);
-    }
-    return sum;
-  }
-  double NodeMetric(int i, const std::string& name) const {
-    return Metric(HttpGet(http_port(i), "/metrics"), name);
-  }
-
-  bool Fail(const std::string& why) {
-    std::cerr << "ertr-bench: " << why << "\n";
-    return false;
-  }
-
- private:
-  const Options& o_;
-  fs::path dir_;
-  int base_ = 0;
-  std::string chain_id_;
-  std::vector<pid_t> pids_;
-};
-
 struct Load {
   std::mutex mu;
   std::vector<double> latencies_ms;
@@ -277,8 +100,9 @@ struct Load {
 };
 
 // Runs the closed or open load until `end` (or --records records) and fills `load`.
-void RunLoad(const Options& o, Network& net, const std::vector<crypto::SigningKey>& integrators,
-             const ledger::Pseudonym& patient, Clock::time_point end, Load& load) {
+void RunLoad(const Options& o, LocalNetwork& net,
+             const std::vector<crypto::SigningKey>& integrators, const ledger::Pseudonym& patient,
+             Clock::time_point end, Load& load) {
   std::string block(static_cast<std::size_t>(std::min<std::uint64_t>(o.size, 1u << 20)), '\0');
   crypto::RandomBytes(MutableByteSpan(reinterpret_cast<std::uint8_t*>(block.data()), block.size()));
   const bool open = o.mode == "open";
@@ -327,11 +151,11 @@ void RunLoad(const Options& o, Network& net, const std::vector<crypto::SigningKe
 }
 
 // Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
-double WaitFor(const Network& net, int i, const std::function<bool(double)>& done,
+double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>& done,
                Clock::time_point since, std::chrono::seconds timeout) {
   while (Clock::now() - since < timeout) {
-    const std::string m = HttpGet(net.http_port(i), "/metrics");
-    if (!m.empty() && done(Metric(m, "ertr_height"))) return Seconds(Clock::now() - since);
+    const double h = net.Height(i);
+    if (h >= 0 && done(h)) return Seconds(Clock::now() - since);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return -1;
@@ -363,45 +187,26 @@ int main(int argc, char** argv) {
   }
   if (!crypto::Init().ok()) return 1;
 
-  Network net(o);
+  testing::LocalNetworkOptions lo;
+  lo.ertrd = o.ertrd;
+  lo.validators = o.validators;
+  if (o.pipeline_window > 0) lo.consensus["pipeline_window"] = std::to_string(o.pipeline_window);
+  LocalNetwork net(lo);
   if (!net.Create()) return 1;
-  std::vector<std::unique_ptr<cli::ApiClient>> admins;
-  for (int i = 0; i < o.validators; ++i) admins.push_back(net.Client(i, net.AdminKey(i)));
-  for (int tries = 0;; ++tries) {
-    auto s =
-        admins[0] ? admins[0]->GetStatus() : Result<ertr::v1::NodeStatus>(Status::Unavailable(""));
-    int up = 0;
-    if (s) {
-      for (const auto& p : s->peers()) up += p.connected() ? 1 : 0;
-    }
-    if (up + 1 >= o.validators) break;
-    if (tries > 300) {
-      net.Fail("the network did not connect");
-      return 1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  net.StartAll();
+  auto fail = [](const std::string& why) { std::cerr << "ertr-bench: " << why << "\n"; };
+  if (!net.WaitConnected(30)) {
+    fail("the network did not connect");
+    return 1;
   }
-  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
-  if (auto r = admins[0]->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}); !r) {
-    {
-      net.Fail("registering the patient failed: " + r.error().ToString());
-      return 1;
-    }
-  }
+  ledger::Pseudonym patient;
   std::vector<crypto::SigningKey> integrators;
-  for (int i = 0; i < o.validators; ++i) {
-    integrators.push_back(crypto::SigningKey::Generate());
-    auto r = admins[static_cast<std::size_t>(i)]->Submit(ledger::RegisterUser{
-        std::string("hosp-") + static_cast<char>('a' + i), integrators.back().public_key(),
-        ledger::Role::kIntegrator, "bench-" + std::to_string(i)});
-    if (!r) {
-      net.Fail("registering an integrator failed: " + r.error().ToString());
-      return 1;
-    }
+  if (auto s = net.RegisterLoadUsers(patient, integrators); !s.ok()) {
+    fail(s.ToString());
+    return 1;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // every node applied them
 
-  std::vector<Proc> before;
+  std::vector<testing::ProcStats> before;
   for (int i = 0; i < o.validators; ++i) {
     // Reset each node's peak RSS (VmHWM) so that the peak below is the run's, not start-up's.
     std::ofstream("/proc/" + std::to_string(net.pid(i)) + "/clear_refs") << "5";
@@ -426,14 +231,14 @@ int main(int argc, char** argv) {
   } else {
     RunLoad(o, net, integrators, patient, end, load);
   }
-  std::vector<Proc> after;
+  std::vector<testing::ProcStats> after;
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
   const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
     catchup_txs = net.NodeMetric(0, "ertr_transactions_committed_total");
     net.Kill(last, SIGTERM);
-    fs::remove_all(net.Home(last) / "data");
+    net.Wipe(last);
     const auto started = Clock::now();
     net.Start(last);
     event_s = WaitFor(
