@@ -1,4 +1,5 @@
-// Fuzz target: peer messages, the node's persisted replica state and node config text, whatever
+// Fuzz target: peer messages, the node's persisted replica state (its state entry and prepared
+// certificates, ADR 0010) and node config text, whatever
 // the bytes, never crash their decoders; a decoded peer message re-encodes to what decodes alike.
 #include <cstdlib>
 
@@ -15,6 +16,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again || again->index() != m->index()) std::abort();
   }
   (void)proto::DecodeReplicaState(in);
+  if (auto pc = proto::DecodePreparedCertificate(in)) {
+    // What the consensus log stores decodes back to the same proposal.
+    auto again = proto::DecodePreparedCertificate(proto::EncodePreparedCertificate(*pc));
+    if (!again || again->proposal.digest != pc->proposal.digest) std::abort();
+  }
   (void)node::ParseNodeConfig(AsStringView(in), "/tmp", "config.toml");
   (void)node::ParseHostPort(AsStringView(in), "fuzz");
   return 0;
