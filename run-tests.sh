@@ -48,59 +48,38 @@ summary+=("$line")
 n=$(sed -E 's/interop: ([0-9]+) passed, ([0-9]+) failed/\1/' <<<"$line")
 all_passed=$((all_passed + n))
 
-# The main job's scenario, end to end (the same script ./run-demo.sh runs after building).
-if scripts/demo.sh build/node/ertrd build/cli/ertrctl >build/demo.log 2>&1; then
-  summary+=("demo: 1 passed, 0 failed")
-  all_passed=$((all_passed + 1))
-else
-  tail -80 build/demo.log
-  echo "run-tests: the demo scenario failed (log: build/demo.log)" >&2
-  echo "tests: $all_passed passed, $((all_failed + 1)) failed"
-  exit 1
-fi
-
-# An independent client of the API (Node.js, examples/js) against a live 4-node testnet.
-if examples/js/run-against-testnet.sh build/node/ertrd build/cli/ertrctl >build/js-example.log 2>&1; then
-  summary+=("js example: 1 passed, 0 failed")
-  all_passed=$((all_passed + 1))
-else
-  tail -60 build/js-example.log
-  echo "run-tests: the JS example client failed (log: build/js-example.log)" >&2
-  echo "tests: $all_passed passed, $((all_failed + 1)) failed"
-  exit 1
-fi
+# An end-to-end step: runs the command with its output in LOG; on failure prints the log's tail
+# and stops with the failure counted. Usage: step NAME LOG COMMAND...
+step() {
+  local name=$1 log=$2
+  shift 2
+  if "$@" >"$log" 2>&1; then
+    summary+=("$name: 1 passed, 0 failed")
+    all_passed=$((all_passed + 1))
+  else
+    tail -80 "$log"
+    echo "run-tests: $name failed (log: $log)" >&2
+    echo "tests: $all_passed passed, $((all_failed + 1)) failed"
+    exit 1
+  fi
+}
 
 # A few seconds of ertr-bench (closed and open loop, and the restart mode), only to prove the
 # load generator works; its figures are not checked (benchmarks are never timed assertions).
-bench_ok=1
-for args in "--mode closed --concurrency 4 --seconds 3" "--mode open --rate 20 --concurrency 8 --seconds 3" \
-            "--mode restart --concurrency 4 --seconds 3"; do
-  # shellcheck disable=SC2086
-  if ! build/bench/ertr-bench --ertrd build/node/ertrd $args >>build/bench-smoke.log 2>&1; then
-    bench_ok=0
-  fi
-done
-if [[ $bench_ok == 1 ]]; then
-  summary+=("ertr-bench smoke: 1 passed, 0 failed")
-  all_passed=$((all_passed + 1))
-else
-  tail -40 build/bench-smoke.log
-  echo "run-tests: the ertr-bench smoke run failed (log: build/bench-smoke.log)" >&2
-  echo "tests: $all_passed passed, $((all_failed + 1)) failed"
-  exit 1
-fi
+bench_smoke() {
+  build/bench/ertr-bench --ertrd build/node/ertrd --mode closed --concurrency 4 --seconds 3 &&
+    build/bench/ertr-bench --ertrd build/node/ertrd --mode open --rate 20 --concurrency 8 --seconds 3 &&
+    build/bench/ertr-bench --ertrd build/node/ertrd --mode restart --concurrency 4 --seconds 3
+}
 
+# The main job's scenario, end to end (the same script ./run-demo.sh runs after building).
+step demo build/demo.log scripts/demo.sh build/node/ertrd build/cli/ertrctl
+# An independent client of the API (Node.js, examples/js) against a live 4-node testnet.
+step "js example" build/js-example.log examples/js/run-against-testnet.sh build/node/ertrd build/cli/ertrctl
+step "ertr-bench smoke" build/bench-smoke.log bench_smoke
 # A short chaos scenario (docs/reliability.md): a minute of seeded faults under load, then every
-# acknowledged record must be on every node with equal state roots.
-if tests/chaos/run >build/chaos.log 2>&1; then
-  summary+=("chaos: 1 passed, 0 failed")
-  all_passed=$((all_passed + 1))
-else
-  tail -80 build/chaos.log
-  echo "run-tests: the chaos scenario failed (log: build/chaos.log; replay with its --seed)" >&2
-  echo "tests: $all_passed passed, $((all_failed + 1)) failed"
-  exit 1
-fi
+# acknowledged record must be on every node with equal state roots (a failure prints its --seed).
+step chaos build/chaos.log tests/chaos/run
 
 printf '%s\n' "${summary[@]}"
 echo "run-tests: finished in $(( $(date +%s) - start ))s"

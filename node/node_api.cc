@@ -80,6 +80,16 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
   // Checks the call's signature headers over `request` (on the gRPC thread).
+  // A unary or server-streaming call's request message, exactly as received, and its
+  // authenticated caller; or what to finish the call with.
+  Result<std::pair<std::string, proto::ApiAuth>> FirstRequest(
+      bool ok, grpc::ByteBuffer& in, grpc::GenericCallbackServerContext* ctx) {
+    if (!ok) return Status::InvalidArgument("the call carried no request message");
+    std::string raw = Flatten(in);
+    ERTR_ASSIGN_OR_RETURN(auto auth, Authenticate(ctx, raw));
+    return std::make_pair(std::move(raw), std::move(auth));
+  }
+
   Result<proto::ApiAuth> Authenticate(grpc::GenericCallbackServerContext* ctx,
                                       const std::string& request) {
     std::map<std::string, std::string> headers;
@@ -135,16 +145,11 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {
-      return Finish(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message"));
-    }
-    const std::string raw = Flatten(in_);
-    auto auth = svc_.Authenticate(ctx_, raw);
-    if (!auth) return Finish(ToGrpc(auth.error()));
+    auto request = svc_.FirstRequest(ok, in_, ctx_);
+    if (!request) return Finish(ToGrpc(request.error()));
     svc_.WithCaller(
-        auth->user,
-        [this, raw](const ledger::UserState& caller) {
+        request->second.user,
+        [this, raw = std::move(request->first)](const ledger::UserState& caller) {
           handler_(caller, raw, [this](Result<std::string> r) {
             if (!r) return Finish(ToGrpc(r.error()));
             out_ = ToBuffer(*r);
@@ -356,19 +361,14 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {
-      return Finish(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message"));
-    }
-    const std::string raw = Flatten(in_);
-    auto auth = svc_.Authenticate(ctx_, raw);
-    if (!auth) return Finish(ToGrpc(auth.error()));
-    if (!req_.ParseFromString(raw)) {
+    auto request = svc_.FirstRequest(ok, in_, ctx_);
+    if (!request) return Finish(ToGrpc(request.error()));
+    if (!req_.ParseFromString(request->first)) {
       return Finish(ToGrpc(Status::InvalidArgument(
           "the request is not a valid GetRecordRequest (proto/ertr/v1/api.proto)")));
     }
     svc_.WithCaller(
-        auth->user,
+        request->second.user,
         [this](const ledger::UserState& caller) { Begin(n_.ApiOpenRecord(caller, req_)); },
         [this](const Status& s) { Finish(ToGrpc(s)); });
   }

@@ -53,8 +53,8 @@ class BlobStore {
   virtual Result<std::uint64_t> Size(const crypto::Digest& digest) const = 0;
   // Removes the blob durably (erasure). OK if it was absent.
   virtual Status Delete(const crypto::Digest& digest) = 0;
-  // Re-reads the whole blob and checks its digest.
-  virtual Status Verify(const crypto::Digest& digest) const = 0;
+  // Re-reads the whole blob and checks its digest (through Open, for every store).
+  Status Verify(const crypto::Digest& digest) const;
   // Digests of all stored blobs, sorted.
   virtual Result<std::vector<crypto::Digest>> List() const = 0;
 };

@@ -213,15 +213,6 @@ class FileBlobStore final : public BlobStore {
     return SyncDir(p.parent_path());
   }
 
-  Status Verify(const crypto::Digest& digest) const override {
-    ERTR_ASSIGN_OR_RETURN(auto reader, Open(digest));
-    Bytes buf(1 << 20);
-    for (;;) {
-      ERTR_ASSIGN_OR_RETURN(std::size_t n, reader->Read(buf));
-      if (n == 0) return Status::Ok();
-    }
-  }
-
   Result<std::vector<crypto::Digest>> List() const override {
     std::vector<crypto::Digest> out;
     std::error_code ec;
@@ -252,6 +243,15 @@ Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const fs::path& dir) {
   auto store = std::make_unique<FileBlobStore>(dir);
   ERTR_RETURN_IF_ERROR(store->Init());
   return std::unique_ptr<BlobStore>(std::move(store));
+}
+
+Status BlobStore::Verify(const crypto::Digest& digest) const {
+  ERTR_ASSIGN_OR_RETURN(auto reader, Open(digest));
+  Bytes buf(1 << 20);
+  for (;;) {
+    ERTR_ASSIGN_OR_RETURN(std::size_t n, reader->Read(buf));
+    if (n == 0) return Status::Ok();
+  }
 }
 
 Result<crypto::Digest> PutBlob(BlobStore& store, ByteSpan data) {

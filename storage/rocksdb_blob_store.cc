@@ -114,15 +114,6 @@ class TieredBlobStore final : public BlobStore {
     return files_->Delete(digest);
   }
 
-  Status Verify(const crypto::Digest& digest) const override {
-    ERTR_ASSIGN_OR_RETURN(auto reader, Open(digest));
-    Bytes buf(1 << 20);
-    for (;;) {
-      ERTR_ASSIGN_OR_RETURN(std::size_t n, reader->Read(buf));
-      if (n == 0) return Status::Ok();
-    }
-  }
-
   Result<std::vector<crypto::Digest>> List() const override {
     ERTR_ASSIGN_OR_RETURN(auto out, files_->List());
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_));

@@ -8,20 +8,26 @@
 namespace ertr::consensus {
 namespace {
 
-struct OneReplica {
+// Four validators' keys, with the simulator's fast signatures.
+struct FourKeys {
   sim::FakeKeys keys;
   std::vector<std::unique_ptr<sim::FakeSigner>> signers;
-  std::unique_ptr<sim::FakeVerifier> verifier;
-  std::unique_ptr<Replica> replica;  // replica 1 (a backup in view 0)
-
-  OneReplica() {
-    std::vector<crypto::PublicKey> pks;
+  std::vector<crypto::PublicKey> pks;
+  FourKeys() {
     for (std::uint8_t i = 0; i < 4; ++i) {
       std::array<std::uint8_t, 32> secret{};
       secret[0] = i + 1;
       pks.push_back(keys.Add(secret));
       signers.push_back(std::make_unique<sim::FakeSigner>(keys, pks.back()));
     }
+  }
+};
+
+struct OneReplica : FourKeys {
+  std::unique_ptr<sim::FakeVerifier> verifier;
+  std::unique_ptr<Replica> replica;  // replica 1 (a backup in view 0)
+
+  OneReplica() {
     verifier = std::make_unique<sim::FakeVerifier>(keys);
     ReplicaConfig c;
     c.chain_id = "ertr-test";
@@ -81,19 +87,12 @@ TEST_CASE("A backup votes once per slot, ignores repeats and catches an equivoca
 
 TEST_CASE("While a block is in flight the primary gathers a batch before proposing again",
           "[unit]") {
-  sim::FakeKeys keys;
-  std::vector<std::unique_ptr<sim::FakeSigner>> signers;
-  std::vector<crypto::PublicKey> pks;
-  for (std::uint8_t i = 0; i < 4; ++i) {
-    std::array<std::uint8_t, 32> secret{};
-    secret[0] = i + 1;
-    pks.push_back(keys.Add(secret));
-    signers.push_back(std::make_unique<sim::FakeSigner>(keys, pks.back()));
-  }
-  sim::FakeVerifier verifier(keys);
+  FourKeys k;
+  auto& signers = k.signers;
+  sim::FakeVerifier verifier(k.keys);
   ReplicaConfig c;
   c.chain_id = "ertr-test";
-  c.validators = *ValidatorSet::Create(pks);
+  c.validators = *ValidatorSet::Create(k.pks);
   c.self = ReplicaId(0);  // the primary of view 0
   c.min_pipelined_batch = 3;
   Replica primary(c, *signers[0], verifier);
