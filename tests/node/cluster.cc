@@ -75,11 +75,11 @@ std::string JsonString(const std::string& json, const std::string& key) {
 }  // namespace
 
 Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
-  // Ports below Linux's ephemeral range (32768+), where outgoing connections could hold them,
-  // in blocks of 30 (p2p, HTTP, API) picked at random so that parallel tests rarely meet.
+  // A block of ports (p2p, HTTP, API: the first 30) reserved for this cluster
+  // (tests/support/ports.h).
   REQUIRE(validators <= 10);
-  std::random_device rd;
-  p2p_base_ = static_cast<std::uint16_t>(20000 + (rd() % 400) * 30);
+  REQUIRE(ports_.base() != 0);
+  p2p_base_ = static_cast<std::uint16_t>(ports_.base());
   http_base_ = static_cast<std::uint16_t>(p2p_base_ + 10);
   node::TestnetOptions options;
   options.validators = n_;

@@ -17,6 +17,7 @@
 #include "crypto/box_key.h"
 #include "crypto/signing.h"
 #include "ledger/types.h"
+#include "tests/support/ports.h"
 #include "tests/support/temp_dir.h"
 
 namespace ertr::testing {
@@ -92,6 +93,7 @@ class Cluster {
  private:
   int n_;
   TempDir dir_;
+  testing::PortBlock ports_{100};  // the same blocks as tests/support/local_network.h
   std::uint16_t p2p_base_ = 0;
   std::uint16_t http_base_ = 0;
   std::string chain_id_;

@@ -104,7 +104,11 @@ bool LocalNetwork::Create() {
   std::random_device rd;
   dir_ = fs::temp_directory_path() /
          ("ertr-net-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 100000));
-  base_ = 21000 + static_cast<int>(rd() % 300) * 30;
+  base_ = ports_.base();
+  if (base_ == 0) {
+    std::cerr << "local network: no free block of local ports\n";
+    return false;
+  }
   std::string cmd = options_.ertrd + " testnet --dir " + dir_.string() + " --validators " +
                     std::to_string(options_.validators) + " --base-port " + std::to_string(base_) +
                     " --base-http-port " + std::to_string(base_ + 10) + " --base-api-port " +

@@ -15,6 +15,7 @@
 
 #include "cli/api_client.h"
 #include "crypto/signing.h"
+#include "tests/support/ports.h"
 
 namespace ertr::testing {
 
@@ -90,6 +91,8 @@ class LocalNetwork {
 
  private:
   LocalNetworkOptions options_;
+  // Nodes use base+0..29; the chaos proxy base+40 onwards (up to 7 x 7 links).
+  PortBlock ports_{100};
   std::filesystem::path dir_;
   int base_ = 0;
   std::string chain_id_;
