@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::seconds(o.seconds) / 3);
     const double height = net.NodeMetric(last, "ertr_height");
     const auto killed = Clock::now();
-    net.Kill(last, SIGKILL);
+    net.Signal(last, SIGKILL);
     net.Start(last);
     event_s = WaitFor(
         net, last, [&](double h) { return h > height; }, killed, std::chrono::seconds(60));
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
     catchup_txs = net.NodeMetric(0, "ertr_transactions_committed_total");
-    net.Kill(last, SIGTERM);
+    net.Signal(last, SIGTERM);
     net.Wipe(last);
     const auto started = Clock::now();
     net.Start(last);

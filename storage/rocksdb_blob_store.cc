@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Reads a blob held in memory, verifying its digest at the end like the file reader.
+// Reads a blob held in memory; its digest is checked before the first byte is returned.
 class MemoryBlobReader final : public BlobReader {
  public:
   MemoryBlobReader(std::string data, crypto::Digest digest)

@@ -59,7 +59,6 @@ class LocalNetwork {
   void StartAll();
   // Sends `sig`; for SIGKILL/SIGTERM also waits for the process and forgets it.
   void Signal(int i, int sig);
-  void Kill(int i, int sig) { Signal(i, sig); }
   bool Running(int i) const { return pid(i) > 0; }
   // Deletes node i's data directory (keys and config stay). The node must be stopped.
   void Wipe(int i);
