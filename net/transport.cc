@@ -1,8 +1,12 @@
 #include "net/transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <deque>
 #include <optional>
 #include <vector>
@@ -23,6 +27,26 @@ constexpr std::size_t kMaxGatheredFrames = 64;
 constexpr std::size_t kMaxGatheredBytes = 1u << 20;
 }  // namespace
 
+boost::system::error_code ApplyLinkOptions(tcp::socket& socket, const TransportOptions& options) {
+  boost::system::error_code ec;
+  // Consensus messages are small and latency-bound: without TCP_NODELAY, Nagle's algorithm and
+  // delayed ACKs hold a vote back for up to 40 ms. Connection::WriteNext gathers queued frames.
+  socket.set_option(tcp::no_delay(true), ec);
+  if (!ec) socket.set_option(asio::socket_base::keep_alive(true), ec);
+  auto set_tcp = [&](int name, long long value) {
+    if (ec) return;
+    const int v = static_cast<int>(value);
+    if (::setsockopt(socket.native_handle(), IPPROTO_TCP, name, &v, sizeof v) != 0) {
+      ec = boost::system::error_code(errno, boost::system::system_category());
+    }
+  };
+  set_tcp(TCP_KEEPIDLE, options.keepalive_idle.count());
+  set_tcp(TCP_KEEPINTVL, options.keepalive_interval.count());
+  set_tcp(TCP_KEEPCNT, options.keepalive_probes);
+  set_tcp(TCP_USER_TIMEOUT, std::chrono::milliseconds(options.user_timeout).count());
+  return ec;
+}
+
 class Transport::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Transport& t, tcp::socket socket, std::optional<ReplicaId> dialed)
@@ -33,10 +57,9 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
         reader_(kMaxHandshakeFrame),
         pending_(t.pending_handshakes_) {
     ++*pending_;
-    // Consensus messages are small and latency-bound: without TCP_NODELAY, Nagle's algorithm
-    // and delayed ACKs hold a vote back for up to 40 ms. WriteNext gathers queued frames instead.
-    boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
+    if (auto ec = ApplyLinkOptions(socket_, t.options_)) {
+      t.log_->warn("event=socket_options_failed reason=\"{}\"", ec.message());
+    }
   }
   // May run after the transport is gone (handlers destroyed with the io_context): touches only
   // the shared counter.

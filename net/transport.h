@@ -47,7 +47,23 @@ struct TransportOptions {
   std::size_t max_pending_handshakes = 64;  // unauthenticated connections held at once
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
+  // Dead-link detection by the kernel (TCP keepalive and TCP_USER_TIMEOUT): a peer host that lost
+  // power, or a firewall or NAT that silently dropped the connection, sends no FIN or RST, and
+  // without these the link would look open for good. As the lower id keeps dialling a pair's one
+  // link, a stale link would stop the pair from ever reconnecting. An idle link is probed after
+  // keepalive_idle, every keepalive_interval, and closed after keepalive_probes unanswered probes;
+  // data left unacknowledged for user_timeout closes it too. A peer whose process is merely slow
+  // or stopped still has a kernel that answers, and keeps its link.
+  std::chrono::seconds keepalive_idle{5};
+  std::chrono::seconds keepalive_interval{2};
+  int keepalive_probes = 3;
+  std::chrono::seconds user_timeout{30};
 };
+
+// Sets TCP_NODELAY and the dead-link detection options above on a connected socket (exposed for
+// tests). Errors are returned, not thrown.
+boost::system::error_code ApplyLinkOptions(boost::asio::ip::tcp::socket& socket,
+                                           const TransportOptions& options);
 
 struct TransportStats {
   std::uint64_t frames_sent = 0;

@@ -1,6 +1,10 @@
 // Two and three real transports on loopback in one io_context: the links come up between members
 // only, carry messages both ways, and refuse what they must without harming the node.
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
 
 #include <spdlog/sinks/null_sink.h>
@@ -104,6 +108,43 @@ TEST_CASE("a transport whose key is not in the set is refused", "[unit][net]") {
   }
   CHECK(net.peers[1].transport->connected_peers() == 0);
   CHECK(net.peers[1].transport->stats().handshakes_refused >= 1);
+}
+
+}  // namespace
+}  // namespace ertr::net
+
+namespace ertr::net {
+namespace {
+
+int TcpOption(boost::asio::ip::tcp::socket& s, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  REQUIRE(::getsockopt(s.native_handle(), level, name, &v, &len) == 0);
+  return v;
+}
+
+TEST_CASE("validator links detect a dead peer host: keepalive and user timeout are set",
+          "[unit][net]") {
+  // A powered-off peer or a firewall that drops the connection's state sends no FIN; only these
+  // options close such a link (the chaos harness's partitions cannot show it: a proxy's kernel
+  // always answers).
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, {boost::asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(0)});
+  boost::asio::ip::tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  TransportOptions options;
+  options.keepalive_idle = std::chrono::seconds(7);
+  options.keepalive_interval = std::chrono::seconds(3);
+  options.keepalive_probes = 4;
+  options.user_timeout = std::chrono::seconds(25);
+  REQUIRE_FALSE(ApplyLinkOptions(client, options));
+  CHECK(TcpOption(client, SOL_SOCKET, SO_KEEPALIVE) == 1);
+  CHECK(TcpOption(client, IPPROTO_TCP, TCP_NODELAY) == 1);
+  CHECK(TcpOption(client, IPPROTO_TCP, TCP_KEEPIDLE) == 7);
+  CHECK(TcpOption(client, IPPROTO_TCP, TCP_KEEPINTVL) == 3);
+  CHECK(TcpOption(client, IPPROTO_TCP, TCP_KEEPCNT) == 4);
+  CHECK(TcpOption(client, IPPROTO_TCP, TCP_USER_TIMEOUT) == 25000);
 }
 
 }  // namespace
