@@ -200,9 +200,14 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(const fs::path& dir) {
   options.write_buffer_size = 8u << 20;           // bounded memory per node
   options.max_write_buffer_number = 2;
   options.max_open_files = 64;
-  options.keep_log_file_num = 2;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.info_log = MakeInfoLogger("blobs");
   const fs::path path = dir / "small";
+  std::error_code ec;
+  fs::create_directories(path, ec);  // else RocksDB logs a (harmless) error at the first start
+  if (ec) {
+    return Status::IoError("cannot create the blob database directory " + path.string() + ": " +
+                           ec.message());
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path.string(), &raw);
   if (!s.ok()) {

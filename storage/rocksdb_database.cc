@@ -3,12 +3,47 @@
 #include <rocksdb/options.h>
 #include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdarg>
+#include <cstdio>
 
 #include "storage/keys.h"
 #include "storage/record_checksum.h"
 #include "storage/stores.h"
 
 namespace ertr::storage {
+
+namespace {
+
+class SpdlogRocksLogger : public rocksdb::Logger {
+ public:
+  explicit SpdlogRocksLogger(std::string db_name)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), db_(std::move(db_name)) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char message[1024];
+    std::vsnprintf(message, sizeof message, format, ap);
+    const auto spd = level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? spdlog::level::err
+                     : level >= rocksdb::InfoLogLevel::WARN_LEVEL ? spdlog::level::warn
+                                                                  : spdlog::level::info;
+    spdlog::default_logger_raw()->log(spd, "event=rocksdb db={} message=\"{}\"", db_, message);
+  }
+
+ private:
+  std::string db_;
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::Logger> MakeInfoLogger(std::string db_name) {
+  return std::make_shared<SpdlogRocksLogger>(std::move(db_name));
+}
 
 Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem::path& dir,
                                                            bool sync) {
@@ -26,8 +61,7 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   // incomplete last record, refuse corruption anywhere else.
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   options.max_open_files = 256;
-  options.keep_log_file_num = 4;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.info_log = MakeInfoLogger("ledger");
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},

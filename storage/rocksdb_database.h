@@ -50,6 +50,12 @@ class RocksDatabase {
   rocksdb::ReadOptions read_options_;
 };
 
+// RocksDB's own diagnostics (warnings and errors) go to the process's default spdlog logger, the
+// node's log, instead of a LOG file in the database directory: on a full or failing disk, the
+// file logger's next write after a failed one trips an assertion in Debian's RocksDB build and
+// aborts the process before the node can say what went wrong.
+std::shared_ptr<rocksdb::Logger> MakeInfoLogger(std::string db_name);
+
 inline rocksdb::Slice ToSlice(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
