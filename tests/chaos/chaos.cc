@@ -4,8 +4,12 @@
 // (fault_proxy.h). Integrator clients submit records through the API the whole time while a
 // seeded schedule hits at most f validators at once (1 of 4, 2 of 7) with: SIGKILL and restart,
 // SIGSTOP/SIGCONT longer than the view timeout, a network partition and its healing, slow and
-// lossy links, a restart with an empty data directory, and a power cut of every node at once.
-// After each fault heals, commits must resume within --recovery-limit seconds. At the end:
+// lossy links, a restart with an empty data directory, a power cut of every node at once, and
+// storage faults in a running node (faultfs.cc: a full disk, failing fsyncs). A node hit by a
+// storage fault may keep running (refusing what it cannot store) or stop; if it stops, it must
+// exit with an error status and say why in its log, never crash; it is then restarted once the
+// disk is healthy again. After each fault heals, commits must resume within --recovery-limit
+// seconds. At the end:
 //   - every record acknowledged to a client (committed) is committed at the same height on every
 //     node;
 //   - every node has the same height and state root;
@@ -98,11 +102,7 @@ double MaxHeight(const LocalNetwork& net) {
 std::string DeadNodes(LocalNetwork& net) {
   std::string dead;
   for (int i = 0; i < net.validators(); ++i) {
-    if (!net.Running(i)) continue;
-    int status = 0;
-    if (::waitpid(net.pid(i), &status, WNOHANG) == net.pid(i)) {
-      dead += " node" + std::to_string(i);
-    }
+    if (net.Reap(i)) dead += " node" + std::to_string(i);
   }
   return dead;
 }
@@ -122,7 +122,7 @@ std::string Tail(const std::filesystem::path& file, std::size_t lines) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ertr-chaos - faults against a local ertrchain network under load"};
-  std::string ertrd, report;
+  std::string ertrd, report, faultfs, only_kinds, log_level = "info";
   int validators = 4, seconds = 60, clients = 8, recovery_limit = 30;
   std::uint64_t seed = 0;
   app.add_option("--ertrd", ertrd, "Path of the ertrd binary")->required();
@@ -135,7 +135,17 @@ int main(int argc, char** argv) {
   app.add_option("--recovery-limit", recovery_limit,
                  "Seconds within which commits must resume after a fault heals")
       ->capture_default_str();
+  app.add_option("--kinds", only_kinds,
+                 "Only these fault kinds, comma-separated (kill, stop, partition, slow-lossy, "
+                 "wipe, power-cut, disk-full, fsync-error)");
+  app.add_option("--faultfs", faultfs,
+                 "The storage-fault library (default: libertr_faultfs.so beside this program; "
+                 "without it, no storage faults are injected)");
   app.add_option("--report", report, "Append a CSV line with the results to this file");
+  app.add_option("--log-level", log_level,
+                 "The nodes' log level (info keeps the evidence a failed run needs)")
+      ->check(CLI::IsMember({"debug", "info", "warn"}))
+      ->capture_default_str();
   bool keep = false;
   app.add_flag("--keep", keep,
                "Keep the network's directory (logs, data) even when the run passes");
@@ -152,7 +162,16 @@ int main(int argc, char** argv) {
   lo.ertrd = ertrd;
   lo.validators = validators;
   lo.view_timeout_ms = view_timeout_ms;
-  lo.log_level = "info";  // the evidence a failed run keeps
+  lo.log_level = log_level;
+  if (faultfs.empty()) {
+    faultfs = (std::filesystem::path(argv[0]).parent_path() / "libertr_faultfs.so").string();
+  }
+  if (!std::filesystem::exists(faultfs)) {
+    std::cout << "ertr-chaos: no storage-fault library at " << faultfs
+              << ": storage faults are not injected" << std::endl;
+    faultfs.clear();
+  }
+  lo.faultfs = faultfs;
   LocalNetwork net(lo);
   if (!net.Create()) return 1;
   const int proxy_base = net.p2p_port(0) + 40;
@@ -208,9 +227,27 @@ int main(int argc, char** argv) {
   auto ms = [&](int lo_ms, int hi_ms) {
     return std::chrono::milliseconds(lo_ms + static_cast<int>(rng() % (hi_ms - lo_ms + 1)));
   };
-  const char* kinds[] = {"kill", "stop", "partition", "slow-lossy", "wipe", "power-cut"};
+  std::vector<std::string> kinds = {"kill", "stop", "partition", "slow-lossy", "wipe", "power-cut"};
+  if (!faultfs.empty()) {
+    kinds.push_back("disk-full");
+    kinds.push_back("fsync-error");
+  }
+  if (!only_kinds.empty()) {
+    std::vector<std::string> chosen;
+    std::stringstream list(only_kinds);
+    for (std::string k; std::getline(list, k, ',');) {
+      if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) {
+        std::cerr << "ertr-chaos: --kinds: '" << k << "' is not a fault kind this run can inject"
+                  << (faultfs.empty() ? " (storage faults need the faultfs library)" : "") << "\n";
+        return 2;
+      }
+      chosen.push_back(k);
+    }
+    kinds = chosen;
+  }
+  int storage_stops = 0;
   while (failure.empty() && Clock::now() - start < std::chrono::seconds(seconds)) {
-    const std::string kind = kinds[rng() % std::size(kinds)];
+    const std::string kind = kinds[rng() % kinds.size()];
     const auto victims = pick_victims();
     std::ostringstream what;
     what << kind;
@@ -244,6 +281,28 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(ms(500, 2000));
       for (int v : victims) net.Start(v);
+    } else if (kind == "disk-full" || kind == "fsync-error") {
+      for (int v : victims) net.SetStorageFault(v, kind == "disk-full" ? "enospc" : "eio-sync");
+      std::this_thread::sleep_for(ms(2000, 5000));
+      for (int v : victims) net.SetStorageFault(v, "");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the library re-reads it
+      for (int v : victims) {
+        auto status = net.Reap(v);
+        if (!status) continue;  // still running: it refused what it could not store
+        const std::string log = Tail(net.dir() / ("node" + std::to_string(v) + ".log"), 20);
+        if (!WIFEXITED(*status) || WEXITSTATUS(*status) == 0) {
+          failure = "node" + std::to_string(v) + " did not stop cleanly on a storage fault (" +
+                    (WIFSIGNALED(*status) ? "signal " + std::to_string(WTERMSIG(*status))
+                                          : "exit status 0") +
+                    ")";
+        } else if (log.find(kind == "disk-full" ? "No space left on device"
+                                                : "Input/output error") == std::string::npos) {
+          failure = "node" + std::to_string(v) + " stopped on a storage fault without saying why";
+        }
+        std::cout << " [node" << v << " stopped]" << std::flush;
+        ++storage_stops;
+        net.Start(v);
+      }
     } else {
       for (int i = 0; i < validators; ++i) net.Signal(i, SIGKILL);
       std::this_thread::sleep_for(ms(500, 2000));
@@ -361,6 +420,7 @@ int main(int argc, char** argv) {
   std::cout << std::setprecision(2) << "faults injected " << total_faults << " ("
             << kinds_text.str() << ")\nrecords acknowledged " << run.acked.size() << ", lost "
             << lost << ", client errors while faults were active " << run.errors
+            << "\nnodes that stopped cleanly on a storage fault " << storage_stops
             << "\nmax time until commits resumed " << max_recovery << " s\nfinal height "
             << final_height << ", state roots " << (roots.empty() ? "not compared" : "equal")
             << std::endl;

@@ -21,6 +21,7 @@
 #include "node/testnet.h"
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
+#include "tests/support/spawn.h"
 
 namespace ertr::testing {
 
@@ -136,19 +137,10 @@ void Cluster::Start(int i) {
   REQUIRE_FALSE(Running(i));
   const std::string log = home(i) + ".log";
   const std::string h = home(i);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "a");
-    if (f != nullptr) {
-      ::dup2(fileno(f), 1);
-      ::dup2(fileno(f), 2);
-    }
-    const char* level = std::getenv("ERTR_TEST_LOG_LEVEL");
-    ::execl(ERTRD, ERTRD, "start", "--home", h.c_str(), "--log-level", level ? level : "info",
-            static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
+  const char* level = std::getenv("ERTR_TEST_LOG_LEVEL");
+  const pid_t pid =
+      SpawnLogged(ERTRD, {"start", "--home", h, "--log-level", level ? level : "info"}, log);
+  REQUIRE(pid > 0);
   pids_[i] = pid;
 }
 

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -17,6 +19,7 @@
 #include "crypto/key_file.h"
 #include "crypto/secure_buffer.h"
 #include "proto/ledger_codec.h"
+#include "tests/support/spawn.h"
 
 namespace ertr::testing {
 
@@ -159,17 +162,18 @@ void LocalNetwork::Start(int i) {
   const fs::path home = Home(i);
   std::string pass = Slurp(home / "keys" / "passphrase");
   pass.erase(pass.find_last_not_of("\r\n") + 1);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("ERTR_PASSPHRASE", pass.c_str(), 1);
-    FILE* f = std::fopen((home.string() + ".log").c_str(), "a");
-    if (f != nullptr) {
-      ::dup2(fileno(f), 1);
-      ::dup2(fileno(f), 2);
-    }
-    ::execl(options_.ertrd.c_str(), options_.ertrd.c_str(), "start", "--home", home.c_str(),
-            "--log-level", options_.log_level.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
+  std::vector<std::pair<std::string, std::string>> env{{"ERTR_PASSPHRASE", pass}};
+  if (!options_.faultfs.empty()) {
+    env.emplace_back("LD_PRELOAD", fs::absolute(options_.faultfs).string());
+    env.emplace_back("ERTR_FAULTFS_CONTROL", home.string() + ".faultfs");
+    // The library compares the paths /proc/self/fd shows: canonical ones.
+    env.emplace_back("ERTR_FAULTFS_PREFIX", fs::canonical(home).string() + "/");
+  }
+  const pid_t pid = SpawnLogged(
+      options_.ertrd, {"start", "--home", home.string(), "--log-level", options_.log_level},
+      home.string() + ".log", env);
+  if (pid < 0) {
+    std::cerr << "local network: cannot start node" << i << ": " << std::strerror(errno) << "\n";
   }
   pids_[static_cast<std::size_t>(i)] = pid;
 }
@@ -187,6 +191,18 @@ void LocalNetwork::Signal(int i, int sig) {
     ::waitpid(p, nullptr, 0);
     pids_[static_cast<std::size_t>(i)] = -1;
   }
+}
+
+std::optional<int> LocalNetwork::Reap(int i) {
+  const pid_t p = pids_[static_cast<std::size_t>(i)];
+  int status = 0;
+  if (p <= 0 || ::waitpid(p, &status, WNOHANG) != p) return std::nullopt;
+  pids_[static_cast<std::size_t>(i)] = -1;
+  return status;
+}
+
+void LocalNetwork::SetStorageFault(int i, const std::string& fault) const {
+  std::ofstream(Home(i).string() + ".faultfs", std::ios::trunc) << fault;
 }
 
 void LocalNetwork::Wipe(int i) { fs::remove_all(Home(i) / "data"); }

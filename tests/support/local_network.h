@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ struct LocalNetworkOptions {
   std::string log_level = "warn";
   // Extra "key = value" lines replacing those of [consensus] in every config (by key).
   std::map<std::string, std::string> consensus;
+  // If set, every node runs with this storage-fault library preloaded (tests/chaos/faultfs.cc),
+  // controlled by SetStorageFault.
+  std::string faultfs;
 };
 
 class LocalNetwork {
@@ -60,6 +64,10 @@ class LocalNetwork {
   // Sends `sig`; for SIGKILL/SIGTERM also waits for the process and forgets it.
   void Signal(int i, int sig);
   bool Running(int i) const { return pid(i) > 0; }
+  // If node i's process has exited on its own, forgets it and returns its wait status.
+  std::optional<int> Reap(int i);
+  // The storage fault in force at node i (faultfs): "" (none), "enospc" or "eio-sync".
+  void SetStorageFault(int i, const std::string& fault) const;
   // Deletes node i's data directory (keys and config stay). The node must be stopped.
   void Wipe(int i);
   // Stops every node (SIGTERM) and removes the directory unless keep_ is set.
