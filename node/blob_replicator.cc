@@ -33,11 +33,13 @@ void BlobReplicator::Announce(const crypto::Digest& digest) {
 std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
   auto it = holders_.find(digest);
   std::size_t n = it == holders_.end() ? 0 : it->second.size();
-  return n + (store_.Contains(digest) ? 1 : 0);
+  return n + (!unsynced_set_.count(digest) && store_.Contains(digest) ? 1 : 0);
 }
 
 Status BlobReplicator::Erase(const crypto::Digest& digest) {
   pulls_.erase(digest);  // the writer's temporary file goes with it
+  unsynced_set_.erase(digest);
+  std::erase(unsynced_, digest);
   for (auto it = serving_.begin(); it != serving_.end();) {
     it = it->first.second == digest ? serving_.erase(it) : std::next(it);
   }
@@ -59,6 +61,19 @@ bool BlobReplicator::Fetch(const crypto::Digest& digest) {
   wanted_.insert(digest);
   StartPulls();
   return true;
+}
+
+bool BlobReplicator::Repair(const crypto::Digest& digest) {
+  if (pulls_.count(digest)) return true;
+  if (auto s = store_.Delete(digest); !s.ok()) {
+    log_->error("event=blob_repair_failed digest={} reason=\"{}\"", digest.ShortHex(),
+                s.ToString());
+    return false;
+  }
+  settled_.erase(digest);
+  holders_[digest].insert(connected_.begin(), connected_.end());
+  settle_after_pull_.insert(digest);  // forgotten again once the good copy is here
+  return Fetch(digest);
 }
 
 void BlobReplicator::Settle(const crypto::Digest& digest) {
@@ -87,6 +102,7 @@ void BlobReplicator::OnPeerConnected(ReplicaId peer) {
     log_->error("event=blob_list_failed reason=\"{}\"", list.error().ToString());
     return;
   }
+  std::erase_if(*list, [&](const crypto::Digest& d) { return unsynced_set_.count(d) > 0; });
   for (std::size_t i = 0; i < list->size(); i += kMaxDigestsPerHave) {
     proto::PeerBlobHave have;
     for (std::size_t j = i; j < std::min(list->size(), i + kMaxDigestsPerHave); ++j) {
@@ -233,18 +249,46 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
   stats_.bytes_received += m.data.size();
   if (pull.writer->bytes_written() < pull.total) return RequestNext(m.digest, pull);
-  const bool was = IsAvailable(m.digest);  // before our own copy counts
-  auto committed = pull.writer->Commit();  // checks the content against the digest
+  // Checks the content against the digest; durable only at the next Publish.
+  auto committed = pull.writer->CommitUnsynced();
   if (!committed) return FailPull(m.digest, committed.error().ToString());
   pulls_.erase(it);
   wanted_.erase(m.digest);
   ++stats_.blobs_received;
   log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
              from.value());
-  hooks_.send(std::nullopt, proto::PeerBlobHave{{m.digest}});
-  if (!was && IsAvailable(m.digest)) hooks_.on_available(m.digest);
-  if (settle_after_pull_.count(m.digest)) Forget(m.digest);
+  if (unsynced_set_.insert(m.digest).second) unsynced_.push_back(m.digest);
+  if (!hooks_.defer) {
+    Publish();
+  } else if (unsynced_.size() == 1) {
+    hooks_.defer([this] { Publish(); });
+  }
   StartPulls();
+}
+
+void BlobReplicator::Publish() {
+  if (unsynced_.empty()) return;
+  std::vector<crypto::Digest> done;
+  done.swap(unsynced_);
+  if (auto s = store_.SyncPending(); !s.ok()) {
+    // Not durable: never announced. They stay uncounted (the node's consensus writes go to
+    // the same disk and stop the node if it is failing).
+    log_->error("event=blob_sync_failed blobs={} reason=\"{}\"", done.size(), s.ToString());
+    return;
+  }
+  for (std::size_t i = 0; i < done.size(); i += kMaxDigestsPerHave) {
+    proto::PeerBlobHave have;
+    for (std::size_t j = i; j < std::min(done.size(), i + kMaxDigestsPerHave); ++j) {
+      have.digests.push_back(done[j]);
+    }
+    hooks_.send(std::nullopt, have);
+  }
+  for (const auto& d : done) {
+    const bool was = IsAvailable(d);  // before our own copy counts
+    unsynced_set_.erase(d);
+    if (!was && IsAvailable(d)) hooks_.on_available(d);
+    if (settle_after_pull_.count(d)) Forget(d);
+  }
 }
 
 void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why) {

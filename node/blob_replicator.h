@@ -54,6 +54,10 @@ class BlobReplicator {
     std::function<bool(const crypto::Digest&)> is_erased;
     // Called when a digest reaches the availability threshold.
     std::function<void(const crypto::Digest&)> on_available;
+    // Runs `task` after the handlers already queued (the node: asio::post on its io thread).
+    // Pulled blobs completed meanwhile are then synced together, in one SyncPending, and
+    // announced in one message. Unset: each pulled blob is synced and announced at once.
+    std::function<void(std::function<void()> task)> defer;
   };
 
   // `store` and `logger` must outlive the replicator. `needed`: holders for availability (f+1).
@@ -71,6 +75,10 @@ class BlobReplicator {
   Status Erase(const crypto::Digest& digest);
   // Pulls the blob from a known holder if this node lacks it; false if no holder is known.
   bool Fetch(const crypto::Digest& digest);
+  // This node's copy failed its check (a disk returned wrong data): deletes it and pulls it again
+  // from every connected peer in turn (a committed record's blob is on f+1 nodes at least).
+  // False if no peer is connected.
+  bool Repair(const crypto::Digest& digest);
   // The digest's record has committed: its availability no longer matters, so its holders are
   // forgotten once this node holds the blob (pulling it first if needed). Keeps the tracking
   // bounded by the blobs in flight rather than every blob ever seen.
@@ -107,6 +115,8 @@ class BlobReplicator {
                                       std::optional<ReplicaId> not_from) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
   void Forget(const crypto::Digest& digest);
+  // Syncs the pulled blobs not yet durable, then announces them and counts them as held here.
+  void Publish();
 
   storage::BlobStore& store_;
   std::size_t needed_;
@@ -121,6 +131,9 @@ class BlobReplicator {
   std::set<crypto::Digest> settled_;
   std::deque<crypto::Digest> settled_order_;
   std::map<crypto::Digest, Pull> pulls_;
+  // Pulled and stored, not yet synced: not announced, and this node does not count as a holder.
+  std::vector<crypto::Digest> unsynced_;
+  std::set<crypto::Digest> unsynced_set_;
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
   BlobStats stats_;
 };

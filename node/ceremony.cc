@@ -28,22 +28,26 @@ Result<std::string> Passphrase(const fs::path& file) {
   return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
 }
 
-struct Member {
-  ledger::Institution institution;
-  std::string address;
-};
-
 Result<Member> ReadMember(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read member file " + file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseMember(text.str(), file.string());
+}
+
+}  // namespace
+
+Result<Member> ParseMember(std::string_view text, const std::string& name) {
   toml::table t;
   try {
-    t = toml::parse_file(file.string());
+    t = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(file.string() +
-                                   ": not valid TOML: " + std::string(e.description()));
+    return Status::InvalidArgument(name + ": not valid TOML: " + std::string(e.description()));
   }
-  auto field = [&](const char* name) -> Result<std::string> {
-    auto v = t[name].value<std::string>();
-    if (!v) return Status::InvalidArgument(file.string() + ": field '" + name + "' is missing");
+  auto field = [&](const char* key) -> Result<std::string> {
+    auto v = t[key].value<std::string>();
+    if (!v) return Status::InvalidArgument(name + ": field '" + key + "' is missing");
     return *v;
   };
   Member m;
@@ -53,7 +57,7 @@ Result<Member> ReadMember(const fs::path& file) {
   ERTR_ASSIGN_OR_RETURN(auto vk, field("validator_key"));
   ERTR_ASSIGN_OR_RETURN(auto ek, field("encryption_key"));
   ERTR_ASSIGN_OR_RETURN(auto ak, field("admin_key"));
-  auto ctx = [&](Status s) { return s.WithContext(file.string()); };
+  auto ctx = [&](Status s) { return s.WithContext(name); };
   auto v = crypto::PublicKey::FromHex(vk, "validator_key");
   if (!v) return ctx(v.error());
   auto e = crypto::BoxPublicKey::FromHex(ek, "encryption_key");
@@ -65,8 +69,6 @@ Result<Member> ReadMember(const fs::path& file) {
   m.institution.admin_keys = {*a};
   return m;
 }
-
-}  // namespace
 
 Status InitNode(const InitOptions& o, std::ostream& out) {
   if (!ledger::IsValidInstitutionId(o.institution_id)) {

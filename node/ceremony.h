@@ -15,8 +15,17 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ledger/types.h"
 
 namespace ertr::node {
+
+// One hospital's member.toml: its institution (id, name, public keys) and the address its peers
+// dial. `name` (the file) goes into error messages.
+struct Member {
+  ledger::Institution institution;
+  std::string address;
+};
+Result<Member> ParseMember(std::string_view text, const std::string& name);
 
 struct InitOptions {
   std::filesystem::path home;

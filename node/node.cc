@@ -127,12 +127,25 @@ Status Node::Init() {
   replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);
   ERTR_ASSIGN_OR_RETURN(blobs_,
                         storage::OpenBlobStore(config_.Resolve(config_.data_dir) / "blobs"));
+  // A small-blob database that failed a write takes no more (ADR 0011): the node stops, as on a
+  // failed consensus or block write; its restart replays the database's log.
+  blobs_->SetFailureHandler([this](const Status& s) {
+    boost::asio::post(io_, [this, s] {
+      if (fatal_) return;
+      log_->error("event=fatal reason=\"{}\"", s.WithContext("storing a blob").ToString());
+      fatal_ = s.WithContext("storing a blob");
+      io_.stop();
+    });
+  });
   BlobReplicator::Hooks blob_hooks;
   blob_hooks.send = [this](std::optional<ReplicaId> to, const proto::PeerMessage& m) {
     SendMessage(to, m);
   };
   blob_hooks.is_erased = [this](const crypto::Digest& d) { return IsErasedBlob(d); };
   blob_hooks.on_available = [this](const crypto::Digest& d) { ReleaseGated(d); };
+  blob_hooks.defer = [this](std::function<void()> task) {
+    boost::asio::post(io_, std::move(task));
+  };
   replicator_ = std::make_unique<BlobReplicator>(*blobs_, validators_->max_faulty() + 1,
                                                  std::move(blob_hooks), log_);
   mempool_ = std::make_unique<Mempool>(
@@ -244,6 +257,12 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   std::uint64_t rejected = 0;
   for (const auto& r : result.results) {
     rejected += r.accepted() ? 0 : 1;
+    if (!r.accepted()) {
+      // The reason and field only: a rule's message may name a pseudonym.
+      log_->info("event=transaction_rejected tx={} height={} reason={} field={}",
+                 r.tx_id.ShortHex(), h.value(), ledger::RejectReasonName(r.rejection->reason),
+                 r.rejection->field);
+    }
     auto it = admitted_at_.find(r.tx_id);
     if (it == admitted_at_.end()) continue;
     const auto ms = static_cast<std::uint64_t>(

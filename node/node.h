@@ -55,6 +55,7 @@ class Node {
 
   // A record a caller may read: its metadata, data key and ciphertext (node_api.cc).
   struct OpenedRecord {
+    crypto::Digest digest;  // of the ciphertext
     ertr::v1::RecordInfo info;
     crypto::DataKey key;
     std::unique_ptr<storage::BlobReader> reader;
@@ -99,6 +100,8 @@ class Node {
   void DrainApi();
   // Refuses further work, cancels queued work and commit waits, and stops the gRPC server.
   void CloseApi();
+  // API calls refused before they ran: unsigned, forged, stale, replayed, or by a stranger.
+  std::uint64_t ApiRefused() const;
   // The caller as an active user of the chain; Unauthenticated / PermissionDenied otherwise.
   Result<ledger::UserState> ApiCaller(const crypto::PublicKey& key) const;
   // Block time for API decisions: the newest block's time or the wall clock, whichever is later.
@@ -129,6 +132,9 @@ class Node {
   Status ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, ertr::v1::Receipt& out);
   Status ApiGetTransaction(const ertr::v1::GetTransactionRequest& req,
                            ertr::v1::TransactionInfo& out);
+  // A record's blob is corrupt here (found while it was read): deleted and pulled again from the
+  // peers (io thread).
+  void RepairBlob(const crypto::Digest& digest);
   Result<OpenedRecord> ApiOpenRecord(const ledger::UserState& caller,
                                      const ertr::v1::GetRecordRequest& req);
   Status ApiListRecords(const ledger::UserState& caller, const ertr::v1::ListRecordsRequest& req,

@@ -90,8 +90,47 @@ class Node::ApiService final : public grpc::CallbackGenericService {
     return std::make_pair(std::move(raw), std::move(auth));
   }
 
+  // CheckAuth, and a refusal logged (rate-limited: a flood of bad calls must not flood the log
+  // or the disk) and counted.
   Result<proto::ApiAuth> Authenticate(grpc::GenericCallbackServerContext* ctx,
                                       const std::string& request) {
+    auto auth = CheckAuth(ctx, request);
+    if (!auth) {
+      ++refused_;
+      const auto second = WallClockMs() / 1000;
+      std::uint64_t suppressed = 0;
+      bool log = false;
+      {
+        std::lock_guard lock(refusal_log_mu_);
+        if (second != refusal_log_second_) {
+          suppressed = refusals_suppressed_;
+          refusals_suppressed_ = 0;
+          refusals_logged_ = 0;
+          refusal_log_second_ = second;
+        }
+        log = refusals_logged_ < kMaxRefusalLogsPerSecond;
+        if (log) {
+          ++refusals_logged_;
+        } else {
+          ++refusals_suppressed_;
+        }
+      }
+      if (suppressed > 0) {
+        n_.log_->warn("event=api_refused_unlogged count={} reason=\"over {} refusals a second\"",
+                      suppressed, kMaxRefusalLogsPerSecond);
+      }
+      if (log) {
+        n_.log_->warn("event=api_refused method={} peer={} code={} reason=\"{}\"", ctx->method(),
+                      ctx->peer(), StatusCodeName(auth.error().code()), auth.error().message());
+      }
+    }
+    return auth;
+  }
+
+  std::uint64_t refused() const { return refused_.load(); }
+
+  Result<proto::ApiAuth> CheckAuth(grpc::GenericCallbackServerContext* ctx,
+                                   const std::string& request) {
     std::map<std::string, std::string> headers;
     for (const auto& [k, v] : ctx->client_metadata()) {
       headers.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
@@ -134,6 +173,12 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::mutex replay_mu_;
   proto::ReplayGuard replay_;  // guarded by replay_mu_
   std::atomic<int> uploads_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  static constexpr std::uint64_t kMaxRefusalLogsPerSecond = 20;
+  std::mutex refusal_log_mu_;
+  std::uint64_t refusal_log_second_ = 0;  // guarded by refusal_log_mu_, as the two below
+  std::uint64_t refusals_logged_ = 0;
+  std::uint64_t refusals_suppressed_ = 0;
 };
 
 class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
@@ -384,6 +429,7 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
  private:
   void Begin(Result<Node::OpenedRecord> opened) {
     if (!opened) return Finish(ToGrpc(opened.error()));
+    digest_ = opened->digest;
     reader_ = std::move(opened->reader);
     decryptor_.emplace(opened->key);
     v1::GetRecordResponse msg;
@@ -397,15 +443,15 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     while (plain_.empty()) {
       piece_.resize(kReadPiece);
       auto n = reader_->Read(piece_);
-      if (!n) return Finish(ToGrpc(n.error()));
+      if (!n) return Failed(n.error());
       if (*n == 0) {
-        if (auto s = decryptor_->Finish(plain_); !s.ok()) return Finish(ToGrpc(s));
+        if (auto s = decryptor_->Finish(plain_); !s.ok()) return Failed(s);
         done_ = true;
         if (plain_.empty()) return Finish(grpc::Status::OK);
         break;
       }
       piece_.resize(*n);
-      if (auto s = decryptor_->Update(piece_, plain_); !s.ok()) return Finish(ToGrpc(s));
+      if (auto s = decryptor_->Update(piece_, plain_); !s.ok()) return Failed(s);
     }
     v1::GetRecordResponse msg;
     msg.set_chunk(std::string(AsStringView(plain_)));
@@ -417,12 +463,29 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     StartWrite(&out_);
   }
 
+  // The stored ciphertext did not read back or authenticate: the reader gets the error (and must
+  // discard what it received); the node checks its copy and repairs it from the peers.
+  void Failed(const Status& s) {
+    Wipe(plain_);
+    n_.log_->error("event=record_read_failed digest={} reason=\"{}\"", digest_.ShortHex(),
+                   s.ToString());
+    // Read the whole copy again here, not on the io thread (a large blob takes seconds).
+    if (auto check = n_.blobs_->Verify(digest_);
+        !check.ok() && check.code() != StatusCode::kNotFound) {
+      n_.log_->error("event=blob_corrupt digest={} reason=\"{}\"", digest_.ShortHex(),
+                     check.ToString());
+      n_.PostApi([&n = n_, digest = digest_] { n.RepairBlob(digest); }, [](const Status&) {});
+    }
+    Finish(ToGrpc(s));
+  }
+
   Node& n_;
   Node::ApiService& svc_;
   grpc::GenericCallbackServerContext* ctx_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
   v1::GetRecordRequest req_;
+  crypto::Digest digest_;
   std::unique_ptr<storage::BlobReader> reader_;
   std::optional<crypto::PayloadDecryptor> decryptor_;
   Bytes piece_;
@@ -567,6 +630,8 @@ void Node::DrainApi() {
   }
   for (auto& w : work) w.run();
 }
+
+std::uint64_t Node::ApiRefused() const { return api_service_ ? api_service_->refused() : 0; }
 
 void Node::CloseApi() {
   std::deque<ApiWork> work;

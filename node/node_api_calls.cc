@@ -211,6 +211,8 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
   }
   auto admitted = Admit(AsBytes(bytes), std::nullopt);
   if (!admitted && admitted.error().code() != StatusCode::kAlreadyExists) {
+    log_->warn("event=transaction_refused tx={} code={} reason=\"{}\"", id.ShortHex(),
+               StatusCodeName(admitted.error().code()), admitted.error().message());
     return done(admitted.error());
   }
   if (!req.wait_for_commit()) {
@@ -284,6 +286,15 @@ Status Node::ApiGetTransaction(const v1::GetTransactionRequest& req, v1::Transac
   return Status::Ok();
 }
 
+void Node::RepairBlob(const crypto::Digest& digest) {
+  log_->warn("event=blob_repair digest={} action=\"deleted; pulling it again from the peers\"",
+             digest.ShortHex());
+  if (!replicator_->Repair(digest)) {
+    log_->error("event=blob_repair_failed digest={} reason=\"no peer to pull it from\"",
+                digest.ShortHex());
+  }
+}
+
 Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
                                                const v1::GetRecordRequest& req) {
   ERTR_ASSIGN_OR_RETURN(auto record_id,
@@ -295,6 +306,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
   }
   ERTR_RETURN_IF_ERROR(RequireSynced());
   if (caller.institution_id != config_.institution_id) {
+    log_->info("event=read_denied record={} reason=other_institution", record_id.ShortHex());
     return Status::PermissionDenied("you are a user of " + caller.institution_id +
                                     "; read records through your own institution's node (this "
                                     "is " +
@@ -352,7 +364,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
   }
   log_->info("event=record_read record={} basis={}", record_id.ShortHex(),
              ledger::AccessBasisName(decision.basis));
-  OpenedRecord opened{{}, std::move(key), std::move(reader)};
+  OpenedRecord opened{record->ciphertext_digest, {}, std::move(key), std::move(reader)};
   proto::ToWire(*record, decision.basis, opened.info);
   return opened;
 }

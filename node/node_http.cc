@@ -66,6 +66,9 @@ std::string Node::Metrics() const {
   counter("ertr_equivocations_seen_total", "Conflicting votes or proposals seen from validators.",
           rs.equivocations_seen);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
+  counter("ertr_api_refused_total",
+          "API calls refused before they ran (unsigned, forged, stale, replayed, stranger).",
+          ApiRefused());
   counter("ertr_handshakes_refused_total", "Connections refused at the handshake.",
           ts.handshakes_refused);
   counter("ertr_p2p_bytes_sent_total", "Bytes sent to peers.", ts.bytes_sent);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -29,6 +30,10 @@ class BlobWriter {
   // Syncs and publishes the blob; returns its digest. If an expected digest was given to
   // BlobStore::Create and the content does not match, nothing is published (DataLoss).
   virtual Result<crypto::Digest> Commit() = 0;
+  // Publishes the blob without waiting for the disk where the store can group syncs (small blobs:
+  // an unsynced database write); BlobStore::SyncPending makes every such blob durable at once.
+  // Until then a crash may lose it. Stores without grouping sync here as Commit does.
+  virtual Result<crypto::Digest> CommitUnsynced() { return Commit(); }
   virtual std::uint64_t bytes_written() const = 0;
 };
 
@@ -57,6 +62,11 @@ class BlobStore {
   Status Verify(const crypto::Digest& digest) const;
   // Digests of all stored blobs, sorted.
   virtual Result<std::vector<crypto::Digest>> List() const = 0;
+  // Makes every blob published by BlobWriter::CommitUnsynced so far durable, in one sync.
+  virtual Status SyncPending() { return Status::Ok(); }
+  // Called (from the writing thread) when a write fails in a way that leaves the store unable to
+  // take more writes (the small-blob database: ADR 0011); the node stops on it.
+  virtual void SetFailureHandler(std::function<void(const Status&)> handler) { (void)handler; }
 };
 
 // Opens (creating if needed) a blob store of files in `dir`; removes temporary files left by a
@@ -67,7 +77,8 @@ Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const std::filesystem::path
 inline constexpr std::size_t kSmallBlobBytes = 64u << 10;
 
 // The node's blob store in `dir`: blobs of at most kSmallBlobBytes in an embedded RocksDB
-// (`dir`/small, one synced write each), larger ones as files (OpenFileBlobStore). Same contracts.
+// (`dir`/small, one synced write each, or unsynced writes and one SyncPending for a group),
+// larger ones as files (OpenFileBlobStore). Same contracts.
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(const std::filesystem::path& dir);
 
 // Whole-buffer conveniences.

@@ -9,6 +9,9 @@
 #include <rocksdb/options.h>
 
 #include <algorithm>
+#include <functional>
+#include <mutex>
+#include <optional>
 
 #include "storage/blob_store.h"
 #include "storage/rocksdb_database.h"
@@ -55,12 +58,15 @@ class TieredBlobWriter final : public BlobWriter {
   TieredBlobWriter(TieredBlobStore& store, std::optional<crypto::Digest> expected)
       : store_(store), expected_(expected) {}
   Status Write(ByteSpan data) override;
-  Result<crypto::Digest> Commit() override;
+  Result<crypto::Digest> Commit() override { return Publish(true); }
+  Result<crypto::Digest> CommitUnsynced() override { return Publish(false); }
   std::uint64_t bytes_written() const override {
     return file_ ? file_->bytes_written() : buffer_.size();
   }
 
  private:
+  Result<crypto::Digest> Publish(bool sync);
+
   TieredBlobStore& store_;
   std::optional<crypto::Digest> expected_;
   Bytes buffer_;
@@ -73,6 +79,7 @@ class TieredBlobStore final : public BlobStore {
   TieredBlobStore(std::unique_ptr<BlobStore> files, std::unique_ptr<rocksdb::DB> db)
       : files_(std::move(files)), db_(std::move(db)) {
     sync_.sync = true;
+    unsynced_.sync = false;
     read_.verify_checksums = true;
   }
 
@@ -104,12 +111,15 @@ class TieredBlobStore final : public BlobStore {
   Status Delete(const crypto::Digest& digest) override {
     ERTR_ASSIGN_OR_RETURN(auto small, GetSmall(digest));
     if (small) {
-      ERTR_RETURN_IF_ERROR(Convert(db_->Delete(sync_, ToSlice(digest.span())), "deleting"));
       // Erasure: flush (so the WAL that held the blob is retired and removed) and rewrite the
       // table files holding the key now, rather than at some later compaction.
-      ERTR_RETURN_IF_ERROR(Convert(db_->Flush(rocksdb::FlushOptions()), "flushing after delete"));
-      const rocksdb::Slice key = ToSlice(digest.span());
-      ERTR_RETURN_IF_ERROR(Convert(db_->CompactRange({}, &key, &key), "compacting after delete"));
+      ERTR_RETURN_IF_ERROR(Guarded("deleting", [&] {
+        auto s = db_->Delete(sync_, ToSlice(digest.span()));
+        if (s.ok()) s = db_->Flush(rocksdb::FlushOptions());
+        const rocksdb::Slice key = ToSlice(digest.span());
+        if (s.ok()) s = db_->CompactRange({}, &key, &key);
+        return s;
+      }));
     }
     return files_->Delete(digest);
   }
@@ -127,8 +137,19 @@ class TieredBlobStore final : public BlobStore {
     return out;
   }
 
-  Status PutSmall(const crypto::Digest& digest, ByteSpan data) {
-    return Convert(db_->Put(sync_, ToSlice(digest.span()), ToSlice(data)), "writing");
+  Status PutSmall(const crypto::Digest& digest, ByteSpan data, bool sync) {
+    return Guarded("writing", [&] {
+      return db_->Put(sync ? sync_ : unsynced_, ToSlice(digest.span()), ToSlice(data));
+    });
+  }
+
+  Status SyncPending() override {
+    return Guarded("syncing", [&] { return db_->SyncWAL(); });
+  }
+
+  void SetFailureHandler(std::function<void(const Status&)> handler) override {
+    std::lock_guard lock(write_mu_);
+    on_failure_ = std::move(handler);
   }
   BlobStore& files() { return *files_; }
 
@@ -148,9 +169,32 @@ class TieredBlobStore final : public BlobStore {
     return Status::IoError(msg);
   }
 
+  // Writes one at a time, and none after a failed one (ADR 0011): Debian's RocksDB build asserts,
+  // and aborts the process, when a write log that failed is written again.
+  template <typename Op>
+  Status Guarded(std::string_view what, Op op) {
+    std::lock_guard lock(write_mu_);
+    if (failed_) {
+      return Status::WithCode(failed_->code(),
+                              "the small-blob database failed earlier and takes "
+                              "no more writes until the node restarts: " +
+                                  failed_->message());
+    }
+    Status s = Convert(op(), what);
+    if (!s.ok()) {
+      failed_ = s;
+      if (on_failure_) on_failure_(s);
+    }
+    return s;
+  }
+
   std::unique_ptr<BlobStore> files_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::mutex write_mu_;
+  std::optional<Status> failed_;                   // guarded by write_mu_
+  std::function<void(const Status&)> on_failure_;  // guarded by write_mu_
   rocksdb::WriteOptions sync_;
+  rocksdb::WriteOptions unsynced_;
   rocksdb::ReadOptions read_;
 };
 
@@ -175,16 +219,16 @@ Status TieredBlobWriter::Write(ByteSpan data) {
   return s;
 }
 
-Result<crypto::Digest> TieredBlobWriter::Commit() {
+Result<crypto::Digest> TieredBlobWriter::Publish(bool sync) {
   if (done_) return Status::FailedPrecondition("blob writer already committed or failed");
   done_ = true;
-  if (file_) return file_->Commit();
+  if (file_) return file_->Commit();  // a large blob's own file is synced (no grouping)
   const crypto::Digest digest = crypto::Hash(buffer_);
   if (expected_ && *expected_ != digest) {
     return Status::DataLoss("blob content has digest " + digest.ToHex() + " but " +
                             expected_->ToHex() + " was expected; the blob was not stored");
   }
-  ERTR_RETURN_IF_ERROR(store_.PutSmall(digest, buffer_));
+  ERTR_RETURN_IF_ERROR(store_.PutSmall(digest, buffer_, sync));
   return digest;
 }
 

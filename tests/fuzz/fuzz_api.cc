@@ -1,6 +1,9 @@
 // Fuzz target: what arrives with an API call or in a client's files never crashes its decoder:
-// the authentication headers (and the replay guard), receipts (`ertrctl receipt verify`), and
-// DICOM kind detection (`ertrctl record submit`, DCMTK on the file).
+// the authentication headers (and the replay guard), every API request message as the node parses
+// it (protobuf, then each field's conversion and the transaction decoder of SubmitTransaction),
+// receipts (`ertrctl receipt verify`), and DICOM kind detection (`ertrctl record submit`, DCMTK
+// on the file). The request handlers' state-dependent checks run against a real node in
+// tests/node/api_test.cc ("hostile bytes from a registered caller").
 #include <unistd.h>
 
 #include <fstream>
@@ -9,8 +12,52 @@
 
 #include "cli/dicom_kind.h"
 #include "crypto/init.h"
+#include "crypto/payload_cipher.h"
+#include "ledger/shape.h"
 #include "proto/api_auth.h"
+#include "proto/api_codec.h"
+#include "proto/codec.h"
+#include "proto/ledger_codec.h"
 #include "proto/receipt.h"
+
+namespace {
+
+using namespace ertr;
+
+// What the node's handlers do with a request before they look at the state (node_api*.cc).
+void ParseRequests(const std::string& raw) {
+  if (v1::SubmitTransactionRequest r; r.ParseFromString(raw)) {
+    (void)proto::DecodeSignedTransaction(AsBytes(r.transaction().SerializeAsString()));
+  }
+  if (v1::GetTransactionRequest r; r.ParseFromString(raw)) {
+    (void)proto::RequestField<crypto::Digest>(r.tx_id(), "tx_id");
+  }
+  if (v1::GetRecordRequest r; r.ParseFromString(raw)) {
+    (void)proto::RequestField<ledger::RecordId>(r.record_id(), "record_id");
+    (void)ledger::IsValidCode(r.purpose());
+  }
+  if (v1::ListRecordsRequest r; r.ParseFromString(raw)) {
+    (void)proto::RequestField<ledger::Pseudonym>(r.patient_pseudonym(), "patient_pseudonym");
+  }
+  if (v1::ListGrantsRequest r; r.ParseFromString(raw)) {
+    (void)proto::RequestField<ledger::Pseudonym>(r.patient_pseudonym(), "patient_pseudonym");
+  }
+  if (v1::GetAuditTrailRequest r; r.ParseFromString(raw)) {
+    (void)proto::RequestField<ledger::Pseudonym>(r.patient_pseudonym(), "patient_pseudonym");
+    (void)proto::RequestField<ledger::RecordId>(r.record_id(), "record_id");
+  }
+  if (v1::GetReceiptRequest r; r.ParseFromString(raw)) {
+    (void)proto::RequestField<crypto::Digest>(r.tx_id(), "tx_id");
+    (void)proto::RequestField<ledger::RecordId>(r.record_id(), "record_id");
+  }
+  if (v1::GetBlockRequest r; r.ParseFromString(raw)) (void)r.height();
+  if (v1::UploadRecordRequest r; r.ParseFromString(raw) && r.has_start()) {
+    (void)proto::RequestField<ledger::Pseudonym>(r.start().patient_pseudonym(), "patient");
+    (void)crypto::PayloadCiphertextSize(r.start().plaintext_size());
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace ertr;
@@ -46,6 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)guard.Check(*auth, auth->timestamp_ms);
   }
 
+  ParseRequests(std::string(AsStringView(in)));
   (void)proto::VerifyReceipt(in, genesis, *verifier);
 
   {

@@ -1,5 +1,8 @@
 // Fuzz target: the streaming payload decryptor never crashes or over-reads on hostile
-// ciphertext, fed in pieces whose sizes come from the input.
+// ciphertext, fed in pieces whose sizes come from the input; and key envelopes (sealed data keys
+// other institutions put on chain) never crash OpenEnvelope.
+#include "crypto/box_key.h"
+#include "crypto/envelope.h"
 #include "crypto/init.h"
 #include "crypto/payload_cipher.h"
 
@@ -7,6 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static bool init = ertr::crypto::Init().ok();
   (void)init;
   if (size < 1) return 0;
+  static const auto recipient = ertr::crypto::BoxKeyPair::Generate();
+  (void)ertr::crypto::OpenEnvelope(ertr::ByteSpan(data, size), recipient);
   static ertr::crypto::DataKey key;  // all-zero key: a fixed key the corpus can target
   ertr::crypto::PayloadDecryptor dec(key);
   ertr::Bytes out;

@@ -3,6 +3,7 @@
 // the bytes, never crash their decoders; a decoded peer message re-encodes to what decodes alike.
 #include <cstdlib>
 
+#include "node/ceremony.h"
 #include "node/config.h"
 #include "proto/consensus_codec.h"
 #include "proto/peer_codec.h"
@@ -22,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again || again->proposal.digest != pc->proposal.digest) std::abort();
   }
   (void)node::ParseNodeConfig(AsStringView(in), "/tmp", "config.toml");
+  (void)node::ParseMember(AsStringView(in), "member.toml");
   (void)node::ParseHostPort(AsStringView(in), "fuzz");
   return 0;
 }

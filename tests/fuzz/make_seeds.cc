@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "cli/synthetic_dicom.h"
+#include "crypto/box_key.h"
+#include "crypto/envelope.h"
 #include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "crypto/payload_cipher.h"
@@ -14,6 +16,7 @@
 #include "net/handshake.h"
 #include "node/config.h"
 #include "proto/api_auth.h"
+#include "proto/api_codec.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
 #include "proto/ledger_codec.h"
@@ -91,6 +94,8 @@ int main(int argc, char** argv) {
   Bytes ct = {16};       // first byte: piece size for the target
   Append(ct, crypto::EncryptPayload(zero, Bytes(3000, 0x42), 1024));
   Write(root / "fuzz_payload_decrypt", "three_chunks", ct);
+  Write(root / "fuzz_payload_decrypt", "envelope",
+        crypto::SealDataKey(zero, crypto::BoxKeyPair::Generate().public_key()));
   // Typed transactions against the fuzz chain (tests/fuzz/fuzz_chain.h), one per payload family.
   {
     using namespace ertr::ledger;
@@ -145,9 +150,10 @@ int main(int argc, char** argv) {
   // Peer messages of every kind, and a node config.
   {
     const proto::PeerMessage messages[] = {
-        proto::PeerConsensus{Bytes{1, 2}}, proto::PeerTransactions{{Bytes{3}}},
+        proto::PeerConsensus{Bytes{1, 2}},     proto::PeerTransactions{{Bytes{3}}},
         proto::PeerBlockRequest{Height(5), 8}, proto::PeerBlockResponse{{Bytes{4}}},
-        proto::PeerStatus{Height(9), View(1)}};
+        proto::PeerStatus{Height(9), View(1)}, proto::PeerBlobHave{{tx.id, b.hash}},
+        proto::PeerBlobRequest{tx.id, 4096},   proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)}};
     int i = 0;
     for (const auto& m : messages) {
       Write(root / "fuzz_peer_decode", "peer_" + std::to_string(i++), proto::EncodePeerMessage(m));
@@ -156,6 +162,20 @@ int main(int argc, char** argv) {
     c.institution_id = "hosp-a";
     c.peers = {{ReplicaId(1), "127.0.0.1", 26601}};
     Write(root / "fuzz_peer_decode", "config", ToBytes(node::RenderNodeConfig(c)));
+    // The consensus log (ADR 0010): the state entry and one prepared certificate.
+    consensus::PersistentState state;
+    state.view = View(3);
+    state.signed_votes[{View(2), Height(3)}] = prop.digest;
+    state.stable_height = Height(0);
+    Write(root / "fuzz_peer_decode", "replica_state", proto::EncodeReplicaState(state));
+    Write(root / "fuzz_peer_decode", "prepared_certificate",
+          proto::EncodePreparedCertificate(vc.prepared.front()));
+    Write(root / "fuzz_peer_decode", "member",
+          ToBytes("id = \"hosp-b\"\nname = \"Hospital B\"\naddress = \"10.0.0.2:26600\"\n"
+                  "validator_key = \"" +
+                  key.public_key().ToHex() + "\"\nencryption_key = \"" +
+                  crypto::BoxKeyPair::Generate().public_key().ToHex() + "\"\nadmin_key = \"" +
+                  key.public_key().ToHex() + "\"\n"));
   }
   // API: authentication headers, a receipt, a synthetic DICOM RT Plan.
   {
@@ -167,6 +187,18 @@ int main(int argc, char** argv) {
       lines += proto::ApiAuthHeaders(auth)[h] + "\n";
     }
     Write(root / "fuzz_api", "headers", ToBytes(lines));
+    v1::SubmitTransactionRequest submit;
+    submit.mutable_transaction()->set_body(std::string(AsStringView(tx.body)));
+    submit.mutable_transaction()->set_signature(std::string(AsStringView(tx.signature.span())));
+    Write(root / "fuzz_api", "submit_request", ToBytes(submit.SerializeAsString()));
+    v1::UploadRecordRequest upload;
+    upload.mutable_start()->set_patient_pseudonym(std::string(16, '\x04'));
+    upload.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+    upload.mutable_start()->set_plaintext_size(4096);
+    Write(root / "fuzz_api", "upload_start", ToBytes(upload.SerializeAsString()));
+    v1::GetReceiptRequest receipt_request;
+    receipt_request.set_record_id(std::string(16, '\x09'));
+    Write(root / "fuzz_api", "receipt_request", ToBytes(receipt_request.SerializeAsString()));
     Write(root / "fuzz_api", "receipt",
           *proto::BuildReceipt(proto::EncodeSignedTransaction(tx), 1, {tx.id, tx.id},
                                proto::EncodeBlockHeader(b.header),

@@ -7,14 +7,18 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
+#include <random>
+#include <regex>
 #include <sstream>
 
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
 #include "node/testnet.h"
 #include "proto/api_auth.h"
+#include "proto/ledger_codec.h"
 #include "proto/receipt.h"
 #include "tests/node/cluster.h"
 
@@ -126,10 +130,56 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   CHECK(Cluster::WaitFor([&] {
     return HasAudit(c, patient, "access_denied", phys_b.public_key(), "no_consent", false);
   }));
+  CHECK(c.Log(1).find("event=read_denied record=" + record.ShortHex() + " reason=no_consent") !=
+        std::string::npos);
   // Reads go through the reader's own institution's node.
   auto wrong_node = Read(c, 0, phys_b, record);
   REQUIRE_FALSE(wrong_node.has_value());
   CHECK(wrong_node.error().code() == StatusCode::kPermissionDenied);
+  CHECK(c.Log(0).find("reason=other_institution") != std::string::npos);
+
+  // A blob altered on this node's disk is never served: the read fails (the reader discards what
+  // it got), the node logs it, deletes its copy and pulls a good one from its peers.
+  {
+    Bytes big(200'000);  // over the small-blob size: a file of its own
+    crypto::RandomBytes(big);
+    std::istringstream big_in(std::string(AsStringView(big)));
+    auto big_up = c.Client(0, phys_a)->SubmitRecord(
+        patient, ledger::RecordKind::kRtBeamsTreatmentRecord, big_in, big.size());
+    REQUIRE(big_up.has_value());
+    const auto big_record = IdOf(big_up->upload.record_id());
+    const std::string hex =
+        crypto::Digest::FromSpan(AsBytes(big_up->upload.ciphertext_digest()), "digest")->ToHex();
+    const auto file =
+        std::filesystem::path(c.home(0)) / "data" / "blobs" / "objects" / hex.substr(0, 2) / hex;
+    REQUIRE(std::filesystem::exists(file));
+    std::filesystem::permissions(file, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+    {
+      std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(100'000);
+      f.put('\x5a');
+    }
+    auto corrupt = Read(c, 0, phys_a, big_record);
+    REQUIRE_FALSE(corrupt.has_value());
+    CHECK(corrupt.error().code() == StatusCode::kDataLoss);
+    CHECK_FALSE(corrupt.error().message().empty());
+    CHECK(Cluster::WaitFor(
+        [&] {
+          const auto log = c.Log(0);
+          return log.find("event=record_read_failed") != std::string::npos &&
+                 log.find("event=blob_corrupt digest=" + hex.substr(0, 8)) != std::string::npos;
+        },
+        30));
+    Result<std::string> repaired = Status::Internal("");
+    CHECK(Cluster::WaitFor(
+        [&] {
+          repaired = Read(c, 0, phys_a, big_record);
+          return repaired.has_value();
+        },
+        60));
+    CHECK((repaired.has_value() && *repaired == std::string(AsStringView(big))));
+  }
   // Auditors read audit trails, not payloads.
   CHECK_FALSE(Read(c, 2, auditor_c, record).has_value());
 
@@ -216,7 +266,10 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
     tampers[t](copy);
     const std::string bytes = copy.SerializeAsString();
     INFO("tamper " << t);
-    CHECK_FALSE(proto::VerifyReceipt(AsBytes(bytes), genesis, *verifier).has_value());
+    auto verdict = proto::VerifyReceipt(AsBytes(bytes), genesis, *verifier);
+    REQUIRE_FALSE(verdict.has_value());
+    CHECK(verdict.error().code() == StatusCode::kDataLoss);
+    CHECK(verdict.error().message().find("the receipt does not verify: ") == 0);
   }
 
   // Erasure: "erased" at every node, the record leaves the lists.
@@ -232,7 +285,8 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   }
   auto after = c.Client(0, phys_a)->ListRecords(patient);
   REQUIRE(after.has_value());
-  CHECK(after->records_size() == 0);
+  REQUIRE(after->records_size() == 1);  // the repaired 200 kB record stays; the erased one left
+  CHECK(after->records(0).record_id() != std::string(AsStringView(record.span())));
 }
 
 // Bytes produced on the fly (1 MiB random block, varied per MiB), hashed as they are read.
@@ -359,6 +413,23 @@ std::map<std::string, std::string> Signed(Cluster& c, const crypto::SigningKey& 
   return proto::ApiAuthHeaders(*auth);
 }
 
+// A unary call of node 0 with exactly these request bytes, signed by hospital 0's admin.
+grpc::Status RawCall(Cluster& c, const std::string& method, const std::string& raw) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  for (const auto& [k, v] : Signed(c, c.admin_key(0), NowMs(), method, raw)) {
+    ctx.AddMetadata(k, v);
+  }
+  grpc::Slice slice(raw);
+  grpc::ByteBuffer req(&slice, 1), resp;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp,
+                 [&](grpc::Status s) { done.set_value(s); });
+  return done.get_future().get();
+}
+
 TEST_CASE("API calls must be signed by a registered user, fresh, and never replayed",
           "[integration][slow]") {
   Cluster c(4);
@@ -390,6 +461,67 @@ TEST_CASE("API calls must be signed by a registered user, fresh, and never repla
   auto stranger = RawStatus(c, Signed(c, crypto::SigningKey::Generate(), NowMs(), method, empty));
   CHECK(stranger.error_code() == grpc::StatusCode::UNAUTHENTICATED);
   CHECK(stranger.error_message().find("registered user") != std::string::npos);
+
+  // Every refusal is logged with its reason and the caller's address, and counted.
+  {
+    const std::string log = c.Log(0);
+    CHECK(log.find("event=api_refused method=/ertr.v1.Ertr/GetStatus") != std::string::npos);
+    CHECK(log.find("used already") != std::string::npos);
+    CHECK(log.find("registered user") != std::string::npos);
+    auto metrics = HttpCall(c.http_port(0), "GET", "/metrics");
+    REQUIRE(metrics);
+    std::smatch m;
+    REQUIRE(std::regex_search(metrics->body, m, std::regex("ertr_api_refused_total (\\d+)")));
+    CHECK(std::stoull(m[1]) >= 6);  // replay, none, stale, other method, forged, stranger
+  }
+
+  // Transactions: a forged one is refused with the reason and logged; a byte-identical retry of
+  // a committed one gets its original outcome (applied once); the same nonce reused for another
+  // transaction is rejected as replayed_nonce, and the rejection logged.
+  {
+    auto admin_signer = crypto::MakeEd25519Signer(c.admin_key(0).Clone());
+    auto admin_client = c.Client(0, c.admin_key(0));
+    ledger::TransactionHeader h;
+    h.chain_id = c.chain_id();
+    h.signer = admin_signer->public_key();
+    h.nonce = crypto::RandomU64();
+    auto make = [&](const ledger::Payload& payload) {
+      auto tx = proto::MakeTransaction(h, payload, *admin_signer);
+      REQUIRE(tx.has_value());
+      v1::SignedTransaction msg;
+      msg.set_body(std::string(AsStringView(tx->signed_tx.body)));
+      msg.set_signature(std::string(AsStringView(tx->signed_tx.signature.span())));
+      return msg;
+    };
+    auto genuine =
+        make(ledger::RegisterPatient{crypto::RandomNonZeroId<ledger::Pseudonym>(), "hosp-a", {}});
+    auto forged_tx = genuine;
+    forged_tx.mutable_signature()->at(5) ^= 0x40;
+    auto refused = admin_client->SubmitSigned(forged_tx);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code() == StatusCode::kUnauthenticated);
+    CHECK(refused.error().message().find("signature does not verify") != std::string::npos);
+    CHECK(c.Log(0).find("event=transaction_refused") != std::string::npos);
+
+    auto first = admin_client->SubmitSigned(genuine);
+    REQUIRE(first.has_value());
+    auto again = admin_client->SubmitSigned(genuine);
+    REQUIRE(again.has_value());
+    CHECK(again->tx_id == first->tx_id);
+    CHECK(again->response.height() == first->response.height());
+
+    auto reused = admin_client->SubmitSigned(
+        make(ledger::RegisterPatient{crypto::RandomNonZeroId<ledger::Pseudonym>(), "hosp-a", {}}));
+    REQUIRE_FALSE(reused.has_value());
+    CHECK(reused.error().code() == StatusCode::kAlreadyExists);
+    CHECK(reused.error().message().find("replayed_nonce") != std::string::npos);
+    CHECK(Cluster::WaitFor(
+        [&] {
+          return c.Log(0).find("event=transaction_rejected") != std::string::npos &&
+                 c.Log(0).find("reason=replayed_nonce field=nonce") != std::string::npos;
+        },
+        30));
+  }
 
   // Malformed requests name the field; oversize messages are refused; the node carries on.
   auto admin = c.Client(0, c.admin_key(0));
@@ -435,23 +567,71 @@ TEST_CASE("API calls must be signed by a registered user, fresh, and never repla
   // The signature covers the bytes as sent, whatever the encoder: a GetBlockRequest with the
   // field written twice (height 0, then 1; the last one counts) is not canonical protobuf.
   {
-    const std::string raw("\x08\x00\x08\x01", 4);
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                       grpc::InsecureChannelCredentials());
-    grpc::GenericStub stub(channel);
-    grpc::ClientContext ctx;
-    for (const auto& [k, v] : Signed(c, c.admin_key(0), NowMs(), "/ertr.v1.Ertr/GetBlock", raw)) {
-      ctx.AddMetadata(k, v);
-    }
-    grpc::Slice slice(raw);
-    grpc::ByteBuffer req(&slice, 1), resp;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, "/ertr.v1.Ertr/GetBlock", grpc::StubOptions(), &req, &resp,
-                   [&](grpc::Status s) { done.set_value(s); });
-    auto s = done.get_future().get();
+    auto s = RawCall(c, "/ertr.v1.Ertr/GetBlock", std::string("\x08\x00\x08\x01", 4));
     INFO(s.error_message());
     CHECK(s.ok());
   }
+
+  // Hostile bytes from a registered caller, through the real server: random and mutated request
+  // messages for every unary method. Each call ends with a clear status (never INTERNAL or
+  // UNKNOWN, always a message), and the node carries on.
+  {
+    std::mt19937_64 rng(Catch::rngSeed());
+    v1::GetBlockRequest block;
+    block.set_height(1);
+    v1::GetAuditTrailRequest audit;
+    audit.set_record_id(std::string(16, '\x02'));
+    v1::ListRecordsRequest list;
+    list.set_patient_pseudonym(std::string(16, '\x03'));
+    v1::GetTransactionRequest tx;
+    tx.set_tx_id(std::string(32, '\x04'));
+    v1::GetReceiptRequest receipt;
+    receipt.set_tx_id(std::string(32, '\x05'));
+    v1::ListGrantsRequest grants;
+    grants.set_patient_pseudonym(std::string(16, '\x06'));
+    v1::SubmitTransactionRequest submit;
+    submit.mutable_transaction()->set_body(std::string(200, '\x07'));
+    submit.mutable_transaction()->set_signature(std::string(64, '\x08'));
+    const std::vector<std::pair<std::string, std::string>> seeds = {
+        {"GetStatus", ""},
+        {"GetBlock", block.SerializeAsString()},
+        {"GetAuditTrail", audit.SerializeAsString()},
+        {"ListRecords", list.SerializeAsString()},
+        {"GetTransaction", tx.SerializeAsString()},
+        {"GetReceipt", receipt.SerializeAsString()},
+        {"ListGrants", grants.SerializeAsString()},
+        {"SubmitTransaction", submit.SerializeAsString()}};
+    int calls = 0;
+    for (int round = 0; round < 40; ++round) {
+      for (const auto& [name, seed] : seeds) {
+        std::string raw = seed;
+        switch (rng() % 4) {
+          case 0:  // flip bytes
+            for (int k = 0; k < 3 && !raw.empty(); ++k)
+              raw[rng() % raw.size()] ^= char(1 << (rng() % 8));
+            break;
+          case 1:  // truncate
+            raw.resize(raw.empty() ? 0 : rng() % raw.size());
+            break;
+          case 2:  // append garbage
+            for (int k = 0, n = int(rng() % 64); k < n; ++k) raw.push_back(char(rng()));
+            break;
+          default:  // all random
+            raw.assign(rng() % 300, '\0');
+            for (auto& ch : raw) ch = char(rng());
+        }
+        auto s = RawCall(c, "/ertr.v1.Ertr/" + name, raw);
+        ++calls;
+        INFO(name << ": " << s.error_code() << " " << s.error_message());
+        CHECK(s.error_code() != grpc::StatusCode::INTERNAL);
+        CHECK(s.error_code() != grpc::StatusCode::UNKNOWN);
+        if (!s.ok()) CHECK_FALSE(s.error_message().empty());
+      }
+    }
+    CHECK(calls == 320);
+  }
+  CHECK(RawStatus(c, Signed(c, c.admin_key(0), NowMs(), method, empty)).ok());
+  CHECK(c.Running(0));
 }
 
 TEST_CASE("remote clients use TLS: with the CA they connect, without it they cannot",

@@ -28,15 +28,20 @@ struct Pair {
   testing::TempDir dir;
   Side a, b;                                            // replica ids 0 and 1
   std::deque<std::pair<int, proto::PeerMessage>> wire;  // (destination, message)
+  // With `grouped`: the node's stores (small blobs in RocksDB) and deferred publication, whose
+  // tasks wait here until RunDeferred.
+  bool grouped = false;
+  std::vector<std::function<void()>> deferred;
 
-  Pair() {
+  explicit Pair(bool grouped_syncs = false) : grouped(grouped_syncs) {
     Make(a, 0, "a");
     Make(b, 1, "b");
     a.replicator->OnPeerConnected(ReplicaId(1));
     b.replicator->OnPeerConnected(ReplicaId(0));
   }
   void Make(Side& s, int self, const std::string& name) {
-    auto store = storage::OpenFileBlobStore(dir / name);
+    auto store =
+        grouped ? storage::OpenBlobStore(dir / name) : storage::OpenFileBlobStore(dir / name);
     REQUIRE(store.has_value());
     s.store = std::move(*store);
     BlobReplicator::Hooks hooks;
@@ -45,6 +50,7 @@ struct Pair {
     };
     hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
     hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
+    if (grouped) hooks.defer = [this](std::function<void()> task) { deferred.push_back(task); };
     s.replicator = std::make_unique<BlobReplicator>(
         *s.store, 2, std::move(hooks),
         std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
@@ -95,6 +101,49 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   auto copy = storage::GetBlob(*p.b.store, *digest);
   REQUIRE(copy.has_value());
   CHECK(*copy == blob);
+}
+
+TEST_CASE("pulled blobs are synced and announced together, and count only once synced",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true);
+  std::vector<crypto::Digest> digests;
+  std::vector<Bytes> blobs;
+  for (int i = 0; i < 3; ++i) {
+    blobs.push_back(RandomBlob(2000 + 100 * static_cast<std::size_t>(i)));
+    auto d = p.a.replicator->StoreLocal(blobs.back());
+    REQUIRE(d.has_value());
+    digests.push_back(*d);
+  }
+  p.Run();
+  // b stored all three, but has not synced them: it announces none and does not count itself.
+  REQUIRE(p.deferred.size() == 1);  // one publication for the group
+  for (const auto& d : digests) {
+    CHECK(p.b.store->Contains(d));
+    CHECK(p.b.replicator->Holders(d) == 1);
+    CHECK_FALSE(p.b.replicator->IsAvailable(d));
+  }
+  CHECK(p.b.available.empty());
+  CHECK(p.a.available.empty());
+  auto tasks = std::move(p.deferred);
+  p.deferred.clear();
+  for (auto& t : tasks) t();
+  // One announcement with the three digests; now b holds them and they reach f+1 on both sides.
+  REQUIRE(p.wire.size() == 1);
+  const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(have != nullptr);
+  CHECK(have->digests.size() == 3);
+  auto sorted = [](std::vector<crypto::Digest> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  CHECK(sorted(p.b.available) == sorted(digests));
+  p.Run();
+  CHECK(p.a.available.size() == 3);
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    auto copy = storage::GetBlob(*p.b.store, digests[i]);
+    REQUIRE(copy.has_value());
+    CHECK(*copy == blobs[i]);
+  }
 }
 
 TEST_CASE("a settled blob's holders are forgotten, after it is pulled if need be", "[unit][node]") {
