@@ -19,6 +19,10 @@ Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
       latency_buckets_(std::size(kLatencyBoundsMs) + 1, 0) {}
 
 Node::~Node() {
+  if (verify_pool_) {
+    verify_pool_->stop();
+    verify_pool_->join();
+  }
   // Close links and listeners while everything their callbacks reach is still alive.
   CloseApi();
   if (transport_) transport_->Stop();
@@ -161,10 +165,16 @@ Status Node::Init() {
   };
   hooks.deliver = [this](const consensus::Deliver& d) { return Execute(d); };
   hooks.request_sync = [this](Height from) { RequestBlocks(from, std::nullopt); };
+  hooks.on_durable = [this] {
+    std::vector<DurableNotice> ready;
+    ready.swap(after_durable_);
+    for (auto& n : ready) n.waiter.done(n.block.get(), n.index, &n.result);
+  };
   hooks.on_fatal = [this](const Status& s) {
     fatal_ = s;
     io_.stop();
   };
+  verify_pool_ = std::make_unique<boost::asio::thread_pool>(1);
   driver_ = std::make_unique<ReplicaDriver>(io_, *replica_, *stores_.consensus_log, state,
                                             std::move(hooks), log_);
 
@@ -221,8 +231,11 @@ Status Node::Run() {
   // Kick the replica (a restarted primary re-arms its timers on the first event).
   driver_->Post(consensus::TransactionsReceived{});
   io_.run();
-  CloseApi();
+  // After a fatal error the process exits at once (ertrd_main): no clean API shutdown, which
+  // could wait on calls that needed the stopped io thread (a node hung there once, in the chaos
+  // harness, instead of exiting).
   if (fatal_) return *fatal_;
+  CloseApi();
   log_->info("event=stopped height={}", stores_.blocks->LatestHeight().value());
   return Status::Ok();
 }
@@ -249,7 +262,11 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   block.body = proto::EncodeBlockBody(signed_txs);
   block.certificate = proto::EncodeCommitCertificate(d.certificate);
   block.tx_hashes = ids;
-  ERTR_RETURN_IF_ERROR(stores_.blocks->Append(block, result.writes));
+  // Durable with the driver's next consensus log save, before anything that depends on it leaves
+  // this node: votes and checkpoints are held until then, and commit notifications to API
+  // callers wait for DriverHooks::on_durable. Several blocks (catch-up) share one sync.
+  ERTR_RETURN_IF_ERROR(
+      stores_.blocks->Append(block, result.writes, storage::BlockStore::Durability::kDeferred));
   mempool_->Remove(ids);
   OnBlockBlobs(txs, result);
   OnBlockApi(block, result, txs, d.time_ms);

@@ -166,6 +166,11 @@ class Node {
   std::optional<consensus::ValidatorSet> validators_;
   std::unique_ptr<consensus::Replica> replica_;
   std::unique_ptr<ReplicaDriver> driver_;
+  // One thread that checks the signatures of synced blocks (commit certificates and
+  // transactions) ahead of the io thread, filling the verifier's cache: during catch-up it
+  // verifies the next batch while the io thread executes the previous one. Blocks reach the
+  // driver in the order they arrived.
+  std::unique_ptr<boost::asio::thread_pool> verify_pool_;
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Mempool> mempool_;
@@ -202,6 +207,15 @@ class Node {
     std::function<void(const storage::StoredBlock*, std::uint32_t, const ledger::TxResult*)> done;
   };
   std::multimap<crypto::Digest, CommitWaiter> commit_waiters_;
+  // Commit notifications of blocks appended but not yet synced (sent by DriverHooks::on_durable;
+  // cancelled, as a commit wait that timed out, if the node stops first).
+  struct DurableNotice {
+    CommitWaiter waiter;
+    std::shared_ptr<const storage::StoredBlock> block;
+    std::uint32_t index = 0;
+    ledger::TxResult result;
+  };
+  std::vector<DurableNotice> after_durable_;
   std::vector<ledger::AccessEvent> pending_access_;
   boost::asio::steady_timer access_flush_{io_};
   bool access_flush_armed_ = false;

@@ -645,6 +645,9 @@ void Node::CloseApi() {
   auto waiters = std::move(commit_waiters_);
   commit_waiters_.clear();
   for (auto& [id, w] : waiters) w.done(nullptr, 0, nullptr);
+  auto notices = std::move(after_durable_);  // blocks not yet durable: as if the wait timed out
+  after_durable_.clear();
+  for (auto& n : notices) n.waiter.done(nullptr, 0, nullptr);
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     grpc_server_->Wait();

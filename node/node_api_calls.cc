@@ -565,10 +565,15 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
   last_block_time_ms_ = std::max(last_block_time_ms_, time_ms);
   std::set<ledger::Pseudonym> widened;
   std::set<ledger::RecordId> own_records;
+  std::shared_ptr<const storage::StoredBlock> shared;
   for (std::uint32_t i = 0; i < txs.size(); ++i) {
     const auto& r = result.results[i];
     auto range = commit_waiters_.equal_range(r.tx_id);
-    for (auto it = range.first; it != range.second; ++it) it->second.done(&block, i, &r);
+    for (auto it = range.first; it != range.second; ++it) {
+      // Told only once the block is durable (Execute appends it deferred).
+      if (!shared) shared = std::make_shared<const storage::StoredBlock>(block);
+      after_durable_.push_back({std::move(it->second), shared, i, r});
+    }
     commit_waiters_.erase(range.first, range.second);
     if (!r.accepted() || !txs[i].payload) continue;
     if (const auto* g = std::get_if<ledger::GrantConsent>(&*txs[i].payload)) {

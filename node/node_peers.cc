@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "consensus/commit_certificate.h"
+#include "ledger/transaction.h"
 #include "node/node.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
@@ -124,20 +126,37 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   // The driver runs posted blocks a little later (group commit): continue after the last one
   // posted, not after the last one stored.
   Height posted = before;
+  std::vector<proto::Block> blocks;
+  bool bad = false;
   for (const auto& bytes : r.blocks) {
     auto block = proto::DecodeBlock(bytes);
     if (!block) {
       ++peer_messages_bad_;
       log_->warn("event=bad_sync_block peer={} reason=\"{}\"", from.value(),
                  block.error().message());
-      return;
+      bad = true;  // the blocks before it still count; ask this peer no more now
+      break;
     }
     if (block->header.height <= posted) continue;
     posted = block->header.height;
     ++blocks_synced_;
-    // The replica verifies the commit certificate against the validator set before delivery.
-    driver_->Post(consensus::DecidedReceived{ToDecided(*block)});
+    blocks.push_back(std::move(*block));
   }
+  if (!blocks.empty()) {
+    // Signatures checked on the verify thread (results cached); the replica checks the commit
+    // certificate against the validator set again before delivery, then from the cache.
+    boost::asio::post(*verify_pool_, [this, blocks = std::move(blocks)]() mutable {
+      for (const auto& b : blocks) {
+        (void)consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_,
+                                                 *verifier_);
+        for (const auto& tx : b.transactions) (void)ledger::HasValidSignature(tx, *verifier_);
+      }
+      boost::asio::post(io_, [this, blocks = std::move(blocks)] {
+        for (const auto& b : blocks) driver_->Post(consensus::DecidedReceived{ToDecided(b)});
+      });
+    });
+  }
+  if (bad) return;
   if (best_peer_height_ > posted) {
     // Stay with a peer that helped; ask another after an answer that brought nothing.
     RequestBlocks(posted.Next(), posted > before ? std::optional<ReplicaId>(from) : std::nullopt);

@@ -126,6 +126,7 @@ void ReplicaDriver::Flush() {
     dirty_prepared_.clear();
     unsynced_ = false;
   }
+  if (hooks_.on_durable) hooks_.on_durable();
   for (const auto& [to, message] : held_) {
     if (to) {
       hooks_.send(*to, message);
@@ -191,6 +192,9 @@ void ReplicaDriver::Run(const consensus::Action& action) {
         return;
       }
       d.queue_.push_back(consensus::BlockExecuted{del.proposal.header.height, *root});
+      // The block was appended deferred: the flush's synced save makes it durable, and holds
+      // every message until then.
+      d.unsynced_ = true;
     }
     void operator()(const consensus::RequestSync& r) const { d.hooks_.request_sync(r.from_height); }
   };

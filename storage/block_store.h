@@ -42,10 +42,14 @@ class BlockStore {
   // Height of the newest stored block; Height(0) when only genesis state exists.
   virtual Height LatestHeight() const = 0;
 
-  // Appends `block` at LatestHeight() + 1 and applies `state` to the state store, atomically and
-  // durably (synced). FailedPrecondition if the height is not the next one; nothing is written
-  // on any error.
-  virtual Status Append(const StoredBlock& block, const StateDelta& state) = 0;
+  // Appends `block` at LatestHeight() + 1 and applies `state` to the state store, atomically.
+  // kSynced: durable when it returns. kDeferred: without waiting for the disk; durable with the
+  // next synced write to the same database (the node's consensus log shares it, stores.h), and a
+  // crash before that loses this append and later ones whole, never part of one.
+  // FailedPrecondition if the height is not the next one; nothing is written on any error.
+  enum class Durability { kSynced, kDeferred };
+  virtual Status Append(const StoredBlock& block, const StateDelta& state,
+                        Durability durability = Durability::kSynced) = 0;
 
   // NotFound if no block at that height; DataLoss if stored bytes fail their checksum.
   virtual Result<StoredBlock> LoadBlock(Height height) const = 0;

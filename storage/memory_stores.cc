@@ -18,7 +18,7 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
     return Height(blocks_.size());
   }
 
-  Status Append(const StoredBlock& block, const StateDelta& state) override {
+  Status Append(const StoredBlock& block, const StateDelta& state, Durability) override {
     ERTR_RETURN_IF_ERROR(ValidateDelta(state));
     std::lock_guard lock(mu_);
     Height next(blocks_.size() + 1);

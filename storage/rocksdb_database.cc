@@ -140,8 +140,10 @@ void RocksDatabase::Put(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle*
   batch.Put(cf, ToSlice(key), ToSlice(sealed));
 }
 
-Status RocksDatabase::Write(rocksdb::WriteBatch& batch, std::string_view what) {
-  return Convert(db_->Write(write_options_, &batch), what);
+Status RocksDatabase::Write(rocksdb::WriteBatch& batch, std::string_view what, bool sync) {
+  rocksdb::WriteOptions options = write_options_;
+  options.sync = options.sync && sync;
+  return Convert(db_->Write(options, &batch), what);
 }
 
 std::string StorageEngineVersion() {

@@ -36,7 +36,8 @@ class RocksDatabase {
   // Adds a checksummed put to the batch.
   static void Put(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
                   ByteSpan value);
-  Status Write(rocksdb::WriteBatch& batch, std::string_view what);
+  // Synced unless `sync` is false (or the database was opened without syncing).
+  Status Write(rocksdb::WriteBatch& batch, std::string_view what, bool sync = true);
 
   // Converts a RocksDB status into ours, saying what we were doing.
   Status Convert(const rocksdb::Status& s, std::string_view what) const;

@@ -35,7 +35,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     return latest_;
   }
 
-  Status Append(const StoredBlock& block, const StateDelta& state) override {
+  Status Append(const StoredBlock& block, const StateDelta& state, Durability durability) override {
     ERTR_RETURN_IF_ERROR(ValidateDelta(state));
     std::lock_guard lock(mu_);
     if (block.height != latest_.Next()) {
@@ -60,7 +60,8 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     }
     AddStateWrites(batch, state, acc);
     RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestHeight), height_bytes);
-    ERTR_RETURN_IF_ERROR(db_->Write(batch, "appending " + Describe("block", block.height)));
+    ERTR_RETURN_IF_ERROR(db_->Write(batch, "appending " + Describe("block", block.height),
+                                    durability == Durability::kSynced));
     latest_ = block.height;
     acc_ = acc;
     return Status::Ok();

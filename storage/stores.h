@@ -1,7 +1,9 @@
 #pragma once
 
-// Factories for the ledger stores. The block store and the state store of one node share one
-// database so that a block and its state changes commit atomically.
+// Factories for the ledger stores. The block store, the state store and the consensus log of one
+// node share one database (one write-ahead log): a block and its state changes commit atomically,
+// and a synced consensus log save also makes every earlier deferred block append durable
+// (BlockStore::Durability::kDeferred; RocksDB syncs its log up to the synced write).
 
 #include <filesystem>
 #include <memory>
