@@ -51,13 +51,14 @@ struct TransportOptions {
   // power, or a firewall or NAT that silently dropped the connection, sends no FIN or RST, and
   // without these the link would look open for good. As the lower id keeps dialling a pair's one
   // link, a stale link would stop the pair from ever reconnecting. An idle link is probed after
-  // keepalive_idle, every keepalive_interval, and closed after keepalive_probes unanswered probes;
-  // data left unacknowledged for user_timeout closes it too. A peer whose process is merely slow
-  // or stopped still has a kernel that answers, and keeps its link.
+  // keepalive_idle, every keepalive_interval; on Linux, with TCP_USER_TIMEOUT set, a link whose
+  // probes or data stay unacknowledged for user_timeout is closed (the kernel then uses it instead
+  // of keepalive_probes), so a dead link closes within about user_timeout. A peer whose process
+  // is merely slow or stopped still has a kernel that answers, and keeps its link.
   std::chrono::seconds keepalive_idle{5};
   std::chrono::seconds keepalive_interval{2};
   int keepalive_probes = 3;
-  std::chrono::seconds user_timeout{30};
+  std::chrono::seconds user_timeout{20};
 };
 
 // Sets TCP_NODELAY and the dead-link detection options above on a connected socket (exposed for

@@ -32,6 +32,16 @@ inline Result<std::optional<ledger::SealedKey>> EnvelopeOf(const ledger::StateVi
   return std::optional<ledger::SealedKey>(sealed);
 }
 
+// Text a client chose (a method name, an error that quotes its input) as one log field: printable
+// ASCII only, '"' and '\\' replaced, at most 200 characters, so a caller cannot forge log lines.
+inline std::string LogText(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) {
+    out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?');
+  }
+  return out;
+}
+
 // A committed-but-rejected transaction as the caller's error.
 inline Status Rejected(const ledger::TxOutcomeState& o) {
   return Status::WithCode(ledger::RejectReasonStatusCode(o.reason),

@@ -65,6 +65,7 @@ bool BlobReplicator::Fetch(const crypto::Digest& digest) {
 
 bool BlobReplicator::Repair(const crypto::Digest& digest) {
   if (pulls_.count(digest)) return true;
+  if (connected_.empty()) return false;  // keep the damaged copy until a good one can come
   if (auto s = store_.Delete(digest); !s.ok()) {
     log_->error("event=blob_repair_failed digest={} reason=\"{}\"", digest.ShortHex(),
                 s.ToString());

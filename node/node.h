@@ -238,6 +238,13 @@ class Node {
   Height best_peer_height_;
   std::chrono::steady_clock::time_point sync_inflight_until_{};
   std::optional<ReplicaId> sync_peer_;  // the peer asked last; answers from others are ignored
+  // Synced batches handed to the verify thread and not yet to the driver (bounded, so a fast
+  // network cannot queue the whole chain in memory), and the highest height among them.
+  static constexpr int kMaxSyncBatchesInFlight = 4;
+  int sync_batches_in_flight_ = 0;
+  Height sync_pending_height_;
+  // The height blocks are stored or on their way to the driver up to.
+  Height SyncedOrPending() const;
   std::uint64_t blocks_synced_ = 0;
   std::uint32_t next_sync_peer_ = 0;
 

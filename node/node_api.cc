@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "common/version.h"
@@ -120,14 +121,25 @@ class Node::ApiService final : public grpc::CallbackGenericService {
                       suppressed, kMaxRefusalLogsPerSecond);
       }
       if (log) {
-        n_.log_->warn("event=api_refused method={} peer={} code={} reason=\"{}\"", ctx->method(),
-                      ctx->peer(), StatusCodeName(auth.error().code()), auth.error().message());
+        n_.log_->warn("event=api_refused method={} peer={} code={} reason=\"{}\"",
+                      LogText(ctx->method()), LogText(ctx->peer()),
+                      StatusCodeName(auth.error().code()), LogText(auth.error().message()));
       }
     }
     return auth;
   }
 
   std::uint64_t refused() const { return refused_.load(); }
+
+  // One check of a blob's stored copy at a time (ReadCall::Failed).
+  bool BeginVerify(const crypto::Digest& digest) {
+    std::lock_guard lock(verifying_mu_);
+    return verifying_.insert(digest).second;
+  }
+  void EndVerify(const crypto::Digest& digest) {
+    std::lock_guard lock(verifying_mu_);
+    verifying_.erase(digest);
+  }
 
   Result<proto::ApiAuth> CheckAuth(grpc::GenericCallbackServerContext* ctx,
                                    const std::string& request) {
@@ -174,6 +186,8 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   proto::ReplayGuard replay_;  // guarded by replay_mu_
   std::atomic<int> uploads_{0};
   std::atomic<std::uint64_t> refused_{0};
+  std::mutex verifying_mu_;
+  std::set<crypto::Digest> verifying_;  // guarded by verifying_mu_
   static constexpr std::uint64_t kMaxRefusalLogsPerSecond = 20;
   std::mutex refusal_log_mu_;
   std::uint64_t refusal_log_second_ = 0;  // guarded by refusal_log_mu_, as the two below
@@ -469,12 +483,17 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     Wipe(plain_);
     n_.log_->error("event=record_read_failed digest={} reason=\"{}\"", digest_.ShortHex(),
                    s.ToString());
-    // Read the whole copy again here, not on the io thread (a large blob takes seconds).
-    if (auto check = n_.blobs_->Verify(digest_);
-        !check.ok() && check.code() != StatusCode::kNotFound) {
-      n_.log_->error("event=blob_corrupt digest={} reason=\"{}\"", digest_.ShortHex(),
-                     check.ToString());
-      n_.PostApi([&n = n_, digest = digest_] { n.RepairBlob(digest); }, [](const Status&) {});
+    // Read the whole copy again here, not on the io thread (a large blob takes seconds); once at
+    // a time per blob, however often readers retry. Only proven corruption (DataLoss) is
+    // repaired: a transient read error must not delete a good copy.
+    if (svc_.BeginVerify(digest_)) {
+      const Status check = n_.blobs_->Verify(digest_);
+      svc_.EndVerify(digest_);
+      if (check.code() == StatusCode::kDataLoss) {
+        n_.log_->error("event=blob_corrupt digest={} reason=\"{}\"", digest_.ShortHex(),
+                       check.ToString());
+        n_.PostApi([&n = n_, digest = digest_] { n.RepairBlob(digest); }, [](const Status&) {});
+      }
     }
     Finish(ToGrpc(s));
   }

@@ -212,7 +212,7 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
   auto admitted = Admit(AsBytes(bytes), std::nullopt);
   if (!admitted && admitted.error().code() != StatusCode::kAlreadyExists) {
     log_->warn("event=transaction_refused tx={} code={} reason=\"{}\"", id.ShortHex(),
-               StatusCodeName(admitted.error().code()), admitted.error().message());
+               StatusCodeName(admitted.error().code()), LogText(admitted.error().message()));
     return done(admitted.error());
   }
   if (!req.wait_for_commit()) {

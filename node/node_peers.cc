@@ -122,9 +122,9 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   if (sync_peer_ != from) return;  // not asked for: a peer cannot steer our sync
   sync_inflight_until_ = {};
   sync_peer_.reset();
-  const Height before = stores_.blocks->LatestHeight();
-  // The driver runs posted blocks a little later (group commit): continue after the last one
-  // posted, not after the last one stored.
+  // Blocks run through the verify thread and the driver a little later: continue after the last
+  // one handed on, not after the last one stored.
+  const Height before = SyncedOrPending();
   Height posted = before;
   std::vector<proto::Block> blocks;
   bool bad = false;
@@ -143,30 +143,39 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
     blocks.push_back(std::move(*block));
   }
   if (!blocks.empty()) {
+    ++sync_batches_in_flight_;
+    sync_pending_height_ = posted;
     // Signatures checked on the verify thread (results cached); the replica checks the commit
     // certificate against the validator set again before delivery, then from the cache.
-    boost::asio::post(*verify_pool_, [this, blocks = std::move(blocks)]() mutable {
+    boost::asio::post(*verify_pool_, [this, from, blocks = std::move(blocks)]() mutable {
       for (const auto& b : blocks) {
         (void)consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_,
                                                  *verifier_);
         for (const auto& tx : b.transactions) (void)ledger::HasValidSignature(tx, *verifier_);
       }
-      boost::asio::post(io_, [this, blocks = std::move(blocks)] {
+      boost::asio::post(io_, [this, from, blocks = std::move(blocks)] {
         for (const auto& b : blocks) driver_->Post(consensus::DecidedReceived{ToDecided(b)});
+        --sync_batches_in_flight_;
+        // The pipeline has room again: fetch on (batches verifying while others execute).
+        if (best_peer_height_ > SyncedOrPending()) RequestBlocks(SyncedOrPending().Next(), from);
       });
     });
   }
   if (bad) return;
-  if (best_peer_height_ > posted) {
+  if (best_peer_height_ > posted && sync_batches_in_flight_ < kMaxSyncBatchesInFlight) {
     // Stay with a peer that helped; ask another after an answer that brought nothing.
     RequestBlocks(posted.Next(), posted > before ? std::optional<ReplicaId>(from) : std::nullopt);
   }
 }
 
+Height Node::SyncedOrPending() const {
+  return std::max(stores_.blocks->LatestHeight(), sync_pending_height_);
+}
+
 void Node::OnStatus(ReplicaId from, const proto::PeerStatus& s) {
   if (s.height > best_peer_height_) best_peer_height_ = s.height;
-  if (s.height > stores_.blocks->LatestHeight()) {
-    RequestBlocks(stores_.blocks->LatestHeight().Next(), from);
+  if (s.height > SyncedOrPending() && sync_batches_in_flight_ < kMaxSyncBatchesInFlight) {
+    RequestBlocks(SyncedOrPending().Next(), from);
   }
 }
 
@@ -193,6 +202,9 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
 }
 
 void Node::Tick() {
+  // Once a second with nothing in the pipeline, what is stored is the truth again: a synced block
+  // the replica refused (a bad certificate) is asked for again, from another peer.
+  if (sync_batches_in_flight_ == 0) sync_pending_height_ = Height(0);
   SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
   replicator_->Tick();
   TickApi();

@@ -239,7 +239,9 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(const fs::path& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Pulled blobs are written unsynced, then synced together before they are announced: as for
+  // the ledger database, recover up to the first damaged record of the unsynced tail.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.compression = rocksdb::kNoCompression;  // ciphertext does not compress
   options.write_buffer_size = 8u << 20;           // bounded memory per node
   options.max_write_buffer_number = 2;

@@ -57,9 +57,12 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.paranoid_checks = true;
-  // Every write is synced, so only a record being written at a power cut can be torn: tolerate an
-  // incomplete last record, refuse corruption anywhere else.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Block appends are written unsynced and made durable by the next synced write (the consensus
+  // log's save), so after a power cut the log's tail past the last completed sync may hold several
+  // records, written back by the kernel in any order: recover up to the first damaged record.
+  // Everything before the last completed sync is intact, and nothing that depends on a later
+  // record (a vote, a checkpoint, an API acknowledgement) left the node (ADR 0011).
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.max_open_files = 256;
   options.info_log = MakeInfoLogger("ledger");
 

@@ -287,7 +287,12 @@ int main(int argc, char** argv) {
       for (int v : victims) net.SetStorageFault(v, "");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the library re-reads it
       for (int v : victims) {
-        auto status = net.Reap(v);
+        // A node may notice the failure a little after the disk healed (its next write); give it
+        // a few seconds to stop before deciding it kept running.
+        std::optional<int> status;
+        for (int k = 0; k < 30 && !(status = net.Reap(v)); ++k) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
         if (!status) continue;  // still running: it refused what it could not store
         const std::string log = Tail(net.dir() / ("node" + std::to_string(v) + ".log"), 20);
         if (!WIFEXITED(*status) || WEXITSTATUS(*status) == 0) {

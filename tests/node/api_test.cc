@@ -157,8 +157,10 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
                                  std::filesystem::perm_options::add);
     {
       std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(100'000);
+      const char was = static_cast<char>(f.get());
       f.seekp(100'000);
-      f.put('\x5a');
+      f.put(static_cast<char>(was ^ 0x5a));
     }
     auto corrupt = Read(c, 0, phys_a, big_record);
     REQUIRE_FALSE(corrupt.has_value());

@@ -17,8 +17,34 @@
 namespace ertr::node {
 namespace {
 
+// Counts SyncPending calls, forwards everything to the node's real store.
+class CountingStore final : public storage::BlobStore {
+ public:
+  explicit CountingStore(std::unique_ptr<storage::BlobStore> inner) : inner_(std::move(inner)) {}
+  Result<std::unique_ptr<storage::BlobWriter>> Create(
+      std::optional<crypto::Digest> expected) override {
+    return inner_->Create(expected);
+  }
+  Result<std::unique_ptr<storage::BlobReader>> Open(const crypto::Digest& d) const override {
+    return inner_->Open(d);
+  }
+  bool Contains(const crypto::Digest& d) const override { return inner_->Contains(d); }
+  Result<std::uint64_t> Size(const crypto::Digest& d) const override { return inner_->Size(d); }
+  Status Delete(const crypto::Digest& d) override { return inner_->Delete(d); }
+  Result<std::vector<crypto::Digest>> List() const override { return inner_->List(); }
+  Status SyncPending() override {
+    ++syncs;
+    return inner_->SyncPending();
+  }
+  int syncs = 0;
+
+ private:
+  std::unique_ptr<storage::BlobStore> inner_;
+};
+
 struct Side {
   std::unique_ptr<storage::BlobStore> store;
+  CountingStore* counting = nullptr;  // the store, when it counts syncs
   std::unique_ptr<BlobReplicator> replicator;
   std::set<crypto::Digest> erased;
   std::vector<crypto::Digest> available;
@@ -44,6 +70,11 @@ struct Pair {
         grouped ? storage::OpenBlobStore(dir / name) : storage::OpenFileBlobStore(dir / name);
     REQUIRE(store.has_value());
     s.store = std::move(*store);
+    if (grouped) {
+      auto counting = std::make_unique<CountingStore>(std::move(s.store));
+      s.counting = counting.get();
+      s.store = std::move(counting);
+    }
     BlobReplicator::Hooks hooks;
     hooks.send = [this, self](std::optional<ReplicaId>, const proto::PeerMessage& m) {
       wire.emplace_back(1 - self, m);
@@ -124,10 +155,13 @@ TEST_CASE("pulled blobs are synced and announced together, and count only once s
   }
   CHECK(p.b.available.empty());
   CHECK(p.a.available.empty());
+  CHECK(p.b.counting->syncs == 0);
   auto tasks = std::move(p.deferred);
   p.deferred.clear();
   for (auto& t : tasks) t();
-  // One announcement with the three digests; now b holds them and they reach f+1 on both sides.
+  // One sync, then one announcement with the three digests; now b holds them and they reach f+1
+  // on both sides.
+  CHECK(p.b.counting->syncs == 1);
   REQUIRE(p.wire.size() == 1);
   const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
   REQUIRE(have != nullptr);

@@ -38,7 +38,9 @@ pid_t SpawnLogged(const std::string& exe, const std::vector<std::string>& args,
   if (pid == 0) {
     ::dup2(log, 1);
     ::dup2(log, 2);
-    ::close_range(3, ~0U, 0);
+    if (::close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < 4096; ++fd) ::close(fd);  // kernels without close_range
+    }
     ::execve(exe.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
