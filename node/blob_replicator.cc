@@ -104,13 +104,7 @@ void BlobReplicator::OnPeerConnected(ReplicaId peer) {
     return;
   }
   std::erase_if(*list, [&](const crypto::Digest& d) { return unsynced_set_.count(d) > 0; });
-  for (std::size_t i = 0; i < list->size(); i += kMaxDigestsPerHave) {
-    proto::PeerBlobHave have;
-    for (std::size_t j = i; j < std::min(list->size(), i + kMaxDigestsPerHave); ++j) {
-      have.digests.push_back((*list)[j]);
-    }
-    hooks_.send(peer, have);
-  }
+  SendHave(peer, *list);
   StartPulls();
 }
 
@@ -267,6 +261,15 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   StartPulls();
 }
 
+void BlobReplicator::SendHave(std::optional<ReplicaId> to,
+                              const std::vector<crypto::Digest>& digests) {
+  for (std::size_t i = 0; i < digests.size(); i += kMaxDigestsPerHave) {
+    const auto end = std::min(digests.size(), i + kMaxDigestsPerHave);
+    hooks_.send(to, proto::PeerBlobHave{{digests.begin() + static_cast<std::ptrdiff_t>(i),
+                                         digests.begin() + static_cast<std::ptrdiff_t>(end)}});
+  }
+}
+
 void BlobReplicator::Publish() {
   if (unsynced_.empty()) return;
   std::vector<crypto::Digest> done;
@@ -277,13 +280,7 @@ void BlobReplicator::Publish() {
     log_->error("event=blob_sync_failed blobs={} reason=\"{}\"", done.size(), s.ToString());
     return;
   }
-  for (std::size_t i = 0; i < done.size(); i += kMaxDigestsPerHave) {
-    proto::PeerBlobHave have;
-    for (std::size_t j = i; j < std::min(done.size(), i + kMaxDigestsPerHave); ++j) {
-      have.digests.push_back(done[j]);
-    }
-    hooks_.send(std::nullopt, have);
-  }
+  SendHave(std::nullopt, done);
   for (const auto& d : done) {
     const bool was = IsAvailable(d);  // before our own copy counts
     unsynced_set_.erase(d);

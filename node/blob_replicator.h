@@ -117,6 +117,8 @@ class BlobReplicator {
   void Forget(const crypto::Digest& digest);
   // Syncs the pulled blobs not yet durable, then announces them and counts them as held here.
   void Publish();
+  // Announces `digests` to `to` (every peer when nullopt), in messages of bounded size.
+  void SendHave(std::optional<ReplicaId> to, const std::vector<crypto::Digest>& digests);
 
   storage::BlobStore& store_;
   std::size_t needed_;
