@@ -11,7 +11,13 @@
 //   catchup  closed load for --seconds, then the last node's data directory is wiped and the
 //            node restarted: the time until it holds every block gives transactions/s;
 //   restart  closed load; after a third of --seconds the last node is killed with SIGKILL and
-//            started again at once: the time from the kill to its first new commit is reported.
+//            started again at once: the time from the kill to its first new commit is reported;
+//   null     consensus alone (issue 11), like libhotstuff's client: a benchmark-mode network
+//            (genesis parameter; --block-size sets its max_block_transactions) and --concurrency
+//            unsigned 8-byte NullOp commands in flight, sent in SubmitTransactions calls of at
+//            most --call-batch commands spread over the validators. A command counts when the
+//            replica it was submitted to reports it committed (durable there); its latency is its
+//            call's.
 // Every mode reports committed records/s, commit latency percentiles, CPU seconds and peak RSS
 // per validator (and RSS growth over the run), and bytes replicated between nodes; --csv appends
 // one line per run. Payloads larger than 1 MiB are generated while streaming, never held whole.
@@ -21,6 +27,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +63,14 @@ using testing::ReadProc;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// CPU seconds of this process (the load generator) so far.
+double SelfCpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -86,7 +101,8 @@ class GeneratedStream : public std::streambuf {
 
 struct Options {
   std::string ertrd, csv, mode = "closed";
-  int validators = 4, concurrency = 8, seconds = 20, pipeline_window = 0;
+  int validators = 4, concurrency = 8, seconds = 20, pipeline_window = 0, call_batch = 100;
+  std::uint32_t block_size = 0;
   std::uint64_t size = 2048, records = 0;
   double rate = 0;
 };
@@ -150,6 +166,67 @@ void RunLoad(const Options& o, LocalNetwork& net,
   load.elapsed_s = Seconds(Clock::now() - start);
 }
 
+// Null mode: threads each keeping one SubmitTransactions call of NullOps in flight, so that
+// --concurrency commands are in flight in all.
+void RunNullLoad(const Options& o, LocalNetwork& net,
+                 const std::vector<crypto::SigningKey>& integrators, Clock::time_point end,
+                 Load& load) {
+  const int per_call = std::max(1, std::min(o.call_batch, o.concurrency));
+  const int calls = (o.concurrency + per_call - 1) / per_call;
+  std::atomic<std::uint64_t> next{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < calls; ++t) {
+    const int size = std::min(per_call, o.concurrency - t * per_call);
+    threads.emplace_back([&, t, size] {
+      const int via = t % o.validators;
+      auto client = net.Client(
+          via, crypto::MakeEd25519Signer(integrators[static_cast<std::size_t>(via)].Clone()));
+      if (!client) return;
+      // Nobody signs a NullOp; the signer field only spreads them over the mempool's
+      // per-signer bound.
+      ledger::TransactionHeader h;
+      h.chain_id = net.chain_id();
+      crypto::RandomBytes(MutableByteSpan(h.signer.data(), h.signer.size()));
+      const std::string zero_signature(crypto::Signature().span().size(), '\0');
+      std::vector<double> latencies;
+      while (Clock::now() < end) {
+        v1::SubmitTransactionsRequest req;
+        req.set_wait_for_commit(true);
+        for (int i = 0; i < size; ++i) {
+          const std::uint64_t k = next++;
+          Bytes command(8);
+          for (int b = 0; b < 8; ++b) command[static_cast<std::size_t>(b)] = (k >> (8 * b)) & 0xff;
+          h.nonce = k;
+          auto* tx = req.add_transactions();
+          tx->set_body(std::string(
+              AsStringView(proto::EncodeTransactionBody(h, ledger::NullOp{std::move(command)}))));
+          tx->set_signature(zero_signature);
+        }
+        const auto t0 = Clock::now();
+        auto r = client->SubmitBatch(req);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        std::lock_guard lock(load.mu);
+        if (!r) {
+          ++load.errors;
+          if (load.first_error.empty()) load.first_error = r.error().ToString();
+          continue;
+        }
+        for (const auto& res : r->results()) {
+          if (res.status() == v1::TRANSACTION_STATUS_ACCEPTED) {
+            load.latencies_ms.push_back(ms);
+          } else {
+            ++load.errors;
+            if (load.first_error.empty()) load.first_error = res.error() + res.reject_reason();
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  load.elapsed_s = Seconds(Clock::now() - start);
+}
+
 // Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
 double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>& done,
                Clock::time_point since, std::chrono::seconds timeout) {
@@ -167,8 +244,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ertr-bench - load a local ertrchain network through the integrator API"};
   Options o;
   app.add_option("--ertrd", o.ertrd, "Path of the ertrd binary")->required();
-  app.add_option("--mode", o.mode, "closed, open, catchup or restart")
-      ->check(CLI::IsMember({"closed", "open", "catchup", "restart"}))
+  app.add_option("--mode", o.mode, "closed, open, catchup, restart or null")
+      ->check(CLI::IsMember({"closed", "open", "catchup", "restart", "null"}))
       ->capture_default_str();
   app.add_option("--validators", o.validators, "Hospitals (validators)")->capture_default_str();
   app.add_option("--concurrency", o.concurrency, "Clients (open loop: most records in flight)")
@@ -179,6 +256,12 @@ int main(int argc, char** argv) {
   app.add_option("--records", o.records, "Stop after this many records (closed loop)");
   app.add_option("--pipeline-window", o.pipeline_window,
                  "Set consensus.pipeline_window in every node's config (default: keep)");
+  app.add_option("--call-batch", o.call_batch, "Null mode: most commands per SubmitTransactions")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--block-size", o.block_size,
+                 "Null mode: the genesis max_block_transactions (default: the genesis default)")
+      ->check(CLI::Range(1u, 100'000u));
   app.add_option("--csv", o.csv, "Append a CSV line with the results to this file");
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && o.rate <= 0) {
@@ -186,10 +269,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!crypto::Init().ok()) return 1;
+  if (o.mode == "null") o.size = 8;  // a command's payload
 
   testing::LocalNetworkOptions lo;
   lo.ertrd = o.ertrd;
   lo.validators = o.validators;
+  lo.benchmark_mode = o.mode == "null";
+  lo.max_block_transactions = o.block_size;
   if (o.pipeline_window > 0) lo.consensus["pipeline_window"] = std::to_string(o.pipeline_window);
   LocalNetwork net(lo);
   if (!net.Create()) return 1;
@@ -214,6 +300,7 @@ int main(int argc, char** argv) {
   }
   const double replicated_before = net.SumMetric("ertr_blob_bytes_received_total");
   Load load;
+  const double bench_cpu_before = SelfCpuSeconds();
   const auto end = Clock::now() + std::chrono::seconds(o.seconds);
   double event_s = -1;  // catch-up or restart time
   double catchup_txs = 0;
@@ -229,11 +316,14 @@ int main(int argc, char** argv) {
     event_s = WaitFor(
         net, last, [&](double h) { return h > height; }, killed, std::chrono::seconds(60));
     loader.join();
+  } else if (o.mode == "null") {
+    RunNullLoad(o, net, integrators, end, load);
   } else {
     RunLoad(o, net, integrators, patient, end, load);
   }
   std::vector<testing::ProcStats> after;
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
+  const double bench_cpu = SelfCpuSeconds() - bench_cpu_before;
   const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
@@ -265,18 +355,29 @@ int main(int argc, char** argv) {
                                     : 1000 * cpu / static_cast<double>(lat.size()) /
                                           static_cast<double>(o.validators);
   const double mb_s = rate * static_cast<double>(o.size) / 1e6;
+  // Mean CPU use of one validator, and of the load generator, in % of one core.
+  const double validator_cpu_pct =
+      100 * cpu / static_cast<double>(o.validators) / std::max(load.elapsed_s, 1e-9);
+  const double bench_cpu_pct = 100 * bench_cpu / std::max(load.elapsed_s, 1e-9);
+  const char* unit = o.mode == "null" ? "commands" : "records";
   const double p50 = Percentile(lat, 0.50), p95 = Percentile(lat, 0.95),
                p99 = Percentile(lat, 0.99);
   std::cout << std::fixed << std::setprecision(1) << "mode " << o.mode << "  validators "
             << o.validators << "  clients " << o.concurrency << "  record " << o.size
             << " B  measured " << load.elapsed_s << " s";
   if (o.mode == "open") std::cout << "  offered " << o.rate << " records/s";
-  std::cout << "\ncommitted records/s  " << rate << "  (" << lat.size() << " records, "
-            << load.errors << " errors)  " << std::setprecision(2) << mb_s << " MB/s\n"
+  if (o.mode == "null") {
+    std::cout << "  block size " << (o.block_size ? std::to_string(o.block_size) : "default")
+              << "  call batch " << o.call_batch;
+  }
+  std::cout << "\ncommitted " << unit << "/s  " << rate << "  (" << lat.size() << " " << unit
+            << ", " << load.errors << " errors)  " << std::setprecision(2) << mb_s << " MB/s\n"
             << std::setprecision(1) << "commit latency ms    p50 " << p50 << "  p95 " << p95
             << "  p99 " << p99 << "\n"
-            << std::setprecision(3) << "validator CPU ms per record (mean per validator) " << cpu_ms
-            << "\n"
+            << std::setprecision(3) << "validator CPU ms per " << unit << " (mean per validator) "
+            << cpu_ms << "\n"
+            << std::setprecision(0) << "CPU use: each validator " << validator_cpu_pct
+            << " % of a core (mean), load generator " << bench_cpu_pct << " %\n"
             << "peak RSS of any validator  " << peak / 1024
             << " MiB (largest growth during the run " << growth / 1024 << " MiB)\n"
             << "bytes replicated between nodes  " << std::setprecision(0) << replicated << "\n";
@@ -299,14 +400,18 @@ int main(int argc, char** argv) {
     if (fresh) {
       f << "mode,validators,clients,record_bytes,offered_per_s,seconds,records,errors,"
            "records_per_s,mb_per_s,p50_ms,p95_ms,p99_ms,cpu_ms_per_record_per_validator,"
-           "peak_rss_mib,rss_growth_mib,bytes_replicated,event_s,catchup_tx,sync_s\n";
+           "peak_rss_mib,rss_growth_mib,bytes_replicated,event_s,catchup_tx,sync_s,block_size,"
+           "call_batch,validator_cpu_pct,bench_cpu_pct\n";
     }
     f << o.mode << "," << o.validators << "," << o.concurrency << "," << o.size << "," << o.rate
       << "," << load.elapsed_s << "," << lat.size() << "," << load.errors << "," << rate << ","
       << mb_s << "," << p50 << "," << p95 << "," << p99 << "," << cpu_ms << "," << peak / 1024
       << "," << growth / 1024 << "," << replicated << "," << event_s << "," << catchup_txs << ","
-      << sync_s << "\n";
+      << sync_s << "," << o.block_size << "," << (o.mode == "null" ? o.call_batch : 0) << ","
+      << validator_cpu_pct << "," << bench_cpu_pct << "\n";
   }
-  if (lat.empty() || (o.mode != "closed" && o.mode != "open" && event_s < 0)) return 1;
+  if (lat.empty() || (o.mode != "closed" && o.mode != "open" && o.mode != "null" && event_s < 0)) {
+    return 1;
+  }
   return 0;
 }

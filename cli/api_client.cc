@@ -122,6 +122,15 @@ Result<SubmitResult> ApiClient::SubmitSigned(const v1::SignedTransaction& tx, bo
   return out;
 }
 
+Result<v1::SubmitTransactionsResponse> ApiClient::SubmitBatch(
+    const v1::SubmitTransactionsRequest& req) {
+  v1::SubmitTransactionsResponse out;
+  ERTR_ASSIGN_OR_RETURN(auto ctx, Context("SubmitTransactions", req));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+  ERTR_RETURN_IF_ERROR(FromGrpc(stub_->SubmitTransactions(ctx.get(), req, &out)));
+  return out;
+}
+
 Result<SubmitResult> ApiClient::Submit(const ledger::Payload& payload, bool wait) {
   return SubmitSignedBy(*signer_, payload, wait);
 }

@@ -55,6 +55,10 @@ class ApiClient {
                                       bool wait = true);
   // Submits an already signed transaction.
   Result<SubmitResult> SubmitSigned(const ertr::v1::SignedTransaction& tx, bool wait = true);
+  // Submits up to 1,000 signed transactions in one call (SubmitTransactions); the call's error
+  // only if the call failed as a whole, each transaction's fate in its result.
+  Result<ertr::v1::SubmitTransactionsResponse> SubmitBatch(
+      const ertr::v1::SubmitTransactionsRequest& req);
   // Streams `in` (size bytes, 0 if unknown) as a record of the patient, signs the prepared
   // SubmitRecord and waits for it to commit.
   Result<UploadedRecord> SubmitRecord(const ledger::Pseudonym& patient, ledger::RecordKind kind,

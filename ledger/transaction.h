@@ -52,4 +52,11 @@ crypto::Digest TransactionId(ByteSpan body);
 // True iff the signature is header.signer's over the body in the transaction domain.
 bool HasValidSignature(const SignedTransaction& tx, const crypto::Verifier& verifier);
 
+// True iff the transaction is a NullOp on a chain whose genesis enables benchmark mode: such a
+// command is not signed by a client (its signature field is not checked; clients send 64 zero
+// bytes), uses no nonce and has no effect (docs/spec/ledger.md section 1.2, issue 11).
+inline bool IsUnsignedCommand(const TransactionHeader& h, bool benchmark_mode) {
+  return benchmark_mode && h.payload == PayloadType::kNullOp;
+}
+
 }  // namespace ertr::ledger

@@ -15,7 +15,8 @@ namespace ertr::node::api {
 inline constexpr auto kCommitWaitLimit = std::chrono::seconds(60);
 inline constexpr auto kUploadTtl = std::chrono::minutes(30);
 inline constexpr auto kOrphanSweepInterval = std::chrono::minutes(10);
-inline constexpr std::size_t kMaxCommitWaiters = 10'000;
+inline constexpr std::size_t kMaxCommitWaiters = 50'000;
+inline constexpr std::size_t kMaxSubmitBatch = 1'000;
 inline constexpr std::size_t kMaxAccessBatch = 256;
 inline constexpr auto kAccessFlushDelay = std::chrono::milliseconds(100);
 

@@ -59,7 +59,12 @@ int main(int argc, char** argv) {
     testnet->add_option("--view-timeout-ms", tn.view_timeout_ms, "Consensus progress timeout")
         ->capture_default_str();
     testnet->add_flag("--benchmark-mode", tn.benchmark_mode,
-                      "Accept NullOp transactions (load tests)");
+                      "Accept unsigned NullOp transactions (load tests; never in production)");
+    testnet
+        ->add_option("--max-block-transactions", tn.max_block_transactions,
+                     "Genesis parameter: most transactions in a block (default: the genesis "
+                     "default)")
+        ->check(CLI::Range(1u, 100'000u));
 
     ertr::node::InitOptions io;
     std::string init_home, init_pass;

@@ -4,8 +4,12 @@
 
 namespace ertr::node {
 
-Mempool::Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits)
-    : chain_id_(std::move(chain_id)), verifier_(verifier), limits_(limits) {}
+Mempool::Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits,
+                 bool benchmark_mode)
+    : chain_id_(std::move(chain_id)),
+      verifier_(verifier),
+      limits_(limits),
+      benchmark_mode_(benchmark_mode) {}
 
 Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
   if (bytes.size() > limits_.max_transaction_bytes) {
@@ -21,7 +25,13 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
     return Status::InvalidArgument("transaction is for chain '" + tx.header.chain_id +
                                    "', this node runs '" + chain_id_ + "'");
   }
-  if (!ledger::HasValidSignature(tx, verifier_)) {
+  if (tx.header.payload == ledger::PayloadType::kNullOp && !benchmark_mode_) {
+    return Status::FailedPrecondition(
+        "NullOp transactions are accepted only on a benchmark network (genesis "
+        "parameters.benchmark_mode); this chain is not one");
+  }
+  if (!ledger::IsUnsignedCommand(tx.header, benchmark_mode_) &&
+      !ledger::HasValidSignature(tx, verifier_)) {
     return Status::Unauthenticated("transaction signature does not verify for its signer");
   }
   if (bytes_ + bytes.size() > limits_.max_bytes) {

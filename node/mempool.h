@@ -26,8 +26,10 @@ struct MempoolLimits {
 
 class Mempool {
  public:
-  // `verifier` must outlive the mempool.
-  Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits = {});
+  // `verifier` must outlive the mempool. `benchmark_mode` is the genesis parameter: with it,
+  // NullOps are admitted unsigned (ledger::IsUnsignedCommand); without it they are refused.
+  Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits = {},
+          bool benchmark_mode = false);
 
   // Checks and admits a transaction; returns it decoded with its typed payload (decoded once
   // here, for the caller too). AlreadyExists if it is pooled; InvalidArgument / Unauthenticated
@@ -48,6 +50,7 @@ class Mempool {
   std::string chain_id_;
   const crypto::Verifier& verifier_;
   MempoolLimits limits_;
+  bool benchmark_mode_;
   std::map<crypto::Digest, Entry> entries_;
   std::map<crypto::PublicKey, std::size_t> per_signer_;
   std::size_t bytes_ = 0;

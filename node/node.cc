@@ -154,7 +154,8 @@ Status Node::Init() {
                                                  std::move(blob_hooks), log_);
   mempool_ = std::make_unique<Mempool>(
       chain_id_, *verifier_,
-      MempoolLimits{64u << 20, 2000, genesis.parameters.max_transaction_bytes});
+      MempoolLimits{64u << 20, 2000, genesis.parameters.max_transaction_bytes},
+      genesis.parameters.benchmark_mode);
 
   DriverHooks hooks;
   hooks.send = [this](ReplicaId to, const consensus::Message& m) {
@@ -300,6 +301,33 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
 }
 
 Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from) {
+  AdmitBatch batch;
+  auto r = Admit(bytes, from, batch);
+  FlushAdmitted(batch, from);
+  return r;
+}
+
+void Node::GossipAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
+  if (batch.gossip.empty()) return;
+  // Gossip on to every peer but the one it came from (duplicates are dropped by id).
+  const Bytes gossip = proto::EncodePeerMessage(proto::PeerTransactions{std::move(batch.gossip)});
+  for (const auto& p : config_.peers) {
+    if (!from || p.validator_index != *from) transport_->Send(p.validator_index, gossip);
+  }
+  batch.gossip.clear();
+  batch.gossip_bytes = 0;
+}
+
+void Node::FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
+  GossipAdmitted(batch, from);
+  if (!batch.ready.empty()) {
+    driver_->Post(consensus::TransactionsReceived{std::move(batch.ready)});
+    batch.ready.clear();
+  }
+}
+
+Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from,
+                                   AdmitBatch& batch) {
   ERTR_ASSIGN_OR_RETURN(auto typed, mempool_->Add(bytes));
   consensus::Transaction tx{typed.signed_tx.id, Bytes(bytes.begin(), bytes.end())};
   ledger::StateView view(*stores_.state);
@@ -311,11 +339,13 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                  std::to_string(outcome->height) + ")");
   }
   if (!from) admitted_at_[tx.id] = std::chrono::steady_clock::now();
-  // Gossip on to every peer but the one it came from (duplicates are dropped by id).
-  const Bytes gossip = proto::EncodePeerMessage(proto::PeerTransactions{{tx.bytes}});
-  for (const auto& p : config_.peers) {
-    if (!from || p.validator_index != *from) transport_->Send(p.validator_index, gossip);
+  // One gossip message stays well inside a peer message's bounds.
+  if (batch.gossip.size() >= proto::kMaxGossipTransactions ||
+      batch.gossip_bytes + tx.bytes.size() > proto::kMaxPeerMessageBytes / 2) {
+    GossipAdmitted(batch, from);
   }
+  batch.gossip_bytes += tx.bytes.size();
+  batch.gossip.push_back(tx.bytes);
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its
   // uploader is offline); until then it waits here, and this node fetches the blob too.
@@ -336,7 +366,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       }
     }
   }
-  driver_->Post(consensus::TransactionsReceived{{std::move(tx)}});
+  batch.ready.push_back(std::move(tx));
   return id;
 }
 

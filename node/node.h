@@ -79,6 +79,16 @@ class Node {
   Result<crypto::Digest> Execute(const consensus::Deliver& d);
   // Admits a transaction from a client or a peer; gossips it on when new.
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from);
+  // Transactions admitted together (a peer's gossip message, a SubmitTransactions call): gossiped
+  // on in one message and handed to the replica in one event by FlushAdmitted.
+  struct AdmitBatch {
+    std::vector<Bytes> gossip;
+    std::size_t gossip_bytes = 0;
+    std::vector<consensus::Transaction> ready;
+  };
+  Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch);
+  void FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
+  void GossipAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
 
   // Blobs (node_blobs.cc).
   bool IsErasedBlob(const crypto::Digest& digest) const;
@@ -129,6 +139,9 @@ class Node {
                        ertr::v1::UploadRecordResponse& out);
   void ApiSubmit(const ertr::v1::SubmitTransactionRequest& req,
                  ertr::v1::SubmitTransactionResponse& out, std::function<void(const Status&)> done);
+  void ApiSubmitBatch(const ertr::v1::SubmitTransactionsRequest& req,
+                      ertr::v1::SubmitTransactionsResponse& out,
+                      std::function<void(const Status&)> done);
   Status ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, ertr::v1::Receipt& out);
   Status ApiGetTransaction(const ertr::v1::GetTransactionRequest& req,
                            ertr::v1::TransactionInfo& out);

@@ -554,6 +554,11 @@ Node::ApiService::ApiService(Node& node) : n_(node) {
       Typed<v1::SubmitTransactionRequest, v1::SubmitTransactionResponse>(
           "SubmitTransactionRequest",
           [this](Caller, auto& req, auto& resp, DoneS done) { n_.ApiSubmit(req, resp, done); });
+  unary_[p + "SubmitTransactions"] =
+      Typed<v1::SubmitTransactionsRequest, v1::SubmitTransactionsResponse>(
+          "SubmitTransactionsRequest", [this](Caller, auto& req, auto& resp, DoneS done) {
+            n_.ApiSubmitBatch(req, resp, done);
+          });
   unary_[p + "GetTransaction"] = Typed<v1::GetTransactionRequest, v1::TransactionInfo>(
       "GetTransactionRequest",
       [this](Caller, auto& req, auto& resp, DoneS done) { done(n_.ApiGetTransaction(req, resp)); });

@@ -229,6 +229,103 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
       id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit, std::move(finish)});
 }
 
+void Node::ApiSubmitBatch(const v1::SubmitTransactionsRequest& req,
+                          v1::SubmitTransactionsResponse& out,
+                          std::function<void(const Status&)> done) {
+  const auto n = static_cast<std::size_t>(req.transactions_size());
+  if (n == 0 || n > kMaxSubmitBatch) {
+    return done(Status::InvalidArgument("request field 'transactions' holds " + std::to_string(n) +
+                                        " transactions; send 1 to " +
+                                        std::to_string(kMaxSubmitBatch) + " per call"));
+  }
+  // The call ends when the last waited-for transaction is told (on the io thread).
+  struct Pending {
+    std::size_t left = 1;  // one for the admission loop itself
+    std::function<void(const Status&)> done;
+    void Release() {
+      if (--left == 0) done(Status::Ok());
+    }
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
+  const bool wait = req.wait_for_commit() && commit_waiters_.size() + n <= kMaxCommitWaiters;
+  AdmitBatch batch;
+  std::size_t refused = 0;
+  std::string first_refusal;
+  auto refuse = [&](v1::SubmittedTransaction& r, std::string why) {
+    if (refused++ == 0) first_refusal = why;
+    r.set_error(std::move(why));
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    v1::SubmittedTransaction& r = *out.add_results();
+    const std::string bytes = req.transactions(static_cast<int>(i)).SerializeAsString();
+    auto decoded = proto::DecodeSignedTransaction(AsBytes(bytes));
+    if (!decoded) {
+      refuse(r, "transactions[" + std::to_string(i) + "]: " + decoded.error().message());
+      continue;
+    }
+    const crypto::Digest id = decoded->id;
+    r.set_tx_id(ToString(id.span()));
+    auto told = [&r](Height height, std::uint32_t index, const ledger::TxOutcomeState* rejected) {
+      r.set_height(height.value());
+      r.set_index(index);
+      r.set_status(rejected ? v1::TRANSACTION_STATUS_REJECTED : v1::TRANSACTION_STATUS_ACCEPTED);
+      if (rejected) {
+        r.set_reject_reason(std::string(ledger::RejectReasonName(rejected->reason)));
+        r.set_reject_field(rejected->field);
+      }
+    };
+    ledger::StateView view(*stores_.state);
+    auto outcome = ledger::TransactionOutcome(view, id);
+    if (!outcome) {  // the call goes on: earlier transactions may be waited for already
+      refuse(r, outcome.error().message());
+      continue;
+    }
+    if (*outcome) {  // a retry of a committed transaction: its outcome
+      told(Height((*outcome)->height), (*outcome)->index,
+           (*outcome)->accepted ? nullptr : &**outcome);
+      continue;
+    }
+    auto admitted = Admit(AsBytes(bytes), std::nullopt, batch);
+    if (!admitted && admitted.error().code() != StatusCode::kAlreadyExists) {
+      refuse(r, admitted.error().message());
+      continue;
+    }
+    r.set_status(v1::TRANSACTION_STATUS_PENDING);
+    if (!wait) continue;
+    ++pending->left;
+    commit_waiters_.emplace(
+        id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit,
+                         [pending, told, &r](const storage::StoredBlock* block, std::uint32_t index,
+                                             const ledger::TxResult* result) {
+                           if (block == nullptr) {
+                             r.set_error("not committed within " +
+                                         std::to_string(kCommitWaitLimit.count()) +
+                                         " s (or the node is stopping); it may still commit");
+                           } else if (result != nullptr && !result->accepted()) {
+                             ledger::TxOutcomeState o;
+                             o.reason = result->rejection->reason;
+                             o.field = result->rejection->field;
+                             told(block->height, index, &o);
+                           } else {
+                             told(block->height, index, nullptr);
+                           }
+                           pending->Release();
+                         }});
+  }
+  FlushAdmitted(batch, std::nullopt);
+  if (refused > 0) {
+    log_->warn("event=transactions_refused count={} of={} first_reason=\"{}\"", refused, n,
+               LogText(first_refusal));
+  }
+  if (req.wait_for_commit() && !wait) {
+    return pending->done(Status::ResourceExhausted(
+        "the transactions were admitted, but too many calls wait for commits; poll "
+        "GetTransaction"));
+  }
+  pending->Release();
+}
+
 Status Node::ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, v1::Receipt& out) {
   ERTR_ASSIGN_OR_RETURN(auto txs, proto::DecodeBlockBody(block.body));
   if (index >= txs.size()) return Status::Internal("transaction index out of range");

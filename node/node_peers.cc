@@ -89,13 +89,15 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
 }
 
 void Node::OnTransactions(ReplicaId from, const proto::PeerTransactions& m) {
+  AdmitBatch batch;
   for (const auto& tx : m.transactions) {
-    auto r = Admit(tx, from);
+    auto r = Admit(tx, from, batch);
     if (!r && r.error().code() != StatusCode::kAlreadyExists) {
       log_->debug("event=gossip_tx_refused peer={} reason=\"{}\"", from.value(),
                   r.error().message());
     }
   }
+  FlushAdmitted(batch, from);
 }
 
 void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {

@@ -85,6 +85,9 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
   genesis.chain_id = "ertr-testnet-" + RandomHex(4);
   genesis.genesis_time_ms = WallClockMs();
   genesis.parameters.benchmark_mode = options.benchmark_mode;
+  if (options.max_block_transactions != 0) {
+    genesis.parameters.max_block_transactions = options.max_block_transactions;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const std::string id = std::string("hosp-") + static_cast<char>('a' + i);
     genesis.institutions.push_back(ledger::Institution{

@@ -20,6 +20,7 @@ struct TestnetOptions {
   std::uint16_t base_api_port = 26800;   // and the gRPC API on base_api_port + i
   std::uint64_t view_timeout_ms = 2000;
   bool benchmark_mode = false;
+  std::uint32_t max_block_transactions = 0;  // 0: the genesis default
 };
 
 // Writes <dir>/node<i>/ for every validator. AlreadyExists if <dir> holds a testnet already.

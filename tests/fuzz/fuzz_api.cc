@@ -29,6 +29,13 @@ void ParseRequests(const std::string& raw) {
   if (v1::SubmitTransactionRequest r; r.ParseFromString(raw)) {
     (void)proto::DecodeSignedTransaction(AsBytes(r.transaction().SerializeAsString()));
   }
+  if (v1::SubmitTransactionsRequest r; r.ParseFromString(raw)) {
+    for (const auto& tx : r.transactions()) {
+      if (auto d = proto::DecodeTransaction(AsBytes(tx.SerializeAsString()))) {
+        (void)ledger::IsUnsignedCommand(d->signed_tx.header, true);
+      }
+    }
+  }
   if (v1::GetTransactionRequest r; r.ParseFromString(raw)) {
     (void)proto::RequestField<crypto::Digest>(r.tx_id(), "tx_id");
   }

@@ -191,6 +191,12 @@ int main(int argc, char** argv) {
     submit.mutable_transaction()->set_body(std::string(AsStringView(tx.body)));
     submit.mutable_transaction()->set_signature(std::string(AsStringView(tx.signature.span())));
     Write(root / "fuzz_api", "submit_request", ToBytes(submit.SerializeAsString()));
+    v1::SubmitTransactionsRequest batch;
+    *batch.add_transactions() = submit.transaction();
+    *batch.add_transactions() = submit.transaction();
+    batch.mutable_transactions(1)->set_signature(std::string(64, '\0'));
+    batch.set_wait_for_commit(true);
+    Write(root / "fuzz_api", "submit_batch_request", ToBytes(batch.SerializeAsString()));
     v1::UploadRecordRequest upload;
     upload.mutable_start()->set_patient_pseudonym(std::string(16, '\x04'));
     upload.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);

@@ -448,6 +448,26 @@ TEST_CASE("a transaction past its deadline is refused", "[unit][ledger]") {
 TEST_CASE("NullOp is accepted on a benchmark chain", "[unit][ledger]") {
   auto w = MakeWorld(1, true);
   w.MustApply(w.admin(0), NullOp{Bytes(64, 1)});
+  // Unsigned (64 zero bytes, any signer): no signature check, no nonce; a replay in a later block
+  // leaves the first outcome standing and writes nothing else.
+  auto unsigned_op = w.Tx(crypto::PublicKey(), NullOp{Bytes(8, 2)});
+  unsigned_op.signed_tx.signature = crypto::Signature();
+  auto r = w.Commit({unsigned_op});
+  REQUIRE(r.results[0].accepted());
+  CHECK(r.writes.size() == 1);  // its outcome only
+  auto outcome = TransactionOutcome(w.View(), unsigned_op.signed_tx.id);
+  REQUIRE(outcome.has_value());
+  REQUIRE(outcome->has_value());
+  CHECK((*outcome)->height == w.height().value());
+  auto replay = w.Commit({unsigned_op});
+  CHECK(replay.writes.empty());
+}
+
+TEST_CASE("an unsigned NullOp on a production chain is refused", "[unit][ledger]") {
+  auto w = MakeWorld();
+  auto unsigned_op = w.Tx(w.admin(0), NullOp{Bytes(8, 2)});
+  unsigned_op.signed_tx.signature = crypto::Signature();
+  CHECK(ReasonOf(w.Commit({unsigned_op}).results[0].rejection) == RejectReason::kBadSignature);
 }
 
 TEST_CASE("a malformed payload is rejected naming the field", "[unit][ledger]") {

@@ -12,6 +12,7 @@
 #include <future>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "crypto/hash.h"
@@ -688,6 +689,122 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   auto remote = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
   REQUIRE_FALSE(remote.has_value());
   CHECK(remote.error().message().find("--tls-ca") != std::string::npos);
+}
+
+v1::SignedTransaction ToWire(const ledger::Transaction& tx) {
+  v1::SignedTransaction m;
+  m.set_body(std::string(AsStringView(tx.signed_tx.body)));
+  m.set_signature(std::string(AsStringView(tx.signed_tx.signature.span())));
+  return m;
+}
+
+// An 8-byte NullOp nobody signed (issue 11's command).
+v1::SignedTransaction UnsignedNullOp(const std::string& chain_id, std::uint64_t k) {
+  ledger::TransactionHeader h;
+  h.chain_id = chain_id;
+  h.nonce = k;
+  Bytes command(8);
+  for (std::size_t b = 0; b < 8; ++b) command[b] = static_cast<std::uint8_t>(k >> (8 * b));
+  v1::SignedTransaction m;
+  m.set_body(std::string(AsStringView(proto::EncodeTransactionBody(h, ledger::NullOp{command}))));
+  m.set_signature(std::string(64, '\0'));
+  return m;
+}
+
+TEST_CASE("SubmitTransactions: each transaction admitted or refused on its own, in order",
+          "[integration][api]") {
+  Cluster c(4);
+  c.StartAll();
+  auto admin = c.Client(1, c.admin_key(1));
+  REQUIRE(admin);
+  v1::SubmitTransactionsRequest req;
+  req.set_wait_for_commit(true);
+  ledger::TransactionHeader h;
+  h.chain_id = c.chain_id();
+  h.nonce = 7;
+  auto signer = crypto::MakeEd25519Signer(c.admin_key(1).Clone());
+  auto good = proto::MakeTransaction(h, c.NewPhysician(1), *signer);
+  REQUIRE(good.has_value());
+  *req.add_transactions() = ToWire(*good);
+  req.add_transactions()->set_body("not a transaction");
+  *req.add_transactions() = UnsignedNullOp(c.chain_id(), 1);  // a production chain refuses it
+  auto forged = ToWire(*proto::MakeTransaction(h, c.NewPhysician(1), *signer));
+  forged.mutable_signature()->back() ^= 1;
+  *req.add_transactions() = forged;
+  auto r = admin->SubmitBatch(req);
+  INFO((r ? "" : r.error().ToString()));
+  REQUIRE(r.has_value());
+  REQUIRE(r->results_size() == 4);
+  CHECK(r->results(0).status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  CHECK(r->results(0).height() > 0);
+  CHECK(r->results(0).tx_id() == std::string(AsStringView(good->signed_tx.id.span())));
+  CHECK(r->results(1).status() == v1::TRANSACTION_STATUS_UNSPECIFIED);
+  CHECK(r->results(1).error().find("transactions[1]") != std::string::npos);
+  CHECK(r->results(2).status() == v1::TRANSACTION_STATUS_UNSPECIFIED);
+  CHECK(r->results(2).error().find("benchmark_mode") != std::string::npos);
+  CHECK(r->results(3).error().find("signature") != std::string::npos);
+  // The accepted one is on every node; a retry of the call answers with its outcome.
+  const std::string id = good->signed_tx.id.ToHex();
+  CHECK(Cluster::WaitFor([&] { return c.Outcome(3, id) == "accepted"; }, 30));
+  v1::SubmitTransactionsRequest again;
+  *again.add_transactions() = ToWire(*good);
+  auto retry = admin->SubmitBatch(again);
+  REQUIRE(retry.has_value());
+  CHECK(retry->results(0).status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  CHECK(retry->results(0).height() == r->results(0).height());
+  // Bounds: 1 to 1,000 per call.
+  v1::SubmitTransactionsRequest empty;
+  auto none = admin->SubmitBatch(empty);
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code() == StatusCode::kInvalidArgument);
+  CHECK(none.error().message().find("'transactions'") != std::string::npos);
+  v1::SubmitTransactionsRequest huge;
+  for (int i = 0; i < 1001; ++i) *huge.add_transactions() = UnsignedNullOp(c.chain_id(), i);
+  CHECK(admin->SubmitBatch(huge).error().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
+          "[integration][api]") {
+  Cluster c(4, /*benchmark_mode=*/true);
+  c.StartAll();
+  std::vector<std::unique_ptr<cli::ApiClient>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(c.Client(i, c.admin_key(i)));
+  // Four calls of 250 commands at once, one per node.
+  std::vector<std::future<Result<v1::SubmitTransactionsResponse>>> calls;
+  for (int i = 0; i < 4; ++i) {
+    v1::SubmitTransactionsRequest req;
+    req.set_wait_for_commit(true);
+    for (int k = 0; k < 250; ++k) {
+      *req.add_transactions() =
+          UnsignedNullOp(c.chain_id(), static_cast<std::uint64_t>(i * 1000 + k));
+    }
+    calls.push_back(std::async(std::launch::async, [&, i, req] {
+      return clients[static_cast<std::size_t>(i)]->SubmitBatch(req);
+    }));
+  }
+  std::uint64_t top = 0;
+  std::set<std::pair<std::uint64_t, std::uint32_t>> places;
+  for (auto& f : calls) {
+    auto r = f.get();
+    INFO((r ? "" : r.error().ToString()));
+    REQUIRE(r.has_value());
+    REQUIRE(r->results_size() == 250);
+    for (const auto& res : r->results()) {
+      INFO(res.error());
+      REQUIRE(res.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+      CHECK(places.insert({res.height(), res.index()}).second);  // one place in the order each
+      top = std::max(top, res.height());
+    }
+  }
+  CHECK(places.size() == 1000);
+  CHECK(Cluster::WaitFor([&] { return c.Converged(top); }, 60));
+  // The same command again is a duplicate: it answers with its first outcome.
+  v1::SubmitTransactionsRequest again;
+  *again.add_transactions() = UnsignedNullOp(c.chain_id(), 5);
+  auto r = clients[2]->SubmitBatch(again);
+  REQUIRE(r.has_value());
+  CHECK(r->results(0).status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  CHECK(places.count({r->results(0).height(), r->results(0).index()}) == 1);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ std::string JsonString(const std::string& json, const std::string& key) {
 
 }  // namespace
 
-Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
+Cluster::Cluster(int validators, bool benchmark_mode) : n_(validators), dir_("ertr-cluster") {
   // A block of ports (p2p, HTTP, API: the first 30) reserved for this cluster
   // (tests/support/ports.h).
   REQUIRE(validators <= 10);
@@ -88,6 +88,7 @@ Cluster::Cluster(int validators) : n_(validators), dir_("ertr-cluster") {
   options.base_http_port = http_base_;
   options.base_api_port = api_port(0);
   options.view_timeout_ms = 1000;
+  options.benchmark_mode = benchmark_mode;
   std::ostringstream out;
   auto s = node::CreateTestnet(dir_.path(), options, out);
   INFO(s.ToString());

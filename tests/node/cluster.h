@@ -39,7 +39,8 @@ std::optional<HttpResult> HttpCall(std::uint16_t port, const std::string& method
 
 class Cluster {
  public:
-  explicit Cluster(int validators = 4);
+  // `benchmark_mode`: the genesis accepts unsigned NullOps (issue 11's null-op mode).
+  explicit Cluster(int validators = 4, bool benchmark_mode = false);
   ~Cluster();  // SIGKILLs every node still running
 
   void Start(int i);

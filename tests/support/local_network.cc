@@ -119,6 +119,10 @@ bool LocalNetwork::Create() {
   if (options_.view_timeout_ms > 0) {
     cmd += " --view-timeout-ms " + std::to_string(options_.view_timeout_ms);
   }
+  if (options_.benchmark_mode) cmd += " --benchmark-mode";
+  if (options_.max_block_transactions > 0) {
+    cmd += " --max-block-transactions " + std::to_string(options_.max_block_transactions);
+  }
   cmd += " >/dev/null";
   if (std::system(cmd.c_str()) != 0) {
     std::cerr << "local network: `ertrd testnet` failed\n";

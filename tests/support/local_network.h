@@ -40,6 +40,9 @@ struct LocalNetworkOptions {
   int validators = 4;
   int view_timeout_ms = 0;  // 0: the testnet default
   std::string log_level = "warn";
+  // Genesis of the testnet: benchmark mode (unsigned NullOps) and the block size (0: default).
+  bool benchmark_mode = false;
+  std::uint32_t max_block_transactions = 0;
   // Extra "key = value" lines replacing those of [consensus] in every config (by key).
   std::map<std::string, std::string> consensus;
   // If set, every node runs with this storage-fault library preloaded (tests/chaos/faultfs.cc),
