@@ -184,7 +184,9 @@ Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
   result.results.reserve(txs.size());
   for (std::size_t i = 0; i < txs.size(); ++i) {
     const Transaction& tx = txs[i];
-    StateView tx_view(block_view);
+    // Stacked on the block's view: reads fall through to it, writes stay the transaction's own
+    // until merged (a copy of the block's writes per transaction was quadratic in block size).
+    StateView tx_view(static_cast<const StateReader&>(block_view));
     TxContext ctx{tx_view,
                   *chain,
                   block,

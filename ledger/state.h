@@ -171,6 +171,11 @@ Bytes AuditPosition(std::uint64_t height, std::uint32_t tx_index, std::uint32_t 
 class StateView : public StateReader {
  public:
   explicit StateView(const StateReader& base) : base_(base) {}
+  // Not copyable: a copy would duplicate the pending writes (stack a view instead, by passing it
+  // as the base: StateView tx(static_cast<const StateReader&>(block))).
+  StateView(const StateView&) = delete;
+  StateView& operator=(const StateView&) = delete;
+  StateView(StateView&&) = default;
 
   Result<std::optional<Bytes>> Get(ByteSpan key) const override;
   // Entries under prefix in key order, pending writes included, deletions hidden.
