@@ -202,7 +202,12 @@ void Replica::AcceptPrePrepare(const PrePrepare& pp) {
   }
   if (!SignVote(view_, h, pp.proposal.digest)) return;
   slot.pre_prepare = pp;
-  for (const auto& tx : pp.proposal.txs) proposed_.insert(tx.id);
+  for (const auto& tx : pp.proposal.txs) {
+    proposed_.insert(tx.id);
+    if (auto pend = pending_.find(tx.id); pend != pending_.end()) {
+      unproposed_.erase(pend->second.first);
+    }
+  }
   auto p = OwnVote<Prepare>(crypto::SigningDomain::kPrepare, h, pp.proposal.digest);
   BroadcastMessage(p);
   slot.prepares.Add(config_.self, p.digest, p);
@@ -290,11 +295,21 @@ void Replica::TryDeliver() {
     for (const auto& tx : proposal.txs) {
       auto p = pending_.find(tx.id);
       if (p != pending_.end()) {
-        pending_order_.erase(p->second.first);
+        unproposed_.erase(p->second.first);
         pending_.erase(p);
       }
       proposed_.erase(tx.id);
       delivered_ids_.insert(tx.id);
+    }
+    // Remembered for a bounded number of heights (memory stays flat under any load); older
+    // duplicates are the chain code's to refuse (their outcome is in the state).
+    auto& ids = delivered_by_height_[last_delivered_];
+    for (const auto& tx : proposal.txs) ids.push_back(tx.id);
+    while (!delivered_by_height_.empty() &&
+           delivered_by_height_.begin()->first.value() + kDeliveredMemoryHeights <=
+               last_delivered_.value()) {
+      for (const auto& id : delivered_by_height_.begin()->second) delivered_ids_.erase(id);
+      delivered_by_height_.erase(delivered_by_height_.begin());
     }
     slots_.erase(last_delivered_);
     ++stats_.delivered;
@@ -312,7 +327,8 @@ void Replica::TryDeliver() {
 void Replica::OnTransactions(const std::vector<Transaction>& txs) {
   for (const auto& tx : txs) {
     if (delivered_ids_.count(tx.id) || pending_.count(tx.id)) continue;
-    pending_order_[arrival_] = tx.id;
+    // A backup may hold the proposal before the transaction's gossip reached it.
+    if (!proposed_.count(tx.id)) unproposed_[arrival_] = tx.id;
     pending_.emplace(tx.id, std::make_pair(arrival_++, tx));
   }
   TryPropose();
@@ -324,8 +340,7 @@ void Replica::TryPropose() {
          InWindow(next_height_)) {
     std::vector<Transaction> batch;
     std::uint64_t bytes = 0;
-    for (const auto& [order, id] : pending_order_) {
-      if (proposed_.count(id)) continue;
+    for (const auto& [order, id] : unproposed_) {
       const Transaction& tx = pending_.at(id).second;
       if (tx.bytes.size() > config_.max_block_bytes)
         continue;  // can never fit; the node refuses it
@@ -586,6 +601,10 @@ void Replica::EnterView(const NewView& nv, bool announce) {
   ++stats_.views_entered;
   slots_.clear();
   proposed_.clear();
+  // Every pending transaction may be proposed again (the NEW-VIEW's re-proposals, accepted
+  // next, take theirs out again).
+  unproposed_.clear();
+  for (const auto& [id, entry] : pending_) unproposed_[entry.first] = id;
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view_));
   if (stable_vc != nullptr) {
     stable_height_ = min_s;

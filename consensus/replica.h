@@ -174,12 +174,17 @@ class Replica {
   std::optional<NewView> entered_with_;          // the NEW-VIEW of the current view
   std::set<std::pair<ReplicaId, View>> helped_;  // laggers we forwarded it to
   bool synced_before_view_change_ = false;
-  // Transactions waiting to be decided, in arrival order, and which are in an accepted proposal.
+  // Transactions waiting to be decided (with their arrival number), those of them in no accepted
+  // proposal in arrival order (what the primary proposes next), and which are in an accepted
+  // proposal.
   std::map<crypto::Digest, std::pair<std::uint64_t, Transaction>> pending_;
-  std::map<std::uint64_t, crypto::Digest> pending_order_;
+  std::map<std::uint64_t, crypto::Digest> unproposed_;
   std::uint64_t arrival_ = 0;
   std::set<crypto::Digest> proposed_;
+  // Ids of the transactions delivered in the last kDeliveredMemoryHeights heights.
+  static constexpr std::uint64_t kDeliveredMemoryHeights = 4096;
   std::set<crypto::Digest> delivered_ids_;
+  std::map<Height, std::vector<crypto::Digest>> delivered_by_height_;
   bool timer_armed_ = false;
 };
 
