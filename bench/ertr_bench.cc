@@ -41,6 +41,7 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <streambuf>
@@ -100,7 +101,8 @@ class GeneratedStream : public std::streambuf {
 };
 
 struct Options {
-  std::string ertrd, csv, mode = "closed";
+  std::string ertrd, csv, mode = "closed", log_level = "warn";
+  bool keep = false;
   int validators = 4, concurrency = 8, seconds = 20, pipeline_window = 0, call_batch = 100;
   std::uint32_t block_size = 0;
   std::uint64_t size = 2048, records = 0;
@@ -262,6 +264,9 @@ int main(int argc, char** argv) {
   app.add_option("--block-size", o.block_size,
                  "Null mode: the genesis max_block_transactions (default: the genesis default)")
       ->check(CLI::Range(1u, 100'000u));
+  app.add_option("--log-level", o.log_level, "The nodes' log level (diagnosis)")
+      ->capture_default_str();
+  app.add_flag("--keep", o.keep, "Keep the network's directory (logs) and print where it is");
   app.add_option("--csv", o.csv, "Append a CSV line with the results to this file");
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && o.rate <= 0) {
@@ -275,6 +280,7 @@ int main(int argc, char** argv) {
   lo.ertrd = o.ertrd;
   lo.validators = o.validators;
   lo.benchmark_mode = o.mode == "null";
+  lo.log_level = o.log_level;
   lo.max_block_transactions = o.block_size;
   if (o.pipeline_window > 0) lo.consensus["pipeline_window"] = std::to_string(o.pipeline_window);
   LocalNetwork net(lo);
@@ -338,6 +344,10 @@ int main(int argc, char** argv) {
         net, last, [&](double h) { return h >= target; }, started, std::chrono::seconds(300));
     if (first >= 0 && event_s > first) sync_s = event_s - first;
   }
+  if (o.keep) {
+    net.Keep();
+    std::cout << "network kept in " << net.dir().string() << "\n";
+  }
   net.Stop();
 
   const auto& lat = load.latencies_ms;
@@ -362,6 +372,9 @@ int main(int argc, char** argv) {
   const char* unit = o.mode == "null" ? "commands" : "records";
   const double p50 = Percentile(lat, 0.50), p95 = Percentile(lat, 0.95),
                p99 = Percentile(lat, 0.99);
+  const double mean =
+      lat.empty() ? 0
+                  : std::accumulate(lat.begin(), lat.end(), 0.0) / static_cast<double>(lat.size());
   std::cout << std::fixed << std::setprecision(1) << "mode " << o.mode << "  validators "
             << o.validators << "  clients " << o.concurrency << "  record " << o.size
             << " B  measured " << load.elapsed_s << " s";
@@ -373,7 +386,7 @@ int main(int argc, char** argv) {
   std::cout << "\ncommitted " << unit << "/s  " << rate << "  (" << lat.size() << " " << unit
             << ", " << load.errors << " errors)  " << std::setprecision(2) << mb_s << " MB/s\n"
             << std::setprecision(1) << "commit latency ms    p50 " << p50 << "  p95 " << p95
-            << "  p99 " << p99 << "\n"
+            << "  p99 " << p99 << "  mean " << mean << "\n"
             << std::setprecision(3) << "validator CPU ms per " << unit << " (mean per validator) "
             << cpu_ms << "\n"
             << std::setprecision(0) << "CPU use: each validator " << validator_cpu_pct
@@ -401,14 +414,14 @@ int main(int argc, char** argv) {
       f << "mode,validators,clients,record_bytes,offered_per_s,seconds,records,errors,"
            "records_per_s,mb_per_s,p50_ms,p95_ms,p99_ms,cpu_ms_per_record_per_validator,"
            "peak_rss_mib,rss_growth_mib,bytes_replicated,event_s,catchup_tx,sync_s,block_size,"
-           "call_batch,validator_cpu_pct,bench_cpu_pct\n";
+           "call_batch,validator_cpu_pct,bench_cpu_pct,mean_ms\n";
     }
     f << o.mode << "," << o.validators << "," << o.concurrency << "," << o.size << "," << o.rate
       << "," << load.elapsed_s << "," << lat.size() << "," << load.errors << "," << rate << ","
       << mb_s << "," << p50 << "," << p95 << "," << p99 << "," << cpu_ms << "," << peak / 1024
       << "," << growth / 1024 << "," << replicated << "," << event_s << "," << catchup_txs << ","
       << sync_s << "," << o.block_size << "," << (o.mode == "null" ? o.call_batch : 0) << ","
-      << validator_cpu_pct << "," << bench_cpu_pct << "\n";
+      << validator_cpu_pct << "," << bench_cpu_pct << "," << mean << "\n";
   }
   if (lat.empty() || (o.mode != "closed" && o.mode != "open" && o.mode != "null" && event_s < 0)) {
     return 1;

@@ -1,5 +1,6 @@
 #include "node/mempool.h"
 
+#include "proto/codec.h"
 #include "proto/ledger_codec.h"
 
 namespace ertr::node {
@@ -17,10 +18,12 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
                                    " bytes; the limit is " +
                                    std::to_string(limits_.max_transaction_bytes));
   }
-  ERTR_ASSIGN_OR_RETURN(auto typed, proto::DecodeTransaction(bytes));
+  // The envelope first: a copy already pooled (gossip brings several) costs no payload decoding.
+  ERTR_ASSIGN_OR_RETURN(auto envelope, proto::DecodeSignedTransaction(bytes));
+  if (entries_.count(envelope.id))
+    return Status::AlreadyExists("transaction " + envelope.id.ShortHex() + "… is pending already");
+  ledger::Transaction typed = proto::DecodePayload(std::move(envelope));
   const ledger::SignedTransaction& tx = typed.signed_tx;
-  if (entries_.count(tx.id))
-    return Status::AlreadyExists("transaction " + tx.id.ShortHex() + "… is pending already");
   if (tx.header.chain_id != chain_id_) {
     return Status::InvalidArgument("transaction is for chain '" + tx.header.chain_id +
                                    "', this node runs '" + chain_id_ + "'");
