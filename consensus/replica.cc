@@ -223,6 +223,17 @@ bool Replica::AcceptsVote(const Message& m, const Vote& v, crypto::SigningDomain
   }
   // Votes for a delivered height still count when a new view re-proposed it (others need them).
   if (v.height <= last_delivered_ && !slots_.count(v.height)) return false;
+  // The (2f+2)-th vote and later ones for a slot of this view that is prepared (for a PREPARE)
+  // or committed (for a COMMIT) can change nothing: not worth a signature check (a third of a
+  // replica's vote checks with n = 4).
+  if (auto it = slots_.find(v.height); it != slots_.end()) {
+    const bool prepare = domain == crypto::SigningDomain::kPrepare;
+    if ((prepare && it->second.prepared) ||
+        (domain == crypto::SigningDomain::kCommit && it->second.committed)) {
+      ++stats_.late_votes_ignored;
+      return false;
+    }
+  }
   if (!VerifyVote(v, domain)) {
     ++stats_.dropped_bad_signature;
     return false;

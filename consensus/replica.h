@@ -46,6 +46,8 @@ struct ReplicaStats {
   std::uint64_t dropped_unknown_sender = 0;
   std::uint64_t dropped_out_of_window = 0;
   std::uint64_t dropped_invalid = 0;
+  // Votes that arrived after their slot's quorum formed: ignored unchecked (they change nothing).
+  std::uint64_t late_votes_ignored = 0;
   std::uint64_t equivocations_seen = 0;
   std::uint64_t view_changes_started = 0;
   std::uint64_t views_entered = 0;

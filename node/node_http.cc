@@ -63,6 +63,9 @@ std::string Node::Metrics() const {
           "sender, out of window, invalid).",
           rs.dropped_bad_signature + rs.dropped_unknown_sender + rs.dropped_out_of_window +
               rs.dropped_invalid);
+  counter("ertr_consensus_late_votes_total",
+          "Votes that arrived after their quorum formed (ignored without a signature check).",
+          rs.late_votes_ignored);
   counter("ertr_equivocations_seen_total", "Conflicting votes or proposals seen from validators.",
           rs.equivocations_seen);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
