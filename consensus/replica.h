@@ -11,6 +11,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "consensus/actions.h"
@@ -179,13 +181,14 @@ class Replica {
   // Transactions waiting to be decided (with their arrival number), those of them in no accepted
   // proposal in arrival order (what the primary proposes next), and which are in an accepted
   // proposal.
-  std::map<crypto::Digest, std::pair<std::uint64_t, Transaction>> pending_;
+  // Hashed by id (ids are BLAKE2b outputs; nothing iterates these in an order that matters).
+  std::unordered_map<crypto::Digest, std::pair<std::uint64_t, Transaction>> pending_;
   std::map<std::uint64_t, crypto::Digest> unproposed_;
   std::uint64_t arrival_ = 0;
-  std::set<crypto::Digest> proposed_;
+  std::unordered_set<crypto::Digest> proposed_;
   // Ids of the transactions delivered in the last kDeliveredMemoryHeights heights.
   static constexpr std::uint64_t kDeliveredMemoryHeights = 4096;
-  std::set<crypto::Digest> delivered_ids_;
+  std::unordered_set<crypto::Digest> delivered_ids_;
   std::map<Height, std::vector<crypto::Digest>> delivered_by_height_;
   bool timer_armed_ = false;
 };

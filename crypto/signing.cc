@@ -4,7 +4,7 @@
 
 #include <deque>
 #include <mutex>
-#include <set>
+#include <unordered_set>
 #include <utility>
 
 #include "crypto/hash.h"
@@ -179,7 +179,7 @@ class CachingVerifier final : public Verifier {
   std::unique_ptr<Verifier> inner_;
   std::size_t capacity_;
   mutable std::mutex mu_;
-  mutable std::set<Digest> seen_;
+  mutable std::unordered_set<Digest> seen_;
   mutable std::deque<Digest> order_;
 };
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "consensus/proposal.h"
@@ -51,7 +52,7 @@ class Mempool {
   const crypto::Verifier& verifier_;
   MempoolLimits limits_;
   bool benchmark_mode_;
-  std::map<crypto::Digest, Entry> entries_;
+  std::unordered_map<crypto::Digest, Entry> entries_;
   std::map<crypto::PublicKey, std::size_t> per_signer_;
   std::size_t bytes_ = 0;
 };

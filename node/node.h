@@ -12,6 +12,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "consensus/replica.h"
 #include "crypto/box_key.h"
@@ -262,7 +264,7 @@ class Node {
   std::uint32_t next_sync_peer_ = 0;
 
   // Metrics.
-  std::map<crypto::Digest, std::chrono::steady_clock::time_point> admitted_at_;
+  std::unordered_map<crypto::Digest, std::chrono::steady_clock::time_point> admitted_at_;
   std::vector<std::uint64_t> latency_buckets_;  // counts per kLatencyBoundsMs bucket (+Inf last)
   double latency_sum_s_ = 0;
   std::uint64_t latency_count_ = 0;
