@@ -318,8 +318,9 @@ void Replica::TryDeliver() {
     auto& ids = delivered_by_height_[last_delivered_];
     for (const auto& tx : proposal.txs) ids.push_back(tx.id);
     while (!delivered_by_height_.empty() &&
-           delivered_by_height_.begin()->first.value() + kDeliveredMemoryHeights <=
-               last_delivered_.value()) {
+           (delivered_by_height_.begin()->first.value() + kDeliveredMemoryHeights <=
+                last_delivered_.value() ||
+            delivered_ids_.size() > kDeliveredMemoryIds)) {
       for (const auto& id : delivered_by_height_.begin()->second) delivered_ids_.erase(id);
       delivered_by_height_.erase(delivered_by_height_.begin());
     }

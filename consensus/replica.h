@@ -187,7 +187,9 @@ class Replica {
   std::uint64_t arrival_ = 0;
   std::unordered_set<crypto::Digest> proposed_;
   // Ids of the transactions delivered in the last kDeliveredMemoryHeights heights.
+  // (and at most about kDeliveredMemoryIds ids, whatever the block size).
   static constexpr std::uint64_t kDeliveredMemoryHeights = 4096;
+  static constexpr std::size_t kDeliveredMemoryIds = 1u << 20;
   std::unordered_set<crypto::Digest> delivered_ids_;
   std::map<Height, std::vector<crypto::Digest>> delivered_by_height_;
   bool timer_armed_ = false;

@@ -9,7 +9,9 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,11 +67,29 @@ class FixedBytes {
 
 }  // namespace ertr::crypto
 
+namespace ertr::crypto::internal {
+// A random key per process, so that nobody can choose values (transaction ids are a signer's to
+// grind) that fall into one bucket of a hash table. Hash tables of these values must therefore
+// never be iterated where the order matters (replicas must stay deterministic).
+inline std::uint64_t HashSeed() {
+  static const std::uint64_t seed = [] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
+}
+}  // namespace ertr::crypto::internal
+
 template <std::size_t N, typename Tag>
 struct std::hash<ertr::crypto::FixedBytes<N, Tag>> {
   std::size_t operator()(const ertr::crypto::FixedBytes<N, Tag>& v) const noexcept {
-    std::size_t h = 0;
-    for (std::size_t i = 0; i < sizeof(std::size_t) && i < N; ++i) h = (h << 8) | v.data()[i];
-    return h;
+    std::uint64_t h = ertr::crypto::internal::HashSeed();
+    for (std::size_t i = 0; i < N; i += 8) {  // every byte counts, eight at a time
+      std::uint64_t word = 0;
+      std::memcpy(&word, v.data() + i, std::min<std::size_t>(8, N - i));
+      h = (h ^ word) * 0x9e3779b97f4a7c15ULL;
+      h ^= h >> 29;
+    }
+    return static_cast<std::size_t>(h);
   }
 };

@@ -83,8 +83,14 @@ Result<std::optional<Rejection>> CheckEnvelope(const TxContext& ctx, const Trans
                       std::to_string(ctx.chain.params.max_transaction_bytes));
   }
   // A benchmark chain's NullOp is nobody's: no signature, no nonce; its outcome, written once,
-  // still makes a replay of it a duplicate.
-  if (!IsUnsignedCommand(h, ctx.chain.params.benchmark_mode)) {
+  // makes a copy of it a duplicate.
+  if (IsUnsignedCommand(h, ctx.chain.params.benchmark_mode)) {
+    ERTR_ASSIGN_OR_RETURN(auto prior, ctx.state.Get(keys::Outcome(tx.signed_tx.id)));
+    if (prior) {
+      return Reject(RejectReason::kAlreadyExists, "null_op",
+                    "this command was committed before; send a new one");
+    }
+  } else {
     if (!HasValidSignature(tx.signed_tx, verifier)) {
       return Reject(RejectReason::kBadSignature, "signature",
                     "the signature is not the signer's over this body and chain id");

@@ -331,7 +331,12 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   ERTR_ASSIGN_OR_RETURN(auto typed, mempool_->Add(bytes));
   consensus::Transaction tx{typed.signed_tx.id, Bytes(bytes.begin(), bytes.end())};
   ledger::StateView view(*stores_.state);
-  ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, tx.id));
+  auto looked_up = ledger::TransactionOutcome(view, tx.id);
+  if (!looked_up) {
+    mempool_->Remove({tx.id});  // not admitted after all: a retry may admit it
+    return looked_up.error();
+  }
+  const auto& outcome = *looked_up;
   if (outcome) {
     mempool_->Remove({tx.id});
     return Status::AlreadyExists("transaction " + tx.id.ShortHex() +

@@ -319,9 +319,14 @@ void Node::ApiSubmitBatch(const v1::SubmitTransactionsRequest& req,
                LogText(first_refusal));
   }
   if (req.wait_for_commit() && !wait) {
-    return pending->done(Status::ResourceExhausted(
-        "the transactions were admitted, but too many calls wait for commits; poll "
-        "GetTransaction"));
+    // Each admitted one says so; the call still answers every transaction's fate so far.
+    for (auto& r : *out.mutable_results()) {
+      if (r.status() == v1::TRANSACTION_STATUS_PENDING) {
+        r.set_error(
+            "admitted, but not waited for: too many calls wait for commits at this node; "
+            "poll GetTransaction");
+      }
+    }
   }
   pending->Release();
 }

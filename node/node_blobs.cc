@@ -26,10 +26,24 @@ void Node::DropGated(const crypto::Digest& digest) {
 void Node::ReleaseGated(const crypto::Digest& digest) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;
-  auto txs = std::move(it->second.txs);
+  auto held = std::move(it->second.txs);
   gated_.erase(it);
+  // A copy whose transaction committed meanwhile (rejected: OnBlockBlobs drops only accepted
+  // ones' copies) goes no further: the replica forgets delivered ids after a while.
+  ledger::StateView view(*stores_.state);
+  std::vector<consensus::Transaction> txs;
+  std::vector<crypto::Digest> committed;
+  for (auto& tx : held) {
+    auto outcome = ledger::TransactionOutcome(view, tx.id);
+    if (outcome && *outcome) {
+      committed.push_back(tx.id);
+    } else {
+      txs.push_back(std::move(tx));
+    }
+  }
+  mempool_->Remove(committed);
   log_->debug("event=record_released digest={} txs={}", digest.ShortHex(), txs.size());
-  driver_->Post(consensus::TransactionsReceived{std::move(txs)});
+  if (!txs.empty()) driver_->Post(consensus::TransactionsReceived{std::move(txs)});
 }
 
 void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,

@@ -461,6 +461,7 @@ TEST_CASE("NullOp is accepted on a benchmark chain", "[unit][ledger]") {
   CHECK((*outcome)->height == w.height().value());
   auto replay = w.Commit({unsigned_op});
   CHECK(replay.writes.empty());
+  CHECK(ReasonOf(replay.results[0].rejection) == RejectReason::kAlreadyExists);
 }
 
 TEST_CASE("an unsigned NullOp on a production chain is refused", "[unit][ledger]") {

@@ -805,6 +805,22 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   REQUIRE(r.has_value());
   CHECK(r->results(0).status() == v1::TRANSACTION_STATUS_ACCEPTED);
   CHECK(places.count({r->results(0).height(), r->results(0).index()}) == 1);
+  // An unsigned command's receipt verifies offline against the benchmark genesis.
+  auto sent = clients[1]->SubmitSigned(UnsignedNullOp(c.chain_id(), 4242));
+  INFO((sent ? "" : sent.error().ToString()));
+  REQUIRE(sent.has_value());
+  auto genesis_tx = node::LoadGenesis(c.home(0) + "/genesis.bin");
+  REQUIRE(genesis_tx.has_value());
+  const auto& genesis = std::get<ledger::Genesis>(*genesis_tx->payload);
+  auto verifier = crypto::MakeEd25519Verifier();
+  const std::string receipt = sent->response.receipt().SerializeAsString();
+  auto verified = proto::VerifyReceipt(AsBytes(receipt), genesis, *verifier);
+  INFO((verified ? "" : verified.error().ToString()));
+  CHECK(verified.has_value());
+  // The same receipt against a production genesis of that chain does not verify.
+  auto production = genesis;
+  production.parameters.benchmark_mode = false;
+  CHECK_FALSE(proto::VerifyReceipt(AsBytes(receipt), production, *verifier).has_value());
 }
 
 }  // namespace
