@@ -67,8 +67,10 @@ namespace {
 
 // Checks that do not depend on the payload: chain, size, signature, deadline, nonce.
 // `owned` is set when the transaction is provably its signer's (its nonce is then consumed).
+// `committed_before`: an outcome of this id is in the state already.
 Result<std::optional<Rejection>> CheckEnvelope(const TxContext& ctx, const Transaction& tx,
-                                               const crypto::Verifier& verifier, bool& owned) {
+                                               const crypto::Verifier& verifier,
+                                               bool committed_before, bool& owned) {
   const auto& h = tx.signed_tx.header;
   owned = false;
   if (h.chain_id != ctx.chain.chain_id) {
@@ -85,8 +87,7 @@ Result<std::optional<Rejection>> CheckEnvelope(const TxContext& ctx, const Trans
   // A benchmark chain's NullOp is nobody's: no signature, no nonce; its outcome, written once,
   // makes a copy of it a duplicate.
   if (IsUnsignedCommand(h, ctx.chain.params.benchmark_mode)) {
-    ERTR_ASSIGN_OR_RETURN(auto prior, ctx.state.Get(keys::Outcome(tx.signed_tx.id)));
-    if (prior) {
+    if (committed_before) {
       return Reject(RejectReason::kAlreadyExists, "null_op",
                     "this command was committed before; send a new one");
     }
@@ -200,8 +201,11 @@ Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
                   tx.signed_tx.header.signer,
                   tx.signed_tx.id,
                   0};
+    // Read once, before the rules run (they never write outcome keys).
+    ERTR_ASSIGN_OR_RETURN(auto prior, block_view.Get(keys::Outcome(tx.signed_tx.id)));
     bool owned = false;
-    ERTR_ASSIGN_OR_RETURN(auto rejection, CheckEnvelope(ctx, tx, verifier_, owned));
+    ERTR_ASSIGN_OR_RETURN(auto rejection,
+                          CheckEnvelope(ctx, tx, verifier_, prior.has_value(), owned));
     if (!rejection) {
       ERTR_ASSIGN_OR_RETURN(rejection, Dispatch(ctx, *tx.payload));
     }
@@ -210,7 +214,6 @@ Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
     // The outcome of the id is written by the first copy that is really its signer's; a forged
     // copy (bad chain, size or signature) writes one only while none exists, so it cannot mask
     // the real transaction's outcome, and an exact replay leaves the first outcome standing.
-    ERTR_ASSIGN_OR_RETURN(auto prior, block_view.Get(keys::Outcome(tx.signed_tx.id)));
     if (owned || !prior) {
       TxOutcomeState outcome;
       outcome.height = block.height.value();

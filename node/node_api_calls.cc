@@ -275,21 +275,25 @@ void Node::ApiSubmitBatch(const v1::SubmitTransactionsRequest& req,
         r.set_reject_field(rejected->field);
       }
     };
-    ledger::StateView view(*stores_.state);
-    auto outcome = ledger::TransactionOutcome(view, id);
-    if (!outcome) {  // the call goes on: earlier transactions may be waited for already
-      refuse(r, outcome.error().message());
-      continue;
-    }
-    if (*outcome) {  // a retry of a committed transaction: its outcome
-      told(Height((*outcome)->height), (*outcome)->index,
-           (*outcome)->accepted ? nullptr : &**outcome);
-      continue;
-    }
+    // Admit looks the id's outcome up itself; only a transaction it already knows (pending, or
+    // committed: a retry) needs the outcome read here, to answer with it.
     auto admitted = Admit(AsBytes(bytes), std::nullopt, batch);
     if (!admitted && admitted.error().code() != StatusCode::kAlreadyExists) {
       refuse(r, admitted.error().message());
       continue;
+    }
+    if (!admitted) {
+      ledger::StateView view(*stores_.state);
+      auto outcome = ledger::TransactionOutcome(view, id);
+      if (!outcome) {  // the call goes on: earlier transactions may be waited for already
+        refuse(r, outcome.error().message());
+        continue;
+      }
+      if (*outcome) {  // a retry of a committed transaction: its outcome
+        told(Height((*outcome)->height), (*outcome)->index,
+             (*outcome)->accepted ? nullptr : &**outcome);
+        continue;
+      }
     }
     r.set_status(v1::TRANSACTION_STATUS_PENDING);
     if (!wait) continue;
