@@ -26,7 +26,12 @@ inline ByteSpan AsBytes(std::string_view s) {
 inline std::string_view AsStringView(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
-inline Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+// From a pointer range of the element type, so the copy is one memmove (char iterators would be
+// converted byte by byte).
+inline Bytes ToBytes(std::string_view s) {
+  const ByteSpan b = AsBytes(s);
+  return Bytes(b.begin(), b.end());
+}
 // The bytes as a std::string (protobuf `bytes` fields).
 inline std::string ToString(ByteSpan b) { return std::string(AsStringView(b)); }
 

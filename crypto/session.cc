@@ -44,18 +44,18 @@ Result<SessionKeys> DeriveSessionKeys(const BoxKeyPair& own_ephemeral,
   return SessionKeys{std::move(r2i), std::move(i2r)};
 }
 
-Result<Bytes> FrameSealer::Seal(ByteSpan plaintext) {
+Result<Bytes> FrameSealer::Seal(ByteSpan plaintext, std::size_t reserve_front) {
   if (counter_ == UINT64_MAX) {
     return Status::ResourceExhausted("session frame counter exhausted; reconnect for new keys");
   }
-  Bytes out(plaintext.size() + kFrameTagSize);
+  Bytes out(reserve_front + plaintext.size() + kFrameTagSize);
   unsigned long long len = 0;
   auto nonce = Nonce(counter_++);
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-      out.data(), &len, plaintext.data(), plaintext.size(),
+      out.data() + reserve_front, &len, plaintext.data(), plaintext.size(),
       reinterpret_cast<const unsigned char*>(kAssociatedData.data()), kAssociatedData.size(),
       nullptr, nonce.data(), key_.UnsafeBytes().data());
-  out.resize(static_cast<std::size_t>(len));
+  out.resize(reserve_front + static_cast<std::size_t>(len));
   return out;
 }
 

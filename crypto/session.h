@@ -35,7 +35,9 @@ class FrameSealer {
   explicit FrameSealer(SecretKey<32> key) : key_(std::move(key)) {}
   // plaintext -> ciphertext || tag, under nonce = u64le(counter) || 16 zero bytes; the counter
   // then increments. ResourceExhausted after 2^64 - 1 frames (reconnect for new keys).
-  Result<Bytes> Seal(ByteSpan plaintext);
+  // `reserve_front` zero bytes precede the ciphertext (room for the caller's frame header, so the
+  // sealed frame is not copied again).
+  Result<Bytes> Seal(ByteSpan plaintext, std::size_t reserve_front = 0);
   std::uint64_t frames() const { return counter_; }
 
  private:

@@ -25,6 +25,9 @@ namespace {
 constexpr std::size_t kMaxHandshakeFrame = 128;
 constexpr std::size_t kMaxGatheredFrames = 64;
 constexpr std::size_t kMaxGatheredBytes = 1u << 20;
+// Reads: at least this much room, and up to the rest of the frame being read within the cap.
+constexpr std::size_t kReadBytes = 64u << 10;
+constexpr std::size_t kMaxReadBytes = 4u << 20;
 }  // namespace
 
 boost::system::error_code ApplyLinkOptions(tcp::socket& socket, const TransportOptions& options) {
@@ -94,13 +97,14 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
       ++t_.stats_.dropped_queue_full;
       return;
     }
-    auto sealed = sealer_->Seal(payload);
+    auto sealed = sealer_->Seal(payload, kFrameHeaderSize);
     if (!sealed) {
       Close(sealed.error().message());
       return;
     }
+    SetFrameHeader(*sealed);
     ++t_.stats_.frames_sent;
-    QueueRaw(EncodeFrame(*sealed));
+    QueueRaw(std::move(*sealed));
   }
 
   void Close(const std::string& why) {
@@ -162,34 +166,38 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
 
   void ReadMore() {
     auto self = shared_from_this();
-    socket_.async_read_some(
-        asio::buffer(buf_), [self](const boost::system::error_code& ec, std::size_t n) {
-          if (ec) {
-            self->Close(ec == asio::error::eof ? "peer closed the connection"
-                                               : "read failed: " + ec.message());
-            return;
-          }
-          self->t_.stats_.bytes_received += n;
-          self->reader_.Feed(ByteSpan(self->buf_.data(), n));
-          if (self->DrainFrames()) self->ReadMore();
-        });
+    // Straight into the frame reader's buffer; room for the rest of a large frame in one read.
+    auto area = reader_.ReadArea(std::max(kReadBytes, std::min(reader_.missing(), kMaxReadBytes)));
+    socket_.async_read_some(asio::buffer(area.data(), area.size()),
+                            [self](const boost::system::error_code& ec, std::size_t n) {
+                              if (ec) {
+                                self->Close(ec == asio::error::eof
+                                                ? "peer closed the connection"
+                                                : "read failed: " + ec.message());
+                                return;
+                              }
+                              self->t_.stats_.bytes_received += n;
+                              self->reader_.Commit(n);
+                              if (self->DrainFrames()) self->ReadMore();
+                            });
   }
 
   // Handles every complete frame; false once the connection is closed.
   bool DrainFrames() {
     while (!closed_) {
-      auto frame = reader_.Next();
+      auto frame = reader_.NextView();
       if (!frame) {
         Refuse(frame.error().message());
         return false;
       }
       if (!*frame) return true;
-      OnFrame(std::move(**frame));
+      OnFrame(**frame);
     }
     return false;
   }
 
-  void OnFrame(Bytes frame) {
+  // `frame` is a view into the reader's buffer, valid until the next read.
+  void OnFrame(ByteSpan frame) {
     if (established_) {
       auto plain = opener_->Open(frame);
       if (!plain) {
@@ -255,7 +263,6 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
   std::optional<crypto::FrameSealer> sealer_;
   std::optional<crypto::FrameOpener> opener_;
   FrameReader reader_;
-  std::array<std::uint8_t, 64 * 1024> buf_{};
   std::deque<Bytes> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;

@@ -36,7 +36,7 @@ Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
   ledger::SignedTransaction tx;
   ERTR_ASSIGN_OR_RETURN(tx.signature,
                         Fixed<crypto::Signature>(msg.signature(), "transaction.signature"));
-  tx.body.assign(msg.body().begin(), msg.body().end());
+  tx.body = ToBytes(msg.body());
   ERTR_ASSIGN_OR_RETURN(tx.header, DecodeTransactionHeader(tx.body));
   tx.id = ledger::TransactionId(tx.body);
   return tx;

@@ -33,7 +33,7 @@ Result<consensus::Proposal> FromWire(const pb::Proposal& m, const TxIdFn& tx_id)
   }
   for (int i = 0; i < m.transactions_size(); ++i) {
     consensus::Transaction tx;
-    tx.bytes.assign(m.transactions(i).begin(), m.transactions(i).end());
+    tx.bytes = ToBytes(m.transactions(i));
     auto id = tx_id(tx.bytes);
     if (!id) return id.error().WithContext("proposal transaction " + std::to_string(i));
     tx.id = *id;

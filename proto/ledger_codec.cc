@@ -259,7 +259,7 @@ Result<l::Payload> PayloadFromWire(const v1::TransactionBody& m) {
     }
     case B::kNullOp: {
       const auto& p = m.null_op().payload();
-      return l::Payload(l::NullOp{Bytes(p.begin(), p.end())});
+      return l::Payload(l::NullOp{ToBytes(p)});
     }
     case B::PAYLOAD_NOT_SET:
       break;

@@ -13,7 +13,7 @@ namespace {
 std::vector<Bytes> ToBytesList(const google::protobuf::RepeatedPtrField<std::string>& list) {
   std::vector<Bytes> out;
   out.reserve(static_cast<std::size_t>(list.size()));
-  for (const auto& s : list) out.emplace_back(s.begin(), s.end());
+  for (const auto& s : list) out.push_back(ToBytes(s));
   return out;
 }
 
@@ -66,7 +66,7 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
   ERTR_RETURN_IF_ERROR(Parse(m, bytes, "peer message", kMaxPeerMessageBytes));
   switch (m.body_case()) {
     case pb::PeerMessage::kConsensus:
-      return PeerMessage(PeerConsensus{Bytes(m.consensus().begin(), m.consensus().end())});
+      return PeerMessage(PeerConsensus{ToBytes(m.consensus())});
     case pb::PeerMessage::kTransactions:
       if (static_cast<std::size_t>(m.transactions().transactions_size()) > kMaxGossipTransactions) {
         return TooLarge("peer message transaction count",
@@ -118,7 +118,7 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
       ERTR_ASSIGN_OR_RETURN(chunk.digest, Fixed<crypto::Digest>(c.digest(), "blob_chunk.digest"));
       chunk.offset = c.offset();
       chunk.total_size = c.total_size();
-      chunk.data.assign(c.data().begin(), c.data().end());
+      chunk.data = ToBytes(c.data());
       return PeerMessage(std::move(chunk));
     }
     case pb::PeerMessage::BODY_NOT_SET:

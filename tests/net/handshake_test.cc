@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "net/frame.h"
@@ -152,6 +154,54 @@ TEST_CASE("frame reader reassembles frames from any split and refuses oversize",
   FrameReader zero;
   zero.Feed(Bytes{0, 0, 0, 0});
   CHECK_FALSE(zero.Next().has_value());
+}
+
+TEST_CASE("frame reader reads in place: sized reads, views, large frames between small ones",
+          "[unit][net]") {
+  // Frames of 1 B .. 3 MiB (over the buffer the reader keeps), each filled with its index.
+  const std::vector<std::size_t> sizes = {1, 5000, 3u << 20, 7, (1u << 20) + 60, 2, 70000};
+  Bytes stream;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    Append(stream, EncodeFrame(Bytes(sizes[i], static_cast<std::uint8_t>(i + 1))));
+  }
+  for (std::size_t read_cap :
+       {std::size_t{7}, std::size_t{4096}, std::size_t{65536}, stream.size()}) {
+    FrameReader reader;
+    CHECK(reader.missing() == kFrameHeaderSize);
+    std::size_t pos = 0;
+    std::size_t frames = 0;
+    while (pos < stream.size()) {
+      // As the transport reads: room for the rest of the frame, filled by at most read_cap bytes.
+      auto area = reader.ReadArea(std::max<std::size_t>(1, reader.missing()));
+      REQUIRE(area.size() >= reader.missing());
+      const std::size_t n = std::min({area.size(), read_cap, stream.size() - pos});
+      std::memcpy(area.data(), stream.data() + pos, n);
+      reader.Commit(n);
+      pos += n;
+      while (true) {
+        auto f = reader.NextView();
+        REQUIRE(f.has_value());
+        if (!*f) break;
+        REQUIRE(frames < sizes.size());
+        CHECK((*f)->size() == sizes[frames]);
+        const auto expected = static_cast<std::uint8_t>(frames + 1);
+        CHECK(
+            std::all_of((*f)->begin(), (*f)->end(), [&](std::uint8_t b) { return b == expected; }));
+        ++frames;
+      }
+      if (frames < sizes.size()) CHECK(reader.missing() > 0);
+    }
+    CHECK(frames == sizes.size());
+    CHECK(reader.buffered() == 0);
+    CHECK(reader.missing() == kFrameHeaderSize);
+  }
+  // A frame header announcing 10 bytes, 4 of them received: 6 missing.
+  FrameReader partial;
+  partial.Feed(Bytes{0, 0, 0, 10, 1, 2, 3, 4});
+  CHECK(partial.missing() == 6);
+  auto none = partial.NextView();
+  REQUIRE(none.has_value());
+  CHECK_FALSE(none->has_value());
 }
 
 }  // namespace
