@@ -160,13 +160,22 @@ void BlobReplicator::StartPulls() {
     pull.from = *from;
     pull.writer = std::move(*writer);
     pull.last_progress = std::chrono::steady_clock::now();
-    RequestNext(digest, pull);
+    RequestMore(digest, pull);
   }
 }
 
-void BlobReplicator::RequestNext(const crypto::Digest& digest, Pull& pull) {
+void BlobReplicator::RequestMore(const crypto::Digest& digest, Pull& pull) {
   pull.last_progress = std::chrono::steady_clock::now();
-  hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.writer->bytes_written()});
+  // Holders serve a session's chunks in order, kBlobChunkBytes each but the last, so the offsets
+  // of the chunks ahead are known once the size is.
+  const std::uint64_t written = pull.writer->bytes_written();
+  const std::uint64_t end = pull.total == 0 ? written + 1 : pull.total;
+  const std::uint64_t window = pull.total == 0 ? 1 : kPullWindowChunks;
+  pull.requested = std::max(pull.requested, written);
+  while (pull.requested < end && pull.requested - written < window * kBlobChunkBytes) {
+    hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.requested});
+    pull.requested += kBlobChunkBytes;
+  }
 }
 
 std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest,
@@ -243,7 +252,7 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   pull.total = m.total_size;
   if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
   stats_.bytes_received += m.data.size();
-  if (pull.writer->bytes_written() < pull.total) return RequestNext(m.digest, pull);
+  if (pull.writer->bytes_written() < pull.total) return RequestMore(m.digest, pull);
   // Checks the content against the digest; durable only at the next Publish.
   auto committed = pull.writer->CommitUnsynced();
   if (!committed) return FailPull(m.digest, committed.error().ToString());

@@ -2,8 +2,9 @@
 
 // BlobReplicator: off-chain ciphertext replication between validators (docs/spec/wire.md
 // section 5). A node that stores a blob announces it (BlobHave); every other node pulls it chunk
-// by chunk from a holder (BlobRequest / BlobChunk, 1 MiB each, one chunk in flight per pull), so
-// memory stays bounded by the chunk size whatever the blob size. A pull writes through the blob
+// by chunk from a holder (BlobRequest / BlobChunk, 1 MiB each, up to kPullWindowChunks requested
+// ahead per pull, so the holder reads and sends the next chunk while this node writes the last),
+// so memory stays bounded by the window whatever the blob size. A pull writes through the blob
 // store's streaming writer with the expected digest, so a blob is published only when its content
 // matches the digest; a pull whose holder disappears, stalls or misbehaves starts again from
 // another holder (holders serve a blob from its start, in order: no seeking on request). Record
@@ -31,6 +32,9 @@ class logger;
 namespace ertr::node {
 
 inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
+// Chunks requested ahead of the one being written, per pull (the holder's send queue and this
+// node's receive buffers hold at most this many chunks of one pull).
+inline constexpr std::uint64_t kPullWindowChunks = 2;
 inline constexpr std::size_t kMaxConcurrentPulls = 4;
 inline constexpr std::size_t kMaxServingSessions = 16;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
@@ -99,7 +103,8 @@ class BlobReplicator {
   struct Pull {
     ReplicaId from;
     std::unique_ptr<storage::BlobWriter> writer;
-    std::uint64_t total = 0;
+    std::uint64_t total = 0;      // 0 until the first chunk tells the size
+    std::uint64_t requested = 0;  // offset of the next chunk to request
     std::chrono::steady_clock::time_point last_progress;
   };
   struct Serving {
@@ -109,7 +114,8 @@ class BlobReplicator {
 
   void AddHolder(const crypto::Digest& digest, ReplicaId peer);
   void StartPulls();
-  void RequestNext(const crypto::Digest& digest, Pull& pull);
+  // Requests chunks until the window is full (one chunk while the size is unknown).
+  void RequestMore(const crypto::Digest& digest, Pull& pull);
   // Another holder than `not_from`, if one is connected.
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
                                       std::optional<ReplicaId> not_from) const;
