@@ -19,13 +19,14 @@ TEST_CASE("Blobs are content-addressed, streamed in and verified out", "[storage
   testing::TempDir dir;
   auto store = OpenFileBlobStore(dir.path());
   REQUIRE(store.has_value());
-  Bytes data = Data(3 * 1024 * 1024 + 11);
+  // Over three of the writer's 8 MiB write-behind windows, in pieces that straddle them.
+  Bytes data = Data(25 * 1024 * 1024 + 11);
   auto writer = (*store)->Create();
   REQUIRE(writer.has_value());
-  for (std::size_t off = 0; off < data.size(); off += 100'000) {
+  for (std::size_t off = 0; off < data.size(); off += 300'000) {
     REQUIRE(
         (*writer)
-            ->Write(ByteSpan(data).subspan(off, std::min<std::size_t>(100'000, data.size() - off)))
+            ->Write(ByteSpan(data).subspan(off, std::min<std::size_t>(300'000, data.size() - off)))
             .ok());
   }
   CHECK_FALSE((*store)->Contains(crypto::Hash(data)));  // not visible before Commit
