@@ -26,8 +26,42 @@ Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
 }
 
 void BlobReplicator::Announce(const crypto::Digest& digest) {
-  hooks_.send(std::nullopt, proto::PeerBlobHave{{digest}});
+  auto size = store_.Size(digest);
+  // Staging helps only when some connected peer would be left out of the first round.
+  if (size && *size >= kStagedAnnounceBytes && needed_ > 1 && connected_.size() > needed_ - 1 &&
+      !staged_.count(digest)) {
+    const auto now = Now();
+    Staged& s = staged_[digest];
+    s.since = s.last_served = now;
+    s.deadline = now + kStagedStall + std::chrono::seconds(*size / kStagedMinRate);
+    TopUpStaged(digest, s);
+  } else {
+    hooks_.send(std::nullopt, proto::PeerBlobHave{{digest}});
+  }
   if (IsAvailable(digest)) hooks_.on_available(digest);
+}
+
+void BlobReplicator::TopUpStaged(const crypto::Digest& digest, Staged& staged) {
+  std::size_t told = 0;
+  for (ReplicaId p : staged.told) told += connected_.count(p);
+  const std::vector<ReplicaId> peers(connected_.begin(), connected_.end());
+  for (std::size_t i = 0; i < peers.size() && told < needed_ - 1; ++i) {
+    const ReplicaId p = peers[(next_staged_peer_ + i) % peers.size()];
+    if (!staged.told.insert(p).second) continue;
+    hooks_.send(p, proto::PeerBlobHave{{digest}});
+    ++told;
+  }
+  ++next_staged_peer_;
+}
+
+void BlobReplicator::EndStaging(const crypto::Digest& digest, const char* why) {
+  auto it = staged_.find(digest);
+  if (it == staged_.end()) return;
+  for (ReplicaId p : connected_) {
+    if (!it->second.told.count(p)) hooks_.send(p, proto::PeerBlobHave{{digest}});
+  }
+  log_->debug("event=blob_announced_to_all digest={} reason={}", digest.ShortHex(), why);
+  staged_.erase(it);
 }
 
 std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
@@ -46,6 +80,7 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
   holders_.erase(digest);
   wanted_.erase(digest);
   settle_after_pull_.erase(digest);
+  staged_.erase(digest);
   const bool had = store_.Contains(digest);
   ERTR_RETURN_IF_ERROR(store_.Delete(digest));
   if (had) {
@@ -103,8 +138,12 @@ void BlobReplicator::OnPeerConnected(ReplicaId peer) {
     log_->error("event=blob_list_failed reason=\"{}\"", list.error().ToString());
     return;
   }
-  std::erase_if(*list, [&](const crypto::Digest& d) { return unsynced_set_.count(d) > 0; });
+  // Staged blobs reach the new peer through their staging (now, if it fills a first-round slot).
+  std::erase_if(*list, [&](const crypto::Digest& d) {
+    return unsynced_set_.count(d) > 0 || staged_.count(d) > 0;
+  });
   SendHave(peer, *list);
+  for (auto& [digest, staged] : staged_) TopUpStaged(digest, staged);
   StartPulls();
 }
 
@@ -117,6 +156,8 @@ void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
   for (auto it = pulls_.begin(); it != pulls_.end();) {
     it = it->second.from == peer ? pulls_.erase(it) : std::next(it);
   }
+  // A first puller gone: another peer takes its place.
+  for (auto& [digest, staged] : staged_) TopUpStaged(digest, staged);
   StartPulls();
 }
 
@@ -135,6 +176,7 @@ void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
   for (const auto& d : m.digests) {
     if (hooks_.is_erased(d)) continue;
     AddHolder(d, from);
+    if (staged_.count(d) && IsAvailable(d)) EndStaging(d, "available");
   }
   StartPulls();
 }
@@ -159,13 +201,13 @@ void BlobReplicator::StartPulls() {
     Pull& pull = pulls_[digest];
     pull.from = *from;
     pull.writer = std::move(*writer);
-    pull.last_progress = std::chrono::steady_clock::now();
+    pull.last_progress = Now();
     RequestMore(digest, pull);
   }
 }
 
 void BlobReplicator::RequestMore(const crypto::Digest& digest, Pull& pull) {
-  pull.last_progress = std::chrono::steady_clock::now();
+  pull.last_progress = Now();
   // Holders serve a session's chunks in order, kBlobChunkBytes each but the last, so the offsets
   // of the chunks ahead are known once the size is.
   const std::uint64_t written = pull.writer->bytes_written();
@@ -232,6 +274,9 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
   const std::uint64_t total = s.reader->size();
   s.offset += filled;
   stats_.bytes_served += filled;
+  if (auto st = staged_.find(m.digest); st != staged_.end() && st->second.told.count(from)) {
+    st->second.last_served = Now();
+  }
   if (s.offset >= total) serving_.erase(it);
   hooks_.send(from, proto::PeerBlobChunk{m.digest, offset, total, std::move(data)});
 }
@@ -310,13 +355,23 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
 }
 
 void BlobReplicator::Tick() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = Now();
   std::vector<crypto::Digest> stalled;
   for (const auto& [digest, pull] : pulls_) {
     if (now - pull.last_progress >= kPullStall) stalled.push_back(digest);
   }
   // A silent holder is dropped for that blob; the pull starts again from another one.
   for (const auto& d : stalled) FailPull(d, "holder stalled");
+  // Staged blobs whose first pullers do not pull, or too slowly, go to everyone.
+  std::vector<std::pair<crypto::Digest, const char*>> ending;
+  for (const auto& [digest, s] : staged_) {
+    if (now - s.last_served >= kStagedStall) {
+      ending.emplace_back(digest, "first_pullers_idle");
+    } else if (now >= s.deadline) {
+      ending.emplace_back(digest, "first_pullers_slow");
+    }
+  }
+  for (const auto& [digest, why] : ending) EndStaging(digest, why);
   StartPulls();
 }
 

@@ -11,6 +11,11 @@
 // transactions wait until f+1 nodes hold their blob (IsAvailable), so a record stays fetchable when
 // its uploader is offline. Erased blobs are deleted and never pulled again.
 //
+// A large blob stored here is announced in stages: first to the f peers needed for availability,
+// so its first copies get the whole of this node's serving capacity instead of a share of it;
+// then to every peer once f+1 nodes hold it, or when the chosen peers do not pull it (no chunk
+// served for kStagedStall) or not fast enough (slower than kStagedMinRate overall).
+//
 // Thread-safety: the io_context's thread only.
 
 #include <chrono>
@@ -20,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <vector>
 
 #include "common/ids.h"
 #include "proto/peer_codec.h"
@@ -40,6 +46,10 @@ inline constexpr std::size_t kMaxServingSessions = 16;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
 inline constexpr std::size_t kMaxSettledRemembered = 65'536;
 inline constexpr std::uint64_t kMaxReplicatedBlobBytes = 4ull << 30;
+// Blobs from this size are announced in stages (above).
+inline constexpr std::uint64_t kStagedAnnounceBytes = 8u << 20;
+inline constexpr auto kStagedStall = std::chrono::seconds(2);
+inline constexpr std::uint64_t kStagedMinRate = 20u << 20;  // bytes per second
 
 struct BlobStats {
   std::uint64_t blobs_received = 0;
@@ -62,6 +72,8 @@ class BlobReplicator {
     // Pulled blobs completed meanwhile are then synced together, in one SyncPending, and
     // announced in one message. Unset: each pulled blob is synced and announced at once.
     std::function<void(std::function<void()> task)> defer;
+    // The clock of stalls and staging; unset: std::chrono::steady_clock (tests set their own).
+    std::function<std::chrono::steady_clock::time_point()> now;
   };
 
   // `store` and `logger` must outlive the replicator. `needed`: holders for availability (f+1).
@@ -70,7 +82,8 @@ class BlobReplicator {
 
   // A blob uploaded at this node: stored, then announced. Its digest.
   Result<crypto::Digest> StoreLocal(ByteSpan ciphertext);
-  // Tells peers that this node holds a blob it stored itself (a streamed upload).
+  // Tells peers that this node holds a blob it stored itself (a streamed upload); a large one in
+  // stages (above).
   void Announce(const crypto::Digest& digest);
   // Holders known for a digest, this node included.
   std::size_t Holders(const crypto::Digest& digest) const;
@@ -98,6 +111,8 @@ class BlobReplicator {
 
   const BlobStats& stats() const { return stats_; }
   std::size_t active_pulls() const { return pulls_.size(); }
+  // Large blobs announced to their first pullers only, so far.
+  std::size_t staged_announcements() const { return staged_.size(); }
 
  private:
   struct Pull {
@@ -111,7 +126,16 @@ class BlobReplicator {
     std::unique_ptr<storage::BlobReader> reader;
     std::uint64_t offset = 0;
   };
+  struct Staged {
+    std::set<ReplicaId> told;  // peers announced to
+    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point last_served;  // a chunk of it, to a told peer
+    std::chrono::steady_clock::time_point deadline;     // at kStagedMinRate
+  };
 
+  std::chrono::steady_clock::time_point Now() const {
+    return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
+  }
   void AddHolder(const crypto::Digest& digest, ReplicaId peer);
   void StartPulls();
   // Requests chunks until the window is full (one chunk while the size is unknown).
@@ -125,6 +149,10 @@ class BlobReplicator {
   void Publish();
   // Announces `digests` to `to` (every peer when nullopt), in messages of bounded size.
   void SendHave(std::optional<ReplicaId> to, const std::vector<crypto::Digest>& digests);
+  // Announces a staged blob to connected peers not told yet until f of them know it.
+  void TopUpStaged(const crypto::Digest& digest, Staged& staged);
+  // Ends a blob's staging: every peer not told yet is.
+  void EndStaging(const crypto::Digest& digest, const char* why);
 
   storage::BlobStore& store_;
   std::size_t needed_;
@@ -143,6 +171,8 @@ class BlobReplicator {
   std::vector<crypto::Digest> unsynced_;
   std::set<crypto::Digest> unsynced_set_;
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
+  std::map<crypto::Digest, Staged> staged_;
+  std::size_t next_staged_peer_ = 0;  // rotates the first pullers over the peers
   BlobStats stats_;
 };
 

@@ -87,6 +87,9 @@ std::string Node::Metrics() const {
   counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
           bs.pulls_failed);
   gauge("ertr_blob_pulls_active", "Blobs being pulled from peers.", replicator_->active_pulls());
+  gauge("ertr_blob_staged_announcements",
+        "Large blobs of this node announced to their first pullers only (ADR 0013).",
+        replicator_->staged_announcements());
   gauge("ertr_records_waiting_for_blob", "Record transactions waiting for f+1 blob holders.",
         gated_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"

@@ -6,9 +6,13 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <tuple>
 
 #include "crypto/secure_buffer.h"
 #include "node/blob_replicator.h"
@@ -296,6 +300,156 @@ TEST_CASE("an erased blob is deleted and never pulled again", "[unit][node]") {
   p.Run();
   CHECK_FALSE(p.b.store->Contains(*digest));
   CHECK(p.b.replicator->stats().blobs_erased == 1);
+}
+
+// Four (or n) replicators, fully connected, with a clock the test moves.
+struct Mesh {
+  testing::TempDir dir;
+  std::vector<Side> sides;
+  std::deque<std::tuple<int, int, proto::PeerMessage>> wire;  // (from, to, message)
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
+
+  Mesh(int n, std::size_t needed) : sides(static_cast<std::size_t>(n)) {
+    for (int i = 0; i < n; ++i) {
+      Side& s = sides[static_cast<std::size_t>(i)];
+      auto store = storage::OpenFileBlobStore(dir / ("n" + std::to_string(i)));
+      REQUIRE(store.has_value());
+      s.store = std::move(*store);
+      BlobReplicator::Hooks hooks;
+      hooks.send = [this, i, n](std::optional<ReplicaId> to, const proto::PeerMessage& m) {
+        for (int j = 0; j < n; ++j) {
+          if (j != i && (!to || to->value() == static_cast<std::uint32_t>(j))) {
+            wire.emplace_back(i, j, m);
+          }
+        }
+      };
+      hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
+      hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
+      hooks.now = [this] { return now; };
+      s.replicator = std::make_unique<BlobReplicator>(
+          *s.store, needed, std::move(hooks),
+          std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    }
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) {
+        if (i != j) sides[static_cast<std::size_t>(i)].replicator->OnPeerConnected(Id(j));
+      }
+    }
+    wire.clear();  // the (empty) announcements on connect
+  }
+  static ReplicaId Id(int i) { return ReplicaId(static_cast<std::uint32_t>(i)); }
+  Side& at(int i) { return sides[static_cast<std::size_t>(i)]; }
+  // Delivers messages until none is left; `observe` sees each before delivery.
+  void Run(const std::function<void(int from, int to, const proto::PeerMessage&)>& observe = {}) {
+    for (int steps = 0; !wire.empty() && steps < 100000; ++steps) {
+      auto [from, to, m] = std::move(wire.front());
+      wire.pop_front();
+      if (observe) observe(from, to, m);
+      BlobReplicator& r = *at(to).replicator;
+      if (auto* h = std::get_if<proto::PeerBlobHave>(&m)) r.OnHave(Id(from), *h);
+      if (auto* q = std::get_if<proto::PeerBlobRequest>(&m)) r.OnRequest(Id(from), *q);
+      if (auto* c = std::get_if<proto::PeerBlobChunk>(&m)) r.OnChunk(Id(from), *c);
+    }
+  }
+  // Peers that an announcement of `digest` from `from` went to, among the queued messages.
+  std::set<int> AnnouncedTo(int from, const crypto::Digest& digest) const {
+    std::set<int> out;
+    for (const auto& [f, t, m] : wire) {
+      const auto* h = std::get_if<proto::PeerBlobHave>(&m);
+      if (f == from && h && std::count(h->digests.begin(), h->digests.end(), digest)) out.insert(t);
+    }
+    return out;
+  }
+};
+
+TEST_CASE("a large blob is announced to f peers first, to all once f+1 nodes hold it",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  const Bytes blob = RandomBlob(kStagedAnnounceBytes + 5);
+  auto digest = mesh.at(0).replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  const std::set<int> first = mesh.AnnouncedTo(0, *digest);
+  REQUIRE(first.size() == 1);  // f = 1: one more copy makes it available
+  const int chosen = *first.begin();
+  CHECK(mesh.at(0).replicator->staged_announcements() == 1);
+  // Nobody else hears of the blob, nor gets a chunk of it, before the chosen copy is whole.
+  mesh.Run([&](int, int to, const proto::PeerMessage& m) {
+    if (to == chosen || to == 0) return;
+    if (std::holds_alternative<proto::PeerBlobHave>(m) ||
+        std::holds_alternative<proto::PeerBlobChunk>(m)) {
+      CHECK(mesh.at(chosen).store->Contains(*digest));
+    }
+  });
+  CHECK(mesh.at(0).replicator->staged_announcements() == 0);
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    auto copy = storage::GetBlob(*mesh.at(i).store, *digest);
+    REQUIRE(copy.has_value());
+    CHECK(*copy == blob);
+    CHECK(mesh.at(i).replicator->IsAvailable(*digest));
+  }
+
+  SECTION("the next large blob goes to another first puller") {
+    auto second = mesh.at(0).replicator->StoreLocal(RandomBlob(kStagedAnnounceBytes + 6));
+    REQUIRE(second.has_value());
+    const std::set<int> next = mesh.AnnouncedTo(0, *second);
+    REQUIRE(next.size() == 1);
+    CHECK(*next.begin() != chosen);
+  }
+}
+
+TEST_CASE("small blobs, and large ones when f peers are all there is, go to every peer at once",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  auto small = mesh.at(0).replicator->StoreLocal(RandomBlob(kStagedAnnounceBytes - 1));
+  REQUIRE(small.has_value());
+  CHECK(mesh.AnnouncedTo(0, *small) == std::set<int>{1, 2, 3});
+  Mesh pair(2, 2);
+  auto large = pair.at(0).replicator->StoreLocal(RandomBlob(kStagedAnnounceBytes));
+  REQUIRE(large.has_value());
+  CHECK(pair.AnnouncedTo(0, *large) == std::set<int>{1});
+  CHECK(pair.at(0).replicator->staged_announcements() == 0);
+}
+
+TEST_CASE("a staged blob goes to every peer when its first puller leaves, idles or crawls",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  auto digest = mesh.at(0).replicator->StoreLocal(RandomBlob(kStagedAnnounceBytes + 5));
+  REQUIRE(digest.has_value());
+  const int chosen = *mesh.AnnouncedTo(0, *digest).begin();
+  mesh.wire.clear();  // the first puller never hears of it
+  SECTION("it disconnects: another peer takes its place") {
+    mesh.at(0).replicator->OnPeerDisconnected(Mesh::Id(chosen));
+    const std::set<int> next = mesh.AnnouncedTo(0, *digest);
+    REQUIRE(next.size() == 1);
+    CHECK(*next.begin() != chosen);
+    CHECK(mesh.at(0).replicator->staged_announcements() == 1);
+  }
+  SECTION("it asks for nothing: after kStagedStall everyone is told") {
+    mesh.now += kStagedStall - std::chrono::milliseconds(1);
+    mesh.at(0).replicator->Tick();
+    CHECK(mesh.AnnouncedTo(0, *digest).empty());
+    mesh.now += std::chrono::milliseconds(1);
+    mesh.at(0).replicator->Tick();
+    std::set<int> others{1, 2, 3};
+    others.erase(chosen);
+    CHECK(mesh.AnnouncedTo(0, *digest) == others);
+    CHECK(mesh.at(0).replicator->staged_announcements() == 0);
+  }
+  SECTION("it pulls, but slower than kStagedMinRate: everyone is told at the deadline") {
+    // A chunk every second keeps it from idling; the deadline is the stall allowance plus the
+    // blob's size at the minimum rate (here 2 s + 0 s).
+    proto::PeerBlobRequest req{*digest, 0};
+    mesh.now += std::chrono::seconds(1);
+    mesh.at(0).replicator->OnRequest(Mesh::Id(chosen), req);
+    mesh.at(0).replicator->Tick();
+    CHECK(mesh.at(0).replicator->staged_announcements() == 1);
+    mesh.now += std::chrono::seconds(1);
+    req.offset = kBlobChunkBytes;
+    mesh.at(0).replicator->OnRequest(Mesh::Id(chosen), req);
+    mesh.at(0).replicator->Tick();
+    CHECK(mesh.at(0).replicator->staged_announcements() == 0);
+  }
 }
 
 }  // namespace
