@@ -200,6 +200,7 @@ Status Node::Init() {
         if (up) {
           SendMessage(peer, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
           replicator_->OnPeerConnected(peer);
+          ResendOutbox(peer);
         } else {
           replicator_->OnPeerDisconnected(peer);
         }
@@ -281,6 +282,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
                  r.tx_id.ShortHex(), h.value(), ledger::RejectReasonName(r.rejection->reason),
                  r.rejection->field);
     }
+    outbox_.erase(r.tx_id);
     auto it = admitted_at_.find(r.tx_id);
     if (it == admitted_at_.end()) continue;
     const auto ms = static_cast<std::uint64_t>(
@@ -318,6 +320,33 @@ void Node::GossipAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
   batch.gossip_bytes = 0;
 }
 
+void Node::ResendOutbox(std::optional<ReplicaId> to) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Bytes> txs;
+  std::size_t bytes = 0;
+  auto send = [&] {
+    if (txs.empty()) return;
+    regossiped_ += txs.size();
+    const Bytes m = proto::EncodePeerMessage(proto::PeerTransactions{std::move(txs)});
+    for (const auto& p : config_.peers) {
+      if (!to || p.validator_index == *to) transport_->Send(p.validator_index, m);
+    }
+    txs.clear();
+    bytes = 0;
+  };
+  for (auto& [id, out] : outbox_) {
+    if (!to && now - out.sent < kRegossipAfter) continue;
+    if (txs.size() >= proto::kMaxGossipTransactions ||
+        bytes + out.bytes.size() > proto::kMaxPeerMessageBytes / 2) {
+      send();
+    }
+    bytes += out.bytes.size();
+    txs.push_back(out.bytes);
+    if (!to) out.sent = now;
+  }
+  send();
+}
+
 void Node::FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
   GossipAdmitted(batch, from);
   if (!batch.ready.empty()) {
@@ -343,7 +372,11 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                  "… is committed already (height " +
                                  std::to_string(outcome->height) + ")");
   }
-  if (!from) admitted_at_[tx.id] = std::chrono::steady_clock::now();
+  if (!from) {
+    const auto now = std::chrono::steady_clock::now();
+    admitted_at_[tx.id] = now;
+    outbox_.insert_or_assign(tx.id, Outbound{tx.bytes, now, now});
+  }
   // One gossip message stays well inside a peer message's bounds.
   if (batch.gossip.size() >= proto::kMaxGossipTransactions ||
       batch.gossip_bytes + tx.bytes.size() > proto::kMaxPeerMessageBytes / 2) {

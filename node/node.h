@@ -44,6 +44,10 @@ namespace ertr::node {
 // Upper bounds (ms) of the commit latency histogram's buckets; +Inf follows.
 inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
+// A transaction submitted here and not committed this long after it was last gossiped is gossiped
+// again (Node::ResendOutbox).
+inline constexpr auto kRegossipAfter = std::chrono::seconds(5);
+
 class Node {
  public:
   // Loads keys, genesis and stores, applies the genesis on a fresh data directory, and restores
@@ -91,6 +95,11 @@ class Node {
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch);
   void FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
   void GossipAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
+  // Gossips again this node's own uncommitted transactions: to `to` all of them (it just
+  // connected), or to every peer those last sent kRegossipAfter ago or more. Gossip is sent once
+  // and a peer that was not connected then, or whose queue was full, never got it; the primary
+  // proposes only what reached it.
+  void ResendOutbox(std::optional<ReplicaId> to);
 
   // Blobs (node_blobs.cc).
   bool IsErasedBlob(const crypto::Digest& digest) const;
@@ -262,6 +271,15 @@ class Node {
   Height SyncedOrPending() const;
   std::uint64_t blocks_synced_ = 0;
   std::uint32_t next_sync_peer_ = 0;
+
+  // Transactions submitted at this node's API, until they commit (ResendOutbox).
+  struct Outbound {
+    Bytes bytes;
+    std::chrono::steady_clock::time_point admitted;
+    std::chrono::steady_clock::time_point sent;
+  };
+  std::unordered_map<crypto::Digest, Outbound> outbox_;
+  std::uint64_t regossiped_ = 0;
 
   // Metrics.
   std::unordered_map<crypto::Digest, std::chrono::steady_clock::time_point> admitted_at_;

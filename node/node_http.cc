@@ -90,6 +90,9 @@ std::string Node::Metrics() const {
   gauge("ertr_blob_staged_announcements",
         "Large blobs of this node announced to their first pullers only (ADR 0013).",
         replicator_->staged_announcements());
+  counter("ertr_transactions_regossiped_total",
+          "Own transactions gossiped again: to a peer that (re)connected, or still uncommitted.",
+          regossiped_);
   gauge("ertr_records_waiting_for_blob", "Record transactions waiting for f+1 blob holders.",
         gated_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"

@@ -230,6 +230,10 @@ void Node::Tick() {
   for (auto it = admitted_at_.begin(); it != admitted_at_.end();) {
     it = now - it->second > kGatedTimeout ? admitted_at_.erase(it) : std::next(it);
   }
+  for (auto it = outbox_.begin(); it != outbox_.end();) {
+    it = now - it->second.admitted > kGatedTimeout ? outbox_.erase(it) : std::next(it);
+  }
+  ResendOutbox(std::nullopt);
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();

@@ -71,6 +71,28 @@ TEST_CASE("four validators commit, one stops and three go on, it restarts and ca
   c.Terminate(0);  // SIGTERM drains cleanly with exit code 0
 }
 
+TEST_CASE("transactions submitted while a node has no peers reach them once they connect",
+          "[integration][slow]") {
+  // Gossip leaves once, at admission: a node restarted with clients already waiting admits their
+  // transactions before its links are up. Its own uncommitted transactions go to every peer that
+  // connects (and again to all while they stay uncommitted).
+  Cluster c(4);
+  c.StartAll();
+  c.Kill(0);
+  c.Kill(1);
+  c.Kill(2);
+  auto lonely = SubmitUsers(c, 3, {3});
+  c.Start(0);
+  c.Start(1);
+  c.Start(2);
+  INFO(c.Log(3));
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, lonely); }, 60));
+  auto metrics = HttpCall(c.http_port(3), "GET", "/metrics");
+  REQUIRE(metrics.has_value());
+  CHECK(metrics->body.find("ertr_transactions_regossiped_total 0\n") == std::string::npos);
+  CHECK(metrics->body.find("ertr_transactions_regossiped_total") != std::string::npos);
+}
+
 TEST_CASE("killing the primary mid-load causes a view change and commits continue",
           "[integration][slow]") {
   Cluster c(4);
