@@ -1,7 +1,8 @@
 #pragma once
 
 // Outputs of the replica, to be executed by the driver strictly in order (STYLE.md rule 1.3):
-// a Persist must be durable before any later action runs.
+// a Persist must be durable before any later message leaves, unless it says otherwise
+// (Persist::durable_before_send; docs/spec/consensus.md section 7).
 
 #include <cstdint>
 #include <map>
@@ -20,8 +21,12 @@ struct PersistentState {
   View view;  // the view it is in or changing to
   bool view_changing = false;
   // The digest it signed (pre-prepare, prepare or commit) for each (view, height): it never signs
-  // another digest for the same pair.
+  // another digest for the same pair. Written lazily below the vote horizon.
   std::map<std::pair<View, Height>, crypto::Digest> signed_votes;
+  // (view, height): no vote of that view above that height was ever signed. Durable before any
+  // vote above the previous horizon leaves; after a restart, votes of that view up to that height
+  // that are not in signed_votes are never signed (they may have been, with another digest).
+  std::pair<View, Height> vote_horizon;
   std::map<Height, PreparedCertificate> prepared;  // highest-view prepared certificate per height
   Height stable_height;
   crypto::Digest stable_root;
@@ -32,6 +37,7 @@ struct PersistentState {
 struct PersistDelta {
   std::optional<std::pair<View, bool>> view;  // (view, view_changing)
   std::vector<std::pair<std::pair<View, Height>, crypto::Digest>> signed_votes;
+  std::optional<std::pair<View, Height>> vote_horizon;
   std::optional<PreparedCertificate> prepared;
   std::optional<std::pair<Height, crypto::Digest>> stable;  // truncates below it
   std::vector<Checkpoint> stable_proof;
@@ -55,6 +61,9 @@ struct CancelTimer {
 };
 struct Persist {
   PersistDelta delta;
+  // False only for votes below the durable vote horizon: the delta may be written with a later
+  // durable one, and lost if the replica crashes before that.
+  bool durable_before_send = true;
 };
 // Block `proposal` is decided: execute and store it (with the certificate) in height order.
 struct Deliver {

@@ -14,6 +14,7 @@ void ApplyPersistDelta(PersistentState& s, const PersistDelta& d) {
     s.view_changing = d.view->second;
   }
   for (const auto& [key, digest] : d.signed_votes) s.signed_votes[key] = digest;
+  if (d.vote_horizon) s.vote_horizon = *d.vote_horizon;
   if (d.prepared) {
     Height h = d.prepared->proposal.header.height;
     auto it = s.prepared.find(h);
@@ -35,6 +36,7 @@ Replica::Replica(ReplicaConfig config, const crypto::Signer& signer,
       signer_(signer),
       verifier_(verifier),
       persisted_(std::move(state)),
+      restart_horizon_(persisted_.vote_horizon),
       view_(persisted_.view),
       view_changing_(persisted_.view_changing),
       last_delivered_(last_delivered),
@@ -766,10 +768,20 @@ bool Replica::SignVote(View v, Height h, const crypto::Digest& d) {
   auto key = std::make_pair(v, h);
   auto it = persisted_.signed_votes.find(key);
   if (it != persisted_.signed_votes.end()) return it->second == d;
+  // Up to the horizon found at start-up, this view's votes that did not reach the disk may have
+  // been signed before the crash, with any digest: abstain (the blocks come by sync).
+  if (v == restart_horizon_.first && h <= restart_horizon_.second) {
+    ++stats_.abstained_after_restart;
+    return false;
+  }
   PersistDelta delta;
   delta.signed_votes.emplace_back(key, d);
+  // Section 7: a vote above the durable horizon leaves only once a higher horizon is durable;
+  // below it, the record of the vote is written with the next durable write.
+  const bool above = persisted_.vote_horizon.first != v || h > persisted_.vote_horizon.second;
+  if (above) delta.vote_horizon = std::make_pair(v, Height(h.value() + kVoteHorizonStep));
   ApplyPersistDelta(persisted_, delta);
-  Emit(Persist{std::move(delta)});  // durable before the vote is sent (section 7)
+  Emit(Persist{std::move(delta), above});
   return true;
 }
 

@@ -23,6 +23,11 @@
 
 namespace ertr::consensus {
 
+// Heights a durable vote horizon runs ahead of the vote that raised it (section 7): one synced
+// write per this many heights instead of one per vote; a restarted replica abstains from at most
+// this many heights of its view.
+inline constexpr std::uint64_t kVoteHorizonStep = 64;
+
 struct ReplicaConfig {
   std::string chain_id;
   ValidatorSet validators;
@@ -50,6 +55,8 @@ struct ReplicaStats {
   std::uint64_t dropped_invalid = 0;
   // Votes that arrived after their slot's quorum formed: ignored unchecked (they change nothing).
   std::uint64_t late_votes_ignored = 0;
+  // Votes not signed after a restart because they were under the vote horizon (section 7).
+  std::uint64_t abstained_after_restart = 0;
   std::uint64_t equivocations_seen = 0;
   std::uint64_t view_changes_started = 0;
   std::uint64_t views_entered = 0;
@@ -152,6 +159,8 @@ class Replica {
   const crypto::Signer& signer_;
   const crypto::Verifier& verifier_;
   PersistentState persisted_;
+  // The vote horizon persisted before the last start (SignVote).
+  std::pair<View, Height> restart_horizon_;
   ReplicaStats stats_;
   std::vector<Action> out_;
   std::uint64_t now_ms_ = 0;

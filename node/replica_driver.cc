@@ -149,7 +149,9 @@ void ReplicaDriver::Run(const consensus::Action& action) {
     void operator()(const consensus::Persist& p) const {
       consensus::ApplyPersistDelta(d.state_, p.delta);
       if (p.delta.prepared) d.dirty_prepared_.insert(p.delta.prepared->proposal.header.height);
-      d.unsynced_ = true;  // synced by Flush before any later message leaves
+      // Synced by Flush before any later message leaves; a vote under the durable horizon is
+      // written with the next synced save instead (consensus.md section 7).
+      if (p.durable_before_send) d.unsynced_ = true;
     }
     void operator()(const consensus::Send& s) const {
       if (d.unsynced_ || !d.held_.empty()) {

@@ -240,6 +240,8 @@ Bytes EncodeReplicaState(const consensus::PersistentState& state) {
   m.set_stable_height(state.stable_height.value());
   m.set_stable_root(ToString(state.stable_root.span()));
   for (const auto& c : state.checkpoint_proof) ToWire(c, *m.add_checkpoint_proof());
+  m.set_vote_horizon_view(state.vote_horizon.first.value());
+  m.set_vote_horizon_height(state.vote_horizon.second.value());
   return Serialize(m);
 }
 
@@ -276,6 +278,7 @@ Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {
     ERTR_ASSIGN_OR_RETURN(auto cp, FromWire(c));
     s.checkpoint_proof.push_back(std::move(cp));
   }
+  s.vote_horizon = {View(m.vote_horizon_view()), Height(m.vote_horizon_height())};
   return s;
 }
 

@@ -27,22 +27,24 @@ struct OneReplica : FourKeys {
   std::unique_ptr<sim::FakeVerifier> verifier;
   std::unique_ptr<Replica> replica;  // replica 1 (a backup in view 0)
 
-  OneReplica() {
+  // `restarted_from`: the persistent state of a previous life.
+  explicit OneReplica(std::optional<PersistentState> restarted_from = std::nullopt) {
     verifier = std::make_unique<sim::FakeVerifier>(keys);
     ReplicaConfig c;
     c.chain_id = "ertr-test";
     c.validators = *ValidatorSet::Create(pks);
     c.self = ReplicaId(1);
-    replica = std::make_unique<Replica>(c, *signers[1], *verifier);
+    replica = restarted_from ? std::make_unique<Replica>(c, *signers[1], *verifier, *restarted_from,
+                                                         Height(0), 0)
+                             : std::make_unique<Replica>(c, *signers[1], *verifier);
   }
 
-  PrePrepare Proposed(std::uint64_t time_ms, const std::vector<Transaction>& txs) {
-    PrePrepare pp{View(0),
-                  MakeProposal("ertr-test", Height(1), time_ms, ReplicaId(0), txs),
-                  ReplicaId(0),
-                  {}};
+  PrePrepare Proposed(std::uint64_t time_ms, const std::vector<Transaction>& txs,
+                      Height height = Height(1)) {
+    PrePrepare pp{
+        View(0), MakeProposal("ertr-test", height, time_ms, ReplicaId(0), txs), ReplicaId(0), {}};
     pp.signature = *signers[0]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
-                                     VotePayload(View(0), Height(1), pp.proposal.digest));
+                                     VotePayload(View(0), height, pp.proposal.digest));
     return pp;
   }
   std::vector<Action> Deliver(const PrePrepare& pp) {
@@ -83,6 +85,71 @@ TEST_CASE("A backup votes once per slot, ignores repeats and catches an equivoca
           auto* b = std::get_if<Broadcast>(&a);
           return b && std::holds_alternative<ViewChange>(b->message);
         }) == 1);
+}
+
+// The Persist of a backup's vote, and whether its PREPARE left.
+struct VoteActions {
+  std::optional<Persist> persist;
+  bool prepared = false;
+};
+VoteActions Vote(const std::vector<Action>& actions) {
+  VoteActions out;
+  for (const auto& a : actions) {
+    if (const auto* p = std::get_if<Persist>(&a)) out.persist = *p;
+    const auto* b = std::get_if<Broadcast>(&a);
+    if (b && std::holds_alternative<Prepare>(b->message)) out.prepared = true;
+  }
+  return out;
+}
+
+TEST_CASE(
+    "Votes wait for a durable vote horizon only above it, and a restarted replica abstains below",
+    "[unit]") {
+  // One transaction per height (a transaction is proposed once).
+  auto tx_at = [](int h) {
+    const std::string body = "tx" + std::to_string(h);
+    return std::vector<Transaction>{{crypto::Hash(AsBytes(body)), ToBytes(body)}};
+  };
+  SECTION("first life: the first vote raises the horizon durably, the next rides along") {
+    OneReplica r;
+    auto first = Vote(r.Deliver(r.Proposed(1000, tx_at(1), Height(1))));
+    REQUIRE(first.persist.has_value());
+    CHECK(first.persist->durable_before_send);
+    REQUIRE(first.persist->delta.vote_horizon.has_value());
+    CHECK(*first.persist->delta.vote_horizon ==
+          std::make_pair(View(0), Height(1 + kVoteHorizonStep)));
+    CHECK(first.prepared);
+    auto second = Vote(r.Deliver(r.Proposed(1000, tx_at(2), Height(2))));
+    REQUIRE(second.persist.has_value());
+    CHECK_FALSE(second.persist->durable_before_send);
+    CHECK_FALSE(second.persist->delta.vote_horizon.has_value());
+    REQUIRE(second.persist->delta.signed_votes.size() == 1);
+    CHECK(second.persist->delta.signed_votes[0].first == std::make_pair(View(0), Height(2)));
+    CHECK(second.prepared);
+  }
+  SECTION("after a restart: no vote under the horizon unless recorded, and the same one only") {
+    PersistentState before;
+    before.vote_horizon = {View(0), Height(5)};
+    OneReplica probe;  // the digest of the proposal at height 3, as recorded before the crash
+    const PrePrepare recorded = probe.Proposed(1000, tx_at(3), Height(3));
+    before.signed_votes[{View(0), Height(3)}] = recorded.proposal.digest;
+    OneReplica r(before);
+    // Height 2: maybe signed before the crash, not recorded: abstains.
+    auto lost = Vote(r.Deliver(r.Proposed(1000, tx_at(2), Height(2))));
+    CHECK_FALSE(lost.persist.has_value());
+    CHECK_FALSE(lost.prepared);
+    CHECK(r.replica->stats().abstained_after_restart == 1);
+    // Height 3: recorded; the same proposal is voted for again, another one is not.
+    CHECK(Vote(r.Deliver(recorded)).prepared);
+    CHECK_FALSE(Vote(r.Deliver(r.Proposed(1001, tx_at(4), Height(4)))).prepared);  // unrecorded
+    // Above the horizon: votes again, after raising it durably.
+    auto above = Vote(r.Deliver(r.Proposed(1000, tx_at(6), Height(6))));
+    REQUIRE(above.persist.has_value());
+    CHECK(above.persist->durable_before_send);
+    CHECK(*above.persist->delta.vote_horizon ==
+          std::make_pair(View(0), Height(6 + kVoteHorizonStep)));
+    CHECK(above.prepared);
+  }
 }
 
 TEST_CASE("While a block is in flight the primary gathers a batch before proposing again",

@@ -237,6 +237,12 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
           Log("r" + std::to_string(r) + " cancel-timer");
           ++node.timer_generation;
         } else if constexpr (std::is_same_v<T, Persist>) {
+          if (!x.durable_before_send) {
+            node.unsynced.push_back(x.delta);
+            return;
+          }
+          for (const auto& d : node.unsynced) ApplyPersistDelta(node.durable, d);
+          node.unsynced.clear();
           ApplyPersistDelta(node.durable, x.delta);
         } else if constexpr (std::is_same_v<T, Deliver>) {
           CheckSafety(r, x);
@@ -289,7 +295,16 @@ void SimCluster::CheckPersistedBeforeSend(std::uint32_t r, const Message& m) {
   const Node& node = nodes_[r];
   if (!IsHonest(r)) return;
   auto check_vote = [&](View v, Height h, const crypto::Digest& d, const char* what) {
+    // Never two digests for one (view, height), whatever crashes happened in between.
+    auto [signed_it, first] = nodes_[r].ever_signed.emplace(std::make_pair(v, h), d);
+    if (!first && signed_it->second != d) {
+      Fail(std::string("equivocation: honest r") + std::to_string(r) + " sent a " + what +
+           " for view " + v.ToString() + " height " + h.ToString() + " with another digest");
+    }
     if (h <= node.durable.stable_height) return;
+    // Persisted, or under a durable vote horizon of its view.
+    const auto& horizon = node.durable.vote_horizon;
+    if (horizon.first == v && h <= horizon.second) return;
     auto it = node.durable.signed_votes.find({v, h});
     if (it == node.durable.signed_votes.end() || it->second != d) {
       Fail(std::string("persist-before-send: r") + std::to_string(r) + " sent a " + what +
@@ -355,9 +370,13 @@ void SimCluster::CheckSafety(std::uint32_t r, const Deliver& d) {
 void SimCluster::Crash(std::uint32_t r) {
   Node& node = nodes_[r];
   if (!node.alive) return;
-  Log("r" + std::to_string(r) + " CRASH");
+  Log("r" + std::to_string(r) + " CRASH" +
+      (node.unsynced.empty()
+           ? ""
+           : " losing " + std::to_string(node.unsynced.size()) + " unsynced persists"));
   node.alive = false;
   node.replica.reset();
+  node.unsynced.clear();
   ++node.timer_generation;
 }
 

@@ -94,6 +94,12 @@ class SimCluster {
     std::unique_ptr<CountingSigner> signer;
     std::unique_ptr<consensus::Replica> replica;
     consensus::PersistentState durable;
+    // Persists not needed durable before the next send (votes under the vote horizon): written
+    // with the next durable one, lost if the node crashes first (consensus.md section 7).
+    std::vector<consensus::PersistDelta> unsynced;
+    // Every (view, height) -> digest this node ever signed a vote for, across its crashes: the
+    // ground truth an honest replica must never contradict.
+    std::map<std::pair<View, Height>, crypto::Digest> ever_signed;
     std::vector<consensus::Deliver> delivered;  // the node's block store
     std::set<crypto::Digest> executed;          // transactions applied (each once)
     crypto::Digest state_root;
