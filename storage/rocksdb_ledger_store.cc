@@ -4,7 +4,9 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <mutex>
+#include <numeric>
 
 #include "common/check.h"
 #include "storage/keys.h"
@@ -53,7 +55,14 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     Bytes height_bytes;
     PutU64Be(height_bytes, block.height.value());
     RocksDatabase::Put(batch, cf, keys::HashToHeight(block.hash), height_bytes);
-    for (std::uint32_t i = 0; i < block.tx_hashes.size(); ++i) {
+    // In key order, so that the memtable inserts them from one to the next (the insert hint);
+    // stable, so that a repeated id keeps its last position as before.
+    std::vector<std::uint32_t> order(block.tx_hashes.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return block.tx_hashes[a] < block.tx_hashes[b];
+    });
+    for (std::uint32_t i : order) {
       Bytes loc = height_bytes;
       PutU32Le(loc, i);
       RocksDatabase::Put(batch, cf, keys::TxIndex(block.tx_hashes[i]), loc);

@@ -33,6 +33,19 @@ TEST_CASE("Block store contract", "[storage]") {
     CHECK(blocks.FindTransaction(crypto::Hash({})).error().code() == StatusCode::kNotFound);
   }
 
+  SECTION("a block's transaction index keeps each id's position, the last one when repeated") {
+    StoredBlock b = MakeBlock(1, 40);
+    b.tx_hashes[31] = b.tx_hashes[7];
+    REQUIRE(blocks.Append(b, StateDelta{}).ok());
+    s.Reopen();
+    BlockStore& reopened = *s.stores.blocks;
+    for (std::uint32_t i = 0; i < b.tx_hashes.size(); ++i) {
+      auto loc = reopened.FindTransaction(b.tx_hashes[i]);
+      REQUIRE(loc.has_value());
+      CHECK(loc->index == (i == 7 ? 31u : i));
+    }
+  }
+
   SECTION("blocks append in order and load back exactly") {
     for (std::uint64_t h = 1; h <= 5; ++h) {
       StateDelta d;
