@@ -8,6 +8,7 @@
 #include "crypto/signing.h"
 #include "ledger/chain_code.h"
 #include "ledger/policy.h"
+#include "ledger/queries.h"
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
 #include "storage/blob_store.h"
@@ -151,13 +152,17 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
          "state root " + stores.state->StateRoot().ShortHex() + "…");
   }
   ERTR_ASSIGN_OR_RETURN(auto stores, storage::OpenRocksDbStores(dir / "db"));
-  ERTR_ASSIGN_OR_RETURN(auto loc, stores.blocks->FindTransaction(tx.id));
-  ERTR_ASSIGN_OR_RETURN(auto header_bytes, stores.blocks->LoadHeader(loc.height));
+  ledger::StateView view(*stores.state);
+  ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, tx.id));
+  if (!outcome || !outcome->accepted) {
+    return Status::DataLoss("the record's transaction has no accepted outcome after reopen");
+  }
+  const Height at(outcome->height);
+  ERTR_ASSIGN_OR_RETURN(auto header_bytes, stores.blocks->LoadHeader(at));
   ERTR_ASSIGN_OR_RETURN(auto header, proto::DecodeBlockHeader(header_bytes));
-  if (consensus::ProposalDigest(header) != *stores.blocks->LoadHash(loc.height)) {
+  if (consensus::ProposalDigest(header) != *stores.blocks->LoadHash(at)) {
     return Status::DataLoss("block hash after reopen does not match the stored header");
   }
-  ledger::StateView view(*stores.state);
   ERTR_ASSIGN_OR_RETURN(
       auto own, ledger::EvaluateRead(view, physician_a->public_key(), record_id, header.time_ms));
   ERTR_ASSIGN_OR_RETURN(
@@ -166,7 +171,7 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
     return Status::DataLoss("the record's access policy is wrong after reopen");
   }
   ERTR_RETURN_IF_ERROR(blobs->Verify(digest));
-  Step(out, "reopened the database: height, transaction index, block hash, state and blob verify",
+  Step(out, "reopened the database: height, transaction outcome, block hash, state and blob verify",
        "height " + stores.blocks->LatestHeight().ToString());
   Step(out, "policy: hosp-a's physician may read the record (care team)",
        std::string(ledger::AccessBasisName(own.basis)));

@@ -27,12 +27,9 @@ struct StoredBlock {
   Bytes header;                           // encoded header, exactly as hashed
   Bytes body;                             // encoded body (the transactions)
   Bytes certificate;                      // encoded commit certificate
-  std::vector<crypto::Digest> tx_hashes;  // transaction ids in body order, for the index
-};
-
-struct TxLocation {
-  Height height;
-  std::uint32_t index = 0;  // position in the block body
+  // Transaction ids in body order, when the appender has them (receipts); not stored: a
+  // transaction is found by its outcome in the state (ADR 0015), and a loaded block has none.
+  std::vector<crypto::Digest> tx_hashes;
 };
 
 class BlockStore {
@@ -56,7 +53,6 @@ class BlockStore {
   virtual Result<Bytes> LoadHeader(Height height) const = 0;
   virtual Result<crypto::Digest> LoadHash(Height height) const = 0;
   virtual Result<Height> FindBlock(const crypto::Digest& block_hash) const = 0;
-  virtual Result<TxLocation> FindTransaction(const crypto::Digest& tx_hash) const = 0;
 };
 
 }  // namespace ertr::storage

@@ -4,8 +4,8 @@
 //   "default"    meta:  "meta/latest_height" -> u64be, "meta/state_acc" -> LtHash16 (2048 B),
 //                       "meta/format" -> "ertr-storage-1"
 //   "blocks"     'h' u64be(height) -> header, 'b' u64be -> body, 'c' u64be -> certificate,
-//                'd' u64be -> block hash, 'H' hash(32) -> u64be height,
-//                't' tx hash(32) -> u64be height || u32le index
+//                'd' u64be -> block hash, 'H' hash(32) -> u64be height
+//                (databases written before ADR 0015 also hold unused 't' tx hash(32) entries)
 //   "state"      ledger key -> value (keys are the chain code's own, see docs/spec/ledger.md)
 //   "consensus"  consensus/ keys -> values (opaque to storage)
 // Every stored value ends with a 16-byte BLAKE2b checksum over (u32le len(key) || key || value),
@@ -35,11 +35,6 @@ inline Bytes Certificate(Height h) { return HeightKey('c', h); }
 inline Bytes BlockHash(Height h) { return HeightKey('d', h); }
 inline Bytes HashToHeight(const crypto::Digest& d) {
   Bytes k{'H'};
-  Append(k, d.span());
-  return k;
-}
-inline Bytes TxIndex(const crypto::Digest& d) {
-  Bytes k{'t'};
   Append(k, d.span());
   return k;
 }

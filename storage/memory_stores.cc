@@ -29,9 +29,6 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
     ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, state, CurrentFn()));
     blocks_.push_back(block);
     by_hash_[block.hash] = block.height;
-    for (std::uint32_t i = 0; i < block.tx_hashes.size(); ++i) {
-      txs_[block.tx_hashes[i]] = TxLocation{block.height, i};
-    }
     Apply(state, acc);
     return Status::Ok();
   }
@@ -55,14 +52,6 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
     std::lock_guard lock(mu_);
     auto it = by_hash_.find(hash);
     if (it == by_hash_.end()) return Status::NotFound("block " + hash.ToHex() + " is not stored");
-    return it->second;
-  }
-  Result<TxLocation> FindTransaction(const crypto::Digest& tx_hash) const override {
-    std::lock_guard lock(mu_);
-    auto it = txs_.find(tx_hash);
-    if (it == txs_.end()) {
-      return Status::NotFound("transaction " + tx_hash.ToHex() + " is not stored");
-    }
     return it->second;
   }
 
@@ -128,7 +117,6 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
   mutable std::mutex mu_;
   std::vector<StoredBlock> blocks_;
   std::map<crypto::Digest, Height> by_hash_;
-  std::map<crypto::Digest, TxLocation> txs_;
   std::map<Bytes, Bytes> state_;
   crypto::LtHash16 acc_;
 };

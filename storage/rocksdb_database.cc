@@ -76,10 +76,10 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.memtable_prefix_bloom_size_ratio = 0.02;
   options.memtable_whole_key_filtering = true;
-  // A block's writes go into the memtables in key order (a transaction index entry and an
-  // outcome per transaction, at random places in a large skip list): a hint per first key byte
-  // lets each insertion start from the previous one of its kind, O(log distance) rather than
-  // O(log size). Only insertion uses it; lookups and the files are unchanged.
+  // A block's state writes go into the memtable in key order (an outcome per transaction, each
+  // at a random place in a large skip list): a hint per first key byte lets each insertion start
+  // from the previous one of its kind, O(log distance) rather than O(log size). Only insertion
+  // uses it; lookups and the files are unchanged.
   options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {

@@ -4,9 +4,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
-#include <algorithm>
 #include <mutex>
-#include <numeric>
 
 #include "common/check.h"
 #include "storage/keys.h"
@@ -55,18 +53,6 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     Bytes height_bytes;
     PutU64Be(height_bytes, block.height.value());
     RocksDatabase::Put(batch, cf, keys::HashToHeight(block.hash), height_bytes);
-    // In key order, so that the memtable inserts them from one to the next (the insert hint);
-    // stable, so that a repeated id keeps its last position as before.
-    std::vector<std::uint32_t> order(block.tx_hashes.size());
-    std::iota(order.begin(), order.end(), 0u);
-    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      return block.tx_hashes[a] < block.tx_hashes[b];
-    });
-    for (std::uint32_t i : order) {
-      Bytes loc = height_bytes;
-      PutU32Le(loc, i);
-      RocksDatabase::Put(batch, cf, keys::TxIndex(block.tx_hashes[i]), loc);
-    }
     AddStateWrites(batch, state, acc);
     RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestHeight), height_bytes);
     ERTR_RETURN_IF_ERROR(db_->Write(batch, "appending " + Describe("block", block.height),
@@ -105,12 +91,6 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     return Height(LoadU64Be(raw.data()));
   }
 
-  Result<TxLocation> FindTransaction(const crypto::Digest& tx_hash) const override {
-    ERTR_ASSIGN_OR_RETURN(Bytes raw,
-                          Required(keys::TxIndex(tx_hash), "transaction " + tx_hash.ToHex()));
-    if (raw.size() != 12) return Status::DataLoss("stored transaction index entry is malformed");
-    return TxLocation{Height(LoadU64Be(raw.data())), LoadU32Le(raw.data() + 8)};
-  }
 
   // StateStore.
   Result<std::optional<Bytes>> Get(ByteSpan key) const override {

@@ -30,20 +30,7 @@ TEST_CASE("Block store contract", "[storage]") {
   SECTION("an empty store is at height 0 and finds nothing") {
     CHECK(blocks.LatestHeight() == Height(0));
     CHECK(blocks.LoadBlock(Height(1)).error().code() == StatusCode::kNotFound);
-    CHECK(blocks.FindTransaction(crypto::Hash({})).error().code() == StatusCode::kNotFound);
-  }
-
-  SECTION("a block's transaction index keeps each id's position, the last one when repeated") {
-    StoredBlock b = MakeBlock(1, 40);
-    b.tx_hashes[31] = b.tx_hashes[7];
-    REQUIRE(blocks.Append(b, StateDelta{}).ok());
-    s.Reopen();
-    BlockStore& reopened = *s.stores.blocks;
-    for (std::uint32_t i = 0; i < b.tx_hashes.size(); ++i) {
-      auto loc = reopened.FindTransaction(b.tx_hashes[i]);
-      REQUIRE(loc.has_value());
-      CHECK(loc->index == (i == 7 ? 31u : i));
-    }
+    CHECK(blocks.FindBlock(crypto::Hash({})).error().code() == StatusCode::kNotFound);
   }
 
   SECTION("blocks append in order and load back exactly") {
@@ -65,12 +52,6 @@ TEST_CASE("Block store contract", "[storage]") {
       CHECK(got->hash == want.hash);
       CHECK(*reopened.LoadHash(Height(h)) == want.hash);
       CHECK(*reopened.FindBlock(want.hash) == Height(h));
-      for (std::uint32_t i = 0; i < want.tx_hashes.size(); ++i) {
-        auto loc = reopened.FindTransaction(want.tx_hashes[i]);
-        REQUIRE(loc.has_value());
-        CHECK(loc->height == Height(h));
-        CHECK(loc->index == i);
-      }
     }
     auto v = s.stores.state->Get(ToBytes("height"));
     REQUIRE(v.has_value());
