@@ -18,10 +18,11 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
                                    " bytes; the limit is " +
                                    std::to_string(limits_.max_transaction_bytes));
   }
-  // The envelope first: a copy already pooled (gossip brings several) costs no payload decoding.
+  // A copy already pooled (gossip brings several) costs only a scan of its envelope and a hash.
+  if (auto id = proto::PeekTransactionId(bytes); id && entries_.count(*id)) {
+    return Status::AlreadyExists("transaction " + id->ShortHex() + "… is pending already");
+  }
   ERTR_ASSIGN_OR_RETURN(auto envelope, proto::DecodeSignedTransaction(bytes));
-  if (entries_.count(envelope.id))
-    return Status::AlreadyExists("transaction " + envelope.id.ShortHex() + "… is pending already");
   ledger::Transaction typed = proto::DecodePayload(std::move(envelope));
   const ledger::SignedTransaction& tx = typed.signed_tx;
   if (tx.header.chain_id != chain_id_) {

@@ -1,5 +1,8 @@
 #include "proto/codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <string>
 
 #include "crypto/merkle.h"
@@ -40,6 +43,33 @@ Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
   ERTR_ASSIGN_OR_RETURN(tx.header, DecodeTransactionHeader(tx.body));
   tx.id = ledger::TransactionId(tx.body);
   return tx;
+}
+
+Result<crypto::Digest> PeekTransactionId(ByteSpan bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  if (bytes.size() > kMaxTransactionBytes) {
+    return wire::TooLarge("signed transaction", bytes.size(), kMaxTransactionBytes);
+  }
+  google::protobuf::io::CodedInputStream in(bytes.data(), static_cast<int>(bytes.size()));
+  // SignedTransaction.body is field 1, length-delimited; like the parser, the last one counts,
+  // and a field 1 of another wire type is an unknown field.
+  constexpr std::uint32_t kBodyTag = (1u << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  ByteSpan body;
+  while (const std::uint32_t tag = in.ReadTag()) {
+    if (tag == kBodyTag) {
+      std::uint32_t length = 0;
+      if (!in.ReadVarint32(&length)) break;
+      const auto at = static_cast<std::size_t>(in.CurrentPosition());
+      if (length > bytes.size() - at || !in.Skip(static_cast<int>(length))) break;
+      body = bytes.subspan(at, length);
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      break;
+    }
+  }
+  if (!in.ConsumedEntireMessage() || static_cast<std::size_t>(in.CurrentPosition()) != bytes.size()) {
+    return Status::InvalidArgument("signed transaction is not a valid protobuf message");
+  }
+  return ledger::TransactionId(body);
 }
 
 Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx) {

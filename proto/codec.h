@@ -31,6 +31,11 @@ struct Block {
 };
 
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes);
+// The id of a signed transaction, found by scanning only the envelope's fields: no copy and no
+// decoding of the body, for a duplicate check before decoding (gossip brings several copies).
+// Equals DecodeSignedTransaction(bytes)->id whenever that succeeds; bytes it refuses may still
+// get an id here, so this never admits anything on its own.
+Result<crypto::Digest> PeekTransactionId(ByteSpan bytes);
 Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx);
 // Decodes only the envelope fields of a TransactionBody.
 Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body);

@@ -54,6 +54,35 @@ TEST_CASE("Signed transactions decode, keep their exact body bytes, and verify",
   CHECK_FALSE(ledger::HasValidSignature(forged, *verifier));
 }
 
+TEST_CASE("The envelope scan finds the id the decoder finds", "[unit]") {
+  auto key = crypto::SigningKey::Generate();
+  auto tx = MakeTx(key, 9);
+  Bytes wire = EncodeSignedTransaction(tx);
+  auto peeked = PeekTransactionId(wire);
+  REQUIRE(peeked.has_value());
+  CHECK(*peeked == DecodeSignedTransaction(wire)->id);
+
+  // Like the parser: an unknown field is skipped, a repeated body counts last, and a field 1
+  // of another wire type is an unknown field, not the body.
+  auto other = MakeTx(key, 10);
+  Bytes twice = EncodeSignedTransaction(other);
+  Bytes extra{0x08, 0x05, 0xf8, 0x01, 0x2a};  // field 1 as a varint; field 31 as a varint
+  Append(twice, extra);
+  Append(twice, wire);  // body and signature of tx again: they win
+  auto decoded = DecodeSignedTransaction(twice);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->id == ledger::TransactionId(tx.body));
+  auto peeked_twice = PeekTransactionId(twice);
+  REQUIRE(peeked_twice.has_value());
+  CHECK(*peeked_twice == decoded->id);
+
+  Bytes cut = wire;
+  cut.resize(cut.size() - 10);
+  CHECK_FALSE(PeekTransactionId(cut).has_value());
+  CHECK_FALSE(PeekTransactionId(ToBytes("\xff\xff\xff garbage")).has_value());
+  CHECK_FALSE(PeekTransactionId(Bytes(kMaxTransactionBytes + 1, 0)).has_value());
+}
+
 TEST_CASE("Malformed transactions are refused with the field named", "[unit]") {
   auto key = crypto::SigningKey::Generate();
   auto tx = MakeTx(key, 1);
