@@ -34,5 +34,15 @@ TEST_CASE("LtHash distinguishes key/value splits and serialises", "[unit]") {
   CHECK_FALSE(LtHash16::FromBytes(AsBytes("short")).has_value());
 }
 
+TEST_CASE("LtHash's state root is pinned (every version must compute the same roots)", "[unit]") {
+  LtHash16 h;
+  h.AddEntry(AsBytes("o/tx-1"), AsBytes("outcome-1"));
+  h.AddEntry(AsBytes("pk/patient"), AsBytes("key"));
+  h.RemoveEntry(AsBytes("o/tx-1"), AsBytes("outcome-1"));
+  h.AddEntry(AsBytes("o/tx-2"), AsBytes("outcome-2"));
+  h.Remove(AsBytes("an element never added: lanes wrap below zero"));
+  CHECK(h.Root().ToHex() == "75c0016c8b8083d4625b640f60b0bbcbacec7727ebf10e8e1f87d7ea1e4cf25c");
+}
+
 }  // namespace
 }  // namespace ertr::crypto
