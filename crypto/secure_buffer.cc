@@ -3,16 +3,87 @@
 #include <sodium.h>
 
 #include <utility>
+#include <vector>
 
 #include "common/check.h"
 
 namespace ertr::crypto {
 
+namespace {
+
+std::uint8_t* NewGuarded(std::size_t size) {
+  auto* b = static_cast<std::uint8_t*>(sodium_malloc(size));
+  ERTR_CHECK(b != nullptr);
+  sodium_memzero(b, size);
+  return b;
+}
+
+// Each sodium_malloc maps fresh pages around the block (guard pages, mlock) and sodium_free
+// unmaps them: several system calls for every data key of every record. Freed blocks of a small
+// size are kept per thread, zeroed, for the next buffer of exactly that size (the size decides
+// where the block ends against its guard page, so a block is reused only for its own size).
+class GuardedPool {
+ public:
+  static thread_local inline bool gone = false;
+
+  static constexpr std::size_t kMaxPooledSize = 1024;
+  static constexpr std::size_t kMaxPerSize = 16;
+
+  ~GuardedPool() {
+    gone = true;  // buffers freed later on this thread (static destructors) bypass the pool
+    for (auto& [size, blocks] : free_) {
+      for (std::uint8_t* b : blocks) sodium_free(b);
+    }
+  }
+
+  std::uint8_t* Take(std::size_t size) {
+    if (size <= kMaxPooledSize) {
+      for (auto& [s, blocks] : free_) {
+        if (s == size && !blocks.empty()) {
+          std::uint8_t* b = blocks.back();
+          blocks.pop_back();
+          return b;  // zeroed when it was given back
+        }
+      }
+    }
+    return NewGuarded(size);
+  }
+
+  void Give(std::uint8_t* block, std::size_t size) {
+    if (size <= kMaxPooledSize) {
+      for (auto& [s, blocks] : free_) {
+        if (s != size) continue;
+        if (blocks.size() < kMaxPerSize) {
+          sodium_memzero(block, size);
+          blocks.push_back(block);
+          return;
+        }
+        return sodium_free(block);
+      }
+      if (free_.size() < kMaxSizes) {
+        sodium_memzero(block, size);
+        free_.emplace_back(size, std::vector<std::uint8_t*>{block});
+        return;
+      }
+    }
+    sodium_free(block);  // zeroes before freeing
+  }
+
+ private:
+  static constexpr std::size_t kMaxSizes = 8;
+  std::vector<std::pair<std::size_t, std::vector<std::uint8_t*>>> free_;
+};
+
+GuardedPool& Pool() {
+  thread_local GuardedPool pool;
+  return pool;
+}
+
+}  // namespace
+
 SecureBuffer::SecureBuffer(std::size_t size) : size_(size) {
   if (size == 0) return;
-  data_ = static_cast<std::uint8_t*>(sodium_malloc(size));
-  ERTR_CHECK(data_ != nullptr);
-  sodium_memzero(data_, size);
+  data_ = GuardedPool::gone ? NewGuarded(size) : Pool().Take(size);
 }
 
 SecureBuffer::~SecureBuffer() { Release(); }
@@ -35,7 +106,11 @@ void SecureBuffer::Wipe() {
 
 void SecureBuffer::Release() {
   if (data_ != nullptr) {
-    sodium_free(data_);  // zeroes before freeing
+    if (GuardedPool::gone) {
+      sodium_free(data_);  // zeroes before freeing
+    } else {
+      Pool().Give(data_, size_);  // zeroed in either case
+    }
     data_ = nullptr;
     size_ = 0;
   }

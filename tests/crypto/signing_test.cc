@@ -152,6 +152,21 @@ TEST_CASE("Secret keys are zeroed and released when moved from", "[unit]") {
   CHECK(std::all_of(buf.data(), buf.data() + 16, [](std::uint8_t v) { return v == 0; }));
 }
 
+TEST_CASE("A reused guarded block starts zeroed and keeps its size's guard page", "[unit]") {
+  const std::uint8_t* first = nullptr;
+  {
+    SecureBuffer secret(32);
+    std::fill(secret.data(), secret.data() + 32, std::uint8_t{0xAA});
+    first = secret.data();
+  }
+  SecureBuffer again(32);  // the pooled block of that size
+  CHECK(again.data() == first);
+  CHECK(std::all_of(again.data(), again.data() + 32, [](std::uint8_t v) { return v == 0; }));
+  SecureBuffer other(31);  // another size never gets a 32-byte block
+  CHECK(other.data() != first);
+  CHECK(std::all_of(other.data(), other.data() + 31, [](std::uint8_t v) { return v == 0; }));
+}
+
 }  // namespace
 class CountingVerifier final : public Verifier {
  public:
