@@ -165,11 +165,15 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // Bounded: a peer announcing endless made-up digests cannot grow this without limit.
   if (holders_.size() >= kMaxTrackedBlobs && !holders_.count(digest)) return;
   if (settled_.count(digest)) return;
-  const bool was = IsAvailable(digest);
+  // One look-up of the store (announcements come from every holder): our own copy counts once
+  // synced, and is not wanted while it is here at all.
+  const bool stored = store_.Contains(digest);
+  const std::size_t own = stored && !unsynced_set_.count(digest) ? 1 : 0;
   auto [it, fresh] = holders_.try_emplace(digest);
+  const std::size_t before = it->second.size() + own;
   it->second.insert(peer);
-  if (fresh && !store_.Contains(digest)) wanted_.insert(digest);
-  if (!was && IsAvailable(digest)) hooks_.on_available(digest);
+  if (fresh && !stored) wanted_.insert(digest);
+  if (before < needed_ && it->second.size() + own >= needed_) hooks_.on_available(digest);
 }
 
 void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
