@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "crypto/key_file.h"
 #include "crypto/passphrase.h"
 #include "ledger/queries.h"
@@ -175,7 +178,9 @@ Status Node::Init() {
     fatal_ = s;
     io_.stop();
   };
-  verify_pool_ = std::make_unique<boost::asio::thread_pool>(1);
+  // Block sync's signature checks use every core (a catching-up node has little else to do).
+  verify_pool_ = std::make_unique<boost::asio::thread_pool>(
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4));
   driver_ = std::make_unique<ReplicaDriver>(io_, *replica_, *stores_.consensus_log, state,
                                             std::move(hooks), log_);
 

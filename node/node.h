@@ -29,6 +29,7 @@
 #include "node/http_server.h"
 #include "node/mempool.h"
 #include "node/replica_driver.h"
+#include "proto/codec.h"
 #include "proto/peer_codec.h"
 #include "storage/stores.h"
 
@@ -267,6 +268,19 @@ class Node {
   static constexpr int kMaxSyncBatchesInFlight = 4;
   int sync_batches_in_flight_ = 0;
   Height sync_pending_height_;
+  // A batch is verified in pieces of about kVerifyPieceTransactions on every thread of the
+  // verify pool; pieces reach the driver in the order they were cut (verified_pieces_ holds
+  // those that finished early).
+  static constexpr std::size_t kVerifyPieceTransactions = 512;
+  struct VerifiedPiece {
+    std::vector<proto::Block> blocks;
+    ReplicaId from;
+    bool ends_batch = false;
+  };
+  std::uint64_t next_piece_ = 0;
+  std::uint64_t next_piece_delivered_ = 0;
+  std::map<std::uint64_t, VerifiedPiece> verified_pieces_;
+  void DeliverVerifiedPieces();
   // The height blocks are stored or on their way to the driver up to.
   Height SyncedOrPending() const;
   std::uint64_t blocks_synced_ = 0;

@@ -147,26 +147,50 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   if (!blocks.empty()) {
     ++sync_batches_in_flight_;
     sync_pending_height_ = posted;
-    // Signatures checked on the verify thread (results cached); the replica checks the commit
-    // certificate against the validator set again before delivery, then from the cache.
-    boost::asio::post(*verify_pool_, [this, from, blocks = std::move(blocks)]() mutable {
-      for (const auto& b : blocks) {
-        (void)consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_,
-                                                 *verifier_);
-        for (const auto& tx : b.transactions) (void)ledger::HasValidSignature(tx, *verifier_);
+    // Signatures checked on the verify pool (results cached), in pieces so that every thread
+    // works and the first blocks execute while later ones are checked; the replica checks the
+    // commit certificate against the validator set again before delivery, then from the cache.
+    std::size_t i = 0;
+    while (i < blocks.size()) {
+      VerifiedPiece piece{{}, from, false};
+      std::size_t txs = 0;
+      while (i < blocks.size() && (piece.blocks.empty() || txs < kVerifyPieceTransactions)) {
+        txs += blocks[i].transactions.size() + 1;
+        piece.blocks.push_back(std::move(blocks[i++]));
       }
-      boost::asio::post(io_, [this, from, blocks = std::move(blocks)] {
-        for (const auto& b : blocks) driver_->Post(consensus::DecidedReceived{ToDecided(b)});
-        --sync_batches_in_flight_;
-        // The pipeline has room again: fetch on (batches verifying while others execute).
-        if (best_peer_height_ > SyncedOrPending()) RequestBlocks(SyncedOrPending().Next(), from);
-      });
-    });
+      piece.ends_batch = i == blocks.size();
+      boost::asio::post(*verify_pool_,
+                        [this, n = next_piece_++, piece = std::move(piece)]() mutable {
+                          for (const auto& b : piece.blocks) {
+                            (void)consensus::VerifyCommitCertificate(b.certificate, *validators_,
+                                                                     chain_id_, *verifier_);
+                            for (const auto& tx : b.transactions)
+                              (void)ledger::HasValidSignature(tx, *verifier_);
+                          }
+                          boost::asio::post(io_, [this, n, piece = std::move(piece)]() mutable {
+                            verified_pieces_.emplace(n, std::move(piece));
+                            DeliverVerifiedPieces();
+                          });
+                        });
+    }
   }
   if (bad) return;
   if (best_peer_height_ > posted && sync_batches_in_flight_ < kMaxSyncBatchesInFlight) {
     // Stay with a peer that helped; ask another after an answer that brought nothing.
     RequestBlocks(posted.Next(), posted > before ? std::optional<ReplicaId>(from) : std::nullopt);
+  }
+}
+
+void Node::DeliverVerifiedPieces() {
+  for (auto it = verified_pieces_.begin();
+       it != verified_pieces_.end() && it->first == next_piece_delivered_;
+       it = verified_pieces_.erase(it), ++next_piece_delivered_) {
+    VerifiedPiece& piece = it->second;
+    for (const auto& b : piece.blocks) driver_->Post(consensus::DecidedReceived{ToDecided(b)});
+    if (!piece.ends_batch) continue;
+    --sync_batches_in_flight_;
+    // The pipeline has room again: fetch on (batches verifying while others execute).
+    if (best_peer_height_ > SyncedOrPending()) RequestBlocks(SyncedOrPending().Next(), piece.from);
   }
 }
 
