@@ -104,6 +104,10 @@ class Node {
 
   // Blobs (node_blobs.cc).
   bool IsErasedBlob(const crypto::Digest& digest) const;
+  // Ciphertext digests IsErasedBlob found not erased (it is asked for every announcement of
+  // every holder, and reads the state twice); a digest leaves when a block erases its record.
+  static constexpr std::size_t kMaxNotErasedRemembered = 1u << 16;
+  mutable std::unordered_set<crypto::Digest> not_erased_;
   void ReleaseGated(const crypto::Digest& digest);
   void DropGated(const crypto::Digest& digest);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.

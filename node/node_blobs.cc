@@ -9,9 +9,16 @@
 namespace ertr::node {
 
 bool Node::IsErasedBlob(const crypto::Digest& digest) const {
+  if (not_erased_.count(digest)) return false;
   ledger::StateView view(*stores_.state);
   auto record = ledger::RecordByCiphertext(view, digest);
-  return record && *record && (*record)->erased;
+  if (!record) return false;  // unreadable: not known to be erased, and not remembered
+  const bool erased = *record && (*record)->erased;
+  if (!erased) {
+    if (not_erased_.size() >= kMaxNotErasedRemembered) not_erased_.clear();
+    not_erased_.insert(digest);
+  }
+  return erased;
 }
 
 void Node::DropGated(const crypto::Digest& digest) {
@@ -55,6 +62,7 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
       auto record = view.Load<ledger::RecordState>(ledger::keys::Record(erase->record_id));
       if (!record || !*record) continue;
       const auto digest = (*record)->ciphertext_digest;
+      not_erased_.erase(digest);
       DropGated(digest);
       if (auto s = replicator_->Erase(digest); !s.ok()) {
         log_->error("event=blob_erase_failed digest={} reason=\"{}\"", digest.ShortHex(),
