@@ -26,8 +26,10 @@ class GuardedPool {
  public:
   static thread_local inline bool gone = false;
 
-  static constexpr std::size_t kMaxPooledSize = 1024;
-  static constexpr std::size_t kMaxPerSize = 16;
+  // Data keys and other small secrets, and the 64 KiB plaintext chunk of a payload stream
+  // (one per record uploaded); a few of the large ones per thread, so little memory stays locked.
+  static constexpr std::size_t kMaxPooledSize = 64 * 1024;
+  static std::size_t MaxPerSize(std::size_t size) { return size <= 1024 ? 16 : 4; }
 
   ~GuardedPool() {
     gone = true;  // buffers freed later on this thread (static destructors) bypass the pool
@@ -53,7 +55,7 @@ class GuardedPool {
     if (size <= kMaxPooledSize) {
       for (auto& [s, blocks] : free_) {
         if (s != size) continue;
-        if (blocks.size() < kMaxPerSize) {
+        if (blocks.size() < MaxPerSize(size)) {
           sodium_memzero(block, size);
           blocks.push_back(block);
           return;

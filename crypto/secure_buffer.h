@@ -2,7 +2,7 @@
 
 // SecureBuffer: a move-only block of secret bytes in sodium-guarded memory (guard pages, locked
 // against swapping where the OS allows), zeroed when it is freed. For keys, passphrases and
-// plaintext that must not linger. Not printable, not copyable. Freed blocks of up to 1 KiB are
+// plaintext that must not linger. Not printable, not copyable. Freed blocks of up to 64 KiB are
 // kept zeroed in a small per-thread pool and reused for a buffer of the same size (guarded
 // allocation costs several system calls).
 //

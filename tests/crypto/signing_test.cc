@@ -165,6 +165,15 @@ TEST_CASE("A reused guarded block starts zeroed and keeps its size's guard page"
   SecureBuffer other(31);  // another size never gets a 32-byte block
   CHECK(other.data() != first);
   CHECK(std::all_of(other.data(), other.data() + 31, [](std::uint8_t v) { return v == 0; }));
+  const std::uint8_t* chunk = nullptr;
+  {
+    SecureBuffer plaintext(64 * 1024);  // a payload stream's chunk buffer
+    std::fill(plaintext.data(), plaintext.data() + plaintext.size(), std::uint8_t{0x5C});
+    chunk = plaintext.data();
+  }
+  SecureBuffer next(64 * 1024);
+  CHECK(next.data() == chunk);
+  CHECK(std::all_of(next.data(), next.data() + next.size(), [](std::uint8_t v) { return v == 0; }));
 }
 
 }  // namespace
