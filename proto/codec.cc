@@ -66,7 +66,8 @@ Result<crypto::Digest> PeekTransactionId(ByteSpan bytes) {
       break;
     }
   }
-  if (!in.ConsumedEntireMessage() || static_cast<std::size_t>(in.CurrentPosition()) != bytes.size()) {
+  if (!in.ConsumedEntireMessage() ||
+      static_cast<std::size_t>(in.CurrentPosition()) != bytes.size()) {
     return Status::InvalidArgument("signed transaction is not a valid protobuf message");
   }
   return ledger::TransactionId(body);

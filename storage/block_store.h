@@ -23,10 +23,10 @@ namespace ertr::storage {
 
 struct StoredBlock {
   Height height;
-  crypto::Digest hash;                    // the block hash (of the header)
-  Bytes header;                           // encoded header, exactly as hashed
-  Bytes body;                             // encoded body (the transactions)
-  Bytes certificate;                      // encoded commit certificate
+  crypto::Digest hash;  // the block hash (of the header)
+  Bytes header;         // encoded header, exactly as hashed
+  Bytes body;           // encoded body (the transactions)
+  Bytes certificate;    // encoded commit certificate
   // Transaction ids in body order, when the appender has them (receipts); not stored: a
   // transaction is found by its outcome in the state (ADR 0015), and a loaded block has none.
   std::vector<crypto::Digest> tx_hashes;

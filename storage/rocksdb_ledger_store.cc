@@ -91,7 +91,6 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     return Height(LoadU64Be(raw.data()));
   }
 
-
   // StateStore.
   Result<std::optional<Bytes>> Get(ByteSpan key) const override {
     return db_->Get(db_->state(), key, "state entry");
