@@ -98,77 +98,65 @@ void BM_SecureBuffer32(benchmark::State& state) {
 }
 BENCHMARK(BM_SecureBuffer32);
 
-// A synced append of a block of N transaction ids with N state writes of 256 bytes.
-void BM_SyncedBlockAppend(benchmark::State& state) {
-  auto dir = std::filesystem::temp_directory_path() / "ertr-bench-append";
+// Appends blocks of `txs` transactions, each with a state write of `value_bytes` at a random key
+// (after `key_prefix`) and `body_bytes` of block body, to a fresh RocksDB store.
+struct AppendShape {
+  std::size_t txs;
+  std::size_t body_bytes;
+  std::string_view key_prefix;
+  std::size_t value_bytes;
+  storage::BlockStore::Durability durability;
+  bool time_building;  // whether building the block counts in the timing
+};
+
+void AppendBlocks(benchmark::State& state, const char* dir_name, const AppendShape& shape) {
+  auto dir = std::filesystem::temp_directory_path() / dir_name;
   std::filesystem::remove_all(dir);
   auto stores = storage::OpenRocksDbStores(dir);
   if (!stores) {
     state.SkipWithError(stores.error().ToString().c_str());
     return;
   }
-  const auto n = static_cast<std::size_t>(state.range(0));
   std::uint64_t h = 0;
   for (auto _ : state) {
+    if (!shape.time_building) state.PauseTiming();
     ++h;
     storage::StoredBlock b;
     b.height = Height(h);
     b.header = Bytes(200, 1);
     b.hash = crypto::Hash(AsBytes("block" + std::to_string(h)));
-    b.body = Bytes(n * 300, 2);
+    b.body = Bytes(shape.txs * shape.body_bytes, 2);
     b.certificate = Bytes(250, 3);
     StateDelta d;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < shape.txs; ++i) {
       auto id = crypto::Hash(AsBytes(std::to_string(h) + "/" + std::to_string(i)));
       b.tx_hashes.push_back(id);
-      d.Put(id.ToBytes(), Bytes(256, 4));
+      Bytes key = ToBytes(shape.key_prefix);
+      Append(key, id.span());
+      d.Put(std::move(key), Bytes(shape.value_bytes, 4));
     }
-    if (!stores->blocks->Append(b, d).ok()) state.SkipWithError("append failed");
+    if (!shape.time_building) state.ResumeTiming();
+    if (!stores->blocks->Append(b, d, shape.durability).ok()) state.SkipWithError("append failed");
   }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(shape.txs));
   stores = Status::Internal("closed");
   std::filesystem::remove_all(dir);
 }
+
+// A synced append of a block of N transaction ids with N state writes of 256 bytes.
+void BM_SyncedBlockAppend(benchmark::State& state) {
+  AppendBlocks(state, "ertr-bench-append",
+               {static_cast<std::size_t>(state.range(0)), 300, "", 256,
+                storage::BlockStore::Durability::kSynced, true});
+}
 BENCHMARK(BM_SyncedBlockAppend)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime();
 
-// Deferred (unsynced) appends of blocks of 2,000 transactions shaped like the null-op mode's: an
-// index entry and a 40-byte outcome per transaction at random keys, into memtables that fill up
-// over the run (the production path appends deferred and syncs once per driver batch).
+// Deferred (unsynced) appends of blocks of 2,000 transactions shaped like the null-op mode's: a
+// 40-byte outcome per transaction at a random key, into memtables that fill up over the run (the
+// production path appends deferred and syncs once per driver batch).
 void BM_DeferredBlockAppend(benchmark::State& state) {
-  auto dir = std::filesystem::temp_directory_path() / "ertr-bench-deferred";
-  std::filesystem::remove_all(dir);
-  auto stores = storage::OpenRocksDbStores(dir);
-  if (!stores) {
-    state.SkipWithError(stores.error().ToString().c_str());
-    return;
-  }
-  constexpr std::size_t kTxs = 2000;
-  std::uint64_t h = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    ++h;
-    storage::StoredBlock b;
-    b.height = Height(h);
-    b.header = Bytes(200, 1);
-    b.hash = crypto::Hash(AsBytes("block" + std::to_string(h)));
-    b.body = Bytes(kTxs * 90, 2);
-    b.certificate = Bytes(250, 3);
-    StateDelta d;
-    for (std::size_t i = 0; i < kTxs; ++i) {
-      auto id = crypto::Hash(AsBytes(std::to_string(h) + "/" + std::to_string(i)));
-      b.tx_hashes.push_back(id);
-      Bytes key = ToBytes("o/");
-      Append(key, id.span());
-      d.Put(std::move(key), Bytes(40, 4));
-    }
-    state.ResumeTiming();
-    if (!stores->blocks->Append(b, d, storage::BlockStore::Durability::kDeferred).ok()) {
-      state.SkipWithError("append failed");
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kTxs));
-  stores = Status::Internal("closed");
-  std::filesystem::remove_all(dir);
+  AppendBlocks(state, "ertr-bench-deferred",
+               {2000, 90, "o/", 40, storage::BlockStore::Durability::kDeferred, false});
 }
 BENCHMARK(BM_DeferredBlockAppend)->Iterations(200)->UseRealTime();
 
