@@ -159,19 +159,18 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
         piece.blocks.push_back(std::move(blocks[i++]));
       }
       piece.ends_batch = i == blocks.size();
-      boost::asio::post(*verify_pool_,
-                        [this, n = next_piece_++, piece = std::move(piece)]() mutable {
-                          for (const auto& b : piece.blocks) {
-                            (void)consensus::VerifyCommitCertificate(b.certificate, *validators_,
-                                                                     chain_id_, *verifier_);
-                            for (const auto& tx : b.transactions)
-                              (void)ledger::HasValidSignature(tx, *verifier_);
-                          }
-                          boost::asio::post(io_, [this, n, piece = std::move(piece)]() mutable {
-                            verified_pieces_.emplace(n, std::move(piece));
-                            DeliverVerifiedPieces();
-                          });
-                        });
+      auto verify = [this, n = next_piece_++, piece = std::move(piece)]() mutable {
+        for (const auto& b : piece.blocks) {
+          (void)consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_,
+                                                   *verifier_);
+          for (const auto& tx : b.transactions) (void)ledger::HasValidSignature(tx, *verifier_);
+        }
+        boost::asio::post(io_, [this, n, piece = std::move(piece)]() mutable {
+          verified_pieces_.emplace(n, std::move(piece));
+          DeliverVerifiedPieces();
+        });
+      };
+      boost::asio::post(*verify_pool_, std::move(verify));
     }
   }
   if (bad) return;
