@@ -123,7 +123,13 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   REQUIRE(mine.has_value());
   CHECK(*mine == std::string(AsStringView(plain)));
 
-  // Another hospital's physician is refused, and the refusal is audited.
+  // Another hospital's physician is refused, and the refusal is audited (once node 1 has applied
+  // the record's block: the commit was answered by node 0, node 1 may be a moment behind).
+  const auto record_height = up->submit.response.height();
+  REQUIRE(Cluster::WaitFor([&] {
+    auto s = c.Status(1);
+    return s && s->height >= record_height;
+  }));
   auto denied = Read(c, 1, phys_b, record);
   REQUIRE_FALSE(denied.has_value());
   CHECK(denied.error().code() == StatusCode::kPermissionDenied);
