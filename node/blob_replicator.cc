@@ -32,7 +32,7 @@ void BlobReplicator::Announce(const crypto::Digest& digest) {
       !staged_.count(digest)) {
     const auto now = Now();
     Staged& s = staged_[digest];
-    s.since = s.last_served = now;
+    s.last_served = now;
     s.deadline = now + kStagedStall + std::chrono::seconds(*size / kStagedMinRate);
     TopUpStaged(digest, s);
   } else {
@@ -67,7 +67,7 @@ void BlobReplicator::EndStaging(const crypto::Digest& digest, const char* why) {
 std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
   auto it = holders_.find(digest);
   std::size_t n = it == holders_.end() ? 0 : it->second.size();
-  return n + (!unsynced_set_.count(digest) && store_.Contains(digest) ? 1 : 0);
+  return n + OwnCopy(digest, store_.Contains(digest));
 }
 
 Status BlobReplicator::Erase(const crypto::Digest& digest) {
@@ -168,7 +168,7 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // One look-up of the store (announcements come from every holder): our own copy counts once
   // synced, and is not wanted while it is here at all.
   const bool stored = store_.Contains(digest);
-  const std::size_t own = stored && !unsynced_set_.count(digest) ? 1 : 0;
+  const std::size_t own = OwnCopy(digest, stored);
   auto [it, fresh] = holders_.try_emplace(digest);
   const std::size_t before = it->second.size() + own;
   it->second.insert(peer);

@@ -127,14 +127,17 @@ class BlobReplicator {
     std::uint64_t offset = 0;
   };
   struct Staged {
-    std::set<ReplicaId> told;  // peers announced to
-    std::chrono::steady_clock::time_point since;
+    std::set<ReplicaId> told;                           // peers announced to
     std::chrono::steady_clock::time_point last_served;  // a chunk of it, to a told peer
     std::chrono::steady_clock::time_point deadline;     // at kStagedMinRate
   };
 
   std::chrono::steady_clock::time_point Now() const {
     return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
+  }
+  // 1 if this node's copy counts as a holder: `stored` here, and synced.
+  std::size_t OwnCopy(const crypto::Digest& digest, bool stored) const {
+    return stored && !unsynced_set_.count(digest) ? 1 : 0;
   }
   void AddHolder(const crypto::Digest& digest, ReplicaId peer);
   void StartPulls();
