@@ -287,17 +287,16 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
                  r.tx_id.ShortHex(), h.value(), ledger::RejectReasonName(r.rejection->reason),
                  r.rejection->field);
     }
-    outbox_.erase(r.tx_id);
-    auto it = admitted_at_.find(r.tx_id);
-    if (it == admitted_at_.end()) continue;
+    auto it = outbox_.find(r.tx_id);
+    if (it == outbox_.end()) continue;
     const auto ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.admitted).count());
     std::size_t b = 0;
     while (b < std::size(kLatencyBoundsMs) && ms > kLatencyBoundsMs[b]) ++b;
     ++latency_buckets_[b];
     latency_sum_s_ += static_cast<double>(ms) / 1000.0;
     ++latency_count_;
-    admitted_at_.erase(it);
+    outbox_.erase(it);
   }
   tx_committed_ += result.results.size() - rejected;
   tx_rejected_ += rejected;
@@ -314,46 +313,42 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   return r;
 }
 
-void Node::GossipAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
-  if (batch.gossip.empty()) return;
-  // Gossip on to every peer but the one it came from (duplicates are dropped by id).
-  const Bytes gossip = proto::EncodePeerMessage(proto::PeerTransactions{std::move(batch.gossip)});
-  for (const auto& p : config_.peers) {
-    if (!from || p.validator_index != *from) transport_->Send(p.validator_index, gossip);
+void Node::AddToGossip(GossipBatch& batch, const Bytes& tx, const PeerFilter& to) {
+  // One gossip message stays well inside a peer message's bounds.
+  if (batch.txs.size() >= proto::kMaxGossipTransactions ||
+      batch.bytes + tx.size() > proto::kMaxPeerMessageBytes / 2) {
+    SendGossip(batch, to);
   }
-  batch.gossip.clear();
-  batch.gossip_bytes = 0;
+  batch.bytes += tx.size();
+  batch.txs.push_back(tx);
+}
+
+void Node::SendGossip(GossipBatch& batch, const PeerFilter& to) {
+  if (batch.txs.empty()) return;
+  // Duplicates are dropped by id at the receiver.
+  const Bytes m = proto::EncodePeerMessage(proto::PeerTransactions{std::move(batch.txs)});
+  for (const auto& p : config_.peers) {
+    if (to(p.validator_index)) transport_->Send(p.validator_index, m);
+  }
+  batch.txs.clear();
+  batch.bytes = 0;
 }
 
 void Node::ResendOutbox(std::optional<ReplicaId> to) {
   const auto now = std::chrono::steady_clock::now();
-  std::vector<Bytes> txs;
-  std::size_t bytes = 0;
-  auto send = [&] {
-    if (txs.empty()) return;
-    regossiped_ += txs.size();
-    const Bytes m = proto::EncodePeerMessage(proto::PeerTransactions{std::move(txs)});
-    for (const auto& p : config_.peers) {
-      if (!to || p.validator_index == *to) transport_->Send(p.validator_index, m);
-    }
-    txs.clear();
-    bytes = 0;
-  };
+  const PeerFilter dest = [to](ReplicaId p) { return !to || p == *to; };
+  GossipBatch batch;
   for (auto& [id, out] : outbox_) {
     if (!to && now - out.sent < kRegossipAfter) continue;
-    if (txs.size() >= proto::kMaxGossipTransactions ||
-        bytes + out.bytes.size() > proto::kMaxPeerMessageBytes / 2) {
-      send();
-    }
-    bytes += out.bytes.size();
-    txs.push_back(out.bytes);
+    AddToGossip(batch, out.bytes, dest);
+    ++regossiped_;
     if (!to) out.sent = now;
   }
-  send();
+  SendGossip(batch, dest);
 }
 
 void Node::FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
-  GossipAdmitted(batch, from);
+  SendGossip(batch.gossip, AllBut(from));
   if (!batch.ready.empty()) {
     driver_->Post(consensus::TransactionsReceived{std::move(batch.ready)});
     batch.ready.clear();
@@ -379,16 +374,9 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   }
   if (!from) {
     const auto now = std::chrono::steady_clock::now();
-    admitted_at_[tx.id] = now;
     outbox_.insert_or_assign(tx.id, Outbound{tx.bytes, now, now});
   }
-  // One gossip message stays well inside a peer message's bounds.
-  if (batch.gossip.size() >= proto::kMaxGossipTransactions ||
-      batch.gossip_bytes + tx.bytes.size() > proto::kMaxPeerMessageBytes / 2) {
-    GossipAdmitted(batch, from);
-  }
-  batch.gossip_bytes += tx.bytes.size();
-  batch.gossip.push_back(tx.bytes);
+  AddToGossip(batch.gossip, tx.bytes, AllBut(from));
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its
   // uploader is offline); until then it waits here, and this node fetches the blob too.

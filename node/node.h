@@ -86,16 +86,29 @@ class Node {
   Result<crypto::Digest> Execute(const consensus::Deliver& d);
   // Admits a transaction from a client or a peer; gossips it on when new.
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from);
+  // Transactions gathered for gossip, sent in PeerTransactions messages within a peer message's
+  // bounds, to the peers `to` accepts.
+  struct GossipBatch {
+    std::vector<Bytes> txs;
+    std::size_t bytes = 0;
+  };
+  using PeerFilter = std::function<bool(ReplicaId)>;
+  // Adds `tx`, first sending what the batch holds if `tx` would not fit in the same message.
+  void AddToGossip(GossipBatch& batch, const Bytes& tx, const PeerFilter& to);
+  // Sends what the batch holds in one message (if anything) and empties it.
+  void SendGossip(GossipBatch& batch, const PeerFilter& to);
+  // Every peer but `from` (gossip goes on to all but the peer it came from).
+  static PeerFilter AllBut(std::optional<ReplicaId> from) {
+    return [from](ReplicaId p) { return !from || p != *from; };
+  }
   // Transactions admitted together (a peer's gossip message, a SubmitTransactions call): gossiped
   // on in one message and handed to the replica in one event by FlushAdmitted.
   struct AdmitBatch {
-    std::vector<Bytes> gossip;
-    std::size_t gossip_bytes = 0;
+    GossipBatch gossip;
     std::vector<consensus::Transaction> ready;
   };
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch);
   void FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
-  void GossipAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
   // Gossips again this node's own uncommitted transactions: to `to` all of them (it just
   // connected), or to every peer those last sent kRegossipAfter ago or more. Gossip is sent once
   // and a peer that was not connected then, or whose queue was full, never got it; the primary
@@ -290,7 +303,8 @@ class Node {
   std::uint64_t blocks_synced_ = 0;
   std::uint32_t next_sync_peer_ = 0;
 
-  // Transactions submitted at this node's API, until they commit (ResendOutbox).
+  // Transactions submitted at this node's API, until they commit or kGatedTimeout passes: gossiped
+  // again by ResendOutbox, and their commit latency measured from `admitted`.
   struct Outbound {
     Bytes bytes;
     std::chrono::steady_clock::time_point admitted;
@@ -300,7 +314,6 @@ class Node {
   std::uint64_t regossiped_ = 0;
 
   // Metrics.
-  std::unordered_map<crypto::Digest, std::chrono::steady_clock::time_point> admitted_at_;
   std::vector<std::uint64_t> latency_buckets_;  // counts per kLatencyBoundsMs bucket (+Inf last)
   double latency_sum_s_ = 0;
   std::uint64_t latency_count_ = 0;

@@ -233,7 +233,7 @@ void Node::Tick() {
   SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
   replicator_->Tick();
   TickApi();
-  // Records whose blob never reached f+1 holders, and latency marks of transactions that never
+  // Records whose blob never reached f+1 holders, and this node's own transactions that never
   // committed, do not stay forever.
   const auto now = std::chrono::steady_clock::now();
   std::vector<crypto::Digest> expired, available;
@@ -249,9 +249,6 @@ void Node::Tick() {
     log_->warn("event=record_dropped digest={} reason=\"its blob did not reach f+1 holders\"",
                d.ShortHex());
     DropGated(d);
-  }
-  for (auto it = admitted_at_.begin(); it != admitted_at_.end();) {
-    it = now - it->second > kGatedTimeout ? admitted_at_.erase(it) : std::next(it);
   }
   for (auto it = outbox_.begin(); it != outbox_.end();) {
     it = now - it->second.admitted > kGatedTimeout ? outbox_.erase(it) : std::next(it);
