@@ -6,9 +6,7 @@
 // Contracts are those of BlobStore: whole or absent, content verified on every read.
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
-#include <rocksdb/table.h>
 
 #include <algorithm>
 #include <functional>
@@ -249,13 +247,8 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(const fs::path& dir) {
   options.max_write_buffer_number = 2;
   options.max_open_files = 64;
   options.info_log = MakeInfoLogger("blobs");
-  // Most look-ups of a blob not held here (announced by a peer, wanted, about to be pulled)
-  // miss: Bloom filters answer them without reading the tables.
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.memtable_prefix_bloom_size_ratio = 0.02;
-  options.memtable_whole_key_filtering = true;
+  // Most look-ups of a blob not held here (announced by a peer, wanted, about to be pulled) miss.
+  UseBloomFilters(options);
   const fs::path path = dir / "small";
   std::error_code ec;
   fs::create_directories(path, ec);  // else RocksDB logs a (harmless) error at the first start

@@ -48,6 +48,14 @@ std::shared_ptr<rocksdb::Logger> MakeInfoLogger(std::string db_name) {
   return std::make_shared<SpdlogRocksLogger>(std::move(db_name));
 }
 
+void UseBloomFilters(rocksdb::Options& options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
+}
+
 Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem::path& dir,
                                                            bool sync) {
   std::error_code ec;
@@ -69,13 +77,8 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   options.max_open_files = 256;
   options.info_log = MakeInfoLogger("ledger");
   // Most point reads on the hot path miss (is this transaction id committed already? its outcome
-  // key, new state keys): Bloom filters, in the memtable and in every table file, answer those
-  // without searching the skip list or reading a data block.
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.memtable_prefix_bloom_size_ratio = 0.02;
-  options.memtable_whole_key_filtering = true;
+  // key, new state keys).
+  UseBloomFilters(options);
   // A block's state writes go into the memtable in key order (an outcome per transaction, each
   // at a random place in a large skip list): a hint per first key byte lets each insertion start
   // from the previous one of its kind, O(log distance) rather than O(log size). Only insertion

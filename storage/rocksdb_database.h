@@ -57,6 +57,10 @@ class RocksDatabase {
 // aborts the process before the node can say what went wrong.
 std::shared_ptr<rocksdb::Logger> MakeInfoLogger(std::string db_name);
 
+// Bloom filters in the memtables and in every table file, for databases whose point reads mostly
+// miss: those are answered without searching the skip list or reading a data block.
+void UseBloomFilters(rocksdb::Options& options);
+
 inline rocksdb::Slice ToSlice(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
