@@ -175,7 +175,7 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
   bool time_ok = hd.time_ms + config_.max_clock_skew_ms >= now_ms_ &&
                  hd.time_ms <= now_ms_ + config_.max_clock_skew_ms;
   std::uint64_t bytes = 0;
-  std::unordered_set<crypto::Digest> ids;
+  crypto::DigestSet ids;
   ids.reserve(pp.proposal.txs.size());
   bool txs_ok = pp.proposal.txs.size() <= config_.max_block_transactions;
   for (const auto& tx : pp.proposal.txs) {

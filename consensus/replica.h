@@ -11,14 +11,13 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "consensus/actions.h"
 #include "consensus/events.h"
 #include "consensus/quorum.h"
 #include "consensus/validator_set.h"
+#include "crypto/digest_table.h"
 #include "crypto/signing.h"
 
 namespace ertr::consensus {
@@ -191,15 +190,15 @@ class Replica {
   // proposal in arrival order (what the primary proposes next), and which are in an accepted
   // proposal.
   // Hashed by id (ids are BLAKE2b outputs; nothing iterates these in an order that matters).
-  std::unordered_map<crypto::Digest, std::pair<std::uint64_t, Transaction>> pending_;
+  crypto::DigestMap<std::pair<std::uint64_t, Transaction>> pending_;
   std::map<std::uint64_t, crypto::Digest> unproposed_;
   std::uint64_t arrival_ = 0;
-  std::unordered_set<crypto::Digest> proposed_;
+  crypto::DigestSet proposed_;
   // Ids of the transactions delivered in the last kDeliveredMemoryHeights heights.
   // (and at most about kDeliveredMemoryIds ids, whatever the block size).
   static constexpr std::uint64_t kDeliveredMemoryHeights = 4096;
   static constexpr std::size_t kDeliveredMemoryIds = 1u << 20;
-  std::unordered_set<crypto::Digest> delivered_ids_;
+  crypto::DigestSet delivered_ids_;
   std::map<Height, std::vector<crypto::Digest>> delivered_by_height_;
   bool timer_armed_ = false;
 };

@@ -4,9 +4,9 @@
 
 #include <deque>
 #include <mutex>
-#include <unordered_set>
 #include <utility>
 
+#include "crypto/digest_table.h"
 #include "crypto/hash.h"
 
 namespace ertr::crypto {
@@ -179,7 +179,7 @@ class CachingVerifier final : public Verifier {
   std::unique_ptr<Verifier> inner_;
   std::size_t capacity_;
   mutable std::mutex mu_;
-  mutable std::unordered_set<Digest> seen_;
+  mutable DigestSet seen_;
   mutable std::deque<Digest> order_;
 };
 

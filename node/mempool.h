@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "consensus/proposal.h"
+#include "crypto/digest_table.h"
 #include "crypto/signing.h"
 #include "ledger/types.h"
 
@@ -52,7 +52,7 @@ class Mempool {
   const crypto::Verifier& verifier_;
   MempoolLimits limits_;
   bool benchmark_mode_;
-  std::unordered_map<crypto::Digest, Entry> entries_;
+  crypto::DigestMap<Entry> entries_;
   std::map<crypto::PublicKey, std::size_t> per_signer_;
   std::size_t bytes_ = 0;
 };

@@ -12,11 +12,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "consensus/replica.h"
 #include "crypto/box_key.h"
+#include "crypto/digest_table.h"
 #include "crypto/payload_cipher.h"
 #include "crypto/signing.h"
 #include "ertr/v1/api.pb.h"
@@ -120,7 +119,7 @@ class Node {
   // Ciphertext digests IsErasedBlob found not erased (it is asked for every announcement of
   // every holder, and reads the state twice); a digest leaves when a block erases its record.
   static constexpr std::size_t kMaxNotErasedRemembered = 1u << 16;
-  mutable std::unordered_set<crypto::Digest> not_erased_;
+  mutable crypto::DigestSet not_erased_;
   void ReleaseGated(const crypto::Digest& digest);
   void DropGated(const crypto::Digest& digest);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
@@ -310,7 +309,7 @@ class Node {
     std::chrono::steady_clock::time_point admitted;
     std::chrono::steady_clock::time_point sent;
   };
-  std::unordered_map<crypto::Digest, Outbound> outbox_;
+  crypto::DigestMap<Outbound> outbox_;
   std::uint64_t regossiped_ = 0;
 
   // Metrics.

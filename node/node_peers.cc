@@ -250,9 +250,7 @@ void Node::Tick() {
                d.ShortHex());
     DropGated(d);
   }
-  for (auto it = outbox_.begin(); it != outbox_.end();) {
-    it = now - it->second.admitted > kGatedTimeout ? outbox_.erase(it) : std::next(it);
-  }
+  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kGatedTimeout; });
   ResendOutbox(std::nullopt);
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](const boost::system::error_code& ec) {
