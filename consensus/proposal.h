@@ -34,6 +34,9 @@ struct ProposalHeader {
 
 // A transaction as consensus sees it: opaque bytes and the id the node computed for them.
 struct Transaction {
+  // ledger::TransactionId of the body in `bytes`, always computed by this node from the bytes
+  // (admission, or the decoders of proposals, blocks and the consensus log), never taken from a
+  // peer: the node decodes decided transactions with it instead of hashing them again.
   crypto::Digest id;
   Bytes bytes;
   bool operator==(const Transaction&) const = default;

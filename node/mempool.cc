@@ -19,11 +19,13 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
                                    std::to_string(limits_.max_transaction_bytes));
   }
   // A copy already pooled (gossip brings several) costs only a scan of its envelope and a hash.
-  if (auto id = proto::PeekTransactionId(bytes); id && entries_.count(*id)) {
+  // Decoding a new one then reuses that id instead of hashing the body again.
+  const auto id = proto::PeekTransactionId(bytes);
+  if (id && entries_.count(*id)) {
     return Status::AlreadyExists("transaction " + id->ShortHex() + "… is pending already");
   }
-  ERTR_ASSIGN_OR_RETURN(auto envelope, proto::DecodeSignedTransaction(bytes));
-  ledger::Transaction typed = proto::DecodePayload(std::move(envelope));
+  ERTR_ASSIGN_OR_RETURN(ledger::Transaction typed, id ? proto::DecodeTransaction(bytes, *id)
+                                                      : proto::DecodeTransaction(bytes));
   const ledger::SignedTransaction& tx = typed.signed_tx;
   if (tx.header.chain_id != chain_id_) {
     return Status::InvalidArgument("transaction is for chain '" + tx.header.chain_id +

@@ -254,7 +254,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   std::vector<crypto::Digest> ids;
   txs.reserve(d.proposal.txs.size());
   for (const auto& t : d.proposal.txs) {
-    auto tx = proto::DecodeTransaction(t.bytes);
+    auto tx = proto::DecodeTransaction(t.bytes, t.id);
     if (!tx) return tx.error().WithContext("decided transaction " + t.id.ShortHex());
     signed_txs.push_back(tx->signed_tx);
     ids.push_back(tx->signed_tx.id);

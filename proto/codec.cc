@@ -14,9 +14,9 @@ namespace ertr::proto {
 
 using namespace wire;
 
-Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
-  ertr::v1::TransactionBody msg;
-  ERTR_RETURN_IF_ERROR(Parse(msg, body, "transaction body", kMaxTransactionBytes));
+namespace {
+
+Result<ledger::TransactionHeader> HeaderFromWire(const ertr::v1::TransactionBody& msg) {
   ledger::TransactionHeader h;
   if (msg.chain_id().empty() || msg.chain_id().size() > crypto::kMaxChainIdLength) {
     return Status::InvalidArgument("transaction field 'chain_id' must be 1..64 bytes, got " +
@@ -33,16 +33,31 @@ Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
   return h;
 }
 
-Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
+}  // namespace
+
+Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
+  ertr::v1::TransactionBody msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, body, "transaction body", kMaxTransactionBytes));
+  return HeaderFromWire(msg);
+}
+
+Result<ledger::SignedTransaction> wire::DecodeEnvelope(ByteSpan bytes, const crypto::Digest* id,
+                                                       ertr::v1::TransactionBody& body) {
   ertr::v1::SignedTransaction msg;
   ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "signed transaction", kMaxTransactionBytes));
   ledger::SignedTransaction tx;
   ERTR_ASSIGN_OR_RETURN(tx.signature,
                         Fixed<crypto::Signature>(msg.signature(), "transaction.signature"));
   tx.body = ToBytes(msg.body());
-  ERTR_ASSIGN_OR_RETURN(tx.header, DecodeTransactionHeader(tx.body));
-  tx.id = ledger::TransactionId(tx.body);
+  ERTR_RETURN_IF_ERROR(Parse(body, tx.body, "transaction body", kMaxTransactionBytes));
+  ERTR_ASSIGN_OR_RETURN(tx.header, HeaderFromWire(body));
+  tx.id = id != nullptr ? *id : ledger::TransactionId(tx.body);
   return tx;
+}
+
+Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
+  ertr::v1::TransactionBody body;
+  return DecodeEnvelope(bytes, nullptr, body);
 }
 
 Result<crypto::Digest> PeekTransactionId(ByteSpan bytes) {

@@ -413,9 +413,23 @@ ledger::Transaction DecodePayload(ledger::SignedTransaction signed_tx) {
   return tx;
 }
 
+namespace {
+Result<ledger::Transaction> DecodeTransactionOnce(ByteSpan bytes, const crypto::Digest* id) {
+  v1::TransactionBody body;
+  ERTR_ASSIGN_OR_RETURN(auto signed_tx, DecodeEnvelope(bytes, id, body));
+  ledger::Transaction tx;
+  tx.payload = PayloadFromWire(body);
+  tx.signed_tx = std::move(signed_tx);
+  return tx;
+}
+}  // namespace
+
 Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes) {
-  ERTR_ASSIGN_OR_RETURN(auto signed_tx, DecodeSignedTransaction(bytes));
-  return DecodePayload(std::move(signed_tx));
+  return DecodeTransactionOnce(bytes, nullptr);
+}
+
+Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes, const crypto::Digest& id) {
+  return DecodeTransactionOnce(bytes, &id);
 }
 
 Bytes EncodeTransactionBody(const ledger::TransactionHeader& header,

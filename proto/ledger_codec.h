@@ -15,6 +15,9 @@ namespace ertr::proto {
 // (see DecodeSignedTransaction); a bad typed payload is kept in Transaction::payload as an error
 // so that the chain code rejects it with a reason.
 Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes);
+// The same without hashing the body again: `id` must be the id this node computed from these
+// bytes (PeekTransactionId, or the id of a consensus::Transaction). Equal results otherwise.
+Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes, const crypto::Digest& id);
 // The same for an already decoded envelope.
 ledger::Transaction DecodePayload(ledger::SignedTransaction signed_tx);
 

@@ -9,6 +9,8 @@
 #include "common/status.h"
 #include "consensus/proposal.h"
 #include "ertr/v1/block.pb.h"
+#include "ertr/v1/transaction.pb.h"
+#include "ledger/transaction.h"
 
 namespace ertr::proto::wire {
 
@@ -41,5 +43,12 @@ Bytes Serialize(const Message& msg) {
 // Block header <-> wire (codec.cc).
 Result<consensus::ProposalHeader> FromWire(const ertr::v1::BlockHeader& msg);
 void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg);
+
+// A SignedTransaction's envelope with its body parsed once (`body` receives it, for the typed
+// payload). `id`, when not null, is taken as the transaction's id instead of hashing the body:
+// only ever an id this node computed from these same bytes (PeekTransactionId, or the id a
+// consensus::Transaction carries).
+Result<ledger::SignedTransaction> DecodeEnvelope(ByteSpan bytes, const crypto::Digest* id,
+                                                 ertr::v1::TransactionBody& body);
 
 }  // namespace ertr::proto::wire

@@ -1,8 +1,10 @@
 // Fuzz target: any bytes given to the transaction decoders never crash; a decoded transaction
-// keeps its body bytes through a re-encode, and the envelope scan finds the same id.
+// keeps its body bytes through a re-encode, the envelope scan finds the same id, and decoding
+// with that id (the mempool's shortcut) decodes exactly what the plain decoder does.
 #include <cstdlib>
 
 #include "proto/codec.h"
+#include "proto/ledger_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   ertr::ByteSpan in(data, size);
@@ -10,6 +12,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto tx = ertr::proto::DecodeSignedTransaction(in);
   auto peeked = ertr::proto::PeekTransactionId(in);
   if (tx && (!peeked || *peeked != tx->id)) std::abort();  // the duplicate check's shortcut
+  if (peeked) {
+    auto plain = ertr::proto::DecodeTransaction(in);
+    auto quick = ertr::proto::DecodeTransaction(in, *peeked);
+    if (plain.has_value() != quick.has_value()) std::abort();
+    if (plain) {
+      const auto& a = plain->signed_tx;
+      const auto& b = quick->signed_tx;
+      if (a.id != b.id || a.body != b.body || a.signature != b.signature ||
+          a.header.chain_id != b.header.chain_id || a.header.signer != b.header.signer ||
+          a.header.nonce != b.header.nonce || a.header.payload != b.header.payload ||
+          plain->payload.has_value() != quick->payload.has_value() ||
+          (plain->payload && plain->payload->index() != quick->payload->index())) {
+        std::abort();
+      }
+    }
+  }
   if (tx) {
     auto again = ertr::proto::DecodeSignedTransaction(ertr::proto::EncodeSignedTransaction(*tx));
     if (!again || again->body != tx->body || again->id != tx->id) std::abort();

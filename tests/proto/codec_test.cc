@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "proto/codec.h"
+#include "proto/ledger_codec.h"
 
 namespace ertr::proto {
 namespace {
@@ -81,6 +82,28 @@ TEST_CASE("The envelope scan finds the id the decoder finds", "[unit]") {
   CHECK_FALSE(PeekTransactionId(cut).has_value());
   CHECK_FALSE(PeekTransactionId(ToBytes("\xff\xff\xff garbage")).has_value());
   CHECK_FALSE(PeekTransactionId(Bytes(kMaxTransactionBytes + 1, 0)).has_value());
+}
+
+TEST_CASE("Decoding with a known id skips only the hash", "[unit]") {
+  auto key = crypto::SigningKey::Generate();
+  Bytes wire = EncodeSignedTransaction(MakeTx(key, 11));
+  auto plain = DecodeTransaction(wire);
+  REQUIRE(plain.has_value());
+  auto quick = DecodeTransaction(wire, *PeekTransactionId(wire));
+  REQUIRE(quick.has_value());
+  CHECK(quick->signed_tx.id == plain->signed_tx.id);
+  CHECK(quick->signed_tx.body == plain->signed_tx.body);
+  CHECK(quick->signed_tx.header.signer == plain->signed_tx.header.signer);
+  CHECK(quick->signed_tx.header.nonce == 11);
+  REQUIRE(quick->payload.has_value());
+  CHECK(std::holds_alternative<ledger::NullOp>(*quick->payload));
+  // The id is the caller's to get right (it is never taken from a peer): it is used as given.
+  const crypto::Digest other = crypto::Hash(AsBytes("not this transaction"));
+  CHECK(DecodeTransaction(wire, other)->signed_tx.id == other);
+  // Everything else is still checked.
+  Bytes cut = wire;
+  cut.resize(cut.size() - 10);
+  CHECK_FALSE(DecodeTransaction(cut, plain->signed_tx.id).has_value());
 }
 
 TEST_CASE("Malformed transactions are refused with the field named", "[unit]") {
