@@ -6,12 +6,32 @@
 
 #include <fstream>
 
+#include "crypto/hash.h"
+#include "storage/record_checksum.h"
 #include "tests/storage/store_fixture.h"
 
 namespace ertr::storage {
 namespace {
 
 namespace fs = std::filesystem;
+
+TEST_CASE("Stored records keep their documented form", "[unit]") {
+  // value || BLAKE2b-128(u32le len(key) || key || value): databases written by any version
+  // must keep opening. A key over 255 bytes exercises every byte of the length.
+  const Bytes key(300, 0x6b);
+  const Bytes value = ToBytes("a stored value");
+  Bytes prefix;
+  PutU32Le(prefix, static_cast<std::uint32_t>(key.size()));
+  Bytes expected = value;
+  crypto::Hasher h({}, kRecordChecksumSize);
+  h.Update(prefix).Update(key).Update(value);
+  std::array<std::uint8_t, kRecordChecksumSize> sum{};
+  h.FinishInto(sum);
+  Append(expected, sum);
+  CHECK(SealRecord(key, value) == expected);
+  CHECK(*OpenRecord(key, expected, "test record") == value);
+  CHECK_FALSE(OpenRecord(Bytes(299, 0x6b), expected, "test record").has_value());
+}
 
 // Opens the database with plain RocksDB (as an attacker or a broken disk would see it).
 std::unique_ptr<rocksdb::DB> OpenRaw(const fs::path& dir,
