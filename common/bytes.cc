@@ -47,9 +47,12 @@ void PutU16Le(Bytes& out, std::uint16_t v) {
   out.push_back(static_cast<std::uint8_t>(v));
   out.push_back(static_cast<std::uint8_t>(v >> 8));
 }
-void PutU32Le(Bytes& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+std::array<std::uint8_t, 4> U32LeBytes(std::uint32_t v) {
+  std::array<std::uint8_t, 4> out{};
+  for (std::size_t i = 0; i < 4; ++i) out[i] = static_cast<std::uint8_t>(v >> (8 * i));
+  return out;
 }
+void PutU32Le(Bytes& out, std::uint32_t v) { Append(out, U32LeBytes(v)); }
 void PutU64Le(Bytes& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }

@@ -40,6 +40,9 @@ std::string ToHex(ByteSpan bytes);
 // Parses hex (upper or lower case). Error names the offending position.
 Result<Bytes> FromHex(std::string_view hex);
 
+// The little-endian bytes of v, without a buffer on the heap.
+std::array<std::uint8_t, 4> U32LeBytes(std::uint32_t v);
+
 // Appends fixed-width integers.
 void PutU8(Bytes& out, std::uint8_t v);
 void PutU16Le(Bytes& out, std::uint16_t v);

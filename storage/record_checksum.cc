@@ -11,11 +11,7 @@ namespace ertr::storage {
 namespace {
 std::array<std::uint8_t, kRecordChecksumSize> Checksum(ByteSpan key, ByteSpan value) {
   crypto::Hasher h({}, kRecordChecksumSize);
-  const auto n = static_cast<std::uint32_t>(key.size());
-  const std::array<std::uint8_t, 4> len{
-      static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
-      static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};  // little-endian
-  h.Update(len).Update(key).Update(value);
+  h.Update(U32LeBytes(static_cast<std::uint32_t>(key.size()))).Update(key).Update(value);
   std::array<std::uint8_t, kRecordChecksumSize> out{};
   h.FinishInto(out);
   return out;
