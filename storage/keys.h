@@ -2,15 +2,18 @@
 
 // Key layout of the RocksDB database (docs/spec/storage.md). Column families:
 //   "default"    meta:  "meta/latest_height" -> u64be, "meta/state_acc" -> LtHash16 (2048 B),
-//                       "meta/format" -> "ertr-storage-1"
+//                       "meta/format" -> "ertr-storage-2"
 //   "blocks"     'h' u64be(height) -> header, 'b' u64be -> body, 'c' u64be -> certificate,
 //                'd' u64be -> block hash, 'H' hash(32) -> u64be height
 //                (databases written before ADR 0015 also hold unused 't' tx hash(32) entries)
-//   "state"      ledger key -> value (keys are the chain code's own, see docs/spec/ledger.md)
+//   "state"      ledger key -> value (keys are the chain code's own, see docs/spec/ledger.md),
+//                except transaction outcomes:
+//   "outcomes"   the state's "o/" txid(32) keys -> value, in a hash-indexed memtable (ADR 0017)
 //   "consensus"  consensus/ keys -> values (opaque to storage)
 // Every stored value ends with a 16-byte BLAKE2b checksum over (u32le len(key) || key || value),
 // checked on every read.
 
+#include <algorithm>
 #include <string_view>
 
 #include "common/bytes.h"
@@ -19,7 +22,9 @@
 
 namespace ertr::storage::keys {
 
-inline constexpr std::string_view kFormatVersion = "ertr-storage-1";
+inline constexpr std::string_view kFormatVersion = "ertr-storage-2";
+// The format before ADR 0017 (outcomes inside "state"): opening one moves the outcomes over.
+inline constexpr std::string_view kFormatBeforeOutcomes = "ertr-storage-1";
 inline constexpr std::string_view kMetaFormat = "meta/format";
 inline constexpr std::string_view kMetaLatestHeight = "meta/latest_height";
 inline constexpr std::string_view kMetaStateAccumulator = "meta/state_acc";
@@ -37,6 +42,21 @@ inline Bytes HashToHeight(const crypto::Digest& d) {
   Bytes k{'H'};
   Append(k, d.span());
   return k;
+}
+
+// Transaction outcomes: the state keys "o/" || txid (ledger::keys::Outcome) live in their own
+// column family. Exactly these keys go there; any other state key, even one starting "o/", stays
+// in "state".
+inline constexpr std::string_view kOutcomePrefix = "o/";
+inline constexpr std::size_t kOutcomeKeySize = kOutcomePrefix.size() + crypto::Digest::kSize;
+inline bool IsOutcomeKey(ByteSpan key) {
+  return key.size() == kOutcomeKeySize && AsStringView(key.first(2)) == kOutcomePrefix;
+}
+// Whether a scan of the state under `prefix` can meet outcome keys.
+inline bool MayHoldOutcomes(ByteSpan prefix) {
+  const std::size_t n = std::min(prefix.size(), kOutcomePrefix.size());
+  return prefix.size() <= kOutcomeKeySize &&
+         AsStringView(prefix.first(n)) == kOutcomePrefix.substr(0, n);
 }
 
 }  // namespace ertr::storage::keys

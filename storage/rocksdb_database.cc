@@ -1,6 +1,7 @@
 #include "storage/rocksdb_database.h"
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -18,6 +19,12 @@
 namespace ertr::storage {
 
 namespace {
+
+// The outcomes' memtable hashes a key's first 10 bytes ("o/" and 8 bytes of the transaction id)
+// into one of 2^18 buckets (a 2 MiB table per memtable); a bucket keeps its few keys in a sorted
+// list, or in a skip list past 256. BM_DeferredBlockAppend (bench/micro_bench.cc) chose the size.
+constexpr std::size_t kOutcomeHashedPrefix = 10;
+constexpr std::size_t kOutcomeBuckets = std::size_t{1} << 18;
 
 class SpdlogRocksLogger : public rocksdb::Logger {
  public:
@@ -75,21 +82,31 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   // record (a vote, a checkpoint, an API acknowledgement) left the node (ADR 0011).
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.max_open_files = 256;
+  // The outcomes' hash-indexed memtable takes one writer at a time; so do our writes.
+  options.allow_concurrent_memtable_write = false;
   options.info_log = MakeInfoLogger("ledger");
   // Most point reads on the hot path miss (is this transaction id committed already? its outcome
   // key, new state keys).
   UseBloomFilters(options);
-  // A block's state writes go into the memtable in key order (an outcome per transaction, each
-  // at a random place in a large skip list): a hint per first key byte lets each insertion start
-  // from the previous one of its kind, O(log distance) rather than O(log size). Only insertion
-  // uses it; lookups and the files are unchanged.
+  // A block's state writes go into the memtable in key order (a nonce per signed transaction,
+  // each at a random place in a large skip list): a hint per first key byte lets each insertion
+  // start from the previous one of its kind, O(log distance) rather than O(log size). Only
+  // insertion uses it; lookups and the files are unchanged.
   options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+  // Transaction outcomes (ADR 0017): one per committed transaction, at a uniformly random key,
+  // only ever read by exact key. A memtable hashed on the key's first bytes inserts and finds one
+  // in O(1) instead of a skip-list search; scans (none on the hot path) need total-order reads.
+  rocksdb::ColumnFamilyOptions outcomes(options);
+  outcomes.memtable_insert_with_hint_prefix_extractor.reset();
+  outcomes.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kOutcomeHashedPrefix));
+  outcomes.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(kOutcomeBuckets));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
       {"blocks", rocksdb::ColumnFamilyOptions(options)},
       {"state", rocksdb::ColumnFamilyOptions(options)},
       {"consensus", rocksdb::ColumnFamilyOptions(options)},
+      {"outcomes", outcomes},
   };
   auto out = std::shared_ptr<RocksDatabase>(new RocksDatabase());
   out->dir_ = dir;
@@ -115,12 +132,41 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
     rocksdb::WriteBatch batch;
     Put(batch, out->meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
     ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
+  } else if (AsStringView(*format) == keys::kFormatBeforeOutcomes) {
+    ERTR_RETURN_IF_ERROR(out->MoveOutcomesOutOfState());
   } else if (AsStringView(*format) != keys::kFormatVersion) {
     return Status::FailedPrecondition("the database at " + dir.string() + " has format '" +
                                       std::string(AsStringView(*format)) + "', this ertrd needs '" +
                                       std::string(keys::kFormatVersion) + "'");
   }
   return out;
+}
+
+Status RocksDatabase::MoveOutcomesOutOfState() {
+  // Each batch moves its entries atomically (put in "outcomes", delete from "state"); the format
+  // marker changes only in the last one. A crash part-way leaves the old marker and some outcomes
+  // already moved, and the next open moves the rest.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options_, state()));
+  const rocksdb::Slice prefix(keys::kOutcomePrefix.data(), keys::kOutcomePrefix.size());
+  rocksdb::WriteBatch batch;
+  std::uint64_t moved = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!keys::IsOutcomeKey(FromSlice(it->key()))) continue;
+    // The sealed value moves as it is: its checksum covers the key, which does not change.
+    batch.Put(outcomes(), it->key(), it->value());
+    batch.Delete(state(), it->key());
+    if (++moved % 4096 == 0) {
+      ERTR_RETURN_IF_ERROR(Write(batch, "moving transaction outcomes to their column family"));
+      batch.Clear();
+    }
+  }
+  ERTR_RETURN_IF_ERROR(Convert(it->status(), "reading transaction outcomes to move"));
+  Put(batch, meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
+  ERTR_RETURN_IF_ERROR(Write(batch, "writing the storage format marker"));
+  spdlog::info(
+      "storage: moved {} transaction outcomes to their own column family (format {} -> {})", moved,
+      keys::kFormatBeforeOutcomes, keys::kFormatVersion);
+  return Status::Ok();
 }
 
 RocksDatabase::~RocksDatabase() {

@@ -11,6 +11,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "storage/keys.h"
 
 namespace ertr::storage {
 
@@ -26,6 +27,11 @@ class RocksDatabase {
   rocksdb::ColumnFamilyHandle* blocks() { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* state() { return handles_[2]; }
   rocksdb::ColumnFamilyHandle* consensus() { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* outcomes() { return handles_[4]; }
+  // The column family that holds a state key: "outcomes" for transaction outcomes, else "state".
+  rocksdb::ColumnFamilyHandle* state_for(ByteSpan key) {
+    return keys::IsOutcomeKey(key) ? outcomes() : state();
+  }
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
   const rocksdb::ReadOptions& read_options() const { return read_options_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -44,6 +50,8 @@ class RocksDatabase {
 
  private:
   RocksDatabase() = default;
+  // Opening a database of the format before ADR 0017: moves its outcomes out of "state".
+  Status MoveOutcomesOutOfState();
   std::filesystem::path dir_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -93,21 +93,42 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
 
   // StateStore.
   Result<std::optional<Bytes>> Get(ByteSpan key) const override {
-    return db_->Get(db_->state(), key, "state entry");
+    return db_->Get(db_->state_for(key), key, "state entry");
   }
 
+  // Merges the "state" and, where the prefix can hold outcomes, the "outcomes" column families
+  // into one scan in key order.
   Status ScanPrefix(ByteSpan prefix,
                     const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->db()->NewIterator(db_->read_options(), db_->state()));
     // An empty prefix scans everything (and must not reach memcmp with a null pointer).
     const rocksdb::Slice p = ToSlice(prefix);
-    for (it->Seek(p); it->Valid() && (p.empty() || it->key().starts_with(p)); it->Next()) {
+    auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
+      rocksdb::ReadOptions options = db_->read_options();
+      options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
+      std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, cf));
+      it->Seek(p);
+      return it;
+    };
+    auto in_prefix = [&](const std::unique_ptr<rocksdb::Iterator>& it) {
+      return it && it->Valid() && (p.empty() || it->key().starts_with(p));
+    };
+    std::unique_ptr<rocksdb::Iterator> state = open(db_->state(), false);
+    std::unique_ptr<rocksdb::Iterator> outcomes;
+    if (keys::MayHoldOutcomes(prefix)) outcomes = open(db_->outcomes(), true);
+    for (;;) {
+      const bool in_state = in_prefix(state);
+      const bool in_outcomes = in_prefix(outcomes);
+      if (!in_state && !in_outcomes) break;
+      auto& it = !in_outcomes || (in_state && state->key().compare(outcomes->key()) < 0) ? state
+                                                                                         : outcomes;
       ByteSpan key = FromSlice(it->key());
       ERTR_ASSIGN_OR_RETURN(Bytes value, OpenRecord(key, FromSlice(it->value()), "state entry"));
       if (!fn(key, value)) break;
+      it->Next();
     }
-    return db_->Convert(it->status(), "scanning state");
+    ERTR_RETURN_IF_ERROR(db_->Convert(state->status(), "scanning state"));
+    if (outcomes) ERTR_RETURN_IF_ERROR(db_->Convert(outcomes->status(), "scanning outcomes"));
+    return Status::Ok();
   }
 
   crypto::Digest StateRoot() const override {
@@ -152,16 +173,16 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
   }
 
   CurrentValueFn CurrentFn() const {
-    return [this](ByteSpan key) { return db_->Get(db_->state(), key, "state entry"); };
+    return [this](ByteSpan key) { return db_->Get(db_->state_for(key), key, "state entry"); };
   }
 
   void AddStateWrites(rocksdb::WriteBatch& batch, const StateDelta& delta,
                       const crypto::LtHash16& acc) const {
     for (const auto& [key, value] : delta.writes) {
       if (value) {
-        RocksDatabase::Put(batch, db_->state(), key, *value);
+        RocksDatabase::Put(batch, db_->state_for(key), key, *value);
       } else {
-        batch.Delete(db_->state(), ToSlice(key));
+        batch.Delete(db_->state_for(key), ToSlice(key));
       }
     }
     RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaStateAccumulator), acc.ToBytes());

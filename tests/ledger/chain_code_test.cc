@@ -6,6 +6,7 @@
 #include "ledger/queries.h"
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
+#include "storage/keys.h"
 #include "storage/stores.h"
 #include "tests/ledger/ledger_world.h"
 
@@ -39,6 +40,15 @@ bool HasEnvelope(LedgerWorld& w, const RecordId& r, int inst) {
 GrantConsent GrantTo(LedgerWorld& w, const Pseudonym& p, Grantee who,
                      ConsentScope scope = ScopeAll{}, std::uint64_t expires = 0) {
   return GrantConsent{w.NewId<GrantId>(), p, std::move(who), std::move(scope), expires};
+}
+
+TEST_CASE("outcome keys are the ones the RocksDB store keeps apart", "[unit][ledger]") {
+  // storage/keys.h routes exactly these keys to the "outcomes" column family (ADR 0017); the two
+  // layouts must not drift apart.
+  const auto id = crypto::Hash(AsBytes("a transaction"));
+  CHECK(storage::keys::IsOutcomeKey(keys::Outcome(id)));
+  CHECK_FALSE(storage::keys::IsOutcomeKey(keys::Nonce(crypto::PublicKey{}, 1)));
+  CHECK_FALSE(storage::keys::IsOutcomeKey(keys::Record(RecordId{})));
 }
 
 TEST_CASE("genesis writes the members and applies only once", "[unit][ledger]") {

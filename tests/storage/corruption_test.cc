@@ -8,6 +8,7 @@
 
 #include "crypto/hash.h"
 #include "storage/record_checksum.h"
+#include "tests/storage/raw_rocksdb.h"
 #include "tests/storage/store_fixture.h"
 
 namespace ertr::storage {
@@ -33,24 +34,8 @@ TEST_CASE("Stored records keep their documented form", "[unit]") {
   CHECK_FALSE(OpenRecord(Bytes(299, 0x6b), expected, "test record").has_value());
 }
 
-// Opens the database with plain RocksDB (as an attacker or a broken disk would see it).
-std::unique_ptr<rocksdb::DB> OpenRaw(const fs::path& dir,
-                                     std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
-  rocksdb::DBOptions options;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {"default", "blocks", "state", "consensus"}) {
-    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  }
-  rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(options, dir.string(), cfs, &handles, &db).ok());
-  return std::unique_ptr<rocksdb::DB>(db);
-}
-
-void CloseRaw(std::unique_ptr<rocksdb::DB>& db, std::vector<rocksdb::ColumnFamilyHandle*>& h) {
-  for (auto* x : h) db->DestroyColumnFamilyHandle(x);
-  db->Close();
-  db.reset();
-}
+using testing::CloseRaw;
+using testing::OpenRaw;
 
 TEST_CASE("A value that fails our record checksum is reported as DataLoss", "[storage]") {
   testing::TempDir dir;

@@ -1,0 +1,147 @@
+// The storage format marker, and opening a database written in the format before ADR 0017
+// (transaction outcomes inside the "state" column family).
+
+#include <catch2/catch.hpp>
+
+#include <rocksdb/db.h>
+
+#include <map>
+
+#include "crypto/hash.h"
+#include "storage/keys.h"
+#include "storage/record_checksum.h"
+#include "tests/storage/raw_rocksdb.h"
+#include "tests/storage/store_fixture.h"
+
+namespace ertr::storage {
+namespace {
+
+using testing::CloseRaw;
+using testing::OpenRaw;
+
+Bytes OutcomeKey(int i) {
+  Bytes k = ToBytes(keys::kOutcomePrefix);
+  Append(k, crypto::Hash(AsBytes("tx " + std::to_string(i))).span());
+  return k;
+}
+
+std::string ReadMarker(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta) {
+  std::string raw;
+  REQUIRE(db.Get(rocksdb::ReadOptions(), meta, std::string(keys::kMetaFormat), &raw).ok());
+  auto marker = OpenRecord(AsBytes(keys::kMetaFormat), AsBytes(raw), "format marker");
+  REQUIRE(marker.has_value());
+  return ToString(*marker);
+}
+
+std::size_t CountOutcomeKeys(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  std::size_t n = 0;
+  for (it->Seek(std::string(keys::kOutcomePrefix));
+       it->Valid() && it->key().starts_with(std::string(keys::kOutcomePrefix)); it->Next()) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_CASE("A database of the format before ADR 0017 gets its outcomes moved when opened",
+          "[storage]") {
+  // Write with this version, then rewrite the files into the old layout with plain RocksDB:
+  // every outcome (or, for a move cut short by a crash, every other one) back in "state", and the
+  // old format marker.
+  const bool cut_short = GENERATE(false, true);
+  INFO((cut_short ? "a move cut short" : "an untouched old database"));
+  testing::TempDir dir;
+  std::map<Bytes, Bytes> expected;
+  crypto::Digest root;
+  {
+    auto s = OpenRocksDbStores(dir / "db");
+    REQUIRE(s.has_value());
+    StateDelta d;
+    for (int i = 0; i < 5000; ++i) {
+      expected[OutcomeKey(i)] = ToBytes("outcome " + std::to_string(i));
+    }
+    expected[ToBytes("o/not-an-outcome")] = ToBytes("stays in state");
+    expected[ToBytes("user/a")] = ToBytes("1");
+    for (const auto& [k, v] : expected) d.Put(k, v);
+    REQUIRE(s->state->Commit(d).ok());
+    root = s->state->StateRoot();
+  }
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(dir / "db", h);
+    REQUIRE(CountOutcomeKeys(*db, h[4]) == 5000);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h[4]));
+    rocksdb::WriteBatch batch;
+    int i = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++i) {
+      if (cut_short && i % 2 == 0) continue;
+      batch.Put(h[2], it->key(), it->value());
+      batch.Delete(h[4], it->key());
+    }
+    REQUIRE(it->status().ok());
+    it.reset();
+    Bytes old_marker = SealRecord(AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatBeforeOutcomes));
+    batch.Put(h[0], std::string(keys::kMetaFormat), std::string(AsStringView(old_marker)));
+    REQUIRE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+    if (!cut_short) {
+      REQUIRE(db->DropColumnFamily(h[4]).ok());  // an older ertrd never had it
+    }
+    CloseRaw(db, h);
+  }
+  if (!cut_short) {
+    std::vector<std::string> families;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), (dir / "db").string(), &families)
+                .ok());
+    REQUIRE(std::find(families.begin(), families.end(), "outcomes") == families.end());
+  }
+
+  {
+    auto s = OpenRocksDbStores(dir / "db");
+    REQUIRE(s.has_value());
+    CHECK(s->state->StateRoot() == root);
+    for (int i : {0, 1, 2, 2500, 4999}) {
+      auto v = s->state->Get(OutcomeKey(i));
+      REQUIRE(v.has_value());
+      REQUIRE(v->has_value());
+      CHECK(**v == expected[OutcomeKey(i)]);
+    }
+    std::map<Bytes, Bytes> scanned;
+    REQUIRE(s->state
+                ->ScanPrefix({},
+                             [&](ByteSpan k, ByteSpan v) {
+                               scanned.emplace(Bytes(k.begin(), k.end()),
+                                               Bytes(v.begin(), v.end()));
+                               return true;
+                             })
+                .ok());
+    CHECK(scanned == expected);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> h;
+  auto db = OpenRaw(dir / "db", h);
+  CHECK(ReadMarker(*db, h[0]) == keys::kFormatVersion);
+  CHECK(CountOutcomeKeys(*db, h[4]) == 5000);
+  CHECK(CountOutcomeKeys(*db, h[2]) == 1);  // "o/not-an-outcome"
+  CloseRaw(db, h);
+}
+
+TEST_CASE("A database of an unknown format is refused, saying which format it has", "[storage]") {
+  testing::TempDir dir;
+  REQUIRE(OpenRocksDbStores(dir / "db").has_value());
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(dir / "db", h);
+    Bytes marker = SealRecord(AsBytes(keys::kMetaFormat), AsBytes("ertr-storage-9"));
+    REQUIRE(db->Put(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaFormat),
+                    std::string(AsStringView(marker)))
+                .ok());
+    CloseRaw(db, h);
+  }
+  auto s = OpenRocksDbStores(dir / "db");
+  REQUIRE_FALSE(s.has_value());
+  CHECK(s.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(s.error().message().find("ertr-storage-9") != std::string::npos);
+  CHECK(s.error().message().find(std::string(keys::kFormatVersion)) != std::string::npos);
+}
+
+}  // namespace
+}  // namespace ertr::storage
