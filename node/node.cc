@@ -347,6 +347,20 @@ void Node::ResendOutbox(std::optional<ReplicaId> to) {
   SendGossip(batch, dest);
 }
 
+void Node::RelayStale(std::chrono::steady_clock::time_point now) {
+  // One batch per sender, so that nothing goes back to where it came from.
+  std::map<ReplicaId, GossipBatch> batches;
+  while (!relay_queue_.empty() && now - relay_queue_.front().arrived >= kRelayAfter) {
+    const Relay& r = relay_queue_.front();
+    if (mempool_->Contains(r.id)) {
+      AddToGossip(batches[r.from], r.bytes, AllBut(r.from));
+      ++relayed_;
+    }
+    relay_queue_.pop_front();
+  }
+  for (auto& [from, batch] : batches) SendGossip(batch, AllBut(from));
+}
+
 void Node::FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
   SendGossip(batch.gossip, AllBut(from));
   if (!batch.ready.empty()) {
@@ -372,11 +386,13 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                  "… is committed already (height " +
                                  std::to_string(outcome->height) + ")");
   }
+  const auto now = std::chrono::steady_clock::now();
   if (!from) {
-    const auto now = std::chrono::steady_clock::now();
     outbox_.insert_or_assign(tx.id, Outbound{tx.bytes, now, now});
+    AddToGossip(batch.gossip, tx.bytes, AllBut(from));
+  } else if (relay_queue_.size() < kMaxRelayQueue) {
+    relay_queue_.push_back(Relay{now, *from, tx.id, tx.bytes});
   }
-  AddToGossip(batch.gossip, tx.bytes, AllBut(from));
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its
   // uploader is offline); until then it waits here, and this node fetches the blob too.

@@ -47,6 +47,12 @@ inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 25
 // A transaction submitted here and not committed this long after it was last gossiped is gossiped
 // again (Node::ResendOutbox).
 inline constexpr auto kRegossipAfter = std::chrono::seconds(5);
+// A transaction that came from a peer is passed on to the other peers only if it is still waiting
+// this long after it arrived (Node::RelayStale): its origin sends it to every peer itself, so a
+// relay is needed only when a link of the origin is down. At most kMaxRelayQueue wait to be
+// relayed; past that, new arrivals rely on their origin's re-gossip alone.
+inline constexpr auto kRelayAfter = std::chrono::seconds(2);
+inline constexpr std::size_t kMaxRelayQueue = std::size_t{1} << 16;
 
 class Node {
  public:
@@ -113,6 +119,8 @@ class Node {
   // and a peer that was not connected then, or whose queue was full, never got it; the primary
   // proposes only what reached it.
   void ResendOutbox(std::optional<ReplicaId> to);
+  // Relays the transactions from peers that arrived kRelayAfter ago or more and are still pooled.
+  void RelayStale(std::chrono::steady_clock::time_point now);
 
   // Blobs (node_blobs.cc).
   bool IsErasedBlob(const crypto::Digest& digest) const;
@@ -311,6 +319,15 @@ class Node {
   };
   crypto::DigestMap<Outbound> outbox_;
   std::uint64_t regossiped_ = 0;
+  // Transactions admitted from peers, in arrival order, until RelayStale looks at them.
+  struct Relay {
+    std::chrono::steady_clock::time_point arrived;
+    ReplicaId from;
+    crypto::Digest id;
+    Bytes bytes;
+  };
+  std::deque<Relay> relay_queue_;
+  std::uint64_t relayed_ = 0;
 
   // Metrics.
   std::vector<std::uint64_t> latency_buckets_;  // counts per kLatencyBoundsMs bucket (+Inf last)

@@ -93,6 +93,10 @@ std::string Node::Metrics() const {
   counter("ertr_transactions_regossiped_total",
           "Own transactions gossiped again: to a peer that (re)connected, or still uncommitted.",
           regossiped_);
+  counter("ertr_transactions_relayed_total",
+          "Transactions from a peer passed on to the others because they were still waiting "
+          "2 s after they arrived (the origin's link to some peer may be down).",
+          relayed_);
   gauge("ertr_records_waiting_for_blob", "Record transactions waiting for f+1 blob holders.",
         gated_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"

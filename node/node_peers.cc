@@ -252,6 +252,7 @@ void Node::Tick() {
   }
   absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kGatedTimeout; });
   ResendOutbox(std::nullopt);
+  RelayStale(now);
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();

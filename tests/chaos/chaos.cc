@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
                  "Seconds within which commits must resume after a fault heals")
       ->capture_default_str();
   app.add_option("--kinds", only_kinds,
-                 "Only these fault kinds, comma-separated (kill, stop, partition, slow-lossy, "
-                 "wipe, power-cut, disk-full, fsync-error)");
+                 "Only these fault kinds, comma-separated (kill, stop, partition, link-cut, "
+                 "slow-lossy, wipe, power-cut, disk-full, fsync-error)");
   app.add_option("--faultfs", faultfs,
                  "The storage-fault library (default: libertr_faultfs.so beside this program; "
                  "without it, no storage faults are injected)");
@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
   auto ms = [&](int lo_ms, int hi_ms) {
     return std::chrono::milliseconds(lo_ms + static_cast<int>(rng() % (hi_ms - lo_ms + 1)));
   };
-  std::vector<std::string> kinds = {"kill", "stop", "partition", "slow-lossy", "wipe", "power-cut"};
+  std::vector<std::string> kinds = {"kill",       "stop", "partition", "link-cut",
+                                    "slow-lossy", "wipe", "power-cut"};
   if (!faultfs.empty()) {
     kinds.push_back("disk-full");
     kinds.push_back("fsync-error");
@@ -266,6 +267,15 @@ int main(int argc, char** argv) {
     } else if (kind == "partition") {
       for (int v : victims) proxy.SetBetween(v, others_of(victims), chaos::LinkState{false, 0, 0});
       std::this_thread::sleep_for(ms(2000, 5000));
+      proxy.HealAll();
+    } else if (kind == "link-cut") {
+      // One link down, both ends still connected to everyone else: what one sends the other
+      // travels through a third node (a relay) or waits for a view change.
+      const auto others = others_of(victims);
+      const int peer = others[rng() % others.size()];
+      std::cout << " (link to node" << peer << ")" << std::flush;
+      proxy.SetBetween(victims.front(), {peer}, chaos::LinkState{false, 0, 0});
+      std::this_thread::sleep_for(ms(3000, 6000));
       proxy.HealAll();
     } else if (kind == "slow-lossy") {
       const auto delay = static_cast<std::uint32_t>(20 + rng() % 180);
