@@ -252,7 +252,11 @@ int main(int argc, char** argv) {
     const auto victims = pick_victims();
     std::ostringstream what;
     what << kind;
-    for (int v : victims) what << " node" << v;
+    // A link cut involves the first victim only (and the peer chosen below).
+    for (int v : victims) {
+      what << " node" << v;
+      if (kind == "link-cut") break;
+    }
     const double before_fault = MaxHeight(net);
     std::cout << "  t=" << std::fixed << std::setprecision(1) << Seconds(Clock::now() - start)
               << "s  " << (kind == "power-cut" ? "power-cut all nodes" : what.str()) << std::flush;
