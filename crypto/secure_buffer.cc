@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -19,27 +20,23 @@ std::uint8_t* NewGuarded(std::size_t size) {
 }
 
 // Each sodium_malloc maps fresh pages around the block (guard pages, mlock) and sodium_free
-// unmaps them: several system calls for every data key of every record. Freed blocks of a small
-// size are kept per thread, zeroed, for the next buffer of exactly that size (the size decides
-// where the block ends against its guard page, so a block is reused only for its own size).
+// unmaps them (a TLB shootdown on every core): several system calls for every data key of every
+// record. Freed blocks of a small size are kept, zeroed, for the next buffer of exactly that size
+// (the size decides where the block ends against its guard page, so a block is reused only for
+// its own size). One pool for the process, not one per thread: an upload's buffers are made on
+// one gRPC thread and freed on another or on the io thread, so per-thread pools filled up only on
+// the threads that free, and the threads that allocate mapped fresh pages every time.
 class GuardedPool {
  public:
-  static thread_local inline bool gone = false;
-
-  // Data keys and other small secrets, and the 64 KiB plaintext chunk of a payload stream
-  // (one per record uploaded); a few of the large ones per thread, so little memory stays locked.
+  // Data keys and other small secrets, and the 64 KiB plaintext chunk of a payload stream (one
+  // per record being uploaded): as many as a busy node has uploads in flight. At most about
+  // 8 × 64 small blocks (two resident pages each) and 64 chunks, 5 MiB, stay mapped.
   static constexpr std::size_t kMaxPooledSize = 64 * 1024;
-  static std::size_t MaxPerSize(std::size_t size) { return size <= 1024 ? 16 : 4; }
-
-  ~GuardedPool() {
-    gone = true;  // buffers freed later on this thread (static destructors) bypass the pool
-    for (auto& [size, blocks] : free_) {
-      for (std::uint8_t* b : blocks) sodium_free(b);
-    }
-  }
+  static constexpr std::size_t kMaxPerSize = 64;
 
   std::uint8_t* Take(std::size_t size) {
     if (size <= kMaxPooledSize) {
+      std::lock_guard lock(mu_);
       for (auto& [s, blocks] : free_) {
         if (s == size && !blocks.empty()) {
           std::uint8_t* b = blocks.back();
@@ -53,39 +50,44 @@ class GuardedPool {
 
   void Give(std::uint8_t* block, std::size_t size) {
     if (size <= kMaxPooledSize) {
-      for (auto& [s, blocks] : free_) {
-        if (s != size) continue;
-        if (blocks.size() < MaxPerSize(size)) {
-          sodium_memzero(block, size);
-          blocks.push_back(block);
-          return;
-        }
-        return sodium_free(block);
-      }
-      if (free_.size() < kMaxSizes) {
-        sodium_memzero(block, size);
-        free_.emplace_back(size, std::vector<std::uint8_t*>{block});
-        return;
-      }
+      sodium_memzero(block, size);
+      std::lock_guard lock(mu_);
+      if (Keep(block, size)) return;
     }
     sodium_free(block);  // zeroes before freeing
   }
 
  private:
+  // Keeps a zeroed block if its size has room (mu_ held).
+  bool Keep(std::uint8_t* block, std::size_t size) {
+    for (auto& [s, blocks] : free_) {
+      if (s != size) continue;
+      if (blocks.size() >= kMaxPerSize) return false;
+      blocks.push_back(block);
+      return true;
+    }
+    if (free_.size() >= kMaxSizes) return false;
+    free_.emplace_back(size, std::vector<std::uint8_t*>{block});
+    return true;
+  }
+
   static constexpr std::size_t kMaxSizes = 8;
+  std::mutex mu_;
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t*>>> free_;
 };
 
+// Never destroyed: threads may still free buffers while the process exits. The pooled blocks
+// are zeroed; the kernel reclaims them with the process.
 GuardedPool& Pool() {
-  thread_local GuardedPool pool;
-  return pool;
+  static auto* pool = new GuardedPool;
+  return *pool;
 }
 
 }  // namespace
 
 SecureBuffer::SecureBuffer(std::size_t size) : size_(size) {
   if (size == 0) return;
-  data_ = GuardedPool::gone ? NewGuarded(size) : Pool().Take(size);
+  data_ = Pool().Take(size);
 }
 
 SecureBuffer::~SecureBuffer() { Release(); }
@@ -108,11 +110,7 @@ void SecureBuffer::Wipe() {
 
 void SecureBuffer::Release() {
   if (data_ != nullptr) {
-    if (GuardedPool::gone) {
-      sodium_free(data_);  // zeroes before freeing
-    } else {
-      Pool().Give(data_, size_);  // zeroed in either case
-    }
+    Pool().Give(data_, size_);  // zeroed, whether pooled or freed
     data_ = nullptr;
     size_ = 0;
   }

@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <future>
 #include <set>
+#include <thread>
 #include <type_traits>
 
 #include "crypto/box_key.h"
@@ -173,6 +175,27 @@ TEST_CASE("A reused guarded block starts zeroed and keeps its size's guard page"
   }
   SecureBuffer next(64 * 1024);
   CHECK(next.data() == chunk);
+  CHECK(std::all_of(next.data(), next.data() + next.size(), [](std::uint8_t v) { return v == 0; }));
+}
+
+TEST_CASE("A guarded block freed on another thread is reused by the next allocation", "[unit]") {
+  // An upload's buffers are made on one gRPC thread and freed on another: one pool for all.
+  // The freeing thread stays alive until the next allocation is made (a thread's exit could
+  // unmap the block and let the next mapping land at the same address by chance).
+  SecureBuffer chunk(48 * 1024);
+  std::fill(chunk.data(), chunk.data() + chunk.size(), std::uint8_t{0x3C});
+  const std::uint8_t* made = chunk.data();
+  std::promise<void> freed, allocated;
+  std::thread other([&, b = std::move(chunk)]() mutable {
+    b = SecureBuffer();
+    freed.set_value();
+    allocated.get_future().wait();
+  });
+  freed.get_future().wait();
+  SecureBuffer next(48 * 1024);
+  allocated.set_value();
+  other.join();
+  CHECK(next.data() == made);
   CHECK(std::all_of(next.data(), next.data() + next.size(), [](std::uint8_t v) { return v == 0; }));
 }
 
