@@ -29,10 +29,12 @@ std::uint8_t* NewGuarded(std::size_t size) {
 class GuardedPool {
  public:
   // Data keys and other small secrets, and the 64 KiB plaintext chunk of a payload stream (one
-  // per record being uploaded): as many as a busy node has uploads in flight. At most about
-  // 8 × 64 small blocks (two resident pages each) and 64 chunks, 5 MiB, stay mapped.
+  // per record being uploaded): as many as a busy node has uploads in flight, up to 64 blocks of
+  // one size and 4 MiB of pooled bytes in all (locked memory counts against RLIMIT_MEMLOCK; past
+  // it libsodium leaves new blocks unlocked).
   static constexpr std::size_t kMaxPooledSize = 64 * 1024;
   static constexpr std::size_t kMaxPerSize = 64;
+  static constexpr std::size_t kMaxPooledBytes = std::size_t{4} << 20;
 
   std::uint8_t* Take(std::size_t size) {
     if (size <= kMaxPooledSize) {
@@ -41,6 +43,7 @@ class GuardedPool {
         if (s == size && !blocks.empty()) {
           std::uint8_t* b = blocks.back();
           blocks.pop_back();
+          pooled_bytes_ -= size;
           return b;  // zeroed when it was given back
         }
       }
@@ -60,20 +63,24 @@ class GuardedPool {
  private:
   // Keeps a zeroed block if its size has room (mu_ held).
   bool Keep(std::uint8_t* block, std::size_t size) {
+    if (pooled_bytes_ + size > kMaxPooledBytes) return false;
     for (auto& [s, blocks] : free_) {
       if (s != size) continue;
       if (blocks.size() >= kMaxPerSize) return false;
       blocks.push_back(block);
+      pooled_bytes_ += size;
       return true;
     }
     if (free_.size() >= kMaxSizes) return false;
     free_.emplace_back(size, std::vector<std::uint8_t*>{block});
+    pooled_bytes_ += size;
     return true;
   }
 
   static constexpr std::size_t kMaxSizes = 8;
   std::mutex mu_;
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t*>>> free_;
+  std::size_t pooled_bytes_ = 0;
 };
 
 // Never destroyed: threads may still free buffers while the process exits. The pooled blocks

@@ -3,8 +3,8 @@
 // SecureBuffer: a move-only block of secret bytes in sodium-guarded memory (guard pages, locked
 // against swapping where the OS allows), zeroed when it is freed. For keys, passphrases and
 // plaintext that must not linger. Not printable, not copyable. Freed blocks of up to 64 KiB are
-// kept zeroed in a small per-thread pool and reused for a buffer of the same size (guarded
-// allocation costs several system calls).
+// kept zeroed in a small pool for the process (at most 4 MiB) and reused for a buffer of the same
+// size (guarded allocation costs several system calls).
 //
 // Thread-safety: like a std::vector; distinct objects from distinct threads.
 

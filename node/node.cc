@@ -356,6 +356,7 @@ void Node::RelayStale(std::chrono::steady_clock::time_point now) {
       AddToGossip(batches[r.from], r.bytes, AllBut(r.from));
       ++relayed_;
     }
+    relay_queue_bytes_ -= r.bytes.size();
     relay_queue_.pop_front();
   }
   for (auto& [from, batch] : batches) SendGossip(batch, AllBut(from));
@@ -390,8 +391,13 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   if (!from) {
     outbox_.insert_or_assign(tx.id, Outbound{tx.bytes, now, now});
     AddToGossip(batch.gossip, tx.bytes, AllBut(from));
-  } else if (relay_queue_.size() < kMaxRelayQueue) {
+  } else if (relay_queue_.size() < kMaxRelayQueue &&
+             relay_queue_bytes_ + tx.bytes.size() <= kMaxRelayBytes) {
+    relay_queue_bytes_ += tx.bytes.size();
     relay_queue_.push_back(Relay{now, *from, tx.id, tx.bytes});
+  } else {
+    AddToGossip(batch.gossip, tx.bytes, AllBut(from));
+    ++relayed_at_once_;
   }
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its

@@ -49,10 +49,12 @@ inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 25
 inline constexpr auto kRegossipAfter = std::chrono::seconds(5);
 // A transaction that came from a peer is passed on to the other peers only if it is still waiting
 // this long after it arrived (Node::RelayStale): its origin sends it to every peer itself, so a
-// relay is needed only when a link of the origin is down. At most kMaxRelayQueue wait to be
-// relayed; past that, new arrivals rely on their origin's re-gossip alone.
+// relay is needed only when a link of the origin is down. At most kMaxRelayQueue transactions
+// and kMaxRelayBytes wait to be relayed; past that, a new arrival is relayed at once (as every
+// arrival was before ADR 0018), never not at all.
 inline constexpr auto kRelayAfter = std::chrono::seconds(2);
-inline constexpr std::size_t kMaxRelayQueue = std::size_t{1} << 16;
+inline constexpr std::size_t kMaxRelayQueue = std::size_t{1} << 17;
+inline constexpr std::size_t kMaxRelayBytes = std::size_t{16} << 20;
 
 class Node {
  public:
@@ -327,7 +329,9 @@ class Node {
     Bytes bytes;
   };
   std::deque<Relay> relay_queue_;
+  std::size_t relay_queue_bytes_ = 0;
   std::uint64_t relayed_ = 0;
+  std::uint64_t relayed_at_once_ = 0;  // the queue was full
 
   // Metrics.
   std::vector<std::uint64_t> latency_buckets_;  // counts per kLatencyBoundsMs bucket (+Inf last)

@@ -97,6 +97,9 @@ std::string Node::Metrics() const {
           "Transactions from a peer passed on to the others because they were still waiting "
           "2 s after they arrived (the origin's link to some peer may be down).",
           relayed_);
+  counter("ertr_transactions_relayed_at_once_total",
+          "Transactions from a peer passed on at once because the relay queue was full.",
+          relayed_at_once_);
   gauge("ertr_records_waiting_for_blob", "Record transactions waiting for f+1 blob holders.",
         gated_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"

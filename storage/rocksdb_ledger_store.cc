@@ -4,6 +4,8 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <functional>
+#include <memory>
 #include <mutex>
 
 #include "common/check.h"
@@ -102,8 +104,13 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
                     const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
     // An empty prefix scans everything (and must not reach memcmp with a null pointer).
     const rocksdb::Slice p = ToSlice(prefix);
+    // Both iterators read one snapshot, so that a scan never sees half of a concurrent write.
+    const std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>>
+        snapshot(db_->db()->GetSnapshot(),
+                 [db = db_->db()](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
     auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
       rocksdb::ReadOptions options = db_->read_options();
+      options.snapshot = snapshot.get();
       options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
       std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, cf));
       it->Seek(p);

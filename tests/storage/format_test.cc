@@ -99,6 +99,23 @@ TEST_CASE("A database of the format before ADR 0017 gets its outcomes moved when
     auto s = OpenRocksDbStores(dir / "db");
     REQUIRE(s.has_value());
     CHECK(s->state->StateRoot() == root);
+    // The root stays right through later writes only if every moved value is found where it is
+    // now: overwriting or deleting an entry subtracts its stored value from the accumulator.
+    // A memory store fed the same content is the reference.
+    auto reference = MakeMemoryStores();
+    StateDelta all;
+    for (const auto& [k, v] : expected) all.Put(k, v);
+    REQUIRE(reference.state->Commit(all).ok());
+    StateDelta later;
+    later.Delete(OutcomeKey(7));
+    later.Put(OutcomeKey(8), ToBytes("rewritten"));
+    later.Put(OutcomeKey(9000), ToBytes("a new outcome"));
+    REQUIRE(s->state->Commit(later).ok());
+    REQUIRE(reference.state->Commit(later).ok());
+    CHECK(s->state->StateRoot() == reference.state->StateRoot());
+    expected.erase(OutcomeKey(7));
+    expected[OutcomeKey(8)] = ToBytes("rewritten");
+    expected[OutcomeKey(9000)] = ToBytes("a new outcome");
     for (int i : {0, 1, 2, 2500, 4999}) {
       auto v = s->state->Get(OutcomeKey(i));
       REQUIRE(v.has_value());
@@ -119,8 +136,8 @@ TEST_CASE("A database of the format before ADR 0017 gets its outcomes moved when
   std::vector<rocksdb::ColumnFamilyHandle*> h;
   auto db = OpenRaw(dir / "db", h);
   CHECK(ReadMarker(*db, h[0]) == keys::kFormatVersion);
-  CHECK(CountOutcomeKeys(*db, h[4]) == 5000);
-  CHECK(CountOutcomeKeys(*db, h[2]) == 1);  // "o/not-an-outcome"
+  CHECK(CountOutcomeKeys(*db, h[4]) == 5000);  // 5,000 moved, one deleted, one added
+  CHECK(CountOutcomeKeys(*db, h[2]) == 1);     // "o/not-an-outcome"
   CloseRaw(db, h);
 }
 

@@ -63,30 +63,34 @@ TEST_CASE("State store contract", "[storage]") {
     del.Delete(some_outcome);
     REQUIRE(state.Commit(del).ok());
     all.erase(some_outcome);
-    s.Reopen();
-    StateStore& reopened = *s.stores.state;
-    CHECK_FALSE(reopened.Get(some_outcome)->has_value());
-    for (const auto& [k, v] : all) CHECK(**reopened.Get(k) == v);
-    const Bytes first = all.begin()->first;
-    for (const Bytes& prefix : {Bytes{}, ToBytes("o"), ToBytes("o/"), ToBytes("o/s"),
-                                Bytes(first.begin(), first.begin() + 5), first, long_key}) {
-      INFO("prefix " << ToHex(prefix));
-      std::vector<std::pair<Bytes, Bytes>> want;
-      for (const auto& [k, v] : all) {
-        if (k.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), k.begin())) {
-          want.emplace_back(k, v);
+    // In memory first, then (RocksDB) from the files after reopening.
+    for (const bool reopen : {false, true}) {
+      INFO((reopen ? "after reopening" : "before reopening"));
+      if (reopen) s.Reopen();
+      StateStore& store = *s.stores.state;
+      CHECK_FALSE(store.Get(some_outcome)->has_value());
+      for (const auto& [k, v] : all) CHECK(**store.Get(k) == v);
+      const Bytes first = all.begin()->first;
+      for (const Bytes& prefix : {Bytes{}, ToBytes("o"), ToBytes("o/"), ToBytes("o/s"),
+                                  Bytes(first.begin(), first.begin() + 5), first, long_key}) {
+        INFO("prefix " << ToHex(prefix));
+        std::vector<std::pair<Bytes, Bytes>> want;
+        for (const auto& [k, v] : all) {
+          if (k.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), k.begin())) {
+            want.emplace_back(k, v);
+          }
         }
+        std::vector<std::pair<Bytes, Bytes>> got;
+        REQUIRE(store
+                    .ScanPrefix(prefix,
+                                [&](ByteSpan k, ByteSpan v) {
+                                  got.emplace_back(Bytes(k.begin(), k.end()),
+                                                   Bytes(v.begin(), v.end()));
+                                  return true;
+                                })
+                    .ok());
+        CHECK(got == want);
       }
-      std::vector<std::pair<Bytes, Bytes>> got;
-      REQUIRE(reopened
-                  .ScanPrefix(prefix,
-                              [&](ByteSpan k, ByteSpan v) {
-                                got.emplace_back(Bytes(k.begin(), k.end()),
-                                                 Bytes(v.begin(), v.end()));
-                                return true;
-                              })
-                  .ok());
-      CHECK(got == want);
     }
   }
 
