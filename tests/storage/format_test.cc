@@ -122,16 +122,8 @@ TEST_CASE("A database of the format before ADR 0017 gets its outcomes moved when
       REQUIRE(v->has_value());
       CHECK(**v == expected[OutcomeKey(i)]);
     }
-    std::map<Bytes, Bytes> scanned;
-    REQUIRE(s->state
-                ->ScanPrefix({},
-                             [&](ByteSpan k, ByteSpan v) {
-                               scanned.emplace(Bytes(k.begin(), k.end()),
-                                               Bytes(v.begin(), v.end()));
-                               return true;
-                             })
-                .ok());
-    CHECK(scanned == expected);
+    CHECK(testing::ScanAll(*s->state, {}) ==
+          std::vector<std::pair<Bytes, Bytes>>(expected.begin(), expected.end()));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> h;
   auto db = OpenRaw(dir / "db", h);

@@ -83,16 +83,7 @@ TEST_CASE("State store contract", "[storage]") {
             want.emplace_back(k, v);
           }
         }
-        std::vector<std::pair<Bytes, Bytes>> got;
-        REQUIRE(store
-                    .ScanPrefix(prefix,
-                                [&](ByteSpan k, ByteSpan v) {
-                                  got.emplace_back(Bytes(k.begin(), k.end()),
-                                                   Bytes(v.begin(), v.end()));
-                                  return true;
-                                })
-                    .ok());
-        CHECK(got == want);
+        CHECK(testing::ScanAll(store, prefix) == want);
       }
     }
   }

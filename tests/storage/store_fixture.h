@@ -3,9 +3,13 @@
 // Opens the ledger stores of one implementation for contract tests: every test body runs against
 // each implementation (STYLE.md section 9).
 
+#include <catch2/catch.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/stores.h"
 #include "tests/support/temp_dir.h"
@@ -25,6 +29,18 @@ struct StoreUnderTest {
     if (s) stores = std::move(*s);
   }
 };
+
+// Every entry of a state scan under `prefix`, in the order the scan gave them; FAILs on an error.
+inline std::vector<std::pair<Bytes, Bytes>> ScanAll(const storage::StateStore& state,
+                                                    ByteSpan prefix) {
+  std::vector<std::pair<Bytes, Bytes>> out;
+  const Status s = state.ScanPrefix(prefix, [&](ByteSpan k, ByteSpan v) {
+    out.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  });
+  REQUIRE(s.ok());
+  return out;
+}
 
 inline StoreUnderTest MakeStore(const std::string& kind) {
   StoreUnderTest s;
