@@ -387,17 +387,17 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                  "… is committed already (height " +
                                  std::to_string(outcome->height) + ")");
   }
+  // Gossiped at once by its origin (or by a peer whose relay queue is full); else queued for
+  // RelayStale (ADR 0018).
   const auto now = std::chrono::steady_clock::now();
-  if (!from) {
-    outbox_.insert_or_assign(tx.id, Outbound{tx.bytes, now, now});
-    AddToGossip(batch.gossip, tx.bytes, AllBut(from));
-  } else if (relay_queue_.size() < kMaxRelayQueue &&
-             relay_queue_bytes_ + tx.bytes.size() <= kMaxRelayBytes) {
+  if (!from) outbox_.insert_or_assign(tx.id, Outbound{tx.bytes, now, now});
+  if (from && relay_queue_.size() < kMaxRelayQueue &&
+      relay_queue_bytes_ + tx.bytes.size() <= kMaxRelayBytes) {
     relay_queue_bytes_ += tx.bytes.size();
     relay_queue_.push_back(Relay{now, *from, tx.id, tx.bytes});
   } else {
     AddToGossip(batch.gossip, tx.bytes, AllBut(from));
-    ++relayed_at_once_;
+    if (from) ++relayed_at_once_;
   }
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its

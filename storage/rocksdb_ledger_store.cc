@@ -104,9 +104,11 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
                     const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
     // An empty prefix scans everything (and must not reach memcmp with a null pointer).
     const rocksdb::Slice p = ToSlice(prefix);
-    // Both iterators read one snapshot, so that a scan never sees half of a concurrent write.
+    // Two iterators read one snapshot, so that a merged scan never sees half of a concurrent
+    // write (one iterator is consistent by itself: no snapshot for the usual scans).
+    const bool merged = keys::MayHoldOutcomes(prefix);
     const std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>>
-        snapshot(db_->db()->GetSnapshot(),
+        snapshot(merged ? db_->db()->GetSnapshot() : nullptr,
                  [db = db_->db()](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
     auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
       rocksdb::ReadOptions options = db_->read_options();
@@ -121,7 +123,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     };
     std::unique_ptr<rocksdb::Iterator> state = open(db_->state(), false);
     std::unique_ptr<rocksdb::Iterator> outcomes;
-    if (keys::MayHoldOutcomes(prefix)) outcomes = open(db_->outcomes(), true);
+    if (merged) outcomes = open(db_->outcomes(), true);
     for (;;) {
       const bool in_state = in_prefix(state);
       const bool in_outcomes = in_prefix(outcomes);
