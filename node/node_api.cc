@@ -6,6 +6,7 @@
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -35,6 +36,14 @@ namespace v1 = ertr::v1;
 namespace {
 
 constexpr std::size_t kMaxUploadChunk = 4u << 20;
+// Upload chunks from this size are sealed and written on the API's writer threads, in a pipeline
+// (UploadCall); smaller ones on the gRPC thread when nothing is in flight.
+constexpr std::size_t kPipelineBytes = 256u << 10;
+// Chunks received and not yet written, per upload, and the emptied buffers kept for reuse (of
+// each kind, plaintext and ciphertext). Memory per upload: at most about 2 × (in flight + spare)
+// + 1 buffers of up to kMaxUploadChunk each, usually 1 MiB.
+constexpr int kMaxChunksInFlight = 3;
+constexpr std::size_t kMaxSpareBuffers = 2;
 constexpr std::size_t kReadPiece = 256u << 10;  // ciphertext bytes decrypted per streamed message
 constexpr int kMaxConcurrentUploads = 16;
 constexpr std::size_t kMaxApiQueue = 10'000;  // calls waiting for the io thread
@@ -131,6 +140,9 @@ class Node::ApiService final : public grpc::CallbackGenericService {
 
   std::uint64_t refused() const { return refused_.load(); }
 
+  // The threads of the uploads' pipelines (UploadCall).
+  boost::asio::thread_pool& writers() { return writers_; }
+
   // One check of a blob's stored copy at a time (ReadCall::Failed).
   bool BeginVerify(const crypto::Digest& digest) {
     std::lock_guard lock(verifying_mu_);
@@ -185,6 +197,9 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::mutex replay_mu_;
   proto::ReplayGuard replay_;  // guarded by replay_mu_
   std::atomic<int> uploads_{0};
+  // Joined when the service is destroyed, after the gRPC server has finished every call (an
+  // upload finishes only once its writes have run).
+  boost::asio::thread_pool writers_{std::clamp(std::thread::hardware_concurrency(), 1u, 4u)};
   std::atomic<std::uint64_t> refused_{0};
   std::mutex verifying_mu_;
   std::set<crypto::Digest> verifying_;  // guarded by verifying_mu_
@@ -228,14 +243,23 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer out_;
 };
 
-// UploadRecord: plaintext in, encrypted into the blob store as it arrives.
+// UploadRecord: plaintext in, encrypted into the blob store as it arrives. The gRPC thread hashes
+// and encrypts each chunk; the ciphertext of a large chunk is hashed and written to the blob store
+// on the service's writer threads meanwhile (one write at a time per upload, at most one more
+// chunk's ciphertext waiting for it), so an upload uses two cores. The call finishes only when no
+// write is running: the reactor outlives its writes.
 class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
  public:
   using Begin = std::function<void(const ledger::UserState&, const v1::UploadStart&)>;
 
   UploadCall(Node& node, Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx,
              std::atomic<int>& active)
-      : n_(node), svc_(svc), ctx_(ctx), active_(active) {
+      : n_(node),
+        svc_(svc),
+        ctx_(ctx),
+        active_(active),
+        seal_(svc.writers().get_executor()),
+        write_(svc.writers().get_executor()) {
     StartRead(&in_);
   }
 
@@ -249,8 +273,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       }
       return EndUpload();
     }
-    std::string raw = Flatten(in_);
+    bool parsed = false;
     if (!authenticated_) {
+      // The first message is what the caller signed: checked as received, then parsed.
+      std::string raw = Flatten(in_);
       authenticated_ = true;
       auto auth = svc_.Authenticate(ctx_, raw);
       if (!auth) return Fail(auth.error());
@@ -261,9 +287,14 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
                                               std::to_string(kMaxConcurrentUploads) +
                                               "); retry shortly"));
       }
+      parsed = req_.ParseFromString(raw);
+      Wipe(raw);
+    } else {
+      // Chunks are parsed straight from gRPC's buffer (one copy of the plaintext fewer).
+      grpc::ProtoBufferReader reader(&in_);
+      parsed = req_.ParseFromZeroCopyStream(&reader) && reader.status().ok();
+      in_.Clear();
     }
-    const bool parsed = req_.ParseFromString(raw);
-    Wipe(raw);
     if (!parsed) {
       return Fail(Status::InvalidArgument(
           "an upload message is not a valid UploadRecordRequest (proto/ertr/v1/api.proto)"));
@@ -316,6 +347,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnChunk() {
+    if (auto e = WriteError(); !e.ok()) {
+      Wipe(*req_.mutable_chunk());
+      return Fail(e);
+    }
     if (!started_ || ended_) {
       Wipe(*req_.mutable_chunk());
       return Fail(Status::InvalidArgument("a chunk must come after start and before end"));
@@ -337,15 +372,107 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       return Fail(Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
                                           std::to_string(start_.plaintext_size()) + " bytes)"));
     }
-    hasher_.Update(AsBytes(*chunk));
-    cipher_.clear();
-    encryptor_->Update(AsBytes(*chunk), cipher_);
-    Wipe(*chunk);
-    if (auto s = writer_->Write(cipher_); !s.ok()) return Fail(s);
-    StartRead(&in_);
+    // The chunk leaves req_ (which takes a spare buffer for the next one) for the seal stage.
+    std::string plain;
+    plain.swap(*chunk);
+    std::unique_lock lock(mu_);
+    if (!spare_plain_.empty()) {
+      chunk->swap(spare_plain_.back());
+      spare_plain_.pop_back();
+    }
+    if (plain.size() < kPipelineBytes && in_flight_ == 0) {
+      lock.unlock();  // small and nothing in flight: seal and write it here, at once
+      const Status s = Store(Seal(std::move(plain)));
+      if (!s.ok()) return Fail(s);
+      return StartRead(&in_);
+    }
+    const bool read_on = ++in_flight_ < kMaxChunksInFlight;
+    read_waits_ = !read_on;
+    lock.unlock();
+    boost::asio::post(seal_, [this, p = std::move(plain)]() mutable {
+      Bytes cipher = Seal(std::move(p));
+      boost::asio::post(write_,
+                        [this, c = std::move(cipher)]() mutable { Written(Store(std::move(c))); });
+    });
+    if (read_on) StartRead(&in_);
+  }
+
+  // Hashes and encrypts a chunk, wipes it and keeps its buffer for a later chunk (seal stage).
+  Bytes Seal(std::string plain) {
+    Bytes cipher;
+    {
+      std::lock_guard lock(mu_);
+      if (!write_error_.ok()) {
+        Wipe(plain);
+        return cipher;  // the upload failed: nothing more is sealed
+      }
+      if (!spare_cipher_.empty()) {
+        cipher = std::move(spare_cipher_.back());
+        spare_cipher_.pop_back();
+      }
+    }
+    cipher.clear();
+    hasher_.Update(AsBytes(plain));
+    encryptor_->Update(AsBytes(plain), cipher);
+    Wipe(plain);
+    plain.clear();
+    std::lock_guard lock(mu_);
+    if (spare_plain_.size() < kMaxSpareBuffers) spare_plain_.push_back(std::move(plain));
+    return cipher;
+  }
+
+  // Hashes and writes a chunk's ciphertext to the blob store (write stage).
+  Status Store(Bytes cipher) {
+    {
+      std::lock_guard lock(mu_);
+      if (!write_error_.ok()) return write_error_;
+    }
+    Status s = writer_->Write(cipher);
+    std::lock_guard lock(mu_);
+    if (spare_cipher_.size() < kMaxSpareBuffers) spare_cipher_.push_back(std::move(cipher));
+    return s;
+  }
+
+  // A pipelined chunk is stored (or failed): reads on if the reader waited for room, and ends
+  // the call if the end or a failure waited for the last chunk in flight.
+  void Written(const Status& s) {
+    std::unique_lock lock(mu_);
+    if (!s.ok() && write_error_.ok()) write_error_ = s;
+    --in_flight_;
+    const bool read = read_waits_;
+    read_waits_ = false;
+    std::function<void()> then;
+    if (in_flight_ == 0) then.swap(then_);
+    lock.unlock();
+    // A read after a failure ends in OnReadDone with that failure.
+    if (read) StartRead(&in_);
+    if (then) then();
+  }
+
+  // Runs `next` (which ends the call) once no chunk is in flight. Only the first is kept: the
+  // call ends once.
+  void AfterWrites(std::function<void()> next) {
+    std::unique_lock lock(mu_);
+    if (finishing_ || then_) return;
+    if (in_flight_ > 0) {
+      then_ = std::move(next);
+      return;
+    }
+    lock.unlock();
+    next();
+  }
+
+  Status WriteError() {
+    std::lock_guard lock(mu_);
+    return write_error_;
   }
 
   void EndUpload() {
+    AfterWrites([this] { EndUploadWritten(); });
+  }
+
+  void EndUploadWritten() {
+    if (auto e = WriteError(); !e.ok()) return EndCall(e);
     if (start_.plaintext_size() != 0 && plaintext_size_ != start_.plaintext_size()) {
       return Fail(Status::InvalidArgument("the upload has " + std::to_string(plaintext_size_) +
                                           " bytes but start.plaintext_size said " +
@@ -357,9 +484,9 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
           "the payload's BLAKE2b-256 differs from end.plaintext_digest: bytes were lost or "
           "changed on the way; nothing was stored, upload again"));
     }
-    cipher_.clear();
-    encryptor_->Finish(cipher_);
-    if (auto s = writer_->Write(cipher_); !s.ok()) return Fail(s);
+    Bytes last;
+    encryptor_->Finish(last);
+    if (auto s = writer_->Write(last); !s.ok()) return EndCall(s);
     const std::uint64_t size = writer_->bytes_written();
     auto digest = writer_->Commit();
     if (!digest) return Fail(digest.error());
@@ -371,18 +498,28 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
         [this, d = *digest, size](const ledger::UserState& caller) {
           if (auto s = n_.ApiUploadDone(caller, start_, d, size, key_, resp_); !s.ok()) {
             (void)n_.blobs_->Delete(d);
-            return Fail(s);
+            return EndCall(s);
           }
           out_ = ToBuffer(resp_.SerializeAsString());
           StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
         },
         [this, d = *digest](const Status& s) {
           (void)n_.blobs_->Delete(d);
-          Fail(s);
+          EndCall(s);
         });
   }
 
+  // Ends the call with `s` once no write is running.
   void Fail(const Status& s) {
+    AfterWrites([this, s] { EndCall(s); });
+  }
+
+  // Ends the call; no write may be running.
+  void EndCall(const Status& s) {
+    {
+      std::lock_guard lock(mu_);
+      finishing_ = true;
+    }
     writer_.reset();  // an uncommitted writer removes its temporary file
     Finish(ToGrpc(s));
   }
@@ -407,7 +544,17 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   std::optional<crypto::PayloadEncryptor> encryptor_;
   std::unique_ptr<storage::BlobWriter> writer_;
   crypto::Hasher hasher_;
-  Bytes cipher_;
+  // The pipeline's two stages (each runs one job at a time, in order, on the writer threads).
+  boost::asio::strand<boost::asio::thread_pool::executor_type> seal_;
+  boost::asio::strand<boost::asio::thread_pool::executor_type> write_;
+  std::mutex mu_;                         // guards the members below, shared with the stages
+  int in_flight_ = 0;                     // chunks handed to the seal stage and not yet written
+  bool read_waits_ = false;               // the next read waits for room in the pipeline
+  Status write_error_ = Status::Ok();     // the first failure of a stage: the upload fails
+  std::function<void()> then_;            // ends the call once nothing is in flight
+  bool finishing_ = false;                // the call is being finished: do nothing more
+  std::vector<std::string> spare_plain_;  // buffers to reuse (wiped)
+  std::vector<Bytes> spare_cipher_;
   std::uint64_t plaintext_size_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
@@ -437,6 +438,98 @@ grpc::Status RawCall(Cluster& c, const std::string& method, const std::string& r
   stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp,
                  [&](grpc::Status s) { done.set_value(s); });
   return done.get_future().get();
+}
+
+// The files in node i's blob store directory `sub` ("tmp": uploads and pulls in progress).
+std::size_t BlobFiles(Cluster& c, int i, const char* sub) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(c.home(i) + "/data/blobs/" + sub, ec)) {
+    if (e.is_regular_file()) ++n;
+  }
+  return n;
+}
+
+// A large upload (1 MiB chunks: sealed and written in the node's pipeline) that stops short or
+// ends wrongly stores nothing, whichever stage its chunks were in, and the node takes the next
+// upload as before.
+TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the next one works",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
+  REQUIRE(c.Client(0, c.admin_key(0))->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}));
+  const std::size_t objects_before = BlobFiles(c, 0, "objects");
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Ertr::NewStub(channel);
+  v1::UploadRecordRequest chunk;
+  chunk.set_chunk(std::string(1u << 20, 'p'));
+  // Sends start (declaring `declared` bytes, 0: unknown) and `chunks` chunks of 1 MiB; then the
+  // end message with `digest` unless `cancel`, in which case the call is cancelled instead.
+  auto upload = [&](std::uint64_t declared, int chunks, const std::string& digest, bool cancel) {
+    v1::UploadRecordRequest start;
+    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+    start.mutable_start()->set_plaintext_size(declared);
+    grpc::ClientContext ctx;
+    for (const auto& [k, v] :
+         Signed(c, phys, NowMs(), "/ertr.v1.Ertr/UploadRecord", start.SerializeAsString())) {
+      ctx.AddMetadata(k, v);
+    }
+    v1::UploadRecordResponse resp;
+    auto writer = stub->UploadRecord(&ctx, &resp);
+    bool ok = writer->Write(start);
+    for (int i = 0; ok && i < chunks; ++i) ok = writer->Write(chunk);
+    CHECK(ok);
+    if (cancel) {
+      ctx.TryCancel();
+    } else {
+      v1::UploadRecordRequest end;
+      end.mutable_end()->set_plaintext_digest(digest);
+      writer->Write(end);
+      writer->WritesDone();
+    }
+    return writer->Finish();
+  };
+
+  SECTION("cancelled while its chunks are in flight") {
+    auto s = upload(0, 12, "", true);
+    CHECK(s.error_code() == grpc::StatusCode::CANCELLED);
+  }
+  SECTION("the plaintext digest in the end message does not match what arrived") {
+    auto s = upload(0, 9, std::string(32, '\x07'), false);
+    CHECK(s.error_code() == grpc::StatusCode::DATA_LOSS);
+    CHECK(s.error_message().find("end.plaintext_digest") != std::string::npos);
+  }
+  SECTION("shorter than start.plaintext_size said") {
+    auto s = upload(10u << 20, 7, "", false);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("start.plaintext_size") != std::string::npos);
+  }
+  // The temporary file goes as the call ends (a cancelled call may end a moment later).
+  for (int i = 0; i < 100 && BlobFiles(c, 0, "tmp") != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(BlobFiles(c, 0, "tmp") == 0);
+  CHECK(BlobFiles(c, 0, "objects") == objects_before);
+
+  const std::uint64_t size = (5ull << 20) + 12345;  // 5 pipelined chunks and a short last one
+  GeneratedStream gen(size);
+  std::istream in(&gen);
+  auto up = c.Client(0, phys)->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in, size);
+  INFO((up ? "" : up.error().ToString()));
+  REQUIRE(up.has_value());
+  const auto sent = gen.Digest();
+  CHECK(up->upload.plaintext_digest() == AsStringView(sent.span()));
+  HashingSink sink;
+  std::ostream out(&sink);
+  auto info = c.Client(0, phys)->GetRecord(IdOf(up->upload.record_id()), "treatment", out);
+  INFO((info ? "" : info.error().ToString()));
+  REQUIRE(info.has_value());
+  CHECK(sink.Digest() == sent);
 }
 
 TEST_CASE("API calls must be signed by a registered user, fresh, and never replayed",
