@@ -40,7 +40,7 @@ namespace ertr::node {
 inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
 // Chunks requested ahead of the one being written, per pull (the holder's send queue and this
 // node's receive buffers hold at most this many chunks of one pull).
-inline constexpr std::uint64_t kPullWindowChunks = 2;
+inline constexpr std::uint64_t kPullWindowChunks = 4;
 inline constexpr std::size_t kMaxConcurrentPulls = 4;
 inline constexpr std::size_t kMaxServingSessions = 16;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
