@@ -39,9 +39,9 @@ constexpr std::size_t kMaxUploadChunk = 4u << 20;
 // Upload chunks from this size are sealed and written on the API's writer threads, in a pipeline
 // (UploadCall); smaller ones on the gRPC thread when nothing is in flight.
 constexpr std::size_t kPipelineBytes = 256u << 10;
-// Chunks received and not yet written, per upload, and the emptied buffers kept for reuse (of
-// each kind, plaintext and ciphertext). Memory per upload: at most about 2 × (in flight + spare)
-// + 1 buffers of up to kMaxUploadChunk each, usually 1 MiB.
+// Chunks received and not yet written, per upload, and the emptied ciphertext buffers kept for
+// reuse. Memory per upload: at most about 2 × in flight + spare + 1 buffers of up to
+// kMaxUploadChunk each (usually 1 MiB).
 constexpr int kMaxChunksInFlight = 3;
 constexpr std::size_t kMaxSpareBuffers = 2;
 constexpr std::size_t kReadPiece = 256u << 10;  // ciphertext bytes decrypted per streamed message
@@ -243,11 +243,13 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer out_;
 };
 
-// UploadRecord: plaintext in, encrypted into the blob store as it arrives. The gRPC thread hashes
-// and encrypts each chunk; the ciphertext of a large chunk is hashed and written to the blob store
-// on the service's writer threads meanwhile (one write at a time per upload, at most one more
-// chunk's ciphertext waiting for it), so an upload uses two cores. The call finishes only when no
-// write is running: the reactor outlives its writes.
+// UploadRecord: plaintext in, encrypted into the blob store as it arrives. A large chunk goes
+// through a pipeline of two stages on the service's writer threads (asio strands: one job at a
+// time each, in order): the seal stage hashes and encrypts it and wipes the plaintext, the write
+// stage hashes and writes the ciphertext. Meanwhile gRPC reads the next chunk, with at most
+// kMaxChunksInFlight chunks between the two, so an upload uses up to three cores. Small chunks are
+// sealed and written at once on the gRPC thread when nothing is in flight. The call finishes only
+// when nothing is in flight: the reactor outlives its jobs.
 class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
  public:
   using Begin = std::function<void(const ledger::UserState&, const v1::UploadStart&)>;
@@ -291,8 +293,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       Wipe(raw);
     } else {
       // Chunks are parsed straight from gRPC's buffer (one copy of the plaintext fewer).
-      grpc::ProtoBufferReader reader(&in_);
-      parsed = req_.ParseFromZeroCopyStream(&reader) && reader.status().ok();
+      {
+        grpc::ProtoBufferReader reader(&in_);
+        parsed = req_.ParseFromZeroCopyStream(&reader) && reader.status().ok();
+      }
       in_.Clear();
     }
     if (!parsed) {
@@ -372,14 +376,9 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       return Fail(Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
                                           std::to_string(start_.plaintext_size()) + " bytes)"));
     }
-    // The chunk leaves req_ (which takes a spare buffer for the next one) for the seal stage.
     std::string plain;
     plain.swap(*chunk);
     std::unique_lock lock(mu_);
-    if (!spare_plain_.empty()) {
-      chunk->swap(spare_plain_.back());
-      spare_plain_.pop_back();
-    }
     if (plain.size() < kPipelineBytes && in_flight_ == 0) {
       lock.unlock();  // small and nothing in flight: seal and write it here, at once
       const Status s = Store(Seal(std::move(plain)));
@@ -388,16 +387,18 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     }
     const bool read_on = ++in_flight_ < kMaxChunksInFlight;
     read_waits_ = !read_on;
-    lock.unlock();
+    // Posted under the lock: once read_waits_ is visible, a stage may start the next read, and
+    // that chunk must reach the seal stage after this one.
     boost::asio::post(seal_, [this, p = std::move(plain)]() mutable {
       Bytes cipher = Seal(std::move(p));
       boost::asio::post(write_,
                         [this, c = std::move(cipher)]() mutable { Written(Store(std::move(c))); });
     });
+    lock.unlock();
     if (read_on) StartRead(&in_);
   }
 
-  // Hashes and encrypts a chunk, wipes it and keeps its buffer for a later chunk (seal stage).
+  // Hashes and encrypts a chunk, and wipes it (seal stage).
   Bytes Seal(std::string plain) {
     Bytes cipher;
     {
@@ -415,9 +416,6 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     hasher_.Update(AsBytes(plain));
     encryptor_->Update(AsBytes(plain), cipher);
     Wipe(plain);
-    plain.clear();
-    std::lock_guard lock(mu_);
-    if (spare_plain_.size() < kMaxSpareBuffers) spare_plain_.push_back(std::move(plain));
     return cipher;
   }
 
@@ -547,14 +545,13 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   // The pipeline's two stages (each runs one job at a time, in order, on the writer threads).
   boost::asio::strand<boost::asio::thread_pool::executor_type> seal_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> write_;
-  std::mutex mu_;                         // guards the members below, shared with the stages
-  int in_flight_ = 0;                     // chunks handed to the seal stage and not yet written
-  bool read_waits_ = false;               // the next read waits for room in the pipeline
-  Status write_error_ = Status::Ok();     // the first failure of a stage: the upload fails
-  std::function<void()> then_;            // ends the call once nothing is in flight
-  bool finishing_ = false;                // the call is being finished: do nothing more
-  std::vector<std::string> spare_plain_;  // buffers to reuse (wiped)
-  std::vector<Bytes> spare_cipher_;
+  std::mutex mu_;                      // guards the members below, shared with the stages
+  int in_flight_ = 0;                  // chunks handed to the seal stage and not yet written
+  bool read_waits_ = false;            // the next read waits for room in the pipeline
+  Status write_error_ = Status::Ok();  // the first failure of a stage: the upload fails
+  std::function<void()> then_;         // ends the call once nothing is in flight
+  bool finishing_ = false;             // the call is being finished: do nothing more
+  std::vector<Bytes> spare_cipher_;    // emptied ciphertext buffers to reuse
   std::uint64_t plaintext_size_ = 0;
 };
 

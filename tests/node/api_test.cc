@@ -465,11 +465,11 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::Ertr::NewStub(channel);
-  v1::UploadRecordRequest chunk;
-  chunk.set_chunk(std::string(1u << 20, 'p'));
-  // Sends start (declaring `declared` bytes, 0: unknown) and `chunks` chunks of 1 MiB; then the
-  // end message with `digest` unless `cancel`, in which case the call is cancelled instead.
-  auto upload = [&](std::uint64_t declared, int chunks, const std::string& digest, bool cancel) {
+  // Sends start (declaring `declared` bytes, 0: unknown) and the chunks; then the end message with
+  // `digest` unless `cancel`, in which case the call is cancelled instead.
+  v1::UploadRecordResponse resp;
+  auto upload = [&](std::uint64_t declared, const std::vector<std::string>& chunks,
+                    const std::string& digest, bool cancel) {
     v1::UploadRecordRequest start;
     start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
     start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
@@ -479,10 +479,13 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
          Signed(c, phys, NowMs(), "/ertr.v1.Ertr/UploadRecord", start.SerializeAsString())) {
       ctx.AddMetadata(k, v);
     }
-    v1::UploadRecordResponse resp;
     auto writer = stub->UploadRecord(&ctx, &resp);
     bool ok = writer->Write(start);
-    for (int i = 0; ok && i < chunks; ++i) ok = writer->Write(chunk);
+    v1::UploadRecordRequest chunk;
+    for (std::size_t i = 0; ok && i < chunks.size(); ++i) {
+      chunk.set_chunk(chunks[i]);
+      ok = writer->Write(chunk);
+    }
     CHECK(ok);
     if (cancel) {
       ctx.TryCancel();
@@ -494,18 +497,58 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
     }
     return writer->Finish();
   };
+  auto mib = [](int n) {
+    return std::vector<std::string>(static_cast<std::size_t>(n), std::string(1u << 20, 'p'));
+  };
 
+  std::size_t stored = 0;  // records stored by the section
+  SECTION("chunks alternating above and below the pipeline's size arrive whole and in order") {
+    // Pipelined and at-once chunks mixed: each must be sealed and written in arrival order.
+    const std::size_t sizes[] = {1u << 20, 1000, 300u << 10, 255u << 10, 2u << 20, 1, 256u << 10};
+    std::vector<std::string> chunks;
+    crypto::Hasher hasher;
+    for (int i = 0; i < 25; ++i) {
+      std::string part(sizes[static_cast<std::size_t>(i) % std::size(sizes)], '\0');
+      crypto::RandomBytes(
+          MutableByteSpan(reinterpret_cast<std::uint8_t*>(part.data()), part.size()));
+      hasher.Update(AsBytes(part));
+      chunks.push_back(std::move(part));
+    }
+    const auto sent = hasher.Finish();
+    auto s = upload(0, chunks, std::string(AsStringView(sent.span())), false);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    stored = 1;
+    CHECK(resp.plaintext_digest() == AsStringView(sent.span()));
+    // Signed and committed, the record reads back as sent: the ciphertext was written in order.
+    auto signer = crypto::MakeEd25519Signer(phys.Clone());
+    auto sig = signer->Sign(crypto::SigningDomain::kTransaction, c.chain_id(),
+                            AsBytes(resp.transaction_body()));
+    REQUIRE(sig.has_value());
+    v1::SignedTransaction tx;
+    tx.set_body(resp.transaction_body());
+    tx.set_signature(std::string(AsStringView(sig->span())));
+    auto submitted = c.Client(0, phys)->SubmitSigned(tx, true);
+    INFO((submitted ? "" : submitted.error().ToString()));
+    REQUIRE(submitted.has_value());
+    HashingSink sink;
+    std::ostream out(&sink);
+    auto info = c.Client(0, phys)->GetRecord(IdOf(resp.record_id()), "treatment", out);
+    INFO((info ? "" : info.error().ToString()));
+    REQUIRE(info.has_value());
+    CHECK(sink.Digest() == sent);
+  }
   SECTION("cancelled while its chunks are in flight") {
-    auto s = upload(0, 12, "", true);
+    auto s = upload(0, mib(12), "", true);
     CHECK(s.error_code() == grpc::StatusCode::CANCELLED);
   }
   SECTION("the plaintext digest in the end message does not match what arrived") {
-    auto s = upload(0, 9, std::string(32, '\x07'), false);
+    auto s = upload(0, mib(9), std::string(32, '\x07'), false);
     CHECK(s.error_code() == grpc::StatusCode::DATA_LOSS);
     CHECK(s.error_message().find("end.plaintext_digest") != std::string::npos);
   }
   SECTION("shorter than start.plaintext_size said") {
-    auto s = upload(10u << 20, 7, "", false);
+    auto s = upload(10u << 20, mib(7), "", false);
     CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(s.error_message().find("start.plaintext_size") != std::string::npos);
   }
@@ -514,7 +557,7 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(BlobFiles(c, 0, "tmp") == 0);
-  CHECK(BlobFiles(c, 0, "objects") == objects_before);
+  CHECK(BlobFiles(c, 0, "objects") == objects_before + stored);
 
   const std::uint64_t size = (5ull << 20) + 12345;  // 5 pipelined chunks and a short last one
   GeneratedStream gen(size);
