@@ -1,0 +1,117 @@
+// A disk that fills up in the middle of a large upload (ADR 0019: its chunks are sealed and
+// written on the API's writer threads): the upload fails with a clear status, leaves no file
+// behind, and once there is room again the node takes the next upload. Real ertrd processes,
+// the fault injected by the chaos harness's storage-fault library (faultfs.cc).
+
+#include <grpcpp/grpcpp.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "ertr/v1/api.grpc.pb.h"
+#include "proto/api_auth.h"
+#include "tests/support/local_network.h"
+
+namespace ertr::testing {
+namespace {
+
+namespace v1 = ertr::v1;
+
+std::size_t FilesIn(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) ++n;
+  }
+  return n;
+}
+
+TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the node goes on",
+          "[integration][slow]") {
+  LocalNetworkOptions o;
+  o.ertrd = ERTRD;
+  o.validators = 4;
+  o.faultfs = FAULTFS;
+  LocalNetwork net(o);
+  REQUIRE(net.Create());
+  net.StartAll();
+  REQUIRE(net.WaitConnected(60));
+  ledger::Pseudonym patient;
+  std::vector<crypto::SigningKey> integrators;
+  auto registered = net.RegisterLoadUsers(patient, integrators);
+  INFO(registered.ToString());
+  REQUIRE(registered.ok());
+  const crypto::SigningKey& user = integrators[0];
+  const auto tmp = net.Home(0) / "data" / "blobs" / "tmp";
+
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(net.api_port(0)),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Ertr::NewStub(channel);
+  v1::UploadRecordRequest start;
+  start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+  start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+  grpc::ClientContext ctx;
+  auto signer = crypto::MakeEd25519Signer(user.Clone());
+  const auto now_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  auto auth = proto::SignApiRequest(*signer, net.chain_id(), "/ertr.v1.Ertr/UploadRecord", now_ms,
+                                    AsBytes(start.SerializeAsString()));
+  REQUIRE(auth.has_value());
+  for (const auto& [k, v] : proto::ApiAuthHeaders(*auth)) ctx.AddMetadata(k, v);
+  v1::UploadRecordResponse resp;
+  auto writer = stub->UploadRecord(&ctx, &resp);
+  REQUIRE(writer->Write(start));
+  v1::UploadRecordRequest chunk;
+  chunk.set_chunk(std::string(1u << 20, 'c'));
+  for (int i = 0; i < 6; ++i) REQUIRE(writer->Write(chunk));
+  // The upload is under way (its temporary file exists); then the disk is full.
+  for (int i = 0; i < 100 && FilesIn(tmp) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(FilesIn(tmp) == 1);
+  net.SetStorageFault(0, "enospc");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // faultfs rereads every 20 ms
+  // The node fails the call at the first chunk it cannot write; later writes find it closed.
+  int sent = 0;
+  while (sent < 200 && writer->Write(chunk)) ++sent;
+  writer->WritesDone();
+  const grpc::Status s = writer->Finish();
+  net.SetStorageFault(0, "");
+  INFO(s.error_message());
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message().find("disk full") != std::string::npos);
+  CHECK(sent < 200);
+  for (int i = 0; i < 100 && FilesIn(tmp) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(FilesIn(tmp) == 0);
+
+  // With room again, the next large upload commits and reads back bit-exact.
+  auto client = net.Client(0, crypto::MakeEd25519Signer(user.Clone()));
+  REQUIRE(client);
+  std::string payload(3u << 20, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 131 + 7);
+  std::istringstream in(payload);
+  auto up = client->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in, payload.size());
+  INFO((up ? "" : up.error().ToString()));
+  REQUIRE(up.has_value());
+  CHECK(up->submit.response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  std::ostringstream out;
+  auto id = ledger::RecordId::FromSpan(AsBytes(up->upload.record_id()), "record_id");
+  REQUIRE(id.has_value());
+  auto info = client->GetRecord(*id, "treatment", out);
+  INFO((info ? "" : info.error().ToString()));
+  REQUIRE(info.has_value());
+  CHECK(out.str() == payload);
+  CHECK(net.Running(0));
+  net.Stop();
+}
+
+}  // namespace
+}  // namespace ertr::testing
