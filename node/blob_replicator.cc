@@ -91,7 +91,11 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
 }
 
 bool BlobReplicator::Fetch(const crypto::Digest& digest) {
-  if (store_.Contains(digest) || pulls_.count(digest)) return true;
+  return store_.Contains(digest) || FetchAbsent(digest);
+}
+
+bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
+  if (pulls_.count(digest)) return true;
   if (!PickHolder(digest, std::nullopt)) return false;
   wanted_.insert(digest);
   StartPulls();
@@ -109,14 +113,15 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
   settled_.erase(digest);
   holders_[digest].insert(connected_.begin(), connected_.end());
   settle_after_pull_.insert(digest);  // forgotten again once the good copy is here
-  return Fetch(digest);
+  return FetchAbsent(digest);
 }
 
 void BlobReplicator::Settle(const crypto::Digest& digest) {
-  if (store_.Contains(digest) && !pulls_.count(digest)) return Forget(digest);
+  const bool stored = store_.Contains(digest);  // one look-up: asked for every committed record
+  if (stored && !pulls_.count(digest)) return Forget(digest);
   // Not here yet: keep its holders (and learn new ones) until the pull completes.
   settle_after_pull_.insert(digest);
-  Fetch(digest);
+  if (!stored) FetchAbsent(digest);
 }
 
 void BlobReplicator::Forget(const crypto::Digest& digest) {

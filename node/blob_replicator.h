@@ -148,6 +148,8 @@ class BlobReplicator {
                                       std::optional<ReplicaId> not_from) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
   void Forget(const crypto::Digest& digest);
+  // Fetch for a blob the store is known to lack (its look-up already done).
+  bool FetchAbsent(const crypto::Digest& digest);
   // Syncs the pulled blobs not yet durable, then announces them and counts them as held here.
   void Publish();
   // Announces `digests` to `to` (every peer when nullopt), in messages of bounded size.

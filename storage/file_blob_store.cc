@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -182,12 +183,20 @@ class FileBlobReader final : public BlobReader {
 class FileBlobStore final : public BlobStore {
  public:
   explicit FileBlobStore(fs::path dir) : objects_(dir / "objects"), tmp_(dir / "tmp") {}
+  ~FileBlobStore() override {
+    if (objects_fd_ >= 0) ::close(objects_fd_);
+  }
+  FileBlobStore(const FileBlobStore&) = delete;
+  FileBlobStore& operator=(const FileBlobStore&) = delete;
 
   Status Init() {
     std::error_code ec;
     fs::create_directories(objects_, ec);
     if (!ec) fs::create_directories(tmp_, ec);
     if (ec) return Status::IoError("cannot create blob directories: " + ec.message());
+    objects_fd_ = ::open(objects_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (objects_fd_ < 0)
+      return Status::IoError("cannot open " + objects_.string() + ": " + Errno());
     for (const auto& entry : fs::directory_iterator(tmp_, ec)) fs::remove(entry.path(), ec);
     return Status::Ok();
   }
@@ -219,9 +228,20 @@ class FileBlobStore final : public BlobStore {
         std::make_unique<FileBlobReader>(fd, static_cast<std::uint64_t>(st.st_size), digest, p));
   }
 
+  // Asked for every blob a peer announces and every record committed, mostly for blobs that are
+  // not here yet: one fstatat relative to the objects directory, no allocation.
   bool Contains(const crypto::Digest& digest) const override {
-    std::error_code ec;
-    return fs::is_regular_file(PathOf(digest), ec);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::array<char, 2 + 1 + 2 * crypto::Digest::kSize + 1> rel{};  // "ab/ab…", NUL-terminated
+    for (std::size_t i = 0; i < crypto::Digest::kSize; ++i) {
+      rel[3 + 2 * i] = kHex[digest.data()[i] >> 4];
+      rel[3 + 2 * i + 1] = kHex[digest.data()[i] & 0xf];
+    }
+    rel[0] = rel[3];
+    rel[1] = rel[4];
+    rel[2] = '/';
+    struct stat st {};
+    return ::fstatat(objects_fd_, rel.data(), &st, 0) == 0 && S_ISREG(st.st_mode);
   }
 
   Result<std::uint64_t> Size(const crypto::Digest& digest) const override {
@@ -262,6 +282,7 @@ class FileBlobStore final : public BlobStore {
   }
   fs::path objects_;
   fs::path tmp_;
+  int objects_fd_ = -1;  // the objects directory (O_PATH), for Contains
 };
 
 }  // namespace
