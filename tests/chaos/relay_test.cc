@@ -3,25 +3,12 @@
 
 #include <catch2/catch.hpp>
 
-#include <chrono>
-#include <thread>
-
 #include "tests/chaos/fault_proxy.h"
 #include "tests/support/local_network.h"
+#include "tests/support/wait.h"
 
 namespace ertr::testing {
 namespace {
-
-// Polls pred every 100 ms for at most `seconds` (a liveness bound, not a performance assertion).
-template <typename Pred>
-bool WaitUntil(Pred pred, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return true;
-}
 
 TEST_CASE("a transaction reaches a primary its origin cannot reach through a relay",
           "[integration][slow]") {

@@ -15,20 +15,13 @@
 #include "ertr/v1/api.grpc.pb.h"
 #include "proto/api_auth.h"
 #include "tests/support/local_network.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 namespace ertr::testing {
 namespace {
 
 namespace v1 = ertr::v1;
-
-std::size_t FilesIn(const std::filesystem::path& dir) {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) ++n;
-  }
-  return n;
-}
 
 TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the node goes on",
           "[integration][slow]") {
@@ -71,10 +64,7 @@ TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the
   chunk.set_chunk(std::string(1u << 20, 'c'));
   for (int i = 0; i < 6; ++i) REQUIRE(writer->Write(chunk));
   // The upload is under way (its temporary file exists); then the disk is full.
-  for (int i = 0; i < 100 && FilesIn(tmp) == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  CHECK(FilesIn(tmp) == 1);
+  CHECK(WaitUntil([&] { return CountFiles(tmp) == 1; }, 10));
   net.SetStorageFault(0, "enospc");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // faultfs rereads every 20 ms
   // The node fails the call at the first chunk it cannot write; later writes find it closed.
@@ -87,10 +77,7 @@ TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(s.error_message().find("disk full") != std::string::npos);
   CHECK(sent < 200);
-  for (int i = 0; i < 100 && FilesIn(tmp) != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  CHECK(FilesIn(tmp) == 0);
+  CHECK(WaitUntil([&] { return CountFiles(tmp) == 0; }, 10));
 
   // With room again, the next large upload commits and reads back bit-exact.
   auto client = net.Client(0, crypto::MakeEd25519Signer(user.Clone()));

@@ -22,6 +22,7 @@
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
 #include "tests/support/spawn.h"
+#include "tests/support/wait.h"
 
 namespace ertr::testing {
 
@@ -205,12 +206,7 @@ std::optional<NodeStatus> Cluster::Status(int i) const {
 }
 
 bool Cluster::WaitFor(const std::function<bool()>& pred, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
+  return WaitUntil(pred, seconds);
 }
 
 bool Cluster::Converged(std::uint64_t height) const {

@@ -20,4 +20,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The regular files under `dir`, recursively (0 if it does not exist).
+std::size_t CountFiles(const std::filesystem::path& dir);
+
 }  // namespace ertr::testing

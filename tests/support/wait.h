@@ -1,0 +1,22 @@
+#pragma once
+
+// Polling for the process-level tests: a liveness bound that fails a test, never a performance
+// assertion.
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+namespace ertr::testing {
+
+// Polls `pred` every 100 ms for at most `seconds`; whether it held.
+inline bool WaitUntil(const std::function<bool()>& pred, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+}  // namespace ertr::testing
