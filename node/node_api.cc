@@ -507,12 +507,12 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
         });
   }
 
-  // Ends the call with `s` once no write is running.
+  // Ends the call with `s` once no chunk is in flight.
   void Fail(const Status& s) {
     AfterWrites([this, s] { EndCall(s); });
   }
 
-  // Ends the call; no write may be running.
+  // Ends the call; no chunk may be in flight.
   void EndCall(const Status& s) {
     {
       std::lock_guard lock(mu_);
