@@ -282,7 +282,9 @@ class FileBlobStore final : public BlobStore {
   }
   fs::path objects_;
   fs::path tmp_;
-  int objects_fd_ = -1;  // the objects directory (O_PATH), for Contains
+  // The objects directory (O_PATH), for Contains. The other calls still resolve objects_ by path:
+  // the directory must not be replaced while the store is open (a wipe stops the node first).
+  int objects_fd_ = -1;
 };
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "proto/ledger_codec.h"
 #include "proto/receipt.h"
 #include "tests/node/cluster.h"
+#include "tests/support/temp_dir.h"
 
 namespace ertr::testing {
 namespace {

@@ -22,8 +22,9 @@ TempDir::~TempDir() {
 std::size_t CountFiles(const std::filesystem::path& dir) {
   std::size_t n = 0;
   std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) ++n;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) ++n;
   }
   return n;
 }

@@ -2,6 +2,7 @@
 
 // TempDir: a fresh directory under $TMPDIR, removed with its contents on destruction.
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
