@@ -42,6 +42,15 @@ crypto::SigningKey NewUser(Cluster& c, int inst, ledger::Role role) {
   return key;
 }
 
+// A patient registered at hosp-a by its admin, through node 0.
+ledger::Pseudonym NewPatient(Cluster& c) {
+  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
+  auto r = c.Client(0, c.admin_key(0))->Submit(ledger::RegisterPatient{patient, "hosp-a", {}});
+  INFO((r ? "" : r.error().ToString()));
+  REQUIRE(r.has_value());
+  return patient;
+}
+
 Result<std::string> Read(Cluster& c, int via, const crypto::SigningKey& user,
                          const ledger::RecordId& record) {
   std::ostringstream out;
@@ -106,8 +115,7 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
   auto auditor_c = NewUser(c, 2, ledger::Role::kAuditor);
   auto admin_a = c.Client(0, c.admin_key(0));
-  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
-  REQUIRE(admin_a->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}).has_value());
+  const auto patient = NewPatient(c);
 
   Bytes plain(10'000);
   crypto::RandomBytes(plain);
@@ -400,8 +408,7 @@ TEST_CASE("a 100 MiB record streams in and out bit-exact, with bounded node memo
   Cluster c(4);
   c.StartAll();
   auto phys = NewUser(c, 0, ledger::Role::kPhysician);
-  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
-  REQUIRE(c.Client(0, c.admin_key(0))->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}));
+  const auto patient = NewPatient(c);
   const std::uint64_t size = 100ull << 20;
   const std::uint64_t rss_before = ProcKb(c.pid(0), "VmRSS");
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kCtImage, size);
@@ -460,8 +467,7 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
   Cluster c(4);
   c.StartAll();
   auto phys = NewUser(c, 0, ledger::Role::kPhysician);
-  const auto patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
-  REQUIRE(c.Client(0, c.admin_key(0))->Submit(ledger::RegisterPatient{patient, "hosp-a", {}}));
+  const auto patient = NewPatient(c);
   const std::size_t objects_before = BlobFiles(c, 0, "objects");
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
                                      grpc::InsecureChannelCredentials());
