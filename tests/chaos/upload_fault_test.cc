@@ -96,7 +96,7 @@ TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the
   INFO((info ? "" : info.error().ToString()));
   REQUIRE(info.has_value());
   CHECK(out.str() == payload);
-  CHECK(net.Running(0));
+  CHECK(net.Height(0) > 0);  // node 0 still answers (-1 if it had stopped)
   net.Stop();
 }
 
