@@ -64,6 +64,12 @@ void ParseRequests(const std::string& raw) {
   }
 }
 
+// The scratch file DetectRecordKind reads, removed when the fuzzer exits.
+struct ScratchFile {
+  std::string path = "/tmp/ertr-fuzz-api-" + std::to_string(::getpid()) + ".dcm";
+  ~ScratchFile() { ::unlink(path.c_str()); }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -78,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return g;
   }();
   static proto::ReplayGuard guard(4096);
-  static const std::string dicom = "/tmp/ertr-fuzz-api-" + std::to_string(::getpid()) + ".dcm";
+  static const ScratchFile scratch;
+  const std::string& dicom = scratch.path;
   if (!init) return 0;
   ByteSpan in(data, size);
 
