@@ -78,7 +78,7 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
     it = it->first.second == digest ? serving_.erase(it) : std::next(it);
   }
   holders_.erase(digest);
-  wanted_.erase(digest);
+  Unwant(digest);
   settle_after_pull_.erase(digest);
   staged_.erase(digest);
   const bool had = store_.Contains(digest);
@@ -97,7 +97,7 @@ bool BlobReplicator::Fetch(const crypto::Digest& digest) {
 bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
   if (pulls_.count(digest)) return true;
   if (!PickHolder(digest, std::nullopt)) return false;
-  wanted_.insert(digest);
+  Want(digest);
   StartPulls();
   return true;
 }
@@ -126,7 +126,7 @@ void BlobReplicator::Settle(const crypto::Digest& digest) {
 
 void BlobReplicator::Forget(const crypto::Digest& digest) {
   holders_.erase(digest);
-  wanted_.erase(digest);
+  Unwant(digest);
   settle_after_pull_.erase(digest);
   if (!settled_.insert(digest).second) return;
   settled_order_.push_back(digest);
@@ -177,7 +177,7 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   auto [it, fresh] = holders_.try_emplace(digest);
   const std::size_t before = it->second.size() + own;
   it->second.insert(peer);
-  if (fresh && !stored) wanted_.insert(digest);
+  if (fresh && !stored) Want(digest);
   if (before < needed_ && it->second.size() + own >= needed_) hooks_.on_available(digest);
 }
 
@@ -190,13 +190,25 @@ void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
   StartPulls();
 }
 
+void BlobReplicator::Want(const crypto::Digest& digest) {
+  if (wanted_.try_emplace(digest, next_wanted_).second)
+    wanted_order_.emplace(next_wanted_++, digest);
+}
+
+void BlobReplicator::Unwant(const crypto::Digest& digest) {
+  const auto it = wanted_.find(digest);
+  if (it == wanted_.end()) return;
+  wanted_order_.erase(it->second);
+  wanted_.erase(it);
+}
+
 void BlobReplicator::StartPulls() {
-  for (auto w = wanted_.begin(); w != wanted_.end();) {
+  for (auto w = wanted_order_.begin(); w != wanted_order_.end();) {
     if (pulls_.size() >= kMaxConcurrentPulls) return;
-    const crypto::Digest digest = *w++;
+    const crypto::Digest digest = (w++)->second;
     if (pulls_.count(digest)) continue;
     if (store_.Contains(digest) || hooks_.is_erased(digest)) {
-      wanted_.erase(digest);
+      Unwant(digest);
       continue;
     }
     auto from = PickHolder(digest, std::nullopt);
@@ -223,10 +235,24 @@ void BlobReplicator::RequestMore(const crypto::Digest& digest, Pull& pull) {
   const std::uint64_t end = pull.total == 0 ? written + 1 : pull.total;
   const std::uint64_t window = pull.total == 0 ? 1 : kPullWindowChunks;
   pull.requested = std::max(pull.requested, written);
-  while (pull.requested < end && pull.requested - written < window * kBlobChunkBytes) {
+  std::uint64_t in_flight = ChunksInFlight();
+  while (pull.requested < end && pull.requested - written < window * kBlobChunkBytes &&
+         (pull.requested == written || in_flight < kMaxPullChunksInFlight)) {
     hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.requested});
     pull.requested += kBlobChunkBytes;
+    ++in_flight;
   }
+}
+
+std::uint64_t BlobReplicator::ChunksInFlight() const {
+  std::uint64_t n = 0;
+  for (const auto& [digest, pull] : pulls_) {
+    const std::uint64_t written = pull.writer->bytes_written();
+    if (pull.requested > written) {
+      n += (pull.requested - written + kBlobChunkBytes - 1) / kBlobChunkBytes;
+    }
+  }
+  return n;
 }
 
 std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest,
@@ -311,7 +337,7 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   auto committed = pull.writer->CommitUnsynced();
   if (!committed) return FailPull(m.digest, committed.error().ToString());
   pulls_.erase(it);
-  wanted_.erase(m.digest);
+  Unwant(m.digest);
   ++stats_.blobs_received;
   log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
              from.value());

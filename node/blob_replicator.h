@@ -3,8 +3,9 @@
 // BlobReplicator: off-chain ciphertext replication between validators (docs/spec/wire.md
 // section 5). A node that stores a blob announces it (BlobHave); every other node pulls it chunk
 // by chunk from a holder (BlobRequest / BlobChunk, 1 MiB each, up to kPullWindowChunks requested
-// ahead per pull, so the holder reads and sends the next chunk while this node writes the last),
-// so memory stays bounded by the window whatever the blob size. A pull writes through the blob
+// ahead per pull, so the holder reads and sends the next chunk while this node writes the last,
+// and about kMaxPullChunksInFlight over all pulls), so memory stays bounded whatever the blob
+// sizes. Pulls start in the order their blobs were first announced. A pull writes through the blob
 // store's streaming writer with the expected digest, so a blob is published only when its content
 // matches the digest; a pull whose holder disappears, stalls or misbehaves starts again from
 // another holder (holders serve a blob from its start, in order: no seeking on request). Record
@@ -41,7 +42,12 @@ inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
 // Chunks requested ahead of the one being written, per pull (the holder's send queue and this
 // node's receive buffers hold at most this many chunks of one pull).
 inline constexpr std::uint64_t kPullWindowChunks = 4;
-inline constexpr std::size_t kMaxConcurrentPulls = 4;
+// Small blobs (one chunk: a 2 KiB record's) are pulled many at a time, so that their round trips
+// overlap. A pull asks for a chunk beyond its first only while fewer than kMaxPullChunksInFlight
+// requests are unanswered over all pulls, which bounds memory about as four pulls of
+// kPullWindowChunks did.
+inline constexpr std::size_t kMaxConcurrentPulls = 16;
+inline constexpr std::uint64_t kMaxPullChunksInFlight = 16;
 inline constexpr std::size_t kMaxServingSessions = 16;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
 inline constexpr std::size_t kMaxSettledRemembered = 65'536;
@@ -140,7 +146,11 @@ class BlobReplicator {
     return stored && !unsynced_set_.count(digest) ? 1 : 0;
   }
   void AddHolder(const crypto::Digest& digest, ReplicaId peer);
+  void Want(const crypto::Digest& digest);
+  void Unwant(const crypto::Digest& digest);
   void StartPulls();
+  // Chunk requests sent and not answered yet, over all pulls.
+  std::uint64_t ChunksInFlight() const;
   // Requests chunks until the window is full (one chunk while the size is unknown).
   void RequestMore(const crypto::Digest& digest, Pull& pull);
   // Another holder than `not_from`, if one is connected.
@@ -165,7 +175,12 @@ class BlobReplicator {
   std::shared_ptr<spdlog::logger> log_;
   std::set<ReplicaId> connected_;
   std::map<crypto::Digest, std::set<ReplicaId>> holders_;  // peers announcing the digest
-  std::set<crypto::Digest> wanted_;  // digests with holders that this node lacks (to pull)
+  // Digests with holders that this node lacks (to pull), and the order they were first wanted
+  // in: pulls start oldest first. (Started in digest order, a blob whose digest sorts late could
+  // wait seconds behind a steady stream of newer ones under load.)
+  std::map<crypto::Digest, std::uint64_t> wanted_;
+  std::map<std::uint64_t, crypto::Digest> wanted_order_;
+  std::uint64_t next_wanted_ = 0;
   std::set<crypto::Digest> settle_after_pull_;
   // Recently settled digests (bounded, oldest dropped first): late announcements of them are
   // ignored instead of being tracked again.

@@ -138,6 +138,70 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   CHECK(*copy == blob);
 }
 
+TEST_CASE("blobs are pulled in the order they were announced, not in digest order",
+          "[unit][node]") {
+  Pair p;
+  constexpr std::size_t kBlobs = kMaxConcurrentPulls + 4;
+  for (std::size_t i = 0; i < kBlobs; ++i) {
+    REQUIRE(p.a.replicator->StoreLocal(RandomBlob(kBlobChunkBytes + 1)).has_value());
+  }
+  // Announced from the digest that sorts last to the one that sorts first: pulls started in
+  // digest order would take the newest waiting blob before the older ones.
+  std::vector<crypto::Digest> announced;
+  for (const auto& [to, m] : p.wire) {
+    const auto* have = std::get_if<proto::PeerBlobHave>(&m);
+    REQUIRE(have != nullptr);
+    announced.insert(announced.end(), have->digests.begin(), have->digests.end());
+  }
+  REQUIRE(announced.size() == kBlobs);
+  std::sort(announced.rbegin(), announced.rend());
+  p.wire.clear();
+  for (const auto& d : announced) p.wire.emplace_back(1, proto::PeerBlobHave{{d}});
+
+  std::vector<crypto::Digest> started;  // by the first chunk request of each pull
+  p.Run([&](proto::PeerMessage& m) {
+    if (const auto* r = std::get_if<proto::PeerBlobRequest>(&m); r && r->offset == 0) {
+      started.push_back(r->digest);
+    }
+  });
+  CHECK(started == announced);
+  for (const auto& d : announced) CHECK(p.b.store->Contains(d));
+}
+
+TEST_CASE("many small blobs are pulled at once, and all pulls share one bound of requests",
+          "[unit][node]") {
+  Pair p;
+  // Twice as many blobs as concurrent pulls: of one chunk each, or of four and a bit.
+  const bool small = GENERATE(true, false);
+  CAPTURE(small);
+  std::vector<crypto::Digest> digests;
+  for (std::size_t i = 0; i < 2 * kMaxConcurrentPulls; ++i) {
+    auto d = p.a.replicator->StoreLocal(RandomBlob(small ? 2048 : 4 * kBlobChunkBytes + 5));
+    REQUIRE(d.has_value());
+    digests.push_back(*d);
+  }
+  // Requests on their way to the holder and chunks on their way back: unanswered requests.
+  std::size_t most = 0;
+  p.Run([&](proto::PeerMessage& m) {
+    std::size_t unanswered = 0;
+    const auto counts = [](const proto::PeerMessage& x) {
+      return std::holds_alternative<proto::PeerBlobRequest>(x) ||
+             std::holds_alternative<proto::PeerBlobChunk>(x);
+    };
+    for (const auto& [to, queued] : p.wire) unanswered += counts(queued) ? 1 : 0;
+    unanswered += counts(m) ? 1 : 0;  // this one, taken off the wire for delivery
+    most = std::max(most, unanswered);
+  });
+  if (small) {
+    CHECK(most == kMaxConcurrentPulls);  // one request each, all at once
+  } else {
+    CHECK(most > kPullWindowChunks);  // more than one pull's worth at a time
+    CHECK(most <= kMaxPullChunksInFlight);
+  }
+  CHECK(p.b.replicator->stats().pulls_failed == 0);
+  for (const auto& d : digests) CHECK(p.b.store->Contains(d));
+}
+
 TEST_CASE("pulled blobs are synced and announced together, and count only once synced",
           "[unit][node]") {
   Pair p(/*grouped_syncs=*/true);
