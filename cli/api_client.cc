@@ -168,7 +168,9 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
   // growth and wiped at the end, which for a 2 KiB record in 1 MiB chunks cost 3 MiB of memset.
   const std::uint64_t most = std::max<std::uint32_t>(options_.upload_chunk, 1);
   const auto chunk_bytes = static_cast<std::size_t>(
-      size < most ? std::min<std::uint64_t>(std::max<std::uint64_t>(size + 1, 4096), most) : most);
+      size != 0 && size < most
+          ? std::min<std::uint64_t>(std::max<std::uint64_t>(size + 1, 4096), most)
+          : most);
   while (ok && in) {
     buf->resize(chunk_bytes);
     in.read(buf->data(), static_cast<std::streamsize>(buf->size()));

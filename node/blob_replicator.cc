@@ -235,7 +235,9 @@ void BlobReplicator::RequestMore(const crypto::Digest& digest, Pull& pull) {
   const std::uint64_t end = pull.total == 0 ? written + 1 : pull.total;
   const std::uint64_t window = pull.total == 0 ? 1 : kPullWindowChunks;
   pull.requested = std::max(pull.requested, written);
-  std::uint64_t in_flight = ChunksInFlight();
+  // Pulls that could still start each keep room for their first request.
+  std::uint64_t in_flight =
+      ChunksInFlight() + (kMaxConcurrentPulls - std::min(pulls_.size(), kMaxConcurrentPulls));
   while (pull.requested < end && pull.requested - written < window * kBlobChunkBytes &&
          (pull.requested == written || in_flight < kMaxPullChunksInFlight)) {
     hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.requested});
@@ -273,7 +275,12 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     // Blobs are served from the start, in order: a request elsewhere is not answered (a reader
     // has no cheap seek, and a peer must not make us re-read large blobs at will).
     if (m.offset != 0) return;
-    if (serving_.size() >= kMaxServingSessions) serving_.erase(serving_.begin());
+    // The peer's sessions are adjacent in the map (keyed by peer first).
+    const auto first = serving_.lower_bound(std::make_pair(from, crypto::Digest{}));
+    auto last = first;
+    std::size_t sessions = 0;
+    while (last != serving_.end() && last->first.first == from) ++last, ++sessions;
+    if (sessions >= kMaxServingSessionsPerPeer) serving_.erase(first);
     auto reader = store_.Open(m.digest);
     if (!reader) return;
     it = serving_.insert_or_assign(key, Serving{std::move(*reader), 0}).first;

@@ -4,7 +4,7 @@
 // section 5). A node that stores a blob announces it (BlobHave); every other node pulls it chunk
 // by chunk from a holder (BlobRequest / BlobChunk, 1 MiB each, up to kPullWindowChunks requested
 // ahead per pull, so the holder reads and sends the next chunk while this node writes the last,
-// and about kMaxPullChunksInFlight over all pulls), so memory stays bounded whatever the blob
+// and at most kMaxPullChunksInFlight over all pulls), so memory stays bounded whatever the blob
 // sizes. Pulls start in the order their blobs were first announced. A pull writes through the blob
 // store's streaming writer with the expected digest, so a blob is published only when its content
 // matches the digest; a pull whose holder disappears, stalls or misbehaves starts again from
@@ -43,12 +43,16 @@ inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
 // node's receive buffers hold at most this many chunks of one pull).
 inline constexpr std::uint64_t kPullWindowChunks = 4;
 // Small blobs (one chunk: a 2 KiB record's) are pulled many at a time, so that their round trips
-// overlap. A pull asks for a chunk beyond its first only while fewer than kMaxPullChunksInFlight
-// requests are unanswered over all pulls, which bounds memory about as four pulls of
-// kPullWindowChunks did.
+// overlap. Every pull may always ask for its next chunk; it asks for chunks beyond that only while
+// the unanswered requests over all pulls, plus one for each pull that could still start, stay
+// under kMaxPullChunksInFlight. So at most that many chunks (28 MiB) are ever unanswered: the
+// next chunks of sixteen pulls, or four pulls with their whole window and twelve with one.
 inline constexpr std::size_t kMaxConcurrentPulls = 16;
-inline constexpr std::uint64_t kMaxPullChunksInFlight = 16;
-inline constexpr std::size_t kMaxServingSessions = 16;
+inline constexpr std::uint64_t kMaxPullChunksInFlight =
+    kMaxConcurrentPulls + 4 * (kPullWindowChunks - 1);
+// Blobs of more than one chunk that one peer may be pulling from this node at once (an honest
+// peer pulls at most kMaxConcurrentPulls); beyond it the peer's oldest session is dropped.
+inline constexpr std::size_t kMaxServingSessionsPerPeer = kMaxConcurrentPulls;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
 inline constexpr std::size_t kMaxSettledRemembered = 65'536;
 inline constexpr std::uint64_t kMaxReplicatedBlobBytes = 4ull << 30;

@@ -171,31 +171,44 @@ TEST_CASE("blobs are pulled in the order they were announced, not in digest orde
 TEST_CASE("many small blobs are pulled at once, and all pulls share one bound of requests",
           "[unit][node]") {
   Pair p;
-  // Twice as many blobs as concurrent pulls: of one chunk each, or of four and a bit.
-  const bool small = GENERATE(true, false);
-  CAPTURE(small);
   std::vector<crypto::Digest> digests;
-  for (std::size_t i = 0; i < 2 * kMaxConcurrentPulls; ++i) {
-    auto d = p.a.replicator->StoreLocal(RandomBlob(small ? 2048 : 4 * kBlobChunkBytes + 5));
-    REQUIRE(d.has_value());
-    digests.push_back(*d);
-  }
+  auto store = [&](std::size_t n, std::size_t size) {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto d = p.a.replicator->StoreLocal(RandomBlob(size));
+      REQUIRE(d.has_value());
+      digests.push_back(*d);
+    }
+  };
   // Requests on their way to the holder and chunks on their way back: unanswered requests.
   std::size_t most = 0;
-  p.Run([&](proto::PeerMessage& m) {
-    std::size_t unanswered = 0;
+  auto count = [&](const proto::PeerMessage& m) {
     const auto counts = [](const proto::PeerMessage& x) {
       return std::holds_alternative<proto::PeerBlobRequest>(x) ||
              std::holds_alternative<proto::PeerBlobChunk>(x);
     };
+    std::size_t unanswered = counts(m) ? 1 : 0;  // this one, taken off the wire for delivery
     for (const auto& [to, queued] : p.wire) unanswered += counts(queued) ? 1 : 0;
-    unanswered += counts(m) ? 1 : 0;  // this one, taken off the wire for delivery
     most = std::max(most, unanswered);
-  });
-  if (small) {
-    CHECK(most == kMaxConcurrentPulls);  // one request each, all at once
-  } else {
-    CHECK(most > kPullWindowChunks);  // more than one pull's worth at a time
+  };
+  SECTION("blobs of one chunk: one request each, all at once") {
+    store(2 * kMaxConcurrentPulls, 2048);
+    p.Run(count);
+    CHECK(most == kMaxConcurrentPulls);
+  }
+  SECTION("four large pulls keep their windows; more pulls starting then stay within the bound") {
+    store(4, 4 * kBlobChunkBytes + 5);
+    bool more = false;
+    p.Run([&](proto::PeerMessage& m) {
+      count(m);
+      // Once the first pulls ask ahead, many more blobs of two chunks and a bit are announced.
+      const auto* r = std::get_if<proto::PeerBlobRequest>(&m);
+      if (!more && r && r->offset >= 2 * kBlobChunkBytes) {
+        more = true;
+        store(2 * kMaxConcurrentPulls, 2 * kBlobChunkBytes + 5);
+      }
+    });
+    CHECK(more);
+    CHECK(most > kMaxConcurrentPulls);  // windows ahead and many pulls at once
     CHECK(most <= kMaxPullChunksInFlight);
   }
   CHECK(p.b.replicator->stats().pulls_failed == 0);
@@ -418,6 +431,23 @@ TEST_CASE("a pull keeps a window of chunk requests ahead of the chunk it writes"
   auto copy = storage::GetBlob(*p.at(1).store, *digest);
   REQUIRE(copy.has_value());
   CHECK(*copy == blob);
+}
+
+TEST_CASE("a holder serves each peer's sixteen pulls of large blobs at once", "[unit][node]") {
+  Mesh p(3, 3);
+  std::vector<crypto::Digest> digests;
+  for (std::size_t i = 0; i < kMaxConcurrentPulls + 4; ++i) {
+    auto d = p.at(0).replicator->StoreLocal(RandomBlob(2 * kBlobChunkBytes + 1));
+    REQUIRE(d.has_value());
+    digests.push_back(*d);
+  }
+  // Both peers pull from node 0, sixteen sessions each: none of them is dropped (a dropped
+  // session's next request would go unanswered and its pull stall).
+  p.Run();
+  for (int i : {1, 2}) {
+    CHECK(p.at(i).replicator->stats().pulls_failed == 0);
+    for (const auto& d : digests) CHECK(p.at(i).store->Contains(d));
+  }
 }
 
 TEST_CASE("a large blob is announced to f peers first, to all once f+1 nodes hold it",
