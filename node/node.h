@@ -150,6 +150,8 @@ class Node {
   void CloseApi();
   // API calls refused before they ran: unsigned, forged, stale, replayed, or by a stranger.
   std::uint64_t ApiRefused() const;
+  // Uploads in progress at the API: declared under 256 KiB (`small`) or not.
+  std::uint64_t ApiUploadsInProgress(bool small) const;
   // The caller as an active user of the chain; Unauthenticated / PermissionDenied otherwise.
   Result<ledger::UserState> ApiCaller(const crypto::PublicKey& key) const;
   // Block time for API decisions: the newest block's time or the wall clock, whichever is later.

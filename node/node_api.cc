@@ -45,7 +45,12 @@ constexpr std::size_t kPipelineBytes = 256u << 10;
 constexpr int kMaxChunksInFlight = 3;
 constexpr std::size_t kMaxSpareBuffers = 2;
 constexpr std::size_t kReadPiece = 256u << 10;  // ciphertext bytes decrypted per streamed message
+// Uploads in progress at once, per node: records declared under kPipelineBytes (a treatment
+// record, a plan: each holds about twice its size at most, beyond the message being received)
+// and the others (larger or of undeclared size: each holds up to about seven chunk buffers),
+// counted apart so that large uploads cannot crowd out small ones.
 constexpr int kMaxConcurrentUploads = 16;
+constexpr int kMaxConcurrentSmallUploads = 64;
 constexpr std::size_t kMaxApiQueue = 10'000;  // calls waiting for the io thread
 
 grpc::Status ToGrpc(const Status& s) {
@@ -84,6 +89,11 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   // error out, through `done`, exactly once (possibly later: a commit wait).
   using Done = std::function<void(Result<std::string>)>;
   using Handler = std::function<void(const ledger::UserState&, const std::string&, Done)>;
+  // Uploads in progress, by kind (kMaxConcurrentSmallUploads, kMaxConcurrentUploads).
+  struct UploadSlots {
+    std::atomic<int> small{0};
+    std::atomic<int> large{0};
+  };
 
   explicit ApiService(Node& node);
 
@@ -139,6 +149,7 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   }
 
   std::uint64_t refused() const { return refused_.load(); }
+  const UploadSlots& upload_slots() const { return upload_slots_; }
 
   // The threads of the uploads' pipelines (UploadCall).
   boost::asio::thread_pool& writers() { return writers_; }
@@ -196,7 +207,7 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::map<std::string, Handler> unary_;
   std::mutex replay_mu_;
   proto::ReplayGuard replay_;  // guarded by replay_mu_
-  std::atomic<int> uploads_{0};
+  UploadSlots upload_slots_;
   // Joined when the service is destroyed, after the gRPC server has finished every call (an
   // upload finishes only once its writes have run).
   boost::asio::thread_pool writers_{std::clamp(std::thread::hardware_concurrency(), 1u, 4u)};
@@ -255,11 +266,11 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   using Begin = std::function<void(const ledger::UserState&, const v1::UploadStart&)>;
 
   UploadCall(Node& node, Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx,
-             std::atomic<int>& active)
+             ApiService::UploadSlots& slots)
       : n_(node),
         svc_(svc),
         ctx_(ctx),
-        active_(active),
+        slots_(slots),
         seal_(svc.writers().get_executor()),
         write_(svc.writers().get_executor()) {
     StartRead(&in_);
@@ -283,14 +294,22 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       auto auth = svc_.Authenticate(ctx_, raw);
       if (!auth) return Fail(auth.error());
       user_ = auth->user;
-      counted_ = true;  // only authenticated uploads take one of the slots
-      if (++active_ > kMaxConcurrentUploads) {
-        return Fail(Status::ResourceExhausted("too many uploads in progress at this node (" +
-                                              std::to_string(kMaxConcurrentUploads) +
-                                              "); retry shortly"));
-      }
       parsed = req_.ParseFromString(raw);
       Wipe(raw);
+      // Only authenticated uploads take a slot, of their declared size's kind.
+      if (parsed && req_.has_start()) {
+        // A size of 0 is not declared: the upload may be of any size.
+        const std::uint64_t declared = req_.start().plaintext_size();
+        const bool small = declared != 0 && declared < kPipelineBytes;
+        counted_ = small ? &slots_.small : &slots_.large;
+        const int most = small ? kMaxConcurrentSmallUploads : kMaxConcurrentUploads;
+        if (++*counted_ > most) {
+          return Fail(Status::ResourceExhausted(
+              "too many uploads in progress at this node (" + std::to_string(most) + " of " +
+              (small ? "records under 256 KiB" : "records of 256 KiB or more") +
+              "); retry shortly"));
+        }
+      }
     } else {
       // Chunks are parsed straight from gRPC's buffer (one copy of the plaintext fewer).
       {
@@ -323,7 +342,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
 
   void OnWriteDone(bool) override {}
   void OnDone() override {
-    if (counted_) --active_;
+    if (counted_ != nullptr) --*counted_;
     delete this;
   }
 
@@ -525,13 +544,13 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   Node& n_;
   Node::ApiService& svc_;
   grpc::GenericCallbackServerContext* ctx_;
-  std::atomic<int>& active_;
+  ApiService::UploadSlots& slots_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
   v1::UploadRecordRequest req_;
   v1::UploadRecordResponse resp_;
   bool authenticated_ = false;
-  bool counted_ = false;
+  std::atomic<int>* counted_ = nullptr;  // the slot this upload holds
   crypto::PublicKey user_;
   v1::UploadStart start_;
   v1::UploadEnd end_;
@@ -729,7 +748,7 @@ Node::ApiService::ApiService(Node& node) : n_(node) {
 grpc::ServerGenericBidiReactor* Node::ApiService::CreateReactor(
     grpc::GenericCallbackServerContext* ctx) {
   const std::string& method = ctx->method();
-  if (method == "/ertr.v1.Ertr/UploadRecord") return new UploadCall(n_, *this, ctx, uploads_);
+  if (method == "/ertr.v1.Ertr/UploadRecord") return new UploadCall(n_, *this, ctx, upload_slots_);
   if (method == "/ertr.v1.Ertr/GetRecord") return new ReadCall(n_, *this, ctx);
   auto it = unary_.find(method);
   if (it != unary_.end()) return new UnaryCall(*this, ctx, it->second);
@@ -800,6 +819,13 @@ void Node::DrainApi() {
 }
 
 std::uint64_t Node::ApiRefused() const { return api_service_ ? api_service_->refused() : 0; }
+
+std::uint64_t Node::ApiUploadsInProgress(bool small) const {
+  if (!api_service_) return 0;
+  const auto& slots = api_service_->upload_slots();
+  // A refused upload holds its count until its call ends: the figure can exceed the bound briefly.
+  return static_cast<std::uint64_t>(std::max(0, (small ? slots.small : slots.large).load()));
+}
 
 void Node::CloseApi() {
   std::deque<ApiWork> work;

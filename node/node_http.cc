@@ -72,6 +72,12 @@ std::string Node::Metrics() const {
   counter("ertr_api_refused_total",
           "API calls refused before they ran (unsigned, forged, stale, replayed, stranger).",
           ApiRefused());
+  gauge("ertr_api_uploads_small",
+        "Uploads in progress that declared a size under 256 KiB (at most 64 at once).",
+        ApiUploadsInProgress(true));
+  gauge("ertr_api_uploads_large",
+        "Uploads in progress of 256 KiB or more, or of undeclared size (at most 16 at once).",
+        ApiUploadsInProgress(false));
   counter("ertr_handshakes_refused_total", "Connections refused at the handshake.",
           ts.handshakes_refused);
   counter("ertr_p2p_bytes_sent_total", "Bytes sent to peers.", ts.bytes_sent);

@@ -23,6 +23,7 @@
 #include "proto/receipt.h"
 #include "tests/node/cluster.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 namespace ertr::testing {
 namespace {
@@ -565,6 +566,81 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
 
   // 5 pipelined chunks and a short last one.
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (5ull << 20) + 12345);
+}
+
+TEST_CASE("uploads in progress are bounded per node, small records apart from large ones",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  const auto patient = NewPatient(c);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Ertr::NewStub(channel);
+  // An upload left open after its start message: it holds a slot until it ends.
+  struct Open {
+    grpc::ClientContext ctx;
+    v1::UploadRecordResponse resp;
+    std::unique_ptr<grpc::ClientWriter<v1::UploadRecordRequest>> writer;
+    bool started = false;  // the start message left
+  };
+  auto begin = [&](std::uint64_t declared) {
+    auto o = std::make_unique<Open>();
+    v1::UploadRecordRequest start;
+    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+    start.mutable_start()->set_plaintext_size(declared);
+    for (const auto& [k, v] :
+         Signed(c, phys, NowMs(), "/ertr.v1.Ertr/UploadRecord", start.SerializeAsString())) {
+      o->ctx.AddMetadata(k, v);
+    }
+    o->writer = stub->UploadRecord(&o->ctx, &o->resp);
+    o->started = o->writer->Write(start);
+    return o;
+  };
+  auto refused = [&](std::uint64_t declared) {
+    auto o = begin(declared);
+    o->writer->WritesDone();
+    return o->writer->Finish();
+  };
+  auto gauge = [&](const std::string& name) {
+    auto metrics = HttpCall(c.http_port(0), "GET", "/metrics");
+    std::smatch m;
+    if (!metrics || !std::regex_search(metrics->body, m, std::regex(name + " (\\d+)"))) return -1;
+    return std::stoi(m[1]);
+  };
+
+  // Sixteen large uploads (of undeclared size or 1 MiB) fill their slots: a seventeenth is refused
+  // and says why.
+  std::vector<std::unique_ptr<Open>> open;
+  for (int i = 0; i < 16; ++i) {
+    open.push_back(begin(i % 2 == 0 ? 0 : 1u << 20));
+    CHECK(open.back()->started);
+  }
+  REQUIRE(WaitUntil([&] { return gauge("ertr_api_uploads_large") == 16; }, 30));
+  auto s = refused(256u << 10);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message().find("(16 of records of 256 KiB or more); retry shortly") !=
+        std::string::npos);
+  // Small records still go through, whole.
+  UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, 2048);
+  // They have their own sixty-four slots.
+  for (int i = 0; i < 64; ++i) {
+    open.push_back(begin(2048));
+    CHECK(open.back()->started);
+  }
+  REQUIRE(WaitUntil([&] { return gauge("ertr_api_uploads_small") == 64; }, 30));
+  s = refused((256u << 10) - 1);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message().find("(64 of records under 256 KiB)") != std::string::npos);
+
+  // Cancelled, the uploads give their slots back; a large record then goes through.
+  for (auto& o : open) o->ctx.TryCancel();
+  for (auto& o : open) CHECK_FALSE(o->writer->Finish().ok());
+  open.clear();
+  CHECK(WaitUntil(
+      [&] { return gauge("ertr_api_uploads_small") + gauge("ertr_api_uploads_large") == 0; }, 30));
+  UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (1u << 20) + 3);
 }
 
 TEST_CASE("API calls must be signed by a registered user, fresh, and never replayed",
