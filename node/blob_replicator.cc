@@ -246,6 +246,18 @@ void BlobReplicator::RequestMore(const crypto::Digest& digest, Pull& pull) {
   }
 }
 
+void BlobReplicator::MakeRoomToServe(ReplicaId peer) {
+  // The peer's sessions are adjacent in the map (keyed by peer first; Digest{} sorts first).
+  std::size_t sessions = 0;
+  auto oldest = serving_.end();
+  for (auto s = serving_.lower_bound(std::make_pair(peer, crypto::Digest{}));
+       s != serving_.end() && s->first.first == peer; ++s) {
+    ++sessions;
+    if (oldest == serving_.end() || s->second.last_used < oldest->second.last_used) oldest = s;
+  }
+  if (sessions >= kMaxServingSessionsPerPeer) serving_.erase(oldest);
+}
+
 std::uint64_t BlobReplicator::ChunksInFlight() const {
   std::uint64_t n = 0;
   for (const auto& [digest, pull] : pulls_) {
@@ -275,17 +287,17 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     // Blobs are served from the start, in order: a request elsewhere is not answered (a reader
     // has no cheap seek, and a peer must not make us re-read large blobs at will).
     if (m.offset != 0) return;
-    // The peer's sessions are adjacent in the map (keyed by peer first).
-    const auto first = serving_.lower_bound(std::make_pair(from, crypto::Digest{}));
-    auto last = first;
-    std::size_t sessions = 0;
-    while (last != serving_.end() && last->first.first == from) ++last, ++sessions;
-    if (sessions >= kMaxServingSessionsPerPeer) serving_.erase(first);
     auto reader = store_.Open(m.digest);
     if (!reader) return;
-    it = serving_.insert_or_assign(key, Serving{std::move(*reader), 0}).first;
+    if (it != serving_.end()) {
+      it->second = Serving{std::move(*reader), 0, 0};  // the peer starts this blob again
+    } else {
+      MakeRoomToServe(from);
+      it = serving_.emplace(key, Serving{std::move(*reader), 0, 0}).first;
+    }
   }
   Serving& s = it->second;
+  s.last_used = ++serve_count_;
   // Sized to what is left: a 2 KiB blob does not cost a zeroed 1 MiB buffer per request.
   Bytes data(static_cast<std::size_t>(std::min<std::uint64_t>(
       kBlobChunkBytes, s.reader->size() - std::min(s.offset, s.reader->size()))));

@@ -45,13 +45,16 @@ inline constexpr std::uint64_t kPullWindowChunks = 4;
 // Small blobs (one chunk: a 2 KiB record's) are pulled many at a time, so that their round trips
 // overlap. Every pull may always ask for its next chunk; it asks for chunks beyond that only while
 // the unanswered requests over all pulls, plus one for each pull that could still start, stay
-// under kMaxPullChunksInFlight. So at most that many chunks (28 MiB) are ever unanswered: the
-// next chunks of sixteen pulls, or four pulls with their whole window and twelve with one.
+// under kMaxPullChunksInFlight. So at most that many chunks (28 MiB) of the current pulls are
+// unanswered: the next chunks of sixteen pulls, or four pulls with their whole window and twelve
+// with one. (Chunks of pulls given up, from a holder that stalled, may still arrive on top; they
+// are dropped.)
 inline constexpr std::size_t kMaxConcurrentPulls = 16;
 inline constexpr std::uint64_t kMaxPullChunksInFlight =
     kMaxConcurrentPulls + 4 * (kPullWindowChunks - 1);
 // Blobs of more than one chunk that one peer may be pulling from this node at once (an honest
-// peer pulls at most kMaxConcurrentPulls); beyond it the peer's oldest session is dropped.
+// peer pulls at most kMaxConcurrentPulls); beyond it the peer's least recently served session is
+// dropped (one the peer gave up, usually).
 inline constexpr std::size_t kMaxServingSessionsPerPeer = kMaxConcurrentPulls;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
 inline constexpr std::size_t kMaxSettledRemembered = 65'536;
@@ -135,6 +138,7 @@ class BlobReplicator {
   struct Serving {
     std::unique_ptr<storage::BlobReader> reader;
     std::uint64_t offset = 0;
+    std::uint64_t last_used = 0;  // serve_count_ when it last served a chunk
   };
   struct Staged {
     std::set<ReplicaId> told;                           // peers announced to
@@ -155,6 +159,9 @@ class BlobReplicator {
   void StartPulls();
   // Chunk requests sent and not answered yet, over all pulls.
   std::uint64_t ChunksInFlight() const;
+  // Makes room for a new serving session of `peer`: drops its least recently served one when it
+  // has kMaxServingSessionsPerPeer.
+  void MakeRoomToServe(ReplicaId peer);
   // Requests chunks until the window is full (one chunk while the size is unknown).
   void RequestMore(const crypto::Digest& digest, Pull& pull);
   // Another holder than `not_from`, if one is connected.
@@ -195,6 +202,7 @@ class BlobReplicator {
   std::vector<crypto::Digest> unsynced_;
   std::set<crypto::Digest> unsynced_set_;
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
+  std::uint64_t serve_count_ = 0;
   std::map<crypto::Digest, Staged> staged_;
   std::size_t next_staged_peer_ = 0;  // rotates the first pullers over the peers
   BlobStats stats_;

@@ -450,6 +450,31 @@ TEST_CASE("a holder serves each peer's sixteen pulls of large blobs at once", "[
   }
 }
 
+TEST_CASE("a peer's session it gave up is the one dropped for a new one", "[unit][node]") {
+  Pair p;
+  for (std::size_t i = 0; i <= kMaxServingSessionsPerPeer; ++i) {
+    REQUIRE(p.a.replicator->StoreLocal(RandomBlob(2 * kBlobChunkBytes + 1)).has_value());
+  }
+  std::vector<crypto::Digest> digests;
+  for (const auto& [to, m] : p.wire) {
+    for (const auto& d : std::get<proto::PeerBlobHave>(m).digests) digests.push_back(d);
+  }
+  REQUIRE(digests.size() == kMaxServingSessionsPerPeer + 1);
+  std::sort(digests.begin(), digests.end());
+  p.wire.clear();
+  // The peer asked for the first chunk of the blob that sorts last and then gave it up: its
+  // session stays open at the holder. (Dropping by position would drop a live session instead.)
+  const crypto::Digest given_up = digests.back();
+  digests.pop_back();
+  p.a.replicator->OnRequest(ReplicaId(1), proto::PeerBlobRequest{given_up, 0});
+  p.wire.clear();  // its chunk is lost
+  // Then it pulls sixteen others at once: all of them arrive.
+  for (const auto& d : digests) p.wire.emplace_back(1, proto::PeerBlobHave{{d}});
+  p.Run();
+  CHECK(p.b.replicator->stats().pulls_failed == 0);
+  for (const auto& d : digests) CHECK(p.b.store->Contains(d));
+}
+
 TEST_CASE("a large blob is announced to f peers first, to all once f+1 nodes hold it",
           "[unit][node]") {
   Mesh mesh(4, 2);
