@@ -46,11 +46,14 @@ constexpr int kMaxChunksInFlight = 3;
 constexpr std::size_t kMaxSpareBuffers = 2;
 constexpr std::size_t kReadPiece = 256u << 10;  // ciphertext bytes decrypted per streamed message
 // Uploads in progress at once, per node: records declared under kPipelineBytes (a treatment
-// record, a plan: each holds about twice its size at most, beyond the message being received)
-// and the others (larger or of undeclared size: each holds up to about seven chunk buffers),
-// counted apart so that large uploads cannot crowd out small ones.
+// record, a plan: each holds about twice its size at most, and the message being received, which
+// gRPC bounds at 4 MiB + 64 KiB and which is refused unparsed when longer than the declared
+// size left) and the others (larger or of undeclared size: each holds up to about seven chunk
+// buffers), counted apart so that large uploads cannot crowd out small ones.
 constexpr int kMaxConcurrentUploads = 16;
 constexpr int kMaxConcurrentSmallUploads = 64;
+// Bytes an UploadRecordRequest adds around its chunk or end digest (tag and length: a few).
+constexpr std::size_t kMaxChunkFraming = 64;
 constexpr std::size_t kMaxApiQueue = 10'000;  // calls waiting for the io thread
 
 grpc::Status ToGrpc(const Status& s) {
@@ -311,6 +314,15 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
         }
       }
     } else {
+      // A message longer than what is left of the declared size (plus its framing) is refused
+      // before it is parsed into a second copy: a small upload's slot holds little memory.
+      const std::uint64_t declared = start_.plaintext_size();
+      if (declared != 0 &&
+          in_.Length() > declared - std::min(plaintext_size_, declared) + kMaxChunkFraming) {
+        in_.Clear();
+        return Fail(Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
+                                            std::to_string(declared) + " bytes)"));
+      }
       // Chunks are parsed straight from gRPC's buffer (one copy of the plaintext fewer).
       {
         grpc::ProtoBufferReader reader(&in_);

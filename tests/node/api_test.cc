@@ -586,6 +586,7 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
   };
   auto begin = [&](std::uint64_t declared) {
     auto o = std::make_unique<Open>();
+    o->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::UploadRecordRequest start;
     start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
     start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
@@ -624,7 +625,20 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
         std::string::npos);
   // Small records still go through, whole.
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, 2048);
-  // They have their own sixty-four slots.
+  // A small upload's message longer than its declared size is refused before it is parsed.
+  {
+    auto o = begin(2048);
+    v1::UploadRecordRequest chunk;
+    chunk.set_chunk(std::string(1u << 20, 'x'));
+    o->writer->Write(chunk);
+    o->writer->WritesDone();
+    auto st = o->writer->Finish();
+    CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(st.error_message().find("longer than start.plaintext_size (2048 bytes)") !=
+          std::string::npos);
+  }
+  // Small records have their own sixty-four slots.
+  REQUIRE(WaitUntil([&] { return gauge("ertr_api_uploads_small") == 0; }, 30));
   for (int i = 0; i < 64; ++i) {
     open.push_back(begin(2048));
     CHECK(open.back()->started);
@@ -639,7 +653,8 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
   for (auto& o : open) CHECK_FALSE(o->writer->Finish().ok());
   open.clear();
   CHECK(WaitUntil(
-      [&] { return gauge("ertr_api_uploads_small") + gauge("ertr_api_uploads_large") == 0; }, 30));
+      [&] { return gauge("ertr_api_uploads_small") == 0 && gauge("ertr_api_uploads_large") == 0; },
+      30));
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (1u << 20) + 3);
 }
 
