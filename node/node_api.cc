@@ -56,6 +56,11 @@ constexpr int kMaxConcurrentSmallUploads = 64;
 constexpr std::size_t kMaxChunkFraming = 64;
 constexpr std::size_t kMaxApiQueue = 10'000;  // calls waiting for the io thread
 
+Status LongerThanDeclared(std::uint64_t declared) {
+  return Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
+                                 std::to_string(declared) + " bytes)");
+}
+
 grpc::Status ToGrpc(const Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(proto::ToGrpcCode(s.code()), s.message());
@@ -320,8 +325,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       if (declared != 0 &&
           in_.Length() > declared - std::min(plaintext_size_, declared) + kMaxChunkFraming) {
         in_.Clear();
-        return Fail(Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
-                                            std::to_string(declared) + " bytes)"));
+        return Fail(LongerThanDeclared(declared));
       }
       // Chunks are parsed straight from gRPC's buffer (one copy of the plaintext fewer).
       {
@@ -404,8 +408,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     }
     if (start_.plaintext_size() != 0 && plaintext_size_ > start_.plaintext_size()) {
       Wipe(*chunk);
-      return Fail(Status::InvalidArgument("the upload is longer than start.plaintext_size (" +
-                                          std::to_string(start_.plaintext_size()) + " bytes)"));
+      return Fail(LongerThanDeclared(start_.plaintext_size()));
     }
     std::string plain;
     plain.swap(*chunk);
