@@ -438,6 +438,32 @@ std::map<std::string, std::string> Signed(Cluster& c, const crypto::SigningKey& 
   return proto::ApiAuthHeaders(*auth);
 }
 
+// A raw UploadRecord call to `stub` as `user`, its signed start message (an RT plan of the
+// patient, declaring `declared` bytes, 0: unknown) sent: the caller writes, ends or cancels it.
+struct RawUpload {
+  grpc::ClientContext ctx;
+  v1::UploadRecordResponse resp;
+  std::unique_ptr<grpc::ClientWriter<v1::UploadRecordRequest>> writer;
+  bool started = false;  // the start message left
+};
+std::unique_ptr<RawUpload> OpenUpload(Cluster& c, v1::Ertr::Stub& stub,
+                                      const crypto::SigningKey& user,
+                                      const ledger::Pseudonym& patient, std::uint64_t declared) {
+  auto u = std::make_unique<RawUpload>();
+  u->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  v1::UploadRecordRequest start;
+  start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+  start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+  start.mutable_start()->set_plaintext_size(declared);
+  for (const auto& [k, v] :
+       Signed(c, user, NowMs(), "/ertr.v1.Ertr/UploadRecord", start.SerializeAsString())) {
+    u->ctx.AddMetadata(k, v);
+  }
+  u->writer = stub.UploadRecord(&u->ctx, &u->resp);
+  u->started = u->writer->Write(start);
+  return u;
+}
+
 // A unary call of node 0 with exactly these request bytes, signed by hospital 0's admin.
 grpc::Status RawCall(Cluster& c, const std::string& method, const std::string& raw) {
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
@@ -478,32 +504,25 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
   v1::UploadRecordResponse resp;
   auto upload = [&](std::uint64_t declared, const std::vector<std::string>& chunks,
                     const std::string& digest, bool cancel) {
-    v1::UploadRecordRequest start;
-    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
-    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
-    start.mutable_start()->set_plaintext_size(declared);
-    grpc::ClientContext ctx;
-    for (const auto& [k, v] :
-         Signed(c, phys, NowMs(), "/ertr.v1.Ertr/UploadRecord", start.SerializeAsString())) {
-      ctx.AddMetadata(k, v);
-    }
-    auto writer = stub->UploadRecord(&ctx, &resp);
-    bool ok = writer->Write(start);
+    auto u = OpenUpload(c, *stub, phys, patient, declared);
+    bool ok = u->started;
     v1::UploadRecordRequest chunk;
     for (std::size_t i = 0; ok && i < chunks.size(); ++i) {
       chunk.set_chunk(chunks[i]);
-      ok = writer->Write(chunk);
+      ok = u->writer->Write(chunk);
     }
     CHECK(ok);
     if (cancel) {
-      ctx.TryCancel();
+      u->ctx.TryCancel();
     } else {
       v1::UploadRecordRequest end;
       end.mutable_end()->set_plaintext_digest(digest);
-      writer->Write(end);
-      writer->WritesDone();
+      u->writer->Write(end);
+      u->writer->WritesDone();
     }
-    return writer->Finish();
+    auto status = u->writer->Finish();
+    resp = u->resp;
+    return status;
   };
   auto mib = [](int n) {
     return std::vector<std::string>(static_cast<std::size_t>(n), std::string(1u << 20, 'p'));
@@ -577,27 +596,9 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::Ertr::NewStub(channel);
-  // An upload left open after its start message: it holds a slot until it ends.
-  struct Open {
-    grpc::ClientContext ctx;
-    v1::UploadRecordResponse resp;
-    std::unique_ptr<grpc::ClientWriter<v1::UploadRecordRequest>> writer;
-    bool started = false;  // the start message left
-  };
+  // An upload left open after its start message holds a slot until it ends.
   auto begin = [&](std::uint64_t declared) {
-    auto o = std::make_unique<Open>();
-    o->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    v1::UploadRecordRequest start;
-    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
-    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
-    start.mutable_start()->set_plaintext_size(declared);
-    for (const auto& [k, v] :
-         Signed(c, phys, NowMs(), "/ertr.v1.Ertr/UploadRecord", start.SerializeAsString())) {
-      o->ctx.AddMetadata(k, v);
-    }
-    o->writer = stub->UploadRecord(&o->ctx, &o->resp);
-    o->started = o->writer->Write(start);
-    return o;
+    return OpenUpload(c, *stub, phys, patient, declared);
   };
   auto refused = [&](std::uint64_t declared) {
     auto o = begin(declared);
@@ -613,7 +614,7 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
 
   // Sixteen large uploads (of undeclared size or 1 MiB) fill their slots: a seventeenth is refused
   // and says why.
-  std::vector<std::unique_ptr<Open>> open;
+  std::vector<std::unique_ptr<RawUpload>> open;
   for (int i = 0; i < 16; ++i) {
     open.push_back(begin(i % 2 == 0 ? 0 : 1u << 20));
     CHECK(open.back()->started);
