@@ -292,7 +292,7 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     if (it != serving_.end()) {
       it->second = Serving{std::move(*reader), 0, 0};  // the peer starts this blob again
     } else {
-      MakeRoomToServe(from);
+      if ((*reader)->size() > kBlobChunkBytes) MakeRoomToServe(from);  // one chunk: served at once
       it = serving_.emplace(key, Serving{std::move(*reader), 0, 0}).first;
     }
   }

@@ -98,7 +98,9 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
     return Status::InvalidArgument("request field 'start.kind' must name a record kind (1.." +
                                    std::to_string(ledger::kMaxRecordKind) + ")");
   }
-  if (crypto::PayloadCiphertextSize(start.plaintext_size()) > kMaxReplicatedBlobBytes) {
+  // The plaintext bound first: the ciphertext size of a size near 2^64 would wrap.
+  if (start.plaintext_size() > kMaxReplicatedBlobBytes ||
+      crypto::PayloadCiphertextSize(start.plaintext_size()) > kMaxReplicatedBlobBytes) {
     return Status::ResourceExhausted(
         "start.plaintext_size is over the largest record the "
         "network replicates (4 GiB); split the record");

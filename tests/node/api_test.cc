@@ -626,11 +626,12 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
         std::string::npos);
   // Small records still go through, whole.
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, 2048);
-  // A small upload's message longer than its declared size is refused before it is parsed.
+  // A small upload's message longer than its declared size is refused before it is parsed (parsed,
+  // this chunk of 4 MiB and a byte would be refused as over the largest chunk instead).
   {
     auto o = begin(2048);
     v1::UploadRecordRequest chunk;
-    chunk.set_chunk(std::string(1u << 20, 'x'));
+    chunk.set_chunk(std::string((4u << 20) + 1, 'x'));
     o->writer->Write(chunk);
     o->writer->WritesDone();
     auto st = o->writer->Finish();
@@ -656,6 +657,12 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
   CHECK(WaitUntil(
       [&] { return gauge("ertr_api_uploads_small") == 0 && gauge("ertr_api_uploads_large") == 0; },
       30));
+  // A declared size over the largest record is refused as such, even one near 2^64.
+  for (const std::uint64_t declared : {(4ull << 30) + 1, ~0ull}) {
+    auto st = refused(declared);
+    CHECK(st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(st.error_message().find("over the largest record") != std::string::npos);
+  }
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (1u << 20) + 3);
 }
 
