@@ -10,7 +10,6 @@
 #include <chrono>
 #include <filesystem>
 #include <sstream>
-#include <thread>
 
 #include "ertr/v1/api.grpc.pb.h"
 #include "proto/api_auth.h"
@@ -66,7 +65,6 @@ TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the
   // The upload is under way (its temporary file exists); then the disk is full.
   CHECK(WaitUntil([&] { return CountFiles(tmp) == 1; }, 10));
   net.SetStorageFault(0, "enospc");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // faultfs rereads every 20 ms
   // The node fails the call at the first chunk it cannot write; later writes find it closed.
   int sent = 0;
   while (sent < 200 && writer->Write(chunk)) ++sent;

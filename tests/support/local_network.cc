@@ -207,6 +207,10 @@ std::optional<int> LocalNetwork::Reap(int i) {
 
 void LocalNetwork::SetStorageFault(int i, const std::string& fault) const {
   std::ofstream(Home(i).string() + ".faultfs", std::ios::trunc) << fault;
+  // faultfs rereads the file at the first storage call 20 ms after its last read; a thread that
+  // read the old content just before may publish it a little later. Past 100 ms every new call
+  // sees the new fault, so callers may act on it as soon as this returns.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 void LocalNetwork::Wipe(int i) { fs::remove_all(Home(i) / "data"); }

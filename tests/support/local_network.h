@@ -69,7 +69,8 @@ class LocalNetwork {
   bool Running(int i) const { return pid(i) > 0; }
   // If node i's process has exited on its own, forgets it and returns its wait status.
   std::optional<int> Reap(int i);
-  // The storage fault in force at node i (faultfs): "" (none), "enospc" or "eio-sync".
+  // Sets the storage fault in force at node i (faultfs): "" (none), "enospc" or "eio-sync".
+  // Returns once the node's next storage call is sure to see it.
   void SetStorageFault(int i, const std::string& fault) const;
   // Deletes node i's data directory (keys and config stay). The node must be stopped.
   void Wipe(int i);
