@@ -192,7 +192,7 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
   AcceptPrePrepare(pp);
 }
 
-void Replica::AcceptPrePrepare(const PrePrepare& pp) {
+void Replica::AcceptPrePrepare(const PrePrepare& pp, bool reproposed) {
   const Height h = pp.proposal.header.height;
   Slot& slot = slots_[h];
   if (slot.pre_prepare) {
@@ -211,9 +211,19 @@ void Replica::AcceptPrePrepare(const PrePrepare& pp) {
       unproposed_.erase(pend->second.first);
     }
   }
-  auto p = OwnVote<Prepare>(crypto::SigningDomain::kPrepare, h, pp.proposal.digest);
-  BroadcastMessage(p);
-  slot.prepares.Add(config_.self, p.digest, p);
+  // A signed PRE-PREPARE is the primary's PREPARE (section 4.1): the same payload, signed in its
+  // own domain, and it enters the prepared certificate as the primary's vote. The primary sends
+  // no PREPARE for it. A re-proposal of a NEW-VIEW is not signed: there every replica, the
+  // primary too, sends a PREPARE.
+  if (!reproposed) {
+    slot.prepares.Add(pp.sender, pp.proposal.digest,
+                      Prepare{{pp.view, h, pp.proposal.digest, pp.sender, pp.signature}});
+  }
+  if (reproposed || pp.sender != config_.self) {
+    auto p = OwnVote<Prepare>(crypto::SigningDomain::kPrepare, h, pp.proposal.digest);
+    BroadcastMessage(p);
+    slot.prepares.Add(config_.self, p.digest, p);
+  }
   CheckPrepared(h);
 }
 
@@ -631,7 +641,8 @@ void Replica::EnterView(const NewView& nv, bool announce) {
   for (auto& [h, proposal] : reproposals) {
     next_height_ = std::max(next_height_, h.Next());
     // Heights we delivered are re-voted too: replicas that did not deliver them need our votes.
-    AcceptPrePrepare(PrePrepare{view_, std::move(proposal), config_.validators.Primary(view_), {}});
+    AcceptPrePrepare(PrePrepare{view_, std::move(proposal), config_.validators.Primary(view_), {}},
+                     /*reproposed=*/true);
   }
   // Messages of this view that arrived before the NEW-VIEW.
   std::vector<Message> buffered;
@@ -709,6 +720,17 @@ bool Replica::VerifyPrePrepare(const PrePrepare& pp) const {
                           pp.signature);
 }
 
+bool Replica::VerifyPrepareInCert(const Prepare& p) const {
+  // The primary's vote is its PRE-PREPARE's signature, or a PREPARE if the proposal was a
+  // re-proposal (or the certificate was made before primaries stopped sending PREPAREs).
+  if (config_.validators.Contains(p.sender) && p.sender == config_.validators.Primary(p.view) &&
+      verifier_.Verify(config_.validators.key(p.sender), crypto::SigningDomain::kPrePrepare,
+                       config_.chain_id, VotePayload(p.view, p.height, p.digest), p.signature)) {
+    return true;
+  }
+  return VerifyVote(p, crypto::SigningDomain::kPrepare);
+}
+
 bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
   if (!CheckProposal(pc.proposal).ok() || pc.proposal.header.chain_id != config_.chain_id) {
     return false;
@@ -717,7 +739,7 @@ bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
   for (const auto& p : pc.prepares) {
     if (p.view != pc.view || p.height != pc.proposal.header.height ||
         p.digest != pc.proposal.digest || !senders.insert(p.sender).second ||
-        !VerifyVote(p, crypto::SigningDomain::kPrepare)) {
+        !VerifyPrepareInCert(p)) {
       return false;
     }
   }

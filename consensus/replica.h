@@ -109,7 +109,8 @@ class Replica {
   bool BufferIfFuture(View v, const Message& m);
   // A peer still in an older view: forward the NEW-VIEW we entered with, once per peer and view.
   void HelpLagger(ReplicaId peer, View their_view);
-  void AcceptPrePrepare(const PrePrepare& pp);
+  // `reproposed`: a NEW-VIEW's re-proposal, which no one signed as a PRE-PREPARE.
+  void AcceptPrePrepare(const PrePrepare& pp, bool reproposed = false);
   void CheckPrepared(Height h);
   void CheckCommitted(Height h);
   void TryDeliver();
@@ -125,6 +126,7 @@ class Replica {
   // Validation helpers.
   bool VerifyVote(const Vote& v, crypto::SigningDomain domain) const;
   bool VerifyPrePrepare(const PrePrepare& pp) const;
+  bool VerifyPrepareInCert(const Prepare& p) const;
   bool VerifyPreparedCert(const PreparedCertificate& pc) const;
   bool VerifyViewChange(const ViewChange& vc) const;
   bool VerifyCheckpointProof(Height h, const crypto::Digest& root,

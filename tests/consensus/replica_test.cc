@@ -152,6 +152,56 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("A signed PRE-PREPARE is the primary's PREPARE, in the quorum and in the certificate",
+          "[unit]") {
+  OneReplica r;
+  const std::vector<Transaction> txs = {{crypto::Hash(AsBytes("tx")), ToBytes("tx")}};
+  const PrePrepare pp = r.Proposed(1000, txs);
+  REQUIRE(Vote(r.Deliver(pp)).prepared);  // its own PREPARE left
+  // One more backup's PREPARE makes q = 3 with the primary's PRE-PREPARE and its own vote.
+  Prepare p2{{View(0), Height(1), pp.proposal.digest, ReplicaId(2), {}}};
+  p2.signature = *r.signers[2]->Sign(crypto::SigningDomain::kPrepare, "ertr-test",
+                                     VotePayload(View(0), Height(1), pp.proposal.digest));
+  auto after = r.replica->Handle(Event{1001, MessageReceived{ReplicaId(2), p2}});
+  std::optional<PreparedCertificate> cert;
+  for (const auto& a : after) {
+    if (const auto* p = std::get_if<Persist>(&a); p && p->delta.prepared) cert = p->delta.prepared;
+  }
+  REQUIRE(cert.has_value());
+  CHECK(Count(after, [](const Action& a) {
+          const auto* b = std::get_if<Broadcast>(&a);
+          return b && std::holds_alternative<Commit>(b->message);
+        }) == 1);
+  REQUIRE(cert->prepares.size() == 3);
+  CHECK(cert->prepares[0].sender == ReplicaId(0));
+  CHECK(cert->prepares[0].signature == pp.signature);
+
+  // The certificate holds in a view change; with the primary's entry signed by anyone else, or
+  // as a PREPARE by a backup, it does not.
+  auto view_change_with = [&](const PreparedCertificate& pc) {
+    ViewChange vc;
+    vc.new_view = View(1);
+    vc.prepared = {pc};
+    vc.sender = ReplicaId(3);
+    vc.signature =
+        *r.signers[3]->Sign(crypto::SigningDomain::kViewChange, "ertr-test", ViewChangePayload(vc));
+    OneReplica other;
+    other.replica->Handle(Event{1000, MessageReceived{ReplicaId(3), vc}});
+    return other.replica->stats().dropped_invalid == 0;
+  };
+  CHECK(view_change_with(*cert));
+  PreparedCertificate forged = *cert;
+  forged.prepares[0].signature =
+      *r.signers[3]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
+                          VotePayload(View(0), Height(1), pp.proposal.digest));
+  CHECK_FALSE(view_change_with(forged));
+  PreparedCertificate not_primary = *cert;
+  not_primary.prepares[1].signature =
+      *r.signers[1]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
+                          VotePayload(View(0), Height(1), pp.proposal.digest));
+  CHECK_FALSE(view_change_with(not_primary));
+}
+
 TEST_CASE("While a block is in flight the primary gathers a batch before proposing again",
           "[unit]") {
   FourKeys k;
