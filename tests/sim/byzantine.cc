@@ -65,6 +65,15 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
           Commit other = *c;
           other.digest = random_digest();
           out.push_back(Broadcast{sign_vote(other, crypto::SigningDomain::kCommit)});
+        } else if (auto* pp = std::get_if<PrePrepare>(msg)) {
+          // As primary, a PREPARE for another hash ahead of its PRE-PREPARE (ADR 0020: the
+          // PRE-PREPARE is its vote; the PREPARE must not count in its place).
+          Prepare other;
+          other.view = pp->view;
+          other.height = pp->proposal.header.height;
+          other.digest = random_digest();
+          other.sender = ReplicaId(r);
+          out.push_back(Broadcast{sign_vote(other, crypto::SigningDomain::kPrepare)});
         }
         out.push_back(std::move(a));
         break;
