@@ -202,6 +202,41 @@ TEST_CASE("A signed PRE-PREPARE is the primary's PREPARE, in the quorum and in t
   CHECK_FALSE(view_change_with(not_primary));
 }
 
+TEST_CASE("The primary sends no PREPARE for its own proposal, and prepares with two backups' votes",
+          "[unit]") {
+  FourKeys k;
+  sim::FakeVerifier verifier(k.keys);
+  ReplicaConfig c;
+  c.chain_id = "ertr-test";
+  c.validators = *ValidatorSet::Create(k.pks);
+  c.self = ReplicaId(0);  // the primary of view 0
+  Replica primary(c, *k.signers[0], verifier);
+  auto proposed = primary.Handle(
+      Event{1000, TransactionsReceived{{{crypto::Hash(AsBytes("a")), ToBytes("a")}}}});
+  const PrePrepare* pp = nullptr;
+  for (const auto& a : proposed) {
+    const auto* b = std::get_if<Broadcast>(&a);
+    if (b == nullptr) continue;
+    if (const auto* p = std::get_if<PrePrepare>(&b->message)) pp = p;
+    CHECK_FALSE(std::holds_alternative<Prepare>(b->message));
+  }
+  REQUIRE(pp != nullptr);
+  auto prepare_from = [&](std::uint32_t r) {
+    Prepare p{{View(0), Height(1), pp->proposal.digest, ReplicaId(r), {}}};
+    p.signature = *k.signers[r]->Sign(crypto::SigningDomain::kPrepare, "ertr-test",
+                                      VotePayload(View(0), Height(1), pp->proposal.digest));
+    return primary.Handle(Event{1001, MessageReceived{ReplicaId(r), p}});
+  };
+  auto committed = [](const std::vector<Action>& actions) {
+    return Count(actions, [](const Action& a) {
+      const auto* b = std::get_if<Broadcast>(&a);
+      return b && std::holds_alternative<Commit>(b->message);
+    });
+  };
+  CHECK(committed(prepare_from(1)) == 0);  // the PRE-PREPARE and one backup: two of three
+  CHECK(committed(prepare_from(2)) == 1);
+}
+
 TEST_CASE("While a block is in flight the primary gathers a batch before proposing again",
           "[unit]") {
   FourKeys k;
