@@ -723,12 +723,9 @@ bool Replica::VerifyPrePrepare(const PrePrepare& pp) const {
 bool Replica::VerifyPrepareInCert(const Prepare& p) const {
   // The primary's vote is its PRE-PREPARE's signature, or a PREPARE if the proposal was a
   // re-proposal (or the certificate was made before primaries stopped sending PREPAREs).
-  if (config_.validators.Contains(p.sender) && p.sender == config_.validators.Primary(p.view) &&
-      verifier_.Verify(config_.validators.key(p.sender), crypto::SigningDomain::kPrePrepare,
-                       config_.chain_id, VotePayload(p.view, p.height, p.digest), p.signature)) {
-    return true;
-  }
-  return VerifyVote(p, crypto::SigningDomain::kPrepare);
+  return (p.sender == config_.validators.Primary(p.view) &&
+          VerifyVote(p, crypto::SigningDomain::kPrePrepare)) ||
+         VerifyVote(p, crypto::SigningDomain::kPrepare);
 }
 
 bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
