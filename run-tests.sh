@@ -40,7 +40,7 @@ scripts/build.sh asan
 # its job is memory and undefined-behaviour errors on every code path, which the first seeds
 # already reach, while the release build above covers the full seed space (200 consensus
 # schedules per scenario, 2,000 ledger sequences). At -O0 under ASan the full space alone took
-# about 6 of the suite's 14-28 minutes.
+# about 4 of the suite's 14-28 minutes.
 ERTR_SIM_SEEDS=${ERTR_SIM_SEEDS:-50} ERTR_LEDGER_SEQUENCES=${ERTR_LEDGER_SEQUENCES:-500} \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp run_ctest build-asan asan+ubsan
