@@ -49,6 +49,9 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Connect(const ClientOptions& optio
   if (options.chain_id.empty()) {
     return Status::InvalidArgument("the chain id is not known: pass --chain-id or --genesis");
   }
+  if (auto host_port = ParseHostPort(options.address, "--node", "127.0.0.1:26800"); !host_port) {
+    return host_port.error();
+  }
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (!options.tls_ca_file.empty()) {
     std::ifstream in(options.tls_ca_file, std::ios::binary);

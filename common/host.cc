@@ -24,4 +24,22 @@ bool IsLoopbackHost(std::string_view host) {
   return false;
 }
 
+Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,
+                                                            std::string_view field,
+                                                            std::string_view example) {
+  const auto colon = text.rfind(':');
+  auto bad = [&] {
+    return Status::InvalidArgument("'" + std::string(field) + "' must be HOST:PORT (for example " +
+                                   std::string(example) + "), got '" + std::string(text) + "'");
+  };
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return bad();
+  unsigned long port = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return bad();
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+    if (port > 65535) return bad();
+  }
+  return std::make_pair(std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port));
+}
+
 }  // namespace ertr

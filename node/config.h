@@ -58,8 +58,5 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::filesystem:
                                    const std::string& file_name);
 // The TOML text of a config (what `ertrd testnet` and `ertrd init` write).
 std::string RenderNodeConfig(const NodeConfig& config);
-// "127.0.0.1:26600" -> host, port. InvalidArgument names `field`.
-Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,
-                                                            std::string_view field);
 
 }  // namespace ertr::node

@@ -24,6 +24,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   (void)node::ParseNodeConfig(AsStringView(in), "/tmp", "config.toml");
   (void)node::ParseMember(AsStringView(in), "member.toml");
-  (void)node::ParseHostPort(AsStringView(in), "fuzz");
+  (void)ParseHostPort(AsStringView(in), "fuzz");
   return 0;
 }

@@ -917,6 +917,18 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   auto refused = (*plain)->GetStatus();
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code() == StatusCode::kUnavailable);
+  // An address that is not HOST:PORT is named as such, not taken for a remote node.
+  for (const char* bad :
+       {"nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", ":26800", "127.0.0.1:70000"}) {
+    o.address = bad;
+    auto malformed = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+    REQUIRE_FALSE(malformed.has_value());
+    CHECK(malformed.error().code() == StatusCode::kInvalidArgument);
+    CHECK(malformed.error().message() ==
+          "'--node' must be HOST:PORT (for example "
+          "127.0.0.1:26800), got '" +
+              std::string(bad) + "'");
+  }
   // ertrctl refuses a remote node without a CA before sending anything.
   o.address = "ertr.hosp-a.example:26800";
   auto remote = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
