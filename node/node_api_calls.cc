@@ -90,8 +90,8 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
   }
   if (caller.role != ledger::Role::kPhysician && caller.role != ledger::Role::kPhysicist &&
       caller.role != ledger::Role::kIntegrator) {
-    return Status::PermissionDenied(std::string("a ") + std::string(ledger::RoleName(caller.role)) +
-                                    " may not submit records (physician, physicist or "
+    return Status::PermissionDenied("your role '" + std::string(ledger::RoleName(caller.role)) +
+                                    "' may not submit records (physician, physicist or "
                                     "integrator only)");
   }
   if (start.kind() <= 0 || start.kind() > ledger::kMaxRecordKind) {
