@@ -1,5 +1,6 @@
 #include "node/mempool.h"
 
+#include "ledger/shape.h"
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
 
@@ -35,6 +36,17 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
     return Status::FailedPrecondition(
         "NullOp transactions are accepted only on a benchmark network (genesis "
         "parameters.benchmark_mode); this chain is not one");
+  }
+  // A payload that breaks the shape rules would only be committed as rejected, and its bytes
+  // (free text in a code field, say) would stay in the block for good: refused here, the
+  // submitter hears the field at once and nothing reaches the chain. A block proposed elsewhere
+  // with such a transaction is still rejected by the chain code, the same way on every node.
+  if (!typed.payload) {
+    return Status::InvalidArgument("not admitted: its payload does not decode: " +
+                                   typed.payload.error().message());
+  }
+  if (auto bad = ledger::ValidateShape(*typed.payload)) {
+    return Status::InvalidArgument("not admitted: " + bad->ToString());
   }
   if (!ledger::IsUnsignedCommand(tx.header, benchmark_mode_) &&
       !ledger::HasValidSignature(tx, verifier_)) {

@@ -34,7 +34,8 @@ class Mempool {
 
   // Checks and admits a transaction; returns it decoded with its typed payload (decoded once
   // here, for the caller too). AlreadyExists if it is pooled; InvalidArgument / Unauthenticated
-  // naming what is wrong; ResourceExhausted when a bound is hit (retry later).
+  // naming what is wrong (a payload that does not decode or breaks the shape rules included:
+  // it would only be committed as rejected); ResourceExhausted when a bound is hit (retry later).
   Result<ledger::Transaction> Add(ByteSpan signed_tx);
   // Forgets transactions (committed ones).
   void Remove(const std::vector<crypto::Digest>& ids);

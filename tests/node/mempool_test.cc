@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "ertr/v1/transaction.pb.h"
 #include "node/mempool.h"
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
@@ -13,12 +14,14 @@ struct Fixture {
   std::unique_ptr<crypto::Verifier> verifier = crypto::MakeEd25519Verifier();
   std::uint64_t nonce = 0;
 
-  Bytes Tx(const crypto::Signer& s, std::string chain = "ertr-test", std::size_t pad = 8) {
+  // A DeactivateUser whose reason code is `pad` characters (a valid code has 1..64).
+  Bytes Tx(const crypto::Signer& s, std::string chain = "ertr-test", std::size_t pad = 8,
+           char fill = 'x') {
     ledger::TransactionHeader h;
     h.chain_id = std::move(chain);
     h.nonce = ++nonce;
-    auto tx =
-        proto::MakeTransaction(h, ledger::DeactivateUser{s.public_key(), std::string(pad, 'x')}, s);
+    auto tx = proto::MakeTransaction(
+        h, ledger::DeactivateUser{s.public_key(), std::string(pad, fill)}, s);
     REQUIRE(tx.has_value());
     return proto::EncodeSignedTransaction(tx->signed_tx);
   }
@@ -45,17 +48,54 @@ TEST_CASE("mempool admits valid transactions once and refuses bad ones", "[unit]
 
 TEST_CASE("mempool bounds bytes overall and transactions per signer", "[unit][node]") {
   Fixture f;
-  Mempool pool("ertr-test", *f.verifier, MempoolLimits{4096, 3, 2048});
-  for (int i = 0; i < 3; ++i) REQUIRE(pool.Add(f.Tx(*f.alice)).has_value());
-  auto fourth = pool.Add(f.Tx(*f.alice));
+  const std::size_t one = f.Tx(*f.alice, "ertr-test", 64).size();  // every transaction below
+  Mempool pool("ertr-test", *f.verifier, MempoolLimits{5 * one, 3, one});
+  for (int i = 0; i < 3; ++i) REQUIRE(pool.Add(f.Tx(*f.alice, "ertr-test", 64)).has_value());
+  auto fourth = pool.Add(f.Tx(*f.alice, "ertr-test", 64));
   CHECK(fourth.error().code() == StatusCode::kResourceExhausted);
   // Another signer is not crowded out by alice's limit...
-  REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 1000)).has_value());
+  REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 64)).has_value());
   // ...but the total bound holds for everyone.
-  REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 1500)).has_value());
-  CHECK(pool.Add(f.Tx(*f.bob, "ertr-test", 1500)).error().code() == StatusCode::kResourceExhausted);
-  CHECK(pool.Add(f.Tx(*f.bob, "ertr-test", 3000)).error().code() == StatusCode::kInvalidArgument);
-  CHECK(pool.bytes() <= 4096);
+  REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 64)).has_value());
+  CHECK(pool.Add(f.Tx(*f.bob, "ertr-test", 64)).error().code() == StatusCode::kResourceExhausted);
+  auto oversized = pool.Add(f.Tx(*f.bob, "ertr-test", 3000));
+  CHECK(oversized.error().code() == StatusCode::kInvalidArgument);
+  CHECK(oversized.error().message().find("the limit is") != std::string::npos);
+  CHECK(pool.bytes() == 5 * one);
+}
+
+TEST_CASE("mempool refuses a payload that breaks the shape rules: it never reaches a block",
+          "[unit][node]") {
+  Fixture f;
+  Mempool pool("ertr-test", *f.verifier);
+  // Free text in a code field (it could carry a name onto the chain), and an over-long code.
+  for (const auto& bad : {f.Tx(*f.alice, "ertr-test", 5, ' '), f.Tx(*f.alice, "ertr-test", 65)}) {
+    auto refused = pool.Add(bad);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code() == StatusCode::kInvalidArgument);
+    CHECK(refused.error().message().find("not admitted: malformed "
+                                         "(deactivate_user.reason_code)") == 0);
+  }
+  CHECK(pool.size() == 0);
+  CHECK(pool.bytes() == 0);
+  // A signed transaction whose payload does not decode (a 5-byte user key) is refused too.
+  v1::TransactionBody body;
+  body.set_chain_id("ertr-test");
+  body.set_signer(ToString(f.alice->public_key().span()));
+  body.set_nonce(++f.nonce);
+  body.mutable_deactivate_user()->set_user_key("short");
+  body.mutable_deactivate_user()->set_reason_code("left");
+  ledger::SignedTransaction st;
+  st.body = ToBytes(body.SerializeAsString());
+  auto sig = f.alice->Sign(crypto::SigningDomain::kTransaction, "ertr-test", st.body);
+  REQUIRE(sig.has_value());
+  st.signature = *sig;
+  auto garbled = pool.Add(proto::EncodeSignedTransaction(st));
+  REQUIRE_FALSE(garbled.has_value());
+  CHECK(garbled.error().code() == StatusCode::kInvalidArgument);
+  CHECK(garbled.error().message().find("not admitted: its payload does not decode: ") == 0);
+  CHECK(garbled.error().message().find("deactivate_user.user_key") != std::string::npos);
+  CHECK(pool.size() == 0);
 }
 
 TEST_CASE("mempool: NullOps only on a benchmark network, and there unsigned", "[unit][node]") {
