@@ -233,12 +233,19 @@ Result<ledger::Role> ParseRole(std::string_view name) {
                                  "admin");
 }
 
-// "90s", "15m", "2h", "7d" -> milliseconds.
+// "90s", "15m", "2h", "7d" -> milliseconds; at most 100 years (a count too large to hold must not
+// wrap around into a small one).
 Result<std::uint64_t> ParseDuration(std::string_view text, std::string_view option) {
+  constexpr std::uint64_t kMaxMs = 36'500ull * 86'400'000;
+  const auto bad = [&](std::string_view what) {
+    return Status::InvalidArgument(std::string(option) + " must be " + std::string(what) +
+                                   ", got '" + std::string(text) + "'");
+  };
   std::uint64_t n = 0;
   std::size_t i = 0;
   for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
     n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (n > kMaxMs) return bad("at most 100 years (36500d)");
   }
   const std::string_view unit = text.substr(i);
   const std::uint64_t scale = unit == "s"   ? 1000
@@ -246,11 +253,8 @@ Result<std::uint64_t> ParseDuration(std::string_view text, std::string_view opti
                               : unit == "h" ? 3'600'000
                               : unit == "d" ? 86'400'000
                                             : 0;
-  if (i == 0 || scale == 0 || n > (1ull << 40)) {
-    return Status::InvalidArgument(std::string(option) +
-                                   " must be a number with a unit s, m, h or d (e.g. 30m), got '" +
-                                   std::string(text) + "'");
-  }
+  if (i == 0 || scale == 0) return bad("a number with a unit s, m, h or d (e.g. 30m)");
+  if (n > kMaxMs / scale) return bad("at most 100 years (36500d)");
   return n * scale;
 }
 

@@ -67,6 +67,26 @@ TEST_CASE("ertrctl keys gen writes an encrypted key file that keys show reads", 
   CHECK(junk.exit_code == 4);
 }
 
+TEST_CASE("ertrctl refuses a duration too large to hold instead of wrapping it", "[unit]") {
+  ertr::testing::TempDir dir("ertrctl-duration");
+  const std::string key = dir.path().string() + "/u.key";
+  const std::string env = "ERTR_PASSPHRASE=duration-test-pass ";
+  REQUIRE(Exec(env + ERTRCTL + " keys gen --type ed25519 --out " + key).exit_code == 0);
+  // No node listens on port 1: a duration that parses gets as far as connecting (exit 5).
+  const std::string grant =
+      env + ERTRCTL + " --key " + key +
+      " --chain-id x --node 127.0.0.1:1 consent grant --patient "
+      "30a44c302fb2d192812974c5c969235c --to-institution hosp-b --expires-in ";
+  for (const std::string huge : {"18446744073709551617d", "1099511627776d", "36501d"}) {
+    auto r = Exec(grant + huge);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("--expires-in must be at most 100 years (36500d), got '" + huge + "'") !=
+          std::string::npos);
+  }
+  CHECK(Exec(grant + "36500d").exit_code == 5);
+  CHECK(Exec(grant + "30x").output.find("a number with a unit") != std::string::npos);
+}
+
 TEST_CASE("ertrd selfcheck runs end to end in a scratch directory", "[unit]") {
   ertr::testing::TempDir dir;
   auto r = Exec(std::string(ERTRD) + " selfcheck --dir " + (dir / "scratch").string());
