@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string_view>
 
@@ -562,9 +563,10 @@ int main(int argc, char** argv) {
       auto genesis = ReadGenesis(genesis_file);
       if (!genesis) return Fail(genesis.error());
       std::ifstream in(file, std::ios::binary);
-      std::stringstream data;
-      if (!in || !(data << in.rdbuf())) return Fail(Status::NotFound("cannot read " + file));
-      const std::string bytes = data.str();
+      if (!in) return Fail(Status::NotFound("cannot open " + file));
+      // An empty file is read as such and refused below as not a receipt.
+      const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      if (in.bad()) return Fail(Status::IoError("cannot read " + file));
       auto verifier = crypto::MakeEd25519Verifier();
       auto v = ertr::proto::VerifyReceipt(ertr::AsBytes(bytes), *genesis, *verifier);
       if (!v) {

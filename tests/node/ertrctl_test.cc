@@ -142,6 +142,11 @@ TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, r
       r = ctl(0, "", "", {"receipt", "verify", receipt});
       CHECK(r.code == 6);
       CHECK(r.err.find("the receipt does not verify: ") != std::string::npos);
+      // An empty file is not a receipt (it was reported as unreadable).
+      std::ofstream(receipt, std::ios::binary | std::ios::trunc).flush();
+      r = ctl(0, "", "", {"receipt", "verify", receipt});
+      CHECK(r.code == 6);
+      CHECK(r.err.find("this is not an ertrchain receipt") != std::string::npos);
     }
     // FHIR Shorthand text is not recognised: the kind must be given.
     const auto fsh = (samples / "codex-radiation-therapy" / "EX_RadiotherapyTreatedFraction.fsh");
