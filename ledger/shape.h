@@ -1,8 +1,9 @@
 #pragma once
 
 // Shape rules of transaction payloads: what a payload must look like on its own, before any state
-// is consulted (docs/spec/ledger.md, "Shape"). The chain code applies them to every transaction;
-// clients (API, CLI) apply them before signing so that a user hears about a mistake at once.
+// is consulted (docs/spec/ledger.md, "Shape"). The chain code applies them to every transaction of
+// a block; nodes apply them at admission (node/mempool.cc), so that the submitter hears about a
+// mistake at once and a malformed payload (free text in a code, say) is never ordered.
 
 #include <optional>
 #include <string_view>
