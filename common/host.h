@@ -15,6 +15,10 @@ namespace ertr {
 
 bool IsLoopbackHost(std::string_view host);
 
+// Whether a host is the unspecified address (0.0.0.0 or ::, optionally in brackets): one to listen
+// on (every interface), never one that another machine can dial.
+bool IsUnspecifiedHost(std::string_view host);
+
 // "127.0.0.1:26600" -> host, port (the host may be a bracketed IPv6 literal). InvalidArgument
 // names `field` (a configuration field or a command-line option) and shows `example`.
 Result<std::pair<std::string, std::uint16_t>> ParseHostPort(

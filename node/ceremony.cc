@@ -54,6 +54,13 @@ Result<Member> ParseMember(std::string_view text, const std::string& name) {
   ERTR_ASSIGN_OR_RETURN(m.institution.id, field("id"));
   ERTR_ASSIGN_OR_RETURN(m.institution.name, field("name"));
   ERTR_ASSIGN_OR_RETURN(m.address, field("address"));
+  auto dialled = ParseHostPort(m.address, "address");
+  if (!dialled) return dialled.error().WithContext(name);
+  if (IsUnspecifiedHost(dialled->first)) {
+    return Status::InvalidArgument(name + ": field 'address' is '" + m.address +
+                                   "', which no other hospital can dial: set it to the host name "
+                                   "or address of this hospital's node as the others reach it");
+  }
   ERTR_ASSIGN_OR_RETURN(auto vk, field("validator_key"));
   ERTR_ASSIGN_OR_RETURN(auto ek, field("encryption_key"));
   ERTR_ASSIGN_OR_RETURN(auto ak, field("admin_key"));
@@ -87,7 +94,15 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
         "api.listen, api.tls_cert_file and api.tls_key_file in config.toml");
   }
   const std::string advertised = o.advertised_address.empty() ? o.listen : o.advertised_address;
-  if (auto a = ParseHostPort(advertised, "--advertise"); !a) return a.error();
+  ERTR_ASSIGN_OR_RETURN(auto dialled, ParseHostPort(advertised, "--advertise"));
+  if (IsUnspecifiedHost(dialled.first)) {
+    return Status::InvalidArgument(
+        (o.advertised_address.empty() ? "--listen " + o.listen + " listens on every interface"
+                                      : "--advertise " + advertised + " is no address") +
+        ", which the other hospitals cannot dial: pass --advertise with this host's name or "
+        "address as they reach it (e.g. --advertise ertr." +
+        o.institution_id + ".example:" + std::to_string(dialled.second) + ")");
+  }
   std::error_code ec;
   if (fs::exists(o.home / "keys" / "validator.key", ec)) {
     return Status::AlreadyExists(o.home.string() +

@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
     init->add_option("--name", io.name, "Display name of the department")->required();
     init->add_option("--listen", io.listen, "P2P listen address")->capture_default_str();
     init->add_option("--advertise", io.advertised_address,
-                     "Address peers dial (default: --listen)");
+                     "Address peers dial: this host's name or IP as they reach it (default: "
+                     "--listen; needed when that is 0.0.0.0, the default)");
     init->add_option("--http", io.http, "HTTP address (keep on loopback)")->capture_default_str();
     init->add_option("--api", io.api, "gRPC API address (off loopback it needs TLS files)")
         ->capture_default_str();

@@ -66,7 +66,33 @@ TEST_CASE("init and genesis make a network from the members' public halves", "[u
   o.institution_id = "hosp-z";
   o.name = "Z";
   o.passphrase_file = dir / "pass";
+  // Listening on every interface (the default) needs an address the others can dial.
+  auto undialable = InitNode(o, out);
+  CHECK(undialable.code() == StatusCode::kInvalidArgument);
+  CHECK(undialable.message() ==
+        "--listen 0.0.0.0:26600 listens on every interface, which the other hospitals cannot "
+        "dial: pass --advertise with this host's name or address as they reach it (e.g. "
+        "--advertise ertr.hosp-z.example:26600)");
+  o.advertised_address = "[::]:26600";
+  CHECK(InitNode(o, out).message().find("--advertise [::]:26600 is no address") == 0);
+  CHECK_FALSE(std::filesystem::exists(other / "keys"));
+  o.advertised_address = "ertr.hosp-z.example:26600";
   REQUIRE(InitNode(o, out).ok());
+  CHECK(ReadAll(other / "member.toml").find("address = \"ertr.hosp-z.example:26600\"") !=
+        std::string::npos);
+  // A member file whose address no one can dial is refused by the coordinator, by name.
+  for (const std::string bad : {"0.0.0.0:26600", "nonsense"}) {
+    std::string member = ReadAll(other / "member.toml");
+    member.replace(member.find("ertr.hosp-z.example:26600"), 25, bad);
+    std::ofstream(dir / "z.toml", std::ios::trunc) << member;
+    GenesisOptions zg = g;
+    zg.members.push_back(dir / "z.toml");
+    auto refused = CreateGenesis(zg, printed);
+    CHECK(refused.code() == StatusCode::kInvalidArgument);
+    CHECK((refused.message().find("z.toml: field 'address' is '0.0.0.0:26600', which no other "
+                                  "hospital can dial") != std::string::npos ||
+           refused.message().find("z.toml: 'address' must be HOST:PORT") != std::string::npos));
+  }
   g.admin_key = other / "keys" / "admin.key";
   CHECK(CreateGenesis(g, printed).message().find("not the admin key of any member") !=
         std::string::npos);
