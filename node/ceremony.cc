@@ -98,7 +98,7 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
   if (IsUnspecifiedHost(dialled.first)) {
     return Status::InvalidArgument(
         (o.advertised_address.empty() ? "--listen " + o.listen + " listens on every interface"
-                                      : "--advertise " + advertised + " is no address") +
+                                      : "--advertise " + advertised + " means every interface") +
         ", which the other hospitals cannot dial: pass --advertise with this host's name or "
         "address as they reach it (e.g. --advertise ertr." +
         o.institution_id + ".example:" + std::to_string(dialled.second) + ")");

@@ -74,7 +74,8 @@ TEST_CASE("init and genesis make a network from the members' public halves", "[u
         "dial: pass --advertise with this host's name or address as they reach it (e.g. "
         "--advertise ertr.hosp-z.example:26600)");
   o.advertised_address = "[::]:26600";
-  CHECK(InitNode(o, out).message().find("--advertise [::]:26600 is no address") == 0);
+  CHECK(InitNode(o, out).message().find("--advertise [::]:26600 means every interface, which the "
+                                        "other hospitals cannot dial") == 0);
   CHECK_FALSE(std::filesystem::exists(other / "keys"));
   o.advertised_address = "ertr.hosp-z.example:26600";
   REQUIRE(InitNode(o, out).ok());
