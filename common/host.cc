@@ -4,41 +4,48 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <string>
+#include <variant>
 
 namespace ertr {
 
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost") return true;
+namespace {
+
+// An IP address literal (IPv6 optionally in brackets); nullopt for anything else, host names
+// included.
+std::optional<std::variant<in_addr, in6_addr>> ParseIpLiteral(std::string_view host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   const std::string h(host);
   in_addr v4{};
-  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  }
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return v4;
   in6_addr v6{};
-  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
-    static const in6_addr loopback = IN6ADDR_LOOPBACK_INIT;
-    return std::equal(std::begin(v6.s6_addr), std::end(v6.s6_addr), std::begin(loopback.s6_addr));
-  }
-  return false;
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) return v6;
+  return std::nullopt;
+}
+
+bool SameAddress(const in6_addr& a, const in6_addr& b) {
+  return std::equal(std::begin(a.s6_addr), std::end(a.s6_addr), std::begin(b.s6_addr));
+}
+
+}  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost") return true;
+  const auto ip = ParseIpLiteral(host);
+  if (!ip) return false;
+  if (const auto* v4 = std::get_if<in_addr>(&*ip)) return (ntohl(v4->s_addr) >> 24) == 127;
+  static const in6_addr loopback = IN6ADDR_LOOPBACK_INIT;
+  return SameAddress(std::get<in6_addr>(*ip), loopback);
 }
 
 bool IsUnspecifiedHost(std::string_view host) {
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string h(host);
-  in_addr v4{};
-  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return v4.s_addr == htonl(INADDR_ANY);
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
-    return std::equal(std::begin(v6.s6_addr), std::end(v6.s6_addr),
-                      std::begin(in6addr_any.s6_addr));
-  }
-  return false;
+  const auto ip = ParseIpLiteral(host);
+  if (!ip) return false;
+  if (const auto* v4 = std::get_if<in_addr>(&*ip)) return v4->s_addr == htonl(INADDR_ANY);
+  return SameAddress(std::get<in6_addr>(*ip), in6addr_any);
 }
 
 Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text,

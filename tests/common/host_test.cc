@@ -18,5 +18,32 @@ TEST_CASE("loopback hosts are IP literals of 127/8 or ::1, or localhost", "[unit
   }
 }
 
+TEST_CASE("unspecified hosts are 0.0.0.0 and ::, which no peer can dial", "[unit]") {
+  for (const char* h : {"0.0.0.0", "::", "[::]", "0:0::0"}) {
+    INFO(h);
+    CHECK(IsUnspecifiedHost(h));
+  }
+  for (const char* h : {"127.0.0.1", "::1", "[::1]", "localhost", "0.0.0.0.example", "10.0.0.1", "",
+                        "[]", "ertr.hosp-a.example"}) {
+    INFO(h);
+    CHECK_FALSE(IsUnspecifiedHost(h));
+  }
+}
+
+TEST_CASE("HOST:PORT is parsed, or refused naming the field and an example", "[unit]") {
+  auto ok = ParseHostPort("[::1]:26800", "--node");
+  REQUIRE(ok.has_value());
+  CHECK(ok->first == "[::1]");
+  CHECK(ok->second == 26800);
+  for (const char* bad : {"nonsense", "host:", ":1", "host:65536", "host:8o"}) {
+    INFO(bad);
+    auto r = ParseHostPort(bad, "peers[0].address", "10.0.0.2:26600");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message() ==
+          "'peers[0].address' must be HOST:PORT (for example 10.0.0.2:26600), got '" +
+              std::string(bad) + "'");
+  }
+}
+
 }  // namespace
 }  // namespace ertr
