@@ -144,6 +144,11 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
       }
       peer.validator_index = ReplicaId(pi);
       ERTR_RETURN_IF_ERROR(pr.Address("address", peer.host, peer.port));
+      if (IsUnspecifiedHost(peer.host)) {
+        return pr.Error("address", "is " + peer.host +
+                                       ", which means every interface and cannot be dialled: give "
+                                       "the peer's host name or address");
+      }
       c.peers.push_back(std::move(peer));
     }
   }

@@ -61,6 +61,10 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
                 "validator_index = 1\naddress = \"127.0.0.1\"\n")
             .find("'peers[0].address' must be HOST:PORT") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
+                "validator_index = 1\naddress = \"0.0.0.0:26601\"\n")
+            .find("'peers[0].address' is 0.0.0.0, which means every interface and cannot be "
+                  "dialled") != std::string::npos);
   CHECK(ErrorOf("[node\nvalidator_index = 0\n").find("config.toml: not valid TOML at line 1") !=
         std::string::npos);
 }
