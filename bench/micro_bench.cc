@@ -8,6 +8,7 @@
 #include "crypto/envelope.h"
 #include "crypto/hash.h"
 #include "crypto/init.h"
+#include "crypto/lthash.h"
 #include "crypto/payload_cipher.h"
 #include "crypto/secure_buffer.h"
 #include "crypto/signing.h"
@@ -46,6 +47,20 @@ void BM_Blake2b256(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_Blake2b256)->Arg(64)->Arg(2048)->Arg(1 << 20);
+
+// One state entry into the state root's accumulator: what every state write costs twice (the old
+// value out, the new one in), on top of the store's own write.
+void BM_LtHashAddEntry(benchmark::State& state) {
+  crypto::LtHash16 acc;
+  Bytes key(34, 7);
+  Bytes value(static_cast<std::size_t>(state.range(0)), 3);
+  for (auto _ : state) {
+    key[5]++;
+    acc.AddEntry(key, value);
+  }
+  benchmark::DoNotOptimize(acc);
+}
+BENCHMARK(BM_LtHashAddEntry)->Arg(16)->Arg(200);
 
 void BM_PayloadEncrypt(benchmark::State& state) {
   auto key = crypto::DataKey::Random();
