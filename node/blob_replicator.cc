@@ -360,13 +360,23 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   ++stats_.blobs_received;
   log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
              from.value());
-  if (unsynced_set_.insert(m.digest).second) unsynced_.push_back(m.digest);
+  QueuePublish(m.digest);
+  StartPulls();
+}
+
+void BlobReplicator::AnnounceUnsynced(const crypto::Digest& digest) {
+  auto size = store_.Size(digest);
+  if (size && *size > storage::kSmallBlobBytes) return Announce(digest);
+  QueuePublish(digest);
+}
+
+void BlobReplicator::QueuePublish(const crypto::Digest& digest) {
+  if (unsynced_set_.insert(digest).second) unsynced_.push_back(digest);
   if (!hooks_.defer) {
     Publish();
   } else if (unsynced_.size() == 1) {
     hooks_.defer([this] { Publish(); });
   }
-  StartPulls();
 }
 
 void BlobReplicator::SendHave(std::optional<ReplicaId> to,

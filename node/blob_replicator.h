@@ -95,9 +95,14 @@ class BlobReplicator {
 
   // A blob uploaded at this node: stored, then announced. Its digest.
   Result<crypto::Digest> StoreLocal(ByteSpan ciphertext);
-  // Tells peers that this node holds a blob it stored itself (a streamed upload); a large one in
-  // stages (above).
+  // Tells peers that this node holds a blob it stored itself, durably; a large one in stages
+  // (above).
   void Announce(const crypto::Digest& digest);
+  // The same for a blob this node stored itself unsynced (BlobWriter::CommitUnsynced: a streamed
+  // upload, at its submission): synced together with the pulled blobs completed meanwhile, then
+  // announced; this node's copy counts as a holder only from then. A blob over
+  // storage::kSmallBlobBytes is a file, durable once written: announced at once, by Announce.
+  void AnnounceUnsynced(const crypto::Digest& digest);
   // Holders known for a digest, this node included.
   std::size_t Holders(const crypto::Digest& digest) const;
   bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }
@@ -149,7 +154,8 @@ class BlobReplicator {
   std::chrono::steady_clock::time_point Now() const {
     return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
   }
-  // 1 if this node's copy counts as a holder: `stored` here, and synced.
+  // 1 if this node's copy counts as a holder: `stored` here, and not waiting for a sync. (An
+  // upload stored unsynced counts before its submission queues it; nothing asks until then.)
   std::size_t OwnCopy(const crypto::Digest& digest, bool stored) const {
     return stored && !unsynced_set_.count(digest) ? 1 : 0;
   }
@@ -171,7 +177,10 @@ class BlobReplicator {
   void Forget(const crypto::Digest& digest);
   // Fetch for a blob the store is known to lack (its look-up already done).
   bool FetchAbsent(const crypto::Digest& digest);
-  // Syncs the pulled blobs not yet durable, then announces them and counts them as held here.
+  // Queues a stored, not yet durable blob for the next Publish (deferred: one for a group).
+  void QueuePublish(const crypto::Digest& digest);
+  // Syncs the blobs not yet durable (pulled, or uploaded here), then announces them and counts
+  // them as held here.
   void Publish();
   // Announces `digests` to `to` (every peer when nullopt), in messages of bounded size.
   void SendHave(std::optional<ReplicaId> to, const std::vector<crypto::Digest>& digests);
@@ -198,7 +207,8 @@ class BlobReplicator {
   std::set<crypto::Digest> settled_;
   std::deque<crypto::Digest> settled_order_;
   std::map<crypto::Digest, Pull> pulls_;
-  // Pulled and stored, not yet synced: not announced, and this node does not count as a holder.
+  // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
+  // does not count as a holder.
   std::vector<crypto::Digest> unsynced_;
   std::set<crypto::Digest> unsynced_set_;
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;

@@ -956,6 +956,56 @@ v1::SignedTransaction UnsignedNullOp(const std::string& chain_id, std::uint64_t 
   return m;
 }
 
+TEST_CASE("a record whose upload is not at its node is refused at submission, saying why",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  const auto patient = NewPatient(c);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Ertr::NewStub(channel);
+  auto u = OpenUpload(c, *stub, phys, patient, 3000);
+  v1::UploadRecordRequest msg;
+  msg.set_chunk(std::string(3000, 'r'));
+  REQUIRE(u->writer->Write(msg));
+  msg.mutable_end();
+  REQUIRE(u->writer->Write(msg));
+  u->writer->WritesDone();
+  auto status = u->writer->Finish();
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  // The node's own SubmitRecord body, for a ciphertext it does not hold (as after an upload lost
+  // in a restart, or one deleted unsubmitted after 30 minutes).
+  v1::SignedTransaction as_built;
+  as_built.set_body(u->resp.transaction_body());
+  as_built.set_signature(std::string(64, '\0'));
+  auto decoded = proto::DecodeTransaction(AsBytes(as_built.SerializeAsString()));
+  REQUIRE(decoded.has_value());
+  REQUIRE(decoded->payload.has_value());
+  auto record = std::get<ledger::SubmitRecord>(*decoded->payload);
+  crypto::RandomBytes(MutableByteSpan(record.ciphertext_digest.data(), crypto::Digest::kSize));
+  record.locator.content_digest = record.ciphertext_digest;
+  auto signer = crypto::MakeEd25519Signer(phys.Clone());
+  auto missing = proto::MakeTransaction(decoded->signed_tx.header, record, *signer);
+  REQUIRE(missing.has_value());
+  auto refused = c.Client(0, phys)->SubmitSigned(ToWire(*missing), true);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(refused.error().message().find("submit_record.ciphertext_digest") != std::string::npos);
+  CHECK(refused.error().message().find("upload the record again") != std::string::npos);
+  // The upload itself, stored unsynced, is made durable at submission and commits.
+  auto sig = signer->Sign(crypto::SigningDomain::kTransaction, c.chain_id(),
+                          AsBytes(u->resp.transaction_body()));
+  REQUIRE(sig.has_value());
+  v1::SignedTransaction tx;
+  tx.set_body(u->resp.transaction_body());
+  tx.set_signature(std::string(AsStringView(sig->span())));
+  auto committed = c.Client(0, phys)->SubmitSigned(tx, true);
+  INFO((committed ? "" : committed.error().ToString()));
+  CHECK(committed.has_value());
+}
+
 TEST_CASE("SubmitTransactions: each transaction admitted or refused on its own, in order",
           "[integration][api]") {
   Cluster c(4);

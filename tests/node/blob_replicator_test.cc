@@ -261,6 +261,44 @@ TEST_CASE("pulled blobs are synced and announced together, and count only once s
   }
 }
 
+TEST_CASE("an upload stored unsynced is synced with the group before it is announced or counted",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true);
+  // Two uploads at a, written without a sync (UploadCall), then submitted.
+  std::vector<crypto::Digest> digests;
+  for (int i = 0; i < 2; ++i) {
+    auto writer = p.a.store->Create();
+    REQUIRE(writer.has_value());
+    REQUIRE((*writer)->Write(RandomBlob(3000)).ok());
+    auto d = (*writer)->CommitUnsynced();
+    REQUIRE(d.has_value());
+    digests.push_back(*d);
+    p.a.replicator->AnnounceUnsynced(*d);
+  }
+  // Nothing is announced, and a's copies do not count, until the deferred publication syncs them.
+  CHECK(p.wire.empty());
+  REQUIRE(p.deferred.size() == 1);
+  for (const auto& d : digests) CHECK(p.a.replicator->Holders(d) == 0);
+  CHECK(p.a.counting->syncs == 0);
+  auto tasks = std::move(p.deferred);
+  p.deferred.clear();
+  for (auto& t : tasks) t();
+  CHECK(p.a.counting->syncs == 1);
+  REQUIRE(p.wire.size() == 1);
+  const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(have != nullptr);
+  CHECK(have->digests.size() == 2);
+  for (const auto& d : digests) CHECK(p.a.replicator->Holders(d) == 1);
+  // b pulls both; once its own group is synced, both sides see f+1 = 2 holders.
+  p.Run();
+  tasks = std::move(p.deferred);
+  p.deferred.clear();
+  for (auto& t : tasks) t();
+  p.Run();
+  CHECK(p.a.available.size() == 2);
+  CHECK(p.b.available.size() == 2);
+}
+
 TEST_CASE("a settled blob's holders are forgotten, after it is pulled if need be", "[unit][node]") {
   Pair p;
   const Bytes blob = RandomBlob(2 * kBlobChunkBytes + 5);

@@ -194,7 +194,12 @@ TEST_CASE(
         *ledger::SealedKey::FromSpan(
             crypto::SealDataKey(crypto::DataKey::Random(), c.institution_key(0)), "sealed")}}};
   auto phys_a_signer = crypto::MakeEd25519Signer(physicians[0].Clone());
-  auto orphan_tx = c.SubmitAs(0, *phys_a_signer, orphan);
+  // Hospital A's own node knows it never stored that upload, and says so at once.
+  auto refused = c.SubmitAs(0, *phys_a_signer, orphan);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+  // Sent through another hospital's node, it is admitted and waits there, and at A.
+  auto orphan_tx = c.SubmitAs(1, *phys_a_signer, orphan);
   REQUIRE(orphan_tx.has_value());
 
   // Consent for D after the upload: A's node shares the key with D.
