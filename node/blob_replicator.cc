@@ -170,9 +170,12 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // Bounded: a peer announcing endless made-up digests cannot grow this without limit.
   if (holders_.size() >= kMaxTrackedBlobs && !holders_.count(digest)) return;
   if (settled_.count(digest)) return;
-  // One look-up of the store (announcements come from every holder): our own copy counts once
-  // synced, and is not wanted while it is here at all.
-  const bool stored = store_.Contains(digest);
+  // Our own copy counts once synced, and is not wanted while it is here at all. Announcements come
+  // from every holder, mostly of blobs this node is pulling or about to: what the replicator
+  // tracks answers those without a look-up of the store (for a small blob that is absent, a
+  // database read and a stat of the file tier).
+  const bool stored = unsynced_set_.count(digest) > 0 ||
+                      (!pulls_.count(digest) && !wanted_.count(digest) && store_.Contains(digest));
   const std::size_t own = OwnCopy(digest, stored);
   auto [it, fresh] = holders_.try_emplace(digest);
   const std::size_t before = it->second.size() + own;
