@@ -418,11 +418,27 @@ TEST_CASE("a 100 MiB record streams in and out bit-exact, with bounded node memo
   if (!kSanitized) CHECK(peak < rss_before + 64 * 1024);  // ASan's quarantine keeps freed memory
 }
 
+// An insecure channel to node 0's API (loopback).
+std::shared_ptr<grpc::Channel> ApiChannel(Cluster& c) {
+  return grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
+                             grpc::InsecureChannelCredentials());
+}
+
+// The SubmitRecord body a node prepared on upload, signed by `user` for SubmitTransaction.
+v1::SignedTransaction SignedBody(Cluster& c, const crypto::SigningKey& user,
+                                 const std::string& body) {
+  auto sig = crypto::MakeEd25519Signer(user.Clone())
+                 ->Sign(crypto::SigningDomain::kTransaction, c.chain_id(), AsBytes(body));
+  REQUIRE(sig.has_value());
+  v1::SignedTransaction tx;
+  tx.set_body(body);
+  tx.set_signature(std::string(AsStringView(sig->span())));
+  return tx;
+}
+
 // A raw call with hand-made authentication headers.
 grpc::Status RawStatus(Cluster& c, const std::map<std::string, std::string>& headers) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Ertr::NewStub(channel);
+  auto stub = v1::Ertr::NewStub(ApiChannel(c));
   grpc::ClientContext ctx;
   for (const auto& [k, v] : headers) ctx.AddMetadata(k, v);
   v1::NodeStatus resp;
@@ -474,9 +490,7 @@ std::unique_ptr<RawUpload> OpenUpload(Cluster& c, v1::Ertr::Stub& stub,
 
 // A unary call of node 0 with exactly these request bytes, signed by hospital 0's admin.
 grpc::Status RawCall(Cluster& c, const std::string& method, const std::string& raw) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                     grpc::InsecureChannelCredentials());
-  grpc::GenericStub stub(channel);
+  grpc::GenericStub stub(ApiChannel(c));
   grpc::ClientContext ctx;
   for (const auto& [k, v] : Signed(c, c.admin_key(0), NowMs(), method, raw)) {
     ctx.AddMetadata(k, v);
@@ -504,9 +518,7 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
   auto phys = NewUser(c, 0, ledger::Role::kPhysician);
   const auto patient = NewPatient(c);
   const std::size_t objects_before = BlobFiles(c, 0, "objects");
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Ertr::NewStub(channel);
+  auto stub = v1::Ertr::NewStub(ApiChannel(c));
   // Sends start (declaring `declared` bytes, 0: unknown) and the chunks; then the end message with
   // `digest` unless `cancel`, in which case the call is cancelled instead.
   v1::UploadRecordResponse resp;
@@ -556,14 +568,8 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
     stored = 1;
     CHECK(resp.plaintext_digest() == AsStringView(sent.span()));
     // Signed and committed, the record reads back as sent: the ciphertext was written in order.
-    auto signer = crypto::MakeEd25519Signer(phys.Clone());
-    auto sig = signer->Sign(crypto::SigningDomain::kTransaction, c.chain_id(),
-                            AsBytes(resp.transaction_body()));
-    REQUIRE(sig.has_value());
-    v1::SignedTransaction tx;
-    tx.set_body(resp.transaction_body());
-    tx.set_signature(std::string(AsStringView(sig->span())));
-    auto submitted = c.Client(0, phys)->SubmitSigned(tx, true);
+    auto submitted =
+        c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, resp.transaction_body()), true);
     INFO((submitted ? "" : submitted.error().ToString()));
     REQUIRE(submitted.has_value());
     HashingSink sink;
@@ -601,9 +607,7 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
   c.StartAll();
   auto phys = NewUser(c, 0, ledger::Role::kPhysician);
   const auto patient = NewPatient(c);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Ertr::NewStub(channel);
+  auto stub = v1::Ertr::NewStub(ApiChannel(c));
   // An upload left open after its start message holds a slot until it ends.
   auto begin = [&](std::uint64_t declared) {
     return OpenUpload(c, *stub, phys, patient, declared);
@@ -777,9 +781,7 @@ TEST_CASE("API calls must be signed by a registered user, fresh, and never repla
   CHECK(rejected.error().message().find("unknown_institution") != std::string::npos);
 
   {
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                       grpc::InsecureChannelCredentials());
-    auto stub = v1::Ertr::NewStub(channel);
+    auto stub = v1::Ertr::NewStub(ApiChannel(c));
     v1::UploadRecordRequest start;
     start.mutable_start()->set_patient_pseudonym(std::string(16, '\x01'));
     start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
@@ -962,9 +964,7 @@ TEST_CASE("a record whose upload is not at its node is refused at submission, sa
   c.StartAll();
   auto phys = NewUser(c, 0, ledger::Role::kPhysician);
   const auto patient = NewPatient(c);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(c.api_port(0)),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Ertr::NewStub(channel);
+  auto stub = v1::Ertr::NewStub(ApiChannel(c));
   auto u = OpenUpload(c, *stub, phys, patient, 3000);
   v1::UploadRecordRequest msg;
   msg.set_chunk(std::string(3000, 'r'));
@@ -995,13 +995,8 @@ TEST_CASE("a record whose upload is not at its node is refused at submission, sa
   CHECK(refused.error().message().find("submit_record.ciphertext_digest") != std::string::npos);
   CHECK(refused.error().message().find("upload the record again") != std::string::npos);
   // The upload itself, stored unsynced, is made durable at submission and commits.
-  auto sig = signer->Sign(crypto::SigningDomain::kTransaction, c.chain_id(),
-                          AsBytes(u->resp.transaction_body()));
-  REQUIRE(sig.has_value());
-  v1::SignedTransaction tx;
-  tx.set_body(u->resp.transaction_body());
-  tx.set_signature(std::string(AsStringView(sig->span())));
-  auto committed = c.Client(0, phys)->SubmitSigned(tx, true);
+  auto committed =
+      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
   INFO((committed ? "" : committed.error().ToString()));
   CHECK(committed.has_value());
 }
