@@ -75,8 +75,12 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Connect(const ClientOptions& optio
   // The node is the integrator's own hospital's: after it restarts, reconnect within a second
   // rather than after gRPC's default backoff (which grows to two minutes).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Despite its name, gRPC takes this as the time one connection attempt may last (its default
+  // is 20 s), not as a backoff. At 100 ms, a node that took longer to answer a new connection
+  // with its HTTP/2 settings (a busy machine) failed the call at once: "connection attempt timed
+  // out before receiving SETTINGS frame". A refused connection still fails at once.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   std::string address = options.address;
   std::string server_name = options.tls_server_name;
   // "localhost" is this machine: dial 127.0.0.1 directly (gRPC's own DNS client cannot resolve
