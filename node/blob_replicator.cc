@@ -369,7 +369,8 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
 
 void BlobReplicator::AnnounceUnsynced(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
-  if (size && *size > storage::kSmallBlobBytes) return Announce(digest);
+  if (!size) return;  // not here (deleted meanwhile): nothing to announce
+  if (*size > storage::kSmallBlobBytes) return Announce(digest);
   QueuePublish(digest);
 }
 
