@@ -387,24 +387,22 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                  "… is committed already (height " +
                                  std::to_string(outcome->height) + ")");
   }
+  const auto* submit = typed.payload ? std::get_if<ledger::SubmitRecord>(&*typed.payload) : nullptr;
   // A record uploaded at this node must still be here when it is submitted here: an upload is
   // provisional until then (stored unsynced, deleted after kUploadTtl), so a power cut after the
   // upload or a late submission can find it gone. Said now, rather than after kGatedTimeout of
   // waiting for holders that will never come.
-  if (!from && typed.payload) {
-    const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed.payload);
-    if (submit && submit->uploader_institution_id == config_.institution_id &&
-        !unsubmitted_uploads_.count(submit->ciphertext_digest) &&
-        replicator_->Holders(submit->ciphertext_digest) == 0) {
-      mempool_->Remove({tx.id});
-      return Status::FailedPrecondition(
-          "the record's ciphertext " + submit->ciphertext_digest.ShortHex() +
-          "… (submit_record.ciphertext_digest) is not stored at this node and no peer holds it: "
-          "its upload expired unsubmitted (after " +
-          std::to_string(api::kUploadTtl.count()) +
-          " minutes), was lost in a power cut just after it, or was never made here; upload the "
-          "record again");
-    }
+  if (!from && submit && submit->uploader_institution_id == config_.institution_id &&
+      !unsubmitted_uploads_.count(submit->ciphertext_digest) &&
+      replicator_->Holders(submit->ciphertext_digest) == 0) {
+    mempool_->Remove({tx.id});
+    return Status::FailedPrecondition(
+        "the record's ciphertext " + submit->ciphertext_digest.ShortHex() +
+        "… (submit_record.ciphertext_digest) is not stored at this node and no peer holds it: "
+        "its upload expired unsubmitted (after " +
+        std::to_string(api::kUploadTtl.count()) +
+        " minutes), was lost in a power cut just after it, or was never made here; upload the "
+        "record again");
   }
   // Gossiped at once by its origin (or by a peer whose relay queue is full); else queued for
   // RelayStale (ADR 0018).
@@ -421,22 +419,20 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   const crypto::Digest id = tx.id;
   // A record is ordered only once f+1 nodes hold its blob (so it stays fetchable when its
   // uploader is offline); until then it waits here, and this node fetches the blob too.
-  if (typed.payload) {
-    if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*typed.payload)) {
-      // An upload of this node is made durable and announced to the peers only now that its
-      // record is submitted (it was stored unsynced: UploadCall).
-      if (auto it = unsubmitted_uploads_.find(submit->ciphertext_digest);
-          it != unsubmitted_uploads_.end()) {
-        it->second = std::chrono::steady_clock::now() + api::kUploadTtl;
-        replicator_->AnnounceUnsynced(submit->ciphertext_digest);
-      }
-      if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
-        replicator_->Fetch(submit->ciphertext_digest);
-        auto& gated = gated_[submit->ciphertext_digest];
-        if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
-        gated.txs.push_back(std::move(tx));
-        return id;
-      }
+  if (submit) {
+    // An upload of this node is made durable and announced to the peers only now that its
+    // record is submitted (it was stored unsynced: UploadCall).
+    if (auto it = unsubmitted_uploads_.find(submit->ciphertext_digest);
+        it != unsubmitted_uploads_.end()) {
+      it->second = std::chrono::steady_clock::now() + api::kUploadTtl;
+      replicator_->AnnounceUnsynced(submit->ciphertext_digest);
+    }
+    if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
+      replicator_->Fetch(submit->ciphertext_digest);
+      auto& gated = gated_[submit->ciphertext_digest];
+      if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
+      gated.txs.push_back(std::move(tx));
+      return id;
     }
   }
   batch.ready.push_back(std::move(tx));
