@@ -90,6 +90,12 @@ struct Pair {
         *s.store, 2, std::move(hooks),
         std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
   }
+  // Runs the deferred publications queued so far (the node: its io thread's next turn).
+  void RunDeferred() {
+    auto tasks = std::move(deferred);
+    deferred.clear();
+    for (auto& t : tasks) t();
+  }
   // Delivers queued messages, optionally rewriting them in flight.
   void Run(const std::function<void(proto::PeerMessage&)>& tamper = {}) {
     for (int steps = 0; !wire.empty() && steps < 10000; ++steps) {
@@ -237,9 +243,7 @@ TEST_CASE("pulled blobs are synced and announced together, and count only once s
   CHECK(p.b.available.empty());
   CHECK(p.a.available.empty());
   CHECK(p.b.counting->syncs == 0);
-  auto tasks = std::move(p.deferred);
-  p.deferred.clear();
-  for (auto& t : tasks) t();
+  p.RunDeferred();
   // One sync, then one announcement with the three digests; now b holds them and they reach f+1
   // on both sides.
   CHECK(p.b.counting->syncs == 1);
@@ -280,9 +284,7 @@ TEST_CASE("an upload stored unsynced is synced with the group before it is annou
   REQUIRE(p.deferred.size() == 1);
   for (const auto& d : digests) CHECK(p.a.replicator->Holders(d) == 0);
   CHECK(p.a.counting->syncs == 0);
-  auto tasks = std::move(p.deferred);
-  p.deferred.clear();
-  for (auto& t : tasks) t();
+  p.RunDeferred();
   CHECK(p.a.counting->syncs == 1);
   REQUIRE(p.wire.size() == 1);
   const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
@@ -291,9 +293,7 @@ TEST_CASE("an upload stored unsynced is synced with the group before it is annou
   for (const auto& d : digests) CHECK(p.a.replicator->Holders(d) == 1);
   // b pulls both; once its own group is synced, both sides see f+1 = 2 holders.
   p.Run();
-  tasks = std::move(p.deferred);
-  p.deferred.clear();
-  for (auto& t : tasks) t();
+  p.RunDeferred();
   p.Run();
   CHECK(p.a.available.size() == 2);
   CHECK(p.b.available.size() == 2);
