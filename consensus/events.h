@@ -23,7 +23,8 @@ struct MessageReceived {
 struct TimerFired {
   TimerId id;
 };
-// Transactions for ordering (from clients or gossip), already checked for shape by the node.
+// Transactions for ordering (from clients or gossip), already checked for shape by the node; each
+// passes ReplicaConfig::transaction_valid.
 struct TransactionsReceived {
   std::vector<Transaction> txs;
 };

@@ -182,7 +182,7 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
     bytes += tx.bytes.size();
     // Not twice in the block, not delivered, not in another accepted proposal (section 4.1).
     txs_ok = txs_ok && ids.insert(tx.id).second && !delivered_ids_.count(tx.id) &&
-             !proposed_.count(tx.id);
+             !proposed_.count(tx.id) && TransactionValid(tx);
   }
   if (hd.chain_id != config_.chain_id || hd.proposer != pp.sender || !time_ok || !txs_ok ||
       bytes > config_.max_block_bytes) {
@@ -676,8 +676,9 @@ void Replica::MaybeRequestSync() {
 void Replica::OnDecided(const Decided& d) {
   const Height h = d.proposal.header.height;
   if (h <= last_delivered_ || decided_.count(h)) return;
-  if (!CheckProposal(d.proposal).ok() || d.proposal.header.chain_id != config_.chain_id) {
-    ++stats_.dropped_invalid;
+  if (!CheckProposal(d.proposal).ok() || d.proposal.header.chain_id != config_.chain_id ||
+      !TransactionsValid(d.proposal)) {
+    ++stats_.dropped_invalid;  // the node asks another peer for it (section 9)
     return;
   }
   CommitCertificate cert{h, d.view, d.proposal.digest, {}};
@@ -728,8 +729,21 @@ bool Replica::VerifyPrepareInCert(const Prepare& p) const {
          VerifyVote(p, crypto::SigningDomain::kPrepare);
 }
 
+bool Replica::TransactionValid(const Transaction& tx) const {
+  if (!config_.transaction_valid) return true;
+  auto it = pending_.find(tx.id);
+  if (it != pending_.end() && it->second.second.bytes == tx.bytes) return true;
+  return config_.transaction_valid(tx);
+}
+
+bool Replica::TransactionsValid(const Proposal& p) const {
+  return std::all_of(p.txs.begin(), p.txs.end(),
+                     [this](const Transaction& tx) { return TransactionValid(tx); });
+}
+
 bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
-  if (!CheckProposal(pc.proposal).ok() || pc.proposal.header.chain_id != config_.chain_id) {
+  if (!CheckProposal(pc.proposal).ok() || pc.proposal.header.chain_id != config_.chain_id ||
+      !TransactionsValid(pc.proposal)) {
     return false;
   }
   std::set<ReplicaId> senders;

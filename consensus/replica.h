@@ -7,6 +7,7 @@
 // Thread-safety: none; one driver thread (or strand) calls Handle.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +42,14 @@ struct ReplicaConfig {
   std::uint64_t checkpoint_interval = 16;    // K: a checkpoint every K heights
   std::uint64_t view_timeout_ms = 1000;      // base progress timeout; doubles per failed view
   std::uint64_t max_clock_skew_ms = 30'000;  // a proposal's time may differ this much from ours
+  // Whether a transaction's bytes may be decided. A proposal's digest covers each transaction's
+  // id, which is the hash of its body only, so bytes outside the body (the signature) can differ
+  // between two copies of one proposal; execution must not depend on them. The node checks here
+  // what execution would (the signature), and a replica votes for, accepts in a view change and
+  // delivers only proposals whose every transaction passes (docs/spec/consensus.md section 4.2).
+  // Must be deterministic. Transactions handed over in TransactionsReceived pass it already, and
+  // a proposal's copy with the same bytes is not checked again. Unset: every transaction may.
+  std::function<bool(const Transaction&)> transaction_valid;
   // For the checker's own test only (tests/sim): votes needed to prepare and commit. 0 means the
   // correct quorum (2f+1). Never set by the node.
   std::uint32_t quorum_override_for_tests = 0;
@@ -126,6 +135,8 @@ class Replica {
   // Validation helpers.
   bool VerifyVote(const Vote& v, crypto::SigningDomain domain) const;
   bool VerifyPrePrepare(const PrePrepare& pp) const;
+  bool TransactionValid(const Transaction& tx) const;
+  bool TransactionsValid(const Proposal& p) const;
   bool VerifyPrepareInCert(const Prepare& p) const;
   bool VerifyPreparedCert(const PreparedCertificate& pc) const;
   bool VerifyViewChange(const ViewChange& vc) const;

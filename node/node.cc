@@ -131,6 +131,14 @@ Status Node::Init() {
   rc.max_block_bytes = genesis.parameters.max_block_bytes;
   rc.checkpoint_interval = genesis.parameters.checkpoint_interval;
   rc.view_timeout_ms = config_.view_timeout_ms;
+  // What the chain code's outcome depends on outside the certified body: the signature. The
+  // verifier's cache makes this a look-up for transactions checked at admission or block sync.
+  rc.transaction_valid =
+      [this, benchmark = genesis.parameters.benchmark_mode](const consensus::Transaction& t) {
+        auto tx = proto::DecodeSignedTransaction(t.bytes, t.id);
+        return tx && (ledger::IsUnsignedCommand(tx->header, benchmark) ||
+                      ledger::HasValidSignature(*tx, *verifier_));
+      };
   replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);
   ERTR_ASSIGN_OR_RETURN(blobs_,
                         storage::OpenBlobStore(config_.Resolve(config_.data_dir) / "blobs"));

@@ -60,6 +60,12 @@ Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
   return DecodeEnvelope(bytes, nullptr, body);
 }
 
+Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes,
+                                                          const crypto::Digest& id) {
+  ertr::v1::TransactionBody body;
+  return DecodeEnvelope(bytes, &id, body);
+}
+
 Result<crypto::Digest> PeekTransactionId(ByteSpan bytes) {
   using google::protobuf::internal::WireFormatLite;
   if (bytes.size() > kMaxTransactionBytes) {

@@ -31,6 +31,9 @@ struct Block {
 };
 
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes);
+// The same, for bytes whose id this node computed already (consensus::Transaction::id): not
+// hashed again.
+Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes, const crypto::Digest& id);
 // The id of a signed transaction, found by scanning only the envelope's fields: no copy and no
 // decoding of the body, for a duplicate check before decoding (gossip brings several copies).
 // Equals DecodeSignedTransaction(bytes)->id whenever that succeeds; bytes it refuses may still

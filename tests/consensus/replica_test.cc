@@ -27,13 +27,16 @@ struct OneReplica : FourKeys {
   std::unique_ptr<sim::FakeVerifier> verifier;
   std::unique_ptr<Replica> replica;  // replica 1 (a backup in view 0)
 
-  // `restarted_from`: the persistent state of a previous life.
-  explicit OneReplica(std::optional<PersistentState> restarted_from = std::nullopt) {
+  // `restarted_from`: the persistent state of a previous life; `valid`: the node's check of a
+  // transaction's bytes (ReplicaConfig::transaction_valid).
+  explicit OneReplica(std::optional<PersistentState> restarted_from = std::nullopt,
+                      std::function<bool(const Transaction&)> valid = {}) {
     verifier = std::make_unique<sim::FakeVerifier>(keys);
     ReplicaConfig c;
     c.chain_id = "ertr-test";
     c.validators = *ValidatorSet::Create(pks);
     c.self = ReplicaId(1);
+    c.transaction_valid = std::move(valid);
     replica = restarted_from ? std::make_unique<Replica>(c, *signers[1], *verifier, *restarted_from,
                                                          Height(0), 0)
                              : std::make_unique<Replica>(c, *signers[1], *verifier);
@@ -100,6 +103,59 @@ VoteActions Vote(const std::vector<Action>& actions) {
     if (b && std::holds_alternative<Prepare>(b->message)) out.prepared = true;
   }
   return out;
+}
+
+TEST_CASE(
+    "A replica accepts a proposal only if every transaction's bytes are valid, however it "
+    "arrives",
+    "[unit]") {
+  // Two copies of one transaction: the same id (the hash of its body), different bytes around
+  // it, as with a forged signature. The proposal digest is the same for both.
+  const crypto::Digest id = crypto::Hash(AsBytes("body"));
+  const std::vector<Transaction> good = {{id, ToBytes("body|signature")}};
+  const std::vector<Transaction> forged = {{id, ToBytes("body|forgery")}};
+  auto valid = [](const Transaction& tx) { return tx.bytes == ToBytes("body|signature"); };
+  auto delivered = [](const std::vector<Action>& actions) {
+    return Count(actions, [](const Action& a) { return std::holds_alternative<Deliver>(a); });
+  };
+
+  SECTION("as a PRE-PREPARE: no vote for the forged copy, a vote for the valid one") {
+    OneReplica r(std::nullopt, valid);
+    REQUIRE(r.Proposed(1000, good).proposal.digest == r.Proposed(1000, forged).proposal.digest);
+    CHECK_FALSE(Vote(r.Deliver(r.Proposed(1000, forged))).prepared);
+    CHECK(r.replica->stats().dropped_invalid == 1);
+    CHECK(Vote(r.Deliver(r.Proposed(1000, good))).prepared);
+  }
+  SECTION("bytes handed over for ordering were checked by the node: the same bytes pass") {
+    OneReplica r(std::nullopt, [](const Transaction&) { return false; });
+    (void)r.replica->Handle(Event{1000, TransactionsReceived{forged}});
+    CHECK(Vote(r.Deliver(r.Proposed(1000, forged))).prepared);
+  }
+  SECTION("the same bytes pass, other bytes with the same id do not") {
+    OneReplica r(std::nullopt, [](const Transaction&) { return false; });
+    (void)r.replica->Handle(Event{1000, TransactionsReceived{good}});
+    CHECK_FALSE(Vote(r.Deliver(r.Proposed(1000, forged))).prepared);
+  }
+  SECTION("as a decided block from block sync, with a valid commit certificate") {
+    OneReplica r(std::nullopt, valid);
+    auto decided = [&](const std::vector<Transaction>& txs) {
+      Decided d{MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), txs), {}, View(0)};
+      for (std::uint32_t i : {0u, 2u, 3u}) {
+        Commit c;
+        c.view = View(0);
+        c.height = Height(1);
+        c.digest = d.proposal.digest;
+        c.sender = ReplicaId(i);
+        c.signature = *r.signers[i]->Sign(crypto::SigningDomain::kCommit, "ertr-test",
+                                          VotePayload(View(0), Height(1), c.digest));
+        d.commits.push_back(c);
+      }
+      return r.replica->Handle(Event{1000, DecidedReceived{d}});
+    };
+    CHECK(delivered(decided(forged)) == 0);
+    CHECK(r.replica->stats().dropped_invalid == 1);
+    CHECK(delivered(decided(good)) == 1);
+  }
 }
 
 TEST_CASE(
