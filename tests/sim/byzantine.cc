@@ -107,6 +107,18 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
           out.push_back(std::move(a));
         }
         break;
+      case Byzantine::kForgeTransactions:
+        if (auto* pp = std::get_if<PrePrepare>(msg); pp && bc) {
+          // Each transaction's tag flipped: ids, digest and the primary's signature unchanged.
+          PrePrepare forged = *pp;
+          for (auto& tx : forged.proposal.txs) tx.bytes.back() ^= 0xff;
+          for (std::uint32_t to = 0; to < options_.n; ++to) {
+            if (to != r) out.push_back(consensus::Send{ReplicaId(to), to % 2 == 0 ? *pp : forged});
+          }
+        } else {
+          out.push_back(std::move(a));
+        }
+        break;
       case Byzantine::kFutureViews: {
         out.push_back(std::move(a));
         if (rng_() % 8 == 0) {

@@ -23,14 +23,14 @@ void ByzantineScenario(std::uint32_t n, Byzantine b, double drop) {
 TEST_CASE("n=4 with one Byzantine replica (the primary)", "[sim]") {
   for (Byzantine b : {Byzantine::kSilent, Byzantine::kEquivocate, Byzantine::kDoubleVote,
                       Byzantine::kBadSignatures, Byzantine::kFutureViews, Byzantine::kWithholdVotes,
-                      Byzantine::kCensor, Byzantine::kImpersonate}) {
+                      Byzantine::kCensor, Byzantine::kImpersonate, Byzantine::kForgeTransactions}) {
     ByzantineScenario(4, b, 0.0);
   }
 }
 
 TEST_CASE("n=7 with two Byzantine replicas and message loss", "[sim]") {
   for (Byzantine b : {Byzantine::kEquivocate, Byzantine::kDoubleVote, Byzantine::kCensor,
-                      Byzantine::kWithholdVotes}) {
+                      Byzantine::kWithholdVotes, Byzantine::kForgeTransactions}) {
     ByzantineScenario(7, b, 0.03);
   }
 }

@@ -1,5 +1,6 @@
 #include "tests/sim/sim_cluster.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "consensus/commit_certificate.h"
@@ -36,8 +37,22 @@ const char* ByzantineName(Byzantine b) {
       return "impersonate";
     case Byzantine::kGarbage:
       return "garbage";
+    case Byzantine::kForgeTransactions:
+      return "forge-transactions";
   }
   return "?";
+}
+
+crypto::Digest SimTransactionId(ByteSpan bytes) {
+  return crypto::Hash(bytes.first(bytes.size() >= kSimTagBytes ? bytes.size() - kSimTagBytes : 0));
+}
+
+bool SimTransactionValid(const consensus::Transaction& tx) {
+  if (tx.bytes.size() < kSimTagBytes) return false;
+  const ByteSpan all(tx.bytes);
+  const crypto::Digest body = crypto::Hash(all.first(all.size() - kSimTagBytes));
+  return std::equal(body.span().begin(), body.span().begin() + kSimTagBytes,
+                    all.end() - static_cast<std::ptrdiff_t>(kSimTagBytes));
 }
 
 SimCluster::SimCluster(SimOptions options) : options_(options), rng_(options.seed) {
@@ -80,6 +95,7 @@ ReplicaConfig SimCluster::Config(std::uint32_t r) const {
   c.max_block_transactions = options_.max_block_transactions;
   c.view_timeout_ms = options_.view_timeout_ms;
   c.quorum_override_for_tests = options_.quorum_override_for_tests;
+  c.transaction_valid = SimTransactionValid;
   return c;
 }
 
@@ -109,6 +125,7 @@ void SimCluster::Submit(std::size_t count) {
     Transaction tx;
     tx.bytes = ToBytes("tx-" + std::to_string(submitted_.size()) + "-" + std::to_string(rng_()));
     tx.id = crypto::Hash(tx.bytes);
+    tx.bytes.insert(tx.bytes.end(), tx.id.span().begin(), tx.id.span().begin() + kSimTagBytes);
     submitted_[tx.id] = tx;
     txs.push_back(std::move(tx));
   }
@@ -186,7 +203,7 @@ void SimCluster::Step(std::uint64_t at, Item item) {
   }
   if (item.wire) {
     auto decoded = proto::DecodeConsensusMessage(
-        *item.wire, [](ByteSpan b) -> Result<crypto::Digest> { return crypto::Hash(b); });
+        *item.wire, [](ByteSpan b) -> Result<crypto::Digest> { return SimTransactionId(b); });
     if (!decoded) {
       ++undecodable_;
       Log("r" + std::to_string(item.to) + " refuses bytes from r" + std::to_string(item.from) +

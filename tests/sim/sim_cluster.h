@@ -23,16 +23,25 @@ namespace ertr::sim {
 
 enum class Byzantine {
   kNone,
-  kSilent,         // sends nothing
-  kEquivocate,     // as primary, a different proposal to half the replicas
-  kDoubleVote,     // also votes for a random digest
-  kBadSignatures,  // corrupts every signature it sends
-  kFutureViews,    // sends view changes for far-future views
-  kWithholdVotes,  // never sends prepares or commits
-  kCensor,         // ignores half of the transactions (never proposes them)
-  kImpersonate,    // sends messages claiming another replica as sender
-  kGarbage,        // mangles the bytes of what it sends (flipped, cut, random)
+  kSilent,             // sends nothing
+  kEquivocate,         // as primary, a different proposal to half the replicas
+  kDoubleVote,         // also votes for a random digest
+  kBadSignatures,      // corrupts every signature it sends
+  kFutureViews,        // sends view changes for far-future views
+  kWithholdVotes,      // never sends prepares or commits
+  kCensor,             // ignores half of the transactions (never proposes them)
+  kImpersonate,        // sends messages claiming another replica as sender
+  kGarbage,            // mangles the bytes of what it sends (flipped, cut, random)
+  kForgeTransactions,  // as primary, half the replicas get its proposal with every transaction's
+                       // signature forged: the same ids, so the same digest and a valid signature
 };
+
+// The simulated transactions model the node's: an id that covers the body only, and bytes around
+// it (a signature) that no proposal digest covers. Bytes are body || 8-byte tag; the tag is valid
+// when it is the first 8 bytes of the body's hash (ReplicaConfig::transaction_valid).
+constexpr std::size_t kSimTagBytes = 8;
+crypto::Digest SimTransactionId(ByteSpan bytes);
+bool SimTransactionValid(const consensus::Transaction& tx);
 
 const char* ByzantineName(Byzantine b);
 
