@@ -258,13 +258,11 @@ Status Node::Run() {
 Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   const Height h = d.proposal.header.height;
   std::vector<ledger::Transaction> txs;
-  std::vector<ledger::SignedTransaction> signed_txs;
   std::vector<crypto::Digest> ids;
   txs.reserve(d.proposal.txs.size());
   for (const auto& t : d.proposal.txs) {
     auto tx = proto::DecodeTransaction(t.bytes, t.id);
     if (!tx) return tx.error().WithContext("decided transaction " + t.id.ShortHex());
-    signed_txs.push_back(tx->signed_tx);
     ids.push_back(tx->signed_tx.id);
     txs.push_back(std::move(*tx));
   }
@@ -274,7 +272,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   block.height = h;
   block.hash = d.proposal.digest;
   block.header = proto::EncodeBlockHeader(d.proposal.header);
-  block.body = proto::EncodeBlockBody(signed_txs);
+  block.body = proto::EncodeBlockBody(d.proposal.txs);  // the bytes as decided, not re-encoded
   block.certificate = proto::EncodeCommitCertificate(d.certificate);
   block.tx_hashes = ids;
   // Durable with the driver's next consensus log save, before anything that depends on it leaves

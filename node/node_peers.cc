@@ -16,22 +16,17 @@ constexpr auto kSyncTimeout = std::chrono::seconds(3);
 constexpr auto kGatedTimeout = std::chrono::minutes(10);
 constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
 
-// A stored block, as sent to a peer that is behind.
-Result<Bytes> EncodeStoredBlock(const storage::StoredBlock& stored) {
-  proto::Block b;
-  ERTR_ASSIGN_OR_RETURN(b.header, proto::DecodeBlockHeader(stored.header));
-  b.hash = stored.hash;
-  ERTR_ASSIGN_OR_RETURN(b.transactions, proto::DecodeBlockBody(stored.body));
-  ERTR_ASSIGN_OR_RETURN(b.certificate, proto::DecodeCommitCertificate(stored.certificate));
-  return proto::EncodeBlock(b);  // state_root stays zero: the receiver re-executes
-}
-
-consensus::Decided ToDecided(const proto::Block& b) {
+consensus::Decided ToDecided(proto::Block&& b) {
   consensus::Decided d;
   d.proposal.header = b.header;
   d.proposal.digest = b.hash;
-  for (const auto& tx : b.transactions) {
-    d.proposal.txs.push_back(consensus::Transaction{tx.id, proto::EncodeSignedTransaction(tx)});
+  d.proposal.txs.reserve(b.transactions.size());
+  for (std::size_t i = 0; i < b.transactions.size(); ++i) {
+    // The bytes as the peer sent them (DecodeBlock keeps them), not encoded again.
+    d.proposal.txs.push_back(consensus::Transaction{
+        b.transactions[i].id, i < b.transaction_bytes.size()
+                                  ? std::move(b.transaction_bytes[i])
+                                  : proto::EncodeSignedTransaction(b.transactions[i])});
   }
   d.view = b.certificate.view;
   for (const auto& v : b.certificate.votes) {
@@ -111,11 +106,12 @@ void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
                   stored.error().ToString());
       break;
     }
-    auto encoded = EncodeStoredBlock(*stored);
-    if (!encoded) break;
-    if (!response.blocks.empty() && bytes + encoded->size() > kMaxSyncResponseBytes) break;
-    bytes += encoded->size();
-    response.blocks.push_back(std::move(*encoded));
+    // Its stored parts as they are (state root zero: the receiver re-executes); the receiver
+    // checks everything, and the store checked each value's checksum when it read it.
+    Bytes encoded = proto::EncodeBlock(stored->header, stored->body, stored->certificate);
+    if (!response.blocks.empty() && bytes + encoded.size() > kMaxSyncResponseBytes) break;
+    bytes += encoded.size();
+    response.blocks.push_back(std::move(encoded));
   }
   if (!response.blocks.empty()) SendMessage(to, response);
 }
@@ -185,7 +181,7 @@ void Node::DeliverVerifiedPieces() {
        it != verified_pieces_.end() && it->first == next_piece_delivered_;
        it = verified_pieces_.erase(it), ++next_piece_delivered_) {
     VerifiedPiece& piece = it->second;
-    for (const auto& b : piece.blocks) driver_->Post(consensus::DecidedReceived{ToDecided(b)});
+    for (auto& b : piece.blocks) driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
     if (!piece.ends_batch) continue;
     --sync_batches_in_flight_;
     // The pipeline has room again: fetch on (batches verifying while others execute).

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <cstring>
 #include <string>
 
 #include "crypto/merkle.h"
@@ -231,6 +232,34 @@ Bytes EncodeBlockBody(const std::vector<ledger::SignedTransaction>& txs) {
   return Serialize(msg);
 }
 
+namespace {
+
+// Appends protobuf field `field` (wire type LEN) holding `value`, as the serializer writes it.
+void AppendLengthDelimited(Bytes& out, std::uint32_t field, ByteSpan value) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  const auto tag = static_cast<std::uint32_t>(
+      WireFormatLite::MakeTag(static_cast<int>(field), WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+  const auto size = static_cast<std::uint32_t>(value.size());
+  const std::size_t at = out.size();
+  out.resize(at + CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize32(size) +
+             value.size());
+  std::uint8_t* p = CodedOutputStream::WriteVarint32ToArray(tag, out.data() + at);
+  p = CodedOutputStream::WriteVarint32ToArray(size, p);
+  if (!value.empty()) std::memcpy(p, value.data(), value.size());
+}
+
+}  // namespace
+
+Bytes EncodeBlockBody(const std::vector<consensus::Transaction>& txs) {
+  std::size_t size = 0;
+  for (const auto& tx : txs) size += tx.bytes.size() + 8;
+  Bytes out;
+  out.reserve(size);
+  for (const auto& tx : txs) AppendLengthDelimited(out, 1, tx.bytes);  // BlockBody.transactions
+  return out;
+}
+
 Result<Block> DecodeBlock(ByteSpan bytes) {
   ertr::v1::Block msg;
   ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block", kMaxBlockBytes));
@@ -253,7 +282,21 @@ Result<Block> DecodeBlock(ByteSpan bytes) {
                                    " carries a commit certificate for another block");
   }
   ERTR_ASSIGN_OR_RETURN(b.state_root, Fixed<crypto::Digest>(msg.state_root(), "block.state_root"));
+  b.transaction_bytes.reserve(b.transactions.size());
+  for (const auto& tx : msg.body().transactions()) b.transaction_bytes.push_back(ToBytes(tx));
   return b;
+}
+
+Bytes EncodeBlock(ByteSpan header, ByteSpan body, ByteSpan certificate) {
+  const crypto::Digest no_root;
+  Bytes out;
+  out.reserve(header.size() + body.size() + certificate.size() + 48);
+  // ertr.v1.Block: header = 1, body = 2, certificate = 3, state_root = 4.
+  AppendLengthDelimited(out, 1, header);
+  AppendLengthDelimited(out, 2, body);
+  AppendLengthDelimited(out, 3, certificate);
+  AppendLengthDelimited(out, 4, no_root.span());
+  return out;
 }
 
 Bytes EncodeBlock(const Block& block) {

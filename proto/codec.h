@@ -28,6 +28,9 @@ struct Block {
   std::vector<ledger::SignedTransaction> transactions;
   consensus::CommitCertificate certificate;
   crypto::Digest state_root;  // after executing this block (checkpoint-certified every K)
+  // Each transaction's bytes as they arrived, parallel to `transactions` (filled by DecodeBlock,
+  // ignored by EncodeBlock): handed on to consensus without encoding them again.
+  std::vector<Bytes> transaction_bytes;
 };
 
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes);
@@ -52,6 +55,9 @@ Bytes EncodeCommitCertificate(const consensus::CommitCertificate& cert);
 // Body: the serialized transactions, in order.
 Result<std::vector<ledger::SignedTransaction>> DecodeBlockBody(ByteSpan bytes);
 Bytes EncodeBlockBody(const std::vector<ledger::SignedTransaction>& txs);
+// The same from transactions already encoded (a decided proposal's): their bytes are copied into
+// the body as they are, not decoded and encoded again.
+Bytes EncodeBlockBody(const std::vector<consensus::Transaction>& txs);
 
 // Merkle root of the transactions' ids, in order (the header's tx_root).
 crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs);
@@ -60,5 +66,9 @@ crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs
 // certificate names this block (hash and height).
 Result<Block> DecodeBlock(ByteSpan bytes);
 Bytes EncodeBlock(const Block& block);
+// A block from its parts as stored (EncodeBlockHeader, EncodeBlockBody and
+// EncodeCommitCertificate bytes), state root zero: what EncodeBlock would give for the decoded
+// parts, without decoding them.
+Bytes EncodeBlock(ByteSpan header, ByteSpan body, ByteSpan certificate);
 
 }  // namespace ertr::proto

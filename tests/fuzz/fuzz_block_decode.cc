@@ -1,6 +1,8 @@
 // Fuzz target: any bytes given to the block decoders never crash, and a block that decodes
-// re-encodes to bytes that decode to the same block hash.
+// re-encodes to bytes that decode to the same block hash, and its transactions' bytes as received
+// make a body that decodes to the same ids.
 #include <cstdlib>
+#include <vector>
 
 #include "proto/codec.h"
 
@@ -15,6 +17,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again || again->hash != block->hash ||
         again->transactions.size() != block->transactions.size()) {
       std::abort();
+    }
+    if (block->transaction_bytes.size() != block->transactions.size()) std::abort();
+    std::vector<ertr::consensus::Transaction> txs;
+    for (std::size_t i = 0; i < block->transactions.size(); ++i) {
+      txs.push_back({block->transactions[i].id, block->transaction_bytes[i]});
+    }
+    auto body = ertr::proto::DecodeBlockBody(ertr::proto::EncodeBlockBody(txs));
+    if (!body || body->size() != txs.size()) std::abort();
+    for (std::size_t i = 0; i < txs.size(); ++i) {
+      if ((*body)[i].id != txs[i].id) std::abort();
     }
   }
   return 0;
