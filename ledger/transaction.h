@@ -59,4 +59,12 @@ inline bool IsUnsignedCommand(const TransactionHeader& h, bool benchmark_mode) {
   return benchmark_mode && h.payload == PayloadType::kNullOp;
 }
 
+// True iff the transaction is its signer's (HasValidSignature) or a benchmark chain's unsigned
+// command: what admission requires, and what its outcome depends on outside the body its id
+// covers, so the only copies a replica lets be decided (ADR 0022).
+inline bool IsAuthentic(const SignedTransaction& tx, const crypto::Verifier& verifier,
+                        bool benchmark_mode) {
+  return IsUnsignedCommand(tx.header, benchmark_mode) || HasValidSignature(tx, verifier);
+}
+
 }  // namespace ertr::ledger

@@ -48,8 +48,7 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
   if (auto bad = ledger::ValidateShape(*typed.payload)) {
     return Status::InvalidArgument("not admitted: " + bad->ToString());
   }
-  if (!ledger::IsUnsignedCommand(tx.header, benchmark_mode_) &&
-      !ledger::HasValidSignature(tx, verifier_)) {
+  if (!ledger::IsAuthentic(tx, verifier_, benchmark_mode_)) {
     return Status::Unauthenticated("transaction signature does not verify for its signer");
   }
   if (bytes_ + bytes.size() > limits_.max_bytes) {

@@ -133,12 +133,25 @@ Status Node::Init() {
   rc.view_timeout_ms = config_.view_timeout_ms;
   // What the chain code's outcome depends on outside the certified body: the signature. The
   // verifier's cache makes this a look-up for transactions checked at admission or block sync.
-  rc.transaction_valid =
-      [this, benchmark = genesis.parameters.benchmark_mode](const consensus::Transaction& t) {
-        auto tx = proto::DecodeSignedTransaction(t.bytes, t.id);
-        return tx && (ledger::IsUnsignedCommand(tx->header, benchmark) ||
-                      ledger::HasValidSignature(*tx, *verifier_));
-      };
+  benchmark_mode_ = genesis.parameters.benchmark_mode;
+  rc.transaction_valid = [this](const consensus::Transaction& t) {
+    auto tx = proto::DecodeSignedTransaction(t.bytes, t.id);
+    if (tx && ledger::IsAuthentic(*tx, *verifier_, benchmark_mode_)) return true;
+    // Only a faulty validator sends these (honest ones never propose or decide them); said
+    // at most every 10 s, so that such a validator cannot flood the log.
+    ++forged_transactions_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_forged_log_) {
+      next_forged_log_ = now + std::chrono::seconds(10);
+      log_->warn(
+          "event=forged_transaction_refused tx={} total={} reason=\"a proposal or a synced "
+          "block holds a copy of this transaction whose signature does not verify: the "
+          "primary or the peer that served the block is faulty; refused, consensus goes on "
+          "without it\"",
+          t.id.ShortHex(), forged_transactions_);
+    }
+    return false;
+  };
   replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);
   ERTR_ASSIGN_OR_RETURN(blobs_,
                         storage::OpenBlobStore(config_.Resolve(config_.data_dir) / "blobs"));

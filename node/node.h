@@ -342,6 +342,11 @@ class Node {
   std::uint64_t tx_committed_ = 0;
   std::uint64_t tx_rejected_ = 0;
   std::uint64_t peer_messages_bad_ = 0;
+  // Copies of transactions refused in proposals and synced blocks (ADR 0022), and when the next
+  // warning about them may be logged.
+  std::uint64_t forged_transactions_ = 0;
+  bool benchmark_mode_ = false;  // the genesis parameter: unsigned NullOps are allowed
+  std::chrono::steady_clock::time_point next_forged_log_{};
 };
 
 }  // namespace ertr::node

@@ -69,6 +69,10 @@ std::string Node::Metrics() const {
   counter("ertr_equivocations_seen_total", "Conflicting votes or proposals seen from validators.",
           rs.equivocations_seen);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
+  counter("ertr_forged_transactions_total",
+          "Transaction copies refused in proposals and synced blocks: their signature did not "
+          "verify (a faulty validator sent them; ADR 0022).",
+          forged_transactions_);
   counter("ertr_api_refused_total",
           "API calls refused before they ran (unsigned, forged, stale, replayed, stranger).",
           ApiRefused());

@@ -49,8 +49,7 @@ Result<VerifiedReceipt> VerifyReceipt(ByteSpan receipt, const ledger::Genesis& g
     return Tampered("its transaction is for chain '" + stx.header.chain_id + "', not '" +
                     genesis.chain_id + "'");
   }
-  if (!ledger::IsUnsignedCommand(stx.header, genesis.parameters.benchmark_mode) &&
-      !ledger::HasValidSignature(stx, verifier)) {
+  if (!ledger::IsAuthentic(stx, verifier, genesis.parameters.benchmark_mode)) {
     return Tampered("the transaction's signature does not verify for its signer");
   }
   auto header = DecodeBlockHeader(AsBytes(msg.block_header()));

@@ -53,6 +53,16 @@ TEST_CASE("Signed transactions decode, keep their exact body bytes, and verify",
   auto forged = *back;
   forged.body.back() ^= 1;
   CHECK_FALSE(ledger::HasValidSignature(forged, *verifier));
+  // Authentic: signed by its signer, or (only on a benchmark chain) an unsigned NullOp.
+  CHECK(ledger::IsAuthentic(*back, *verifier, false));
+  CHECK(ledger::IsAuthentic(*back, *verifier, true));
+  auto unsigned_op = *back;
+  unsigned_op.signature = crypto::Signature();
+  CHECK_FALSE(ledger::IsAuthentic(unsigned_op, *verifier, false));
+  CHECK(ledger::IsAuthentic(unsigned_op, *verifier, true));
+  auto unsigned_other = unsigned_op;  // any other payload type must be signed, everywhere
+  unsigned_other.header.payload = ledger::PayloadType::kRegisterUser;
+  CHECK_FALSE(ledger::IsAuthentic(unsigned_other, *verifier, true));
 }
 
 TEST_CASE("The envelope scan finds the id the decoder finds", "[unit]") {
