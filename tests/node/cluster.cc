@@ -101,15 +101,24 @@ Cluster::Cluster(int validators, bool benchmark_mode) : n_(validators), dir_("er
   for (int i = 0; i < n_; ++i) {
     validator_keys_.push_back(g.institutions[static_cast<std::size_t>(i)].validator_key);
     institution_keys_.push_back(g.institutions[static_cast<std::size_t>(i)].encryption_key);
-    std::string pass = ReadFile(home(i) + "/keys/passphrase");
-    pass.erase(pass.find_last_not_of("\r\n") + 1);
-    auto file = crypto::ReadKeyFileBytes(home(i) + "/keys/admin.key");
-    REQUIRE(file.has_value());
-    auto key = crypto::DecodeSigningKeyFile(*file, pass);
-    REQUIRE(key.has_value());
-    admin_keys_.push_back(key->Clone());
-    admins_.push_back(crypto::MakeEd25519Signer(std::move(*key)));
+    auto key = KeyFromHome(i, "admin.key");
+    admin_keys_.push_back(key.Clone());
+    admins_.push_back(crypto::MakeEd25519Signer(std::move(key)));
   }
+}
+
+crypto::SigningKey Cluster::KeyFromHome(int i, const std::string& file_name) const {
+  std::string pass = ReadFile(home(i) + "/keys/passphrase");
+  pass.erase(pass.find_last_not_of("\r\n") + 1);
+  auto file = crypto::ReadKeyFileBytes(home(i) + "/keys/" + file_name);
+  REQUIRE(file.has_value());
+  auto key = crypto::DecodeSigningKeyFile(*file, pass);
+  REQUIRE(key.has_value());
+  return std::move(*key);
+}
+
+std::unique_ptr<crypto::Signer> Cluster::ValidatorSigner(int i) const {
+  return crypto::MakeEd25519Signer(KeyFromHome(i, "validator.key"));
 }
 
 std::unique_ptr<cli::ApiClient> Cluster::Client(int via, const crypto::SigningKey& key) const {

@@ -65,6 +65,8 @@ class Cluster {
   const crypto::SigningKey& admin_key(int inst) const {
     return admin_keys_[static_cast<std::size_t>(inst)];
   }
+  // Validator i's signing identity, read from its home (for an impostor in a Byzantine test).
+  std::unique_ptr<crypto::Signer> ValidatorSigner(int i) const;
   // Signs with hospital `inst`'s admin key and submits to node `via` without waiting; the id.
   Result<std::string> Submit(int via, int inst, const ledger::Payload& payload);
   // Signs with any key and submits to node `via` (the call is made by hospital 0's admin).
@@ -100,6 +102,7 @@ class Cluster {
   std::string chain_id_;
   std::vector<std::unique_ptr<crypto::Signer>> admins_;
   std::vector<crypto::SigningKey> admin_keys_;
+  crypto::SigningKey KeyFromHome(int i, const std::string& file_name) const;  // keys/<file_name>
   std::vector<crypto::PublicKey> validator_keys_;
   std::vector<crypto::BoxPublicKey> institution_keys_;
   std::map<int, pid_t> pids_;

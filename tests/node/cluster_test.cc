@@ -3,9 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "crypto/box_key.h"
 #include "crypto/envelope.h"
@@ -14,6 +19,9 @@
 #include "net/asio.h"
 #include "net/frame.h"
 #include "net/handshake.h"
+#include "net/transport.h"
+#include "proto/codec.h"
+#include "proto/peer_codec.h"
 #include "tests/node/cluster.h"
 
 namespace ertr::testing {
@@ -257,6 +265,117 @@ TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integr
   const auto h = Height(c, 0);
   INFO(c.Log(2));
   REQUIRE(Cluster::WaitFor([&] { return c.Converged(h); }));
+  CHECK(AllCommitted(c, 2, ids));
+}
+
+// A counter of node i's /metrics (0 if absent or unreachable).
+std::uint64_t Metric(const Cluster& c, int i, const std::string& name) {
+  auto r = HttpCall(c.http_port(i), "GET", "/metrics");
+  if (!r) return 0;
+  std::smatch m;
+  const std::regex line("\n" + name + " ([0-9]+)");
+  return std::regex_search(r->body, m, line) ? std::stoull(m[1]) : 0;
+}
+
+TEST_CASE(
+    "a validator serving block sync with forged signatures is refused, and the node syncs from "
+    "honest peers (ADR 0022)",
+    "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto ids = SubmitUsers(c, 12, {0, 1, 2, 3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
+  const std::uint64_t height = Height(c, 0);
+  // An impostor in this process with validator 3's key: it fetches the chain from node 0 and
+  // serves it with every transaction's signature flipped. Ids, tx_root, block hashes and the
+  // commit certificates all stay valid.
+  c.Terminate(3);
+  auto identity = c.ValidatorSigner(3);
+  net::TransportOptions o;
+  o.chain_id = c.chain_id();
+  o.self = ReplicaId(3);
+  o.listen_port = c.p2p_port(3);
+  std::vector<net::PeerAddress> peers;
+  for (int i = 0; i < 3; ++i) {
+    peers.push_back(
+        {ReplicaId(static_cast<std::uint32_t>(i)), c.validator_key(i), "127.0.0.1", c.p2p_port(i)});
+  }
+  boost::asio::io_context io;
+  std::mutex mu;
+  std::map<std::uint64_t, Bytes> forged;  // height -> forged block (guarded by mu)
+  std::unique_ptr<net::Transport> impostor;
+  auto on_message = [&](ReplicaId from, Bytes payload) {
+    auto m = proto::DecodePeerMessage(payload);
+    if (!m) return;
+    if (const auto* r = std::get_if<proto::PeerBlockResponse>(&*m)) {
+      for (const auto& bytes : r->blocks) {
+        auto block = proto::DecodeBlock(bytes);
+        if (!block) continue;
+        for (auto& tx : block->transactions) {
+          auto sig = tx.signature.array();
+          sig[0] ^= 0xff;
+          tx.signature = crypto::Signature(sig);
+        }
+        std::lock_guard lock(mu);
+        forged[block->header.height.value()] = proto::EncodeBlock(*block);
+      }
+    } else if (const auto* q = std::get_if<proto::PeerBlockRequest>(&*m)) {
+      proto::PeerBlockResponse response;
+      std::lock_guard lock(mu);
+      for (auto it = forged.lower_bound(q->from.value());
+           it != forged.end() && response.blocks.size() < q->max_blocks; ++it) {
+        response.blocks.push_back(it->second);
+      }
+      if (!response.blocks.empty()) impostor->Send(from, proto::EncodePeerMessage(response));
+    }
+  };
+  auto on_peer = [&](ReplicaId peer, bool connected) {
+    if (!connected) return;
+    impostor->Send(peer,
+                   proto::EncodePeerMessage(proto::PeerStatus{ertr::Height(height), View(0)}));
+    if (peer == ReplicaId(0)) {
+      impostor->Send(peer,
+                     proto::EncodePeerMessage(proto::PeerBlockRequest{
+                         ertr::Height(1), static_cast<std::uint32_t>(proto::kMaxSyncBlocks)}));
+    }
+  };
+  impostor = std::make_unique<net::Transport>(io, o, *identity, peers, on_message, on_peer,
+                                              spdlog::default_logger());
+  REQUIRE(impostor->Start().ok());
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  REQUIRE(height <= proto::kMaxSyncBlocks);  // one response holds the whole chain
+  const bool fetched = Cluster::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return forged.size() >= height;
+  });
+  // Node 2 loses its data and comes back with the impostor as its only peer.
+  if (fetched) {
+    c.Terminate(0);
+    c.Terminate(1);
+    c.Terminate(2);
+    c.WipeData(2);
+    c.Start(2);
+  }
+  const bool refused = fetched && Cluster::WaitFor([&] {
+                         return Metric(c, 2, "ertr_forged_transactions_total") > 0;
+                       });
+  const std::uint64_t height_while_alone = Height(c, 2);
+  // The honest peers come back: node 2 syncs the real chain from them.
+  if (refused) {
+    c.Start(0);
+    c.Start(1);
+  }
+  const bool converged = refused && Cluster::WaitFor([&] { return c.Converged(height); });
+  boost::asio::post(io, [&] { impostor->Stop(); });
+  work.reset();
+  runner.join();
+  INFO(c.Log(2));
+  REQUIRE(fetched);
+  CHECK(height_while_alone == 0);  // every block holds transactions: none was taken
+  REQUIRE(refused);
+  CHECK(c.Log(2).find("event=forged_transaction_refused") != std::string::npos);
+  REQUIRE(converged);
   CHECK(AllCommitted(c, 2, ids));
 }
 
