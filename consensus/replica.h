@@ -46,7 +46,7 @@ struct ReplicaConfig {
   // id, which is the hash of its body only, so bytes outside the body (the signature) can differ
   // between two copies of one proposal; execution must not depend on them. The node checks here
   // what execution would (the signature), and a replica votes for, accepts in a view change and
-  // delivers only proposals whose every transaction passes (docs/spec/consensus.md section 4.2).
+  // delivers only proposals whose every transaction passes (docs/spec/consensus.md section 4.1).
   // Must be deterministic. Transactions handed over in TransactionsReceived pass it already, and
   // a proposal's copy with the same bytes is not checked again. Unset: every transaction may.
   std::function<bool(const Transaction&)> transaction_valid;
