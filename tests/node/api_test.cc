@@ -454,14 +454,6 @@ std::map<std::string, std::string> Signed(Cluster& c, const crypto::SigningKey& 
   return proto::ApiAuthHeaders(*auth);
 }
 
-// A whole-number value of node i's /metrics; -1 if the node does not answer or lacks it.
-long long NodeMetric(Cluster& c, int i, const std::string& name) {
-  auto metrics = HttpCall(c.http_port(i), "GET", "/metrics");
-  std::smatch m;
-  if (!metrics || !std::regex_search(metrics->body, m, std::regex(name + " (\\d+)"))) return -1;
-  return std::stoll(m[1]);
-}
-
 // A raw UploadRecord call to `stub` as `user`, its signed start message (an RT plan of the
 // patient, declaring `declared` bytes, 0: unknown) sent: the caller writes, ends or cancels it.
 struct RawUpload {
@@ -617,7 +609,7 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
     o->writer->WritesDone();
     return o->writer->Finish();
   };
-  auto gauge = [&](const std::string& name) { return NodeMetric(c, 0, name); };
+  auto gauge = [&](const std::string& name) { return c.Metric(0, name); };
 
   // Sixteen large uploads (of undeclared size or 1 MiB) fill their slots: a seventeenth is refused
   // and says why.
@@ -712,7 +704,7 @@ TEST_CASE("API calls must be signed by a registered user, fresh, and never repla
     CHECK(log.find("used already") != std::string::npos);
     CHECK(log.find("registered user") != std::string::npos);
     // replay, none, stale, other method, forged, stranger
-    CHECK(NodeMetric(c, 0, "ertr_api_refused_total") >= 6);
+    CHECK(c.Metric(0, "ertr_api_refused_total") >= 6);
   }
 
   // Transactions: a forged one is refused with the reason and logged; a byte-identical retry of

@@ -142,6 +142,15 @@ std::string Cluster::home(int i) const {
   return (dir_.path() / ("node" + std::to_string(i))).string();
 }
 
+long long Cluster::Metric(int i, const std::string& name) const {
+  auto metrics = HttpCall(http_port(i), "GET", "/metrics");
+  std::smatch m;
+  if (!metrics || !std::regex_search(metrics->body, m, std::regex("\n" + name + " (\\d+)"))) {
+    return -1;
+  }
+  return std::stoll(m[1]);
+}
+
 std::string Cluster::Log(int i) const { return ReadFile(home(i) + ".log"); }
 
 void Cluster::Start(int i) {

@@ -53,6 +53,8 @@ class Cluster {
   pid_t pid(int i) const { return pids_.at(i); }
 
   std::optional<NodeStatus> Status(int i) const;
+  // A whole-number value of node i's /metrics; -1 if the node does not answer or lacks it.
+  long long Metric(int i, const std::string& name) const;
   // Polls until pred holds (every 100 ms), at most `seconds`; false on timeout. A liveness bound
   // for failing the test, not a performance assertion.
   static bool WaitFor(const std::function<bool()>& pred, int seconds = 90);

@@ -268,15 +268,6 @@ TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integr
   CHECK(AllCommitted(c, 2, ids));
 }
 
-// A counter of node i's /metrics (0 if absent or unreachable).
-std::uint64_t Metric(const Cluster& c, int i, const std::string& name) {
-  auto r = HttpCall(c.http_port(i), "GET", "/metrics");
-  if (!r) return 0;
-  std::smatch m;
-  const std::regex line("\n" + name + " ([0-9]+)");
-  return std::regex_search(r->body, m, line) ? std::stoull(m[1]) : 0;
-}
-
 TEST_CASE(
     "a validator serving block sync with forged signatures is refused, and the node syncs from "
     "honest peers (ADR 0022)",
@@ -358,7 +349,7 @@ TEST_CASE(
     c.Start(2);
   }
   const bool refused = fetched && Cluster::WaitFor([&] {
-                         return Metric(c, 2, "ertr_forged_transactions_total") > 0;
+                         return c.Metric(2, "ertr_forged_transactions_total") > 0;
                        });
   const std::uint64_t height_while_alone = Height(c, 2);
   // The honest peers come back: node 2 syncs the real chain from them.
