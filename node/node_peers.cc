@@ -21,12 +21,10 @@ consensus::Decided ToDecided(proto::Block&& b) {
   d.proposal.header = b.header;
   d.proposal.digest = b.hash;
   d.proposal.txs.reserve(b.transactions.size());
+  // The bytes as the peer sent them (DecodeBlock keeps one per transaction), not encoded again.
   for (std::size_t i = 0; i < b.transactions.size(); ++i) {
-    // The bytes as the peer sent them (DecodeBlock keeps them), not encoded again.
-    d.proposal.txs.push_back(consensus::Transaction{
-        b.transactions[i].id, i < b.transaction_bytes.size()
-                                  ? std::move(b.transaction_bytes[i])
-                                  : proto::EncodeSignedTransaction(b.transactions[i])});
+    d.proposal.txs.push_back(
+        consensus::Transaction{b.transactions[i].id, std::move(b.transaction_bytes.at(i))});
   }
   d.view = b.certificate.view;
   for (const auto& v : b.certificate.votes) {
