@@ -90,6 +90,9 @@ class Replica {
   bool IsPrimary() const { return config_.validators.Primary(view_) == config_.self; }
   const ReplicaStats& stats() const { return stats_; }
   std::size_t pending_transactions() const { return pending_.size(); }
+  // True iff a transaction of this id was delivered in about the last kDeliveredMemoryHeights
+  // heights (a delivered id is never ordered again while remembered).
+  bool RecentlyDelivered(const crypto::Digest& id) const { return delivered_ids_.count(id) > 0; }
 
  private:
   struct Slot {

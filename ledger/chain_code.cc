@@ -67,10 +67,8 @@ namespace {
 
 // Checks that do not depend on the payload: chain, size, signature, deadline, nonce.
 // `owned` is set when the transaction is provably its signer's (its nonce is then consumed).
-// `committed_before`: an outcome of this id is in the state already.
 Result<std::optional<Rejection>> CheckEnvelope(const TxContext& ctx, const Transaction& tx,
-                                               const crypto::Verifier& verifier,
-                                               bool committed_before, bool& owned) {
+                                               const crypto::Verifier& verifier, bool& owned) {
   const auto& h = tx.signed_tx.header;
   owned = false;
   if (h.chain_id != ctx.chain.chain_id) {
@@ -84,14 +82,8 @@ Result<std::optional<Rejection>> CheckEnvelope(const TxContext& ctx, const Trans
                       " bytes; this chain allows " +
                       std::to_string(ctx.chain.params.max_transaction_bytes));
   }
-  // A benchmark chain's NullOp is nobody's: no signature, no nonce; its outcome, written once,
-  // makes a copy of it a duplicate.
-  if (IsUnsignedCommand(h, ctx.chain.params.benchmark_mode)) {
-    if (committed_before) {
-      return Reject(RejectReason::kAlreadyExists, "null_op",
-                    "this command was committed before; send a new one");
-    }
-  } else {
+  // A benchmark chain's NullOp is nobody's: no signature, no nonce (and no outcome: ADR 0023).
+  if (!IsUnsignedCommand(h, ctx.chain.params.benchmark_mode)) {
     if (!HasValidSignature(tx.signed_tx, verifier)) {
       return Reject(RejectReason::kBadSignature, "signature",
                     "the signature is not the signer's over this body and chain id");
@@ -201,11 +193,16 @@ Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
                   tx.signed_tx.header.signer,
                   tx.signed_tx.id,
                   0};
+    // A benchmark chain's NullOp is not executed: it leaves nothing in the state, not even its
+    // outcome (ADR 0023); its result goes to the node's waiters only.
+    const bool command = IsUnsignedCommand(tx.signed_tx.header, chain->params.benchmark_mode);
     // Read once, before the rules run (they never write outcome keys).
-    ERTR_ASSIGN_OR_RETURN(auto prior, block_view.Get(keys::Outcome(tx.signed_tx.id)));
+    std::optional<Bytes> prior;
+    if (!command) {
+      ERTR_ASSIGN_OR_RETURN(prior, block_view.Get(keys::Outcome(tx.signed_tx.id)));
+    }
     bool owned = false;
-    ERTR_ASSIGN_OR_RETURN(auto rejection,
-                          CheckEnvelope(ctx, tx, verifier_, prior.has_value(), owned));
+    ERTR_ASSIGN_OR_RETURN(auto rejection, CheckEnvelope(ctx, tx, verifier_, owned));
     if (!rejection) {
       ERTR_ASSIGN_OR_RETURN(rejection, Dispatch(ctx, *tx.payload));
     }
@@ -214,7 +211,7 @@ Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
     // The outcome of the id is written by the first copy that is really its signer's; a forged
     // copy (bad chain, size or signature) writes one only while none exists, so it cannot mask
     // the real transaction's outcome, and an exact replay leaves the first outcome standing.
-    if (owned || !prior) {
+    if (!command && (owned || !prior)) {
       TxOutcomeState outcome;
       outcome.height = block.height.value();
       outcome.index = static_cast<std::uint32_t>(i);

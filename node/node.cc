@@ -406,6 +406,16 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                  "… is committed already (height " +
                                  std::to_string(outcome->height) + ")");
   }
+  // A benchmark command leaves no outcome (ADR 0023): a copy of one the replica delivered is
+  // refused here, or it would wait in the pool for an order that never comes.
+  if (ledger::IsUnsignedCommand(typed.signed_tx.header, benchmark_mode_) &&
+      replica_->RecentlyDelivered(tx.id)) {
+    mempool_->Remove({tx.id});
+    return Status::FailedPrecondition(
+        "command " + tx.id.ShortHex() +
+        "… was committed already; a benchmark chain keeps no outcome of a NullOp to answer with "
+        "(ADR 0023): send a new command");
+  }
   const auto* submit = typed.payload ? std::get_if<ledger::SubmitRecord>(&*typed.payload) : nullptr;
   // A record uploaded at this node must still be here when it is submitted here: an upload is
   // provisional until then (stored unsynced, deleted after kUploadTtl), so a power cut after the

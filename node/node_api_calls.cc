@@ -375,7 +375,10 @@ Status Node::ApiGetTransaction(const v1::GetTransactionRequest& req, v1::Transac
       return Status::Ok();
     }
     return Status::NotFound("no transaction " + id.ShortHex() +
-                            "… is committed or waiting at this node");
+                            "… is committed or waiting at this node" +
+                            (benchmark_mode_ ? " (on this benchmark chain a committed NullOp "
+                                               "leaves no trace to find: ADR 0023)"
+                                             : ""));
   }
   const auto& o = *outcome;
   out.set_status(o.accepted ? v1::TRANSACTION_STATUS_ACCEPTED : v1::TRANSACTION_STATUS_REJECTED);

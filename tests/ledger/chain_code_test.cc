@@ -458,20 +458,35 @@ TEST_CASE("a transaction past its deadline is refused", "[unit][ledger]") {
 TEST_CASE("NullOp is accepted on a benchmark chain", "[unit][ledger]") {
   auto w = MakeWorld(1, true);
   w.MustApply(w.admin(0), NullOp{Bytes(64, 1)});
-  // Unsigned (64 zero bytes, any signer): no signature check, no nonce; a replay in a later block
-  // leaves the first outcome standing and writes nothing else.
+  // Unsigned (64 zero bytes, any signer): no signature check, no nonce, and not executed: it
+  // writes nothing, not even its outcome (ADR 0023), accepted or rejected.
   auto unsigned_op = w.Tx(crypto::PublicKey(), NullOp{Bytes(8, 2)});
   unsigned_op.signed_tx.signature = crypto::Signature();
+  const auto root = w.store().StateRoot();
   auto r = w.Commit({unsigned_op});
   REQUIRE(r.results[0].accepted());
-  CHECK(r.writes.size() == 1);  // its outcome only
+  CHECK(r.writes.empty());
+  CHECK(w.store().StateRoot() == root);
   auto outcome = TransactionOutcome(w.View(), unsigned_op.signed_tx.id);
   REQUIRE(outcome.has_value());
-  REQUIRE(outcome->has_value());
-  CHECK((*outcome)->height == w.height().value());
+  CHECK_FALSE(outcome->has_value());
+  // The node refuses a copy of a delivered command; a faulty primary's copy is only ordered
+  // again, with no effect.
   auto replay = w.Commit({unsigned_op});
   CHECK(replay.writes.empty());
-  CHECK(ReasonOf(replay.results[0].rejection) == RejectReason::kAlreadyExists);
+  CHECK(replay.results[0].accepted());
+  auto oversize = w.Tx(crypto::PublicKey(), NullOp{Bytes(300 * 1024, 3)});
+  oversize.signed_tx.signature = crypto::Signature();
+  auto big = w.Commit({oversize});
+  CHECK(ReasonOf(big.results[0].rejection) == RejectReason::kOversize);
+  CHECK(big.writes.empty());
+  CHECK(w.store().StateRoot() == root);
+  // A signed transaction on the same chain still leaves its outcome.
+  auto user = w.Tx(w.admin(0), RegisterUser{"hosp-a", w.NewKey(), Role::kPhysician, "x"});
+  REQUIRE(w.Commit({user}).results[0].accepted());
+  outcome = TransactionOutcome(w.View(), user.signed_tx.id);
+  REQUIRE(outcome.has_value());
+  CHECK(outcome->has_value());
 }
 
 TEST_CASE("an unsigned NullOp on a production chain is refused", "[unit][ledger]") {

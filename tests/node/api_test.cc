@@ -19,6 +19,7 @@
 #include "crypto/secure_buffer.h"
 #include "node/testnet.h"
 #include "proto/api_auth.h"
+#include "proto/api_codec.h"
 #include "proto/ledger_codec.h"
 #include "proto/receipt.h"
 #include "tests/node/cluster.h"
@@ -1080,13 +1081,21 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   }
   CHECK(places.size() == 1000);
   CHECK(Cluster::WaitFor([&] { return c.Converged(top); }, 60));
-  // The same command again is a duplicate: it answers with its first outcome.
+  // The same command again is refused as committed: a NullOp leaves no outcome (ADR 0023), so
+  // there is none to answer with, and the call does not wait for an order that never comes.
   v1::SubmitTransactionsRequest again;
   *again.add_transactions() = UnsignedNullOp(c.chain_id(), 5);
   auto r = clients[2]->SubmitBatch(again);
   REQUIRE(r.has_value());
-  CHECK(r->results(0).status() == v1::TRANSACTION_STATUS_ACCEPTED);
-  CHECK(places.count({r->results(0).height(), r->results(0).index()}) == 1);
+  CHECK(r->results(0).status() == v1::TRANSACTION_STATUS_UNSPECIFIED);
+  INFO(r->results(0).error());
+  CHECK(r->results(0).error().find("committed already") != std::string::npos);
+  auto id = proto::RequestField<crypto::Digest>(r->results(0).tx_id(), "tx_id");
+  REQUIRE(id.has_value());
+  auto found = clients[2]->GetTransaction(*id);
+  REQUIRE_FALSE(found.has_value());
+  CHECK(found.error().code() == StatusCode::kNotFound);
+  CHECK(found.error().message().find("ADR 0023") != std::string::npos);
   // An unsigned command's receipt verifies offline against the benchmark genesis.
   auto sent = clients[1]->SubmitSigned(UnsignedNullOp(c.chain_id(), 4242));
   INFO((sent ? "" : sent.error().ToString()));
