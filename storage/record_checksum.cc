@@ -8,21 +8,19 @@
 
 namespace ertr::storage {
 
-namespace {
-std::array<std::uint8_t, kRecordChecksumSize> Checksum(ByteSpan key, ByteSpan value) {
+RecordChecksum ChecksumRecord(ByteSpan key, ByteSpan value) {
   crypto::Hasher h({}, kRecordChecksumSize);
   h.Update(U32LeBytes(static_cast<std::uint32_t>(key.size()))).Update(key).Update(value);
-  std::array<std::uint8_t, kRecordChecksumSize> out{};
+  RecordChecksum out{};
   h.FinishInto(out);
   return out;
 }
-}  // namespace
 
 Bytes SealRecord(ByteSpan key, ByteSpan value) {
   Bytes out;
   out.reserve(value.size() + kRecordChecksumSize);
   Append(out, value);
-  Append(out, Checksum(key, value));
+  Append(out, ChecksumRecord(key, value));
   return out;
 }
 
@@ -32,7 +30,7 @@ Result<Bytes> OpenRecord(ByteSpan key, ByteSpan stored, std::string_view what) {
                             std::to_string(stored.size()) + " bytes); the database is corrupt");
   }
   ByteSpan value = stored.first(stored.size() - kRecordChecksumSize);
-  auto sum = Checksum(key, value);
+  auto sum = ChecksumRecord(key, value);
   if (!crypto::ConstantTimeEqual(sum, stored.subspan(value.size()))) {
     return Status::DataLoss("stored " + std::string(what) +
                             " fails its checksum; the database is corrupt. Stop the node and "

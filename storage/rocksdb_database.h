@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "common/state_delta.h"
 #include "common/status.h"
 #include "storage/keys.h"
 
@@ -39,6 +40,9 @@ class RocksDatabase {
   // Reads and checksum-verifies a value; nullopt if absent.
   Result<std::optional<Bytes>> Get(rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
                                    std::string_view what);
+  // Bytes a batch needs for the delta's puts and deletes (a WriteBatch reserved with it never
+  // grows by copying itself).
+  static std::size_t BatchBytes(const StateDelta& delta);
   // Adds a checksummed put to the batch.
   static void Put(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
                   ByteSpan value);

@@ -46,7 +46,8 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
                                         ", so the next must be " + latest_.Next().ToString());
     }
     ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, state, CurrentFn()));
-    rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch batch(block.header.size() + block.body.size() + block.certificate.size() +
+                              RocksDatabase::BatchBytes(state) + crypto::LtHash16::kBytes + 512);
     auto* cf = db_->blocks();
     RocksDatabase::Put(batch, cf, keys::Header(block.height), block.header);
     RocksDatabase::Put(batch, cf, keys::Body(block.height), block.body);
@@ -156,7 +157,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     ERTR_RETURN_IF_ERROR(ValidateDelta(delta));
     std::lock_guard lock(mu_);
     ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, delta, CurrentFn()));
-    rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch batch(RocksDatabase::BatchBytes(delta) + crypto::LtHash16::kBytes + 256);
     AddStateWrites(batch, delta, acc);
     ERTR_RETURN_IF_ERROR(db_->Write(batch, "committing state"));
     acc_ = acc;
@@ -214,7 +215,7 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
   explicit RocksDbConsensusLogStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
 
   Status Save(const StateDelta& writes) override {
-    rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch batch(RocksDatabase::BatchBytes(writes));
     for (const auto& [key, value] : writes.writes) {
       if (value) {
         RocksDatabase::Put(batch, db_->consensus(), key, *value);
