@@ -326,7 +326,8 @@ void Replica::TryDeliver() {
       delivered_ids_.insert(tx.id);
     }
     // Remembered for a bounded number of heights (memory stays flat under any load); older
-    // duplicates are the chain code's to refuse (their outcome is in the state).
+    // duplicates are the chain code's to handle (ledger.md: refused by their outcome; a
+    // benchmark chain's NullOp has none and is ordered again, with no effect).
     auto& ids = delivered_by_height_[last_delivered_];
     for (const auto& tx : proposal.txs) ids.push_back(tx.id);
     while (!delivered_by_height_.empty() &&

@@ -393,28 +393,29 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
                                    AdmitBatch& batch) {
   ERTR_ASSIGN_OR_RETURN(auto typed, mempool_->Add(bytes));
   consensus::Transaction tx{typed.signed_tx.id, Bytes(bytes.begin(), bytes.end())};
-  ledger::StateView view(*stores_.state);
-  auto looked_up = ledger::TransactionOutcome(view, tx.id);
-  if (!looked_up) {
-    mempool_->Remove({tx.id});  // not admitted after all: a retry may admit it
-    return looked_up.error();
-  }
-  const auto& outcome = *looked_up;
-  if (outcome) {
-    mempool_->Remove({tx.id});
-    return Status::AlreadyExists("transaction " + tx.id.ShortHex() +
-                                 "… is committed already (height " +
-                                 std::to_string(outcome->height) + ")");
-  }
-  // A benchmark command leaves no outcome (ADR 0023): a copy of one the replica delivered is
-  // refused here, or it would wait in the pool for an order that never comes.
-  if (ledger::IsUnsignedCommand(typed.signed_tx.header, benchmark_mode_) &&
-      replica_->RecentlyDelivered(tx.id)) {
-    mempool_->Remove({tx.id});
-    return Status::FailedPrecondition(
-        "command " + tx.id.ShortHex() +
-        "… was committed already; a benchmark chain keeps no outcome of a NullOp to answer with "
-        "(ADR 0023): send a new command");
+  if (ledger::IsUnsignedCommand(typed.signed_tx.header, benchmark_mode_)) {
+    // A benchmark command leaves no outcome to look up (ADR 0023): a copy of one the replica
+    // delivered is refused here, or it would wait in the pool for an order that never comes.
+    if (replica_->RecentlyDelivered(tx.id)) {
+      mempool_->Remove({tx.id});
+      return Status::FailedPrecondition(
+          "command " + tx.id.ShortHex() +
+          "… was committed already; a benchmark chain keeps no outcome of a NullOp to answer "
+          "with (ADR 0023): send a new command");
+    }
+  } else {
+    ledger::StateView view(*stores_.state);
+    auto looked_up = ledger::TransactionOutcome(view, tx.id);
+    if (!looked_up) {
+      mempool_->Remove({tx.id});  // not admitted after all: a retry may admit it
+      return looked_up.error();
+    }
+    if (const auto& outcome = *looked_up) {
+      mempool_->Remove({tx.id});
+      return Status::AlreadyExists("transaction " + tx.id.ShortHex() +
+                                   "… is committed already (height " +
+                                   std::to_string(outcome->height) + ")");
+    }
   }
   const auto* submit = typed.payload ? std::get_if<ledger::SubmitRecord>(&*typed.payload) : nullptr;
   // A record uploaded at this node must still be here when it is submitted here: an upload is
