@@ -470,8 +470,8 @@ TEST_CASE("NullOp is accepted on a benchmark chain", "[unit][ledger]") {
   auto outcome = TransactionOutcome(w.View(), unsigned_op.signed_tx.id);
   REQUIRE(outcome.has_value());
   CHECK_FALSE(outcome->has_value());
-  // The node refuses a copy of a delivered command; a faulty primary's copy is only ordered
-  // again, with no effect.
+  // A node refuses a copy of a command its replica delivered; a copy ordered again after the
+  // replicas forgot it is accepted again, with no effect.
   auto replay = w.Commit({unsigned_op});
   CHECK(replay.writes.empty());
   CHECK(replay.results[0].accepted());
