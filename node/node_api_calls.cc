@@ -21,6 +21,16 @@ namespace ertr::node {
 namespace v1 = ertr::v1;
 using namespace api;
 
+namespace {
+// Said when a transaction's outcome is not found: on a benchmark chain, a committed NullOp has
+// none (ADR 0023).
+std::string NoOutcomeNote(bool benchmark_mode) {
+  return benchmark_mode ? " (on this benchmark chain a committed NullOp leaves no outcome to find: "
+                          "ADR 0023)"
+                        : "";
+}
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // The calls (io thread).
 
@@ -376,9 +386,7 @@ Status Node::ApiGetTransaction(const v1::GetTransactionRequest& req, v1::Transac
     }
     return Status::NotFound("no transaction " + id.ShortHex() +
                             "… is committed or waiting at this node" +
-                            (benchmark_mode_ ? " (on this benchmark chain a committed NullOp "
-                                               "leaves no trace to find: ADR 0023)"
-                                             : ""));
+                            NoOutcomeNote(benchmark_mode_));
   }
   const auto& o = *outcome;
   out.set_status(o.accepted ? v1::TRANSACTION_STATUS_ACCEPTED : v1::TRANSACTION_STATUS_REJECTED);
@@ -567,7 +575,8 @@ Status Node::ApiGetReceipt(const v1::GetReceiptRequest& req, v1::Receipt& out) {
   }
   ERTR_ASSIGN_OR_RETURN(auto outcome, ledger::TransactionOutcome(view, tx_id));
   if (!outcome) {
-    return Status::NotFound("transaction " + tx_id.ShortHex() + "… is not committed (yet)");
+    return Status::NotFound("transaction " + tx_id.ShortHex() + "… is not committed (yet)" +
+                            NoOutcomeNote(benchmark_mode_));
   }
   ERTR_ASSIGN_OR_RETURN(auto block, stores_.blocks->LoadBlock(Height(outcome->height)));
   return ApiReceipt(block, outcome->index, out);

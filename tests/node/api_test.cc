@@ -1096,6 +1096,12 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   REQUIRE_FALSE(found.has_value());
   CHECK(found.error().code() == StatusCode::kNotFound);
   CHECK(found.error().message().find("ADR 0023") != std::string::npos);
+  v1::GetReceiptRequest receipt_of;
+  receipt_of.set_tx_id(r->results(0).tx_id());
+  auto no_receipt = clients[2]->GetReceipt(receipt_of);
+  REQUIRE_FALSE(no_receipt.has_value());
+  CHECK(no_receipt.error().code() == StatusCode::kNotFound);
+  CHECK(no_receipt.error().message().find("ADR 0023") != std::string::npos);
   // An unsigned command's receipt verifies offline against the benchmark genesis.
   auto sent = clients[1]->SubmitSigned(UnsignedNullOp(c.chain_id(), 4242));
   INFO((sent ? "" : sent.error().ToString()));
