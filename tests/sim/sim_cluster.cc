@@ -49,10 +49,9 @@ crypto::Digest SimTransactionId(ByteSpan bytes) {
 
 bool SimTransactionValid(const consensus::Transaction& tx) {
   if (tx.bytes.size() < kSimTagBytes) return false;
-  const ByteSpan all(tx.bytes);
-  const crypto::Digest body = crypto::Hash(all.first(all.size() - kSimTagBytes));
+  const crypto::Digest body = SimTransactionId(tx.bytes);
   return std::equal(body.span().begin(), body.span().begin() + kSimTagBytes,
-                    all.end() - static_cast<std::ptrdiff_t>(kSimTagBytes));
+                    tx.bytes.end() - static_cast<std::ptrdiff_t>(kSimTagBytes));
 }
 
 SimCluster::SimCluster(SimOptions options) : options_(options), rng_(options.seed) {
