@@ -24,12 +24,13 @@
 #include <jemalloc/jemalloc.h>
 
 // jemalloc is ertrd's allocator (ADR 0016). One arena (threads keep their own caches in front
-// of it), and freed pages go back to the kernel half a second after they fall idle (the default
-// is ten), so a large upload's buffers do not stay resident. MALLOC_CONF in the environment
-// overrides this.
+// of it), and freed pages go back to the kernel about two seconds after they fall idle (the
+// default is ten), so a large upload's buffers do not stay resident. Half a second cost a fifth
+// of the null-op peak in purging and faulting the same pages back in (ADR 0016). MALLOC_CONF in
+// the environment overrides this.
 extern "C" {
 // NOLINTNEXTLINE: the name and type are jemalloc's interface.
-const char* malloc_conf = "narenas:1,dirty_decay_ms:500,muzzy_decay_ms:0";
+const char* malloc_conf = "narenas:1,dirty_decay_ms:2000,muzzy_decay_ms:0";
 }
 
 namespace {
