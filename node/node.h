@@ -24,6 +24,7 @@
 #include "net/asio.h"
 #include "net/transport.h"
 #include "node/blob_replicator.h"
+#include "node/commit_waiters.h"
 #include "node/config.h"
 #include "node/http_server.h"
 #include "node/mempool.h"
@@ -254,12 +255,7 @@ class Node {
   };
   std::deque<ApiWork> api_queue_;  // guarded by api_mu_
   bool api_closed_ = false;        // guarded by api_mu_
-  struct CommitWaiter {
-    std::chrono::steady_clock::time_point deadline;
-    // Called once: with the committed block and index, or with nullptr (timeout / shutdown).
-    std::function<void(const storage::StoredBlock*, std::uint32_t, const ledger::TxResult*)> done;
-  };
-  std::multimap<crypto::Digest, CommitWaiter> commit_waiters_;
+  CommitWaiters commit_waiters_;
   // Commit notifications of blocks appended but not yet synced (sent by DriverHooks::on_durable;
   // cancelled, as a commit wait that timed out, if the node stops first).
   struct DurableNotice {

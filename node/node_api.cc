@@ -855,9 +855,7 @@ void Node::CloseApi() {
   }
   for (auto& w : work)
     w.cancel(Status::Unavailable("the node is shutting down; retry when it is back"));
-  auto waiters = std::move(commit_waiters_);
-  commit_waiters_.clear();
-  for (auto& [id, w] : waiters) w.done(nullptr, 0, nullptr);
+  for (auto& w : commit_waiters_.TakeAll()) w.done(nullptr, 0, nullptr);
   auto notices = std::move(after_durable_);  // blocks not yet durable: as if the wait timed out
   after_durable_.clear();
   for (auto& n : notices) n.waiter.done(nullptr, 0, nullptr);

@@ -237,7 +237,7 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
         "transaction " + id.ShortHex() +
         "… was admitted, but too many calls wait for commits; poll GetTransaction"));
   }
-  commit_waiters_.emplace(
+  commit_waiters_.Add(
       id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit, std::move(finish)});
 }
 
@@ -310,7 +310,7 @@ void Node::ApiSubmitBatch(const v1::SubmitTransactionsRequest& req,
     r.set_status(v1::TRANSACTION_STATUS_PENDING);
     if (!wait) continue;
     ++pending->left;
-    commit_waiters_.emplace(
+    commit_waiters_.Add(
         id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit,
                          [pending, told, &r](const storage::StoredBlock* block, std::uint32_t index,
                                              const ledger::TxResult* result) {
@@ -688,13 +688,11 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
   std::shared_ptr<const storage::StoredBlock> shared;
   for (std::uint32_t i = 0; i < txs.size(); ++i) {
     const auto& r = result.results[i];
-    auto range = commit_waiters_.equal_range(r.tx_id);
-    for (auto it = range.first; it != range.second; ++it) {
+    for (auto& waiter : commit_waiters_.Take(r.tx_id)) {
       // Told only once the block is durable (Execute appends it deferred).
       if (!shared) shared = std::make_shared<const storage::StoredBlock>(block);
-      after_durable_.push_back({std::move(it->second), shared, i, r});
+      after_durable_.push_back({std::move(waiter), shared, i, r});
     }
-    commit_waiters_.erase(range.first, range.second);
     if (!r.accepted() || !txs[i].payload) continue;
     if (const auto* g = std::get_if<ledger::GrantConsent>(&*txs[i].payload)) {
       widened.insert(g->patient);
@@ -730,15 +728,7 @@ void Node::TickApi() {
       }
     }
   }
-  for (auto it = commit_waiters_.begin(); it != commit_waiters_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    auto done = std::move(it->second.done);
-    it = commit_waiters_.erase(it);
-    done(nullptr, 0, nullptr);
-  }
+  for (auto& waiter : commit_waiters_.TakeExpired(now)) waiter.done(nullptr, 0, nullptr);
   for (auto it = unsubmitted_uploads_.begin(); it != unsubmitted_uploads_.end();) {
     if (it->second > now || gated_.count(it->first)) {
       ++it;
