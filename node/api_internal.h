@@ -1,6 +1,7 @@
 #pragma once
 
-// Internal to node_api*.cc: helpers shared by the gRPC service and the calls it runs.
+// Internal to node_api*.cc (and the metrics of node_http.cc): helpers shared by the gRPC service
+// and the calls it runs.
 
 #include <chrono>
 #include <optional>

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/version.h"
+#include "node/api_internal.h"
 #include "node/node.h"
 
 namespace ertr::node {
@@ -76,6 +77,10 @@ std::string Node::Metrics() const {
   counter("ertr_api_refused_total",
           "API calls refused before they ran (unsigned, forged, stale, replayed, stranger).",
           ApiRefused());
+  const std::string waiters_help =
+      "API calls (or a batch call's transactions) waiting for a commit at this node (at most " +
+      std::to_string(api::kMaxCommitWaiters) + "; more are admitted but not waited for).";
+  gauge("ertr_api_commit_waiters", waiters_help.c_str(), commit_waiters_.size());
   gauge("ertr_api_uploads_small",
         "Uploads in progress that declared a size under 256 KiB (at most 64 at once).",
         ApiUploadsInProgress(true));

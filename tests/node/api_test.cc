@@ -1120,5 +1120,47 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   CHECK_FALSE(proto::VerifyReceipt(AsBytes(receipt), production, *verifier).has_value());
 }
 
+TEST_CASE("calls waiting for commits are answered when their node stops, a retry's call too",
+          "[integration][api]") {
+  Cluster c(4, /*benchmark_mode=*/true);
+  c.StartAll();
+  // Two of four validators down: no quorum, so nothing commits and every call keeps waiting.
+  c.Terminate(3);
+  c.Terminate(2);
+  auto first = c.Client(0, c.admin_key(0));
+  auto retry = c.Client(0, c.admin_key(0));
+  auto single = c.Client(0, c.admin_key(0));
+  v1::SubmitTransactionsRequest req;
+  req.set_wait_for_commit(true);
+  *req.add_transactions() = UnsignedNullOp(c.chain_id(), 77);
+  auto waiters = [&] { return c.Metric(0, "ertr_api_commit_waiters"); };
+  CHECK(waiters() == 0);
+  auto a = std::async(std::launch::async, [&] { return first->SubmitBatch(req); });
+  REQUIRE(Cluster::WaitFor([&] { return waiters() == 1; }, 30));
+  // The same command again, while the first call waits: pending already, so it waits too.
+  auto b = std::async(std::launch::async, [&] { return retry->SubmitBatch(req); });
+  REQUIRE(Cluster::WaitFor([&] { return waiters() == 2; }, 30));
+  auto s = std::async(std::launch::async,
+                      [&] { return single->SubmitSigned(UnsignedNullOp(c.chain_id(), 78)); });
+  REQUIRE(Cluster::WaitFor([&] { return waiters() == 3; }, 30));
+  CHECK(c.Metric(0, "ertr_mempool_transactions") == 2);
+
+  c.Terminate(0);  // a clean stop answers every waiting call before the API closes
+  for (auto* call : {&a, &b}) {
+    auto r = call->get();
+    INFO((r ? "" : r.error().ToString()));
+    REQUIRE(r.has_value());
+    REQUIRE(r->results_size() == 1);
+    CHECK(r->results(0).status() == v1::TRANSACTION_STATUS_PENDING);
+    INFO(r->results(0).error());
+    CHECK(r->results(0).error().find("node is stopping") != std::string::npos);
+  }
+  auto r = s.get();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == StatusCode::kUnavailable);
+  INFO(r.error().ToString());
+  CHECK(r.error().message().find("node is stopping") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace ertr::testing
