@@ -325,9 +325,10 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   return root;
 }
 
-Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from) {
+Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from,
+                                   OutcomeCheck check) {
   AdmitBatch batch;
-  auto r = Admit(bytes, from, batch);
+  auto r = Admit(bytes, from, batch, check);
   FlushAdmitted(batch, from);
   return r;
 }
@@ -389,8 +390,8 @@ void Node::FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from) {
   }
 }
 
-Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from,
-                                   AdmitBatch& batch) {
+Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from, AdmitBatch& batch,
+                                   OutcomeCheck check) {
   ERTR_ASSIGN_OR_RETURN(auto typed, mempool_->Add(bytes));
   consensus::Transaction tx{typed.signed_tx.id, Bytes(bytes.begin(), bytes.end())};
   if (ledger::IsUnsignedCommand(typed.signed_tx.header, benchmark_mode_)) {
@@ -403,7 +404,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
           "… was committed already; a benchmark chain keeps no outcome of a NullOp to answer "
           "with (ADR 0023): send a new command");
     }
-  } else {
+  } else if (check == OutcomeCheck::kLookUp) {
     ledger::StateView view(*stores_.state);
     auto looked_up = ledger::TransactionOutcome(view, tx.id);
     if (!looked_up) {

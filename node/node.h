@@ -92,8 +92,12 @@ class Node {
 
   // Consensus and execution (node.cc).
   Result<crypto::Digest> Execute(const consensus::Deliver& d);
+  // Whether Admit looks the transaction's outcome up (a committed one is refused), or its caller
+  // has just done so, in the same event-loop task, and found none.
+  enum class OutcomeCheck { kLookUp, kCallerFoundNone };
   // Admits a transaction from a client or a peer; gossips it on when new.
-  Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from);
+  Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from,
+                               OutcomeCheck check = OutcomeCheck::kLookUp);
   // Transactions gathered for gossip, sent in PeerTransactions messages within a peer message's
   // bounds, to the peers `to` accepts.
   struct GossipBatch {
@@ -115,7 +119,8 @@ class Node {
     GossipBatch gossip;
     std::vector<consensus::Transaction> ready;
   };
-  Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch);
+  Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch,
+                               OutcomeCheck check = OutcomeCheck::kLookUp);
   void FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
   // Gossips again this node's own uncommitted transactions: to `to` all of them (it just
   // connected), or to every peer those last sent kRegossipAfter ago or more. Gossip is sent once

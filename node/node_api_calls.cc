@@ -221,7 +221,8 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
     if (!block) return done(block.error());
     return finish(&*block, (*outcome)->index, nullptr);
   }
-  auto admitted = Admit(AsBytes(bytes), std::nullopt);
+  // Looked up just above, on this thread: Admit need not read it again.
+  auto admitted = Admit(AsBytes(bytes), std::nullopt, OutcomeCheck::kCallerFoundNone);
   if (!admitted && admitted.error().code() != StatusCode::kAlreadyExists) {
     log_->warn("event=transaction_refused tx={} code={} reason=\"{}\"", id.ShortHex(),
                StatusCodeName(admitted.error().code()), LogText(admitted.error().message()));
