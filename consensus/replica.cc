@@ -274,7 +274,7 @@ void Replica::CheckPrepared(Height h) {
   // Persist the certificate before the commit leaves (section 7): a restarted replica must carry
   // it into any view change.
   PersistDelta delta;
-  delta.prepared = cert;
+  delta.prepared = std::move(cert);
   ApplyPersistDelta(persisted_, delta);
   Emit(Persist{std::move(delta)});
   auto c = OwnVote<Commit>(crypto::SigningDomain::kCommit, h, d);
