@@ -190,11 +190,6 @@ Status Node::Init() {
   };
   hooks.deliver = [this](const consensus::Deliver& d) { return Execute(d); };
   hooks.request_sync = [this](Height from) { RequestBlocks(from, std::nullopt); };
-  hooks.on_durable = [this] {
-    std::vector<DurableNotice> ready;
-    ready.swap(after_durable_);
-    for (auto& n : ready) n.waiter.done(n.block.get(), n.index, &n.result);
-  };
   hooks.on_fatal = [this](const Status& s) {
     fatal_ = s;
     io_.stop();
@@ -288,9 +283,9 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   block.body = proto::EncodeBlockBody(d.proposal.txs);  // the bytes as decided, not re-encoded
   block.certificate = proto::EncodeCommitCertificate(d.certificate);
   block.tx_hashes = ids;
-  // Durable with the driver's next consensus log save, before anything that depends on it leaves
-  // this node: votes and checkpoints are held until then, and commit notifications to API
-  // callers wait for DriverHooks::on_durable. Several blocks (catch-up) share one sync.
+  // Durable with the driver's next consensus log save, before any vote or checkpoint leaves this
+  // node (they are held until then); several blocks (catch-up) share one sync. API callers are
+  // told at once: the block is decided whatever this disk does next (ADR 0024).
   ERTR_RETURN_IF_ERROR(
       stores_.blocks->Append(block, result.writes, storage::BlockStore::Durability::kDeferred));
   mempool_->Remove(ids);

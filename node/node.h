@@ -261,15 +261,6 @@ class Node {
   std::deque<ApiWork> api_queue_;  // guarded by api_mu_
   bool api_closed_ = false;        // guarded by api_mu_
   CommitWaiters commit_waiters_;
-  // Commit notifications of blocks appended but not yet synced (sent by DriverHooks::on_durable;
-  // cancelled, as a commit wait that timed out, if the node stops first).
-  struct DurableNotice {
-    CommitWaiter waiter;
-    std::shared_ptr<const storage::StoredBlock> block;
-    std::uint32_t index = 0;
-    ledger::TxResult result;
-  };
-  std::vector<DurableNotice> after_durable_;
   std::vector<ledger::AccessEvent> pending_access_;
   boost::asio::steady_timer access_flush_{io_};
   bool access_flush_armed_ = false;

@@ -856,9 +856,6 @@ void Node::CloseApi() {
   for (auto& w : work)
     w.cancel(Status::Unavailable("the node is shutting down; retry when it is back"));
   for (auto& w : commit_waiters_.TakeAll()) w.done(nullptr, 0, nullptr);
-  auto notices = std::move(after_durable_);  // blocks not yet durable: as if the wait timed out
-  after_durable_.clear();
-  for (auto& n : notices) n.waiter.done(nullptr, 0, nullptr);
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     grpc_server_->Wait();

@@ -686,14 +686,11 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
   last_block_time_ms_ = std::max(last_block_time_ms_, time_ms);
   std::set<ledger::Pseudonym> widened;
   std::set<ledger::RecordId> own_records;
-  std::shared_ptr<const storage::StoredBlock> shared;
   for (std::uint32_t i = 0; i < txs.size(); ++i) {
     const auto& r = result.results[i];
-    for (auto& waiter : commit_waiters_.Take(r.tx_id)) {
-      // Told only once the block is durable (Execute appends it deferred).
-      if (!shared) shared = std::make_shared<const storage::StoredBlock>(block);
-      after_durable_.push_back({std::move(waiter), shared, i, r});
-    }
+    // Told now, before this node's next synced save makes the block durable here: a committed
+    // block is decided for good, whatever this node's disk does next (ADR 0024).
+    for (auto& waiter : commit_waiters_.Take(r.tx_id)) waiter.done(&block, i, &r);
     if (!r.accepted() || !txs[i].payload) continue;
     if (const auto* g = std::get_if<ledger::GrantConsent>(&*txs[i].payload)) {
       widened.insert(g->patient);

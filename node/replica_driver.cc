@@ -126,7 +126,6 @@ void ReplicaDriver::Flush() {
     dirty_prepared_.clear();
     unsynced_ = false;
   }
-  if (hooks_.on_durable) hooks_.on_durable();
   for (const auto& [to, message] : held_) {
     if (to) {
       hooks_.send(*to, message);

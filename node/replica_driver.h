@@ -44,9 +44,6 @@ struct DriverHooks {
   std::function<Result<crypto::Digest>(const consensus::Deliver&)> deliver;
   std::function<void(Height from)> request_sync;
   std::function<void(const Status&)> on_fatal;
-  // After each flush that made the delivered blocks durable (the consensus log save shares their
-  // database), before held messages leave.
-  std::function<void()> on_durable;
 };
 
 // The consensus log keys of the replica's persistent state (ADR 0010): its small part (view,

@@ -219,16 +219,30 @@ void SimCluster::Step(std::uint64_t at, Item item) {
     Log("r" + std::to_string(item.to) + " timer (view " +
         std::to_string(node.replica->view().value()) + ")");
   }
+  if (std::holds_alternative<BlockExecuted>(item.event.body) && node.executing > 0) {
+    --node.executing;
+  }
   std::vector<Action> actions = node.replica->Handle(item.event);
   actions = Corrupt(item.to, std::move(actions));
   std::size_t limit = actions.size();
   if (node.crash_mid_actions) limit = actions.empty() ? 0 : rng_() % (actions.size() + 1);
+  if (node.crash_after_delivery) {
+    for (std::size_t i = 0; i < actions.size(); ++i) {
+      if (!std::holds_alternative<Deliver>(actions[i])) continue;
+      limit = i + 1;
+      node.crash_mid_actions = true;
+      break;
+    }
+  }
   for (std::size_t i = 0; i < limit && ok(); ++i) Execute(item.to, actions[i]);
   if (node.crash_mid_actions) {
     Log("r" + std::to_string(item.to) + " crashed after " + std::to_string(limit) + " of " +
         std::to_string(actions.size()) + " actions");
     node.crash_mid_actions = false;
+    node.crash_after_delivery = false;
     Crash(item.to);
+  } else if (node.executing == 0) {
+    FlushDelivered(node);  // the driver's flush at the end of its drain
   }
 }
 
@@ -238,9 +252,11 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, consensus::Send>) {
+          FlushDelivered(node);
           CheckPersistedBeforeSend(r, x.message);
           Send(r, x.to.value(), x.message);
         } else if constexpr (std::is_same_v<T, Broadcast>) {
+          FlushDelivered(node);
           CheckPersistedBeforeSend(r, x.message);
           for (std::uint32_t to = 0; to < options_.n; ++to) {
             if (to != r) Send(r, to, x.message);
@@ -272,6 +288,8 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
           root.Update(node.state_root.span());
           for (const auto& tx : x.proposal.txs) root.Update(tx.id.span());
           node.state_root = root.Finish();
+          node.roots.push_back(node.state_root);
+          ++node.executing;
           Schedule(now_,
                    Item{r, Event{0, BlockExecuted{x.proposal.header.height, node.state_root}}, 0});
         } else if constexpr (std::is_same_v<T, RequestSync>) {
@@ -303,6 +321,13 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
         }
       },
       a);
+}
+
+void SimCluster::FlushDelivered(Node& node) {
+  if (node.durable_blocks == node.delivered.size()) return;
+  for (const auto& d : node.unsynced) ApplyPersistDelta(node.durable, d);
+  node.unsynced.clear();
+  node.durable_blocks = node.delivered.size();
 }
 
 // Persist-before-send (section 7): a vote leaves an honest replica only once the vote, and for a
@@ -386,21 +411,36 @@ void SimCluster::CheckSafety(std::uint32_t r, const Deliver& d) {
 void SimCluster::Crash(std::uint32_t r) {
   Node& node = nodes_[r];
   if (!node.alive) return;
+  const std::size_t lost_blocks = node.delivered.size() - node.durable_blocks;
   Log("r" + std::to_string(r) + " CRASH" +
       (node.unsynced.empty()
            ? ""
-           : " losing " + std::to_string(node.unsynced.size()) + " unsynced persists"));
+           : " losing " + std::to_string(node.unsynced.size()) + " unsynced persists") +
+      (lost_blocks == 0 ? "" : " and " + std::to_string(lost_blocks) + " unsynced blocks"));
   node.alive = false;
   node.replica.reset();
   node.unsynced.clear();
+  node.executing = 0;
+  lost_blocks_ += lost_blocks;
+  // The block store's unsynced tail is gone, and what it executed with it.
+  node.delivered.resize(node.durable_blocks);
+  node.roots.resize(node.durable_blocks);
+  node.state_root = node.roots.empty() ? crypto::Digest{} : node.roots.back();
+  node.executed.clear();
+  for (const auto& d : node.delivered) {
+    for (const auto& tx : d.proposal.txs) node.executed.insert(tx.id);
+  }
   ++node.timer_generation;
 }
 
 void SimCluster::CrashMidActions(std::uint32_t r) { nodes_[r].crash_mid_actions = true; }
 
+void SimCluster::CrashAfterNextDelivery(std::uint32_t r) { nodes_[r].crash_after_delivery = true; }
+
 void SimCluster::Restart(std::uint32_t r) {
   Node& node = nodes_[r];
   node.crash_mid_actions = false;  // a crash that has not happened yet is called off
+  node.crash_after_delivery = false;
   if (node.alive) return;
   Log("r" + std::to_string(r) + " RESTART at height " + std::to_string(node.delivered.size()));
   std::uint64_t last_time = node.delivered.empty() ? 0 : node.delivered.back().time_ms;

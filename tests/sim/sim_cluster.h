@@ -76,6 +76,8 @@ class SimCluster {
   void Crash(std::uint32_t r);
   // Crashes r while it handles its next event, after a random prefix of that event's actions.
   void CrashMidActions(std::uint32_t r);
+  // Crashes r right after it next delivers a block: before the block is synced (ADR 0024).
+  void CrashAfterNextDelivery(std::uint32_t r);
   void Restart(std::uint32_t r);
   void Partition(const std::set<std::uint32_t>& side);  // side vs everyone else
   void Heal();                                          // no partition, no loss from now on
@@ -93,6 +95,8 @@ class SimCluster {
   std::uint64_t redecided() const { return redecided_; }
   // Messages whose bytes did not decode (refused before reaching a replica).
   std::uint64_t undecodable() const { return undecodable_; }
+  // Delivered blocks that crashes took from block stores before they were synced.
+  std::uint64_t lost_blocks() const { return lost_blocks_; }
   // Signatures made and checked by the replicas (not by the checker).
   std::uint64_t signatures_made() const;
   std::uint64_t signatures_verified() const { return verifier_->count(); }
@@ -110,10 +114,17 @@ class SimCluster {
     // ground truth an honest replica must never contradict.
     std::map<std::pair<View, Height>, crypto::Digest> ever_signed;
     std::vector<consensus::Deliver> delivered;  // the node's block store
-    std::set<crypto::Digest> executed;          // transactions applied (each once)
+    std::vector<crypto::Digest> roots;          // the state root after each delivered block
+    // Delivered blocks are appended unsynced and made durable by the node's next flush (before
+    // any message leaves, or at the end of the event): a crash loses the ones after this count,
+    // although their transactions' callers were already told (ADR 0024).
+    std::size_t durable_blocks = 0;
+    std::uint32_t executing = 0;        // BlockExecuted events not yet handled (same driver drain)
+    std::set<crypto::Digest> executed;  // transactions applied (each once)
     crypto::Digest state_root;
     bool alive = true;
     bool crash_mid_actions = false;
+    bool crash_after_delivery = false;
     Byzantine byzantine = Byzantine::kNone;
     std::uint64_t timer_generation = 0;
   };
@@ -131,6 +142,9 @@ class SimCluster {
   void Schedule(std::uint64_t at, Item item);
   void Step(std::uint64_t at, Item item);
   void Execute(std::uint32_t r, const consensus::Action& a);
+  // The node driver's flush when blocks were delivered since the last one: the blocks and every
+  // persist still unsynced become durable together.
+  void FlushDelivered(Node& node);
   void Send(std::uint32_t from, std::uint32_t to, const consensus::Message& m);
   std::vector<consensus::Action> Corrupt(std::uint32_t r, std::vector<consensus::Action> actions);
   void CheckSafety(std::uint32_t r, const consensus::Deliver& d);
@@ -155,6 +169,7 @@ class SimCluster {
   std::string violation_;
   std::uint64_t redecided_ = 0;
   std::uint64_t undecodable_ = 0;
+  std::uint64_t lost_blocks_ = 0;
   std::deque<std::string> trace_;
 };
 
