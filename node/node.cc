@@ -283,9 +283,9 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   block.body = proto::EncodeBlockBody(d.proposal.txs);  // the bytes as decided, not re-encoded
   block.certificate = proto::EncodeCommitCertificate(d.certificate);
   block.tx_hashes = ids;
-  // Durable with the driver's next consensus log save, before any vote or checkpoint leaves this
-  // node (they are held until then); several blocks (catch-up) share one sync. API callers are
-  // told at once: the block is decided whatever this disk does next (ADR 0024).
+  // Durable with the driver's next synced consensus log save (the same database): the next
+  // persist, before a CHECKPOINT leaves, or within kBlockSyncDelay. API callers are told at once:
+  // the block is decided whatever this disk does next (ADR 0024).
   ERTR_RETURN_IF_ERROR(
       stores_.blocks->Append(block, result.writes, storage::BlockStore::Durability::kDeferred));
   mempool_->Remove(ids);

@@ -101,7 +101,8 @@ void ReplicaDriver::Drain() {
 
 void ReplicaDriver::Flush() {
   if (failed_) return;
-  if (unsynced_) {
+  const bool blocks_unsynced = first_unsynced_block_.has_value();
+  if (unsynced_ || (blocks_unsynced && (block_sync_due_ || !held_.empty()))) {
     StateDelta writes;
     writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
     for (Height h : dirty_prepared_) {
@@ -125,6 +126,19 @@ void ReplicaDriver::Flush() {
     }
     dirty_prepared_.clear();
     unsynced_ = false;
+    first_unsynced_block_.reset();
+    block_sync_due_ = false;
+  }
+  if (first_unsynced_block_ && !block_sync_armed_) {
+    block_sync_armed_ = true;
+    block_sync_timer_.expires_after(kBlockSyncDelay);
+    block_sync_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: the driver is going away
+      block_sync_armed_ = false;
+      if (draining_) return;
+      block_sync_due_ = true;
+      Flush();
+    });
   }
   for (const auto& [to, message] : held_) {
     if (to) {
@@ -134,6 +148,13 @@ void ReplicaDriver::Flush() {
     }
   }
   held_.clear();
+}
+
+bool ReplicaDriver::MustHold(const consensus::Message& m) const {
+  // A CHECKPOINT claims executed blocks; q of them truncate the prepared certificates that could
+  // bring those blocks back, so they must be durable here first. Votes do not depend on them.
+  return unsynced_ || !held_.empty() ||
+         (first_unsynced_block_ && std::holds_alternative<consensus::Checkpoint>(m));
 }
 
 void ReplicaDriver::Fail(const Status& s) {
@@ -153,14 +174,14 @@ void ReplicaDriver::Run(const consensus::Action& action) {
       if (p.durable_before_send) d.unsynced_ = true;
     }
     void operator()(const consensus::Send& s) const {
-      if (d.unsynced_ || !d.held_.empty()) {
+      if (d.MustHold(s.message)) {
         d.held_.emplace_back(s.to, s.message);
       } else {
         d.hooks_.send(s.to, s.message);
       }
     }
     void operator()(const consensus::Broadcast& b) const {
-      if (d.unsynced_ || !d.held_.empty()) {
+      if (d.MustHold(b.message)) {
         d.held_.emplace_back(std::nullopt, b.message);
       } else {
         d.hooks_.broadcast(b.message);
@@ -193,9 +214,8 @@ void ReplicaDriver::Run(const consensus::Action& action) {
         return;
       }
       d.queue_.push_back(consensus::BlockExecuted{del.proposal.header.height, *root});
-      // The block was appended deferred: the flush's synced save makes it durable, and holds
-      // every message until then.
-      d.unsynced_ = true;
+      // Appended unsynced: durable with the next synced save (ADR 0024).
+      if (!d.first_unsynced_block_) d.first_unsynced_block_ = del.proposal.header.height;
     }
     void operator()(const consensus::RequestSync& r) const { d.hooks_.request_sync(r.from_height); }
   };

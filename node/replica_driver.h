@@ -19,6 +19,7 @@
 //
 // Thread-safety: the io_context's thread only.
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -50,6 +51,8 @@ struct DriverHooks {
 // signed votes, stable checkpoint) under kReplicaStateKey, and each prepared certificate under
 // kPreparedKeyPrefix + the height (8 bytes, big-endian), so a flush writes only what changed.
 inline constexpr std::string_view kReplicaStateKey = "replica/state";
+// How long a delivered block may stay unsynced when no other synced save comes first.
+inline constexpr std::chrono::milliseconds kBlockSyncDelay{10};
 inline constexpr std::string_view kPreparedKeyPrefix = "replica/prepared/";
 Bytes PreparedKey(Height height);
 
@@ -70,6 +73,9 @@ class ReplicaDriver {
 
   const consensus::Replica& replica() const { return replica_; }
   bool failed() const { return failed_; }
+  // The first height delivered since the last synced save (the blocks from it on may still be
+  // lost in a machine crash), if any.
+  std::optional<Height> first_unsynced_block() const { return first_unsynced_block_; }
 
  private:
   void Drain();
@@ -77,6 +83,8 @@ class ReplicaDriver {
   // Syncs the snapshot if a Persist is pending, then sends the messages held back for it.
   void Flush();
   void Fail(const Status& s);
+  // Whether a message must wait for the next synced save.
+  bool MustHold(const consensus::Message& m) const;
   std::uint64_t NowMs();
 
   boost::asio::io_context& io_;
@@ -95,6 +103,12 @@ class ReplicaDriver {
   bool scheduled_ = false;  // a Drain is posted to the io_context
   bool failed_ = false;
   bool unsynced_ = false;  // state_ has Persist deltas not yet synced
+  // Blocks were delivered (appended unsynced) since the last sync. They are synced with the next
+  // Persist, before a CHECKPOINT leaves, or by block_sync_timer_, whichever comes first.
+  std::optional<Height> first_unsynced_block_;
+  bool block_sync_due_ = false;
+  bool block_sync_armed_ = false;
+  boost::asio::steady_timer block_sync_timer_{io_};
   // Heights whose prepared certificate changed since the last sync, and those in the log.
   std::set<Height> dirty_prepared_;
   std::set<Height> logged_prepared_;

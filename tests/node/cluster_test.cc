@@ -140,6 +140,9 @@ TEST_CASE("kill -9 under load, again and again: no decided block is lost, states
   REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 0)); }));
   for (int i = 0; i < 4; ++i) {
     CHECK(c.Log(i).find("event=fatal") == std::string::npos);
+    // Idle now: the last blocks were synced by the driver's timer, not left to a later save.
+    CHECK(Cluster::WaitFor(
+        [&] { return c.Metric(i, "ertr_height_durable") == c.Metric(i, "ertr_height"); }, 5));
     // No replica saw another sign two digests for one (view, height), restarted ones included.
     auto metrics = HttpCall(c.http_port(i), "GET", "/metrics");
     REQUIRE(metrics.has_value());

@@ -219,9 +219,6 @@ void SimCluster::Step(std::uint64_t at, Item item) {
     Log("r" + std::to_string(item.to) + " timer (view " +
         std::to_string(node.replica->view().value()) + ")");
   }
-  if (std::holds_alternative<BlockExecuted>(item.event.body) && node.executing > 0) {
-    --node.executing;
-  }
   std::vector<Action> actions = node.replica->Handle(item.event);
   actions = Corrupt(item.to, std::move(actions));
   std::size_t limit = actions.size();
@@ -241,8 +238,6 @@ void SimCluster::Step(std::uint64_t at, Item item) {
     node.crash_mid_actions = false;
     node.crash_after_delivery = false;
     Crash(item.to);
-  } else if (node.executing == 0) {
-    FlushDelivered(node);  // the driver's flush at the end of its drain
   }
 }
 
@@ -252,11 +247,11 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, consensus::Send>) {
-          FlushDelivered(node);
+          if (std::holds_alternative<Checkpoint>(x.message)) FlushDelivered(node);
           CheckPersistedBeforeSend(r, x.message);
           Send(r, x.to.value(), x.message);
         } else if constexpr (std::is_same_v<T, Broadcast>) {
-          FlushDelivered(node);
+          if (std::holds_alternative<Checkpoint>(x.message)) FlushDelivered(node);
           CheckPersistedBeforeSend(r, x.message);
           for (std::uint32_t to = 0; to < options_.n; ++to) {
             if (to != r) Send(r, to, x.message);
@@ -276,6 +271,7 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
           for (const auto& d : node.unsynced) ApplyPersistDelta(node.durable, d);
           node.unsynced.clear();
           ApplyPersistDelta(node.durable, x.delta);
+          node.durable_blocks = node.delivered.size();  // one log: synced with what came before
         } else if constexpr (std::is_same_v<T, Deliver>) {
           CheckSafety(r, x);
           // Execute once: a transaction already executed here is skipped (replay protection).
@@ -289,7 +285,6 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
           for (const auto& tx : x.proposal.txs) root.Update(tx.id.span());
           node.state_root = root.Finish();
           node.roots.push_back(node.state_root);
-          ++node.executing;
           Schedule(now_,
                    Item{r, Event{0, BlockExecuted{x.proposal.header.height, node.state_root}}, 0});
         } else if constexpr (std::is_same_v<T, RequestSync>) {
@@ -420,7 +415,6 @@ void SimCluster::Crash(std::uint32_t r) {
   node.alive = false;
   node.replica.reset();
   node.unsynced.clear();
-  node.executing = 0;
   lost_blocks_ += lost_blocks;
   // The block store's unsynced tail is gone, and what it executed with it.
   node.delivered.resize(node.durable_blocks);

@@ -115,11 +115,10 @@ class SimCluster {
     std::map<std::pair<View, Height>, crypto::Digest> ever_signed;
     std::vector<consensus::Deliver> delivered;  // the node's block store
     std::vector<crypto::Digest> roots;          // the state root after each delivered block
-    // Delivered blocks are appended unsynced and made durable by the node's next flush (before
-    // any message leaves, or at the end of the event): a crash loses the ones after this count,
-    // although their transactions' callers were already told (ADR 0024).
+    // Delivered blocks are appended unsynced and made durable by the node's next synced save (a
+    // durable Persist, or before a CHECKPOINT leaves; the node's 10 ms timer is not modelled): a
+    // crash loses the ones after this count, although their callers were already told (ADR 0024).
     std::size_t durable_blocks = 0;
-    std::uint32_t executing = 0;        // BlockExecuted events not yet handled (same driver drain)
     std::set<crypto::Digest> executed;  // transactions applied (each once)
     crypto::Digest state_root;
     bool alive = true;
@@ -142,7 +141,7 @@ class SimCluster {
   void Schedule(std::uint64_t at, Item item);
   void Step(std::uint64_t at, Item item);
   void Execute(std::uint32_t r, const consensus::Action& a);
-  // The node driver's flush when blocks were delivered since the last one: the blocks and every
+  // The node driver's synced save before a CHECKPOINT leaves: the delivered blocks and every
   // persist still unsynced become durable together.
   void FlushDelivered(Node& node);
   void Send(std::uint32_t from, std::uint32_t to, const consensus::Message& m);
