@@ -68,18 +68,20 @@ TEST_CASE("n=4 a replica crashes mid-action-list and restarts from what it persi
   });
 }
 
-TEST_CASE("n=4 every replica loses power at once and answered blocks come back the same", "[sim]") {
-  // A node tells API callers a block committed before its next synced save makes the block
-  // durable there (ADR 0024); a crash loses that unsynced tail. Each replica crashes within a few
-  // events of the others, so a height may be lost everywhere: the prepared certificates, synced
-  // before every COMMIT, must bring back the same block (the agreement check compares each
-  // delivery with the first one ever made at that height, lost or not).
+// A node tells API callers a block committed before its next synced save makes the block durable
+// there (ADR 0024); a crash loses that unsynced tail. Each replica crashes within a few events of
+// the others, so a height may be lost everywhere: the prepared certificates, synced before every
+// COMMIT, must bring back the same block (the agreement check compares each delivery with the
+// first one ever made at that height, lost or not). Returns the blocks lost over all seeds.
+std::uint64_t ExpectPowerLossSafe(const std::string& name, std::uint32_t n) {
+  SimOptions o;
+  o.n = n;
   std::uint64_t lost = 0;
-  ExpectSafeAndLive("n4-power-loss", {}, [&lost](SimCluster& c, std::mt19937_64& rng) {
+  ExpectSafeAndLive(name, o, [&lost, n](SimCluster& c, std::mt19937_64& rng) {
     SubmitOverTime(c, rng, 6, 5, 800);
     c.RunUntil(c.now() + rng() % 400);
     c.Submit(5);  // so that a block is on its way when the power goes
-    for (std::uint32_t r = 0; r < 4; ++r) {
+    for (std::uint32_t r = 0; r < n; ++r) {
       if (rng() % 4 == 0) {
         c.CrashMidActions(r);
       } else {
@@ -87,14 +89,25 @@ TEST_CASE("n=4 every replica loses power at once and answered blocks come back t
       }
     }
     c.RunUntil(c.now() + rng() % 100);
-    for (std::uint32_t r = 0; r < 4; ++r) c.Crash(r);  // the ones still running
-    for (std::uint32_t r = 0; r < 4; ++r) c.Restart(r);
+    for (std::uint32_t r = 0; r < n; ++r) c.Crash(r);  // the ones still running
+    for (std::uint32_t r = 0; r < n; ++r) c.Restart(r);
     SubmitOverTime(c, rng, 2, 5, c.now() + 300);
     c.RunUntil(c.now() + 2000);
     lost += c.lost_blocks();
   });
+  return lost;
+}
+
+TEST_CASE("n=4 every replica loses power at once and answered blocks come back the same", "[sim]") {
+  const std::uint64_t lost = ExpectPowerLossSafe("n4-power-loss", 4);
   INFO("blocks lost from block stores over all seeds: " << lost);
   CHECK(lost > 0);  // otherwise the schedules never exercised the loss
+}
+
+TEST_CASE("n=7 every replica loses power at once and answered blocks come back the same", "[sim]") {
+  const std::uint64_t lost = ExpectPowerLossSafe("n7-power-loss", 7);
+  INFO("blocks lost from block stores over all seeds: " << lost);
+  CHECK(lost > 0);
 }
 
 TEST_CASE("n=4 primary crash during the view change", "[sim]") {
