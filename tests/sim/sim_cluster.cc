@@ -247,11 +247,11 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, consensus::Send>) {
-          if (std::holds_alternative<Checkpoint>(x.message)) FlushDelivered(node);
+          if (std::holds_alternative<Checkpoint>(x.message)) SyncBeforeCheckpoint(node);
           CheckPersistedBeforeSend(r, x.message);
           Send(r, x.to.value(), x.message);
         } else if constexpr (std::is_same_v<T, Broadcast>) {
-          if (std::holds_alternative<Checkpoint>(x.message)) FlushDelivered(node);
+          if (std::holds_alternative<Checkpoint>(x.message)) SyncBeforeCheckpoint(node);
           CheckPersistedBeforeSend(r, x.message);
           for (std::uint32_t to = 0; to < options_.n; ++to) {
             if (to != r) Send(r, to, x.message);
@@ -268,10 +268,8 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
             node.unsynced.push_back(x.delta);
             return;
           }
-          for (const auto& d : node.unsynced) ApplyPersistDelta(node.durable, d);
-          node.unsynced.clear();
+          Sync(node);  // one log: what came before is synced with it
           ApplyPersistDelta(node.durable, x.delta);
-          node.durable_blocks = node.delivered.size();  // one log: synced with what came before
         } else if constexpr (std::is_same_v<T, Deliver>) {
           CheckSafety(r, x);
           // Execute once: a transaction already executed here is skipped (replay protection).
@@ -318,8 +316,12 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
       a);
 }
 
-void SimCluster::FlushDelivered(Node& node) {
-  if (node.durable_blocks == node.delivered.size()) return;
+void SimCluster::SyncBeforeCheckpoint(Node& node) {
+  // The driver holds a CHECKPOINT for a sync only while delivered blocks are unsynced.
+  if (node.durable_blocks < node.delivered.size()) Sync(node);
+}
+
+void SimCluster::Sync(Node& node) {
   for (const auto& d : node.unsynced) ApplyPersistDelta(node.durable, d);
   node.unsynced.clear();
   node.durable_blocks = node.delivered.size();

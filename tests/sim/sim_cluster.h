@@ -141,9 +141,10 @@ class SimCluster {
   void Schedule(std::uint64_t at, Item item);
   void Step(std::uint64_t at, Item item);
   void Execute(std::uint32_t r, const consensus::Action& a);
-  // The node driver's synced save before a CHECKPOINT leaves: the delivered blocks and every
-  // persist still unsynced become durable together.
-  void FlushDelivered(Node& node);
+  // A synced save of the node's one log (a durable Persist, or before a CHECKPOINT leaves): the
+  // delivered blocks and every persist still unsynced become durable together.
+  void Sync(Node& node);
+  void SyncBeforeCheckpoint(Node& node);
   void Send(std::uint32_t from, std::uint32_t to, const consensus::Message& m);
   std::vector<consensus::Action> Corrupt(std::uint32_t r, std::vector<consensus::Action> actions);
   void CheckSafety(std::uint32_t r, const consensus::Deliver& d);
