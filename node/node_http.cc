@@ -45,16 +45,14 @@ std::string Node::Metrics() const {
     o << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
       << name << " " << value << "\n";
   };
-  gauge("ertr_height", "Height of the newest committed block.",
-        stores_.blocks->LatestHeight().value());
-  {
-    // Blocks are synced with the next consensus log save, at most kBlockSyncDelay later.
-    const auto unsynced = driver_ ? driver_->first_unsynced_block() : std::nullopt;
-    gauge("ertr_height_durable",
-          "Height of the newest committed block synced to disk (trails ertr_height by at most "
-          "10 ms of blocks).",
-          unsynced ? unsynced->value() - 1 : stores_.blocks->LatestHeight().value());
-  }
+  const std::uint64_t height = stores_.blocks->LatestHeight().value();
+  gauge("ertr_height", "Height of the newest committed block.", height);
+  // Blocks are synced with the next consensus log save, at most kBlockSyncDelay later.
+  const auto unsynced = driver_->first_unsynced_block();
+  const std::string durable_help =
+      "Height of the newest committed block synced to disk (trails ertr_height by at most " +
+      std::to_string(kBlockSyncDelay.count()) + " ms of blocks).";
+  gauge("ertr_height_durable", durable_help.c_str(), unsynced ? unsynced->value() - 1 : height);
   gauge("ertr_view", "Current consensus view.", replica_->view().value());
   counter("ertr_view_changes_total", "View changes started.", rs.view_changes_started);
   gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());

@@ -101,8 +101,7 @@ void ReplicaDriver::Drain() {
 
 void ReplicaDriver::Flush() {
   if (failed_) return;
-  const bool blocks_unsynced = first_unsynced_block_.has_value();
-  if (unsynced_ || (blocks_unsynced && (block_sync_due_ || !held_.empty()))) {
+  if (unsynced_ || !held_.empty()) {  // a message is held only for a save
     StateDelta writes;
     writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
     for (Height h : dirty_prepared_) {
@@ -127,7 +126,6 @@ void ReplicaDriver::Flush() {
     dirty_prepared_.clear();
     unsynced_ = false;
     first_unsynced_block_.reset();
-    block_sync_due_ = false;
   }
   if (first_unsynced_block_ && !block_sync_armed_) {
     block_sync_armed_ = true;
@@ -135,8 +133,8 @@ void ReplicaDriver::Flush() {
     block_sync_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: the driver is going away
       block_sync_armed_ = false;
-      if (draining_) return;
-      block_sync_due_ = true;
+      if (!first_unsynced_block_) return;  // a save came first
+      unsynced_ = true;
       Flush();
     });
   }

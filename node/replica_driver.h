@@ -80,7 +80,8 @@ class ReplicaDriver {
  private:
   void Drain();
   void Run(const consensus::Action& action);
-  // Syncs the snapshot if a Persist is pending, then sends the messages held back for it.
+  // Syncs the snapshot (and with it the delivered blocks) if a save is due or a message waits
+  // for one, then sends the held messages; arms the block sync timer while blocks stay unsynced.
   void Flush();
   void Fail(const Status& s);
   // Whether a message must wait for the next synced save.
@@ -102,11 +103,10 @@ class ReplicaDriver {
   bool draining_ = false;
   bool scheduled_ = false;  // a Drain is posted to the io_context
   bool failed_ = false;
-  bool unsynced_ = false;  // state_ has Persist deltas not yet synced
+  bool unsynced_ = false;  // a synced save is due: Persist deltas, or blocks kept waiting too long
   // Blocks were delivered (appended unsynced) since the last sync. They are synced with the next
   // Persist, before a CHECKPOINT leaves, or by block_sync_timer_, whichever comes first.
   std::optional<Height> first_unsynced_block_;
-  bool block_sync_due_ = false;
   bool block_sync_armed_ = false;
   boost::asio::steady_timer block_sync_timer_{io_};
   // Heights whose prepared certificate changed since the last sync, and those in the log.
