@@ -181,7 +181,7 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
   for (const auto& tx : pp.proposal.txs) {
     bytes += tx.bytes.size();
     // Not twice in the block, not delivered, not in another accepted proposal (section 4.1).
-    txs_ok = txs_ok && ids.insert(tx.id).second && !delivered_ids_.count(tx.id) &&
+    txs_ok = txs_ok && ids.insert(tx.id).second && !RecentlyDelivered(tx.id) &&
              !proposed_.count(tx.id) && TransactionValid(tx);
   }
   if (hd.chain_id != config_.chain_id || hd.proposer != pp.sender || !time_ok || !txs_ok ||
@@ -323,18 +323,19 @@ void Replica::TryDeliver() {
         pending_.erase(p);
       }
       proposed_.erase(tx.id);
-      delivered_ids_.insert(tx.id);
+      delivered_ids_.insert(Fingerprint(tx.id));
     }
     // Remembered for a bounded number of heights (memory stays flat under any load); older
     // duplicates are the chain code's to handle (ledger.md: refused by their outcome; a
     // benchmark chain's NullOp has none and is ordered again, with no effect).
     auto& ids = delivered_by_height_[last_delivered_];
-    for (const auto& tx : proposal.txs) ids.push_back(tx.id);
+    ids.reserve(proposal.txs.size());
+    for (const auto& tx : proposal.txs) ids.push_back(Fingerprint(tx.id));
     while (!delivered_by_height_.empty() &&
            (delivered_by_height_.begin()->first.value() + kDeliveredMemoryHeights <=
                 last_delivered_.value() ||
             delivered_ids_.size() > kDeliveredMemoryIds)) {
-      for (const auto& id : delivered_by_height_.begin()->second) delivered_ids_.erase(id);
+      for (std::uint64_t f : delivered_by_height_.begin()->second) delivered_ids_.erase(f);
       delivered_by_height_.erase(delivered_by_height_.begin());
     }
     slots_.erase(last_delivered_);
@@ -352,7 +353,7 @@ void Replica::TryDeliver() {
 
 void Replica::OnTransactions(const std::vector<Transaction>& txs) {
   for (const auto& tx : txs) {
-    if (delivered_ids_.count(tx.id) || pending_.count(tx.id)) continue;
+    if (RecentlyDelivered(tx.id) || pending_.count(tx.id)) continue;
     // A backup may hold the proposal before the transaction's gossip reached it.
     if (!proposed_.count(tx.id)) unproposed_[arrival_] = tx.id;
     pending_.emplace(tx.id, std::make_pair(arrival_++, tx));

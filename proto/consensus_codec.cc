@@ -141,10 +141,7 @@ Result<consensus::ViewChange> FromWire(const pb::ViewChange& m, const TxIdFn& tx
 
 }  // namespace
 
-Result<crypto::Digest> SignedTransactionId(ByteSpan bytes) {
-  ERTR_ASSIGN_OR_RETURN(auto tx, DecodeSignedTransaction(bytes));
-  return tx.id;
-}
+Result<crypto::Digest> SignedTransactionId(ByteSpan bytes) { return PeekTransactionId(bytes); }
 
 Bytes EncodeConsensusMessage(const consensus::Message& message) {
   pb::ConsensusMessage out;

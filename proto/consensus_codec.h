@@ -19,7 +19,10 @@ inline constexpr std::size_t kMaxConsensusMessageBytes = 64u << 20;
 // transaction's body; InvalidArgument if the bytes are not a transaction).
 using TxIdFn = std::function<Result<crypto::Digest>(ByteSpan)>;
 
-// The node's id function: decodes a SignedTransaction and hashes its body.
+// The node's id function: the hash of a SignedTransaction's body, found without decoding the
+// rest (PeekTransactionId: the same id whenever the transaction decodes). It refuses bytes that
+// are not a protobuf message; the replica's transaction_valid refuses the rest, decoding and
+// verifying every transaction it holds no identical copy of (consensus.md section 4.1).
 Result<crypto::Digest> SignedTransactionId(ByteSpan bytes);
 
 Bytes EncodeConsensusMessage(const consensus::Message& message);

@@ -53,6 +53,22 @@ struct OneReplica : FourKeys {
   std::vector<Action> Deliver(const PrePrepare& pp) {
     return replica->Handle(Event{1000, MessageReceived{ReplicaId(0), pp}});
   }
+  // The block of `txs` at `height`, decided in view 0 (commits of replicas 0, 2 and 3), as block
+  // sync hands it over.
+  std::vector<Action> Decide(const std::vector<Transaction>& txs, Height height = Height(1)) {
+    Decided d{MakeProposal("ertr-test", height, 1000, ReplicaId(0), txs), {}, View(0)};
+    for (std::uint32_t i : {0u, 2u, 3u}) {
+      Commit c;
+      c.view = View(0);
+      c.height = height;
+      c.digest = d.proposal.digest;
+      c.sender = ReplicaId(i);
+      c.signature = *signers[i]->Sign(crypto::SigningDomain::kCommit, "ertr-test",
+                                      VotePayload(View(0), height, c.digest));
+      d.commits.push_back(c);
+    }
+    return replica->Handle(Event{1000, DecidedReceived{d}});
+  }
 };
 
 std::size_t Count(const std::vector<Action>& actions, auto pred) {
@@ -138,24 +154,47 @@ TEST_CASE(
   }
   SECTION("as a decided block from block sync, with a valid commit certificate") {
     OneReplica r(std::nullopt, valid);
-    auto decided = [&](const std::vector<Transaction>& txs) {
-      Decided d{MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), txs), {}, View(0)};
-      for (std::uint32_t i : {0u, 2u, 3u}) {
-        Commit c;
-        c.view = View(0);
-        c.height = Height(1);
-        c.digest = d.proposal.digest;
-        c.sender = ReplicaId(i);
-        c.signature = *r.signers[i]->Sign(crypto::SigningDomain::kCommit, "ertr-test",
-                                          VotePayload(View(0), Height(1), c.digest));
-        d.commits.push_back(c);
-      }
-      return r.replica->Handle(Event{1000, DecidedReceived{d}});
-    };
-    CHECK(delivered(decided(forged)) == 0);
+    CHECK(delivered(r.Decide(forged)) == 0);
     CHECK(r.replica->stats().dropped_invalid == 1);
-    CHECK(delivered(decided(good)) == 1);
+    CHECK(delivered(r.Decide(good)) == 1);
   }
+}
+
+TEST_CASE("A delivered transaction is never proposed again while remembered: 4096 heights",
+          "[unit]") {
+  OneReplica r;
+  auto one = [](const std::string& body) {
+    return std::vector<Transaction>{{crypto::Hash(AsBytes(body)), ToBytes(body)}};
+  };
+  auto delivered = [](const std::vector<Action>& actions) {
+    return Count(actions, [](const Action& a) { return std::holds_alternative<Deliver>(a); });
+  };
+  const auto tx = one("tx");
+  const crypto::Digest id = tx[0].id;
+  REQUIRE(delivered(r.Decide(tx)) == 1);
+  CHECK(r.replica->RecentlyDelivered(id));
+  // Remembered by the first 8 bytes of the id (the same answer on every replica).
+  crypto::Digest same_prefix = id;
+  same_prefix.data()[31] ^= 1;
+  CHECK(r.replica->RecentlyDelivered(same_prefix));
+  crypto::Digest other = id;
+  other.data()[7] ^= 1;
+  CHECK_FALSE(r.replica->RecentlyDelivered(other));
+  // A proposal that orders it again gets no vote; a copy gossiped now is not pooled.
+  CHECK_FALSE(Vote(r.Deliver(r.Proposed(1000, tx, Height(2)))).prepared);
+  CHECK(r.replica->stats().dropped_invalid == 1);
+  (void)r.replica->Handle(Event{1000, TransactionsReceived{tx}});
+  CHECK(r.replica->pending_transactions() == 0);
+  // Heights 2 to 4096 keep it; height 4097 makes it the oldest of more than 4096, forgotten.
+  for (std::uint64_t h = 2; h <= 4096; ++h) {
+    REQUIRE(delivered(r.Decide(one("tx" + std::to_string(h)), Height(h))) == 1);
+  }
+  CHECK(r.replica->RecentlyDelivered(id));
+  REQUIRE(delivered(r.Decide(one("tx4097"), Height(4097))) == 1);
+  CHECK_FALSE(r.replica->RecentlyDelivered(id));
+  CHECK(r.replica->RecentlyDelivered(one("tx4097")[0].id));
+  (void)r.replica->Handle(Event{1000, TransactionsReceived{tx}});
+  CHECK(r.replica->pending_transactions() == 1);
 }
 
 TEST_CASE(

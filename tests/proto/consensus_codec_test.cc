@@ -70,7 +70,8 @@ TEST_CASE("Transaction ids are recomputed by the receiver, never trusted", "[uni
   auto back = DecodeConsensusMessage(EncodeConsensusMessage(pp), HashId);
   REQUIRE(back.has_value());
   CHECK(std::get<consensus::PrePrepare>(*back).proposal.txs[0].id == crypto::Hash(AsBytes("tx-0")));
-  // The node's id function refuses bytes that are not a signed transaction.
+  // The node's id function refuses bytes that are not a protobuf message (transaction_valid
+  // refuses the rest).
   auto strict = DecodeConsensusMessage(EncodeConsensusMessage(pp), SignedTransactionId);
   REQUIRE_FALSE(strict.has_value());
   CHECK(strict.error().message().find("proposal transaction 0") != std::string::npos);
