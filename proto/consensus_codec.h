@@ -16,7 +16,7 @@ namespace ertr::proto {
 inline constexpr std::size_t kMaxConsensusMessageBytes = 64u << 20;
 
 // Computes a transaction's id from its bytes (the node: ledger::TransactionId of the signed
-// transaction's body; InvalidArgument if the bytes are not a transaction).
+// transaction's body; InvalidArgument if the bytes cannot be a signed transaction at all).
 using TxIdFn = std::function<Result<crypto::Digest>(ByteSpan)>;
 
 // The node's id function: the hash of a SignedTransaction's body, found without decoding the
