@@ -135,8 +135,7 @@ Status Node::Init() {
   // verifier's cache makes this a look-up for transactions checked at admission or block sync.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
   rc.transaction_valid = [this](const consensus::Transaction& t) {
-    auto tx = proto::DecodeSignedTransaction(t.bytes, t.id);
-    if (tx && ledger::IsAuthentic(*tx, *verifier_, benchmark_mode_)) return true;
+    if (proto::IsValidTransactionCopy(t.bytes, t.id, *verifier_, benchmark_mode_)) return true;
     // Only a faulty validator sends these (honest ones never propose or decide them); said
     // at most every 10 s, so that such a validator cannot flood the log.
     ++forged_transactions_;

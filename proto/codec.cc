@@ -95,6 +95,12 @@ Result<crypto::Digest> PeekTransactionId(ByteSpan bytes) {
   return ledger::TransactionId(body);
 }
 
+bool IsValidTransactionCopy(ByteSpan bytes, const crypto::Digest& id,
+                            const crypto::Verifier& verifier, bool benchmark_mode) {
+  auto tx = DecodeSignedTransaction(bytes, id);
+  return tx && ledger::IsAuthentic(*tx, verifier, benchmark_mode);
+}
+
 Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx) {
   ertr::v1::SignedTransaction msg;
   msg.set_body(ToString(tx.body));

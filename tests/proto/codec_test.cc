@@ -94,6 +94,37 @@ TEST_CASE("The envelope scan finds the id the decoder finds", "[unit]") {
   CHECK_FALSE(PeekTransactionId(Bytes(kMaxTransactionBytes + 1, 0)).has_value());
 }
 
+TEST_CASE("A copy in a proposal is valid only if it decodes and is authentic", "[unit]") {
+  // Consensus messages find each transaction's id by the envelope scan alone, so these are the
+  // checks that keep what is not a signed transaction out of a decided block.
+  auto key = crypto::SigningKey::Generate();
+  auto verifier = crypto::MakeEd25519Verifier();
+  auto valid = [&](ByteSpan bytes, bool benchmark) {
+    auto id = PeekTransactionId(bytes);
+    REQUIRE(id.has_value());
+    return IsValidTransactionCopy(bytes, *id, *verifier, benchmark);
+  };
+  auto tx = MakeTx(key, 12);
+  const Bytes wire = EncodeSignedTransaction(tx);
+  CHECK(valid(wire, false));
+  // The same body (so the same id) with a forged signature.
+  auto forged = tx;
+  forged.signature.data()[0] ^= 1;
+  const Bytes forged_wire = EncodeSignedTransaction(forged);
+  CHECK(*PeekTransactionId(forged_wire) == *PeekTransactionId(wire));
+  CHECK_FALSE(valid(forged_wire, false));
+  // A well-formed envelope whose body is not a transaction body: the scan gives it an id.
+  ledger::SignedTransaction not_a_body;
+  not_a_body.body = ToBytes("\xff\xff not a transaction body");
+  CHECK_FALSE(valid(EncodeSignedTransaction(not_a_body), true));
+  // Unsigned: a NullOp only on a benchmark chain.
+  auto unsigned_op = tx;
+  unsigned_op.signature = crypto::Signature();
+  const Bytes unsigned_wire = EncodeSignedTransaction(unsigned_op);
+  CHECK_FALSE(valid(unsigned_wire, false));
+  CHECK(valid(unsigned_wire, true));
+}
+
 TEST_CASE("Decoding with a known id skips only the hash", "[unit]") {
   auto key = crypto::SigningKey::Generate();
   Bytes wire = EncodeSignedTransaction(MakeTx(key, 11));
