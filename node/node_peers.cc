@@ -61,7 +61,7 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
     Node& n;
     ReplicaId from;
     void operator()(const proto::PeerConsensus& c) const {
-      auto msg = proto::DecodeConsensusMessage(c.message, proto::SignedTransactionId);
+      auto msg = proto::DecodeConsensusMessage(c.message, proto::PeekTransactionId);
       if (!msg) {
         ++n.peer_messages_bad_;
         n.log_->warn("event=bad_consensus_message peer={} reason=\"{}\"", from.value(),

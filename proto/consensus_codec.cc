@@ -141,8 +141,6 @@ Result<consensus::ViewChange> FromWire(const pb::ViewChange& m, const TxIdFn& tx
 
 }  // namespace
 
-Result<crypto::Digest> SignedTransactionId(ByteSpan bytes) { return PeekTransactionId(bytes); }
-
 Bytes EncodeConsensusMessage(const consensus::Message& message) {
   pb::ConsensusMessage out;
   std::visit(
@@ -251,7 +249,7 @@ Bytes EncodePreparedCertificate(const consensus::PreparedCertificate& pc) {
 Result<consensus::PreparedCertificate> DecodePreparedCertificate(ByteSpan bytes) {
   pb::PreparedCertificate m;
   ERTR_RETURN_IF_ERROR(Parse(m, bytes, "prepared certificate", kMaxConsensusMessageBytes));
-  return FromWire(m, SignedTransactionId);
+  return FromWire(m, PeekTransactionId);
 }
 
 Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {
@@ -265,7 +263,7 @@ Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {
     s.signed_votes[{View(v.view()), Height(v.height())}] = d;
   }
   for (const auto& w : m.prepared()) {
-    ERTR_ASSIGN_OR_RETURN(auto pc, FromWire(w, SignedTransactionId));
+    ERTR_ASSIGN_OR_RETURN(auto pc, FromWire(w, PeekTransactionId));
     s.prepared[pc.proposal.header.height] = std::move(pc);
   }
   s.stable_height = Height(m.stable_height());

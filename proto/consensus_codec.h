@@ -15,15 +15,12 @@ namespace ertr::proto {
 
 inline constexpr std::size_t kMaxConsensusMessageBytes = 64u << 20;
 
-// Computes a transaction's id from its bytes (the node: ledger::TransactionId of the signed
-// transaction's body; InvalidArgument if the bytes cannot be a signed transaction at all).
+// Computes a transaction's id from its bytes. The node's is PeekTransactionId (codec.h): the hash
+// of a SignedTransaction's body, found without decoding the rest, the same id whenever the
+// transaction decodes. It refuses bytes that are not a protobuf message; the replica's
+// transaction_valid (IsValidTransactionCopy) refuses the rest, decoding and verifying every
+// transaction it holds no identical copy of (consensus.md section 4.1).
 using TxIdFn = std::function<Result<crypto::Digest>(ByteSpan)>;
-
-// The node's id function: the hash of a SignedTransaction's body, found without decoding the
-// rest (PeekTransactionId: the same id whenever the transaction decodes). It refuses bytes that
-// are not a protobuf message; the replica's transaction_valid refuses the rest, decoding and
-// verifying every transaction it holds no identical copy of (consensus.md section 4.1).
-Result<crypto::Digest> SignedTransactionId(ByteSpan bytes);
 
 Bytes EncodeConsensusMessage(const consensus::Message& message);
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "crypto/hash.h"
+#include "proto/codec.h"
 #include "proto/consensus_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -17,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     }
   }
-  // The node's own id function on the same bytes (signed-transaction decoding).
-  (void)ertr::proto::SignedTransactionId(ertr::ByteSpan(data, size));
+  // The same bytes decoded as the node decodes them, with its id function (the envelope scan).
+  (void)ertr::proto::DecodeConsensusMessage(ertr::ByteSpan(data, size),
+                                            ertr::proto::PeekTransactionId);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "proto/codec.h"
 #include "proto/consensus_codec.h"
 
 namespace ertr::proto {
@@ -72,7 +73,7 @@ TEST_CASE("Transaction ids are recomputed by the receiver, never trusted", "[uni
   CHECK(std::get<consensus::PrePrepare>(*back).proposal.txs[0].id == crypto::Hash(AsBytes("tx-0")));
   // The node's id function refuses bytes that are not a protobuf message (transaction_valid
   // refuses the rest).
-  auto strict = DecodeConsensusMessage(EncodeConsensusMessage(pp), SignedTransactionId);
+  auto strict = DecodeConsensusMessage(EncodeConsensusMessage(pp), PeekTransactionId);
   REQUIRE_FALSE(strict.has_value());
   CHECK(strict.error().message().find("proposal transaction 0") != std::string::npos);
 }
