@@ -21,6 +21,15 @@ crypto::Digest ProposalDigest(const ProposalHeader& header) {
   return crypto::DomainHash("ertr/block/v1", CanonicalHeaderBytes(header));
 }
 
+TxList::TxList(std::vector<Transaction> txs)
+    : txs_(txs.empty() ? nullptr
+                       : std::make_shared<const std::vector<Transaction>>(std::move(txs))) {}
+
+const std::vector<Transaction>& TxList::Empty() {
+  static const std::vector<Transaction> empty;
+  return empty;
+}
+
 crypto::Digest TransactionRoot(const std::vector<Transaction>& txs) {
   std::vector<crypto::Digest> ids;
   ids.reserve(txs.size());

@@ -12,6 +12,7 @@
 // agreed separately, by checkpoint certificates every K heights.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,36 @@ struct Transaction {
   bool operator==(const Transaction&) const = default;
 };
 
+// A proposal's transactions, immutable once built and shared by every copy of the proposal (its
+// PRE-PREPARE, the slot, the prepared certificate, the Deliver action, the driver's snapshot of
+// the persistent state): copying a proposal of thousands of transactions costs a reference count,
+// not a copy of each transaction's bytes. It reads like a const std::vector<Transaction>; to
+// change transactions (a test forging a proposal), take a copy with ToVector() and build anew.
+// Thread-safety: like a const std::vector; copies may be used and dropped on any thread.
+class TxList {
+ public:
+  TxList() = default;
+  // Implicit, so that a list is built wherever a vector of transactions is at hand.
+  TxList(std::vector<Transaction> txs);  // NOLINT(google-explicit-constructor)
+
+  const std::vector<Transaction>& vector() const { return txs_ ? *txs_ : Empty(); }
+  operator const std::vector<Transaction>&() const { return vector(); }  // NOLINT
+  std::size_t size() const { return vector().size(); }
+  bool empty() const { return vector().empty(); }
+  const Transaction& operator[](std::size_t i) const { return vector()[i]; }
+  std::vector<Transaction>::const_iterator begin() const { return vector().begin(); }
+  std::vector<Transaction>::const_iterator end() const { return vector().end(); }
+  std::vector<Transaction> ToVector() const { return vector(); }
+  bool operator==(const TxList& other) const { return vector() == other.vector(); }
+
+ private:
+  static const std::vector<Transaction>& Empty();
+  std::shared_ptr<const std::vector<Transaction>> txs_;  // null when empty
+};
+
 struct Proposal {
   ProposalHeader header;
-  std::vector<Transaction> txs;
+  TxList txs;
   crypto::Digest digest;  // ProposalDigest(header)
 };
 

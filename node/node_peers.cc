@@ -20,12 +20,14 @@ consensus::Decided ToDecided(proto::Block&& b) {
   consensus::Decided d;
   d.proposal.header = b.header;
   d.proposal.digest = b.hash;
-  d.proposal.txs.reserve(b.transactions.size());
+  std::vector<consensus::Transaction> txs;
+  txs.reserve(b.transactions.size());
   // The bytes as the peer sent them (DecodeBlock keeps one per transaction), not encoded again.
   for (std::size_t i = 0; i < b.transactions.size(); ++i) {
-    d.proposal.txs.push_back(
+    txs.push_back(
         consensus::Transaction{b.transactions[i].id, std::move(b.transaction_bytes.at(i))});
   }
+  d.proposal.txs = std::move(txs);
   d.view = b.certificate.view;
   for (const auto& v : b.certificate.votes) {
     consensus::Commit c;

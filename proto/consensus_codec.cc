@@ -31,14 +31,17 @@ Result<consensus::Proposal> FromWire(const pb::Proposal& m, const TxIdFn& tx_id)
     return TooLarge("proposal transaction count", static_cast<std::size_t>(m.transactions_size()),
                     kMaxBlockTransactions);
   }
+  std::vector<consensus::Transaction> txs;
+  txs.reserve(static_cast<std::size_t>(m.transactions_size()));
   for (int i = 0; i < m.transactions_size(); ++i) {
     consensus::Transaction tx;
     tx.bytes = ToBytes(m.transactions(i));
     auto id = tx_id(tx.bytes);
     if (!id) return id.error().WithContext("proposal transaction " + std::to_string(i));
     tx.id = *id;
-    p.txs.push_back(std::move(tx));
+    txs.push_back(std::move(tx));
   }
+  p.txs = std::move(txs);
   p.digest = consensus::ProposalDigest(p.header);
   return p;
 }

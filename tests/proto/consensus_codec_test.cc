@@ -67,7 +67,9 @@ TEST_CASE("Every consensus message round-trips through the wire codec", "[unit]"
 
 TEST_CASE("Transaction ids are recomputed by the receiver, never trusted", "[unit]") {
   consensus::PrePrepare pp{View(4), SampleProposal(), ReplicaId(1), crypto::Signature()};
-  pp.proposal.txs[0].id = crypto::Hash(AsBytes("a lie"));
+  auto lied = pp.proposal.txs.ToVector();
+  lied[0].id = crypto::Hash(AsBytes("a lie"));
+  pp.proposal.txs = std::move(lied);
   auto back = DecodeConsensusMessage(EncodeConsensusMessage(pp), HashId);
   REQUIRE(back.has_value());
   CHECK(std::get<consensus::PrePrepare>(*back).proposal.txs[0].id == crypto::Hash(AsBytes("tx-0")));

@@ -111,7 +111,9 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
         if (auto* pp = std::get_if<PrePrepare>(msg); pp && bc) {
           // Each transaction's tag flipped: ids, digest and the primary's signature unchanged.
           PrePrepare forged = *pp;
-          for (auto& tx : forged.proposal.txs) tx.bytes.back() ^= 0xff;
+          auto txs = forged.proposal.txs.ToVector();
+          for (auto& tx : txs) tx.bytes.back() ^= 0xff;
+          forged.proposal.txs = std::move(txs);
           for (std::uint32_t to = 0; to < options_.n; ++to) {
             if (to != r) out.push_back(consensus::Send{ReplicaId(to), to % 2 == 0 ? *pp : forged});
           }
