@@ -403,24 +403,21 @@ struct PayloadToWire {
 
 }  // namespace
 
+// Both build the transaction whole: a default-constructed one first makes (and frees) the status
+// that says its payload is not decoded, per transaction on the hot paths.
 ledger::Transaction DecodePayload(ledger::SignedTransaction signed_tx) {
-  ledger::Transaction tx;
   v1::TransactionBody body;
   // The envelope decoded already, so the body parses; check anyway rather than assume.
   auto parsed = Parse(body, signed_tx.body, "transaction body", kMaxTransactionBytes);
-  tx.payload = parsed.ok() ? PayloadFromWire(body) : Result<ledger::Payload>(parsed);
-  tx.signed_tx = std::move(signed_tx);
-  return tx;
+  auto payload = parsed.ok() ? PayloadFromWire(body) : Result<ledger::Payload>(parsed);
+  return ledger::Transaction{std::move(signed_tx), std::move(payload)};
 }
 
 namespace {
 Result<ledger::Transaction> DecodeTransactionOnce(ByteSpan bytes, const crypto::Digest* id) {
   v1::TransactionBody body;
   ERTR_ASSIGN_OR_RETURN(auto signed_tx, DecodeEnvelope(bytes, id, body));
-  ledger::Transaction tx;
-  tx.payload = PayloadFromWire(body);
-  tx.signed_tx = std::move(signed_tx);
-  return tx;
+  return ledger::Transaction{std::move(signed_tx), PayloadFromWire(body)};
 }
 }  // namespace
 

@@ -7,6 +7,32 @@
 namespace ertr::crypto {
 namespace {
 
+struct OddTag {};
+template <std::size_t N>
+void CheckEqualityByteByByte() {
+  std::array<std::uint8_t, N> raw{};
+  std::iota(raw.begin(), raw.end(), 1);
+  const FixedBytes<N, OddTag> a(raw);
+  CHECK(a == FixedBytes<N, OddTag>(raw));
+  for (std::size_t i = 0; i < N; ++i) {
+    for (std::uint8_t bit : {0x01, 0x80}) {
+      auto changed = raw;
+      changed[i] ^= bit;
+      const FixedBytes<N, OddTag> b(changed);
+      CHECK_FALSE(a == b);
+      CHECK(a != b);
+      CHECK(((a < b) || (b < a)));  // equality and ordering agree
+    }
+  }
+}
+
+TEST_CASE("Fixed-size values are equal only when every byte is", "[unit]") {
+  CheckEqualityByteByByte<32>();  // digests and keys
+  CheckEqualityByteByByte<64>();  // signatures
+  CheckEqualityByteByByte<20>();  // a size that is not a multiple of eight
+  CheckEqualityByteByByte<5>();
+}
+
 TEST_CASE("BLAKE2b matches RFC 7693 Appendix A", "[unit]") {
   Hasher h({}, 64);
   h.Update("abc");
