@@ -63,7 +63,9 @@ class TxList {
   std::vector<Transaction>::const_iterator begin() const { return vector().begin(); }
   std::vector<Transaction>::const_iterator end() const { return vector().end(); }
   std::vector<Transaction> ToVector() const { return vector(); }
-  bool operator==(const TxList& other) const { return vector() == other.vector(); }
+  bool operator==(const TxList& other) const {
+    return txs_ == other.txs_ || vector() == other.vector();  // copies of one list: at once
+  }
 
  private:
   static const std::vector<Transaction>& Empty();

@@ -112,7 +112,8 @@ Status Node::Init() {
   ERTR_RETURN_IF_ERROR(LoadActiveUsers());
 
   // The replica, restored from the consensus log and the block store.
-  ERTR_ASSIGN_OR_RETURN(auto state, LoadReplicaState(*stores_.consensus_log));
+  ERTR_ASSIGN_OR_RETURN(auto state,
+                        LoadReplicaState(*stores_.consensus_log, stores_.blocks->LatestHeight()));
   const Height last = stores_.blocks->LatestHeight();
   std::uint64_t last_time = genesis.genesis_time_ms;
   for (Height h(1); h <= last; h = h.Next()) {
@@ -187,7 +188,9 @@ Status Node::Init() {
   hooks.broadcast = [this](const consensus::Message& m) {
     SendMessage(std::nullopt, proto::PeerConsensus{proto::EncodeConsensusMessage(m)});
   };
-  hooks.deliver = [this](const consensus::Deliver& d) { return Execute(d); };
+  hooks.deliver = [this](const consensus::Deliver& d, bool body_stored) {
+    return Execute(d, body_stored);
+  };
   hooks.request_sync = [this](Height from) { RequestBlocks(from, std::nullopt); };
   hooks.on_fatal = [this](const Status& s) {
     fatal_ = s;
@@ -262,7 +265,7 @@ Status Node::Run() {
   return Status::Ok();
 }
 
-Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
+Result<crypto::Digest> Node::Execute(const consensus::Deliver& d, bool body_stored) {
   const Height h = d.proposal.header.height;
   std::vector<ledger::Transaction> txs;
   std::vector<crypto::Digest> ids;
@@ -279,7 +282,10 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d) {
   block.height = h;
   block.hash = d.proposal.digest;
   block.header = proto::EncodeBlockHeader(d.proposal.header);
-  block.body = proto::EncodeBlockBody(d.proposal.txs);  // the bytes as decided, not re-encoded
+  // The bytes as decided, not re-encoded; kept for the API's receipts when the consensus log
+  // stored them already (ADR 0025).
+  block.body = proto::EncodeBlockBody(d.proposal.txs);
+  block.body_stored = body_stored;
   block.certificate = proto::EncodeCommitCertificate(d.certificate);
   block.tx_hashes = ids;
   // Durable with the driver's next synced consensus log save (the same database): the next

@@ -91,7 +91,7 @@ class Node {
   void SendMessage(std::optional<ReplicaId> to, const proto::PeerMessage& m);
 
   // Consensus and execution (node.cc).
-  Result<crypto::Digest> Execute(const consensus::Deliver& d);
+  Result<crypto::Digest> Execute(const consensus::Deliver& d, bool body_stored);
   // Whether Admit looks the transaction's outcome up (a committed one is refused), or its caller
   // has just done so, in the same event-loop task, and found none.
   enum class OutcomeCheck { kLookUp, kCallerFoundNone };

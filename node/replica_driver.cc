@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "node/testnet.h"
+#include "proto/codec.h"
 #include "proto/consensus_codec.h"
 
 namespace ertr::node {
@@ -17,7 +18,27 @@ Bytes PreparedKey(Height height) {
   return key;
 }
 
-Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log) {
+namespace {
+
+// The transactions of `proposal`, logged without them, from the body staged at its height:
+// false if that body is missing or does not hold what the proposal's header says.
+Result<bool> RestoreTransactions(const storage::ConsensusLogStore& log,
+                                 consensus::Proposal& proposal) {
+  ERTR_ASSIGN_OR_RETURN(auto body, log.LoadStagedBody(proposal.header.height));
+  if (!body) return false;
+  auto txs = proto::DecodeBlockBodyTransactions(*body);
+  if (!txs) return false;
+  consensus::Proposal restored = proposal;
+  restored.txs = std::move(*txs);
+  if (!consensus::CheckProposal(restored).ok()) return false;
+  proposal = std::move(restored);
+  return true;
+}
+
+}  // namespace
+
+Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log,
+                                                    Height latest_block) {
   ERTR_ASSIGN_OR_RETURN(auto entries, log.LoadAll());
   consensus::PersistentState state;
   std::vector<consensus::PreparedCertificate> prepared;
@@ -41,7 +62,21 @@ Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogS
   }
   for (auto& pc : prepared) {
     const Height h = pc.proposal.header.height;
-    if (h > state.stable_height) state.prepared[h] = std::move(pc);
+    if (h <= state.stable_height) continue;
+    if (pc.proposal.txs.empty() && pc.proposal.header.tx_count > 0) {
+      ERTR_ASSIGN_OR_RETURN(bool restored, RestoreTransactions(log, pc.proposal));
+      // A different block was decided here (this replica prepared a proposal that a later view
+      // replaced, and synced the decided block): that block's commit certificate supersedes it.
+      if (!restored && h <= latest_block) continue;
+      if (!restored) {
+        return Status::DataLoss(
+            "the consensus log's prepared certificate at height " + h.ToString() +
+            " has no block body staged there that matches it (ADR 0025): the database is "
+            "damaged. Stop the node and restore the data directory, or wipe it and let the node "
+            "resync from its peers");
+      }
+    }
+    state.prepared[h] = std::move(pc);
   }
   return state;
 }
@@ -104,10 +139,23 @@ void ReplicaDriver::Flush() {
   if (unsynced_ || !held_.empty()) {  // a message is held only for a save
     StateDelta writes;
     writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
+    // A prepared proposal's transactions are written once (ADR 0025): as the block body at its
+    // height, in this same batch, and the block's append leaves that body as it is. At or below
+    // the last delivered height the decided block's body is there already: the certificate keeps
+    // its transactions.
+    std::vector<storage::StagedBody> bodies;
+    std::vector<std::pair<Height, consensus::TxList>> staged;
     for (Height h : dirty_prepared_) {
       auto it = state_.prepared.find(h);
       if (it == state_.prepared.end()) continue;
-      writes.Put(PreparedKey(h), proto::EncodePreparedCertificate(it->second));
+      if (h > replica_.last_delivered()) {
+        const auto& txs = it->second.proposal.txs;
+        bodies.push_back({h, proto::EncodeBlockBody(txs)});
+        staged.emplace_back(h, txs);
+        writes.Put(PreparedKey(h), proto::EncodePreparedCertificateWithoutTransactions(it->second));
+      } else {
+        writes.Put(PreparedKey(h), proto::EncodePreparedCertificate(it->second));
+      }
       logged_prepared_.insert(h);
     }
     // Certificates truncated by a stable checkpoint leave the log too.
@@ -119,10 +167,11 @@ void ReplicaDriver::Flush() {
       writes.Delete(PreparedKey(*it));
       it = logged_prepared_.erase(it);
     }
-    if (auto s = log_.Save(writes); !s.ok()) {
+    if (auto s = log_.Save(writes, bodies); !s.ok()) {
       held_.clear();
       return Fail(s.WithContext("persisting the replica state"));
     }
+    for (auto& [h, txs] : staged) staged_bodies_[h] = std::move(txs);
     dirty_prepared_.clear();
     unsynced_ = false;
     first_unsynced_block_.reset();
@@ -205,7 +254,12 @@ void ReplicaDriver::Run(const consensus::Action& action) {
       d.logger_->debug("event=timer_cancelled");
     }
     void operator()(const consensus::Deliver& del) const {
-      auto root = d.hooks_.deliver(del);
+      const Height h = del.proposal.header.height;
+      auto staged = d.staged_bodies_.find(h);
+      const bool body_stored =
+          staged != d.staged_bodies_.end() && staged->second == del.proposal.txs;
+      d.staged_bodies_.erase(d.staged_bodies_.begin(), d.staged_bodies_.upper_bound(h));
+      auto root = d.hooks_.deliver(del, body_stored);
       if (!root) {
         d.Fail(
             root.error().WithContext("executing block " + del.proposal.header.height.ToString()));

@@ -41,8 +41,10 @@ namespace ertr::node {
 struct DriverHooks {
   std::function<void(ReplicaId to, const consensus::Message&)> send;
   std::function<void(const consensus::Message&)> broadcast;
-  // Executes and stores a decided block; returns the state root after it.
-  std::function<Result<crypto::Digest>(const consensus::Deliver&)> deliver;
+  // Executes and stores a decided block; returns the state root after it. `body_stored`: the
+  // consensus log's save stored exactly these transactions as the block body at its height
+  // (storage::StagedBody, ADR 0025), so the append leaves the body out.
+  std::function<Result<crypto::Digest>(const consensus::Deliver&, bool body_stored)> deliver;
   std::function<void(Height from)> request_sync;
   std::function<void(const Status&)> on_fatal;
 };
@@ -56,8 +58,12 @@ inline constexpr std::chrono::milliseconds kBlockSyncDelay{10};
 inline constexpr std::string_view kPreparedKeyPrefix = "replica/prepared/";
 Bytes PreparedKey(Height height);
 
-// Loads the replica state saved by a previous run (fresh state if none).
-Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log);
+// Loads the replica state saved by a previous run (fresh state if none). A prepared certificate
+// logged without its transactions gets them from the body staged at its height (ADR 0025); one
+// whose body is not there any more because a different block was decided at that height (at or
+// below `latest_block`) is dropped, and DataLoss is returned for any other without its body.
+Result<consensus::PersistentState> LoadReplicaState(const storage::ConsensusLogStore& log,
+                                                    Height latest_block);
 
 class ReplicaDriver {
  public:
@@ -112,6 +118,9 @@ class ReplicaDriver {
   // Heights whose prepared certificate changed since the last sync, and those in the log.
   std::set<Height> dirty_prepared_;
   std::set<Height> logged_prepared_;
+  // The transactions a synced save staged as the block body at each height not yet delivered
+  // (ADR 0025); a block delivered with exactly these is appended without its body.
+  std::map<Height, consensus::TxList> staged_bodies_;
   // Messages held until the snapshot is synced: (to, message), `to` empty for a broadcast.
   std::vector<std::pair<std::optional<ReplicaId>, consensus::Message>> held_;
 };

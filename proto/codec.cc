@@ -266,6 +266,26 @@ Bytes EncodeBlockBody(const std::vector<consensus::Transaction>& txs) {
   return out;
 }
 
+Result<std::vector<consensus::Transaction>> DecodeBlockBodyTransactions(ByteSpan bytes) {
+  ertr::v1::BlockBody msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block body", kMaxBlockBytes));
+  if (static_cast<std::size_t>(msg.transactions_size()) > kMaxBlockTransactions) {
+    return TooLarge("block transaction count", static_cast<std::size_t>(msg.transactions_size()),
+                    kMaxBlockTransactions);
+  }
+  std::vector<consensus::Transaction> out;
+  out.reserve(static_cast<std::size_t>(msg.transactions_size()));
+  for (int i = 0; i < msg.transactions_size(); ++i) {
+    consensus::Transaction tx;
+    tx.bytes = ToBytes(msg.transactions(i));
+    auto id = PeekTransactionId(tx.bytes);
+    if (!id) return id.error().WithContext("block body transaction " + std::to_string(i));
+    tx.id = *id;
+    out.push_back(std::move(tx));
+  }
+  return out;
+}
+
 Result<Block> DecodeBlock(ByteSpan bytes) {
   ertr::v1::Block msg;
   ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block", kMaxBlockBytes));

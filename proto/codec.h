@@ -63,6 +63,9 @@ Bytes EncodeBlockBody(const std::vector<ledger::SignedTransaction>& txs);
 // The same from transactions already encoded (a decided proposal's): their bytes are copied into
 // the body as they are, not decoded and encoded again.
 Bytes EncodeBlockBody(const std::vector<consensus::Transaction>& txs);
+// Back to the transactions' bytes, each with its id (PeekTransactionId): what consensus held
+// (a prepared proposal's, restored from the body staged for it, ADR 0025). Nothing is verified.
+Result<std::vector<consensus::Transaction>> DecodeBlockBodyTransactions(ByteSpan bytes);
 
 // Merkle root of the transactions' ids, in order (the header's tx_root).
 crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs);

@@ -19,8 +19,9 @@ Status TooMany(std::string_view field, int count) {
                                  std::to_string(kMaxListEntries) + " are allowed");
 }
 
-void ToWire(const consensus::Proposal& p, pb::Proposal& out) {
+void ToWire(const consensus::Proposal& p, pb::Proposal& out, bool with_transactions = true) {
   wire::ToWire(p.header, *out.mutable_header());
+  if (!with_transactions) return;
   for (const auto& tx : p.txs) out.add_transactions(ToString(tx.bytes));
 }
 
@@ -83,9 +84,10 @@ Result<consensus::Checkpoint> FromWire(const pb::Checkpoint& m) {
   return c;
 }
 
-void ToWire(const consensus::PreparedCertificate& pc, pb::PreparedCertificate& w) {
+void ToWire(const consensus::PreparedCertificate& pc, pb::PreparedCertificate& w,
+            bool with_transactions = true) {
   w.set_view(pc.view.value());
-  ToWire(pc.proposal, *w.mutable_proposal());
+  ToWire(pc.proposal, *w.mutable_proposal(), with_transactions);
   for (const auto& p : pc.prepares) ToWire(p, *w.add_prepares());
 }
 
@@ -246,6 +248,12 @@ Bytes EncodeReplicaState(const consensus::PersistentState& state) {
 Bytes EncodePreparedCertificate(const consensus::PreparedCertificate& pc) {
   pb::PreparedCertificate m;
   ToWire(pc, m);
+  return Serialize(m);
+}
+
+Bytes EncodePreparedCertificateWithoutTransactions(const consensus::PreparedCertificate& pc) {
+  pb::PreparedCertificate m;
+  ToWire(pc, m, false);
   return Serialize(m);
 }
 

@@ -31,6 +31,10 @@ Bytes EncodeReplicaState(const consensus::PersistentState& state);
 Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes);
 // One prepared certificate (the node's consensus log keeps one entry per height, ADR 0010).
 Bytes EncodePreparedCertificate(const consensus::PreparedCertificate& pc);
+// The same with the proposal's header only: its transactions are stored as the block body at its
+// height (storage::StagedBody, ADR 0025). It decodes to a proposal with no transactions, whose
+// header's tx_count and tx_root say what the body must hold.
+Bytes EncodePreparedCertificateWithoutTransactions(const consensus::PreparedCertificate& pc);
 Result<consensus::PreparedCertificate> DecodePreparedCertificate(ByteSpan bytes);
 Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& tx_id);
 

@@ -27,6 +27,10 @@ struct StoredBlock {
   Bytes header;         // encoded header, exactly as hashed
   Bytes body;           // encoded body (the transactions)
   Bytes certificate;    // encoded commit certificate
+  // The body is stored at this height already, exactly these bytes: a prepared proposal's, staged
+  // by the consensus log's save (ConsensusLogStore::StagedBody, ADR 0025). Append then leaves it
+  // as it is, and `body` may be left empty.
+  bool body_stored = false;
   // Transaction ids in body order, when the appender has them (receipts); not stored: a
   // transaction is found by its outcome in the state (ADR 0015), and a loaded block has none.
   std::vector<crypto::Digest> tx_hashes;

@@ -8,24 +8,41 @@
 // Thread-safety: one writer; LoadAll may run concurrently with nothing else.
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/ids.h"
 #include "common/state_delta.h"
 #include "common/status.h"
 
 namespace ertr::storage {
 
+// The encoded body (proto::EncodeBlockBody) of a prepared proposal, stored by Save as the block
+// body at its height before the block is decided (ADR 0025): when that proposal is decided, the
+// block is appended without its body (StoredBlock::body_stored), so its transactions are written
+// once, not once in the log and again in the block.
+struct StagedBody {
+  Height height;
+  Bytes body;
+};
+
 class ConsensusLogStore {
  public:
   virtual ~ConsensusLogStore() = default;
 
-  // Writes every put and delete of `writes` in one synced batch (group commit).
-  virtual Status Save(const StateDelta& writes) = 0;
+  // Writes every put and delete of `writes`, and each staged body (replacing what the block
+  // store holds at that height, which must be above its latest block), in one synced batch
+  // (group commit).
+  virtual Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) = 0;
+  Status Save(const StateDelta& writes) { return Save(writes, {}); }
 
   // Every stored entry in key order.
   virtual Result<std::vector<std::pair<Bytes, Bytes>>> LoadAll() const = 0;
+
+  // The body stored at `height` by a Save, or by the block appended there; nullopt if none.
+  virtual Result<std::optional<Bytes>> LoadStagedBody(Height height) const = 0;
 };
 
 }  // namespace ertr::storage

@@ -26,8 +26,16 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
       return Status::FailedPrecondition("cannot append block at height " + block.height.ToString() +
                                         ": the next height is " + next.ToString());
     }
+    auto staged = staged_.find(block.height);
+    if (block.body_stored && staged == staged_.end()) {
+      return Status::FailedPrecondition("block at height " + block.height.ToString() +
+                                        " says its body is stored, but none was staged there");
+    }
     ERTR_ASSIGN_OR_RETURN(crypto::LtHash16 acc, AccumulateDelta(acc_, state, CurrentFn()));
     blocks_.push_back(block);
+    if (block.body_stored) blocks_.back().body = staged->second;
+    blocks_.back().body_stored = false;
+    staged_.erase(staged_.begin(), staged_.upper_bound(block.height));
     by_hash_[block.hash] = block.height;
     Apply(state, acc);
     return Status::Ok();
@@ -87,6 +95,26 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
     return Status::Ok();
   }
 
+  // For the memory consensus log (ConsensusLogStore::StagedBody).
+  Status Stage(const std::vector<StagedBody>& bodies) {
+    std::lock_guard lock(mu_);
+    for (const auto& b : bodies) {
+      if (b.height.value() <= blocks_.size()) {
+        return Status::FailedPrecondition("cannot stage a body at height " + b.height.ToString() +
+                                          ": the block there is stored already");
+      }
+    }
+    for (const auto& b : bodies) staged_[b.height] = b.body;
+    return Status::Ok();
+  }
+  std::optional<Bytes> StagedBodyAt(Height h) const {
+    std::lock_guard lock(mu_);
+    if (h.value() >= 1 && h.value() <= blocks_.size()) return blocks_[h.value() - 1].body;
+    auto it = staged_.find(h);
+    if (it == staged_.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
   Status CheckHeight(Height h) const {
     if (h.value() == 0 || h.value() > blocks_.size()) {
@@ -116,6 +144,7 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
 
   mutable std::mutex mu_;
   std::vector<StoredBlock> blocks_;
+  std::map<Height, Bytes> staged_;  // bodies above the latest block
   std::map<crypto::Digest, Height> by_hash_;
   std::map<Bytes, Bytes> state_;
   crypto::LtHash16 acc_;
@@ -123,7 +152,12 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
 
 class MemoryConsensusLogStore final : public ConsensusLogStore {
  public:
-  Status Save(const StateDelta& writes) override {
+  // Staged bodies go to `ledger`, as the RocksDB log writes them to the blocks column family.
+  explicit MemoryConsensusLogStore(std::shared_ptr<MemoryLedgerStore> ledger)
+      : ledger_(std::move(ledger)) {}
+
+  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) override {
+    ERTR_RETURN_IF_ERROR(ledger_->Stage(bodies));
     std::lock_guard lock(mu_);
     for (const auto& [key, value] : writes.writes) {
       if (value) {
@@ -138,8 +172,12 @@ class MemoryConsensusLogStore final : public ConsensusLogStore {
     std::lock_guard lock(mu_);
     return std::vector<std::pair<Bytes, Bytes>>(entries_.begin(), entries_.end());
   }
+  Result<std::optional<Bytes>> LoadStagedBody(Height height) const override {
+    return ledger_->StagedBodyAt(height);
+  }
 
  private:
+  std::shared_ptr<MemoryLedgerStore> ledger_;
   mutable std::mutex mu_;
   std::map<Bytes, Bytes> entries_;
 };
@@ -148,7 +186,7 @@ class MemoryConsensusLogStore final : public ConsensusLogStore {
 
 LedgerStores MakeMemoryStores() {
   auto ledger = std::make_shared<MemoryLedgerStore>();
-  return LedgerStores{ledger, ledger, std::make_shared<MemoryConsensusLogStore>()};
+  return LedgerStores{ledger, ledger, std::make_shared<MemoryConsensusLogStore>(ledger)};
 }
 
 }  // namespace ertr::storage

@@ -134,6 +134,10 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
     ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
   } else if (AsStringView(*format) == keys::kFormatBeforeOutcomes) {
     ERTR_RETURN_IF_ERROR(out->MoveOutcomesOutOfState());
+  } else if (AsStringView(*format) == keys::kFormatBeforeStagedBodies) {
+    rocksdb::WriteBatch batch;
+    Put(batch, out->meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
+    ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
   } else if (AsStringView(*format) != keys::kFormatVersion) {
     return Status::FailedPrecondition("the database at " + dir.string() + " has format '" +
                                       std::string(AsStringView(*format)) + "', this ertrd needs '" +

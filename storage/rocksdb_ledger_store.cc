@@ -50,7 +50,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
                               RocksDatabase::BatchBytes(state) + crypto::LtHash16::kBytes + 512);
     auto* cf = db_->blocks();
     RocksDatabase::Put(batch, cf, keys::Header(block.height), block.header);
-    RocksDatabase::Put(batch, cf, keys::Body(block.height), block.body);
+    if (!block.body_stored) RocksDatabase::Put(batch, cf, keys::Body(block.height), block.body);
     RocksDatabase::Put(batch, cf, keys::Certificate(block.height), block.certificate);
     RocksDatabase::Put(batch, cf, keys::BlockHash(block.height), block.hash.span());
     Bytes height_bytes;
@@ -214,8 +214,13 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
  public:
   explicit RocksDbConsensusLogStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
 
-  Status Save(const StateDelta& writes) override {
-    rocksdb::WriteBatch batch(RocksDatabase::BatchBytes(writes));
+  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) override {
+    std::size_t bytes = RocksDatabase::BatchBytes(writes);
+    for (const auto& b : bodies) bytes += b.body.size() + 64;
+    rocksdb::WriteBatch batch(bytes);
+    for (const auto& b : bodies) {
+      RocksDatabase::Put(batch, db_->blocks(), keys::Body(b.height), b.body);
+    }
     for (const auto& [key, value] : writes.writes) {
       if (value) {
         RocksDatabase::Put(batch, db_->consensus(), key, *value);
@@ -224,6 +229,11 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
       }
     }
     return db_->Write(batch, "saving consensus state");
+  }
+
+  Result<std::optional<Bytes>> LoadStagedBody(Height height) const override {
+    return db_->Get(db_->blocks(), keys::Body(height),
+                    "staged block body at height " + height.ToString());
   }
 
   Result<std::vector<std::pair<Bytes, Bytes>>> LoadAll() const override {

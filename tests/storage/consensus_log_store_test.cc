@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "crypto/hash.h"
 #include "tests/storage/store_fixture.h"
 
 namespace ertr::storage {
@@ -27,6 +28,53 @@ TEST_CASE("Consensus log store contract", "[storage]") {
   CHECK((*all)[1].second == ToBytes("prepare A"));
   // The consensus log is apart from the ledger state.
   CHECK_FALSE(s.stores.state->Get(AsBytes("view"))->has_value());
+}
+
+StoredBlock BlockAt(Height h, Bytes body) {
+  StoredBlock b;
+  b.height = h;
+  b.hash = crypto::Hash(AsBytes("block " + h.ToString()));
+  b.header = ToBytes("header " + h.ToString());
+  b.body = std::move(body);
+  b.certificate = ToBytes("certificate");
+  return b;
+}
+
+TEST_CASE("A body staged by the consensus log becomes the block's without being written again",
+          "[storage]") {
+  auto kind = GENERATE(as<std::string>{}, "rocksdb", "memory");
+  auto s = testing::MakeStore(kind);
+  REQUIRE(s.stores.consensus_log);
+  INFO("implementation " << kind);
+  auto& log = *s.stores.consensus_log;
+  StateDelta w;
+  w.Put(ToBytes("prepared/1"), ToBytes("certificate of 1, without its transactions"));
+  REQUIRE(log.Save(w, {{Height(1), ToBytes("body one")}, {Height(2), ToBytes("body two")}}).ok());
+  // Staged again at height 2 (another proposal prepared there in a later view): replaced.
+  REQUIRE(log.Save({}, {{Height(2), ToBytes("body two, view 2")}}).ok());
+  CHECK(log.LoadStagedBody(Height(3)).value() == std::nullopt);
+  s.Reopen();
+  auto& reopened = *s.stores.consensus_log;
+  CHECK(reopened.LoadAll()->size() == 1);
+  CHECK(reopened.LoadStagedBody(Height(1)).value() == ToBytes("body one"));
+  CHECK(reopened.LoadStagedBody(Height(2)).value() == ToBytes("body two, view 2"));
+  // Staged bodies are not blocks.
+  CHECK(s.stores.blocks->LatestHeight() == Height(0));
+  CHECK_FALSE(s.stores.blocks->LoadBlock(Height(1)).has_value());
+
+  // Height 1 is decided as staged: appended without its body, which the block keeps.
+  StoredBlock one = BlockAt(Height(1), {});
+  one.body_stored = true;
+  REQUIRE(s.stores.blocks->Append(one, {}, BlockStore::Durability::kSynced).ok());
+  // Height 2 is decided otherwise (a block synced from a peer): its own body replaces the staged.
+  REQUIRE(s.stores.blocks->Append(BlockAt(Height(2), ToBytes("the decided body")), {}).ok());
+  s.Reopen();
+  auto loaded_one = s.stores.blocks->LoadBlock(Height(1));
+  REQUIRE(loaded_one.has_value());
+  CHECK(loaded_one->body == ToBytes("body one"));
+  CHECK(loaded_one->header == ToBytes("header 1"));
+  CHECK(s.stores.blocks->LoadBlock(Height(2))->body == ToBytes("the decided body"));
+  CHECK(s.stores.consensus_log->LoadStagedBody(Height(2)).value() == ToBytes("the decided body"));
 }
 
 }  // namespace

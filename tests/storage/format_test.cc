@@ -133,6 +133,42 @@ TEST_CASE("A database of the format before ADR 0017 gets its outcomes moved when
   CloseRaw(db, h);
 }
 
+TEST_CASE("A database of the format before ADR 0025 opens as it is and gets the new marker",
+          "[storage]") {
+  testing::TempDir dir;
+  Bytes body = ToBytes("a block body");
+  {
+    auto s = OpenRocksDbStores(dir / "db");
+    REQUIRE(s.has_value());
+    StoredBlock b;
+    b.height = Height(1);
+    b.hash = crypto::Hash(AsBytes("block 1"));
+    b.header = ToBytes("header");
+    b.body = body;
+    b.certificate = ToBytes("certificate");
+    REQUIRE(s->blocks->Append(b, {}).ok());
+  }
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(dir / "db", h);
+    Bytes marker = SealRecord(AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatBeforeStagedBodies));
+    REQUIRE(db->Put(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaFormat),
+                    std::string(AsStringView(marker)))
+                .ok());
+    CloseRaw(db, h);
+  }
+  {
+    auto s = OpenRocksDbStores(dir / "db");
+    REQUIRE(s.has_value());
+    CHECK(s->blocks->LoadBlock(Height(1))->body == body);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> h;
+  auto db = OpenRaw(dir / "db", h);
+  CHECK(ReadMarker(*db, h[0]) == keys::kFormatVersion);
+  CHECK(keys::kFormatVersion != keys::kFormatBeforeStagedBodies);
+  CloseRaw(db, h);
+}
+
 TEST_CASE("A database of an unknown format is refused, saying which format it has", "[storage]") {
   testing::TempDir dir;
   REQUIRE(OpenRocksDbStores(dir / "db").has_value());
