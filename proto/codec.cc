@@ -266,24 +266,33 @@ Bytes EncodeBlockBody(const std::vector<consensus::Transaction>& txs) {
   return out;
 }
 
-Result<std::vector<consensus::Transaction>> DecodeBlockBodyTransactions(ByteSpan bytes) {
-  ertr::v1::BlockBody msg;
-  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block body", kMaxBlockBytes));
-  if (static_cast<std::size_t>(msg.transactions_size()) > kMaxBlockTransactions) {
-    return TooLarge("block transaction count", static_cast<std::size_t>(msg.transactions_size()),
-                    kMaxBlockTransactions);
+namespace wire {
+Result<std::vector<consensus::Transaction>> TransactionsWithIds(
+    const google::protobuf::RepeatedPtrField<std::string>& raw,
+    const std::function<Result<crypto::Digest>(ByteSpan)>& tx_id, std::size_t max,
+    std::string_view what) {
+  if (static_cast<std::size_t>(raw.size()) > max) {
+    return TooLarge(std::string(what) + " count", static_cast<std::size_t>(raw.size()), max);
   }
   std::vector<consensus::Transaction> out;
-  out.reserve(static_cast<std::size_t>(msg.transactions_size()));
-  for (int i = 0; i < msg.transactions_size(); ++i) {
+  out.reserve(static_cast<std::size_t>(raw.size()));
+  for (int i = 0; i < raw.size(); ++i) {
     consensus::Transaction tx;
-    tx.bytes = ToBytes(msg.transactions(i));
-    auto id = PeekTransactionId(tx.bytes);
-    if (!id) return id.error().WithContext("block body transaction " + std::to_string(i));
+    tx.bytes = ToBytes(raw.Get(i));
+    auto id = tx_id(tx.bytes);
+    if (!id) return id.error().WithContext(std::string(what) + " " + std::to_string(i));
     tx.id = *id;
     out.push_back(std::move(tx));
   }
   return out;
+}
+}  // namespace wire
+
+Result<std::vector<consensus::Transaction>> DecodeBlockBodyTransactions(ByteSpan bytes) {
+  ertr::v1::BlockBody msg;
+  ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "block body", kMaxBlockBytes));
+  return TransactionsWithIds(msg.transactions(), PeekTransactionId, kMaxBlockTransactions,
+                             "block transaction");
 }
 
 Result<Block> DecodeBlock(ByteSpan bytes) {

@@ -28,20 +28,9 @@ void ToWire(const consensus::Proposal& p, pb::Proposal& out, bool with_transacti
 Result<consensus::Proposal> FromWire(const pb::Proposal& m, const TxIdFn& tx_id) {
   consensus::Proposal p;
   ERTR_ASSIGN_OR_RETURN(p.header, wire::FromWire(m.header()));
-  if (static_cast<std::size_t>(m.transactions_size()) > kMaxBlockTransactions) {
-    return TooLarge("proposal transaction count", static_cast<std::size_t>(m.transactions_size()),
-                    kMaxBlockTransactions);
-  }
-  std::vector<consensus::Transaction> txs;
-  txs.reserve(static_cast<std::size_t>(m.transactions_size()));
-  for (int i = 0; i < m.transactions_size(); ++i) {
-    consensus::Transaction tx;
-    tx.bytes = ToBytes(m.transactions(i));
-    auto id = tx_id(tx.bytes);
-    if (!id) return id.error().WithContext("proposal transaction " + std::to_string(i));
-    tx.id = *id;
-    txs.push_back(std::move(tx));
-  }
+  ERTR_ASSIGN_OR_RETURN(
+      auto txs,
+      TransactionsWithIds(m.transactions(), tx_id, kMaxBlockTransactions, "proposal transaction"));
   p.txs = std::move(txs);
   p.digest = consensus::ProposalDigest(p.header);
   return p;

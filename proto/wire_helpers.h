@@ -2,8 +2,10 @@
 
 // Internal to proto/: parsing and serialisation helpers shared by the codecs.
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -50,5 +52,13 @@ void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg);
 // consensus::Transaction carries).
 Result<ledger::SignedTransaction> DecodeEnvelope(ByteSpan bytes, const crypto::Digest* id,
                                                  ertr::v1::TransactionBody& body);
+
+// Transactions as they came (a repeated bytes field of a proposal or a block body), each with the
+// id `tx_id` computes from its bytes; at most `max` of them. `what` names one in errors
+// ("proposal transaction"). (codec.cc)
+Result<std::vector<consensus::Transaction>> TransactionsWithIds(
+    const google::protobuf::RepeatedPtrField<std::string>& raw,
+    const std::function<Result<crypto::Digest>(ByteSpan)>& tx_id, std::size_t max,
+    std::string_view what);
 
 }  // namespace ertr::proto::wire

@@ -112,31 +112,27 @@ TEST_CASE("a prepared certificate logged without its transactions gets them from
     REQUIRE_FALSE(damaged.has_value());
     CHECK(damaged.error().code() == StatusCode::kDataLoss);
   }
-  SECTION("superseded by a different block decided at its height, it is dropped") {
+  // Blocks 1 to 9 decided, each with its own body, or the last with the body staged there.
+  auto decide_up_to_nine = [&](bool ninth_as_staged) {
     for (std::uint64_t h = 1; h <= 9; ++h) {
       storage::StoredBlock b;
       b.height = Height(h);
       b.hash = crypto::Hash(AsBytes("block " + std::to_string(h)));
       b.header = ToBytes("header");
-      b.body = proto::EncodeBlockBody(PreparedWith(h, "decided").proposal.txs);
+      b.body_stored = ninth_as_staged && h == 9;
+      if (!b.body_stored) b.body = proto::EncodeBlockBody(PreparedWith(h, "decided").proposal.txs);
       b.certificate = ToBytes("certificate");
       REQUIRE(stores.blocks->Append(b, {}).ok());
     }
+  };
+  SECTION("superseded by a different block decided at its height, it is dropped") {
+    decide_up_to_nine(false);
     auto after = LoadReplicaState(log, Height(9));
     REQUIRE(after.has_value());
     CHECK(after->prepared.empty());
   }
   SECTION("decided as prepared, it loads from the block's body") {
-    for (std::uint64_t h = 1; h <= 9; ++h) {
-      storage::StoredBlock b;
-      b.height = Height(h);
-      b.hash = crypto::Hash(AsBytes("block " + std::to_string(h)));
-      b.header = ToBytes("header");
-      b.body_stored = h == 9;
-      if (h < 9) b.body = proto::EncodeBlockBody(PreparedWith(h, "decided").proposal.txs);
-      b.certificate = ToBytes("certificate");
-      REQUIRE(stores.blocks->Append(b, {}).ok());
-    }
+    decide_up_to_nine(true);
     auto after = LoadReplicaState(log, Height(9));
     REQUIRE(after.has_value());
     REQUIRE(after->prepared.count(Height(9)) == 1);
