@@ -215,6 +215,19 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
   explicit RocksDbConsensusLogStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
 
   Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) override {
+    if (!bodies.empty()) {
+      // A staged body never replaces a stored block's: refused, and nothing written.
+      ERTR_ASSIGN_OR_RETURN(
+          auto latest, db_->Get(db_->meta(), AsBytes(keys::kMetaLatestHeight), "latest height"));
+      const std::uint64_t stored = latest && latest->size() == 8 ? LoadU64Be(latest->data()) : 0;
+      for (const auto& b : bodies) {
+        if (b.height.value() <= stored) {
+          return Status::FailedPrecondition(
+              "cannot stage a block body at height " + b.height.ToString() +
+              ": the block there is stored already (latest " + std::to_string(stored) + ")");
+        }
+      }
+    }
     std::size_t bytes = RocksDatabase::BatchBytes(writes);
     for (const auto& b : bodies) bytes += b.body.size() + 64;
     rocksdb::WriteBatch batch(bytes);

@@ -75,6 +75,15 @@ TEST_CASE("A body staged by the consensus log becomes the block's without being 
   CHECK(loaded_one->header == ToBytes("header 1"));
   CHECK(s.stores.blocks->LoadBlock(Height(2))->body == ToBytes("the decided body"));
   CHECK(s.stores.consensus_log->LoadStagedBody(Height(2)).value() == ToBytes("the decided body"));
+  // A stored block's body is never replaced by a staged one: refused, and nothing is written.
+  StateDelta more;
+  more.Put(ToBytes("prepared/3"), ToBytes("certificate of 3"));
+  const Status refused = s.stores.consensus_log->Save(
+      more, {{Height(3), ToBytes("body three")}, {Height(2), ToBytes("not the decided body")}});
+  CHECK(refused.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.stores.blocks->LoadBlock(Height(2))->body == ToBytes("the decided body"));
+  CHECK(s.stores.consensus_log->LoadStagedBody(Height(3)).value() == std::nullopt);
+  CHECK(s.stores.consensus_log->LoadAll()->size() == 1);
 }
 
 }  // namespace
