@@ -128,16 +128,13 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   // Format marker: refuse a directory written by an incompatible version.
   ERTR_ASSIGN_OR_RETURN(auto format,
                         out->Get(out->meta(), AsBytes(keys::kMetaFormat), "storage format marker"));
-  if (!format) {
+  // A new database, or one of format 2 (readable as it is: ADR 0025), gets the current marker.
+  if (!format || AsStringView(*format) == keys::kFormatBeforeStagedBodies) {
     rocksdb::WriteBatch batch;
     Put(batch, out->meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
     ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
   } else if (AsStringView(*format) == keys::kFormatBeforeOutcomes) {
     ERTR_RETURN_IF_ERROR(out->MoveOutcomesOutOfState());
-  } else if (AsStringView(*format) == keys::kFormatBeforeStagedBodies) {
-    rocksdb::WriteBatch batch;
-    Put(batch, out->meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
-    ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
   } else if (AsStringView(*format) != keys::kFormatVersion) {
     return Status::FailedPrecondition("the database at " + dir.string() + " has format '" +
                                       std::string(AsStringView(*format)) + "', this ertrd needs '" +

@@ -23,6 +23,15 @@ std::string Describe(std::string_view what, Height h) {
   return std::string(what) + " at height " + h.ToString();
 }
 
+// The height of the newest stored block, as the last append wrote it (0: none).
+Result<Height> StoredLatestHeight(RocksDatabase& db) {
+  ERTR_ASSIGN_OR_RETURN(auto h,
+                        db.Get(db.meta(), AsBytes(keys::kMetaLatestHeight), "latest height"));
+  if (!h) return Height(0);
+  if (h->size() != 8) return Status::DataLoss("stored latest height is malformed");
+  return Height(LoadU64Be(h->data()));
+}
+
 class RocksDbLedgerStore final : public BlockStore, public StateStore {
  public:
   static Result<std::shared_ptr<RocksDbLedgerStore>> Open(std::shared_ptr<RocksDatabase> db) {
@@ -168,12 +177,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
   explicit RocksDbLedgerStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
 
   Status LoadMeta() {
-    ERTR_ASSIGN_OR_RETURN(auto h,
-                          db_->Get(db_->meta(), AsBytes(keys::kMetaLatestHeight), "latest height"));
-    if (h) {
-      if (h->size() != 8) return Status::DataLoss("stored latest height is malformed");
-      latest_ = Height(LoadU64Be(h->data()));
-    }
+    ERTR_ASSIGN_OR_RETURN(latest_, StoredLatestHeight(*db_));
     ERTR_ASSIGN_OR_RETURN(
         auto acc, db_->Get(db_->meta(), AsBytes(keys::kMetaStateAccumulator), "state accumulator"));
     if (acc) {
@@ -217,14 +221,12 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
   Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) override {
     if (!bodies.empty()) {
       // A staged body never replaces a stored block's: refused, and nothing written.
-      ERTR_ASSIGN_OR_RETURN(
-          auto latest, db_->Get(db_->meta(), AsBytes(keys::kMetaLatestHeight), "latest height"));
-      const std::uint64_t stored = latest && latest->size() == 8 ? LoadU64Be(latest->data()) : 0;
+      ERTR_ASSIGN_OR_RETURN(Height stored, StoredLatestHeight(*db_));
       for (const auto& b : bodies) {
-        if (b.height.value() <= stored) {
+        if (b.height <= stored) {
           return Status::FailedPrecondition(
               "cannot stage a block body at height " + b.height.ToString() +
-              ": the block there is stored already (latest " + std::to_string(stored) + ")");
+              ": the block there is stored already (latest " + stored.ToString() + ")");
         }
       }
     }

@@ -33,6 +33,17 @@ std::string ReadMarker(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta) {
   return ToString(*marker);
 }
 
+// Rewrites the format marker of a closed database with plain RocksDB (an older or unknown ertrd).
+void WriteMarker(const std::filesystem::path& db_dir, std::string_view format) {
+  std::vector<rocksdb::ColumnFamilyHandle*> h;
+  auto db = OpenRaw(db_dir, h);
+  Bytes marker = SealRecord(AsBytes(keys::kMetaFormat), AsBytes(format));
+  REQUIRE(db->Put(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaFormat),
+                  std::string(AsStringView(marker)))
+              .ok());
+  CloseRaw(db, h);
+}
+
 std::size_t CountOutcomeKeys(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
   std::size_t n = 0;
@@ -148,15 +159,7 @@ TEST_CASE("A database of the format before ADR 0025 opens as it is and gets the 
     b.certificate = ToBytes("certificate");
     REQUIRE(s->blocks->Append(b, {}).ok());
   }
-  {
-    std::vector<rocksdb::ColumnFamilyHandle*> h;
-    auto db = OpenRaw(dir / "db", h);
-    Bytes marker = SealRecord(AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatBeforeStagedBodies));
-    REQUIRE(db->Put(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaFormat),
-                    std::string(AsStringView(marker)))
-                .ok());
-    CloseRaw(db, h);
-  }
+  WriteMarker(dir / "db", keys::kFormatBeforeStagedBodies);
   {
     auto s = OpenRocksDbStores(dir / "db");
     REQUIRE(s.has_value());
@@ -172,15 +175,7 @@ TEST_CASE("A database of the format before ADR 0025 opens as it is and gets the 
 TEST_CASE("A database of an unknown format is refused, saying which format it has", "[storage]") {
   testing::TempDir dir;
   REQUIRE(OpenRocksDbStores(dir / "db").has_value());
-  {
-    std::vector<rocksdb::ColumnFamilyHandle*> h;
-    auto db = OpenRaw(dir / "db", h);
-    Bytes marker = SealRecord(AsBytes(keys::kMetaFormat), AsBytes("ertr-storage-9"));
-    REQUIRE(db->Put(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaFormat),
-                    std::string(AsStringView(marker)))
-                .ok());
-    CloseRaw(db, h);
-  }
+  WriteMarker(dir / "db", "ertr-storage-9");
   auto s = OpenRocksDbStores(dir / "db");
   REQUIRE_FALSE(s.has_value());
   CHECK(s.error().code() == StatusCode::kFailedPrecondition);
