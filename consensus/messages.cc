@@ -34,9 +34,24 @@ Bytes NewViewPayload(const NewView& nv) {
   return out;
 }
 
+PrePrepare CompactPrePrepare(const PrePrepare& pp) {
+  PrePrepare out{
+      pp.view, Proposal{pp.proposal.header, {}, pp.proposal.digest}, pp.sender, pp.signature, {}};
+  out.tx_ids.reserve(pp.proposal.txs.size());
+  for (const auto& tx : pp.proposal.txs) out.tx_ids.push_back(tx.id);
+  return out;
+}
+
 const char* MessageName(const Message& m) {
-  static constexpr const char* kNames[] = {"pre-prepare", "prepare",     "commit",
-                                           "checkpoint",  "view-change", "new-view"};
+  static constexpr const char* kNames[] = {"pre-prepare",
+                                           "prepare",
+                                           "commit",
+                                           "checkpoint",
+                                           "view-change",
+                                           "new-view",
+                                           "fetch-transactions",
+                                           "fetched-transactions"};
+  static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }
 

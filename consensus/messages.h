@@ -18,11 +18,40 @@
 namespace ertr::consensus {
 
 // The primary's proposal for (view, height). Signed over u64le(view) || u64le(height) || digest.
+// The primary broadcasts it compact (ADR 0026): `proposal.txs` empty and the transactions' ids in
+// `tx_ids`, in order. A backup fills in the transactions it holds pending and asks the sender for
+// the rest (FetchTransactions). In the full form `tx_ids` is empty.
 struct PrePrepare {
   View view;
   Proposal proposal;
   ReplicaId sender;
   crypto::Signature signature;
+  std::vector<crypto::Digest> tx_ids = {};
+
+  bool compact() const { return !tx_ids.empty(); }
+  // How many transactions the proposal holds, in either form.
+  std::size_t transaction_count() const { return compact() ? tx_ids.size() : proposal.txs.size(); }
+};
+
+// A backup's request for the transactions of a compact PRE-PREPARE (view, height, digest) that
+// it does not hold. Not signed: the transport authenticates the sender, and an answer is checked
+// against the proposal's header like any proposal's transactions.
+struct FetchTransactions {
+  View view;
+  Height height;
+  crypto::Digest digest;
+  std::vector<crypto::Digest> ids;
+  ReplicaId sender;
+};
+
+// The answer: those of the requested transactions that the sender's accepted proposal for
+// (view, height, digest) holds. Their ids are computed by the receiver's decoder, as always.
+struct FetchedTransactions {
+  View view;
+  Height height;
+  crypto::Digest digest;
+  std::vector<Transaction> txs;
+  ReplicaId sender;
 };
 
 // A vote (PREPARE or COMMIT) for (view, height, digest), signed over the same payload shape.
@@ -79,12 +108,17 @@ struct Decided {
   View view;
 };
 
-using Message = std::variant<PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView>;
+using Message = std::variant<PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView,
+                             FetchTransactions, FetchedTransactions>;
 
 // The payloads signed for each message kind (votes: VotePayload in commit_certificate.h).
 Bytes CheckpointPayload(Height height, const crypto::Digest& root);
 Bytes ViewChangePayload(const ViewChange& vc);
 Bytes NewViewPayload(const NewView& nv);
+
+// The compact form of a full PRE-PREPARE (ADR 0026): the same header, digest and signature, the
+// transactions' ids instead of the transactions. Requires: pp is in the full form.
+PrePrepare CompactPrePrepare(const PrePrepare& pp);
 
 // Short name for logs and counters ("prepare", "view-change", ...).
 const char* MessageName(const Message& m);

@@ -104,6 +104,8 @@ void Replica::OnMessage(ReplicaId from, const Message& m) {
         if constexpr (std::is_same_v<T, Checkpoint>) OnCheckpoint(msg);
         if constexpr (std::is_same_v<T, ViewChange>) OnViewChange(msg);
         if constexpr (std::is_same_v<T, NewView>) OnNewView(msg);
+        if constexpr (std::is_same_v<T, FetchTransactions>) OnFetchTransactions(msg);
+        if constexpr (std::is_same_v<T, FetchedTransactions>) OnFetchedTransactions(msg);
       },
       m);
 }
@@ -126,7 +128,7 @@ bool Replica::BufferIfFuture(View v, const Message& m) {
           std::uint64_t bytes = 0;
           for (const auto& tx : x.proposal.txs) bytes += tx.bytes.size();
           return x.sender == config_.validators.Primary(x.view) &&
-                 x.proposal.txs.size() <= config_.max_block_transactions &&
+                 x.transaction_count() <= config_.max_block_transactions &&
                  bytes <= config_.max_block_bytes && VerifyPrePrepare(x);
         } else if constexpr (std::is_same_v<T, Prepare>) {
           return VerifyVote(x, crypto::SigningDomain::kPrepare);
@@ -171,6 +173,124 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
     AcceptPrePrepare(pp);
     return;
   }
+  if (pp.compact()) {
+    OnCompactPrePrepare(pp);
+    return;
+  }
+  CheckAndAcceptPrePrepare(pp);
+}
+
+void Replica::OnCompactPrePrepare(const PrePrepare& pp) {
+  const Height h = pp.proposal.header.height;
+  if (pp.tx_ids.size() != pp.proposal.header.tx_count ||
+      pp.tx_ids.size() > config_.max_block_transactions) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  if (auto it = awaited_.find(h); it != awaited_.end()) {
+    // Signed by the primary of view_ for this height like the one awaited: the same proposal
+    // (its request is out already) or proof of equivocation.
+    if (it->second.pre_prepare.proposal.digest != pp.proposal.digest) {
+      ++stats_.equivocations_seen;
+      StartViewChange(view_.Next());
+    }
+    return;
+  }
+  AwaitedPrePrepare a;
+  a.txs.reserve(pp.tx_ids.size());
+  FetchTransactions request{pp.view, h, pp.proposal.digest, {}, config_.self};
+  for (const auto& id : pp.tx_ids) {
+    // The ids come from the primary, but a transaction taken from pending_ carries the id this
+    // replica computed from its bytes; a fetched one, the id its decoder computed.
+    if (auto p = pending_.find(id); p != pending_.end()) {
+      a.txs.push_back(p->second.second);
+      continue;
+    }
+    if (!a.missing.emplace(id, a.txs.size()).second) {
+      ++stats_.dropped_invalid;  // a transaction twice in the block
+      return;
+    }
+    a.txs.push_back(Transaction{id, {}});
+    request.ids.push_back(id);
+  }
+  if (a.missing.empty()) {
+    PrePrepare full{pp.view,
+                    Proposal{pp.proposal.header, std::move(a.txs), pp.proposal.digest},
+                    pp.sender,
+                    pp.signature,
+                    {}};
+    if (!CheckProposal(full.proposal).ok()) {
+      ++stats_.dropped_invalid;
+      return;
+    }
+    CheckAndAcceptPrePrepare(full);
+    return;
+  }
+  stats_.transactions_fetched += request.ids.size();
+  a.pre_prepare = PrePrepare{
+      pp.view, Proposal{pp.proposal.header, {}, pp.proposal.digest}, pp.sender, pp.signature, {}};
+  awaited_.emplace(h, std::move(a));
+  Emit(Send{pp.sender, std::move(request)});
+}
+
+void Replica::OnFetchTransactions(const FetchTransactions& m) {
+  // The accepted proposal of the asker's view, or a delivered one (the quorum may have decided
+  // it before the asker saw the PRE-PREPARE).
+  const Proposal* proposal = nullptr;
+  std::set<ReplicaId>* answered = nullptr;
+  if (auto it = slots_.find(m.height);
+      it != slots_.end() && it->second.pre_prepare && it->second.pre_prepare->view == m.view) {
+    proposal = &it->second.pre_prepare->proposal;
+    answered = &it->second.fetches_answered;
+  } else if (auto d = recently_delivered_.find(m.height); d != recently_delivered_.end()) {
+    proposal = &d->second.proposal;
+    answered = &d->second.fetches_answered;
+  }
+  if (proposal == nullptr || proposal->digest != m.digest || m.ids.size() > proposal->txs.size() ||
+      !answered->insert(m.sender).second) {
+    return;  // not this proposal, or asked before: one answer each bounds what a peer can draw
+  }
+  crypto::DigestSet wanted(m.ids.begin(), m.ids.end());
+  FetchedTransactions answer{m.view, m.height, m.digest, {}, config_.self};
+  for (const auto& tx : proposal->txs) {
+    if (wanted.count(tx.id)) answer.txs.push_back(tx);
+  }
+  ++stats_.fetches_answered;
+  Emit(Send{m.sender, std::move(answer)});
+}
+
+void Replica::OnFetchedTransactions(const FetchedTransactions& m) {
+  auto it = awaited_.find(m.height);
+  if (it == awaited_.end()) return;
+  AwaitedPrePrepare& a = it->second;
+  if (m.sender != a.pre_prepare.sender || m.view != a.pre_prepare.view ||
+      m.digest != a.pre_prepare.proposal.digest) {
+    return;
+  }
+  for (const auto& tx : m.txs) {
+    auto missing = a.missing.find(tx.id);
+    if (missing == a.missing.end()) continue;
+    a.txs[missing->second] = tx;
+    a.missing.erase(missing);
+  }
+  // An answer without some of them leaves the proposal unaccepted: the view's timer replaces a
+  // primary that cannot show what it proposed.
+  if (!a.missing.empty()) return;
+  PrePrepare full = std::move(a.pre_prepare);
+  full.proposal.txs = std::move(a.txs);
+  awaited_.erase(it);
+  if (auto slot = slots_.find(m.height); slot != slots_.end() && slot->second.pre_prepare) {
+    AcceptPrePrepare(full);
+    return;
+  }
+  if (!CheckProposal(full.proposal).ok()) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  CheckAndAcceptPrePrepare(full);
+}
+
+void Replica::CheckAndAcceptPrePrepare(const PrePrepare& pp) {
   const auto& hd = pp.proposal.header;
   bool time_ok = hd.time_ms + config_.max_clock_skew_ms >= now_ms_ &&
                  hd.time_ms <= now_ms_ + config_.max_clock_skew_ms;
@@ -339,12 +459,17 @@ void Replica::TryDeliver() {
       delivered_by_height_.erase(delivered_by_height_.begin());
     }
     slots_.erase(last_delivered_);
+    recently_delivered_[last_delivered_] = DeliveredProposal{proposal, {}};
+    while (recently_delivered_.size() > 2 * std::size_t{config_.pipeline_window}) {
+      recently_delivered_.erase(recently_delivered_.begin());
+    }
     ++stats_.delivered;
     failed_views_ = 0;
     synced_before_view_change_ = false;
     Emit(Deliver{std::move(proposal), std::move(cert), last_time_ms_});
   }
   decided_.erase(decided_.begin(), decided_.upper_bound(last_delivered_));
+  awaited_.erase(awaited_.begin(), awaited_.upper_bound(last_delivered_));
   if (next_height_ <= last_delivered_) next_height_ = last_delivered_.Next();
   TryPropose();
 }
@@ -393,7 +518,8 @@ void Replica::TryPropose() {
     pp.signature = SignOrDie(crypto::SigningDomain::kPrePrepare,
                              VotePayload(view_, next_height_, pp.proposal.digest));
     next_height_ = next_height_.Next();
-    BroadcastMessage(pp);
+    BroadcastMessage(
+        config_.compact_pre_prepares && !pp.proposal.txs.empty() ? CompactPrePrepare(pp) : pp);
     AcceptPrePrepare(pp);
   }
 }
@@ -477,6 +603,7 @@ void Replica::StartViewChange(View v) {
   if (v <= view_) return;  // only ever forward
   view_ = v;
   view_changing_ = true;
+  awaited_.clear();
   synced_before_view_change_ = false;
   ++failed_views_;
   ++stats_.view_changes_started;
@@ -624,6 +751,7 @@ void Replica::EnterView(const NewView& nv, bool announce) {
 
   view_ = nv.view;
   view_changing_ = false;
+  awaited_.clear();
   entered_with_ = nv;
   ++stats_.views_entered;
   slots_.clear();
@@ -716,7 +844,8 @@ bool Replica::VerifyVote(const Vote& v, crypto::SigningDomain domain) const {
 }
 
 bool Replica::VerifyPrePrepare(const PrePrepare& pp) const {
-  return CheckProposal(pp.proposal).ok() &&
+  // A compact one's proposal is checked once its transactions are filled in.
+  return (pp.compact() || CheckProposal(pp.proposal).ok()) &&
          verifier_.Verify(config_.validators.key(pp.sender), crypto::SigningDomain::kPrePrepare,
                           config_.chain_id,
                           VotePayload(pp.view, pp.proposal.header.height, pp.proposal.digest),

@@ -54,6 +54,9 @@ struct ReplicaConfig {
   // For the checker's own test only (tests/sim): votes needed to prepare and commit. 0 means the
   // correct quorum (2f+1). Never set by the node.
   std::uint32_t quorum_override_for_tests = 0;
+  // Whether the primary broadcasts its PRE-PREPAREs compact, with transaction ids instead of the
+  // transactions the backups hold already (ADR 0026). Either form is accepted on receipt.
+  bool compact_pre_prepares = true;
 };
 
 // Counters of what the replica refused and did, for metrics and tests.
@@ -70,6 +73,10 @@ struct ReplicaStats {
   std::uint64_t view_changes_started = 0;
   std::uint64_t views_entered = 0;
   std::uint64_t delivered = 0;
+  // Transactions of compact PRE-PREPAREs this replica did not hold and asked the primary for
+  // (section 4.1), and the requests it answered.
+  std::uint64_t transactions_fetched = 0;
+  std::uint64_t fetches_answered = 0;
 };
 
 class Replica {
@@ -104,10 +111,26 @@ class Replica {
     VoteCounter<crypto::Digest, Commit> commits;
     bool prepared = false;
     bool committed = false;
+    std::set<ReplicaId> fetches_answered;  // one answer per replica (section 4.1)
+  };
+  // A compact PRE-PREPARE, its signature checked, waiting for the transactions this replica did
+  // not hold: `txs` in order, each missing one with empty bytes and its index in `missing`.
+  struct AwaitedPrePrepare {
+    PrePrepare pre_prepare;
+    std::vector<Transaction> txs;
+    crypto::DigestMap<std::size_t> missing;
   };
 
   void OnMessage(ReplicaId from, const Message& m);
   void OnPrePrepare(const PrePrepare& m);
+  // A compact PRE-PREPARE that passed the checks of section 3: filled in from the pending
+  // transactions, or held while the missing ones are fetched.
+  void OnCompactPrePrepare(const PrePrepare& pp);
+  // The content checks of section 4.1 for a full PRE-PREPARE whose signature and proposal
+  // (count, root, digest) were checked; accepts it if they pass.
+  void CheckAndAcceptPrePrepare(const PrePrepare& pp);
+  void OnFetchTransactions(const FetchTransactions& m);
+  void OnFetchedTransactions(const FetchedTransactions& m);
   // The checks shared by PREPARE and COMMIT (section 3); true if the vote may be counted.
   bool AcceptsVote(const Message& m, const Vote& v, crypto::SigningDomain domain);
   void OnPrepare(const Prepare& m);
@@ -196,6 +219,15 @@ class Replica {
   Height sync_requested_;
 
   std::map<Height, Slot> slots_;
+  std::map<Height, AwaitedPrePrepare> awaited_;  // of view_; none while view_changing_
+  // The proposals delivered last, to answer a backup that asks for a compact PRE-PREPARE's
+  // transactions after the others decided it without that backup (section 4.1): the
+  // transactions are shared with the Deliver action, not copied.
+  struct DeliveredProposal {
+    Proposal proposal;
+    std::set<ReplicaId> fetches_answered;
+  };
+  std::map<Height, DeliveredProposal> recently_delivered_;
   std::map<Height, std::pair<Proposal, CommitCertificate>> decided_;  // committed, not delivered
   std::map<Height, VoteCounter<crypto::Digest, Checkpoint>> checkpoints_;
   std::map<View, std::map<ReplicaId, ViewChange>> view_changes_;

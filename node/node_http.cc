@@ -75,6 +75,10 @@ std::string Node::Metrics() const {
           rs.late_votes_ignored);
   counter("ertr_equivocations_seen_total", "Conflicting votes or proposals seen from validators.",
           rs.equivocations_seen);
+  counter("ertr_consensus_transactions_fetched_total",
+          "Transactions of compact PRE-PREPAREs this node did not hold and asked the primary for "
+          "(ADR 0026).",
+          rs.transactions_fetched);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
   counter("ertr_forged_transactions_total",
           "Transaction copies refused in proposals and synced blocks: their signature did not "

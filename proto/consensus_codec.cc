@@ -36,6 +36,28 @@ Result<consensus::Proposal> FromWire(const pb::Proposal& m, const TxIdFn& tx_id)
   return p;
 }
 
+void ToWire(const std::vector<crypto::Digest>& ids,
+            google::protobuf::RepeatedPtrField<std::string>& out) {
+  out.Reserve(static_cast<int>(ids.size()));
+  for (const auto& id : ids) *out.Add() = ToString(id.span());
+}
+
+Result<std::vector<crypto::Digest>> IdsFromWire(
+    const google::protobuf::RepeatedPtrField<std::string>& raw, std::string_view field) {
+  if (static_cast<std::size_t>(raw.size()) > kMaxBlockTransactions) {
+    return TooLarge(std::string(field) + " count", static_cast<std::size_t>(raw.size()),
+                    kMaxBlockTransactions);
+  }
+  std::vector<crypto::Digest> ids;
+  ids.reserve(static_cast<std::size_t>(raw.size()));
+  for (int i = 0; i < raw.size(); ++i) {
+    ERTR_ASSIGN_OR_RETURN(auto id, Fixed<crypto::Digest>(raw.Get(i), std::string(field) + "[" +
+                                                                         std::to_string(i) + "]"));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 void ToWire(const consensus::Vote& v, pb::Vote& out) {
   out.set_view(v.view.value());
   out.set_height(v.height.value());
@@ -146,6 +168,7 @@ Bytes EncodeConsensusMessage(const consensus::Message& message) {
           ToWire(m.proposal, *w->mutable_proposal());
           w->set_sender(m.sender.value());
           w->set_signature(ToString(m.signature.span()));
+          ToWire(m.tx_ids, *w->mutable_transaction_ids());
         } else if constexpr (std::is_same_v<T, consensus::Prepare>) {
           ToWire(m, *out.mutable_prepare());
         } else if constexpr (std::is_same_v<T, consensus::Commit>) {
@@ -160,6 +183,20 @@ Bytes EncodeConsensusMessage(const consensus::Message& message) {
           for (const auto& vc : m.view_changes) ToWire(vc, *w->add_view_changes());
           w->set_sender(m.sender.value());
           w->set_signature(ToString(m.signature.span()));
+        } else if constexpr (std::is_same_v<T, consensus::FetchTransactions>) {
+          auto* w = out.mutable_fetch_transactions();
+          w->set_view(m.view.value());
+          w->set_height(m.height.value());
+          w->set_digest(ToString(m.digest.span()));
+          ToWire(m.ids, *w->mutable_transaction_ids());
+          w->set_sender(m.sender.value());
+        } else if constexpr (std::is_same_v<T, consensus::FetchedTransactions>) {
+          auto* w = out.mutable_fetched_transactions();
+          w->set_view(m.view.value());
+          w->set_height(m.height.value());
+          w->set_digest(ToString(m.digest.span()));
+          for (const auto& tx : m.txs) w->add_transactions(ToString(tx.bytes));
+          w->set_sender(m.sender.value());
         }
       },
       message);
@@ -177,6 +214,13 @@ Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& 
       pp.sender = ReplicaId(m.pre_prepare().sender());
       ERTR_ASSIGN_OR_RETURN(pp.signature, Fixed<crypto::Signature>(m.pre_prepare().signature(),
                                                                    "pre_prepare.signature"));
+      ERTR_ASSIGN_OR_RETURN(
+          pp.tx_ids, IdsFromWire(m.pre_prepare().transaction_ids(), "pre_prepare.transaction_ids"));
+      if (pp.compact() && !pp.proposal.txs.empty()) {
+        return Status::InvalidArgument(
+            "pre_prepare has both transaction_ids and proposal.transactions; the compact form "
+            "carries the ids only");
+      }
       return consensus::Message(std::move(pp));
     }
     case pb::ConsensusMessage::kPrepare: {
@@ -209,6 +253,31 @@ Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& 
       ERTR_ASSIGN_OR_RETURN(
           nv.signature, Fixed<crypto::Signature>(m.new_view().signature(), "new_view.signature"));
       return consensus::Message(std::move(nv));
+    }
+    case pb::ConsensusMessage::kFetchTransactions: {
+      const auto& w = m.fetch_transactions();
+      consensus::FetchTransactions f;
+      f.view = View(w.view());
+      f.height = Height(w.height());
+      ERTR_ASSIGN_OR_RETURN(f.digest,
+                            Fixed<crypto::Digest>(w.digest(), "fetch_transactions.digest"));
+      ERTR_ASSIGN_OR_RETURN(f.ids,
+                            IdsFromWire(w.transaction_ids(), "fetch_transactions.transaction_ids"));
+      f.sender = ReplicaId(w.sender());
+      return consensus::Message(std::move(f));
+    }
+    case pb::ConsensusMessage::kFetchedTransactions: {
+      const auto& w = m.fetched_transactions();
+      consensus::FetchedTransactions f;
+      f.view = View(w.view());
+      f.height = Height(w.height());
+      ERTR_ASSIGN_OR_RETURN(f.digest,
+                            Fixed<crypto::Digest>(w.digest(), "fetched_transactions.digest"));
+      ERTR_ASSIGN_OR_RETURN(f.txs,
+                            TransactionsWithIds(w.transactions(), tx_id, kMaxBlockTransactions,
+                                                "fetched transaction"));
+      f.sender = ReplicaId(w.sender());
+      return consensus::Message(std::move(f));
     }
     case pb::ConsensusMessage::KIND_NOT_SET:
       break;

@@ -358,7 +358,7 @@ TEST_CASE("While a block is in flight the primary gathers a batch before proposi
       const auto* b = std::get_if<Broadcast>(&a);
       if (b == nullptr) continue;
       if (const auto* pp = std::get_if<PrePrepare>(&b->message)) {
-        sizes.push_back(pp->proposal.txs.size());
+        sizes.push_back(pp->transaction_count());
       }
     }
     return sizes;
@@ -378,6 +378,182 @@ TEST_CASE("While a block is in flight the primary gathers a batch before proposi
       eager.Handle(Event{2, TransactionsReceived{{{crypto::Hash(AsBytes("b")), ToBytes("b")}}}});
   CHECK(proposals(first) == std::vector<std::size_t>{1});
   CHECK(proposals(second) == std::vector<std::size_t>{1});
+}
+
+std::vector<Transaction> SomeTransactions(std::size_t count) {
+  std::vector<Transaction> txs;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string body = "tx-" + std::to_string(i);
+    txs.push_back({crypto::Hash(AsBytes(body)), ToBytes(body)});
+  }
+  return txs;
+}
+
+template <typename M>
+std::vector<M> Sent(const std::vector<Action>& actions, std::optional<ReplicaId> to = {}) {
+  std::vector<M> out;
+  for (const auto& a : actions) {
+    const Message* m = nullptr;
+    if (const auto* s = std::get_if<Send>(&a); s && (!to || s->to == *to)) m = &s->message;
+    if (const auto* b = std::get_if<Broadcast>(&a); b && !to) m = &b->message;
+    if (m && std::holds_alternative<M>(*m)) out.push_back(std::get<M>(*m));
+  }
+  return out;
+}
+
+TEST_CASE("The primary broadcasts its proposal compact unless configured not to", "[unit]") {
+  for (bool compact : {true, false}) {
+    FourKeys k;
+    sim::FakeVerifier verifier(k.keys);
+    ReplicaConfig c;
+    c.chain_id = "ertr-test";
+    c.validators = *ValidatorSet::Create(k.pks);
+    c.self = ReplicaId(0);
+    c.compact_pre_prepares = compact;
+    Replica primary(c, *k.signers[0], verifier);
+    const auto txs = SomeTransactions(3);
+    auto pps = Sent<PrePrepare>(primary.Handle(Event{1000, TransactionsReceived{txs}}));
+    REQUIRE(pps.size() == 1);
+    CHECK(pps[0].compact() == compact);
+    CHECK(pps[0].transaction_count() == 3);
+    if (compact) {
+      CHECK(pps[0].proposal.txs.empty());
+      for (std::size_t i = 0; i < 3; ++i) CHECK(pps[0].tx_ids[i] == txs[i].id);
+    } else {
+      CHECK(pps[0].proposal.txs == txs);
+    }
+  }
+}
+
+TEST_CASE("A backup holding every transaction of a compact proposal prepares at once", "[unit]") {
+  OneReplica r;
+  const auto txs = SomeTransactions(4);
+  r.replica->Handle(Event{1000, TransactionsReceived{txs}});
+  auto out = r.Deliver(CompactPrePrepare(r.Proposed(1000, txs)));
+  CHECK(Sent<Prepare>(out).size() == 1);
+  CHECK(Sent<FetchTransactions>(out).empty());
+  CHECK(r.replica->stats().transactions_fetched == 0);
+}
+
+TEST_CASE("A backup fills a compact proposal from what it holds and fetches the rest once",
+          "[unit]") {
+  // Bytes ending in '!' are forged copies (ReplicaConfig::transaction_valid refuses them).
+  OneReplica r(std::nullopt, [](const Transaction& tx) { return tx.bytes.back() != '!'; });
+  const auto txs = SomeTransactions(4);
+  const PrePrepare full = r.Proposed(1000, txs);
+  const PrePrepare compact = CompactPrePrepare(full);
+  auto prepared = [](const std::vector<Action>& actions) {
+    return Sent<Prepare>(actions).size() == 1;
+  };
+
+  // Held: transactions 0 and 2; missing: 1 and 3.
+  r.replica->Handle(Event{1000, TransactionsReceived{{txs[0], txs[2]}}});
+  auto out = r.Deliver(compact);
+  CHECK_FALSE(prepared(out));
+  const auto asked = Sent<FetchTransactions>(out, ReplicaId(0));
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0].ids == std::vector<crypto::Digest>{txs[1].id, txs[3].id});
+  CHECK(asked[0].digest == full.proposal.digest);
+  CHECK(asked[0].height == Height(1));
+  CHECK(r.replica->stats().transactions_fetched == 2);
+  // The same PRE-PREPARE again (the network duplicates): no second request.
+  CHECK(Sent<FetchTransactions>(r.Deliver(compact)).empty());
+  auto answer = [&](std::uint32_t from, std::vector<Transaction> given) {
+    FetchedTransactions f{View(0), Height(1), full.proposal.digest, std::move(given),
+                          ReplicaId(from)};
+    return r.replica->Handle(Event{1001, MessageReceived{ReplicaId(from), f}});
+  };
+
+  SECTION("the primary's answer completes it, in the proposal's order") {
+    CHECK_FALSE(prepared(answer(0, {txs[3]})));  // one of two: still waiting
+    CHECK(prepared(answer(0, {txs[1]})));
+    CHECK(r.replica->stats().dropped_invalid == 0);
+  }
+  SECTION("an answer from another replica is not taken") {
+    CHECK_FALSE(prepared(answer(2, {txs[1], txs[3]})));
+    CHECK(prepared(answer(0, {txs[1], txs[3]})));
+  }
+  SECTION("transactions it did not ask for change nothing") {
+    const auto others = SomeTransactions(6);
+    CHECK_FALSE(prepared(answer(0, {others[5], txs[0]})));
+    CHECK(prepared(answer(0, {txs[1], txs[3]})));
+  }
+  SECTION("a forged copy in the answer: the proposal is refused") {
+    Transaction forged = txs[3];
+    forged.bytes.push_back('!');
+    CHECK_FALSE(prepared(answer(0, {txs[1], forged})));
+    CHECK(r.replica->stats().dropped_invalid == 1);
+    CHECK_FALSE(prepared(answer(0, {txs[1], txs[3]})));  // no longer awaited
+  }
+  SECTION("another compact proposal for the awaited height is equivocation") {
+    const PrePrepare other = CompactPrePrepare(r.Proposed(1001, txs));
+    r.Deliver(other);
+    CHECK(r.replica->stats().equivocations_seen == 1);
+    CHECK(r.replica->view_changing());
+    CHECK_FALSE(prepared(answer(0, {txs[1], txs[3]})));  // the view it was for has ended
+  }
+}
+
+TEST_CASE("A compact proposal whose ids do not match its header is refused", "[unit]") {
+  OneReplica r;
+  const auto txs = SomeTransactions(3);
+  r.replica->Handle(Event{1000, TransactionsReceived{txs}});
+  SECTION("an id left out") {
+    PrePrepare pp = CompactPrePrepare(r.Proposed(1000, txs));
+    pp.tx_ids.pop_back();
+    CHECK(Sent<Prepare>(r.Deliver(pp)).empty());
+    CHECK(r.replica->stats().dropped_invalid == 1);
+  }
+  SECTION("ids of other held transactions: the root does not match") {
+    PrePrepare pp = CompactPrePrepare(r.Proposed(1000, txs));
+    std::swap(pp.tx_ids[0], pp.tx_ids[1]);
+    CHECK(Sent<Prepare>(r.Deliver(pp)).empty());
+    CHECK(r.replica->stats().dropped_invalid == 1);
+  }
+  SECTION("a missing id twice") {
+    auto more = SomeTransactions(5);
+    auto dup = std::vector<Transaction>{txs[0], more[4], more[4]};
+    PrePrepare pp = CompactPrePrepare(r.Proposed(1000, dup));
+    auto out = r.Deliver(pp);
+    CHECK(Sent<FetchTransactions>(out).empty());
+    CHECK(r.replica->stats().dropped_invalid == 1);
+  }
+}
+
+TEST_CASE("A replica answers a fetch for its accepted proposal once per asker", "[unit]") {
+  OneReplica r;
+  const auto txs = SomeTransactions(3);
+  const PrePrepare full = r.Proposed(1000, txs);
+  REQUIRE(Sent<Prepare>(r.Deliver(full)).size() == 1);
+  auto ask = [&](std::uint32_t from, const crypto::Digest& digest,
+                 std::vector<crypto::Digest> ids) {
+    FetchTransactions f{View(0), Height(1), digest, std::move(ids), ReplicaId(from)};
+    return Sent<FetchedTransactions>(
+        r.replica->Handle(Event{1001, MessageReceived{ReplicaId(from), f}}), ReplicaId(from));
+  };
+  auto answers = ask(2, full.proposal.digest, {txs[2].id, txs[0].id});
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].txs == std::vector<Transaction>{txs[0], txs[2]});
+  CHECK(answers[0].sender == ReplicaId(1));
+  CHECK(ask(2, full.proposal.digest, {txs[1].id}).empty());  // once per asker
+  CHECK(ask(3, full.proposal.digest, {txs[1].id}).size() == 1);
+  CHECK(ask(0, crypto::Hash(AsBytes("another proposal")), {txs[1].id}).empty());
+  CHECK(r.replica->stats().fetches_answered == 2);
+}
+
+TEST_CASE("A replica answers a fetch for a proposal the quorum decided already", "[unit]") {
+  // The asker saw the PRE-PREPARE late: the others delivered the block before its request came.
+  OneReplica r;
+  const auto txs = SomeTransactions(3);
+  r.Decide(txs);
+  REQUIRE(r.replica->last_delivered() == Height(1));
+  const crypto::Digest digest =
+      MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), txs).digest;
+  FetchTransactions f{View(0), Height(1), digest, {txs[1].id}, ReplicaId(3)};
+  auto answers = Sent<FetchedTransactions>(
+      r.replica->Handle(Event{1001, MessageReceived{ReplicaId(3), f}}), ReplicaId(3));
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].txs == std::vector<Transaction>{txs[1]});
 }
 
 }  // namespace

@@ -86,6 +86,15 @@ int main(int argc, char** argv) {
   Write(root / "fuzz_consensus_decode", "view_change", proto::EncodeConsensusMessage(vc));
   consensus::NewView nv{View(3), {vc, vc}, ReplicaId(3), crypto::Signature()};
   Write(root / "fuzz_consensus_decode", "new_view", proto::EncodeConsensusMessage(nv));
+  // The compact PRE-PREPARE and the fetch of its transactions (ADR 0026).
+  Write(root / "fuzz_consensus_decode", "pre_prepare_compact",
+        proto::EncodeConsensusMessage(consensus::CompactPrePrepare(pp)));
+  consensus::FetchTransactions fetch{View(2), Height(3), prop.digest, {tx.id}, ReplicaId(2)};
+  Write(root / "fuzz_consensus_decode", "fetch_transactions", proto::EncodeConsensusMessage(fetch));
+  consensus::FetchedTransactions fetched{
+      View(2), Height(3), prop.digest, {consensus::Transaction{tx.id, tx_bytes}}, ReplicaId(0)};
+  Write(root / "fuzz_consensus_decode", "fetched_transactions",
+        proto::EncodeConsensusMessage(fetched));
 
   auto kf = crypto::EncodeKeyFile(key, "fuzz", crypto::KdfCost::Minimum());
   Write(root / "fuzz_key_file", "ed25519_min_cost", *kf);

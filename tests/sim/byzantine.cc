@@ -11,9 +11,16 @@ namespace {
 
 template <typename M>
 M WithBadSignature(M m) {
-  auto a = m.signature.array();
-  a[0] ^= 0xff;
-  m.signature = crypto::Signature(a);
+  if constexpr (std::is_same_v<M, FetchedTransactions>) {
+    // Not signed: the answer's transactions are what it can spoil.
+    std::vector<Transaction> txs = m.txs;
+    for (auto& tx : txs) tx.bytes.back() ^= 0xff;
+    m.txs = std::move(txs);
+  } else if constexpr (!std::is_same_v<M, FetchTransactions>) {
+    auto a = m.signature.array();
+    a[0] ^= 0xff;
+    m.signature = crypto::Signature(a);
+  }
   return m;
 }
 
@@ -31,6 +38,17 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
     std::array<std::uint8_t, 32> a{};
     for (auto& x : a) x = static_cast<std::uint8_t>(rng_());
     return crypto::Digest(a);
+  };
+  // A compact PRE-PREPARE with its transactions filled in again (the Byzantine replica's own
+  // replica holds them; the cluster knows every transaction submitted).
+  auto full = [&](const PrePrepare& pp) {
+    if (!pp.compact()) return pp;
+    PrePrepare f = pp;
+    std::vector<Transaction> txs;
+    for (const auto& id : pp.tx_ids) txs.push_back(submitted_.at(id));
+    f.proposal.txs = std::move(txs);
+    f.tx_ids.clear();
+    return f;
   };
   std::vector<Action> out;
   for (auto& a : actions) {
@@ -81,10 +99,10 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
         if (auto* pp = std::get_if<PrePrepare>(msg); pp && bc) {
           // Half the replicas get the real proposal; the other half a different one for the
           // same (view, height), with its own signed prepare.
-          PrePrepare fake = *pp;
+          PrePrepare fake = full(*pp);
           fake.proposal = MakeProposal(pp->proposal.header.chain_id, pp->proposal.header.height,
                                        pp->proposal.header.time_ms + 1,
-                                       pp->proposal.header.proposer, pp->proposal.txs);
+                                       pp->proposal.header.proposer, fake.proposal.txs);
           fake.signature = *signer.Sign(
               crypto::SigningDomain::kPrePrepare, "ertr-sim",
               VotePayload(fake.view, fake.proposal.header.height, fake.proposal.digest));
@@ -110,13 +128,17 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
       case Byzantine::kForgeTransactions:
         if (auto* pp = std::get_if<PrePrepare>(msg); pp && bc) {
           // Each transaction's tag flipped: ids, digest and the primary's signature unchanged.
-          PrePrepare forged = *pp;
+          // (Its answers to fetches are forged the same way, below.)
+          PrePrepare forged = full(*pp);
           auto txs = forged.proposal.txs.ToVector();
           for (auto& tx : txs) tx.bytes.back() ^= 0xff;
           forged.proposal.txs = std::move(txs);
           for (std::uint32_t to = 0; to < options_.n; ++to) {
             if (to != r) out.push_back(consensus::Send{ReplicaId(to), to % 2 == 0 ? *pp : forged});
           }
+        } else if (auto* f = std::get_if<FetchedTransactions>(msg)) {
+          *f = WithBadSignature(*f);
+          out.push_back(std::move(a));
         } else {
           out.push_back(std::move(a));
         }

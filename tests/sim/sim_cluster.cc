@@ -95,6 +95,7 @@ ReplicaConfig SimCluster::Config(std::uint32_t r) const {
   c.view_timeout_ms = options_.view_timeout_ms;
   c.quorum_override_for_tests = options_.quorum_override_for_tests;
   c.transaction_valid = SimTransactionValid;
+  c.compact_pre_prepares = options_.compact_pre_prepares;
   return c;
 }
 
@@ -118,7 +119,9 @@ void SimCluster::Schedule(std::uint64_t at, Item item) {
   queue_.emplace(std::make_pair(at, sequence_++), std::move(item));
 }
 
-void SimCluster::Submit(std::size_t count) {
+void SimCluster::Submit(std::size_t count) { SubmitLate(count, 0, 0); }
+
+void SimCluster::SubmitLate(std::size_t count, std::uint32_t first, std::uint64_t late_ms) {
   std::vector<Transaction> txs;
   for (std::size_t i = 0; i < count; ++i) {
     Transaction tx;
@@ -130,7 +133,8 @@ void SimCluster::Submit(std::size_t count) {
   }
   Log("submit " + std::to_string(count));
   for (std::uint32_t r = 0; r < options_.n; ++r) {
-    Schedule(now_ + rng_() % 5, Item{r, Event{0, TransactionsReceived{txs}}, 0});
+    Schedule(now_ + (r == first ? 0 : late_ms) + rng_() % 5,
+             Item{r, Event{0, TransactionsReceived{txs}}, 0});
   }
 }
 
@@ -485,7 +489,7 @@ std::string SimCluster::Summary() const {
           << n.replica->stable_height().value() << ", dropped sig/window/invalid "
           << st.dropped_bad_signature << "/" << st.dropped_out_of_window << "/"
           << st.dropped_invalid << ", views entered " << st.views_entered << ", view changes "
-          << st.view_changes_started;
+          << st.view_changes_started << ", fetched " << st.transactions_fetched;
     }
     out << "\n";
   }
@@ -508,6 +512,14 @@ std::uint64_t SimCluster::signatures_made() const {
   std::uint64_t total = 0;
   for (const auto& n : nodes_) total += n.signer->count();
   return total;
+}
+
+std::uint64_t SimCluster::transactions_fetched() const {
+  std::uint64_t v = 0;
+  for (const auto& n : nodes_) {
+    if (n.replica) v += n.replica->stats().transactions_fetched;
+  }
+  return v;
 }
 
 std::uint64_t SimCluster::total_view_changes() const {

@@ -26,14 +26,15 @@ enum class Byzantine {
   kSilent,             // sends nothing
   kEquivocate,         // as primary, a different proposal to half the replicas
   kDoubleVote,         // also votes for a random digest
-  kBadSignatures,      // corrupts every signature it sends
+  kBadSignatures,      // corrupts every signature it sends (and the transactions it fetches)
   kFutureViews,        // sends view changes for far-future views
   kWithholdVotes,      // never sends prepares or commits
   kCensor,             // ignores half of the transactions (never proposes them)
   kImpersonate,        // sends messages claiming another replica as sender
   kGarbage,            // mangles the bytes of what it sends (flipped, cut, random)
   kForgeTransactions,  // as primary, half the replicas get its proposal with every transaction's
-                       // signature forged: the same ids, so the same digest and a valid signature
+                       // signature forged: the same ids, so the same digest and a valid signature;
+                       // so is every transaction it sends a backup that fetches them (ADR 0026)
 };
 
 // The simulated transactions model the node's: an id that covers the body only, and bytes around
@@ -59,6 +60,10 @@ struct SimOptions {
   std::uint64_t view_timeout_ms = 500;
   std::uint32_t quorum_override_for_tests = 0;  // the deliberately broken variant
   bool real_crypto = false;  // Ed25519 (libsodium) instead of the fast MAC stand-in (bench/)
+  bool compact_pre_prepares = true;  // ReplicaConfig::compact_pre_prepares (ADR 0026)
+  // RunSeeds turns compact_pre_prepares off for every n-th seed (0: never), so that scenarios
+  // run both forms of the PRE-PREPARE.
+  std::uint32_t full_pre_prepares_every = 4;
 };
 
 class SimCluster {
@@ -67,6 +72,9 @@ class SimCluster {
 
   // Submits `count` new transactions to every live replica (as gossip would) at the current time.
   void Submit(std::size_t count);
+  // The same, to replica `first` at once and to the others `late_ms` later: until then they see
+  // the transactions only in the primary's proposals.
+  void SubmitLate(std::size_t count, std::uint32_t first, std::uint64_t late_ms);
   // Runs events until virtual time `until_ms` or a safety violation.
   void RunUntil(std::uint64_t until_ms);
   // Runs until every submitted transaction is delivered at every honest live replica, or the
@@ -91,6 +99,8 @@ class SimCluster {
   std::uint64_t delivered_height(std::uint32_t r) const;
   std::uint64_t max_view() const;
   std::uint64_t total_view_changes() const;
+  // Transactions the live replicas asked a primary for (compact PRE-PREPAREs, ADR 0026).
+  std::uint64_t transactions_fetched() const;
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
   // Messages whose bytes did not decode (refused before reaching a replica).
