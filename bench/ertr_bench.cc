@@ -104,6 +104,7 @@ struct Options {
   std::string ertrd, csv, mode = "closed", log_level = "warn";
   bool keep = false;
   int validators = 4, concurrency = 8, seconds = 20, pipeline_window = 0, call_batch = 100;
+  int min_pipelined_batch = 0;
   std::uint32_t block_size = 0;
   std::uint64_t size = 2048, records = 0;
   double rate = 0;
@@ -258,6 +259,8 @@ int main(int argc, char** argv) {
   app.add_option("--records", o.records, "Stop after this many records (closed loop)");
   app.add_option("--pipeline-window", o.pipeline_window,
                  "Set consensus.pipeline_window in every node's config (default: keep)");
+  app.add_option("--min-pipelined-batch", o.min_pipelined_batch,
+                 "Set consensus.min_pipelined_batch in every node's config (default: keep)");
   app.add_option("--call-batch", o.call_batch, "Null mode: most commands per SubmitTransactions")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -283,6 +286,9 @@ int main(int argc, char** argv) {
   lo.log_level = o.log_level;
   lo.max_block_transactions = o.block_size;
   if (o.pipeline_window > 0) lo.consensus["pipeline_window"] = std::to_string(o.pipeline_window);
+  if (o.min_pipelined_batch > 0) {
+    lo.consensus["min_pipelined_batch"] = std::to_string(o.min_pipelined_batch);
+  }
   LocalNetwork net(lo);
   if (!net.Create()) return 1;
   net.StartAll();
