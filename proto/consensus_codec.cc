@@ -58,6 +58,26 @@ Result<std::vector<crypto::Digest>> IdsFromWire(
   return ids;
 }
 
+// The fields a fetch request and its answer share (ADR 0026): view, height, the proposal's
+// digest, sender.
+template <typename Fetch, typename Wire>
+void FetchFieldsToWire(const Fetch& f, Wire& out) {
+  out.set_view(f.view.value());
+  out.set_height(f.height.value());
+  out.set_digest(ToString(f.digest.span()));
+  out.set_sender(f.sender.value());
+}
+
+template <typename Fetch, typename Wire>
+Status FetchFieldsFromWire(const Wire& w, std::string_view kind, Fetch& out) {
+  out.view = View(w.view());
+  out.height = Height(w.height());
+  ERTR_ASSIGN_OR_RETURN(out.digest,
+                        Fixed<crypto::Digest>(w.digest(), std::string(kind) + ".digest"));
+  out.sender = ReplicaId(w.sender());
+  return Status::Ok();
+}
+
 void ToWire(const consensus::Vote& v, pb::Vote& out) {
   out.set_view(v.view.value());
   out.set_height(v.height.value());
@@ -185,18 +205,12 @@ Bytes EncodeConsensusMessage(const consensus::Message& message) {
           w->set_signature(ToString(m.signature.span()));
         } else if constexpr (std::is_same_v<T, consensus::FetchTransactions>) {
           auto* w = out.mutable_fetch_transactions();
-          w->set_view(m.view.value());
-          w->set_height(m.height.value());
-          w->set_digest(ToString(m.digest.span()));
+          FetchFieldsToWire(m, *w);
           ToWire(m.ids, *w->mutable_transaction_ids());
-          w->set_sender(m.sender.value());
         } else if constexpr (std::is_same_v<T, consensus::FetchedTransactions>) {
           auto* w = out.mutable_fetched_transactions();
-          w->set_view(m.view.value());
-          w->set_height(m.height.value());
-          w->set_digest(ToString(m.digest.span()));
+          FetchFieldsToWire(m, *w);
           for (const auto& tx : m.txs) w->add_transactions(ToString(tx.bytes));
-          w->set_sender(m.sender.value());
         }
       },
       message);
@@ -257,26 +271,18 @@ Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& 
     case pb::ConsensusMessage::kFetchTransactions: {
       const auto& w = m.fetch_transactions();
       consensus::FetchTransactions f;
-      f.view = View(w.view());
-      f.height = Height(w.height());
-      ERTR_ASSIGN_OR_RETURN(f.digest,
-                            Fixed<crypto::Digest>(w.digest(), "fetch_transactions.digest"));
+      ERTR_RETURN_IF_ERROR(FetchFieldsFromWire(w, "fetch_transactions", f));
       ERTR_ASSIGN_OR_RETURN(f.ids,
                             IdsFromWire(w.transaction_ids(), "fetch_transactions.transaction_ids"));
-      f.sender = ReplicaId(w.sender());
       return consensus::Message(std::move(f));
     }
     case pb::ConsensusMessage::kFetchedTransactions: {
       const auto& w = m.fetched_transactions();
       consensus::FetchedTransactions f;
-      f.view = View(w.view());
-      f.height = Height(w.height());
-      ERTR_ASSIGN_OR_RETURN(f.digest,
-                            Fixed<crypto::Digest>(w.digest(), "fetched_transactions.digest"));
+      ERTR_RETURN_IF_ERROR(FetchFieldsFromWire(w, "fetched_transactions", f));
       ERTR_ASSIGN_OR_RETURN(f.txs,
                             TransactionsWithIds(w.transactions(), tx_id, kMaxBlockTransactions,
                                                 "fetched transaction"));
-      f.sender = ReplicaId(w.sender());
       return consensus::Message(std::move(f));
     }
     case pb::ConsensusMessage::KIND_NOT_SET:

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "ertr/consensus/v1/messages.pb.h"
 #include "proto/codec.h"
 #include "proto/consensus_codec.h"
 
@@ -133,6 +134,22 @@ TEST_CASE("A pre-prepare with both ids and transactions or a short id is refused
   auto s = DecodeConsensusMessage(outer, HashId);
   REQUIRE_FALSE(s.has_value());
   CHECK(s.error().message().find("pre_prepare.transaction_ids[3]") != std::string::npos);
+}
+
+TEST_CASE("A fetch or its answer with a short digest names the field", "[unit]") {
+  for (bool answer : {false, true}) {
+    ertr::consensus::v1::ConsensusMessage m;
+    if (answer) {
+      m.mutable_fetched_transactions()->set_digest("short");
+    } else {
+      m.mutable_fetch_transactions()->set_digest("short");
+    }
+    const std::string wire = m.SerializeAsString();
+    auto r = DecodeConsensusMessage(AsBytes(wire), HashId);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message().find(answer ? "fetched_transactions.digest"
+                                          : "fetch_transactions.digest") != std::string::npos);
+  }
 }
 
 TEST_CASE("Transaction ids are recomputed by the receiver, never trusted", "[unit]") {
