@@ -40,6 +40,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -113,6 +114,8 @@ struct Options {
 struct Load {
   std::mutex mu;
   std::vector<double> latencies_ms;
+  // Null mode: the same latencies by the validator the call went to (which tells the caller).
+  std::map<int, std::vector<double>> latencies_by_validator_ms;
   std::uint64_t errors = 0;
   std::string first_error;
   double elapsed_s = 0;
@@ -218,6 +221,7 @@ void RunNullLoad(const Options& o, LocalNetwork& net,
         for (const auto& res : r->results()) {
           if (res.status() == v1::TRANSACTION_STATUS_ACCEPTED) {
             load.latencies_ms.push_back(ms);
+            load.latencies_by_validator_ms[via].push_back(ms);
           } else {
             ++load.errors;
             if (load.first_error.empty()) load.first_error = res.error() + res.reject_reason();
@@ -392,8 +396,16 @@ int main(int argc, char** argv) {
   std::cout << "\ncommitted " << unit << "/s  " << rate << "  (" << lat.size() << " " << unit
             << ", " << load.errors << " errors)  " << std::setprecision(2) << mb_s << " MB/s\n"
             << std::setprecision(1) << "commit latency ms    p50 " << p50 << "  p95 " << p95
-            << "  p99 " << p99 << "  mean " << mean << "\n"
-            << std::setprecision(3) << "validator CPU ms per " << unit << " (mean per validator) "
+            << "  p99 " << p99 << "  mean " << mean << "\n";
+  if (!load.latencies_by_validator_ms.empty()) {
+    std::cout << "  by the validator called: ";
+    for (const auto& [via, l] : load.latencies_by_validator_ms) {
+      std::cout << "node" << via << " p50 " << Percentile(l, 0.50) << " p99 " << Percentile(l, 0.99)
+                << "  ";
+    }
+    std::cout << "\n";
+  }
+  std::cout << std::setprecision(3) << "validator CPU ms per " << unit << " (mean per validator) "
             << cpu_ms << "\n"
             << std::setprecision(0) << "CPU use: each validator " << validator_cpu_pct
             << " % of a core (mean), load generator " << bench_cpu_pct << " %\n"
