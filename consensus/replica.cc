@@ -213,22 +213,13 @@ void Replica::OnCompactPrePrepare(const PrePrepare& pp) {
     a.txs.push_back(Transaction{id, {}});
     request.ids.push_back(id);
   }
+  a.pre_prepare = PrePrepare{
+      pp.view, Proposal{pp.proposal.header, {}, pp.proposal.digest}, pp.sender, pp.signature, {}};
   if (a.missing.empty()) {
-    PrePrepare full{pp.view,
-                    Proposal{pp.proposal.header, std::move(a.txs), pp.proposal.digest},
-                    pp.sender,
-                    pp.signature,
-                    {}};
-    if (!CheckProposal(full.proposal).ok()) {
-      ++stats_.dropped_invalid;
-      return;
-    }
-    CheckAndAcceptPrePrepare(full);
+    AcceptFilledPrePrepare(std::move(a));
     return;
   }
   stats_.transactions_fetched += request.ids.size();
-  a.pre_prepare = PrePrepare{
-      pp.view, Proposal{pp.proposal.header, {}, pp.proposal.digest}, pp.sender, pp.signature, {}};
   awaited_.emplace(h, std::move(a));
   Emit(Send{pp.sender, std::move(request)});
 }
@@ -276,11 +267,17 @@ void Replica::OnFetchedTransactions(const FetchedTransactions& m) {
   // An answer without some of them leaves the proposal unaccepted: the view's timer replaces a
   // primary that cannot show what it proposed.
   if (!a.missing.empty()) return;
-  PrePrepare full = std::move(a.pre_prepare);
-  full.proposal.txs = std::move(a.txs);
+  AwaitedPrePrepare filled = std::move(a);
   awaited_.erase(it);
-  if (auto slot = slots_.find(m.height); slot != slots_.end() && slot->second.pre_prepare) {
-    AcceptPrePrepare(full);
+  AcceptFilledPrePrepare(std::move(filled));
+}
+
+void Replica::AcceptFilledPrePrepare(AwaitedPrePrepare filled) {
+  PrePrepare full = std::move(filled.pre_prepare);
+  full.proposal.txs = std::move(filled.txs);
+  const Height h = full.proposal.header.height;
+  if (auto slot = slots_.find(h); slot != slots_.end() && slot->second.pre_prepare) {
+    AcceptPrePrepare(full);  // a duplicate, or proof of equivocation
     return;
   }
   if (!CheckProposal(full.proposal).ok()) {

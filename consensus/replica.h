@@ -126,6 +126,9 @@ class Replica {
   // A compact PRE-PREPARE that passed the checks of section 3: filled in from the pending
   // transactions, or held while the missing ones are fetched.
   void OnCompactPrePrepare(const PrePrepare& pp);
+  // A compact PRE-PREPARE with every transaction filled in: checked against its header (count,
+  // root, digest), then like any full one.
+  void AcceptFilledPrePrepare(AwaitedPrePrepare filled);
   // The content checks of section 4.1 for a full PRE-PREPARE whose signature and proposal
   // (count, root, digest) were checked; accepts it if they pass.
   void CheckAndAcceptPrePrepare(const PrePrepare& pp);
