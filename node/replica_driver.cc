@@ -93,6 +93,17 @@ ReplicaDriver::ReplicaDriver(boost::asio::io_context& io, consensus::Replica& re
   // Written to their own keys at the first sync (a log of an older version kept them inside
   // the state entry); deleting an absent key is harmless.
   for (const auto& [h, pc] : state_.prepared) dirty_prepared_.insert(h);
+  sync_thread_ = std::thread([this] { SyncLoop(); });
+}
+
+ReplicaDriver::~ReplicaDriver() {
+  alive_.reset();
+  {
+    std::lock_guard lock(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_one();
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
 std::uint64_t ReplicaDriver::NowMs() {
@@ -115,6 +126,7 @@ void ReplicaDriver::Post(decltype(consensus::Event::body) body) {
 
 void ReplicaDriver::Drain() {
   draining_ = true;
+  TakeSynced();
   while (!queue_.empty() && !failed_) {
     consensus::Event event{NowMs(), std::move(queue_.front())};
     queue_.pop_front();
@@ -135,8 +147,9 @@ void ReplicaDriver::Drain() {
 }
 
 void ReplicaDriver::Flush() {
+  TakeSynced();
   if (failed_) return;
-  if (unsynced_ || !held_.empty()) {  // a message is held only for a save
+  if (unsynced_ || (!held_.empty() && held_.back().gen > saved_)) {
     StateDelta writes;
     writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
     // A prepared proposal's transactions are written once (ADR 0025): as the block body at its
@@ -167,14 +180,17 @@ void ReplicaDriver::Flush() {
       writes.Delete(PreparedKey(*it));
       it = logged_prepared_.erase(it);
     }
-    if (auto s = log_.Save(writes, bodies); !s.ok()) {
+    // Unsynced: the sync thread makes it durable (ADR 0027); nothing that depends on it leaves
+    // before that.
+    if (auto s = log_.Save(writes, bodies, /*sync=*/false); !s.ok()) {
       held_.clear();
       return Fail(s.WithContext("persisting the replica state"));
     }
     for (auto& [h, txs] : staged) staged_bodies_[h] = std::move(txs);
     dirty_prepared_.clear();
     unsynced_ = false;
-    first_unsynced_block_.reset();
+    save_covers_[++saved_] = last_appended_;
+    RequestSync();
   }
   if (first_unsynced_block_ && !block_sync_armed_) {
     block_sync_armed_ = true;
@@ -182,26 +198,99 @@ void ReplicaDriver::Flush() {
     block_sync_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: the driver is going away
       block_sync_armed_ = false;
-      if (!first_unsynced_block_) return;  // a save came first
+      if (!first_unsynced_block_) return;  // a sync came first
       unsynced_ = true;
       Flush();
     });
   }
-  for (const auto& [to, message] : held_) {
-    if (to) {
-      hooks_.send(*to, message);
-    } else {
-      hooks_.broadcast(message);
-    }
-  }
-  held_.clear();
 }
 
-bool ReplicaDriver::MustHold(const consensus::Message& m) const {
+void ReplicaDriver::RequestSync() {
+  {
+    std::lock_guard lock(sync_mu_);
+    sync_requested_ = saved_;
+  }
+  sync_cv_.notify_one();
+}
+
+void ReplicaDriver::SyncLoop() {
+  std::unique_lock lock(sync_mu_);
+  while (true) {
+    sync_cv_.wait(lock, [&] { return sync_stop_ || sync_requested_ > sync_done_; });
+    if (sync_stop_) return;
+    // Every save up to `target` returned on the io thread before it was requested, so this sync
+    // covers it (and possibly later ones, which are not counted on).
+    const std::uint64_t target = sync_requested_;
+    lock.unlock();
+    Status s = log_.Sync();
+    lock.lock();
+    if (s.ok()) {
+      sync_done_ = target;
+      sync_done_hint_.store(target, std::memory_order_release);
+    } else {
+      sync_error_ = std::move(s);
+      sync_failed_hint_.store(true, std::memory_order_release);
+    }
+    boost::asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+      if (!alive.expired()) TakeSynced();
+    });
+    if (sync_error_) return;  // the node stops; nothing more is made durable
+  }
+}
+
+void ReplicaDriver::TakeSynced() {
+  if (failed_) return;
+  if (sync_done_hint_.load(std::memory_order_acquire) <= synced_ &&
+      !sync_failed_hint_.load(std::memory_order_acquire)) {
+    return;  // nothing new
+  }
+  std::optional<Status> error;
+  {
+    std::lock_guard lock(sync_mu_);
+    synced_ = std::max(synced_, sync_done_);
+    error = sync_error_;
+  }
+  if (error) {
+    held_.clear();
+    return Fail(*error);
+  }
+  std::optional<Height> covered;
+  for (auto it = save_covers_.begin(); it != save_covers_.end() && it->first <= synced_;
+       it = save_covers_.erase(it)) {
+    if (it->second && (!covered || *it->second > *covered)) covered = it->second;
+  }
+  if (first_unsynced_block_ && covered && *covered >= *first_unsynced_block_) {
+    if (last_appended_ && *last_appended_ > *covered) {
+      first_unsynced_block_ = covered->Next();
+    } else {
+      first_unsynced_block_.reset();
+    }
+  }
+  while (!held_.empty() && held_.front().gen <= synced_) {
+    const Held h = std::move(held_.front());
+    held_.pop_front();
+    if (h.to) {
+      hooks_.send(*h.to, h.message);
+    } else {
+      hooks_.broadcast(h.message);
+    }
+  }
+}
+
+void ReplicaDriver::SendOrHold(std::optional<ReplicaId> to, const consensus::Message& m) {
   // A CHECKPOINT claims executed blocks; q of them truncate the prepared certificates that could
   // bring those blocks back, so they must be durable here first. Votes do not depend on them.
-  return unsynced_ || !held_.empty() ||
-         (first_unsynced_block_ && std::holds_alternative<consensus::Checkpoint>(m));
+  const bool needs_save =
+      unsynced_ || (first_unsynced_block_ && std::holds_alternative<consensus::Checkpoint>(m));
+  if (needs_save) {
+    held_.push_back({saved_ + 1, to, m});  // the save at the end of this drain
+  } else if (!held_.empty()) {
+    held_.push_back({held_.back().gen, to, m});  // after the messages already waiting
+  } else if (to) {
+    hooks_.send(*to, m);
+  } else {
+    hooks_.broadcast(m);
+  }
 }
 
 void ReplicaDriver::Fail(const Status& s) {
@@ -216,24 +305,12 @@ void ReplicaDriver::Run(const consensus::Action& action) {
     void operator()(const consensus::Persist& p) const {
       consensus::ApplyPersistDelta(d.state_, p.delta);
       if (p.delta.prepared) d.dirty_prepared_.insert(p.delta.prepared->proposal.header.height);
-      // Synced by Flush before any later message leaves; a vote under the durable horizon is
-      // written with the next synced save instead (consensus.md section 7).
+      // Saved by Flush and synced before any later message leaves; a vote under the durable
+      // horizon is written with the next save instead (consensus.md section 7).
       if (p.durable_before_send) d.unsynced_ = true;
     }
-    void operator()(const consensus::Send& s) const {
-      if (d.MustHold(s.message)) {
-        d.held_.emplace_back(s.to, s.message);
-      } else {
-        d.hooks_.send(s.to, s.message);
-      }
-    }
-    void operator()(const consensus::Broadcast& b) const {
-      if (d.MustHold(b.message)) {
-        d.held_.emplace_back(std::nullopt, b.message);
-      } else {
-        d.hooks_.broadcast(b.message);
-      }
-    }
+    void operator()(const consensus::Send& s) const { d.SendOrHold(s.to, s.message); }
+    void operator()(const consensus::Broadcast& b) const { d.SendOrHold(std::nullopt, b.message); }
     void operator()(const consensus::SetTimer& t) const {
       auto& timer = d.timers_[t.id];
       if (!timer) timer = std::make_unique<boost::asio::steady_timer>(d.io_);
@@ -266,8 +343,9 @@ void ReplicaDriver::Run(const consensus::Action& action) {
         return;
       }
       d.queue_.push_back(consensus::BlockExecuted{del.proposal.header.height, *root});
-      // Appended unsynced: durable with the next synced save (ADR 0024).
+      // Appended unsynced: durable with the next sync after the next save (ADR 0024, 0027).
       if (!d.first_unsynced_block_) d.first_unsynced_block_ = del.proposal.header.height;
+      d.last_appended_ = del.proposal.header.height;
     }
     void operator()(const consensus::RequestSync& r) const { d.hooks_.request_sync(r.from_height); }
   };

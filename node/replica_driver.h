@@ -8,8 +8,12 @@
 // Group commit: events posted while the io thread is busy are queued and handled together in one
 // drain (run from the io_context, after the handlers already ready). Persists within a drain are
 // applied to the in-memory snapshot; messages sent after the first of them are held back, and at
-// the end of the drain the snapshot is synced once and then the held messages go out in order.
-// One fsync thus covers every vote of a batch of incoming messages instead of one each.
+// the end of the drain the snapshot is written once (unsynced). The write-ahead log is synced on
+// the driver's sync thread while the io thread goes on (ADR 0027). That thread starts the next
+// sync as soon as one returns if saves were written meanwhile; the io thread sends the held
+// messages whose saves a completed sync covers, in order, at its next drain or when the sync's
+// completion reaches it, whichever comes first. One fsync thus covers every vote of the batches
+// handled while the previous one ran.
 //
 // Timers map to Asio steady timers. Delivered blocks go to the node's executor, whose state root
 // is fed back.
@@ -19,13 +23,18 @@
 //
 // Thread-safety: the io_context's thread only.
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "consensus/replica.h"
@@ -72,6 +81,10 @@ class ReplicaDriver {
   ReplicaDriver(boost::asio::io_context& io, consensus::Replica& replica,
                 storage::ConsensusLogStore& log, consensus::PersistentState state,
                 DriverHooks hooks, std::shared_ptr<spdlog::logger> logger);
+  // Waits for a sync in progress; held messages are dropped (never sent unsynced).
+  ~ReplicaDriver();
+  ReplicaDriver(const ReplicaDriver&) = delete;
+  ReplicaDriver& operator=(const ReplicaDriver&) = delete;
 
   // Queues an event; the queue is processed from the io_context soon after (re-entrant posts from
   // hooks run after the current event's actions, in the same drain).
@@ -79,19 +92,26 @@ class ReplicaDriver {
 
   const consensus::Replica& replica() const { return replica_; }
   bool failed() const { return failed_; }
-  // The first height delivered since the last synced save (the blocks from it on may still be
-  // lost in a machine crash), if any.
+  // The first height delivered and not yet covered by a completed sync (the blocks from it on may
+  // still be lost in a machine crash), if any.
   std::optional<Height> first_unsynced_block() const { return first_unsynced_block_; }
 
  private:
   void Drain();
   void Run(const consensus::Action& action);
-  // Syncs the snapshot (and with it the delivered blocks) if a save is due or a message waits
-  // for one, then sends the held messages; arms the block sync timer while blocks stay unsynced.
+  // Writes the snapshot (unsynced) if a save is due or a held message waits for one, starts a
+  // sync, and arms the block sync timer while delivered blocks stay unsynced.
   void Flush();
+  // Asks the sync thread to sync every save written so far.
+  void RequestSync();
+  // The sync thread's loop: syncs while saves are requested beyond the last one synced.
+  void SyncLoop();
+  // On the io thread: takes the syncs completed so far, sends the held messages they cover, and
+  // stops the node if a sync failed.
+  void TakeSynced();
   void Fail(const Status& s);
-  // Whether a message must wait for the next synced save.
-  bool MustHold(const consensus::Message& m) const;
+  // Sends `m` now, or holds it until the save it depends on (or the one before it) is synced.
+  void SendOrHold(std::optional<ReplicaId> to, const consensus::Message& m);
   std::uint64_t NowMs();
 
   boost::asio::io_context& io_;
@@ -109,10 +129,18 @@ class ReplicaDriver {
   bool draining_ = false;
   bool scheduled_ = false;  // a Drain is posted to the io_context
   bool failed_ = false;
-  bool unsynced_ = false;  // a synced save is due: Persist deltas, or blocks kept waiting too long
-  // Blocks were delivered (appended unsynced) since the last sync. They are synced with the next
-  // Persist, before a CHECKPOINT leaves, or by block_sync_timer_, whichever comes first.
+  bool unsynced_ = false;  // a save is due: Persist deltas, or blocks kept waiting too long
+  // Blocks were delivered (appended unsynced) and no completed sync covers them yet. They are
+  // synced with the next Persist, before a CHECKPOINT leaves, or by block_sync_timer_, whichever
+  // comes first.
   std::optional<Height> first_unsynced_block_;
+  std::optional<Height> last_appended_;
+  // Saves are numbered from 1; synced_ is the last one a completed sync covers (as the io thread
+  // has taken it).
+  std::uint64_t saved_ = 0;
+  std::uint64_t synced_ = 0;
+  // The last block appended before each save not yet synced (a sync covering the save covers it).
+  std::map<std::uint64_t, std::optional<Height>> save_covers_;
   bool block_sync_armed_ = false;
   boost::asio::steady_timer block_sync_timer_{io_};
   // Heights whose prepared certificate changed since the last sync, and those in the log.
@@ -121,8 +149,28 @@ class ReplicaDriver {
   // The transactions a synced save staged as the block body at each height not yet delivered
   // (ADR 0025); a block delivered with exactly these is appended without its body.
   std::map<Height, consensus::TxList> staged_bodies_;
-  // Messages held until the snapshot is synced: (to, message), `to` empty for a broadcast.
-  std::vector<std::pair<std::optional<ReplicaId>, consensus::Message>> held_;
+  // Messages held until save `gen` is synced, in the order they were sent; `to` empty for a
+  // broadcast. Their gens never decrease.
+  struct Held {
+    std::uint64_t gen;
+    std::optional<ReplicaId> to;
+    consensus::Message message;
+  };
+  std::deque<Held> held_;
+  // Shared with the sync thread (under sync_mu_): the last save requested and the last synced,
+  // the first failure, and the stop flag. Its completions reach the io thread only while the
+  // driver is alive.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::uint64_t sync_requested_ = 0;
+  std::uint64_t sync_done_ = 0;
+  std::optional<Status> sync_error_;
+  bool sync_stop_ = false;
+  // sync_done_ and whether sync_error_ is set, for the io thread to read without the lock.
+  std::atomic<std::uint64_t> sync_done_hint_{0};
+  std::atomic<bool> sync_failed_hint_{false};
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  std::thread sync_thread_;
 };
 
 }  // namespace ertr::node

@@ -1,11 +1,14 @@
 #pragma once
 
 // ConsensusLogStore: the replica's durable protocol state (what it proposed and voted), kept apart
-// from the ledger. Save returns only after the write is synced to disk, so the driver can send a
-// vote after Save returns and a restarted replica never signs two different blocks for one
-// (view, height). Keys and values are opaque bytes encoded by consensus/.
+// from the ledger. A synced Save returns only after the write is on disk, so the driver can send a
+// vote after it returns and a restarted replica never signs two different blocks for one
+// (view, height). An unsynced Save is durable once a later Sync returns (ADR 0027: the driver
+// syncs on a thread of its own while its event loop goes on). Keys and values are opaque bytes
+// encoded by consensus/.
 //
-// Thread-safety: one writer; LoadAll may run concurrently with nothing else.
+// Thread-safety: one writer; Sync may run on another thread concurrently with Save; LoadAll may
+// run concurrently with nothing else.
 
 #include <memory>
 #include <optional>
@@ -33,10 +36,18 @@ class ConsensusLogStore {
   virtual ~ConsensusLogStore() = default;
 
   // Writes every put and delete of `writes`, and each staged body (replacing what the block
-  // store holds at that height, which must be above its latest block), in one synced batch
-  // (group commit).
-  virtual Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) = 0;
-  Status Save(const StateDelta& writes) { return Save(writes, {}); }
+  // store holds at that height, which must be above its latest block), in one batch (group
+  // commit), synced unless `sync` is false.
+  virtual Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies,
+                      bool sync) = 0;
+  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) {
+    return Save(writes, bodies, true);
+  }
+  Status Save(const StateDelta& writes) { return Save(writes, {}, true); }
+
+  // Makes every Save that returned before this call durable, with the blocks appended before it
+  // (they share the write-ahead log).
+  virtual Status Sync() = 0;
 
   // Every stored entry in key order.
   virtual Result<std::vector<std::pair<Bytes, Bytes>>> LoadAll() const = 0;

@@ -156,7 +156,8 @@ class MemoryConsensusLogStore final : public ConsensusLogStore {
   explicit MemoryConsensusLogStore(std::shared_ptr<MemoryLedgerStore> ledger)
       : ledger_(std::move(ledger)) {}
 
-  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) override {
+  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies,
+              bool /*sync*/) override {
     ERTR_RETURN_IF_ERROR(ledger_->Stage(bodies));
     std::lock_guard lock(mu_);
     for (const auto& [key, value] : writes.writes) {
@@ -168,6 +169,7 @@ class MemoryConsensusLogStore final : public ConsensusLogStore {
     }
     return Status::Ok();
   }
+  Status Sync() override { return Status::Ok(); }  // nothing to make durable
   Result<std::vector<std::pair<Bytes, Bytes>>> LoadAll() const override {
     std::lock_guard lock(mu_);
     return std::vector<std::pair<Bytes, Bytes>>(entries_.begin(), entries_.end());

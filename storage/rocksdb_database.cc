@@ -229,6 +229,11 @@ Status RocksDatabase::Write(rocksdb::WriteBatch& batch, std::string_view what, b
   return Convert(db_->Write(options, &batch), what);
 }
 
+Status RocksDatabase::SyncWal(std::string_view what) {
+  if (!write_options_.sync) return Status::Ok();
+  return Convert(db_->SyncWAL(), what);
+}
+
 std::string StorageEngineVersion() {
   return "rocksdb " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
          std::to_string(ROCKSDB_PATCH);

@@ -48,6 +48,9 @@ class RocksDatabase {
                   ByteSpan value);
   // Synced unless `sync` is false (or the database was opened without syncing).
   Status Write(rocksdb::WriteBatch& batch, std::string_view what, bool sync = true);
+  // Makes every write issued before the call durable (the write-ahead log's fdatasync); a no-op
+  // if the database was opened without syncing. Safe while another thread writes.
+  Status SyncWal(std::string_view what);
 
   // Converts a RocksDB status into ours, saying what we were doing.
   Status Convert(const rocksdb::Status& s, std::string_view what) const;

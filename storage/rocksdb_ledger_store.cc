@@ -218,7 +218,7 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
  public:
   explicit RocksDbConsensusLogStore(std::shared_ptr<RocksDatabase> db) : db_(std::move(db)) {}
 
-  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies) override {
+  Status Save(const StateDelta& writes, const std::vector<StagedBody>& bodies, bool sync) override {
     if (!bodies.empty()) {
       // A staged body never replaces a stored block's: refused, and nothing written.
       ERTR_ASSIGN_OR_RETURN(Height stored, StoredLatestHeight(*db_));
@@ -243,8 +243,10 @@ class RocksDbConsensusLogStore final : public ConsensusLogStore {
         batch.Delete(db_->consensus(), ToSlice(key));
       }
     }
-    return db_->Write(batch, "saving consensus state");
+    return db_->Write(batch, "saving consensus state", sync);
   }
+
+  Status Sync() override { return db_->SyncWal("syncing the consensus log"); }
 
   Result<std::optional<Bytes>> LoadStagedBody(Height height) const override {
     return db_->Get(db_->blocks(), keys::Body(height),
