@@ -216,7 +216,9 @@ void ReplicaDriver::RequestSync() {
 void ReplicaDriver::SyncLoop() {
   std::unique_lock lock(sync_mu_);
   while (true) {
-    sync_cv_.wait(lock, [&] { return sync_stop_ || sync_requested_ > sync_done_; });
+    sync_cv_.wait(lock, [&] {
+      return sync_stop_ || sync_requested_ > sync_done_.load(std::memory_order_relaxed);
+    });
     if (sync_stop_) return;
     // Every save up to `target` returned on the io thread before it was requested, so this sync
     // covers it (and possibly later ones, which are not counted on).
@@ -225,11 +227,10 @@ void ReplicaDriver::SyncLoop() {
     Status s = log_.Sync();
     lock.lock();
     if (s.ok()) {
-      sync_done_ = target;
-      sync_done_hint_.store(target, std::memory_order_release);
+      sync_done_.store(target, std::memory_order_release);
     } else {
       sync_error_ = std::move(s);
-      sync_failed_hint_.store(true, std::memory_order_release);
+      sync_failed_.store(true, std::memory_order_release);
     }
     boost::asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
       if (!alive.expired()) TakeSynced();
@@ -240,24 +241,23 @@ void ReplicaDriver::SyncLoop() {
 
 void ReplicaDriver::TakeSynced() {
   if (failed_) return;
-  if (sync_done_hint_.load(std::memory_order_acquire) <= synced_ &&
-      !sync_failed_hint_.load(std::memory_order_acquire)) {
-    return;  // nothing new
-  }
-  std::optional<Status> error;
-  {
-    std::lock_guard lock(sync_mu_);
-    synced_ = std::max(synced_, sync_done_);
-    error = sync_error_;
-  }
-  if (error) {
+  if (sync_failed_.load(std::memory_order_acquire)) {
+    Status error;
+    {
+      std::lock_guard lock(sync_mu_);
+      error = *sync_error_;
+    }
     held_.clear();
-    return Fail(*error);
+    return Fail(error);
   }
+  const std::uint64_t done = sync_done_.load(std::memory_order_acquire);
+  if (done <= synced_) return;  // nothing new
+  synced_ = done;
+  // Heights only grow, so the last save covered holds the highest block it covers.
   std::optional<Height> covered;
   for (auto it = save_covers_.begin(); it != save_covers_.end() && it->first <= synced_;
        it = save_covers_.erase(it)) {
-    if (it->second && (!covered || *it->second > *covered)) covered = it->second;
+    if (it->second) covered = it->second;
   }
   if (first_unsynced_block_ && covered && *covered >= *first_unsynced_block_) {
     if (last_appended_ && *last_appended_ > *covered) {

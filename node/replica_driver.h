@@ -21,7 +21,7 @@
 // A failure the replica cannot survive (the consensus log or a block cannot be written) calls
 // on_fatal: the node must stop rather than risk equivocating or forking.
 //
-// Thread-safety: the io_context's thread only.
+// Thread-safety: the io_context's thread only (the sync thread is the driver's own).
 
 #include <atomic>
 #include <chrono>
@@ -157,18 +157,17 @@ class ReplicaDriver {
     consensus::Message message;
   };
   std::deque<Held> held_;
-  // Shared with the sync thread (under sync_mu_): the last save requested and the last synced,
-  // the first failure, and the stop flag. Its completions reach the io thread only while the
-  // driver is alive.
+  // Shared with the sync thread: the last save requested, the first failure and the stop flag
+  // (under sync_mu_), and the last save synced and whether a sync failed (written under sync_mu_,
+  // read by the io thread without it). Its completions reach the io thread only while the driver
+  // is alive.
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   std::uint64_t sync_requested_ = 0;
-  std::uint64_t sync_done_ = 0;
   std::optional<Status> sync_error_;
   bool sync_stop_ = false;
-  // sync_done_ and whether sync_error_ is set, for the io thread to read without the lock.
-  std::atomic<std::uint64_t> sync_done_hint_{0};
-  std::atomic<bool> sync_failed_hint_{false};
+  std::atomic<std::uint64_t> sync_done_{0};
+  std::atomic<bool> sync_failed_{false};
   std::shared_ptr<char> alive_ = std::make_shared<char>();
   std::thread sync_thread_;
 };
