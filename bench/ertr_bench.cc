@@ -52,6 +52,7 @@
 #include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "crypto/secure_buffer.h"
+#include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
 #include "tests/support/local_network.h"
 
@@ -248,6 +249,7 @@ double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>
 }  // namespace
 
 int main(int argc, char** argv) {
+  ertr::proto::PrepareGrpcProcess();
   CLI::App app{"ertr-bench - load a local ertrchain network through the integrator API"};
   Options o;
   app.add_option("--ertrd", o.ertrd, "Path of the ertrd binary")->required();

@@ -27,6 +27,7 @@
 #include "crypto/passphrase.h"
 #include "crypto/secure_buffer.h"
 #include "ledger/policy.h"
+#include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
 #include "proto/receipt.h"
 
@@ -325,6 +326,7 @@ std::string ScopeText(const v1::ConsentScope& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ertr::proto::PrepareGrpcProcess();
   try {
     CLI::App app{"ertrctl - client for an ertrchain network of radiation-oncology departments.",
                  "ertrctl"};

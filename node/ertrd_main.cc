@@ -16,6 +16,7 @@
 #include "node/node.h"
 #include "node/selfcheck.h"
 #include "node/testnet.h"
+#include "proto/grpc_status.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -50,6 +51,7 @@ std::string AllocatorInfo() { return "  allocator system malloc (sanitizer build
 #endif
 
 int main(int argc, char** argv) {
+  ertr::proto::PrepareGrpcProcess();
   try {
     CLI::App app{
         "ertrd - the ertrchain node daemon.\n"

@@ -1,5 +1,7 @@
 #include "proto/grpc_status.h"
 
+#include <absl/synchronization/mutex.h>
+
 namespace ertr::proto {
 
 grpc::StatusCode ToGrpcCode(StatusCode code) {
@@ -60,6 +62,10 @@ StatusCode FromGrpcCode(grpc::StatusCode code) {
     default:
       return StatusCode::kInternal;
   }
+}
+
+void PrepareGrpcProcess() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 }  // namespace ertr::proto
