@@ -64,8 +64,6 @@ StatusCode FromGrpcCode(grpc::StatusCode code) {
   }
 }
 
-void PrepareGrpcProcess() {
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-}
+void PrepareGrpcProcess() { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); }
 
 }  // namespace ertr::proto
