@@ -15,8 +15,12 @@ Result<LtHash16> LtHash16::FromBytes(ByteSpan bytes) {
                             " bytes, found " + std::to_string(bytes.size()));
   }
   LtHash16 h;
-  for (std::size_t i = 0; i < kLanes; ++i) {
-    h.lanes_[i] = static_cast<std::uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(h.lanes_.data(), bytes.data(), kBytes);
+  } else {
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      h.lanes_[i] = static_cast<std::uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+    }
   }
   return h;
 }
@@ -63,6 +67,13 @@ void LtHash16::AddEntry(ByteSpan key, ByteSpan value) { Add(EntryElement(key, va
 void LtHash16::RemoveEntry(ByteSpan key, ByteSpan value) { Remove(EntryElement(key, value)); }
 
 Bytes LtHash16::ToBytes() const {
+  // The lanes as little-endian u16s. A copy where that is the native order: byte by byte, this
+  // was about 0.6 % of a validator's CPU at low load (once per block for its state root).
+  if constexpr (std::endian::native == std::endian::little) {
+    Bytes out(kBytes);
+    std::memcpy(out.data(), lanes_.data(), kBytes);
+    return out;
+  }
   Bytes out;
   out.reserve(kBytes);
   for (std::uint16_t v : lanes_) PutU16Le(out, v);
