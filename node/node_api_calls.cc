@@ -349,13 +349,20 @@ void Node::ApiSubmitBatch(const v1::SubmitTransactionsRequest& req,
 }
 
 Status Node::ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, v1::Receipt& out) {
-  ERTR_ASSIGN_OR_RETURN(auto txs, proto::DecodeBlockBody(block.body));
+  if (!receipt_source_ || receipt_source_->height != block.height ||
+      receipt_source_->header != block.header) {
+    receipt_source_.reset();
+    ERTR_ASSIGN_OR_RETURN(auto decoded, proto::DecodeBlockBody(block.body));
+    ReceiptSource src{block.height, block.header, std::move(decoded), block.tx_hashes};
+    if (src.ids.empty()) {  // a loaded block has none: from the body
+      for (const auto& t : src.txs) src.ids.push_back(t.id);
+    }
+    receipt_source_ = std::move(src);
+  }
+  const auto& txs = receipt_source_->txs;
+  const auto& ids = receipt_source_->ids;
   if (index >= txs.size()) return Status::Internal("transaction index out of range");
   const Bytes tx = proto::EncodeSignedTransaction(txs[index]);
-  std::vector<crypto::Digest> ids = block.tx_hashes;  // a loaded block has none: from the body
-  if (ids.empty()) {
-    for (const auto& t : txs) ids.push_back(t.id);
-  }
   ERTR_ASSIGN_OR_RETURN(Bytes receipt,
                         proto::BuildReceipt(tx, index, ids, block.header, block.certificate));
   if (!out.ParseFromArray(receipt.data(), static_cast<int>(receipt.size()))) {
