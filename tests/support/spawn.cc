@@ -1,9 +1,11 @@
 #include "tests/support/spawn.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 extern char** environ;
@@ -34,8 +36,13 @@ pid_t SpawnLogged(const std::string& exe, const std::vector<std::string>& args,
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // The node dies with the harness (a crashed ertr-bench left four validators running, which
+    // took CPU from every later benchmark on the machine). The signal follows the forking
+    // thread, so spawn from a thread that lives as long as the network (all callers do).
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
     ::dup2(log, 1);
     ::dup2(log, 2);
     if (::close_range(3, ~0U, 0) != 0) {

@@ -18,7 +18,9 @@ namespace ertr::testing {
 
 // Runs `exe` with `args` (argv[1..]), stdout and stderr appended to `log_path`, and the parent's
 // environment plus `extra_env` (NAME, value). Returns the child's pid, or -1 (errno set) if the
-// log cannot be opened or fork fails.
+// log cannot be opened or fork fails. The child is killed (SIGKILL) when the thread that spawned
+// it ends, so that no node outlives a harness that crashed: spawn from the main thread, or from
+// one that outlives the child.
 pid_t SpawnLogged(const std::string& exe, const std::vector<std::string>& args,
                   const std::string& log_path,
                   const std::vector<std::pair<std::string, std::string>>& extra_env = {});
