@@ -393,13 +393,24 @@ void BlobReplicator::SendHave(std::optional<ReplicaId> to,
 }
 
 void BlobReplicator::Publish() {
-  if (unsynced_.empty()) return;
+  if (unsynced_.empty() || syncing_) return;
   std::vector<crypto::Digest> done;
   done.swap(unsynced_);
-  if (auto s = store_.SyncPending(); !s.ok()) {
+  if (!hooks_.sync_in_background) return Published(done, store_.SyncPending());
+  syncing_ = true;
+  hooks_.sync_in_background([this] { return store_.SyncPending(); },
+                            [this, done = std::move(done)](const Status& s) {
+                              syncing_ = false;
+                              Published(done, s);
+                              Publish();  // those stored while it ran
+                            });
+}
+
+void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const Status& sync) {
+  if (!sync.ok()) {
     // Not durable: never announced. They stay uncounted (the node's consensus writes go to
     // the same disk and stop the node if it is failing).
-    log_->error("event=blob_sync_failed blobs={} reason=\"{}\"", done.size(), s.ToString());
+    log_->error("event=blob_sync_failed blobs={} reason=\"{}\"", done.size(), sync.ToString());
     return;
   }
   SendHave(std::nullopt, done);

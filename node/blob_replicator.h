@@ -85,6 +85,11 @@ class BlobReplicator {
     // Pulled blobs completed meanwhile are then synced together, in one SyncPending, and
     // announced in one message. Unset: each pulled blob is synced and announced at once.
     std::function<void(std::function<void()> task)> defer;
+    // Runs `sync` off the io thread (the node: its blob sync thread, so that the event loop does
+    // not wait for the disk), then `then` with its result back on the io thread. Blobs stored
+    // meanwhile wait for the next sync, which starts when this one ends. Unset: synchronously.
+    std::function<void(std::function<Status()> sync, std::function<void(const Status&)> then)>
+        sync_in_background;
     // The clock of stalls and staging; unset: std::chrono::steady_clock (tests set their own).
     std::function<std::chrono::steady_clock::time_point()> now;
   };
@@ -180,8 +185,9 @@ class BlobReplicator {
   // Queues a stored, not yet durable blob for the next Publish (deferred: one for a group).
   void QueuePublish(const crypto::Digest& digest);
   // Syncs the blobs not yet durable (pulled, or uploaded here), then announces them and counts
-  // them as held here.
+  // them as held here (Published). While a sync runs in the background, the next waits for it.
   void Publish();
+  void Published(const std::vector<crypto::Digest>& synced, const Status& sync);
   // Announces `digests` to `to` (every peer when nullopt), in messages of bounded size.
   void SendHave(std::optional<ReplicaId> to, const std::vector<crypto::Digest>& digests);
   // Announces a staged blob to connected peers not told yet until f of them know it.
@@ -210,7 +216,8 @@ class BlobReplicator {
   // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
   // does not count as a holder.
   std::vector<crypto::Digest> unsynced_;
-  std::set<crypto::Digest> unsynced_set_;
+  std::set<crypto::Digest> unsynced_set_;  // also those whose sync is running
+  bool syncing_ = false;                   // a background sync is running
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
   std::uint64_t serve_count_ = 0;
   std::map<crypto::Digest, Staged> staged_;

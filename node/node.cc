@@ -22,9 +22,10 @@ Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
       latency_buckets_(std::size(kLatencyBoundsMs) + 1, 0) {}
 
 Node::~Node() {
-  if (verify_pool_) {
-    verify_pool_->stop();
-    verify_pool_->join();
+  for (auto* pool : {verify_pool_.get(), blob_sync_pool_.get()}) {
+    if (pool == nullptr) continue;
+    pool->stop();
+    pool->join();
   }
   // Close links and listeners while everything their callbacks reach is still alive.
   CloseApi();
@@ -173,6 +174,14 @@ Status Node::Init() {
   blob_hooks.on_available = [this](const crypto::Digest& d) { ReleaseGated(d); };
   blob_hooks.defer = [this](std::function<void()> task) {
     boost::asio::post(io_, std::move(task));
+  };
+  blob_sync_pool_ = std::make_unique<boost::asio::thread_pool>(1);
+  blob_hooks.sync_in_background = [this](std::function<Status()> sync,
+                                         std::function<void(const Status&)> then) {
+    boost::asio::post(*blob_sync_pool_, [this, sync = std::move(sync), then = std::move(then)] {
+      Status s = sync();
+      boost::asio::post(io_, [then, s] { then(s); });
+    });
   };
   replicator_ = std::make_unique<BlobReplicator>(*blobs_, validators_->max_faulty() + 1,
                                                  std::move(blob_hooks), log_);

@@ -62,8 +62,12 @@ struct Pair {
   // tasks wait here until RunDeferred.
   bool grouped = false;
   std::vector<std::function<void()>> deferred;
+  // With `background`: syncs handed to the node's sync thread wait here until RunBackground.
+  bool background = false;
+  std::vector<std::pair<std::function<Status()>, std::function<void(const Status&)>>> syncs;
 
-  explicit Pair(bool grouped_syncs = false) : grouped(grouped_syncs) {
+  explicit Pair(bool grouped_syncs = false, bool background_syncs = false)
+      : grouped(grouped_syncs), background(background_syncs) {
     Make(a, 0, "a");
     Make(b, 1, "b");
     a.replicator->OnPeerConnected(ReplicaId(1));
@@ -86,6 +90,12 @@ struct Pair {
     hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
     hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
     if (grouped) hooks.defer = [this](std::function<void()> task) { deferred.push_back(task); };
+    if (background) {
+      hooks.sync_in_background = [this](std::function<Status()> sync,
+                                        std::function<void(const Status&)> then) {
+        syncs.emplace_back(std::move(sync), std::move(then));
+      };
+    }
     s.replicator = std::make_unique<BlobReplicator>(
         *s.store, 2, std::move(hooks),
         std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
@@ -95,6 +105,13 @@ struct Pair {
     auto tasks = std::move(deferred);
     deferred.clear();
     for (auto& t : tasks) t();
+  }
+  // Runs the background syncs started so far, each followed by its completion (the node: on its
+  // io thread once the sync thread is done).
+  void RunBackground() {
+    auto pending = std::move(syncs);
+    syncs.clear();
+    for (auto& [sync, then] : pending) then(sync());
   }
   // Delivers queued messages, optionally rewriting them in flight.
   void Run(const std::function<void(proto::PeerMessage&)>& tamper = {}) {
@@ -263,6 +280,45 @@ TEST_CASE("pulled blobs are synced and announced together, and count only once s
     REQUIRE(copy.has_value());
     CHECK(*copy == blobs[i]);
   }
+}
+
+TEST_CASE("a background sync announces its blobs when it ends and the next waits for it",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true, /*background_syncs=*/true);
+  auto first = p.a.replicator->StoreLocal(RandomBlob(2500));
+  REQUIRE(first.has_value());
+  p.Run();
+  p.RunDeferred();
+  // b has pulled the first blob and its sync runs in the background: not announced, not counted.
+  REQUIRE(p.syncs.size() == 1);
+  CHECK(p.wire.empty());
+  CHECK(p.b.counting->syncs == 0);
+  CHECK(p.b.replicator->Holders(*first) == 1);
+  // A second blob arrives during that sync: it waits, no second sync starts alongside.
+  auto second = p.a.replicator->StoreLocal(RandomBlob(2600));
+  REQUIRE(second.has_value());
+  p.Run();
+  p.RunDeferred();
+  CHECK(p.syncs.size() == 1);
+  CHECK(p.b.replicator->Holders(*second) == 1);
+  // The first sync ends: only the first blob is announced and counted, and the second's sync
+  // starts.
+  p.RunBackground();
+  CHECK(p.b.counting->syncs == 1);
+  REQUIRE(p.wire.size() == 1);
+  const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(have != nullptr);
+  CHECK(have->digests == std::vector<crypto::Digest>{*first});
+  CHECK(p.b.available == std::vector<crypto::Digest>{*first});
+  CHECK(p.b.replicator->Holders(*second) == 1);
+  REQUIRE(p.syncs.size() == 1);
+  p.Run();
+  p.RunBackground();
+  CHECK(p.b.counting->syncs == 2);
+  CHECK(p.b.available == std::vector<crypto::Digest>{*first, *second});
+  p.Run();
+  CHECK(p.a.available.size() == 2);
+  CHECK(p.syncs.empty());
 }
 
 TEST_CASE("an upload stored unsynced is synced with the group before it is announced or counted",
