@@ -3,7 +3,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <vector>
 
 #include "crypto/envelope.h"
 #include "crypto/hash.h"
@@ -11,6 +14,7 @@
 #include "crypto/lthash.h"
 #include "crypto/payload_cipher.h"
 #include "crypto/secure_buffer.h"
+#include "crypto/session.h"
 #include "crypto/signing.h"
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
@@ -88,6 +92,43 @@ void BM_PayloadDecrypt(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_PayloadDecrypt)->Arg(1 << 20);
+
+// One validator-link frame sealed and opened: every peer message, block and blob chunk pays this
+// once at the sender and once at the receiver.
+void BM_FrameSeal(benchmark::State& state) {
+  crypto::FrameSealer sealer(crypto::SecretKey<32>::Random());
+  Bytes data(static_cast<std::size_t>(state.range(0)), 3);
+  for (auto _ : state) benchmark::DoNotOptimize(sealer.Seal(data, 8));
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_FrameSeal)->Arg(128)->Arg(2048)->Arg(1 << 20);
+
+void BM_FrameOpen(benchmark::State& state) {
+  auto key = crypto::SecretKey<32>::Random();
+  auto copy = [&key] {
+    crypto::SecretKey<32> k;
+    std::copy(key.UnsafeBytes().begin(), key.UnsafeBytes().end(), k.MutableBytes().begin());
+    return k;
+  };
+  // Frames open only in order, so a run of them is sealed ahead and opened again and again.
+  crypto::FrameSealer sealer(copy());
+  Bytes data(static_cast<std::size_t>(state.range(0)), 3);
+  std::vector<Bytes> frames(std::clamp<std::size_t>((64u << 20) / data.size(), 1, 4096));
+  for (Bytes& frame : frames) frame = *sealer.Seal(data);
+  auto opener = std::make_unique<crypto::FrameOpener>(copy());
+  std::size_t next = 0;
+  for (auto _ : state) {
+    if (next == frames.size()) {
+      state.PauseTiming();
+      opener = std::make_unique<crypto::FrameOpener>(copy());
+      next = 0;
+      state.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(opener->Open(frames[next++]));
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_FrameOpen)->Arg(128)->Arg(2048)->Arg(1 << 20);
 
 void BM_EnvelopeSeal(benchmark::State& state) {
   auto inst = crypto::BoxKeyPair::Generate();

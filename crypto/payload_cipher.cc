@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/check.h"
+#include "crypto/chacha_poly.h"
 
 namespace ertr::crypto {
 
@@ -33,6 +34,7 @@ std::uint64_t PayloadCiphertextSize(std::uint64_t plaintext_size, std::uint32_t 
 
 struct PayloadEncryptor::State {
   StreamState stream{};
+  internal::ChaChaPoly engine;
   std::array<std::uint8_t, kPayloadHeaderSize> header{};
   std::uint32_t chunk_size = 0;
   SecureBuffer plain;
@@ -72,12 +74,11 @@ void PayloadEncryptor::EmitChunk(bool final, Bytes& out) {
   }
   std::size_t old = out.size();
   out.resize(old + st.filled + kPayloadChunkOverhead);
-  unsigned long long clen = 0;
-  crypto_secretstream_xchacha20poly1305_push(
-      &st.stream, out.data() + old, &clen, st.plain.data(), st.filled, st.header.data(), kAdSize,
-      final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-            : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
-  ERTR_CHECK(clen == st.filled + kPayloadChunkOverhead);
+  st.engine.SecretstreamPush(st.stream, ByteSpan(st.plain.data(), st.filled),
+                             ByteSpan(st.header.data(), kAdSize),
+                             final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                                   : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
+                             out.data() + old);
   st.plain.Wipe();
   st.filled = 0;
 }
@@ -109,6 +110,7 @@ void PayloadEncryptor::Finish(Bytes& out) {
 struct PayloadDecryptor::State {
   DataKey key;
   StreamState stream{};
+  internal::ChaChaPoly engine;
   Bytes header;
   bool header_done = false;
   std::uint32_t chunk_size = 0;
@@ -136,13 +138,11 @@ Status PayloadDecryptor::DecryptChunk(bool must_be_final, Bytes& out) {
   }
   std::size_t old = out.size();
   out.resize(old + st.cipher.size() - kPayloadChunkOverhead);
-  unsigned long long plen = 0;
-  unsigned char tag = 0;
-  if (crypto_secretstream_xchacha20poly1305_pull(&st.stream, out.data() + old, &plen, &tag,
-                                                 st.cipher.data(), st.cipher.size(),
-                                                 st.header.data(), kAdSize) != 0) {
-    Wipe(MutableByteSpan(out.data() + old, out.size() - old));
-    out.resize(old);
+  const std::size_t plen = st.cipher.size() - kPayloadChunkOverhead;
+  std::uint8_t tag = 0;
+  if (!st.engine.SecretstreamPull(st.stream, st.cipher, ByteSpan(st.header.data(), kAdSize), tag,
+                                  out.data() + old)) {
+    out.resize(old);  // nothing was decrypted
     return Status::DataLoss("payload chunk " + std::to_string(st.chunks) +
                             " failed authentication: the ciphertext was modified or reordered, "
                             "or it was not encrypted with this data key");

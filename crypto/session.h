@@ -6,6 +6,7 @@
 // dropped, reordered or reflected frame fails to open.
 
 #include <cstdint>
+#include <memory>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -14,6 +15,10 @@
 #include "crypto/secret_key.h"
 
 namespace ertr::crypto {
+
+namespace internal {
+class ChaChaPoly;
+}
 
 inline constexpr std::size_t kFrameTagSize = 16;  // Poly1305 tag added to every frame
 
@@ -32,7 +37,10 @@ Result<SessionKeys> DeriveSessionKeys(const BoxKeyPair& own_ephemeral,
 // Seals the frames of one direction. Move-only; the key is zeroed with it.
 class FrameSealer {
  public:
-  explicit FrameSealer(SecretKey<32> key) : key_(std::move(key)) {}
+  explicit FrameSealer(SecretKey<32> key);
+  FrameSealer(FrameSealer&&) noexcept;
+  FrameSealer& operator=(FrameSealer&&) noexcept;
+  ~FrameSealer();
   // plaintext -> ciphertext || tag, under nonce = u64le(counter) || 16 zero bytes; the counter
   // then increments. ResourceExhausted after 2^64 - 1 frames (reconnect for new keys).
   // `reserve_front` zero bytes precede the ciphertext (room for the caller's frame header, so the
@@ -42,6 +50,7 @@ class FrameSealer {
 
  private:
   SecretKey<32> key_;
+  std::unique_ptr<internal::ChaChaPoly> engine_;
   std::uint64_t counter_ = 0;
 };
 
@@ -49,11 +58,15 @@ class FrameSealer {
 // connection must be dropped.
 class FrameOpener {
  public:
-  explicit FrameOpener(SecretKey<32> key) : key_(std::move(key)) {}
+  explicit FrameOpener(SecretKey<32> key);
+  FrameOpener(FrameOpener&&) noexcept;
+  FrameOpener& operator=(FrameOpener&&) noexcept;
+  ~FrameOpener();
   Result<Bytes> Open(ByteSpan frame);
 
  private:
   SecretKey<32> key_;
+  std::unique_ptr<internal::ChaChaPoly> engine_;
   std::uint64_t counter_ = 0;
   bool failed_ = false;
 };

@@ -11,6 +11,7 @@ packages=(
   libboost-dev libsodium-dev librocksdb-dev libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
   libspdlog-dev libcli11-dev catch2 libtomlplusplus-dev libdcmtk-dev libbenchmark-dev
   libabsl-dev  # also a dependency of libgrpc++-dev; named because we use it directly
+  libssl-dev   # the same: libcrypto's ChaCha20 and Poly1305 (ADR 0028)
   libjemalloc-dev
   # tests: TLS certificates for the API test
   openssl

@@ -1,0 +1,237 @@
+#include "crypto/chacha_poly.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "common/check.h"
+
+namespace ertr::crypto::internal {
+
+namespace {
+
+constexpr std::size_t kBlock = 64;
+constexpr std::size_t kTagSize = 16;
+// Ciphertext is encrypted and authenticated in slices of this size, so that Poly1305 reads what
+// ChaCha20 has just written while it is still in the core's cache.
+constexpr std::size_t kSlice = 16 * 1024;
+
+static_assert(crypto_secretstream_xchacha20poly1305_ABYTES == 1 + kTagSize);
+// libsodium's secretstream nonce: u32le(counter) || an 8-byte internal nonce.
+constexpr std::size_t kCounterBytes = 4;
+constexpr std::size_t kInonceBytes = 8;
+static_assert(sizeof(crypto_secretstream_xchacha20poly1305_state::nonce) ==
+              kCounterBytes + kInonceBytes);
+
+// libcrypto's algorithm objects, fetched once for the process (fetching is a locked look-up).
+EVP_CIPHER* ChaCha20() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr);
+  ERTR_CHECK(cipher != nullptr);
+  return cipher;
+}
+
+EVP_MAC* Poly1305() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "POLY1305", nullptr);
+  ERTR_CHECK(mac != nullptr);
+  return mac;
+}
+
+// After a secretstream chunk: the internal nonce absorbs the tag, the counter moves on, and the key
+// is renewed when asked or when the counter wraps (libsodium's own rekeying).
+void AdvanceSecretstream(crypto_secretstream_xchacha20poly1305_state& state, std::uint8_t tag,
+                         const std::uint8_t (&mac)[kTagSize]) {
+  std::uint8_t* counter = state.nonce;
+  std::uint8_t* inonce = state.nonce + kCounterBytes;
+  for (std::size_t i = 0; i < kInonceBytes; ++i) {
+    inonce[i] ^= mac[i];
+  }
+  sodium_increment(counter, kCounterBytes);
+  if ((tag & crypto_secretstream_xchacha20poly1305_TAG_REKEY) != 0 ||
+      sodium_is_zero(counter, kCounterBytes)) {
+    crypto_secretstream_xchacha20poly1305_rekey(&state);
+  }
+}
+
+// The zeros libsodium's secretstream puts after a chunk's ciphertext: its formula,
+// (16 - 64 + n) mod 16, is n mod 16 rather than the padding to a multiple of 16 that RFC 8439
+// uses. Part of the format, so kept.
+std::size_t SecretstreamPadding(std::size_t n) { return (0x10 - kBlock + n) & 0xf; }
+
+}  // namespace
+
+ChaChaPoly::ChaChaPoly() : cipher_(EVP_CIPHER_CTX_new()), mac_(EVP_MAC_CTX_new(Poly1305())) {
+  ERTR_CHECK(cipher_ != nullptr && mac_ != nullptr);
+  ERTR_CHECK(EVP_CipherInit_ex2(cipher_, ChaCha20(), nullptr, nullptr, 1, nullptr) == 1);
+}
+
+ChaChaPoly::~ChaChaPoly() { Release(); }
+
+ChaChaPoly::ChaChaPoly(ChaChaPoly&& other) noexcept
+    : cipher_(std::exchange(other.cipher_, nullptr)), mac_(std::exchange(other.mac_, nullptr)) {}
+
+ChaChaPoly& ChaChaPoly::operator=(ChaChaPoly&& other) noexcept {
+  if (this != &other) {
+    Release();
+    cipher_ = std::exchange(other.cipher_, nullptr);
+    mac_ = std::exchange(other.mac_, nullptr);
+  }
+  return *this;
+}
+
+// Both free functions cleanse the key material the contexts hold.
+void ChaChaPoly::Release() {
+  EVP_CIPHER_CTX_free(cipher_);
+  EVP_MAC_CTX_free(mac_);
+  cipher_ = nullptr;
+  mac_ = nullptr;
+}
+
+void ChaChaPoly::Start(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* first,
+                       std::size_t n) {
+  std::uint8_t iv[16] = {};  // libcrypto's ChaCha20 IV: u32le(block counter) || nonce
+  std::memcpy(iv + 4, nonce12, 12);
+  ERTR_CHECK(EVP_CipherInit_ex2(cipher_, nullptr, key32, iv, 1, nullptr) == 1);
+  std::memset(first, 0, n);
+  Xor(first, first, n);
+}
+
+void ChaChaPoly::Xor(const std::uint8_t* in, std::uint8_t* out, std::size_t n) {
+  while (n > 0) {
+    int len = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
+    int written = 0;
+    ERTR_CHECK(EVP_CipherUpdate(cipher_, out, &written, in, len) == 1 && written == len);
+    in += len;
+    out += len;
+    n -= static_cast<std::size_t>(len);
+  }
+}
+
+void ChaChaPoly::MacStart(const std::uint8_t* key32) {
+  ERTR_CHECK(EVP_MAC_init(mac_, key32, 32, nullptr) == 1);
+}
+
+void ChaChaPoly::MacUpdate(const std::uint8_t* data, std::size_t n) {
+  if (n > 0) ERTR_CHECK(EVP_MAC_update(mac_, data, n) == 1);
+}
+
+void ChaChaPoly::MacZeros(std::size_t n) {
+  static constexpr std::uint8_t kZeros[16] = {};
+  ERTR_CHECK(n <= sizeof(kZeros));
+  MacUpdate(kZeros, n);
+}
+
+void ChaChaPoly::MacPad(std::size_t n) { MacZeros((16 - n % 16) % 16); }
+
+void ChaChaPoly::MacLengths(std::uint64_t ad_len, std::uint64_t data_len) {
+  std::uint8_t lengths[16];
+  for (int i = 0; i < 8; ++i) {
+    lengths[i] = static_cast<std::uint8_t>(ad_len >> (8 * i));
+    lengths[8 + i] = static_cast<std::uint8_t>(data_len >> (8 * i));
+  }
+  MacUpdate(lengths, sizeof(lengths));
+}
+
+void ChaChaPoly::MacFinish(std::uint8_t (&tag)[kTagSize]) {
+  std::size_t len = 0;
+  ERTR_CHECK(EVP_MAC_final(mac_, tag, &len, kTagSize) == 1 && len == kTagSize);
+}
+
+void ChaChaPoly::AeadSeal(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
+                          ByteSpan plain, std::uint8_t* out) {
+  std::uint8_t block[kBlock];
+  Start(key32, nonce12, block, sizeof(block));
+  MacStart(block);
+  sodium_memzero(block, sizeof(block));
+  MacUpdate(ad.data(), ad.size());
+  MacPad(ad.size());
+  for (std::size_t at = 0; at < plain.size(); at += kSlice) {
+    std::size_t n = std::min(kSlice, plain.size() - at);
+    Xor(plain.data() + at, out + at, n);
+    MacUpdate(out + at, n);
+  }
+  MacPad(plain.size());
+  MacLengths(ad.size(), plain.size());
+  std::uint8_t tag[kTagSize];
+  MacFinish(tag);
+  std::memcpy(out + plain.size(), tag, kTagSize);
+}
+
+bool ChaChaPoly::AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
+                          ByteSpan sealed, std::uint8_t* out) {
+  ERTR_CHECK(sealed.size() >= kTagSize);
+  const std::size_t n = sealed.size() - kTagSize;
+  std::uint8_t block[kBlock];
+  Start(key32, nonce12, block, sizeof(block));
+  MacStart(block);
+  sodium_memzero(block, sizeof(block));
+  MacUpdate(ad.data(), ad.size());
+  MacPad(ad.size());
+  MacUpdate(sealed.data(), n);
+  MacPad(n);
+  MacLengths(ad.size(), n);
+  std::uint8_t tag[kTagSize];
+  MacFinish(tag);
+  if (sodium_memcmp(tag, sealed.data() + n, kTagSize) != 0) return false;
+  Xor(sealed.data(), out, n);
+  return true;
+}
+
+void ChaChaPoly::SecretstreamPush(crypto_secretstream_xchacha20poly1305_state& state,
+                                  ByteSpan plain, ByteSpan ad, std::uint8_t tag,
+                                  std::uint8_t* out) {
+  // Block 0 keys Poly1305, block 1 encrypts the tag (padded to a block), the message starts at 2.
+  std::uint8_t blocks[2 * kBlock];
+  Start(state.k, state.nonce, blocks, sizeof(blocks));
+  MacStart(blocks);
+  MacUpdate(ad.data(), ad.size());
+  MacPad(ad.size());
+  std::uint8_t* tag_block = blocks + kBlock;
+  tag_block[0] ^= tag;
+  MacUpdate(tag_block, kBlock);
+  out[0] = tag_block[0];
+  sodium_memzero(blocks, sizeof(blocks));
+  std::uint8_t* c = out + 1;
+  for (std::size_t at = 0; at < plain.size(); at += kSlice) {
+    std::size_t n = std::min(kSlice, plain.size() - at);
+    Xor(plain.data() + at, c + at, n);
+    MacUpdate(c + at, n);
+  }
+  MacZeros(SecretstreamPadding(plain.size()));
+  MacLengths(ad.size(), kBlock + plain.size());
+  std::uint8_t mac[kTagSize];
+  MacFinish(mac);
+  std::memcpy(c + plain.size(), mac, kTagSize);
+  AdvanceSecretstream(state, tag, mac);
+}
+
+bool ChaChaPoly::SecretstreamPull(crypto_secretstream_xchacha20poly1305_state& state,
+                                  ByteSpan sealed, ByteSpan ad, std::uint8_t& tag,
+                                  std::uint8_t* out) {
+  ERTR_CHECK(sealed.size() >= 1 + kTagSize);
+  const std::size_t n = sealed.size() - 1 - kTagSize;
+  std::uint8_t blocks[2 * kBlock];
+  Start(state.k, state.nonce, blocks, sizeof(blocks));
+  MacStart(blocks);
+  MacUpdate(ad.data(), ad.size());
+  MacPad(ad.size());
+  std::uint8_t* tag_block = blocks + kBlock;
+  const std::uint8_t decrypted_tag = tag_block[0] ^ sealed[0];
+  tag_block[0] = sealed[0];
+  MacUpdate(tag_block, kBlock);
+  sodium_memzero(blocks, sizeof(blocks));
+  const std::uint8_t* c = sealed.data() + 1;
+  MacUpdate(c, n);
+  MacZeros(SecretstreamPadding(n));
+  MacLengths(ad.size(), kBlock + n);
+  std::uint8_t mac[kTagSize];
+  MacFinish(mac);
+  if (sodium_memcmp(mac, c + n, kTagSize) != 0) return false;
+  Xor(c, out, n);
+  tag = decrypted_tag;
+  AdvanceSecretstream(state, decrypted_tag, mac);
+  return true;
+}
+
+}  // namespace ertr::crypto::internal

@@ -1,0 +1,68 @@
+#pragma once
+
+// Internal to crypto/: ChaCha20 and Poly1305 (RFC 8439) computed with OpenSSL's libcrypto, whose
+// vectorised code runs 2-3x faster than libsodium's on x86-64 (docs/adr/0028). The two bulk
+// constructions built on them keep the formats libsodium defines, byte for byte (tested against
+// libsodium): the XChaCha20-Poly1305-IETF frames of the validator links (session.cc) and the
+// secretstream chunks of record payloads (payload_cipher.cc). Keys, nonces, headers and rekeying
+// stay with libsodium.
+//
+// Thread-safety: one ChaChaPoly per stream or direction, used by one thread at a time.
+
+#include <openssl/types.h>
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/bytes.h"
+
+namespace ertr::crypto::internal {
+
+class ChaChaPoly {
+ public:
+  ChaChaPoly();  // aborts if libcrypto lacks ChaCha20 or Poly1305 (a broken installation)
+  ~ChaChaPoly();
+  ChaChaPoly(ChaChaPoly&& other) noexcept;
+  ChaChaPoly& operator=(ChaChaPoly&& other) noexcept;
+  ChaChaPoly(const ChaChaPoly&) = delete;
+  ChaChaPoly& operator=(const ChaChaPoly&) = delete;
+
+  // RFC 8439 AEAD: out[0, n) = ciphertext, out[n, n + 16) = tag, for n = plain.size().
+  void AeadSeal(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad, ByteSpan plain,
+                std::uint8_t* out);
+  // Checks the tag of `sealed` (ciphertext || tag) before decrypting it into
+  // out[0, sealed.size() - 16). False, with `out` untouched, if it does not verify.
+  // Requires: sealed.size() >= 16.
+  bool AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
+                ByteSpan sealed, std::uint8_t* out);
+
+  // One secretstream chunk, exactly as libsodium's crypto_secretstream_xchacha20poly1305_push and
+  // _pull, over libsodium's own state (initialised and rekeyed by libsodium).
+  // Push writes plain.size() + 17 bytes to `out`.
+  void SecretstreamPush(crypto_secretstream_xchacha20poly1305_state& state, ByteSpan plain,
+                        ByteSpan ad, std::uint8_t tag, std::uint8_t* out);
+  // Pull writes sealed.size() - 17 bytes to `out` and sets `tag`; false, with `out` untouched and
+  // the state unchanged, if the chunk does not verify. Requires: sealed.size() >= 17.
+  bool SecretstreamPull(crypto_secretstream_xchacha20poly1305_state& state, ByteSpan sealed,
+                        ByteSpan ad, std::uint8_t& tag, std::uint8_t* out);
+
+ private:
+  // Starts the keystream of (key, nonce) at block 0 and writes its first n bytes to `first` (the
+  // Poly1305 key is the first 32); Xor then continues the keystream after them.
+  void Start(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* first,
+             std::size_t n);
+  void Xor(const std::uint8_t* in, std::uint8_t* out, std::size_t n);
+  void MacStart(const std::uint8_t* key32);
+  void MacUpdate(const std::uint8_t* data, std::size_t n);
+  void MacZeros(std::size_t n);  // n <= 16
+  void MacPad(std::size_t n);    // zeros up to the next multiple of 16 after n bytes
+  void MacLengths(std::uint64_t ad_len, std::uint64_t data_len);
+  void MacFinish(std::uint8_t (&tag)[16]);
+  void Release();
+
+  EVP_CIPHER_CTX* cipher_ = nullptr;
+  EVP_MAC_CTX* mac_ = nullptr;
+};
+
+}  // namespace ertr::crypto::internal
