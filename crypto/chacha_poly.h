@@ -37,6 +37,13 @@ class ChaChaPoly {
   bool AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
                 ByteSpan sealed, std::uint8_t* out);
 
+  // The first n bytes of the ChaCha20 keystream of (key, nonce) from block 0 (libsodium's
+  // crypto_stream_chacha20_ietf).
+  void Keystream(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* out,
+                 std::size_t n) {
+    Start(key32, nonce12, out, n);
+  }
+
   // One secretstream chunk, exactly as libsodium's crypto_secretstream_xchacha20poly1305_push and
   // _pull, over libsodium's own state (initialised and rekeyed by libsodium).
   // Push writes plain.size() + 17 bytes to `out`.

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cstring>
 
+#include "crypto/chacha_poly.h"
+
 namespace ertr::crypto {
 
 static_assert(crypto_stream_chacha20_ietf_KEYBYTES == 32);
@@ -29,7 +31,9 @@ void LtHash16::Combine(ByteSpan element, bool add) {
   Digest seed = DomainHash("ertr/lthash/v1", element);
   std::array<std::uint8_t, kBytes> stream{};
   std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> nonce{};
-  crypto_stream_chacha20_ietf(stream.data(), stream.size(), nonce.data(), seed.data());
+  // libcrypto's ChaCha20 (ADR 0028) through one context per thread: the seed is no secret.
+  thread_local internal::ChaChaPoly engine;
+  engine.Keystream(seed.data(), nonce.data(), stream.data(), stream.size());
   // The stream's little-endian u16 lanes, added or subtracted lane-wise (mod 2^16). One loop per
   // direction over plain u16 arrays, which the compiler vectorises.
   std::array<std::uint16_t, kLanes> v;

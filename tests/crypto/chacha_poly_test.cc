@@ -151,6 +151,20 @@ TEST_CASE("RFC 8439 AEAD matches libsodium's and checks its tag before decryptin
   }
 }
 
+TEST_CASE("the ChaCha20 keystream is libsodium's", "[unit][crypto]") {
+  internal::ChaChaPoly engine;
+  for (std::size_t size : kSizes) {
+    Bytes key = RandomBytesOf(32);
+    Bytes nonce = RandomBytesOf(12);
+    Bytes expected(size);
+    crypto_stream_chacha20_ietf(expected.data(), size, nonce.data(), key.data());
+    Bytes got(size, 0xaa);
+    engine.Keystream(key.data(), nonce.data(), got.data(), size);
+    INFO("size " << size);
+    REQUIRE(got == expected);
+  }
+}
+
 TEST_CASE("link frames are libsodium's XChaCha20-Poly1305-IETF under counter nonces",
           "[unit][crypto]") {
   auto key = SecretKey<32>::Random();
