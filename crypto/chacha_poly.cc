@@ -61,7 +61,10 @@ std::size_t SecretstreamPadding(std::size_t n) { return (0x10 - kBlock + n) & 0x
 
 }  // namespace
 
-ChaChaPoly::ChaChaPoly() : cipher_(EVP_CIPHER_CTX_new()), mac_(EVP_MAC_CTX_new(Poly1305())) {
+ChaChaPoly::ChaChaPoly(std::size_t libcrypto_from)
+    : libcrypto_from_(libcrypto_from),
+      cipher_(EVP_CIPHER_CTX_new()),
+      mac_(EVP_MAC_CTX_new(Poly1305())) {
   ERTR_CHECK(cipher_ != nullptr && mac_ != nullptr);
   ERTR_CHECK(EVP_CipherInit_ex2(cipher_, ChaCha20(), nullptr, nullptr, 1, nullptr) == 1);
 }
@@ -69,11 +72,14 @@ ChaChaPoly::ChaChaPoly() : cipher_(EVP_CIPHER_CTX_new()), mac_(EVP_MAC_CTX_new(P
 ChaChaPoly::~ChaChaPoly() { Release(); }
 
 ChaChaPoly::ChaChaPoly(ChaChaPoly&& other) noexcept
-    : cipher_(std::exchange(other.cipher_, nullptr)), mac_(std::exchange(other.mac_, nullptr)) {}
+    : libcrypto_from_(other.libcrypto_from_),
+      cipher_(std::exchange(other.cipher_, nullptr)),
+      mac_(std::exchange(other.mac_, nullptr)) {}
 
 ChaChaPoly& ChaChaPoly::operator=(ChaChaPoly&& other) noexcept {
   if (this != &other) {
     Release();
+    libcrypto_from_ = other.libcrypto_from_;
     cipher_ = std::exchange(other.cipher_, nullptr);
     mac_ = std::exchange(other.mac_, nullptr);
   }
@@ -140,6 +146,11 @@ void ChaChaPoly::MacFinish(std::uint8_t (&tag)[kTagSize]) {
 
 void ChaChaPoly::AeadSeal(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
                           ByteSpan plain, std::uint8_t* out) {
+  if (plain.size() < libcrypto_from_) {
+    crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, plain.data(), plain.size(), ad.data(),
+                                              ad.size(), nullptr, nonce12, key32);
+    return;
+  }
   std::uint8_t block[kBlock];
   Start(key32, nonce12, block, sizeof(block));
   MacStart(block);
@@ -162,6 +173,11 @@ bool ChaChaPoly::AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12
                           ByteSpan sealed, std::uint8_t* out) {
   ERTR_CHECK(sealed.size() >= kTagSize);
   const std::size_t n = sealed.size() - kTagSize;
+  if (n < libcrypto_from_) {
+    return crypto_aead_chacha20poly1305_ietf_decrypt(out, nullptr, nullptr, sealed.data(),
+                                                     sealed.size(), ad.data(), ad.size(), nonce12,
+                                                     key32) == 0;
+  }
   std::uint8_t block[kBlock];
   Start(key32, nonce12, block, sizeof(block));
   MacStart(block);
@@ -181,6 +197,11 @@ bool ChaChaPoly::AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12
 void ChaChaPoly::SecretstreamPush(crypto_secretstream_xchacha20poly1305_state& state,
                                   ByteSpan plain, ByteSpan ad, std::uint8_t tag,
                                   std::uint8_t* out) {
+  if (plain.size() < libcrypto_from_) {
+    crypto_secretstream_xchacha20poly1305_push(&state, out, nullptr, plain.data(), plain.size(),
+                                               ad.data(), ad.size(), tag);
+    return;
+  }
   // Block 0 keys Poly1305, block 1 encrypts the tag (padded to a block), the message starts at 2.
   std::uint8_t blocks[2 * kBlock];
   Start(state.k, state.nonce, blocks, sizeof(blocks));
@@ -211,6 +232,10 @@ bool ChaChaPoly::SecretstreamPull(crypto_secretstream_xchacha20poly1305_state& s
                                   std::uint8_t* out) {
   ERTR_CHECK(sealed.size() >= 1 + kTagSize);
   const std::size_t n = sealed.size() - 1 - kTagSize;
+  if (n < libcrypto_from_) {
+    return crypto_secretstream_xchacha20poly1305_pull(&state, out, nullptr, &tag, sealed.data(),
+                                                      sealed.size(), ad.data(), ad.size()) == 0;
+  }
   std::uint8_t blocks[2 * kBlock];
   Start(state.k, state.nonce, blocks, sizeof(blocks));
   MacStart(blocks);
