@@ -99,6 +99,7 @@ void ChaChaPoly::Start(const std::uint8_t* key32, const std::uint8_t* nonce12, s
   std::uint8_t iv[16] = {};  // libcrypto's ChaCha20 IV: u32le(block counter) || nonce
   std::memcpy(iv + 4, nonce12, 12);
   ERTR_CHECK(EVP_CipherInit_ex2(cipher_, nullptr, key32, iv, 1, nullptr) == 1);
+  if (n == 0) return;  // `first` may be null
   std::memset(first, 0, n);
   Xor(first, first, n);
 }
@@ -144,6 +145,22 @@ void ChaChaPoly::MacFinish(std::uint8_t (&tag)[kTagSize]) {
   ERTR_CHECK(EVP_MAC_final(mac_, tag, &len, kTagSize) == 1 && len == kTagSize);
 }
 
+void ChaChaPoly::Begin(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
+                       std::uint8_t* first, std::size_t n) {
+  Start(key32, nonce12, first, n);
+  MacStart(first);
+  MacUpdate(ad.data(), ad.size());
+  MacPad(ad.size());
+}
+
+void ChaChaPoly::EncryptAndMac(ByteSpan plain, std::uint8_t* out) {
+  for (std::size_t at = 0; at < plain.size(); at += kSlice) {
+    const std::size_t n = std::min(kSlice, plain.size() - at);
+    Xor(plain.data() + at, out + at, n);
+    MacUpdate(out + at, n);
+  }
+}
+
 void ChaChaPoly::AeadSeal(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
                           ByteSpan plain, std::uint8_t* out) {
   if (plain.size() < libcrypto_from_) {
@@ -152,16 +169,9 @@ void ChaChaPoly::AeadSeal(const std::uint8_t* key32, const std::uint8_t* nonce12
     return;
   }
   std::uint8_t block[kBlock];
-  Start(key32, nonce12, block, sizeof(block));
-  MacStart(block);
+  Begin(key32, nonce12, ad, block, sizeof(block));
   sodium_memzero(block, sizeof(block));
-  MacUpdate(ad.data(), ad.size());
-  MacPad(ad.size());
-  for (std::size_t at = 0; at < plain.size(); at += kSlice) {
-    std::size_t n = std::min(kSlice, plain.size() - at);
-    Xor(plain.data() + at, out + at, n);
-    MacUpdate(out + at, n);
-  }
+  EncryptAndMac(plain, out);
   MacPad(plain.size());
   MacLengths(ad.size(), plain.size());
   std::uint8_t tag[kTagSize];
@@ -179,11 +189,8 @@ bool ChaChaPoly::AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12
                                                      key32) == 0;
   }
   std::uint8_t block[kBlock];
-  Start(key32, nonce12, block, sizeof(block));
-  MacStart(block);
+  Begin(key32, nonce12, ad, block, sizeof(block));
   sodium_memzero(block, sizeof(block));
-  MacUpdate(ad.data(), ad.size());
-  MacPad(ad.size());
   MacUpdate(sealed.data(), n);
   MacPad(n);
   MacLengths(ad.size(), n);
@@ -204,21 +211,14 @@ void ChaChaPoly::SecretstreamPush(crypto_secretstream_xchacha20poly1305_state& s
   }
   // Block 0 keys Poly1305, block 1 encrypts the tag (padded to a block), the message starts at 2.
   std::uint8_t blocks[2 * kBlock];
-  Start(state.k, state.nonce, blocks, sizeof(blocks));
-  MacStart(blocks);
-  MacUpdate(ad.data(), ad.size());
-  MacPad(ad.size());
+  Begin(state.k, state.nonce, ad, blocks, sizeof(blocks));
   std::uint8_t* tag_block = blocks + kBlock;
   tag_block[0] ^= tag;
   MacUpdate(tag_block, kBlock);
   out[0] = tag_block[0];
   sodium_memzero(blocks, sizeof(blocks));
   std::uint8_t* c = out + 1;
-  for (std::size_t at = 0; at < plain.size(); at += kSlice) {
-    std::size_t n = std::min(kSlice, plain.size() - at);
-    Xor(plain.data() + at, c + at, n);
-    MacUpdate(c + at, n);
-  }
+  EncryptAndMac(plain, c);
   MacZeros(SecretstreamPadding(plain.size()));
   MacLengths(ad.size(), kBlock + plain.size());
   std::uint8_t mac[kTagSize];
@@ -237,10 +237,7 @@ bool ChaChaPoly::SecretstreamPull(crypto_secretstream_xchacha20poly1305_state& s
                                                       sealed.size(), ad.data(), ad.size()) == 0;
   }
   std::uint8_t blocks[2 * kBlock];
-  Start(state.k, state.nonce, blocks, sizeof(blocks));
-  MacStart(blocks);
-  MacUpdate(ad.data(), ad.size());
-  MacPad(ad.size());
+  Begin(state.k, state.nonce, ad, blocks, sizeof(blocks));
   std::uint8_t* tag_block = blocks + kBlock;
   const std::uint8_t decrypted_tag = tag_block[0] ^ sealed[0];
   tag_block[0] = sealed[0];

@@ -70,6 +70,11 @@ class ChaChaPoly {
   // Poly1305 key is the first 32); Xor then continues the keystream after them.
   void Start(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* first,
              std::size_t n);
+  // Start, then Poly1305 keyed with first[0, 32) over the associated data and its padding.
+  void Begin(const std::uint8_t* key32, const std::uint8_t* nonce12, ByteSpan ad,
+             std::uint8_t* first, std::size_t n);
+  // Encrypts `plain` into `out` and authenticates the ciphertext, slice by slice.
+  void EncryptAndMac(ByteSpan plain, std::uint8_t* out);
   void Xor(const std::uint8_t* in, std::uint8_t* out, std::size_t n);
   void MacStart(const std::uint8_t* key32);
   void MacUpdate(const std::uint8_t* data, std::size_t n);
