@@ -1,5 +1,6 @@
 #include "crypto/chacha_poly.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -26,16 +27,26 @@ static_assert(sizeof(crypto_secretstream_xchacha20poly1305_state::nonce) ==
               kCounterBytes + kInonceBytes);
 
 // libcrypto's algorithm objects, fetched once for the process (fetching is a locked look-up).
-EVP_CIPHER* ChaCha20() {
-  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr);
-  ERTR_CHECK(cipher != nullptr);
-  return cipher;
-}
+// Both null where libcrypto's configuration offers no ChaCha20 or Poly1305 (a provider set
+// without them, such as a FIPS-only one): then every message goes to libsodium.
+struct Algorithms {
+  EVP_CIPHER* chacha20 = nullptr;
+  EVP_MAC* poly1305 = nullptr;
+};
 
-EVP_MAC* Poly1305() {
-  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "POLY1305", nullptr);
-  ERTR_CHECK(mac != nullptr);
-  return mac;
+const Algorithms& Libcrypto() {
+  static const Algorithms algorithms = [] {
+    Algorithms a{EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr),
+                 EVP_MAC_fetch(nullptr, "POLY1305", nullptr)};
+    if (a.chacha20 == nullptr || a.poly1305 == nullptr) {
+      EVP_CIPHER_free(a.chacha20);
+      EVP_MAC_free(a.poly1305);
+      a = {};
+      ERR_clear_error();  // leave no failed fetch on this thread's queue for gRPC's TLS to find
+    }
+    return a;
+  }();
+  return algorithms;
 }
 
 // After a secretstream chunk: the internal nonce absorbs the tag, the counter moves on, and the key
@@ -61,12 +72,18 @@ std::size_t SecretstreamPadding(std::size_t n) { return (0x10 - kBlock + n) & 0x
 
 }  // namespace
 
-ChaChaPoly::ChaChaPoly(std::size_t libcrypto_from)
-    : libcrypto_from_(libcrypto_from),
-      cipher_(EVP_CIPHER_CTX_new()),
-      mac_(EVP_MAC_CTX_new(Poly1305())) {
+bool LibcryptoAvailable() { return Libcrypto().chacha20 != nullptr; }
+
+ChaChaPoly::ChaChaPoly(std::size_t libcrypto_from) : libcrypto_from_(libcrypto_from) {
+  const Algorithms& libcrypto = Libcrypto();
+  if (libcrypto.chacha20 == nullptr) {
+    libcrypto_from_ = SIZE_MAX;
+    return;
+  }
+  cipher_ = EVP_CIPHER_CTX_new();
+  mac_ = EVP_MAC_CTX_new(libcrypto.poly1305);
   ERTR_CHECK(cipher_ != nullptr && mac_ != nullptr);
-  ERTR_CHECK(EVP_CipherInit_ex2(cipher_, ChaCha20(), nullptr, nullptr, 1, nullptr) == 1);
+  ERTR_CHECK(EVP_CipherInit_ex2(cipher_, libcrypto.chacha20, nullptr, nullptr, 1, nullptr) == 1);
 }
 
 ChaChaPoly::~ChaChaPoly() { Release(); }
@@ -92,6 +109,16 @@ void ChaChaPoly::Release() {
   EVP_MAC_CTX_free(mac_);
   cipher_ = nullptr;
   mac_ = nullptr;
+}
+
+void ChaChaPoly::Keystream(const std::uint8_t* key32, const std::uint8_t* nonce12,
+                           std::uint8_t* out, std::size_t n) {
+  if (n == 0) return;
+  if (cipher_ == nullptr) {
+    crypto_stream_chacha20_ietf(out, n, nonce12, key32);
+    return;
+  }
+  Start(key32, nonce12, out, n);
 }
 
 void ChaChaPoly::Start(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* first,

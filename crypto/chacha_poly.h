@@ -24,10 +24,13 @@ namespace ertr::crypto::internal {
 // flight in the null-op mode was 3.5 % slower with every frame on libcrypto, ADR 0028).
 inline constexpr std::size_t kLibcryptoFrom = 16 * 1024;
 
+// Whether libcrypto's configuration offers ChaCha20 and Poly1305. Where it does not (a provider
+// set without them, such as a FIPS-only one), every message goes to libsodium, with the same bytes.
+bool LibcryptoAvailable();
+
 class ChaChaPoly {
  public:
-  // Aborts if libcrypto lacks ChaCha20 or Poly1305 (a broken installation). `libcrypto_from`
-  // is for tests, which use 0 to check libcrypto's path at every size.
+  // `libcrypto_from` is for tests, which use 0 to check libcrypto's path at every size.
   explicit ChaChaPoly(std::size_t libcrypto_from = kLibcryptoFrom);
   ~ChaChaPoly();
   ChaChaPoly(ChaChaPoly&& other) noexcept;
@@ -49,9 +52,7 @@ class ChaChaPoly {
   // crypto_stream_chacha20_ietf), from libcrypto at every size: the state root calls it for
   // 2 KiB at a time, in tight loops.
   void Keystream(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* out,
-                 std::size_t n) {
-    Start(key32, nonce12, out, n);
-  }
+                 std::size_t n);
 
   // One secretstream chunk, exactly as libsodium's crypto_secretstream_xchacha20poly1305_push and
   // _pull, over libsodium's own state (initialised and rekeyed by libsodium).

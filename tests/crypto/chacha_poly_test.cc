@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -175,6 +176,32 @@ TEST_CASE("the ChaCha20 keystream is libsodium's", "[unit][crypto]") {
     INFO("size " << size);
     REQUIRE(got == expected);
   }
+}
+
+// Run twice by ctest: as it is, where this machine's libcrypto offers ChaCha20 and Poly1305, and
+// under tests/crypto/openssl-without-chacha.cnf with ERTR_TEST_NO_LIBCRYPTO_CHACHA set, where it
+// offers neither and the engine must fall back to libsodium at every size.
+TEST_CASE("without libcrypto's ChaCha20 every message goes to libsodium with the same bytes",
+          "[unit][crypto]") {
+  const bool expect_missing = std::getenv("ERTR_TEST_NO_LIBCRYPTO_CHACHA") != nullptr;
+  REQUIRE(internal::LibcryptoAvailable() == !expect_missing);
+  internal::ChaChaPoly engine(0);  // libcrypto at every size where it can
+  Bytes key = RandomBytesOf(32);
+  Bytes nonce = RandomBytesOf(12);
+  Bytes plain = RandomBytesOf(70001);
+  Bytes expected(plain.size() + 16);
+  crypto_aead_chacha20poly1305_ietf_encrypt(expected.data(), nullptr, plain.data(), plain.size(),
+                                            nullptr, 0, nullptr, nonce.data(), key.data());
+  Bytes got(expected.size());
+  engine.AeadSeal(key.data(), nonce.data(), {}, plain, got.data());
+  CHECK(got == expected);
+  Bytes stream(2048);
+  crypto_stream_chacha20_ietf(expected.data(), stream.size(), nonce.data(), key.data());
+  engine.Keystream(key.data(), nonce.data(), stream.data(), stream.size());
+  CHECK(stream == Bytes(expected.begin(), expected.begin() + 2048));
+  State ours = FreshState();
+  State theirs = ours;
+  CheckPush(engine, ours, theirs, plain, {}, kTags[0]);
 }
 
 TEST_CASE("link frames are libsodium's XChaCha20-Poly1305-IETF under counter nonces",
