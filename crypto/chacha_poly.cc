@@ -74,12 +74,11 @@ std::size_t SecretstreamPadding(std::size_t n) { return (0x10 - kBlock + n) & 0x
 
 bool LibcryptoAvailable() { return Libcrypto().chacha20 != nullptr; }
 
-ChaChaPoly::ChaChaPoly(std::size_t libcrypto_from) : libcrypto_from_(libcrypto_from) {
+ChaChaPoly::ChaChaPoly(std::size_t libcrypto_from)
+    : libcrypto_from_(LibcryptoAvailable() ? libcrypto_from : SIZE_MAX) {}
+
+void ChaChaPoly::MakeContexts() {
   const Algorithms& libcrypto = Libcrypto();
-  if (libcrypto.chacha20 == nullptr) {
-    libcrypto_from_ = SIZE_MAX;
-    return;
-  }
   cipher_ = EVP_CIPHER_CTX_new();
   mac_ = EVP_MAC_CTX_new(libcrypto.poly1305);
   ERTR_CHECK(cipher_ != nullptr && mac_ != nullptr);
@@ -114,7 +113,7 @@ void ChaChaPoly::Release() {
 void ChaChaPoly::Keystream(const std::uint8_t* key32, const std::uint8_t* nonce12,
                            std::uint8_t* out, std::size_t n) {
   if (n == 0) return;
-  if (cipher_ == nullptr) {
+  if (libcrypto_from_ == SIZE_MAX) {
     crypto_stream_chacha20_ietf(out, n, nonce12, key32);
     return;
   }
@@ -123,6 +122,7 @@ void ChaChaPoly::Keystream(const std::uint8_t* key32, const std::uint8_t* nonce1
 
 void ChaChaPoly::Start(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* first,
                        std::size_t n) {
+  if (cipher_ == nullptr) MakeContexts();
   std::uint8_t iv[16] = {};  // libcrypto's ChaCha20 IV: u32le(block counter) || nonce
   std::memcpy(iv + 4, nonce12, 12);
   ERTR_CHECK(EVP_CipherInit_ex2(cipher_, nullptr, key32, iv, 1, nullptr) == 1);

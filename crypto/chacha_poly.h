@@ -4,8 +4,8 @@
 // vectorised code runs 2-3x faster than libsodium's on x86-64 (docs/adr/0028). The two bulk
 // constructions built on them keep the formats libsodium defines, byte for byte (tested against
 // libsodium): the XChaCha20-Poly1305-IETF frames of the validator links (session.cc) and the
-// secretstream chunks of record payloads (payload_cipher.cc). Keys, nonces, headers and rekeying
-// stay with libsodium.
+// secretstream chunks of record payloads (payload_cipher.cc). Keys, nonces, headers, rekeying and
+// messages under kLibcryptoFrom stay with libsodium.
 //
 // Thread-safety: one ChaChaPoly per stream or direction, used by one thread at a time.
 
@@ -20,8 +20,9 @@
 namespace ertr::crypto::internal {
 
 // Messages shorter than this go to libsodium's own functions instead (the same bytes): for a
-// vote or a small record, libcrypto's per-call set-up outweighs its faster loops (one command in
-// flight in the null-op mode was 3.5 % slower with every frame on libcrypto, ADR 0028).
+// vote or a small record, libcrypto's per-call set-up costs about what its faster loops save
+// (with every frame on libcrypto, one null command in flight cost 3 % more validator CPU, at the
+// edge of the noise: ADR 0028).
 inline constexpr std::size_t kLibcryptoFrom = 16 * 1024;
 
 // Whether libcrypto's configuration offers ChaCha20 and Poly1305. Where it does not (a provider
@@ -30,7 +31,8 @@ bool LibcryptoAvailable();
 
 class ChaChaPoly {
  public:
-  // `libcrypto_from` is for tests, which use 0 to check libcrypto's path at every size.
+  // `libcrypto_from` is for tests, which use 0 to check libcrypto's path at every size. The
+  // libcrypto contexts are made on first use, so short messages alone never allocate them.
   explicit ChaChaPoly(std::size_t libcrypto_from = kLibcryptoFrom);
   ~ChaChaPoly();
   ChaChaPoly(ChaChaPoly&& other) noexcept;
@@ -49,8 +51,8 @@ class ChaChaPoly {
                 ByteSpan sealed, std::uint8_t* out);
 
   // The first n bytes of the ChaCha20 keystream of (key, nonce) from block 0 (libsodium's
-  // crypto_stream_chacha20_ietf), from libcrypto at every size: the state root calls it for
-  // 2 KiB at a time, in tight loops.
+  // crypto_stream_chacha20_ietf), from libcrypto at every size where it is available: the state
+  // root calls it for 2 KiB at a time, in tight loops.
   void Keystream(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* out,
                  std::size_t n);
 
@@ -83,6 +85,7 @@ class ChaChaPoly {
   void MacPad(std::size_t n);    // zeros up to the next multiple of 16 after n bytes
   void MacLengths(std::uint64_t ad_len, std::uint64_t data_len);
   void MacFinish(std::uint8_t (&tag)[16]);
+  void MakeContexts();
   void Release();
 
   std::size_t libcrypto_from_;
