@@ -2,8 +2,6 @@
 
 #include <sodium.h>
 
-#include <array>
-
 #include "crypto/chacha_poly.h"
 
 namespace ertr::crypto {
