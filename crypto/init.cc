@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "crypto/chacha_poly.h"
+
 namespace ertr::crypto {
 
 Status Init() {
@@ -10,5 +12,7 @@ Status Init() {
   }
   return Status::Ok();
 }
+
+bool BulkCiphersOnLibcrypto() { return internal::LibcryptoAvailable(); }
 
 }  // namespace ertr::crypto

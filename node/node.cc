@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "crypto/passphrase.h"
 #include "ledger/queries.h"
@@ -240,8 +241,17 @@ Status Node::Init() {
       log_);
   http_ = std::make_unique<HttpServer>(io_, config_.http_host, config_.http_port,
                                        [this](const HttpRequest& r) { return OnHttp(r); });
-  log_->info("event=node_opened chain={} validator={} institution={} height={} view={}", chain_id_,
-             index, config_.institution_id, last.value(), state.view.value());
+  const bool bulk_on_libcrypto = crypto::BulkCiphersOnLibcrypto();
+  if (!bulk_on_libcrypto) {
+    log_->warn(
+        "event=bulk_ciphers_on_libsodium reason=\"OpenSSL's configuration (OPENSSL_CONF) offers no "
+        "ChaCha20 or Poly1305: large payloads and blocks are encrypted with libsodium, in the same "
+        "format but more slowly (docs/adr/0028)\"");
+  }
+  log_->info(
+      "event=node_opened chain={} validator={} institution={} height={} view={} bulk_ciphers={}",
+      chain_id_, index, config_.institution_id, last.value(), state.view.value(),
+      bulk_on_libcrypto ? "libcrypto" : "libsodium");
   return Status::Ok();
 }
 
