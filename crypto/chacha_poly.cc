@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "crypto/init.h"
 
 namespace ertr::crypto::internal {
 
@@ -70,12 +71,23 @@ void AdvanceSecretstream(crypto_secretstream_xchacha20poly1305_state& state, std
 // uses. Part of the format, so kept.
 std::size_t SecretstreamPadding(std::size_t n) { return (0x10 - kBlock + n) & 0xf; }
 
+// RFC 8439's padding: zeros up to the next multiple of 16.
+std::size_t PadTo16(std::size_t n) { return (16 - n % 16) % 16; }
+
 }  // namespace
 
-bool LibcryptoAvailable() { return Libcrypto().chacha20 != nullptr; }
+}  // namespace ertr::crypto::internal
+
+namespace ertr::crypto {
+
+bool BulkCiphersOnLibcrypto() { return internal::Libcrypto().chacha20 != nullptr; }
+
+}  // namespace ertr::crypto
+
+namespace ertr::crypto::internal {
 
 ChaChaPoly::ChaChaPoly(std::size_t libcrypto_from)
-    : libcrypto_from_(LibcryptoAvailable() ? libcrypto_from : SIZE_MAX) {}
+    : libcrypto_from_(BulkCiphersOnLibcrypto() ? libcrypto_from : SIZE_MAX) {}
 
 void ChaChaPoly::MakeContexts() {
   const Algorithms& libcrypto = Libcrypto();
@@ -126,7 +138,6 @@ void ChaChaPoly::Start(const std::uint8_t* key32, const std::uint8_t* nonce12, s
   std::uint8_t iv[16] = {};  // libcrypto's ChaCha20 IV: u32le(block counter) || nonce
   std::memcpy(iv + 4, nonce12, 12);
   ERTR_CHECK(EVP_CipherInit_ex2(cipher_, nullptr, key32, iv, 1, nullptr) == 1);
-  if (n == 0) return;  // `first` may be null
   std::memset(first, 0, n);
   Xor(first, first, n);
 }
@@ -156,18 +167,17 @@ void ChaChaPoly::MacZeros(std::size_t n) {
   MacUpdate(kZeros, n);
 }
 
-void ChaChaPoly::MacPad(std::size_t n) { MacZeros((16 - n % 16) % 16); }
+void ChaChaPoly::MacPad(std::size_t n) { MacZeros(PadTo16(n)); }
 
-void ChaChaPoly::MacLengths(std::uint64_t ad_len, std::uint64_t data_len) {
+void ChaChaPoly::MacEnd(std::size_t zeros, std::uint64_t ad_len, std::uint64_t data_len,
+                        std::uint8_t (&tag)[kTagSize]) {
+  MacZeros(zeros);
   std::uint8_t lengths[16];
   for (int i = 0; i < 8; ++i) {
     lengths[i] = static_cast<std::uint8_t>(ad_len >> (8 * i));
     lengths[8 + i] = static_cast<std::uint8_t>(data_len >> (8 * i));
   }
   MacUpdate(lengths, sizeof(lengths));
-}
-
-void ChaChaPoly::MacFinish(std::uint8_t (&tag)[kTagSize]) {
   std::size_t len = 0;
   ERTR_CHECK(EVP_MAC_final(mac_, tag, &len, kTagSize) == 1 && len == kTagSize);
 }
@@ -199,10 +209,8 @@ void ChaChaPoly::AeadSeal(const std::uint8_t* key32, const std::uint8_t* nonce12
   Begin(key32, nonce12, ad, block, sizeof(block));
   sodium_memzero(block, sizeof(block));
   EncryptAndMac(plain, out);
-  MacPad(plain.size());
-  MacLengths(ad.size(), plain.size());
   std::uint8_t tag[kTagSize];
-  MacFinish(tag);
+  MacEnd(PadTo16(plain.size()), ad.size(), plain.size(), tag);
   std::memcpy(out + plain.size(), tag, kTagSize);
 }
 
@@ -219,10 +227,8 @@ bool ChaChaPoly::AeadOpen(const std::uint8_t* key32, const std::uint8_t* nonce12
   Begin(key32, nonce12, ad, block, sizeof(block));
   sodium_memzero(block, sizeof(block));
   MacUpdate(sealed.data(), n);
-  MacPad(n);
-  MacLengths(ad.size(), n);
   std::uint8_t tag[kTagSize];
-  MacFinish(tag);
+  MacEnd(PadTo16(n), ad.size(), n, tag);
   if (sodium_memcmp(tag, sealed.data() + n, kTagSize) != 0) return false;
   Xor(sealed.data(), out, n);
   return true;
@@ -246,10 +252,8 @@ void ChaChaPoly::SecretstreamPush(crypto_secretstream_xchacha20poly1305_state& s
   sodium_memzero(blocks, sizeof(blocks));
   std::uint8_t* c = out + 1;
   EncryptAndMac(plain, c);
-  MacZeros(SecretstreamPadding(plain.size()));
-  MacLengths(ad.size(), kBlock + plain.size());
   std::uint8_t mac[kTagSize];
-  MacFinish(mac);
+  MacEnd(SecretstreamPadding(plain.size()), ad.size(), kBlock + plain.size(), mac);
   std::memcpy(c + plain.size(), mac, kTagSize);
   AdvanceSecretstream(state, tag, mac);
 }
@@ -272,10 +276,8 @@ bool ChaChaPoly::SecretstreamPull(crypto_secretstream_xchacha20poly1305_state& s
   sodium_memzero(blocks, sizeof(blocks));
   const std::uint8_t* c = sealed.data() + 1;
   MacUpdate(c, n);
-  MacZeros(SecretstreamPadding(n));
-  MacLengths(ad.size(), kBlock + n);
   std::uint8_t mac[kTagSize];
-  MacFinish(mac);
+  MacEnd(SecretstreamPadding(n), ad.size(), kBlock + n, mac);
   if (sodium_memcmp(mac, c + n, kTagSize) != 0) return false;
   Xor(c, out, n);
   tag = decrypted_tag;

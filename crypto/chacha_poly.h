@@ -25,10 +25,6 @@ namespace ertr::crypto::internal {
 // edge of the noise: ADR 0028).
 inline constexpr std::size_t kLibcryptoFrom = 16 * 1024;
 
-// Whether libcrypto's configuration offers ChaCha20 and Poly1305. Where it does not (a provider
-// set without them, such as a FIPS-only one), every message goes to libsodium, with the same bytes.
-bool LibcryptoAvailable();
-
 class ChaChaPoly {
  public:
   // `libcrypto_from` is for tests, which use 0 to check libcrypto's path at every size. The
@@ -70,7 +66,7 @@ class ChaChaPoly {
 
  private:
   // Starts the keystream of (key, nonce) at block 0 and writes its first n bytes to `first` (the
-  // Poly1305 key is the first 32); Xor then continues the keystream after them.
+  // Poly1305 key is the first 32); Xor then continues the keystream after them. Requires: n > 0.
   void Start(const std::uint8_t* key32, const std::uint8_t* nonce12, std::uint8_t* first,
              std::size_t n);
   // Start, then Poly1305 keyed with first[0, 32) over the associated data and its padding.
@@ -83,8 +79,9 @@ class ChaChaPoly {
   void MacUpdate(const std::uint8_t* data, std::size_t n);
   void MacZeros(std::size_t n);  // n <= 16
   void MacPad(std::size_t n);    // zeros up to the next multiple of 16 after n bytes
-  void MacLengths(std::uint64_t ad_len, std::uint64_t data_len);
-  void MacFinish(std::uint8_t (&tag)[16]);
+  // `zeros` zero bytes, then u64le(ad_len) || u64le(data_len), then the tag.
+  void MacEnd(std::size_t zeros, std::uint64_t ad_len, std::uint64_t data_len,
+              std::uint8_t (&tag)[16]);
   void MakeContexts();
   void Release();
 

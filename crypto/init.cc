@@ -2,8 +2,6 @@
 
 #include <sodium.h>
 
-#include "crypto/chacha_poly.h"
-
 namespace ertr::crypto {
 
 Status Init() {
@@ -12,7 +10,5 @@ Status Init() {
   }
   return Status::Ok();
 }
-
-bool BulkCiphersOnLibcrypto() { return internal::LibcryptoAvailable(); }
 
 }  // namespace ertr::crypto

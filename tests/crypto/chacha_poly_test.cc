@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "crypto/init.h"
 #include "crypto/secure_buffer.h"
 #include "crypto/session.h"
 
@@ -184,7 +185,7 @@ TEST_CASE("the ChaCha20 keystream is libsodium's", "[unit][crypto]") {
 TEST_CASE("without libcrypto's ChaCha20 every message goes to libsodium with the same bytes",
           "[unit][crypto]") {
   const bool expect_missing = std::getenv("ERTR_TEST_NO_LIBCRYPTO_CHACHA") != nullptr;
-  REQUIRE(internal::LibcryptoAvailable() == !expect_missing);
+  REQUIRE(BulkCiphersOnLibcrypto() == !expect_missing);
   internal::ChaChaPoly engine(0);  // libcrypto at every size where it can
   Bytes key = RandomBytesOf(32);
   Bytes nonce = RandomBytesOf(12);
