@@ -90,8 +90,14 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
   return Status::Ok();
 }
 
-bool BlobReplicator::Fetch(const crypto::Digest& digest) {
-  return store_.Contains(digest) || FetchAbsent(digest);
+bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source) {
+  if (store_.Contains(digest)) return true;
+  // Bounded like the holders: a stream of records naming sources cannot grow it without limit.
+  if (source && !settled_.count(digest) &&
+      (sources_.size() < kMaxTrackedBlobs || sources_.count(digest))) {
+    sources_.insert_or_assign(digest, *source);
+  }
+  return FetchAbsent(digest);
 }
 
 bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
@@ -181,6 +187,15 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   const std::size_t before = it->second.size() + own;
   it->second.insert(peer);
   if (fresh && !stored) Want(digest);
+  // A pull from a named source that is not a holder and has sent nothing yet: the source may not
+  // hold the blob at all (a record can name any institution), so the announced holder takes over.
+  if (auto pull = pulls_.find(digest); pull != pulls_.end() && pull->second.from != peer &&
+                                       !it->second.count(pull->second.from) &&
+                                       pull->second.writer->bytes_written() == 0) {
+    pulls_.erase(pull);
+    sources_.erase(digest);
+    Want(digest);
+  }
   if (before < needed_ && it->second.size() + own >= needed_) hooks_.on_available(digest);
 }
 
@@ -199,6 +214,7 @@ void BlobReplicator::Want(const crypto::Digest& digest) {
 }
 
 void BlobReplicator::Unwant(const crypto::Digest& digest) {
+  sources_.erase(digest);
   const auto it = wanted_.find(digest);
   if (it == wanted_.end()) return;
   wanted_order_.erase(it->second);
@@ -274,10 +290,14 @@ std::uint64_t BlobReplicator::ChunksInFlight() const {
 
 std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest,
                                                     std::optional<ReplicaId> not_from) const {
-  auto it = holders_.find(digest);
-  if (it == holders_.end()) return std::nullopt;
-  for (ReplicaId p : it->second) {
-    if (connected_.count(p) && p != not_from) return p;
+  if (auto it = holders_.find(digest); it != holders_.end()) {
+    for (ReplicaId p : it->second) {
+      if (connected_.count(p) && p != not_from) return p;
+    }
+  }
+  if (auto it = sources_.find(digest);
+      it != sources_.end() && connected_.count(it->second) && it->second != not_from) {
+    return it->second;
   }
   return std::nullopt;
 }
@@ -427,8 +447,12 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
   log_->warn("event=blob_pull_failed digest={} reason=\"{}\"", digest.ShortHex(), why);
   auto it = pulls_.find(digest);
   if (it != pulls_.end()) {
-    // Forget the holder that failed us; the next pull starts afresh from another.
+    // Forget the holder (or named source) that failed us; the next pull starts afresh from
+    // another.
     holders_[digest].erase(it->second.from);
+    if (auto s = sources_.find(digest); s != sources_.end() && s->second == it->second.from) {
+      sources_.erase(s);
+    }
     pulls_.erase(it);
   }
 }

@@ -12,6 +12,11 @@
 // transactions wait until f+1 nodes hold their blob (IsAvailable), so a record stays fetchable when
 // its uploader is offline. Erased blobs are deleted and never pulled again.
 //
+// A record names the nodes that hold its blob (its uploader's). A node that learns of the record
+// before any holder has announced the blob asks that named source at once (Fetch): the pull then
+// overlaps with the uploader's own sync instead of following it. Only announcements count as
+// holders; a source that turns out not to hold the blob is dropped once a holder announces it.
+//
 // A large blob stored here is announced in stages: first to the f peers needed for availability,
 // so its first copies get the whole of this node's serving capacity instead of a share of it;
 // then to every peer once f+1 nodes hold it, or when the chosen peers do not pull it (no chunk
@@ -113,8 +118,10 @@ class BlobReplicator {
   bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }
   // Deletes the blob here and stops replicating it (erasure).
   Status Erase(const crypto::Digest& digest);
-  // Pulls the blob from a known holder if this node lacks it; false if no holder is known.
-  bool Fetch(const crypto::Digest& digest);
+  // Pulls the blob from a known holder if this node lacks it. While no holder is known, `source`
+  // is asked: a node the blob's record names as a holder (its uploader), which may not have
+  // announced it yet. False if neither is known.
+  bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt);
   // This node's copy failed its check (a disk returned wrong data): deletes it and pulls it again
   // from every connected peer in turn (a committed record's blob is on f+1 nodes at least).
   // False if no peer is connected.
@@ -175,7 +182,8 @@ class BlobReplicator {
   void MakeRoomToServe(ReplicaId peer);
   // Requests chunks until the window is full (one chunk while the size is unknown).
   void RequestMore(const crypto::Digest& digest, Pull& pull);
-  // Another holder than `not_from`, if one is connected.
+  // Another holder than `not_from`, if one is connected; else the digest's named source, if
+  // connected and not `not_from`.
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
                                       std::optional<ReplicaId> not_from) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
@@ -201,6 +209,9 @@ class BlobReplicator {
   std::shared_ptr<spdlog::logger> log_;
   std::set<ReplicaId> connected_;
   std::map<crypto::Digest, std::set<ReplicaId>> holders_;  // peers announcing the digest
+  // Peers a record names as holding a digest that this node wants, not announced (yet): asked
+  // while no announced holder is connected. Never counted as holders.
+  std::map<crypto::Digest, ReplicaId> sources_;
   // Digests with holders that this node lacks (to pull), and the order they were first wanted
   // in: pulls start oldest first. (Started in digest order, a blob whose digest sorts late could
   // wait seconds behind a steady stream of newer ones under load.)

@@ -137,6 +137,9 @@ class Node {
   static constexpr std::size_t kMaxNotErasedRemembered = 1u << 16;
   mutable crypto::DigestSet not_erased_;
   void ReleaseGated(const crypto::Digest& digest);
+  // The first validator other than this node among the institutions a record names as holding its
+  // blob (its uploader's), to pull from before any holder has announced it.
+  std::optional<ReplicaId> NamedHolder(const ledger::BlobLocator& locator) const;
   void DropGated(const crypto::Digest& digest);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
   void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);

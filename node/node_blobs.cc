@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "ledger/queries.h"
 #include "node/node.h"
 
@@ -28,6 +30,17 @@ void Node::DropGated(const crypto::Digest& digest) {
   for (const auto& tx : it->second.txs) ids.push_back(tx.id);
   mempool_->Remove(ids);
   gated_.erase(it);
+}
+
+std::optional<ReplicaId> Node::NamedHolder(const ledger::BlobLocator& locator) const {
+  for (const auto& institution : locator.holder_institutions) {
+    if (institution == config_.institution_id) continue;
+    const auto it = std::find(institution_ids_.begin(), institution_ids_.end(), institution);
+    if (it != institution_ids_.end()) {
+      return ReplicaId(static_cast<std::uint32_t>(it - institution_ids_.begin()));
+    }
+  }
+  return std::nullopt;
 }
 
 void Node::ReleaseGated(const crypto::Digest& digest) {

@@ -355,6 +355,65 @@ TEST_CASE("an upload stored unsynced is synced with the group before it is annou
   CHECK(p.b.available.size() == 2);
 }
 
+TEST_CASE("a record's named holder is asked before it announces and counts only once it does",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true);
+  // An upload at a, submitted: queued for a's next group sync, not announced yet.
+  auto writer = p.a.store->Create();
+  REQUIRE(writer.has_value());
+  REQUIRE((*writer)->Write(RandomBlob(3000)).ok());
+  auto digest = (*writer)->CommitUnsynced();
+  REQUIRE(digest.has_value());
+  p.a.replicator->AnnounceUnsynced(*digest);
+  REQUIRE(p.wire.empty());
+  // b learns of the record first. Without a named holder it has no one to ask.
+  CHECK_FALSE(p.b.replicator->Fetch(*digest));
+  CHECK(p.wire.empty());
+  CHECK(p.b.replicator->Fetch(*digest, ReplicaId(0)));
+  REQUIRE(p.wire.size() == 1);
+  CHECK(std::holds_alternative<proto::PeerBlobRequest>(p.wire.front().second));
+  // a serves its copy before syncing it; b stores it. Neither copy counts yet.
+  p.Run();
+  CHECK(p.b.store->Contains(*digest));
+  CHECK(p.a.replicator->Holders(*digest) == 0);
+  CHECK(p.b.replicator->Holders(*digest) == 0);
+  CHECK(p.a.available.empty());
+  CHECK(p.b.available.empty());
+  // Each syncs its group and announces: then both see f+1 = 2 holders.
+  p.RunDeferred();
+  CHECK(p.a.counting->syncs == 1);
+  CHECK(p.b.counting->syncs == 1);
+  p.Run();
+  CHECK(p.a.replicator->Holders(*digest) == 2);
+  CHECK(p.b.replicator->Holders(*digest) == 2);
+  CHECK(p.a.available == std::vector<crypto::Digest>{*digest});
+  CHECK(p.b.available == std::vector<crypto::Digest>{*digest});
+  CHECK(p.b.replicator->stats().pulls_failed == 0);
+}
+
+TEST_CASE("a named holder that does not hold the blob gives way to one that announces it",
+          "[unit][node]") {
+  Pair p;
+  // Peer 2 is connected to b (the harness routes b's messages for it to a, where they are dropped).
+  p.b.replicator->OnPeerConnected(ReplicaId(2));
+  const Bytes blob = RandomBlob(5000);
+  auto digest = storage::PutBlob(*p.a.store, blob);  // at a, not announced
+  REQUIRE(digest.has_value());
+  // The record names peer 2, which never answers.
+  CHECK(p.b.replicator->Fetch(*digest, ReplicaId(2)));
+  REQUIRE(p.wire.size() == 1);
+  CHECK(std::holds_alternative<proto::PeerBlobRequest>(p.wire.front().second));
+  p.wire.clear();
+  CHECK(p.b.replicator->active_pulls() == 1);
+  CHECK(p.b.replicator->Holders(*digest) == 0);  // a named holder is never counted
+  // a announces it: b pulls from a at once instead of waiting for peer 2's stall.
+  p.a.replicator->Announce(*digest);
+  p.Run();
+  CHECK(p.b.store->Contains(*digest));
+  CHECK(p.b.replicator->active_pulls() == 0);
+  CHECK(p.b.replicator->Holders(*digest) == 2);
+}
+
 TEST_CASE("a settled blob's holders are forgotten, after it is pulled if need be", "[unit][node]") {
   Pair p;
   const Bytes blob = RandomBlob(2 * kBlobChunkBytes + 5);
