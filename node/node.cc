@@ -478,7 +478,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
     if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
-      replicator_->Fetch(submit->ciphertext_digest, NamedHolder(submit->locator));
+      replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       auto& gated = gated_[submit->ciphertext_digest];
       if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
       gated.txs.push_back(std::move(tx));

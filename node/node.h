@@ -137,9 +137,12 @@ class Node {
   static constexpr std::size_t kMaxNotErasedRemembered = 1u << 16;
   mutable crypto::DigestSet not_erased_;
   void ReleaseGated(const crypto::Digest& digest);
-  // The first validator other than this node among the institutions a record names as holding its
-  // blob (its uploader's), to pull from before any holder has announced it.
-  std::optional<ReplicaId> NamedHolder(const ledger::BlobLocator& locator) const;
+  // For a small blob (storage::kSmallBlobBytes at most): the first validator other than this node
+  // among the institutions its record names as holding it (its uploader's), to pull from before
+  // any holder has announced it. None for a large one: it is a file, durable once written, and
+  // announced in stages as soon as its record is submitted (ADR 0013); asking its uploader before
+  // would bypass the staging and split the uploader's serving over every peer.
+  std::optional<ReplicaId> NamedHolder(const ledger::SubmitRecord& record) const;
   void DropGated(const crypto::Digest& digest);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
   void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);

@@ -32,8 +32,9 @@ void Node::DropGated(const crypto::Digest& digest) {
   gated_.erase(it);
 }
 
-std::optional<ReplicaId> Node::NamedHolder(const ledger::BlobLocator& locator) const {
-  for (const auto& institution : locator.holder_institutions) {
+std::optional<ReplicaId> Node::NamedHolder(const ledger::SubmitRecord& record) const {
+  if (record.ciphertext_size > storage::kSmallBlobBytes) return std::nullopt;
+  for (const auto& institution : record.locator.holder_institutions) {
     if (institution == config_.institution_id) continue;
     const auto it = std::find(institution_ids_.begin(), institution_ids_.end(), institution);
     if (it != institution_ids_.end()) {
