@@ -387,6 +387,35 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   StartPulls();
 }
 
+bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext) {
+  if (ciphertext.size() > storage::kSmallBlobBytes || store_.Contains(digest) ||
+      hooks_.is_erased(digest)) {
+    return false;
+  }
+  auto writer = store_.Create(digest);
+  if (!writer) {
+    log_->error("event=blob_store_failed digest={} reason=\"{}\"", digest.ShortHex(),
+                writer.error().ToString());
+    return false;
+  }
+  if (auto s = (*writer)->Write(ciphertext); !s.ok()) {
+    log_->error("event=blob_store_failed digest={} reason=\"{}\"", digest.ShortHex(), s.ToString());
+    return false;
+  }
+  // Checks the content against the digest; durable only at the next Publish.
+  if (auto committed = (*writer)->CommitUnsynced(); !committed) {
+    log_->warn("event=offered_blob_refused digest={} reason=\"{}\"", digest.ShortHex(),
+               committed.error().ToString());
+    return false;
+  }
+  pulls_.erase(digest);  // a chunk still coming for it is dropped as not asked for
+  Unwant(digest);
+  ++stats_.blobs_received;
+  stats_.bytes_received += ciphertext.size();
+  QueuePublish(digest);
+  return true;
+}
+
 void BlobReplicator::AnnounceUnsynced(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
   if (!size) return;  // not here (deleted meanwhile): nothing to announce

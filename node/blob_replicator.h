@@ -12,6 +12,8 @@
 // transactions wait until f+1 nodes hold their blob (IsAvailable), so a record stays fetchable when
 // its uploader is offline. Erased blobs are deleted and never pulled again.
 //
+// The uploader sends a small blob along with its record's transaction (docs/spec/wire.md section
+// 4): a node that admits the transaction stores it like a pulled blob (Accept), with no request.
 // A record names the nodes that hold its blob (its uploader's). A node that learns of the record
 // before any holder has announced the blob asks that named source at once (Fetch): the pull then
 // overlaps with the uploader's own sync instead of following it. Only announcements count as
@@ -113,6 +115,10 @@ class BlobReplicator {
   // announced; this node's copy counts as a holder only from then. A blob over
   // storage::kSmallBlobBytes is a file, durable once written: announced at once, by Announce.
   void AnnounceUnsynced(const crypto::Digest& digest);
+  // A small blob sent along with its record's transaction: stored like a pulled one (checked
+  // against `digest`, synced with the next group, then announced), ending a pull of it. False if
+  // not taken: held or erased already, over storage::kSmallBlobBytes, or not matching `digest`.
+  bool Accept(const crypto::Digest& digest, ByteSpan ciphertext);
   // Holders known for a digest, this node included.
   std::size_t Holders(const crypto::Digest& digest) const;
   bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }

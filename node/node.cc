@@ -352,24 +352,29 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   return r;
 }
 
-void Node::AddToGossip(GossipBatch& batch, const Bytes& tx, const PeerFilter& to) {
+void Node::AddToGossip(GossipBatch& batch, const Bytes& tx, const PeerFilter& to,
+                       std::optional<Bytes> blob) {
   // One gossip message stays well inside a peer message's bounds.
+  const std::size_t size = tx.size() + (blob ? blob->size() : 0);
   if (batch.txs.size() >= proto::kMaxGossipTransactions ||
-      batch.bytes + tx.size() > proto::kMaxPeerMessageBytes / 2) {
+      batch.bytes + size > proto::kMaxPeerMessageBytes / 2) {
     SendGossip(batch, to);
   }
-  batch.bytes += tx.size();
+  batch.bytes += size;
   batch.txs.push_back(tx);
+  if (blob) batch.blobs.push_back(std::move(*blob));
 }
 
 void Node::SendGossip(GossipBatch& batch, const PeerFilter& to) {
   if (batch.txs.empty()) return;
   // Duplicates are dropped by id at the receiver.
-  const Bytes m = proto::EncodePeerMessage(proto::PeerTransactions{std::move(batch.txs)});
+  const Bytes m = proto::EncodePeerMessage(
+      proto::PeerTransactions{std::move(batch.txs), std::move(batch.blobs)});
   for (const auto& p : config_.peers) {
     if (to(p.validator_index)) transport_->Send(p.validator_index, m);
   }
   batch.txs.clear();
+  batch.blobs.clear();
   batch.bytes = 0;
 }
 
@@ -463,7 +468,16 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     relay_queue_bytes_ += tx.bytes.size();
     relay_queue_.push_back(Relay{now, *from, tx.id, tx.bytes});
   } else {
-    AddToGossip(batch.gossip, tx.bytes, AllBut(from));
+    // A record's small blob uploaded here goes along with its transaction's first gossip, so that
+    // the peers store it at once instead of pulling it (docs/spec/wire.md section 4).
+    std::optional<Bytes> blob;
+    if (!from && submit && submit->ciphertext_size <= storage::kSmallBlobBytes &&
+        unsubmitted_uploads_.count(submit->ciphertext_digest)) {
+      if (auto stored = storage::GetBlob(*blobs_, submit->ciphertext_digest)) {
+        blob = std::move(*stored);
+      }
+    }
+    AddToGossip(batch.gossip, tx.bytes, AllBut(from), std::move(blob));
     if (from) ++relayed_at_once_;
   }
   const crypto::Digest id = tx.id;
@@ -478,6 +492,12 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
     if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
+      for (const auto& [digest, blob] : batch.offered) {
+        if (digest == submit->ciphertext_digest) {
+          replicator_->Accept(digest, *blob);
+          break;
+        }
+      }
       replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       auto& gated = gated_[submit->ciphertext_digest];
       if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();

@@ -102,11 +102,14 @@ class Node {
   // bounds, to the peers `to` accepts.
   struct GossipBatch {
     std::vector<Bytes> txs;
+    std::vector<Bytes> blobs;  // small blobs that record transactions of the batch name
     std::size_t bytes = 0;
   };
   using PeerFilter = std::function<bool(ReplicaId)>;
-  // Adds `tx`, first sending what the batch holds if `tx` would not fit in the same message.
-  void AddToGossip(GossipBatch& batch, const Bytes& tx, const PeerFilter& to);
+  // Adds `tx` (and the small blob it names, sent along), first sending what the batch holds if
+  // they would not fit in the same message.
+  void AddToGossip(GossipBatch& batch, const Bytes& tx, const PeerFilter& to,
+                   std::optional<Bytes> blob = std::nullopt);
   // Sends what the batch holds in one message (if anything) and empties it.
   void SendGossip(GossipBatch& batch, const PeerFilter& to);
   // Every peer but `from` (gossip goes on to all but the peer it came from).
@@ -118,6 +121,9 @@ class Node {
   struct AdmitBatch {
     GossipBatch gossip;
     std::vector<consensus::Transaction> ready;
+    // Small blobs sent along with the transactions being admitted (a peer's gossip message),
+    // by digest: a record transaction's blob found here is stored instead of pulled.
+    std::vector<std::pair<crypto::Digest, const Bytes*>> offered;
   };
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch,
                                OutcomeCheck check = OutcomeCheck::kLookUp);

@@ -10,6 +10,9 @@
 
 namespace ertr::node {
 
+static_assert(proto::kMaxOfferedBlobBytes == storage::kSmallBlobBytes,
+              "a small blob fits in a gossip message's blobs");
+
 bool Node::IsErasedBlob(const crypto::Digest& digest) const {
   if (not_erased_.count(digest)) return false;
   ledger::StateView view(*stores_.state);

@@ -23,6 +23,7 @@ struct ToWireVisitor {
   void operator()(const PeerTransactions& t) const {
     auto* w = m.mutable_transactions();
     for (const auto& tx : t.transactions) w->add_transactions(ToString(tx));
+    for (const auto& blob : t.blobs) w->add_blobs(ToString(blob));
   }
   void operator()(const PeerBlockRequest& r) const {
     m.mutable_block_request()->set_from_height(r.from.value());
@@ -67,13 +68,23 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
   switch (m.body_case()) {
     case pb::PeerMessage::kConsensus:
       return PeerMessage(PeerConsensus{ToBytes(m.consensus())});
-    case pb::PeerMessage::kTransactions:
-      if (static_cast<std::size_t>(m.transactions().transactions_size()) > kMaxGossipTransactions) {
+    case pb::PeerMessage::kTransactions: {
+      const auto& t = m.transactions();
+      if (static_cast<std::size_t>(t.transactions_size()) > kMaxGossipTransactions) {
         return TooLarge("peer message transaction count",
-                        static_cast<std::size_t>(m.transactions().transactions_size()),
+                        static_cast<std::size_t>(t.transactions_size()), kMaxGossipTransactions);
+      }
+      if (static_cast<std::size_t>(t.blobs_size()) > kMaxGossipTransactions) {
+        return TooLarge("peer message blob count", static_cast<std::size_t>(t.blobs_size()),
                         kMaxGossipTransactions);
       }
-      return PeerMessage(PeerTransactions{ToBytesList(m.transactions().transactions())});
+      for (const auto& blob : t.blobs()) {
+        if (blob.size() > kMaxOfferedBlobBytes) {
+          return TooLarge("transactions.blobs entry", blob.size(), kMaxOfferedBlobBytes);
+        }
+      }
+      return PeerMessage(PeerTransactions{ToBytesList(t.transactions()), ToBytesList(t.blobs())});
+    }
     case pb::PeerMessage::kBlockRequest:
       if (m.block_request().from_height() == 0) {
         return Status::InvalidArgument("block request field 'from_height' is 0; blocks start at 1");

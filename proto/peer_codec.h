@@ -18,12 +18,17 @@ inline constexpr std::size_t kMaxSyncBlocks = 64;
 inline constexpr std::size_t kMaxGossipTransactions = 4096;
 inline constexpr std::size_t kMaxBlobHaveDigests = 4096;
 inline constexpr std::size_t kMaxBlobChunkBytes = 1u << 20;
+// A blob sent along with gossip is a small one (storage::kSmallBlobBytes).
+inline constexpr std::size_t kMaxOfferedBlobBytes = 64u << 10;
 
 struct PeerConsensus {
   Bytes message;  // an encoded consensus message (proto/consensus_codec.h)
 };
 struct PeerTransactions {
   std::vector<Bytes> transactions;  // encoded SignedTransactions
+  // Small blobs that record transactions of the message name (each at most kMaxOfferedBlobBytes,
+  // at most kMaxGossipTransactions of them), offered by their uploader.
+  std::vector<Bytes> blobs;
 };
 struct PeerBlockRequest {
   Height from;

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   // Peer messages of every kind, and a node config.
   {
     const proto::PeerMessage messages[] = {
-        proto::PeerConsensus{Bytes{1, 2}},     proto::PeerTransactions{{Bytes{3}}},
+        proto::PeerConsensus{Bytes{1, 2}},     proto::PeerTransactions{{Bytes{3}}, {Bytes{4, 5}}},
         proto::PeerBlockRequest{Height(5), 8}, proto::PeerBlockResponse{{Bytes{4}}},
         proto::PeerStatus{Height(9), View(1)}, proto::PeerBlobHave{{tx.id, b.hash}},
         proto::PeerBlobRequest{tx.id, 4096},   proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)}};

@@ -391,6 +391,54 @@ TEST_CASE("a record's named holder is asked before it announces and counts only 
   CHECK(p.b.replicator->stats().pulls_failed == 0);
 }
 
+TEST_CASE("a small blob sent along with its record is stored like a pulled one, with no request",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true);
+  auto upload = [&](const Bytes& blob) {
+    auto writer = p.a.store->Create();
+    REQUIRE(writer.has_value());
+    REQUIRE((*writer)->Write(blob).ok());
+    auto d = (*writer)->CommitUnsynced();
+    REQUIRE(d.has_value());
+    p.a.replicator->AnnounceUnsynced(*d);
+    return *d;
+  };
+  const Bytes blob = RandomBlob(2048);
+  const crypto::Digest digest = upload(blob);
+  // Content that does not match the digest, or too large a blob, is not taken.
+  CHECK_FALSE(p.b.replicator->Accept(digest, RandomBlob(2048)));
+  CHECK_FALSE(p.b.replicator->Accept(digest, RandomBlob(storage::kSmallBlobBytes + 1)));
+  CHECK_FALSE(p.b.store->Contains(digest));
+  CHECK(p.b.replicator->Accept(digest, blob));
+  CHECK(p.b.store->Contains(digest));
+  CHECK(p.wire.empty());                              // nothing asked of a
+  CHECK(p.b.replicator->Holders(digest) == 0);        // not durable yet
+  CHECK_FALSE(p.b.replicator->Accept(digest, blob));  // held already
+  // Both sync their group and announce: f+1 = 2 holders on each side.
+  p.RunDeferred();
+  p.Run();
+  CHECK(p.a.replicator->Holders(digest) == 2);
+  CHECK(p.b.replicator->Holders(digest) == 2);
+  CHECK(p.b.available == std::vector<crypto::Digest>{digest});
+  CHECK(p.b.replicator->stats().blobs_received == 1);
+  // A blob b was already pulling: taking it ends the pull, and the chunk still coming is dropped.
+  const Bytes second = RandomBlob(3000);
+  const crypto::Digest other = upload(second);
+  CHECK(p.b.replicator->Fetch(other, ReplicaId(0)));
+  CHECK(p.b.replicator->active_pulls() == 1);
+  CHECK(p.b.replicator->Accept(other, second));
+  CHECK(p.b.replicator->active_pulls() == 0);
+  p.Run();
+  CHECK(p.b.replicator->stats().blobs_received == 2);
+  CHECK(p.b.replicator->stats().pulls_failed == 0);
+  // An erased record's blob is never taken.
+  const Bytes third = RandomBlob(1000);
+  const crypto::Digest erased = crypto::Hash(third);
+  p.b.erased.insert(erased);
+  CHECK_FALSE(p.b.replicator->Accept(erased, third));
+  CHECK_FALSE(p.b.store->Contains(erased));
+}
+
 TEST_CASE("a named holder that does not hold the blob gives way to one that announces it",
           "[unit][node]") {
   Pair p;

@@ -8,8 +8,11 @@ namespace {
 
 TEST_CASE("peer messages round-trip and malformed ones are refused", "[unit][proto]") {
   std::vector<PeerMessage> messages = {
-      PeerConsensus{Bytes{1, 2, 3}},   PeerTransactions{{Bytes{4}, Bytes{5, 6}}},
-      PeerBlockRequest{Height(7), 64}, PeerBlockResponse{{Bytes{8, 9}}},
+      PeerConsensus{Bytes{1, 2, 3}},
+      PeerTransactions{{Bytes{4}, Bytes{5, 6}}, {}},
+      PeerTransactions{{Bytes{4}}, {Bytes(kMaxOfferedBlobBytes, 7)}},
+      PeerBlockRequest{Height(7), 64},
+      PeerBlockResponse{{Bytes{8, 9}}},
       PeerStatus{Height(10), View(2)},
   };
   for (const auto& m : messages) {
@@ -22,6 +25,15 @@ TEST_CASE("peer messages round-trip and malformed ones are refused", "[unit][pro
   REQUIRE(capped.has_value());
   CHECK(std::get<PeerBlockRequest>(*capped).max_blocks == kMaxSyncBlocks);
   CHECK_FALSE(DecodePeerMessage(EncodePeerMessage(PeerBlockRequest{Height(0), 1})).has_value());
+  // A blob sent along with gossip is a small one; more blobs than transactions a message may hold
+  // are refused too.
+  auto big = DecodePeerMessage(
+      EncodePeerMessage(PeerTransactions{{Bytes{4}}, {Bytes(kMaxOfferedBlobBytes + 1, 7)}}));
+  REQUIRE_FALSE(big.has_value());
+  CHECK(big.error().message().find("transactions.blobs") != std::string::npos);
+  CHECK_FALSE(DecodePeerMessage(EncodePeerMessage(PeerTransactions{
+                                    {}, std::vector<Bytes>(kMaxGossipTransactions + 1, Bytes{1})}))
+                  .has_value());
   CHECK_FALSE(DecodePeerMessage(Bytes{}).has_value());  // no body
   CHECK_FALSE(DecodePeerMessage(Bytes{0xff, 0xff, 0xff}).has_value());
 }
