@@ -492,9 +492,11 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
     if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
-      for (const auto& [digest, blob] : batch.offered) {
-        if (digest == submit->ciphertext_digest) {
-          replicator_->Accept(digest, *blob);
+      for (auto& offered : batch.offered) {
+        if (offered.blob->size() != submit->ciphertext_size) continue;
+        if (!offered.digest) offered.digest = crypto::Hash(*offered.blob);
+        if (*offered.digest == submit->ciphertext_digest) {
+          replicator_->Accept(*offered.digest, *offered.blob);
           break;
         }
       }

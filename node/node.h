@@ -121,9 +121,14 @@ class Node {
   struct AdmitBatch {
     GossipBatch gossip;
     std::vector<consensus::Transaction> ready;
-    // Small blobs sent along with the transactions being admitted (a peer's gossip message),
-    // by digest: a record transaction's blob found here is stored instead of pulled.
-    std::vector<std::pair<crypto::Digest, const Bytes*>> offered;
+    // Small blobs sent along with the transactions being admitted (a peer's gossip message): a
+    // record transaction's blob found here is stored instead of pulled. A blob is hashed only
+    // when a record of the message has its size.
+    struct Offered {
+      const Bytes* blob;
+      std::optional<crypto::Digest> digest;
+    };
+    std::vector<Offered> offered;
   };
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch,
                                OutcomeCheck check = OutcomeCheck::kLookUp);

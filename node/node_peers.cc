@@ -86,7 +86,7 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
 void Node::OnTransactions(ReplicaId from, const proto::PeerTransactions& m) {
   AdmitBatch batch;
   batch.offered.reserve(m.blobs.size());
-  for (const auto& blob : m.blobs) batch.offered.emplace_back(crypto::Hash(blob), &blob);
+  for (const auto& blob : m.blobs) batch.offered.push_back({&blob, std::nullopt});
   for (const auto& tx : m.transactions) {
     auto r = Admit(tx, from, batch);
     if (!r && r.error().code() != StatusCode::kAlreadyExists) {
