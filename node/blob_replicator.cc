@@ -411,6 +411,7 @@ bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext) {
   pulls_.erase(digest);  // a chunk still coming for it is dropped as not asked for
   Unwant(digest);
   ++stats_.blobs_received;
+  ++stats_.blobs_offered;
   stats_.bytes_received += ciphertext.size();
   QueuePublish(digest);
   return true;

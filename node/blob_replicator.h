@@ -73,6 +73,7 @@ inline constexpr std::uint64_t kStagedMinRate = 20u << 20;  // bytes per second
 
 struct BlobStats {
   std::uint64_t blobs_received = 0;
+  std::uint64_t blobs_offered = 0;  // of those, sent along with their record's gossip (Accept)
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_served = 0;
   std::uint64_t pulls_failed = 0;

@@ -108,6 +108,9 @@ std::string Node::Metrics() const {
           bs.bytes_received);
   counter("ertr_blob_bytes_served_total", "Blob bytes sent to peers.", bs.bytes_served);
   counter("ertr_blobs_received_total", "Blobs replicated to this node.", bs.blobs_received);
+  counter("ertr_blobs_offered_total",
+          "Blobs replicated to this node that came with their record's transaction (ADR 0029).",
+          bs.blobs_offered);
   counter("ertr_blobs_erased_total", "Blobs deleted on erasure.", bs.blobs_erased);
   counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
           bs.pulls_failed);

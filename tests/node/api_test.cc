@@ -128,6 +128,13 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   REQUIRE(up.has_value());
   REQUIRE(up->submit.response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
   const auto record = IdOf(up->upload.record_id());
+  // Its ciphertext (a small blob) came to the other nodes with its transaction's gossip: none
+  // had to pull it (ADR 0029).
+  for (int i = 1; i < 4; ++i) {
+    CHECK(Cluster::WaitFor([&] { return c.Metric(i, "ertr_blobs_offered_total") == 1; }));
+    CHECK(c.Metric(i, "ertr_blobs_received_total") == 1);
+  }
+  CHECK(c.Metric(0, "ertr_blobs_offered_total") == 0);
 
   // The submitting physician's institution reads it back bit-exact.
   auto mine = Read(c, 0, phys_a, record);

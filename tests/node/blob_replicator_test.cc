@@ -421,6 +421,7 @@ TEST_CASE("a small blob sent along with its record is stored like a pulled one, 
   CHECK(p.b.replicator->Holders(digest) == 2);
   CHECK(p.b.available == std::vector<crypto::Digest>{digest});
   CHECK(p.b.replicator->stats().blobs_received == 1);
+  CHECK(p.b.replicator->stats().blobs_offered == 1);
   // A blob b was already pulling: taking it ends the pull, and the chunk still coming is dropped.
   const Bytes second = RandomBlob(3000);
   const crypto::Digest other = upload(second);
