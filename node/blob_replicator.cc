@@ -378,16 +378,21 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   // Checks the content against the digest; durable only at the next Publish.
   auto committed = pull.writer->CommitUnsynced();
   if (!committed) return FailPull(m.digest, committed.error().ToString());
-  pulls_.erase(it);
-  Unwant(m.digest);
-  ++stats_.blobs_received;
-  log_->info("event=blob_replicated digest={} bytes={} from={}", m.digest.ShortHex(), m.total_size,
-             from.value());
-  QueuePublish(m.digest);
+  Received(m.digest, m.total_size, from, "pull");
   StartPulls();
 }
 
-bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext) {
+void BlobReplicator::Received(const crypto::Digest& digest, std::uint64_t size, ReplicaId from,
+                              const char* via) {
+  pulls_.erase(digest);  // for a blob sent along: a chunk still coming is dropped as not asked for
+  Unwant(digest);
+  ++stats_.blobs_received;
+  log_->info("event=blob_replicated digest={} bytes={} from={} via={}", digest.ShortHex(), size,
+             from.value(), via);
+  QueuePublish(digest);
+}
+
+bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext, ReplicaId from) {
   if (ciphertext.size() > storage::kSmallBlobBytes || store_.Contains(digest) ||
       hooks_.is_erased(digest)) {
     return false;
@@ -408,12 +413,9 @@ bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext) {
                committed.error().ToString());
     return false;
   }
-  pulls_.erase(digest);  // a chunk still coming for it is dropped as not asked for
-  Unwant(digest);
-  ++stats_.blobs_received;
   ++stats_.blobs_offered;
   stats_.bytes_received += ciphertext.size();
-  QueuePublish(digest);
+  Received(digest, ciphertext.size(), from, "gossip");
   return true;
 }
 

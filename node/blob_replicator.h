@@ -14,10 +14,11 @@
 //
 // The uploader sends a small blob along with its record's transaction (docs/spec/wire.md section
 // 4): a node that admits the transaction stores it like a pulled blob (Accept), with no request.
-// A record names the nodes that hold its blob (its uploader's). A node that learns of the record
-// before any holder has announced the blob asks that named source at once (Fetch): the pull then
-// overlaps with the uploader's own sync instead of following it. Only announcements count as
-// holders; a source that turns out not to hold the blob is dropped once a holder announces it.
+// A record names the nodes that hold its blob (its uploader's). A node that learns of a small
+// blob's record before any holder has announced the blob asks that named source at once (Fetch,
+// given the source by the node): the pull then overlaps with the uploader's own sync. Only
+// announcements count as holders; a source that turns out not to hold the blob is dropped once a
+// holder announces it.
 //
 // A large blob stored here is announced in stages: first to the f peers needed for availability,
 // so its first copies get the whole of this node's serving capacity instead of a share of it;
@@ -116,10 +117,10 @@ class BlobReplicator {
   // announced; this node's copy counts as a holder only from then. A blob over
   // storage::kSmallBlobBytes is a file, durable once written: announced at once, by Announce.
   void AnnounceUnsynced(const crypto::Digest& digest);
-  // A small blob sent along with its record's transaction: stored like a pulled one (checked
-  // against `digest`, synced with the next group, then announced), ending a pull of it. False if
-  // not taken: held or erased already, over storage::kSmallBlobBytes, or not matching `digest`.
-  bool Accept(const crypto::Digest& digest, ByteSpan ciphertext);
+  // A small blob `from` sent along with its record's transaction: stored like a pulled one
+  // (checked against `digest`, synced with the next group, then announced), ending a pull of it.
+  // False if not taken: held or erased already, over storage::kSmallBlobBytes, or not matching.
+  bool Accept(const crypto::Digest& digest, ByteSpan ciphertext, ReplicaId from);
   // Holders known for a digest, this node included.
   std::size_t Holders(const crypto::Digest& digest) const;
   bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }
@@ -194,6 +195,9 @@ class BlobReplicator {
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
                                       std::optional<ReplicaId> not_from) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
+  // A blob stored whole, unsynced (pulled, or sent along with its record, `via`): no pull or want
+  // of it remains, and it is queued for the next Publish.
+  void Received(const crypto::Digest& digest, std::uint64_t size, ReplicaId from, const char* via);
   void Forget(const crypto::Digest& digest);
   // Fetch for a blob the store is known to lack (its look-up already done).
   bool FetchAbsent(const crypto::Digest& digest);

@@ -492,11 +492,12 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
     if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
+      // Blobs come along only in a peer's gossip (from is set).
       for (auto& offered : batch.offered) {
-        if (offered.blob->size() != submit->ciphertext_size) continue;
+        if (!from || offered.blob->size() != submit->ciphertext_size) continue;
         if (!offered.digest) offered.digest = crypto::Hash(*offered.blob);
         if (*offered.digest == submit->ciphertext_digest) {
-          replicator_->Accept(*offered.digest, *offered.blob);
+          replicator_->Accept(*offered.digest, *offered.blob, *from);
           break;
         }
       }

@@ -406,14 +406,15 @@ TEST_CASE("a small blob sent along with its record is stored like a pulled one, 
   const Bytes blob = RandomBlob(2048);
   const crypto::Digest digest = upload(blob);
   // Content that does not match the digest, or too large a blob, is not taken.
-  CHECK_FALSE(p.b.replicator->Accept(digest, RandomBlob(2048)));
-  CHECK_FALSE(p.b.replicator->Accept(digest, RandomBlob(storage::kSmallBlobBytes + 1)));
+  CHECK_FALSE(p.b.replicator->Accept(digest, RandomBlob(2048), ReplicaId(0)));
+  CHECK_FALSE(
+      p.b.replicator->Accept(digest, RandomBlob(storage::kSmallBlobBytes + 1), ReplicaId(0)));
   CHECK_FALSE(p.b.store->Contains(digest));
-  CHECK(p.b.replicator->Accept(digest, blob));
+  CHECK(p.b.replicator->Accept(digest, blob, ReplicaId(0)));
   CHECK(p.b.store->Contains(digest));
-  CHECK(p.wire.empty());                              // nothing asked of a
-  CHECK(p.b.replicator->Holders(digest) == 0);        // not durable yet
-  CHECK_FALSE(p.b.replicator->Accept(digest, blob));  // held already
+  CHECK(p.wire.empty());                                            // nothing asked of a
+  CHECK(p.b.replicator->Holders(digest) == 0);                      // not durable yet
+  CHECK_FALSE(p.b.replicator->Accept(digest, blob, ReplicaId(0)));  // held already
   // Both sync their group and announce: f+1 = 2 holders on each side.
   p.RunDeferred();
   p.Run();
@@ -427,7 +428,7 @@ TEST_CASE("a small blob sent along with its record is stored like a pulled one, 
   const crypto::Digest other = upload(second);
   CHECK(p.b.replicator->Fetch(other, ReplicaId(0)));
   CHECK(p.b.replicator->active_pulls() == 1);
-  CHECK(p.b.replicator->Accept(other, second));
+  CHECK(p.b.replicator->Accept(other, second, ReplicaId(0)));
   CHECK(p.b.replicator->active_pulls() == 0);
   p.Run();
   CHECK(p.b.replicator->stats().blobs_received == 2);
@@ -436,7 +437,7 @@ TEST_CASE("a small blob sent along with its record is stored like a pulled one, 
   const Bytes third = RandomBlob(1000);
   const crypto::Digest erased = crypto::Hash(third);
   p.b.erased.insert(erased);
-  CHECK_FALSE(p.b.replicator->Accept(erased, third));
+  CHECK_FALSE(p.b.replicator->Accept(erased, third, ReplicaId(0)));
   CHECK_FALSE(p.b.store->Contains(erased));
 }
 
