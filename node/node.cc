@@ -447,8 +447,10 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   // provisional until then (stored unsynced, deleted after kUploadTtl), so a power cut after the
   // upload or a late submission can find it gone. Said now, rather than after kGatedTimeout of
   // waiting for holders that will never come.
+  const auto own_upload =
+      submit ? unsubmitted_uploads_.find(submit->ciphertext_digest) : unsubmitted_uploads_.end();
   if (!from && submit && submit->uploader_institution_id == config_.institution_id &&
-      !unsubmitted_uploads_.count(submit->ciphertext_digest) &&
+      own_upload == unsubmitted_uploads_.end() &&
       replicator_->Holders(submit->ciphertext_digest) == 0) {
     mempool_->Remove({tx.id});
     return Status::FailedPrecondition(
@@ -471,8 +473,8 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     // A record's small blob uploaded here goes along with its transaction's first gossip, so that
     // the peers store it at once instead of pulling it (docs/spec/wire.md section 4).
     std::optional<Bytes> blob;
-    if (!from && submit && submit->ciphertext_size <= storage::kSmallBlobBytes &&
-        unsubmitted_uploads_.count(submit->ciphertext_digest)) {
+    if (!from && own_upload != unsubmitted_uploads_.end() &&
+        submit->ciphertext_size <= storage::kSmallBlobBytes) {
       if (auto stored = storage::GetBlob(*blobs_, submit->ciphertext_digest)) {
         blob = std::move(*stored);
       }
@@ -486,22 +488,15 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   if (submit) {
     // An upload of this node is made durable and announced to the peers only now that its
     // record is submitted (it was stored unsynced: UploadCall).
-    if (auto it = unsubmitted_uploads_.find(submit->ciphertext_digest);
-        it != unsubmitted_uploads_.end()) {
-      it->second = std::chrono::steady_clock::now() + api::kUploadTtl;
+    if (own_upload != unsubmitted_uploads_.end()) {
+      own_upload->second = std::chrono::steady_clock::now() + api::kUploadTtl;
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
     if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
-      // Blobs come along only in a peer's gossip (from is set).
-      for (auto& offered : batch.offered) {
-        if (!from || offered.blob->size() != submit->ciphertext_size) continue;
-        if (!offered.digest) offered.digest = crypto::Hash(*offered.blob);
-        if (*offered.digest == submit->ciphertext_digest) {
-          replicator_->Accept(*offered.digest, *offered.blob, *from);
-          break;
-        }
+      // Blobs come along only in a peer's gossip; one taken from it needs no pull.
+      if (!from || !TakeOfferedBlob(*submit, *from, batch)) {
+        replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       }
-      replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       auto& gated = gated_[submit->ciphertext_digest];
       if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
       gated.txs.push_back(std::move(tx));

@@ -133,6 +133,9 @@ class Node {
   Result<crypto::Digest> Admit(ByteSpan tx, std::optional<ReplicaId> from, AdmitBatch& batch,
                                OutcomeCheck check = OutcomeCheck::kLookUp);
   void FlushAdmitted(AdmitBatch& batch, std::optional<ReplicaId> from);
+  // Stores the record's blob if `from` sent it along in the batch's message (ADR 0029), hashing
+  // only the blobs of the record's ciphertext size, each once. Whether the blob was taken.
+  bool TakeOfferedBlob(const ledger::SubmitRecord& record, ReplicaId from, AdmitBatch& batch);
   // Gossips again this node's own uncommitted transactions: to `to` all of them (it just
   // connected), or to every peer those last sent kRegossipAfter ago or more. Gossip is sent once
   // and a peer that was not connected then, or whose queue was full, never got it; the primary

@@ -35,6 +35,17 @@ void Node::DropGated(const crypto::Digest& digest) {
   gated_.erase(it);
 }
 
+bool Node::TakeOfferedBlob(const ledger::SubmitRecord& record, ReplicaId from, AdmitBatch& batch) {
+  for (auto& offered : batch.offered) {
+    if (offered.blob->size() != record.ciphertext_size) continue;
+    if (!offered.digest) offered.digest = crypto::Hash(*offered.blob);
+    if (*offered.digest == record.ciphertext_digest) {
+      return replicator_->Accept(record.ciphertext_digest, *offered.blob, from);
+    }
+  }
+  return false;
+}
+
 std::optional<ReplicaId> Node::NamedHolder(const ledger::SubmitRecord& record) const {
   if (record.ciphertext_size > storage::kSmallBlobBytes) return std::nullopt;
   for (const auto& institution : record.locator.holder_institutions) {
