@@ -235,6 +235,22 @@ void RunNullLoad(const Options& o, LocalNetwork& net,
   load.elapsed_s = Seconds(Clock::now() - start);
 }
 
+// The disk syncs of every running node so far (ertr_disk_sync_seconds), summed.
+struct DiskSyncs {
+  double consensus_count = 0, consensus_s = 0, blobs_count = 0, blobs_s = 0;
+  DiskSyncs operator-(const DiskSyncs& o) const {
+    return {consensus_count - o.consensus_count, consensus_s - o.consensus_s,
+            blobs_count - o.blobs_count, blobs_s - o.blobs_s};
+  }
+};
+
+DiskSyncs ReadDiskSyncs(const LocalNetwork& net) {
+  return {net.SumMetric(R"(ertr_disk_sync_seconds_count{log="consensus"})"),
+          net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="consensus"})"),
+          net.SumMetric(R"(ertr_disk_sync_seconds_count{log="blobs"})"),
+          net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="blobs"})")};
+}
+
 // Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
 double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>& done,
                Clock::time_point since, std::chrono::seconds timeout) {
@@ -317,6 +333,7 @@ int main(int argc, char** argv) {
     before.push_back(ReadProc(net.pid(i)));
   }
   const double replicated_before = net.SumMetric("ertr_blob_bytes_received_total");
+  const DiskSyncs syncs_before = ReadDiskSyncs(net);
   Load load;
   const double bench_cpu_before = SelfCpuSeconds();
   const auto end = Clock::now() + std::chrono::seconds(o.seconds);
@@ -343,6 +360,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
   const double bench_cpu = SelfCpuSeconds() - bench_cpu_before;
   const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
+  const DiskSyncs syncs = ReadDiskSyncs(net) - syncs_before;
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
     catchup_txs = net.NodeMetric(0, "ertr_transactions_committed_total");
@@ -414,6 +432,18 @@ int main(int argc, char** argv) {
             << "peak RSS of any validator  " << peak / 1024
             << " MiB (largest growth during the run " << growth / 1024 << " MiB)\n"
             << "bytes replicated between nodes  " << std::setprecision(0) << replicated << "\n";
+  // The disks' syncs (one virtual disk shared by every validator here): how many each validator
+  // made per second and how long they took (ertr_disk_sync_seconds).
+  auto sync_line = [&](const char* what, double count, double seconds) {
+    std::cout << std::setprecision(0) << "  " << what << " "
+              << count / static_cast<double>(o.validators) / std::max(load.elapsed_s, 1e-9)
+              << "/s, mean " << std::setprecision(2) << (count > 0 ? 1000 * seconds / count : 0)
+              << " ms";
+  };
+  std::cout << "disk syncs per validator:";
+  sync_line("consensus log", syncs.consensus_count, syncs.consensus_s);
+  sync_line(" blobs", syncs.blobs_count, syncs.blobs_s);
+  std::cout << "\n";
   if (o.mode == "catchup") {
     std::cout << std::setprecision(2) << "wiped node caught up with " << catchup_txs
               << " transactions in " << event_s

@@ -18,9 +18,7 @@
 namespace ertr::node {
 
 Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
-    : config_(config),
-      log_(std::move(logger)),
-      latency_buckets_(std::size(kLatencyBoundsMs) + 1, 0) {}
+    : config_(config), log_(std::move(logger)) {}
 
 Node::~Node() {
   for (auto* pool : {verify_pool_.get(), blob_sync_pool_.get()}) {
@@ -180,7 +178,9 @@ Status Node::Init() {
   blob_hooks.sync_in_background = [this](std::function<Status()> sync,
                                          std::function<void(const Status&)> then) {
     boost::asio::post(*blob_sync_pool_, [this, sync = std::move(sync), then = std::move(then)] {
+      const auto start = std::chrono::steady_clock::now();
       Status s = sync();
+      blob_syncs_.Record(std::chrono::steady_clock::now() - start);
       boost::asio::post(io_, [then, s] { then(s); });
     });
   };
@@ -202,6 +202,9 @@ Status Node::Init() {
     return Execute(d, body_stored);
   };
   hooks.request_sync = [this](Height from) { RequestBlocks(from, std::nullopt); };
+  hooks.on_synced = [this](std::chrono::steady_clock::duration d) {
+    consensus_log_syncs_.Record(d);
+  };
   hooks.on_fatal = [this](const Status& s) {
     fatal_ = s;
     io_.stop();
@@ -327,13 +330,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d, bool body_stor
     }
     auto it = outbox_.find(r.tx_id);
     if (it == outbox_.end()) continue;
-    const auto ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.admitted).count());
-    std::size_t b = 0;
-    while (b < std::size(kLatencyBoundsMs) && ms > kLatencyBoundsMs[b]) ++b;
-    ++latency_buckets_[b];
-    latency_sum_s_ += static_cast<double>(ms) / 1000.0;
-    ++latency_count_;
+    commit_latency_.Record(now - it->second.admitted);
     outbox_.erase(it);
   }
   tx_committed_ += result.results.size() - rejected;

@@ -27,6 +27,7 @@
 #include "node/commit_waiters.h"
 #include "node/config.h"
 #include "node/http_server.h"
+#include "node/latency_histogram.h"
 #include "node/mempool.h"
 #include "node/replica_driver.h"
 #include "proto/codec.h"
@@ -41,9 +42,6 @@ class Server;
 }
 
 namespace ertr::node {
-
-// Upper bounds (ms) of the commit latency histogram's buckets; +Inf follows.
-inline constexpr std::uint64_t kLatencyBoundsMs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
 // A transaction submitted here and not committed this long after it was last gossiped is gossiped
 // again (Node::ResendOutbox).
@@ -244,6 +242,11 @@ class Node {
   std::unique_ptr<ledger::ChainCode> chain_code_;
   std::optional<consensus::ValidatorSet> validators_;
   std::unique_ptr<consensus::Replica> replica_;
+  // Metrics: how long the disk took to make the consensus log's saves and the small blobs' writes
+  // durable (each an fdatasync of a RocksDB write-ahead log), recorded by the threads that wait
+  // for it. Declared before those threads' owners, so that they outlive them.
+  LatencyHistogram consensus_log_syncs_;
+  LatencyHistogram blob_syncs_;
   std::unique_ptr<ReplicaDriver> driver_;
   // One thread that checks the signatures of synced blocks (commit certificates and
   // transactions) ahead of the io thread, filling the verifier's cache: during catch-up it
@@ -363,9 +366,7 @@ class Node {
   std::optional<ReceiptSource> receipt_source_;
 
   // Metrics.
-  std::vector<std::uint64_t> latency_buckets_;  // counts per kLatencyBoundsMs bucket (+Inf last)
-  double latency_sum_s_ = 0;
-  std::uint64_t latency_count_ = 0;
+  LatencyHistogram commit_latency_;
   std::uint64_t tx_committed_ = 0;
   std::uint64_t tx_rejected_ = 0;
   std::uint64_t peer_messages_bad_ = 0;

@@ -132,16 +132,13 @@ std::string Node::Metrics() const {
         gated_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"
     << "# TYPE ertr_commit_latency_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < std::size(kLatencyBoundsMs); ++i) {
-    cumulative += latency_buckets_[i];
-    o << "ertr_commit_latency_seconds_bucket{le=\""
-      << static_cast<double>(kLatencyBoundsMs[i]) / 1000 << "\"} " << cumulative << "\n";
-  }
-  cumulative += latency_buckets_.back();
-  o << "ertr_commit_latency_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
-    << "ertr_commit_latency_seconds_sum " << latency_sum_s_ << "\n"
-    << "ertr_commit_latency_seconds_count " << latency_count_ << "\n";
+  commit_latency_.Render(o, "ertr_commit_latency_seconds");
+  o << "# HELP ertr_disk_sync_seconds How long this node's disk took to make a write durable "
+       "(fdatasync): the consensus log's saves, each on the path of a vote, and the small blobs "
+       "stored since the last sync, before this node announces it holds them.\n"
+    << "# TYPE ertr_disk_sync_seconds histogram\n";
+  consensus_log_syncs_.Render(o, "ertr_disk_sync_seconds", "log=\"consensus\"");
+  blob_syncs_.Render(o, "ertr_disk_sync_seconds", "log=\"blobs\"");
   return o.str();
 }
 

@@ -224,7 +224,9 @@ void ReplicaDriver::SyncLoop() {
     // covers it (and possibly later ones, which are not counted on).
     const std::uint64_t target = sync_requested_;
     lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
     Status s = log_.Sync();
+    if (hooks_.on_synced) hooks_.on_synced(std::chrono::steady_clock::now() - start);
     lock.lock();
     if (s.ok()) {
       sync_done_.store(target, std::memory_order_release);

@@ -56,6 +56,8 @@ struct DriverHooks {
   std::function<Result<crypto::Digest>(const consensus::Deliver&, bool body_stored)> deliver;
   std::function<void(Height from)> request_sync;
   std::function<void(const Status&)> on_fatal;
+  // Optional: told how long each sync of the consensus log took, on the thread that syncs.
+  std::function<void(std::chrono::steady_clock::duration)> on_synced;
 };
 
 // The consensus log keys of the replica's persistent state (ADR 0010): its small part (view,

@@ -135,6 +135,13 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
     CHECK(c.Metric(i, "ertr_blobs_received_total") == 1);
   }
   CHECK(c.Metric(0, "ertr_blobs_offered_total") == 0);
+  // Every node timed its disk's syncs: the consensus log's, and the blob's before it announced
+  // holding it.
+  for (int i = 0; i < 4; ++i) {
+    CHECK(c.Metric(i, R"(ertr_disk_sync_seconds_count\{log="consensus"\})") > 0);
+    CHECK(c.Metric(i, R"(ertr_disk_sync_seconds_count\{log="blobs"\})") > 0);
+  }
+  CHECK(c.Metric(0, "ertr_commit_latency_seconds_count") >= 1);
 
   // The submitting physician's institution reads it back bit-exact.
   auto mine = Read(c, 0, phys_a, record);
