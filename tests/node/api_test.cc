@@ -128,12 +128,17 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   REQUIRE(up.has_value());
   REQUIRE(up->submit.response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
   const auto record = IdOf(up->upload.record_id());
-  // Its ciphertext (a small blob) came to the other nodes with its transaction's gossip: none
-  // had to pull it (ADR 0029).
+  // Its ciphertext (a small blob) reached every other node once, and came along with its
+  // transaction's gossip (ADR 0029) to the first node at least: the uploader sends the gossip
+  // before its announcement on every link, so no node can pull it from the uploader first. A node
+  // that hears another peer's announcement before the uploader's gossip arrives pulls it from that
+  // peer instead, which a slow machine's timing allows (seen under ASan).
+  long long offered = 0;
   for (int i = 1; i < 4; ++i) {
-    CHECK(Cluster::WaitFor([&] { return c.Metric(i, "ertr_blobs_offered_total") == 1; }));
-    CHECK(c.Metric(i, "ertr_blobs_received_total") == 1);
+    CHECK(Cluster::WaitFor([&] { return c.Metric(i, "ertr_blobs_received_total") == 1; }));
+    offered += c.Metric(i, "ertr_blobs_offered_total");
   }
+  CHECK(offered >= 1);
   CHECK(c.Metric(0, "ertr_blobs_offered_total") == 0);
   // Every node timed its disk's syncs: the consensus log's, and the blob's before it announced
   // holding it.
