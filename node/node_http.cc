@@ -134,8 +134,9 @@ std::string Node::Metrics() const {
     << "# TYPE ertr_commit_latency_seconds histogram\n";
   commit_latency_.Render(o, "ertr_commit_latency_seconds");
   o << "# HELP ertr_disk_sync_seconds How long this node's disk took to make a write durable "
-       "(fdatasync): the consensus log's saves, each on the path of a vote, and the small blobs "
-       "stored since the last sync, before this node announces it holds them.\n"
+       "(fdatasync): the consensus log's saves, which this node's votes and checkpoints wait for, "
+       "and the small blobs stored since the last sync, before this node announces it holds "
+       "them.\n"
     << "# TYPE ertr_disk_sync_seconds histogram\n";
   consensus_log_syncs_.Render(o, "ertr_disk_sync_seconds", "log=\"consensus\"");
   blob_syncs_.Render(o, "ertr_disk_sync_seconds", "log=\"blobs\"");
