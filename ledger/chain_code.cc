@@ -174,7 +174,8 @@ Result<StateDelta> ChainCode::ExecuteGenesis(const Transaction& genesis,
 Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
                                             std::span<const Transaction> txs,
                                             const StateReader& state) const {
-  StateView block_view(state);
+  const CachingStateReader committed(state);
+  StateView block_view(committed);
   ERTR_ASSIGN_OR_RETURN(auto chain, block_view.Load<ChainState>(keys::Chain()));
   if (!chain) return Status::FailedPrecondition("no genesis in the state; initialise the chain");
   ERTR_RETURN_IF_ERROR(ProcessExpiries(block_view, *chain, block));

@@ -50,7 +50,8 @@ class ChainCode {
   // Applies the block's transactions in order. A transaction that breaks a rule is rejected with
   // its reason and changes nothing but its outcome record (and, when it is really its signer's,
   // the signer's nonce). Errors only when the state cannot be read (DataLoss): the node must stop.
-  // Requires: `state` is the state after the block's parent; genesis has been applied.
+  // Requires: `state` is the state after the block's parent, and does not change during the call
+  // (each value read is read from it once); genesis has been applied.
   Result<BlockResult> ExecuteBlock(const BlockContext& block, std::span<const Transaction> txs,
                                    const StateReader& state) const;
 

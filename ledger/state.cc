@@ -113,6 +113,16 @@ Bytes AuditPosition(std::uint64_t height, std::uint32_t tx_index, std::uint32_t 
 
 }  // namespace keys
 
+Result<std::optional<Bytes>> CachingStateReader::Get(ByteSpan key) const {
+  const std::string_view sv = AsStringView(key);
+  const absl::string_view k(sv.data(), sv.size());  // absl's own type in Debian's build
+  if (auto it = read_.find(k); it != read_.end()) return it->second;
+  ++base_reads_;
+  ERTR_ASSIGN_OR_RETURN(auto value, base_.Get(key));
+  if (read_.size() < kMaxEntries) read_.emplace(k, value);
+  return value;
+}
+
 Result<std::optional<Bytes>> StateView::Get(ByteSpan key) const {
   auto it = delta_.writes.find(Bytes(key.begin(), key.end()));
   if (it != delta_.writes.end()) return it->second;

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/strings/string_view.h>
+
 #include "common/state_delta.h"
 #include "common/state_reader.h"
 #include "ledger/rejection.h"
@@ -163,6 +166,32 @@ Bytes RecordAudit(const RecordId& r);    // prefix
 // Position of an audit entry: height, transaction index, entry index within the transaction.
 Bytes AuditPosition(std::uint64_t height, std::uint32_t tx_index, std::uint32_t entry);
 }  // namespace keys
+
+// Remembers each value it read from `base` (or that the key was absent) for as long as it lives:
+// one block's execution, during which the committed state does not change (the node stores a
+// block's writes only after executing it). A block's records read the same institutions, signers
+// and absent keys again and again; each is then read once. Errors are not remembered. Prefix
+// scans pass through. At most kMaxEntries values are kept (a bound on memory for any block).
+// Lifetime: `base` must outlive the reader. Not thread-safe.
+class CachingStateReader final : public StateReader {
+ public:
+  static constexpr std::size_t kMaxEntries = 1 << 16;
+  explicit CachingStateReader(const StateReader& base) : base_(base) {}
+  CachingStateReader(const CachingStateReader&) = delete;
+  CachingStateReader& operator=(const CachingStateReader&) = delete;
+
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override;
+  Status ScanPrefix(ByteSpan prefix,
+                    const std::function<bool(ByteSpan key, ByteSpan value)>& fn) const override {
+    return base_.ScanPrefix(prefix, fn);
+  }
+  std::size_t base_reads() const { return base_reads_; }
+
+ private:
+  const StateReader& base_;
+  mutable absl::flat_hash_map<std::string, std::optional<Bytes>> read_;
+  mutable std::size_t base_reads_ = 0;
+};
 
 // Reads through a block's pending writes to the committed state, and collects the writes.
 // Lifetime: `base` must outlive the view. Not thread-safe.

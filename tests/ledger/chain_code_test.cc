@@ -575,5 +575,74 @@ TEST_CASE("a break-glass read is flagged however the node reports it", "[unit][l
   CHECK(trail->back().flagged);
 }
 
+// Counts the reads that reach the state under it, per key; fails the first read of `fail_once`.
+class CountingReader final : public StateReader {
+ public:
+  explicit CountingReader(const StateReader& base) : base_(base) {}
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
+    Bytes k(key.begin(), key.end());
+    if (k == fail_once) {
+      fail_once.clear();
+      return Status::DataLoss("a stored value fails its checksum");
+    }
+    ++gets[k];
+    return base_.Get(key);
+  }
+  Status ScanPrefix(ByteSpan prefix,
+                    const std::function<bool(ByteSpan key, ByteSpan value)>& fn) const override {
+    return base_.ScanPrefix(prefix, fn);
+  }
+  mutable std::map<Bytes, int> gets;
+  mutable Bytes fail_once;
+
+ private:
+  const StateReader& base_;
+};
+
+TEST_CASE("a block reads each committed value once", "[unit][ledger]") {
+  auto w = MakeWorld();
+  auto physician = w.AddUser(0, Role::kPhysician);
+  auto patient = w.AddPatient(0);
+  w.MustApply(w.admin(0), GrantTo(w, patient, GranteeInstitution{w.inst(1)}));
+  std::vector<Transaction> txs;
+  for (int i = 0; i < 5; ++i) {
+    txs.push_back(w.Tx(physician, w.RecordPayload(0, patient, RecordKind::kRtPlan, {1})));
+  }
+  CountingReader counting(w.store());
+  ChainCode code(w.verifier());
+  auto result = code.ExecuteBlock({w.height().Next(), w.now() + 1000}, txs, counting);
+  REQUIRE(result.has_value());
+  for (const auto& r : result->results) CHECK_FALSE(r.rejection.has_value());
+  // Every record looks up both institutions (as holder and per envelope), its signer (twice) and
+  // its patient: each reaches the store once in the block.
+  CHECK(counting.gets.at(keys::Institution(w.inst(0))) == 1);
+  CHECK(counting.gets.at(keys::Institution(w.inst(1))) == 1);
+  CHECK(counting.gets.at(keys::User(physician)) == 1);
+  CHECK(counting.gets.at(keys::Patient(patient)) == 1);
+  for (const auto& [key, n] : counting.gets) {
+    INFO(ToHex(key));
+    CHECK(n == 1);
+  }
+}
+
+TEST_CASE("a value that failed to read is read again", "[unit][ledger]") {
+  auto w = MakeWorld();
+  CountingReader counting(w.store());
+  counting.fail_once = keys::Institution(w.inst(0));
+  CachingStateReader cached(counting);
+  CHECK(cached.Get(keys::Institution(w.inst(0))).error().code() == StatusCode::kDataLoss);
+  auto again = cached.Get(keys::Institution(w.inst(0)));
+  REQUIRE(again.has_value());
+  CHECK(again->has_value());
+  CHECK(cached.Get(keys::Institution(w.inst(0))).has_value());
+  auto absent = cached.Get(keys::Institution("no-such-hospital"));
+  REQUIRE(absent.has_value());
+  CHECK_FALSE(absent->has_value());
+  CHECK_FALSE(cached.Get(keys::Institution("no-such-hospital"))->has_value());
+  CHECK(counting.gets.at(keys::Institution(w.inst(0))) == 1);
+  CHECK(counting.gets.at(keys::Institution("no-such-hospital")) == 1);
+  CHECK(cached.base_reads() == 3);  // the failed read, then one each
+}
+
 }  // namespace
 }  // namespace ertr::ledger
