@@ -187,9 +187,14 @@ class Node {
   Status FlushAccessEvents();
   // After a block that granted access (all records of `patients`) or committed this
   // institution's `records`: seal their keys to newly entitled institutions (KeyShare
-  // transactions).
+  // transactions). For a block `replayed` by block sync it only notes which are due (and forgets
+  // those no longer due): the state at that height lacks the envelopes the chain got later, such
+  // as this node's own shares from before an outage. ShareDeferredKeys shares them once caught up.
   void PostKeyShares(const std::set<ledger::Pseudonym>& patients,
-                     const std::set<ledger::RecordId>& records, std::uint64_t time_ms);
+                     const std::set<ledger::RecordId>& records, std::uint64_t time_ms,
+                     bool replayed);
+  // Shares the keys noted while catching up that the state still lacks.
+  void ShareDeferredKeys();
   // After a block: answer the calls waiting for its transactions; forget submitted uploads.
   void OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
                   const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms);
@@ -329,6 +334,10 @@ class Node {
   void DeliverVerifiedPieces();
   // The height blocks are stored or on their way to the driver up to.
   Height SyncedOrPending() const;
+  Height synced_through_;  // the highest block handed on by block sync
+  // This institution's records whose keys were due to an institution in a replayed block
+  // (PostKeyShares): only those still due are remembered.
+  std::set<ledger::RecordId> deferred_key_shares_;
   std::uint64_t blocks_synced_ = 0;
   std::uint32_t next_sync_peer_ = 0;
 

@@ -654,7 +654,8 @@ Status Node::FlushAccessEvents() {
 }
 
 void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
-                         const std::set<ledger::RecordId>& records, std::uint64_t time_ms) {
+                         const std::set<ledger::RecordId>& records, std::uint64_t time_ms,
+                         bool replayed) {
   ledger::StateView view(*stores_.state);
   std::vector<ledger::RecordState> candidates;
   for (const auto& patient : patients) {
@@ -668,7 +669,14 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
   for (const auto& r : candidates) {
     if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
     auto missing = ledger::MissingEnvelopes(view, r.id, time_ms);
-    if (!missing || missing->empty()) continue;
+    if (!missing || missing->empty()) {
+      if (replayed) deferred_key_shares_.erase(r.id);
+      continue;
+    }
+    if (replayed) {
+      deferred_key_shares_.insert(r.id);
+      continue;
+    }
     auto own = EnvelopeOf(view, r.id, config_.institution_id);
     if (!own || !*own) continue;
     auto key = crypto::OpenEnvelope((*own)->span(), *institution_key_);
@@ -688,11 +696,19 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
   }
 }
 
+void Node::ShareDeferredKeys() {
+  if (deferred_key_shares_.empty()) return;
+  const auto records = std::exchange(deferred_key_shares_, {});
+  log_->info("event=key_shares_after_sync records={}", records.size());
+  PostKeyShares({}, records, last_block_time_ms_, false);
+}
+
 void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
                       const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms) {
   last_block_time_ms_ = std::max(last_block_time_ms_, time_ms);
   std::set<ledger::Pseudonym> widened;
   std::set<ledger::RecordId> own_records;
+  const bool replayed = block.height <= synced_through_;
   for (std::uint32_t i = 0; i < txs.size(); ++i) {
     const auto& r = result.results[i];
     // Told now, before this node's next synced save makes the block durable here: a committed
@@ -707,6 +723,9 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
       unsubmitted_uploads_.erase(s->ciphertext_digest);
       // A grant may have committed while the record was on its way: share its key now.
       if (s->uploader_institution_id == config_.institution_id) own_records.insert(s->record_id);
+    } else if (const auto* k = std::get_if<ledger::KeyShare>(&*txs[i].payload)) {
+      // A replayed share: is that record still due?
+      if (deferred_key_shares_.count(k->record_id)) own_records.insert(k->record_id);
     } else if (const auto* u = std::get_if<ledger::RegisterUser>(&*txs[i].payload)) {
       std::lock_guard lock(users_mu_);
       active_users_.insert(u->user_key);
@@ -715,7 +734,10 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
       active_users_.erase(d->user_key);
     }
   }
-  if (!widened.empty() || !own_records.empty()) PostKeyShares(widened, own_records, time_ms);
+  if (!widened.empty() || !own_records.empty()) {
+    PostKeyShares(widened, own_records, time_ms, replayed);
+  }
+  if (!replayed) ShareDeferredKeys();
 }
 
 void Node::TickApi() {

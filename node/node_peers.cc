@@ -185,7 +185,10 @@ void Node::DeliverVerifiedPieces() {
        it != verified_pieces_.end() && it->first == next_piece_delivered_;
        it = verified_pieces_.erase(it), ++next_piece_delivered_) {
     VerifiedPiece& piece = it->second;
-    for (auto& b : piece.blocks) driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
+    for (auto& b : piece.blocks) {
+      synced_through_ = std::max(synced_through_, b.header.height);
+      driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
+    }
     if (!piece.ends_batch) continue;
     --sync_batches_in_flight_;
     // The pipeline has room again: fetch on (batches verifying while others execute).
@@ -230,6 +233,11 @@ void Node::Tick() {
   // Once a second with nothing in the pipeline, what is stored is the truth again: a synced block
   // the replica refused (a bad certificate) is asked for again, from another peer.
   if (sync_batches_in_flight_ == 0) sync_pending_height_ = Height(0);
+  // Caught up with what block sync brought (and no block came through consensus since): the key
+  // shares noted meanwhile go now.
+  if (sync_batches_in_flight_ == 0 && stores_.blocks->LatestHeight() >= synced_through_) {
+    ShareDeferredKeys();
+  }
   SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
   replicator_->Tick();
   TickApi();

@@ -1139,6 +1139,75 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   CHECK_FALSE(proto::VerifyReceipt(AsBytes(receipt), production, *verifier).has_value());
 }
 
+// How often `needle` occurs in `text`.
+std::size_t Occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("a node back from an outage shares a record's key once, and the share it missed",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys_a = NewUser(c, 0, ledger::Role::kPhysician);
+  auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
+  auto phys_c = NewUser(c, 2, ledger::Role::kPhysician);
+  const auto patient = NewPatient(c);
+  Bytes plain(3000);
+  crypto::RandomBytes(plain);
+  std::istringstream in(std::string(AsStringView(plain)));
+  auto up =
+      c.Client(0, phys_a)->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in, plain.size());
+  INFO((up ? "" : up.error().ToString()));
+  REQUIRE(up.has_value());
+  const auto record = IdOf(up->upload.record_id());
+  const std::string shared_b = "event=key_share_posted record=" + record.ShortHex() + " to=hosp-b";
+  const std::string shared_c = "event=key_share_posted record=" + record.ShortHex() + " to=hosp-c";
+
+  // A grant to hospital B: node 0, of the uploading institution, shares the record's key.
+  auto admin_a = c.Client(0, c.admin_key(0));
+  SubmitSeen(c, *admin_a, 0,
+             ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+                                  ledger::GranteeInstitution{"hosp-b"}, ledger::ScopeAll{}, 0});
+  REQUIRE(ReadSoon(c, 1, phys_b, record).has_value());
+  CHECK(Occurrences(c.Log(0), shared_b) == 1);
+
+  // Node 0 loses its data. While it is away, a grant to hospital C commits: only node 0 can share
+  // the key with C (the uploading institution's node shares its records' keys).
+  c.Kill(0);
+  c.WipeData(0);
+  auto grant_c =
+      c.Submit(1, 0,
+               ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+                                    ledger::GranteeInstitution{"hosp-c"}, ledger::ScopeAll{}, 0});
+  REQUIRE(grant_c.has_value());
+  REQUIRE(Cluster::WaitFor([&] { return c.Outcome(1, *grant_c) == "accepted"; }));
+  const long long rejected_before = c.Metric(1, "ertr_transactions_rejected_total");
+  REQUIRE(rejected_before >= 0);
+
+  // Back, node 0 replays both grants from its peers. It shares with C, which it missed, and not
+  // again with B: replayed at the first grant's height the state lacks B's envelope, which the
+  // chain got a block later.
+  c.Start(0);
+  auto theirs = ReadSoon(c, 2, phys_c, record);
+  INFO(c.Log(0));
+  REQUIRE(theirs.has_value());
+  CHECK(*theirs == std::string(AsStringView(plain)));
+  CHECK(Occurrences(c.Log(0), shared_b) == 1);
+  CHECK(Occurrences(c.Log(0), shared_c) == 1);
+  // Nothing it posted was refused: a transaction through node 0 commits after anything it posted
+  // while catching up, and node 1 has executed that block.
+  auto marker = c.Client(0, c.admin_key(0))->Submit(c.NewPhysician(0));
+  REQUIRE(marker.has_value());
+  const auto marker_height = marker->response.height();
+  REQUIRE(Cluster::WaitFor([&] {
+    auto s = c.Status(1);
+    return s && s->height >= marker_height;
+  }));
+  CHECK(c.Metric(1, "ertr_transactions_rejected_total") == rejected_before);
+}
+
 TEST_CASE("calls waiting for commits are answered when their node stops, a retry's call too",
           "[integration][api]") {
   Cluster c(4, /*benchmark_mode=*/true);
