@@ -235,20 +235,26 @@ void RunNullLoad(const Options& o, LocalNetwork& net,
   load.elapsed_s = Seconds(Clock::now() - start);
 }
 
-// The disk syncs of every running node so far (ertr_disk_sync_seconds), summed.
-struct DiskSyncs {
+// Timings every running node kept so far, summed: its disk syncs (ertr_disk_sync_seconds), and
+// from admission at the node a transaction was submitted to until that node committed it
+// (ertr_commit_latency_seconds): the client's latency less the API calls and the answer.
+struct NodeTimings {
   double consensus_count = 0, consensus_s = 0, blobs_count = 0, blobs_s = 0;
-  DiskSyncs operator-(const DiskSyncs& o) const {
+  double commit_count = 0, commit_s = 0;
+  NodeTimings operator-(const NodeTimings& o) const {
     return {consensus_count - o.consensus_count, consensus_s - o.consensus_s,
-            blobs_count - o.blobs_count, blobs_s - o.blobs_s};
+            blobs_count - o.blobs_count,         blobs_s - o.blobs_s,
+            commit_count - o.commit_count,       commit_s - o.commit_s};
   }
 };
 
-DiskSyncs ReadDiskSyncs(const LocalNetwork& net) {
+NodeTimings ReadNodeTimings(const LocalNetwork& net) {
   return {net.SumMetric(R"(ertr_disk_sync_seconds_count{log="consensus"})"),
           net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="consensus"})"),
           net.SumMetric(R"(ertr_disk_sync_seconds_count{log="blobs"})"),
-          net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="blobs"})")};
+          net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="blobs"})"),
+          net.SumMetric("ertr_commit_latency_seconds_count"),
+          net.SumMetric("ertr_commit_latency_seconds_sum")};
 }
 
 // Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
@@ -333,7 +339,7 @@ int main(int argc, char** argv) {
     before.push_back(ReadProc(net.pid(i)));
   }
   const double replicated_before = net.SumMetric("ertr_blob_bytes_received_total");
-  const DiskSyncs syncs_before = ReadDiskSyncs(net);
+  const NodeTimings syncs_before = ReadNodeTimings(net);
   Load load;
   const double bench_cpu_before = SelfCpuSeconds();
   const auto end = Clock::now() + std::chrono::seconds(o.seconds);
@@ -360,7 +366,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
   const double bench_cpu = SelfCpuSeconds() - bench_cpu_before;
   const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
-  const DiskSyncs syncs = ReadDiskSyncs(net) - syncs_before;
+  const NodeTimings syncs = ReadNodeTimings(net) - syncs_before;
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
     catchup_txs = net.NodeMetric(0, "ertr_transactions_committed_total");
@@ -444,6 +450,10 @@ int main(int argc, char** argv) {
   sync_line("consensus log", syncs.consensus_count, syncs.consensus_s);
   sync_line(" blobs", syncs.blobs_count, syncs.blobs_s);
   std::cout << "\n";
+  if (syncs.commit_count > 0) {
+    std::cout << std::setprecision(1) << "node side, admission to commit: mean "
+              << 1000 * syncs.commit_s / syncs.commit_count << " ms\n";
+  }
   if (o.mode == "catchup") {
     std::cout << std::setprecision(2) << "wiped node caught up with " << catchup_txs
               << " transactions in " << event_s
