@@ -327,6 +327,9 @@ class Node {
     std::vector<proto::Block> blocks;
     ReplicaId from;
     bool ends_batch = false;
+    // The highest height among its blocks whose commit certificate verified (a real height: a
+    // peer cannot make one up), or 0.
+    Height certified_through;
   };
   std::uint64_t next_piece_ = 0;
   std::uint64_t next_piece_delivered_ = 0;
@@ -334,7 +337,7 @@ class Node {
   void DeliverVerifiedPieces();
   // The height blocks are stored or on their way to the driver up to.
   Height SyncedOrPending() const;
-  Height synced_through_;  // the highest block handed on by block sync
+  Height synced_through_;  // the highest certified block handed on by block sync
   // This institution's records whose keys were due to an institution in a replayed block
   // (PostKeyShares): only those still due are remembered.
   std::set<ledger::RecordId> deferred_key_shares_;

@@ -150,7 +150,7 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
     // commit certificate against the validator set again before delivery, then from the cache.
     std::size_t i = 0;
     while (i < blocks.size()) {
-      VerifiedPiece piece{{}, from, false};
+      VerifiedPiece piece{{}, from, false, Height(0)};
       std::size_t txs = 0;
       while (i < blocks.size() && (piece.blocks.empty() || txs < kVerifyPieceTransactions)) {
         txs += blocks[i].transactions.size() + 1;
@@ -159,8 +159,11 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
       piece.ends_batch = i == blocks.size();
       auto verify = [this, n = next_piece_++, piece = std::move(piece)]() mutable {
         for (const auto& b : piece.blocks) {
-          (void)consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_,
-                                                   *verifier_);
+          if (consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_, *verifier_)
+                  .ok() &&
+              b.certificate.height == b.header.height) {
+            piece.certified_through = std::max(piece.certified_through, b.header.height);
+          }
           for (const auto& tx : b.transactions) {
             (void)ledger::IsAuthentic(tx, *verifier_, benchmark_mode_);
           }
@@ -185,10 +188,8 @@ void Node::DeliverVerifiedPieces() {
        it != verified_pieces_.end() && it->first == next_piece_delivered_;
        it = verified_pieces_.erase(it), ++next_piece_delivered_) {
     VerifiedPiece& piece = it->second;
-    for (auto& b : piece.blocks) {
-      synced_through_ = std::max(synced_through_, b.header.height);
-      driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
-    }
+    synced_through_ = std::max(synced_through_, piece.certified_through);
+    for (auto& b : piece.blocks) driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
     if (!piece.ends_batch) continue;
     --sync_batches_in_flight_;
     // The pipeline has room again: fetch on (batches verifying while others execute).
