@@ -234,12 +234,14 @@ void Node::Tick() {
   // Once a second with nothing in the pipeline, what is stored is the truth again: a synced block
   // the replica refused (a bad certificate) is asked for again, from another peer.
   if (sync_batches_in_flight_ == 0) sync_pending_height_ = Height(0);
-  // Caught up with what block sync brought (and no block came through consensus since): the key
-  // shares noted meanwhile go now.
-  if (sync_batches_in_flight_ == 0 && stores_.blocks->LatestHeight() >= synced_through_) {
+  // Caught up (no block came through consensus since block sync, which shares them at once): the
+  // key shares noted meanwhile go now, once nothing is left to sync. Between two synced batches
+  // the state is still behind, and a share it lacks may be in a block not replayed yet.
+  const Height latest = stores_.blocks->LatestHeight();
+  if (sync_batches_in_flight_ == 0 && latest >= synced_through_ && latest >= best_peer_height_) {
     ShareDeferredKeys();
   }
-  SendMessage(std::nullopt, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
+  SendMessage(std::nullopt, proto::PeerStatus{latest, replica_->view()});
   replicator_->Tick();
   TickApi();
   // Records whose blob never reached f+1 holders, and this node's own transactions that never
