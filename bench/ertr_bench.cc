@@ -339,7 +339,7 @@ int main(int argc, char** argv) {
     before.push_back(ReadProc(net.pid(i)));
   }
   const double replicated_before = net.SumMetric("ertr_blob_bytes_received_total");
-  const NodeTimings syncs_before = ReadNodeTimings(net);
+  const NodeTimings timings_before = ReadNodeTimings(net);
   Load load;
   const double bench_cpu_before = SelfCpuSeconds();
   const auto end = Clock::now() + std::chrono::seconds(o.seconds);
@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
   const double bench_cpu = SelfCpuSeconds() - bench_cpu_before;
   const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
-  const NodeTimings syncs = ReadNodeTimings(net) - syncs_before;
+  const NodeTimings timings = ReadNodeTimings(net) - timings_before;
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
     catchup_txs = net.NodeMetric(0, "ertr_transactions_committed_total");
@@ -447,12 +447,12 @@ int main(int argc, char** argv) {
               << " ms";
   };
   std::cout << "disk syncs per validator:";
-  sync_line("consensus log", syncs.consensus_count, syncs.consensus_s);
-  sync_line(" blobs", syncs.blobs_count, syncs.blobs_s);
+  sync_line("consensus log", timings.consensus_count, timings.consensus_s);
+  sync_line(" blobs", timings.blobs_count, timings.blobs_s);
   std::cout << "\n";
-  if (syncs.commit_count > 0) {
+  if (timings.commit_count > 0) {
     std::cout << std::setprecision(1) << "node side, admission to commit: mean "
-              << 1000 * syncs.commit_s / syncs.commit_count << " ms\n";
+              << 1000 * timings.commit_s / timings.commit_count << " ms\n";
   }
   if (o.mode == "catchup") {
     std::cout << std::setprecision(2) << "wiped node caught up with " << catchup_txs
