@@ -126,6 +126,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Integer("consensus.pipeline_window", c.pipeline_window, 1, 64));
   ERTR_RETURN_IF_ERROR(
       r.Integer("consensus.min_pipelined_batch", c.min_pipelined_batch, 1, 100'000));
+  ERTR_RETURN_IF_ERROR(r.Integer("mempool.max_mib", c.mempool_max_mib, 1, 65'536));
+  ERTR_RETURN_IF_ERROR(r.Integer("mempool.max_per_signer", c.mempool_max_per_signer, 1, 1'000'000));
   std::set<std::uint32_t> seen{index};
   if (const auto* peers = t.get_as<toml::array>("peers")) {
     for (std::size_t i = 0; i < peers->size(); ++i) {
@@ -183,7 +185,10 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "[consensus]\n"
     << "view_timeout_ms = " << c.view_timeout_ms << "\n"
     << "pipeline_window = " << c.pipeline_window << "\n"
-    << "min_pipelined_batch = " << c.min_pipelined_batch << "\n";
+    << "min_pipelined_batch = " << c.min_pipelined_batch << "\n\n"
+    << "[mempool]\n"
+    << "max_mib = " << c.mempool_max_mib << "\n"
+    << "max_per_signer = " << c.mempool_max_per_signer << "\n";
   for (const auto& p : c.peers) {
     o << "\n[[peers]]\nvalidator_index = " << p.validator_index.value() << "\naddress = \""
       << p.host << ":" << p.port << "\"\n";

@@ -42,6 +42,10 @@ struct NodeConfig {
   std::uint64_t view_timeout_ms = 2000;
   std::uint32_t pipeline_window = 4;
   std::uint32_t min_pipelined_batch = 32;
+  // The mempool's bounds: its total size, and the transactions it holds from one signer (an
+  // integrator's user, or this node itself: access events and key shares).
+  std::uint32_t mempool_max_mib = 64;
+  std::uint32_t mempool_max_per_signer = 2000;
   std::vector<PeerConfig> peers;
 
   std::filesystem::path Resolve(const std::filesystem::path& p) const {

@@ -188,7 +188,8 @@ Status Node::Init() {
                                                  std::move(blob_hooks), log_);
   mempool_ = std::make_unique<Mempool>(
       chain_id_, *verifier_,
-      MempoolLimits{64u << 20, 2000, genesis.parameters.max_transaction_bytes},
+      MempoolLimits{std::size_t{config_.mempool_max_mib} << 20, config_.mempool_max_per_signer,
+                    genesis.parameters.max_transaction_bytes},
       genesis.parameters.benchmark_mode);
 
   DriverHooks hooks;

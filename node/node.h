@@ -27,6 +27,7 @@
 #include "node/commit_waiters.h"
 #include "node/config.h"
 #include "node/http_server.h"
+#include "node/key_share_book.h"
 #include "node/latency_histogram.h"
 #include "node/mempool.h"
 #include "node/replica_driver.h"
@@ -180,8 +181,9 @@ class Node {
   Result<ledger::UserState> ApiCaller(const crypto::PublicKey& key) const;
   // Block time for API decisions: the newest block's time or the wall clock, whichever is later.
   std::uint64_t ApiTimeMs() const;
-  // Signs a payload with this node's validator key and admits it (access events, key shares).
-  Status SubmitOwn(const ledger::Payload& payload);
+  // Signs a payload with this node's validator key and admits it (access events, key shares);
+  // the height after which it can no longer commit.
+  Result<Height> SubmitOwn(const ledger::Payload& payload);
   // Denials are batched (flushed within kAccessFlushDelay); reads flush at once.
   void QueueAccessEvent(ledger::AccessEvent event);
   Status FlushAccessEvents();
@@ -190,11 +192,18 @@ class Node {
   // transactions). For a block `replayed` by block sync it only notes which are due (and forgets
   // those no longer due): the state at that height lacks the envelopes the chain got later, such
   // as this node's own shares from before an outage. ShareDeferredKeys shares them once caught up.
+  // A share still in flight (key_shares_) is not posted again; one the mempool refuses is noted
+  // for RetryKeyShares, and so is the rest of the call once the mempool is full.
   void PostKeyShares(const std::set<ledger::Pseudonym>& patients,
                      const std::set<ledger::RecordId>& records, std::uint64_t time_ms,
                      bool replayed);
   // Shares the keys noted while catching up that the state still lacks.
   void ShareDeferredKeys();
+  // Looks again at the shares key_shares_ says are due (refused, or expired uncommitted).
+  void RetryKeyShares();
+  KeyShareBook key_shares_;
+  // How long a share the mempool refused waits before it is tried again.
+  static constexpr std::chrono::seconds kKeyShareRetryDelay{2};
   // After a block: answer the calls waiting for its transactions; forget submitted uploads.
   void OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
                   const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms);

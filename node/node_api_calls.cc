@@ -611,7 +611,7 @@ Status Node::ApiGetBlock(const v1::GetBlockRequest& req, v1::Block& out) {
 // ---------------------------------------------------------------------------------------------
 // Node-signed transactions: access events and key shares.
 
-Status Node::SubmitOwn(const ledger::Payload& payload) {
+Result<Height> Node::SubmitOwn(const ledger::Payload& payload) {
   ledger::TransactionHeader h;
   h.chain_id = chain_id_;
   h.signer = signer_->public_key();
@@ -625,8 +625,9 @@ Status Node::SubmitOwn(const ledger::Payload& payload) {
   auto admitted = Admit(proto::EncodeSignedTransaction(tx->signed_tx), std::nullopt);
   if (!admitted) {
     log_->warn("event=own_transaction_refused reason=\"{}\"", admitted.error().ToString());
+    return admitted.error();
   }
-  return admitted.status();
+  return Height(h.valid_until_height);
 }
 
 void Node::QueueAccessEvent(ledger::AccessEvent event) {
@@ -650,7 +651,7 @@ Status Node::FlushAccessEvents() {
   ledger::RecordAccess batch;
   batch.events = std::move(pending_access_);
   pending_access_.clear();
-  return SubmitOwn(batch);
+  return SubmitOwn(batch).status();
 }
 
 void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
@@ -666,6 +667,9 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
     auto r = view.Load<ledger::RecordState>(ledger::keys::Record(id));
     if (r && *r && !patients.count((*r)->patient)) candidates.push_back(**r);
   }
+  const Height latest = stores_.blocks->LatestHeight();
+  const auto retry_at = std::chrono::steady_clock::now() + kKeyShareRetryDelay;
+  bool mempool_full = false;  // the rest waits for RetryKeyShares, unsealed
   for (const auto& r : candidates) {
     if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
     auto missing = ledger::MissingEnvelopes(view, r.id, time_ms);
@@ -675,6 +679,15 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
     }
     if (replayed) {
       deferred_key_shares_.insert(r.id);
+      continue;
+    }
+    // A share admitted earlier that can still commit is not posted again (a second grant for the
+    // patient in the next block finds that envelope still missing too).
+    std::erase_if(*missing,
+                  [&](const std::string& id) { return key_shares_.InFlight(r.id, id, latest); });
+    if (missing->empty()) continue;
+    if (mempool_full) {
+      for (const auto& id : *missing) key_shares_.Refused(r.id, id, retry_at);
       continue;
     }
     auto own = EnvelopeOf(view, r.id, config_.institution_id);
@@ -688,12 +701,32 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
     for (const auto& id : *missing) {
       auto inst = view.Load<ledger::InstitutionState>(ledger::keys::Institution(id));
       if (!inst || !*inst) continue;
+      if (mempool_full) {
+        key_shares_.Refused(r.id, id, retry_at);
+        continue;
+      }
       const Bytes sealed = crypto::SealDataKey(*key, (*inst)->encryption_key);
-      // A refusal is logged; the next grant or break-glass for the patient tries again.
-      (void)SubmitOwn(ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
-      log_->info("event=key_share_posted record={} to={}", r.id.ShortHex(), id);
+      auto posted =
+          SubmitOwn(ledger::KeyShare{r.id, {id, *ledger::SealedKey::FromSpan(sealed, "sealed")}});
+      if (posted) {
+        key_shares_.Admitted(r.id, id, *posted);
+        log_->info("event=key_share_posted record={} to={}", r.id.ShortHex(), id);
+      } else if (posted.error().code() == StatusCode::kResourceExhausted) {
+        // The refusal is logged once; the mempool is not offered the rest of this call.
+        key_shares_.Refused(r.id, id, retry_at);
+        mempool_full = true;
+      }
+      // Any other refusal is logged; the next grant or break-glass for the patient tries again.
     }
   }
+}
+
+void Node::RetryKeyShares() {
+  const auto due =
+      key_shares_.TakeDue(stores_.blocks->LatestHeight(), std::chrono::steady_clock::now());
+  if (due.empty()) return;
+  log_->info("event=key_shares_retried records={}", due.size());
+  PostKeyShares({}, due, last_block_time_ms_, false);
 }
 
 void Node::ShareDeferredKeys() {
@@ -714,7 +747,11 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
     // Told now, before this node's next synced save makes the block durable here: a committed
     // block is decided for good, whatever this node's disk does next (ADR 0024).
     for (auto& waiter : commit_waiters_.Take(r.tx_id)) waiter.done(&block, i, &r);
-    if (!r.accepted() || !txs[i].payload) continue;
+    if (!txs[i].payload) continue;
+    if (const auto* k = std::get_if<ledger::KeyShare>(&*txs[i].payload)) {
+      key_shares_.Committed(k->record_id, k->envelope.institution_id);  // whatever its outcome
+    }
+    if (!r.accepted()) continue;
     if (const auto* g = std::get_if<ledger::GrantConsent>(&*txs[i].payload)) {
       widened.insert(g->patient);
     } else if (const auto* b = std::get_if<ledger::BreakGlass>(&*txs[i].payload)) {

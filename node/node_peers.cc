@@ -240,6 +240,7 @@ void Node::Tick() {
   const Height latest = stores_.blocks->LatestHeight();
   if (sync_batches_in_flight_ == 0 && latest >= synced_through_ && latest >= best_peer_height_) {
     ShareDeferredKeys();
+    RetryKeyShares();
   }
   SendMessage(std::nullopt, proto::PeerStatus{latest, replica_->view()});
   replicator_->Tick();

@@ -164,6 +164,16 @@ void Cluster::Start(int i) {
   pids_[i] = pid;
 }
 
+void Cluster::EditConfig(int i, const std::string& from, const std::string& to) {
+  const std::string path = home(i) + "/config.toml";
+  std::string text = ReadFile(path);
+  const auto at = text.find(from);
+  INFO(text);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, from.size(), to);
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
 void Cluster::StartAll() {
   for (int i = 0; i < n_; ++i) Start(i);
   const bool up = WaitFor([&] {

@@ -49,6 +49,8 @@ class Cluster {
   void Kill(int i);       // SIGKILL, reaped
   void Terminate(int i);  // SIGTERM, waits for a clean exit; CHECKs exit code 0
   void WipeData(int i);
+  // Replaces the first `from` in node i's config.toml by `to` (REQUIREs it there); before Start.
+  void EditConfig(int i, const std::string& from, const std::string& to);
   bool Running(int i) const { return pids_.count(i) > 0; }
   pid_t pid(int i) const { return pids_.at(i); }
 

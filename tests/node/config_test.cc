@@ -26,6 +26,8 @@ std::string ErrorOf(const std::string& text) {
 TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   auto c = Sample();
   c.min_pipelined_batch = 77;
+  c.mempool_max_mib = 12;
+  c.mempool_max_per_signer = 345;
   auto parsed = ParseNodeConfig(RenderNodeConfig(c), c.home, "config.toml");
   REQUIRE(parsed.has_value());
   CHECK(parsed->validator_index == ReplicaId(2));
@@ -34,6 +36,8 @@ TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   CHECK(parsed->http_port == 2345);
   CHECK(parsed->passphrase_file == "keys/passphrase");
   CHECK(parsed->min_pipelined_batch == 77);
+  CHECK(parsed->mempool_max_mib == 12);
+  CHECK(parsed->mempool_max_per_signer == 345);
   REQUIRE(parsed->peers.size() == 2);
   CHECK(parsed->peers[1].host == "10.0.0.2");
   CHECK(parsed->peers[1].port == 1001);
@@ -54,6 +58,10 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[consensus]\n"
                 "view_timeout_ms = 5\n")
             .find("'consensus.view_timeout_ms' must be an integer in 100..600000") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"
+                "max_per_signer = 0\n")
+            .find("'mempool.max_per_signer' must be an integer in 1..1000000") !=
         std::string::npos);
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
                 "validator_index = 0\naddress = \"127.0.0.1:1\"\n")
