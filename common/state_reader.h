@@ -6,6 +6,7 @@
 //
 // Thread-safety: implementations say; the chain code calls it from one thread.
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 
@@ -25,6 +26,16 @@ class StateReader {
   // returns false.
   virtual Status ScanPrefix(ByteSpan prefix,
                             const std::function<bool(ByteSpan key, ByteSpan value)>& fn) const = 0;
+
+  // As ScanPrefix, from the first key at or after `from`: a scan resumed where an earlier one
+  // stopped. This default walks the prefix from its start; stores seek.
+  virtual Status ScanPrefixFrom(ByteSpan prefix, ByteSpan from,
+                                const std::function<bool(ByteSpan key, ByteSpan value)>& fn) const {
+    return ScanPrefix(prefix, [&](ByteSpan key, ByteSpan value) {
+      return std::lexicographical_compare(key.begin(), key.end(), from.begin(), from.end()) ||
+             fn(key, value);
+    });
+  }
 };
 
 }  // namespace ertr

@@ -70,6 +70,7 @@ Bytes InstitutionUser(std::string_view institution_id, const crypto::PublicKey& 
 }
 Bytes Patient(const Pseudonym& p) { return Make("p/", p); }
 Bytes Record(const RecordId& r) { return Make("r/", r); }
+Bytes Records() { return Prefix("r/"); }
 Bytes PatientRecords(const Pseudonym& p) { return Make("pr/", p); }
 Bytes PatientRecord(const Pseudonym& p, const RecordId& r) { return Make("pr/", p, r); }
 Bytes Envelopes(const RecordId& r) { return Make("e/", r); }

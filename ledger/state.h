@@ -144,6 +144,7 @@ Bytes InstitutionUsers(std::string_view institution_id);  // prefix
 Bytes InstitutionUser(std::string_view institution_id, const crypto::PublicKey& key);
 Bytes Patient(const Pseudonym& p);
 Bytes Record(const RecordId& r);
+Bytes Records();                           // prefix of every record
 Bytes PatientRecords(const Pseudonym& p);  // prefix
 Bytes PatientRecord(const Pseudonym& p, const RecordId& r);
 Bytes Envelopes(const RecordId& r);  // prefix

@@ -204,6 +204,18 @@ class Node {
   KeyShareBook key_shares_;
   // How long a share the mempool refused waits before it is tried again.
   static constexpr std::chrono::seconds kKeyShareRetryDelay{2};
+  // Once per start, after kKeyShareAuditDelay and once caught up: every record of this institution
+  // is looked at, a slice per tick, and the keys the state still lacks are shared. key_shares_
+  // starts empty, so shares that were refused and waiting, or made just before a crash and never
+  // sent, would otherwise wait for the patient's next grant. The delay lets shares sent before a
+  // restart commit first.
+  void AuditKeyShares();
+  static constexpr std::chrono::seconds kKeyShareAuditDelay{5};
+  static constexpr std::size_t kKeyShareAuditRecords = 256;  // records looked at per tick
+  std::chrono::steady_clock::time_point key_share_audit_from_ =
+      std::chrono::steady_clock::now() + kKeyShareAuditDelay;
+  // The state key the audit goes on from; nullopt once it is done.
+  std::optional<Bytes> key_share_audit_next_ = ledger::keys::Records();
   // After a block: answer the calls waiting for its transactions; forget submitted uploads.
   void OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResult& result,
                   const std::vector<ledger::Transaction>& txs, std::uint64_t time_ms);

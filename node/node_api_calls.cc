@@ -721,6 +721,56 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
   }
 }
 
+void Node::AuditKeyShares() {
+  if (!key_share_audit_next_ || std::chrono::steady_clock::now() < key_share_audit_from_) return;
+  // The committed state, read directly: it seeks to where the last slice stopped.
+  ledger::StateView view(*stores_.state);
+  const Height latest = stores_.blocks->LatestHeight();
+  const Bytes prefix = ledger::keys::Records();
+  std::set<ledger::RecordId> due;
+  std::size_t looked_at = 0;
+  bool more = false;
+  Status failed;
+  Status scanned = stores_.state->ScanPrefixFrom(
+      prefix, *key_share_audit_next_, [&](ByteSpan key, ByteSpan value) {
+        if (looked_at == kKeyShareAuditRecords) {
+          key_share_audit_next_ = Bytes(key.begin(), key.end());
+          more = true;
+          return false;
+        }
+        ++looked_at;
+        auto r = ledger::codec::Decode<ledger::RecordState>(value);
+        if (!r) {
+          failed = r.error().WithContext("state key " + ToHex(key));
+          return false;
+        }
+        if (r->erased || r->uploader_institution_id != config_.institution_id) return true;
+        auto missing = ledger::MissingEnvelopes(view, r->id, last_block_time_ms_);
+        if (!missing) {
+          failed = missing.status();
+          return false;
+        }
+        for (const auto& id : *missing) {
+          if (!key_shares_.InFlight(r->id, id, latest)) due.insert(r->id);
+        }
+        return true;
+      });
+  if (!scanned.ok() || !failed.ok()) {
+    log_->error("event=key_share_audit_failed reason=\"{}\"",
+                (scanned.ok() ? failed : scanned).ToString());
+    key_share_audit_next_.reset();
+    return;
+  }
+  if (!due.empty()) {
+    log_->info("event=key_shares_audited records={}", due.size());
+    PostKeyShares({}, due, last_block_time_ms_, false);
+  }
+  if (!more) {
+    log_->info("event=key_share_audit_done");
+    key_share_audit_next_.reset();
+  }
+}
+
 void Node::RetryKeyShares() {
   const auto due =
       key_shares_.TakeDue(stores_.blocks->LatestHeight(), std::chrono::steady_clock::now());

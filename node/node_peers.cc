@@ -241,6 +241,7 @@ void Node::Tick() {
   if (sync_batches_in_flight_ == 0 && latest >= synced_through_ && latest >= best_peer_height_) {
     ShareDeferredKeys();
     RetryKeyShares();
+    AuditKeyShares();
   }
   SendMessage(std::nullopt, proto::PeerStatus{latest, replica_->view()});
   replicator_->Tick();

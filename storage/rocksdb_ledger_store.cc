@@ -4,6 +4,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -112,8 +113,17 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
   // into one scan in key order.
   Status ScanPrefix(ByteSpan prefix,
                     const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
+    return ScanPrefixFrom(prefix, prefix, fn);
+  }
+
+  Status ScanPrefixFrom(ByteSpan prefix, ByteSpan from,
+                        const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
     // An empty prefix scans everything (and must not reach memcmp with a null pointer).
     const rocksdb::Slice p = ToSlice(prefix);
+    const rocksdb::Slice start =
+        ToSlice(std::lexicographical_compare(from.begin(), from.end(), prefix.begin(), prefix.end())
+                    ? prefix
+                    : from);
     // Two iterators read one snapshot, so that a merged scan never sees half of a concurrent
     // write (one iterator is consistent by itself: no snapshot for the usual scans).
     const bool merged = keys::MayHoldOutcomes(prefix);
@@ -125,7 +135,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
       options.snapshot = snapshot.get();
       options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
       std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, cf));
-      it->Seek(p);
+      it->Seek(start);
       return it;
     };
     auto in_prefix = [&](const std::unique_ptr<rocksdb::Iterator>& it) {

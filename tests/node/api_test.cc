@@ -1200,6 +1200,23 @@ TEST_CASE("a node back from an outage shares a record's key once, and the share 
   CHECK(c.Metric(1, "ertr_transactions_rejected_total") == rejected_before);
 }
 
+// Uploads `n` small records of `patient` through node `via`; their ids and plaintexts.
+std::vector<std::pair<ledger::RecordId, std::string>> UploadRecords(
+    Cluster& c, int via, const crypto::SigningKey& user, const ledger::Pseudonym& patient, int n) {
+  std::vector<std::pair<ledger::RecordId, std::string>> records;
+  for (int i = 0; i < n; ++i) {
+    Bytes plain(500 + static_cast<std::size_t>(i));
+    crypto::RandomBytes(plain);
+    std::istringstream in(std::string(AsStringView(plain)));
+    auto up =
+        c.Client(via, user)->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in, plain.size());
+    INFO((up ? "" : up.error().ToString()));
+    REQUIRE(up.has_value());
+    records.emplace_back(IdOf(up->upload.record_id()), std::string(AsStringView(plain)));
+  }
+  return records;
+}
+
 TEST_CASE("key shares the mempool refuses are posted as the earlier ones commit, each once",
           "[integration][slow]") {
   Cluster c(4);
@@ -1210,17 +1227,7 @@ TEST_CASE("key shares the mempool refuses are posted as the earlier ones commit,
   auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
   auto phys_c = NewUser(c, 2, ledger::Role::kPhysician);
   const auto patient = NewPatient(c);
-  std::vector<std::pair<ledger::RecordId, std::string>> records;
-  for (int i = 0; i < 8; ++i) {
-    Bytes plain(500 + static_cast<std::size_t>(i));
-    crypto::RandomBytes(plain);
-    std::istringstream in(std::string(AsStringView(plain)));
-    auto up =
-        c.Client(0, phys_a)->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in, plain.size());
-    INFO((up ? "" : up.error().ToString()));
-    REQUIRE(up.has_value());
-    records.emplace_back(IdOf(up->upload.record_id()), std::string(AsStringView(plain)));
-  }
+  const auto records = UploadRecords(c, 0, phys_a, patient, 8);
   const long long rejected_before = c.Metric(1, "ertr_transactions_rejected_total");
   REQUIRE(rejected_before >= 0);
 
@@ -1252,6 +1259,35 @@ TEST_CASE("key shares the mempool refuses are posted as the earlier ones commit,
   }
   REQUIRE(Cluster::WaitFor([&] { return c.Metric(0, "ertr_key_shares_pending") == 0; }));
   CHECK(c.Metric(1, "ertr_transactions_rejected_total") == rejected_before);
+}
+
+TEST_CASE("key shares still waiting when their node is killed are made after its restart",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.EditConfig(0, "max_per_signer = 2000", "max_per_signer = 3");
+  c.StartAll();
+  auto phys_a = NewUser(c, 0, ledger::Role::kPhysician);
+  auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
+  const auto patient = NewPatient(c);
+  const auto records = UploadRecords(c, 0, phys_a, patient, 8);
+  // The grant makes eight shares due at node 0; five are refused and wait for a retry, which the
+  // kill comes before. The restarted node knows nothing of them but what the chain says.
+  auto admin_a = c.Client(0, c.admin_key(0));
+  SubmitSeen(c, *admin_a, 0,
+             ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+                                  ledger::GranteeInstitution{"hosp-b"}, ledger::ScopeAll{}, 0});
+  c.Kill(0);
+  CHECK(c.Log(0).find("event=key_shares_retried") == std::string::npos);
+  c.Start(0);
+  for (const auto& [record, plain] : records) {
+    auto theirs = ReadSoon(c, 1, phys_b, record);
+    INFO(c.Log(0));
+    REQUIRE(theirs.has_value());
+    CHECK(*theirs == plain);
+  }
+  REQUIRE(Cluster::WaitFor(
+      [&] { return c.Log(0).find("event=key_share_audit_done") != std::string::npos; }));
+  CHECK(c.Log(0).find("event=key_shares_audited") != std::string::npos);
 }
 
 TEST_CASE("calls waiting for commits are answered when their node stops, a retry's call too",

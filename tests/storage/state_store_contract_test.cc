@@ -39,6 +39,32 @@ TEST_CASE("State store contract", "[storage]") {
     CHECK(**state.Get(AsBytes("user/b")) == ToBytes("2"));
   }
 
+  SECTION("a prefix scan resumes from a key") {
+    StateDelta d;
+    for (const char* k : {"user/a", "user/b", "user/c", "user/d", "usex", "patient/x"}) {
+      d.Put(ToBytes(k), ToBytes("v"));
+    }
+    REQUIRE(state.Commit(d).ok());
+    auto scan_from = [&](std::string_view from, std::size_t limit) {
+      std::vector<std::string> seen;
+      REQUIRE(state
+                  .ScanPrefixFrom(AsBytes("user/"), AsBytes(from),
+                                  [&](ByteSpan k, ByteSpan) {
+                                    seen.emplace_back(AsStringView(k));
+                                    return seen.size() < limit;
+                                  })
+                  .ok());
+      return seen;
+    };
+    using V = std::vector<std::string>;
+    CHECK(scan_from("user/b", 10) == V{"user/b", "user/c", "user/d"});
+    CHECK(scan_from("user/bb", 10) == V{"user/c", "user/d"});  // between keys
+    CHECK(scan_from("user/c", 1) == V{"user/c"});              // stopped by the callback
+    CHECK(scan_from("a", 10) == V{"user/a", "user/b", "user/c", "user/d"});  // before the prefix
+    CHECK(scan_from("user/e", 10).empty());
+    CHECK(scan_from("z", 10).empty());  // after the prefix
+  }
+
   SECTION("transaction outcomes are read, scanned and deleted in key order with the rest") {
     // The RocksDB store keeps "o/" txid keys in a column family of their own (ADR 0017); keys
     // that only look similar stay with the rest. Scans must merge both in key order.
