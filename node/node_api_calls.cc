@@ -729,13 +729,12 @@ void Node::AuditKeyShares() {
   const Bytes prefix = ledger::keys::Records();
   std::set<ledger::RecordId> due;
   std::size_t looked_at = 0;
-  bool more = false;
+  std::optional<Bytes> next;  // where the next slice starts; none once every record was seen
   Status failed;
   Status scanned = stores_.state->ScanPrefixFrom(
       prefix, *key_share_audit_next_, [&](ByteSpan key, ByteSpan value) {
         if (looked_at == kKeyShareAuditRecords) {
-          key_share_audit_next_ = Bytes(key.begin(), key.end());
-          more = true;
+          next = Bytes(key.begin(), key.end());
           return false;
         }
         ++looked_at;
@@ -765,10 +764,8 @@ void Node::AuditKeyShares() {
     log_->info("event=key_shares_audited records={}", due.size());
     PostKeyShares({}, due, last_block_time_ms_, false);
   }
-  if (!more) {
-    log_->info("event=key_share_audit_done");
-    key_share_audit_next_.reset();
-  }
+  key_share_audit_next_ = std::move(next);
+  if (!key_share_audit_next_) log_->info("event=key_share_audit_done");
 }
 
 void Node::RetryKeyShares() {
