@@ -2,9 +2,11 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace ertr::node {
 
@@ -66,6 +68,80 @@ class Reader {
   std::string prefix_;
 };
 
+// The settings config.toml may hold, by table. Anything else is refused: a misspelt setting would
+// otherwise be ignored silently, and the node run with the default the operator meant to change.
+struct KnownTable {
+  std::string_view name;
+  std::vector<std::string_view> fields;
+};
+const std::vector<KnownTable>& KnownTables() {
+  static const std::vector<KnownTable> known = {
+      {"node", {"validator_index", "institution_id", "listen", "http", "data_dir", "genesis"}},
+      {"api", {"listen", "tls_cert_file", "tls_key_file"}},
+      {"keys", {"validator", "institution", "passphrase_file"}},
+      {"consensus", {"view_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
+      {"mempool", {"max_mib", "max_per_signer"}},
+      {"peers", {"validator_index", "address"}},
+  };
+  return known;
+}
+
+std::string JoinNames(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+Status CheckFields(const toml::table& table, const KnownTable& known, const std::string& where,
+                   const std::string& file_name) {
+  for (const auto& [key, value] : table) {
+    const std::string_view k = key.str();
+    if (std::find(known.fields.begin(), known.fields.end(), k) == known.fields.end()) {
+      return Status::InvalidArgument(file_name + ": field '" + where + "." + std::string(k) +
+                                     "' is not a setting (misspelt?); " + where +
+                                     " takes: " + JoinNames(known.fields));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckKnownSettings(const toml::table& t, const std::string& file_name) {
+  std::vector<std::string_view> tables;
+  for (const auto& k : KnownTables()) tables.push_back(k.name);
+  for (const auto& [key, value] : t) {
+    const std::string name(key.str());
+    auto known = std::find_if(KnownTables().begin(), KnownTables().end(),
+                              [&](const KnownTable& k) { return k.name == name; });
+    if (known == KnownTables().end()) {
+      return Status::InvalidArgument(
+          file_name + ": '" + name +
+          "' is not a table of this file (misspelt?); the tables are: " + JoinNames(tables));
+    }
+    if (name == "peers") {
+      const auto* peers = value.as_array();
+      if (peers == nullptr) {
+        return Status::InvalidArgument(file_name +
+                                       ": 'peers' must be an array of tables, each written "
+                                       "[[peers]] with validator_index and address");
+      }
+      for (std::size_t i = 0; i < peers->size(); ++i) {
+        if (const auto* p = peers->get_as<toml::table>(i)) {
+          ERTR_RETURN_IF_ERROR(
+              CheckFields(*p, *known, "peers[" + std::to_string(i) + "]", file_name));
+        }
+      }
+      continue;
+    }
+    const auto* table = value.as_table();
+    if (table == nullptr) {
+      return Status::InvalidArgument(file_name + ": '" + name + "' must be a table, written [" +
+                                     name + "]");
+    }
+    ERTR_RETURN_IF_ERROR(CheckFields(*table, *known, name, file_name));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<NodeConfig> LoadNodeConfig(const fs::path& home) {
@@ -93,6 +169,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
     return Status::InvalidArgument(file_name + ": not valid TOML at " + where.str() + ": " +
                                    std::string(e.description()));
   }
+  ERTR_RETURN_IF_ERROR(CheckKnownSettings(t, file_name));
   NodeConfig c;
   c.home = home;
   Reader r(t, file_name);

@@ -59,6 +59,19 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
                 "view_timeout_ms = 5\n")
             .find("'consensus.view_timeout_ms' must be an integer in 100..600000") !=
         std::string::npos);
+  // A misspelt setting is refused, not ignored.
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"
+                "max_per_singer = 10\n")
+            .find("config.toml: field 'mempool.max_per_singer' is not a setting (misspelt?); "
+                  "mempool takes: max_mib, max_per_signer") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[consenus]\n")
+            .find("'consenus' is not a table of this file (misspelt?); the tables are: node, "
+                  "api, keys, consensus, mempool, peers") != std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
+                "validator_index = 1\nadress = \"h:1\"\n")
+            .find("field 'peers[0].adress' is not a setting") != std::string::npos);
+  CHECK(ErrorOf("api = 5\n[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n")
+            .find("'api' must be a table, written [api]") != std::string::npos);
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"
                 "max_per_signer = 0\n")
             .find("'mempool.max_per_signer' must be an integer in 1..1000000") !=
