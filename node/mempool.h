@@ -41,6 +41,11 @@ class Mempool {
   void Remove(const std::vector<crypto::Digest>& ids);
 
   bool Contains(const crypto::Digest& id) const { return entries_.count(id) > 0; }
+  // Transactions pooled from `signer`.
+  std::size_t CountFrom(const crypto::PublicKey& signer) const {
+    auto it = per_signer_.find(signer);
+    return it == per_signer_.end() ? 0 : it->second;
+  }
   std::size_t size() const { return entries_.size(); }
   std::size_t bytes() const { return bytes_; }
 

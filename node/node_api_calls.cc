@@ -669,6 +669,10 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
   }
   const Height latest = stores_.blocks->LatestHeight();
   const auto retry_at = std::chrono::steady_clock::now() + kKeyShareRetryDelay;
+  // Shares take at most three quarters of what this node's signer may have pooled: the rest is
+  // kept for the access events that every read here must get on chain.
+  const std::size_t share_cap =
+      std::max<std::size_t>(1, config_.mempool_max_per_signer - config_.mempool_max_per_signer / 4);
   bool mempool_full = false;  // the rest waits for RetryKeyShares, unsealed
   for (const auto& r : candidates) {
     if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
@@ -701,6 +705,11 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
     for (const auto& id : *missing) {
       auto inst = view.Load<ledger::InstitutionState>(ledger::keys::Institution(id));
       if (!inst || !*inst) continue;
+      if (!mempool_full && mempool_->CountFrom(signer_->public_key()) >= share_cap) {
+        log_->info("event=key_shares_waiting reason=\"{} of this node's transactions are pooled\"",
+                   share_cap);
+        mempool_full = true;
+      }
       if (mempool_full) {
         key_shares_.Refused(r.id, id, retry_at);
         continue;
