@@ -50,9 +50,16 @@ TEST_CASE("mempool bounds bytes overall and transactions per signer", "[unit][no
   Fixture f;
   const std::size_t one = f.Tx(*f.alice, "ertr-test", 64).size();  // every transaction below
   Mempool pool("ertr-test", *f.verifier, MempoolLimits{5 * one, 3, one});
-  for (int i = 0; i < 3; ++i) REQUIRE(pool.Add(f.Tx(*f.alice, "ertr-test", 64)).has_value());
+  std::vector<crypto::Digest> alices;
+  for (int i = 0; i < 3; ++i) {
+    auto added = pool.Add(f.Tx(*f.alice, "ertr-test", 64));
+    REQUIRE(added.has_value());
+    alices.push_back(added->signed_tx.id);
+  }
   auto fourth = pool.Add(f.Tx(*f.alice, "ertr-test", 64));
   CHECK(fourth.error().code() == StatusCode::kResourceExhausted);
+  CHECK(pool.CountFrom(f.alice->public_key()) == 3);
+  CHECK(pool.CountFrom(f.bob->public_key()) == 0);
   // Another signer is not crowded out by alice's limit...
   REQUIRE(pool.Add(f.Tx(*f.bob, "ertr-test", 64)).has_value());
   // ...but the total bound holds for everyone.
@@ -62,6 +69,12 @@ TEST_CASE("mempool bounds bytes overall and transactions per signer", "[unit][no
   CHECK(oversized.error().code() == StatusCode::kInvalidArgument);
   CHECK(oversized.error().message().find("the limit is") != std::string::npos);
   CHECK(pool.bytes() == 5 * one);
+  CHECK(pool.CountFrom(f.bob->public_key()) == 2);
+  // Committed transactions leave room for their signer again.
+  pool.Remove({alices[0], alices[1]});
+  CHECK(pool.CountFrom(f.alice->public_key()) == 1);
+  REQUIRE(pool.Add(f.Tx(*f.alice, "ertr-test", 64)).has_value());
+  CHECK(pool.CountFrom(f.alice->public_key()) == 2);
 }
 
 TEST_CASE("mempool refuses a payload that breaks the shape rules: it never reaches a block",
