@@ -240,9 +240,11 @@ void Node::Tick() {
   const Height latest = stores_.blocks->LatestHeight();
   if (sync_batches_in_flight_ == 0 && latest >= synced_through_ && latest >= best_peer_height_) {
     ShareDeferredKeys();
-    RetryKeyShares();
     AuditKeyShares();
   }
+  // A share due for a retry was refused or has expired: no copy of it can still commit, so a node
+  // a few blocks behind (as the slowest node under load often is) need not wait to post it.
+  if (sync_batches_in_flight_ == 0 && RequireSynced().ok()) RetryKeyShares();
   SendMessage(std::nullopt, proto::PeerStatus{latest, replica_->view()});
   replicator_->Tick();
   TickApi();

@@ -1217,18 +1217,31 @@ std::vector<std::pair<ledger::RecordId, std::string>> UploadRecords(
   return records;
 }
 
-TEST_CASE("key shares beyond a node's mempool allowance are posted as earlier ones commit, once",
-          "[integration][slow]") {
-  Cluster c(4);
-  // Node 0 holds at most four transactions of one signer, its own included, of which its key
-  // shares may take three (a quarter is kept for the access events of reads there).
+// Starts `c` with node 0 holding at most four transactions of one signer, its own included, of
+// which its key shares may take three (a quarter is kept for the access events of reads there).
+bool StartWithSmallShareAllowance(Cluster& c) {
   c.EditConfig(0, "max_per_signer = 2000", "max_per_signer = 4");
   c.StartAll();
-  auto phys_a = NewUser(c, 0, ledger::Role::kPhysician);
-  auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
+  return true;
+}
+
+// That cluster, with eight records of one patient uploaded at node 0 and a physician at B.
+struct SmallShareAllowance {
+  Cluster c{4};
+  bool running = StartWithSmallShareAllowance(c);
+  crypto::SigningKey phys_a = NewUser(c, 0, ledger::Role::kPhysician);
+  crypto::SigningKey phys_b = NewUser(c, 1, ledger::Role::kPhysician);
+  ledger::Pseudonym patient = NewPatient(c);
+  std::vector<std::pair<ledger::RecordId, std::string>> records =
+      UploadRecords(c, 0, phys_a, patient, 8);
+};
+
+TEST_CASE("key shares beyond a node's mempool allowance are posted as earlier ones commit, once",
+          "[integration][slow]") {
+  SmallShareAllowance s;
+  auto& c = s.c;
+  const auto& records = s.records;
   auto phys_c = NewUser(c, 2, ledger::Role::kPhysician);
-  const auto patient = NewPatient(c);
-  const auto records = UploadRecords(c, 0, phys_a, patient, 8);
   const long long rejected_before = c.Metric(1, "ertr_transactions_rejected_total");
   REQUIRE(rejected_before >= 0);
 
@@ -1238,11 +1251,11 @@ TEST_CASE("key shares beyond a node's mempool allowance are posted as earlier on
   auto admin_a = c.Client(0, c.admin_key(0));
   for (const char* grantee : {"hosp-b", "hosp-c"}) {
     SubmitSeen(c, *admin_a, 0,
-               ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+               ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), s.patient,
                                     ledger::GranteeInstitution{grantee}, ledger::ScopeAll{}, 0});
   }
   for (const auto& [record, plain] : records) {
-    for (const auto& [via, user] : {std::pair{1, &phys_b}, std::pair{2, &phys_c}}) {
+    for (const auto& [via, user] : {std::pair{1, &s.phys_b}, std::pair{2, &phys_c}}) {
       auto theirs = ReadSoon(c, via, *user, record);
       INFO(c.Log(0));
       REQUIRE(theirs.has_value());
@@ -1264,24 +1277,20 @@ TEST_CASE("key shares beyond a node's mempool allowance are posted as earlier on
 
 TEST_CASE("key shares still waiting when their node is killed are made after its restart",
           "[integration][slow]") {
-  Cluster c(4);
-  c.EditConfig(0, "max_per_signer = 2000", "max_per_signer = 4");
-  c.StartAll();
-  auto phys_a = NewUser(c, 0, ledger::Role::kPhysician);
-  auto phys_b = NewUser(c, 1, ledger::Role::kPhysician);
-  const auto patient = NewPatient(c);
-  const auto records = UploadRecords(c, 0, phys_a, patient, 8);
+  SmallShareAllowance s;
+  auto& c = s.c;
+  const auto& records = s.records;
   // The grant makes eight shares due at node 0; five of them wait for a retry, which the
   // kill comes before. The restarted node knows nothing of them but what the chain says.
   auto admin_a = c.Client(0, c.admin_key(0));
   SubmitSeen(c, *admin_a, 0,
-             ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), patient,
+             ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), s.patient,
                                   ledger::GranteeInstitution{"hosp-b"}, ledger::ScopeAll{}, 0});
   c.Kill(0);
   CHECK(c.Log(0).find("event=key_shares_retried") == std::string::npos);
   c.Start(0);
   for (const auto& [record, plain] : records) {
-    auto theirs = ReadSoon(c, 1, phys_b, record);
+    auto theirs = ReadSoon(c, 1, s.phys_b, record);
     INFO(c.Log(0));
     REQUIRE(theirs.has_value());
     CHECK(*theirs == plain);
