@@ -468,9 +468,12 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
                         view.Load<ledger::RecordState>(ledger::keys::Record(record_id)));
   ERTR_ASSIGN_OR_RETURN(auto envelope, EnvelopeOf(view, record_id, config_.institution_id));
   if (!envelope) {
-    return Status::Unavailable("access is allowed, but " + config_.institution_id +
-                               " holds no key for this record yet: the uploading institution's "
-                               "node posts it after the consent commits; retry in a few seconds");
+    return Status::Unavailable(
+        "access is allowed, but " + config_.institution_id +
+        " holds no key for this record yet: the uploading institution's node (" +
+        (record ? record->uploader_institution_id : std::string("unknown")) +
+        ") posts it after the consent commits; retry in a few seconds (if that node is down, it "
+        "shares the key once it is back)");
   }
   if (!blobs_->Contains(record->ciphertext_digest)) {
     replicator_->Fetch(record->ciphertext_digest);

@@ -1175,6 +1175,13 @@ TEST_CASE("a node back from an outage shares a record's key once, and the share 
                                     ledger::GranteeInstitution{"hosp-c"}, ledger::ScopeAll{}, 0});
   REQUIRE(grant_c.has_value());
   REQUIRE(Cluster::WaitFor([&] { return c.Outcome(1, *grant_c) == "accepted"; }));
+  // C may read, but holds no key until node 0 is back; the refusal says whose node that is.
+  REQUIRE(Cluster::WaitFor([&] { return c.Outcome(2, *grant_c) == "accepted"; }));
+  auto early = Read(c, 2, phys_c, record);
+  REQUIRE_FALSE(early.has_value());
+  CHECK(early.error().code() == StatusCode::kUnavailable);
+  CHECK(early.error().message().find("holds no key for this record yet: the uploading "
+                                     "institution's node (hosp-a)") != std::string::npos);
   const long long rejected_before = c.Metric(1, "ertr_transactions_rejected_total");
   REQUIRE(rejected_before >= 0);
 
