@@ -197,6 +197,11 @@ class Node {
   void PostKeyShares(const std::set<ledger::Pseudonym>& patients,
                      const std::set<ledger::RecordId>& records, std::uint64_t time_ms,
                      bool replayed);
+  // The institutions entitled to `record`'s key (ledger::MissingEnvelopes) that hold no envelope
+  // and have no share of it from this node on its way (key_shares_, at height `latest`).
+  Result<std::vector<std::string>> UnsharedEnvelopes(const ledger::StateView& view,
+                                                     const ledger::RecordId& record,
+                                                     std::uint64_t time_ms, Height latest) const;
   // Shares the keys noted while catching up that the state still lacks.
   void ShareDeferredKeys();
   // Looks again at the shares key_shares_ says are due (refused, or expired uncommitted).

@@ -471,7 +471,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
     return Status::Unavailable(
         "access is allowed, but " + config_.institution_id +
         " holds no key for this record yet: the uploading institution's node (" +
-        (record ? record->uploader_institution_id : std::string("unknown")) +
+        record->uploader_institution_id +
         ") posts it after the consent commits; retry in a few seconds (if that node is down, it "
         "shares the key once it is back)");
   }
@@ -657,6 +657,18 @@ Status Node::FlushAccessEvents() {
   return SubmitOwn(batch).status();
 }
 
+Result<std::vector<std::string>> Node::UnsharedEnvelopes(const ledger::StateView& view,
+                                                         const ledger::RecordId& record,
+                                                         std::uint64_t time_ms,
+                                                         Height latest) const {
+  ERTR_ASSIGN_OR_RETURN(auto missing, ledger::MissingEnvelopes(view, record, time_ms));
+  // A share admitted earlier that can still commit is not posted again (a second grant for the
+  // patient in the next block finds that envelope still missing too).
+  std::erase_if(missing,
+                [&](const std::string& id) { return key_shares_.InFlight(record, id, latest); });
+  return missing;
+}
+
 void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
                          const std::set<ledger::RecordId>& records, std::uint64_t time_ms,
                          bool replayed) {
@@ -679,7 +691,7 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
   bool mempool_full = false;  // the rest waits for RetryKeyShares, unsealed
   for (const auto& r : candidates) {
     if (r.erased || r.uploader_institution_id != config_.institution_id) continue;
-    auto missing = ledger::MissingEnvelopes(view, r.id, time_ms);
+    auto missing = UnsharedEnvelopes(view, r.id, time_ms, latest);
     if (!missing || missing->empty()) {
       if (replayed) deferred_key_shares_.erase(r.id);
       continue;
@@ -688,11 +700,6 @@ void Node::PostKeyShares(const std::set<ledger::Pseudonym>& patients,
       deferred_key_shares_.insert(r.id);
       continue;
     }
-    // A share admitted earlier that can still commit is not posted again (a second grant for the
-    // patient in the next block finds that envelope still missing too).
-    std::erase_if(*missing,
-                  [&](const std::string& id) { return key_shares_.InFlight(r.id, id, latest); });
-    if (missing->empty()) continue;
     if (mempool_full) {
       for (const auto& id : *missing) key_shares_.Refused(r.id, id, retry_at);
       continue;
@@ -756,14 +763,12 @@ void Node::AuditKeyShares() {
           return false;
         }
         if (r->erased || r->uploader_institution_id != config_.institution_id) return true;
-        auto missing = ledger::MissingEnvelopes(view, r->id, last_block_time_ms_);
+        auto missing = UnsharedEnvelopes(view, r->id, last_block_time_ms_, latest);
         if (!missing) {
           failed = missing.status();
           return false;
         }
-        for (const auto& id : *missing) {
-          if (!key_shares_.InFlight(r->id, id, latest)) due.insert(r->id);
-        }
+        if (!missing->empty()) due.insert(r->id);
         return true;
       });
   if (!scanned.ok() || !failed.ok()) {

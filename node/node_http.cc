@@ -57,10 +57,10 @@ std::string Node::Metrics() const {
   counter("ertr_view_changes_total", "View changes started.", rs.view_changes_started);
   gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());
   gauge("ertr_mempool_transactions", "Transactions waiting to be ordered.", mempool_->size());
+  gauge("ertr_mempool_bytes", "Bytes of transactions waiting to be ordered.", mempool_->bytes());
   gauge("ertr_key_shares_pending",
         "Key shares this node posted or must post again that have not committed yet.",
         key_shares_.size());
-  gauge("ertr_mempool_bytes", "Bytes of transactions waiting to be ordered.", mempool_->bytes());
   counter("ertr_transactions_committed_total", "Transactions applied.", tx_committed_);
   counter("ertr_transactions_rejected_total", "Transactions committed but rejected by the rules.",
           tx_rejected_);
