@@ -9,10 +9,15 @@
 // storage fault may keep running (refusing what it cannot store) or stop; if it stops, it must
 // exit with an error status and say why in its log, never crash; it is then restarted once the
 // disk is healthy again. After each fault heals, commits must resume within --recovery-limit
-// seconds. At the end:
+// seconds. Meanwhile a second patient's records are uploaded at every hospital in turn, and the
+// patient's home admin grants the hospitals access one by one: each grant that commits makes the
+// records uploaded before it due for key shares from their uploaders' nodes (ADR 0030), which
+// the faults may kill, wipe or cut off at that moment. At the end:
 //   - every record acknowledged to a client (committed) is committed at the same height on every
 //     node;
 //   - every node has the same height and state root;
+//   - every hospital reads every acknowledged record of the second patient, byte for byte (all
+//     are granted by then), within --read-limit seconds;
 //   - no node process died on its own.
 // Exit 0 only if all of that holds. A failed run keeps its directory (logs, data) and says where.
 
@@ -33,6 +38,7 @@
 
 #include "crypto/init.h"
 #include "crypto/secure_buffer.h"
+#include "proto/ledger_codec.h"
 #include "tests/chaos/fault_proxy.h"
 #include "tests/support/local_network.h"
 
@@ -90,6 +96,123 @@ void Load(LocalNetwork& net, const std::vector<crypto::SigningKey>& integrators,
   for (auto& th : threads) th.join();
 }
 
+// The consent part: a second patient's records, and the grants made while the faults go on.
+struct Consent {
+  ledger::Pseudonym patient;
+  // Written by UploadShared alone until it is joined.
+  std::vector<std::pair<ledger::RecordId, std::string>> records;  // acknowledged, with plaintext
+  std::uint64_t upload_errors = 0;
+  int grants = 0;  // committed; the k-th names hosp-a + k
+};
+
+// Uploads a record of the consent patient at each hospital in turn, one about every 200 ms.
+void UploadShared(LocalNetwork& net, const std::vector<crypto::SigningKey>& integrators,
+                  Consent& consent, Run& run) {
+  std::mt19937_64 rng(0x5eed);
+  for (int n = 0; !run.stop; ++n) {
+    const int via = n % net.validators();
+    std::string payload(2048, '\0');
+    for (auto& c : payload) c = static_cast<char>(rng());
+    auto client = net.Client(
+        via, crypto::MakeEd25519Signer(integrators[static_cast<std::size_t>(via)].Clone()));
+    std::istringstream in(payload);
+    auto r = client ? client->SubmitRecord(consent.patient, ledger::RecordKind::kRtPlan, in,
+                                           payload.size())
+                    : Result<cli::UploadedRecord>(Status::Unavailable("no client"));
+    auto id = r ? ledger::RecordId::FromSpan(AsBytes(r->upload.record_id()), "record_id")
+                : Result<ledger::RecordId>(r.error());
+    if (id) {
+      consent.records.emplace_back(*id, std::move(payload));
+    } else {
+      ++consent.upload_errors;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Grants the next hospital (hosp-a, hosp-b, ... in turn) access to all of the consent patient's
+// records, through hosp-a's admin at node 0, and waits for its commit. The grant is signed once and
+// sent again until it commits (a committed transaction sent again answers its outcome). "" or why
+// it failed: refused, or not committed by `give_up`.
+std::string GrantNext(LocalNetwork& net, Consent& consent, Clock::time_point give_up) {
+  const auto admin = net.AdminKey(0);
+  ledger::TransactionHeader h;
+  h.chain_id = net.chain_id();
+  h.signer = admin->public_key();
+  h.nonce = crypto::RandomU64();
+  const std::string grantee = std::string("hosp-") + static_cast<char>('a' + consent.grants);
+  auto tx = proto::MakeTransaction(
+      h,
+      ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), consent.patient,
+                           ledger::GranteeInstitution{grantee}, ledger::ScopeAll{}, 0},
+      *admin);
+  if (!tx) return "cannot make a grant: " + tx.error().ToString();
+  v1::SignedTransaction msg;
+  msg.set_body(std::string(AsStringView(tx->signed_tx.body)));
+  msg.set_signature(std::string(AsStringView(tx->signed_tx.signature.span())));
+  for (;;) {
+    auto client = net.Client(0, net.AdminKey(0));
+    auto r = client ? client->SubmitSigned(msg, true)
+                    : Result<cli::SubmitResult>(Status::Unavailable("no client"));
+    if (r) {
+      ++consent.grants;
+      return "";
+    }
+    const StatusCode code = r.error().code();
+    if (code != StatusCode::kUnavailable && code != StatusCode::kResourceExhausted &&
+        code != StatusCode::kInternal) {
+      return "the grant to " + grantee + " was refused: " + r.error().ToString();
+    }
+    if (Clock::now() > give_up) {
+      return "the grant to " + grantee + " did not commit: " + r.error().ToString();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+// Every hospital reads every acknowledged record of the consent patient, retrying while its node
+// answers UNAVAILABLE (a key share or a blob on its way), until `deadline`. The first failure, or
+// "" if every read returned the uploaded bytes.
+std::string ReadShared(LocalNetwork& net, const std::vector<crypto::SigningKey>& integrators,
+                       Consent& consent, Clock::time_point deadline, double& slowest) {
+  std::vector<std::thread> readers;
+  std::mutex mu;
+  std::string failure;
+  for (int via = 0; via < net.validators(); ++via) {
+    readers.emplace_back([&, via] {
+      auto client = net.Client(
+          via, crypto::MakeEd25519Signer(integrators[static_cast<std::size_t>(via)].Clone()));
+      const auto began = Clock::now();
+      for (const auto& [record, plain] : consent.records) {
+        Result<v1::RecordInfo> r = Status::Unavailable("not read");
+        std::ostringstream out;
+        while (client && Clock::now() < deadline) {
+          out.str("");
+          r = client->GetRecord(record, "treatment", out);
+          if (r || r.error().code() != StatusCode::kUnavailable) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        std::lock_guard lock(mu);
+        if (!client || !r || out.str() != plain) {
+          if (failure.empty()) {
+            failure = "record " + record.ShortHex() +
+                      " of the consent patient is not readable at node" + std::to_string(via) +
+                      ": " +
+                      (!client ? std::string("no client")
+                       : !r    ? r.error().ToString()
+                               : std::string("its bytes differ from those uploaded"));
+          }
+          return;
+        }
+      }
+      std::lock_guard lock(mu);
+      slowest = std::max(slowest, Seconds(Clock::now() - began));
+    });
+  }
+  for (auto& t : readers) t.join();
+  return failure;
+}
+
 double MaxHeight(const LocalNetwork& net) {
   double h = -1;
   for (int i = 0; i < net.validators(); ++i) {
@@ -123,7 +246,7 @@ std::string Tail(const std::filesystem::path& file, std::size_t lines) {
 int main(int argc, char** argv) {
   CLI::App app{"ertr-chaos - faults against a local ertrchain network under load"};
   std::string ertrd, report, faultfs, only_kinds, log_level = "info";
-  int validators = 4, seconds = 60, clients = 8, recovery_limit = 30;
+  int validators = 4, seconds = 60, clients = 8, recovery_limit = 30, read_limit = 120;
   std::uint64_t seed = 0;
   app.add_option("--ertrd", ertrd, "Path of the ertrd binary")->required();
   app.add_option("--validators", validators, "4 (one fault at a time) or 7 (two)")
@@ -141,6 +264,10 @@ int main(int argc, char** argv) {
   app.add_option("--faultfs", faultfs,
                  "The storage-fault library (default: libertr_faultfs.so beside this program; "
                  "without it, no storage faults are injected)");
+  app.add_option("--read-limit", read_limit,
+                 "Seconds within which every hospital must read every record of the consent "
+                 "patient, once the nodes converged")
+      ->capture_default_str();
   app.add_option("--report", report, "Append a CSV line with the results to this file");
   app.add_option("--log-level", log_level,
                  "The nodes' log level (info keeps the evidence a failed run needs)")
@@ -204,8 +331,19 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  Consent consent;
+  consent.patient = crypto::RandomNonZeroId<ledger::Pseudonym>();
+  if (auto r = net.Client(0, net.AdminKey(0))
+                   ->Submit(ledger::RegisterPatient{consent.patient, "hosp-a", {}});
+      !r) {
+    std::cerr << "ertr-chaos: registering the consent patient: " << r.error().ToString() << "\n";
+    net.Keep();
+    return 1;
+  }
+
   Run run;
   std::thread load([&] { Load(net, integrators, patient, clients, run); });
+  std::thread shared([&] { UploadShared(net, integrators, consent, run); });
   std::map<std::string, int> injected;
   double max_recovery = 0;
   std::string failure;
@@ -257,9 +395,24 @@ int main(int argc, char** argv) {
       what << " node" << v;
       if (kind == "link-cut") break;
     }
+    // A crash right after a grant commits: the key shares it made due are on their way, or still
+    // waiting at their node, or not made yet (ADR 0030). The k-th grant comes with the first crash
+    // after (k + 1) / (n + 1) of the run, so that each finds records uploaded since the one before.
+    const bool crash = kind == "kill" || kind == "wipe" || kind == "power-cut";
+    std::string after_grant;
+    if (crash && consent.grants < validators &&
+        Clock::now() - start >=
+            std::chrono::milliseconds(1000LL * seconds * (consent.grants + 1) / (validators + 1))) {
+      after_grant =
+          std::string(" just after the grant to hosp-") + static_cast<char>('a' + consent.grants);
+      failure = GrantNext(net, consent, Clock::now() + std::chrono::seconds(recovery_limit));
+      if (!failure.empty()) break;
+      std::this_thread::sleep_for(ms(0, 5));
+    }
     const double before_fault = MaxHeight(net);
     std::cout << "  t=" << std::fixed << std::setprecision(1) << Seconds(Clock::now() - start)
-              << "s  " << (kind == "power-cut" ? "power-cut all nodes" : what.str()) << std::flush;
+              << "s  " << (kind == "power-cut" ? "power-cut all nodes" : what.str()) << after_grant
+              << std::flush;
     if (kind == "kill") {
       for (int v : victims) net.Signal(v, SIGKILL);
       std::this_thread::sleep_for(ms(500, 3000));
@@ -355,9 +508,14 @@ int main(int argc, char** argv) {
   }
   run.stop = true;
   load.join();
+  shared.join();
   proxy.HealAll();
   for (int i = 0; i < validators; ++i) {
     if (net.Running(i)) net.Signal(i, SIGCONT);
+  }
+  // The grants no crash came after.
+  while (failure.empty() && consent.grants < validators) {
+    failure = GrantNext(net, consent, Clock::now() + std::chrono::seconds(recovery_limit));
   }
 
   // Every node converges: the same height, unchanged for 2 s, and the same state root.
@@ -426,6 +584,13 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Every hospital holds every grant now: each reads each record of the consent patient, the
+  // key shares made for it under the faults included.
+  double slowest_reads = 0;
+  if (failure.empty()) {
+    failure = ReadShared(net, integrators, consent, Clock::now() + std::chrono::seconds(read_limit),
+                         slowest_reads);
+  }
   if (auto dead = DeadNodes(net); failure.empty() && !dead.empty()) {
     failure = "node process exited on its own:" + dead;
   }
@@ -439,6 +604,12 @@ int main(int argc, char** argv) {
   std::cout << std::setprecision(2) << "faults injected " << total_faults << " ("
             << kinds_text.str() << ")\nrecords acknowledged " << run.acked.size() << ", lost "
             << lost << ", client errors while faults were active " << run.errors
+            << "\nconsent patient: " << consent.records.size() << " records ("
+            << consent.upload_errors << " uploads failed under the faults), " << consent.grants
+            << " of " << validators << " grants committed, "
+            << (slowest_reads > 0 ? "every hospital read every record (slowest hospital "
+                                  : "reads not completed (")
+            << slowest_reads << " s)"
             << "\nnodes that stopped cleanly on a storage fault " << storage_stops
             << "\nmax time until commits resumed " << max_recovery << " s\nfinal height "
             << final_height << ", state roots " << (roots.empty() ? "not compared" : "equal")
