@@ -3,6 +3,7 @@
 // Exit codes: 0 success; 1 the operation failed; 2 usage error; 3 not authenticated or not
 // allowed; 4 not found; 5 unavailable (retry later); 6 verification failed or data corrupt.
 
+#include <signal.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -224,6 +225,68 @@ class FdSink : public std::streambuf {
   bool ok_ = true;
 };
 
+// The temporary file a download writes its plaintext to: removed when the download fails, and
+// when ertrctl is interrupted (SIGINT, SIGTERM, SIGHUP) or its output pipe closes (SIGPIPE)
+// before the rename, so that a decrypted record is never left behind under a name nobody asked
+// for. One download per process.
+class PartialFile {
+ public:
+  explicit PartialFile(const std::string& target) {
+    if (target.size() + 16 > sizeof(path_)) {
+      errno = ENAMETOOLONG;
+      return;
+    }
+    std::snprintf(path_, sizeof(path_), "%s.partial-XXXXXX", target.c_str());
+    fd_ = ::mkstemp(path_);
+    if (fd_ < 0) {
+      path_[0] = '\0';  // nothing was created: nothing to remove
+      return;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = &PartialFile::OnSignal;
+    sigemptyset(&sa.sa_mask);
+    for (std::size_t i = 0; i < std::size(kSignals); ++i) {
+      ::sigaction(kSignals[i], nullptr, &before_[i]);
+      // A signal the caller ignores (SIGINT of a background job) stays ignored.
+      if (before_[i].sa_handler != SIG_IGN) ::sigaction(kSignals[i], &sa, nullptr);
+    }
+    handling_ = true;
+  }
+  ~PartialFile() {
+    Restore();
+    if (path_[0] != '\0') ::unlink(path_);
+  }
+  PartialFile(const PartialFile&) = delete;
+  PartialFile& operator=(const PartialFile&) = delete;
+
+  int fd() const { return fd_; }
+  std::string path() const { return path_; }
+  // Renamed to its target: nothing is left to remove.
+  void Kept() {
+    Restore();
+    path_[0] = '\0';
+  }
+
+ private:
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+  static void OnSignal(int sig) {
+    if (path_[0] != '\0') ::unlink(path_);  // async-signal-safe
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+  }
+  void Restore() {
+    if (!handling_) return;
+    for (std::size_t i = 0; i < std::size(kSignals); ++i) {
+      ::sigaction(kSignals[i], &before_[i], nullptr);
+    }
+    handling_ = false;
+  }
+  static inline char path_[4096] = {};  // read by the signal handler
+  struct sigaction before_[std::size(kSignals)] = {};
+  bool handling_ = false;
+  int fd_ = -1;  // owned by the caller's sink once made
+};
+
 Result<ledger::Role> ParseRole(std::string_view name) {
   for (std::uint8_t r = 1; r <= ledger::kMaxRole; ++r) {
     if (ledger::RoleName(static_cast<ledger::Role>(r)) == name) {
@@ -272,7 +335,21 @@ Result<T> ParseId(const std::string& hex, std::string_view option) {
 }
 
 Result<ledger::Genesis> ReadGenesis(const std::string& file) {
-  ERTR_ASSIGN_OR_RETURN(auto bytes, crypto::ReadKeyFileBytes(file));
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) {
+    return Status::NotFound("cannot read the genesis file " + file +
+                            " (--genesis): " + ec.message());
+  }
+  if (size > (1u << 20)) {
+    return Status::InvalidArgument(file + " is " + std::to_string(size) +
+                                   " bytes: not a genesis file (genesis.bin of a node home)");
+  }
+  std::ifstream in(file, std::ios::binary);
+  ertr::Bytes bytes(size);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
+    return Status::IoError("cannot read the genesis file " + file + " (--genesis)");
+  }
   auto tx = ertr::proto::DecodeTransaction(bytes);
   if (!tx || !tx->payload || !std::holds_alternative<ledger::Genesis>(*tx->payload)) {
     return Status::InvalidArgument(file + " is not a genesis file (genesis.bin of a node home)");
@@ -617,7 +694,11 @@ int main(int argc, char** argv) {
     auto skey = crypto::DecodeSigningKeyFile(*kbytes, View(*pass));
     if (!skey) return Fail(skey.error().WithContext(key_file));
     auto client = ertr::cli::ApiClient::Connect(copt, crypto::MakeEd25519Signer(std::move(*skey)));
-    if (!client) return Fail(client.error());
+    if (!client) {
+      // A malformed --node or a missing chain id: the command line cannot work.
+      return client.error().code() == StatusCode::kInvalidArgument ? Usage(client.error())
+                                                                   : Fail(client.error());
+    }
     auto& api = **client;
 
     auto node_institution = [&]() -> Result<std::string> {
@@ -802,15 +883,20 @@ int main(int argc, char** argv) {
         if (!info) return Fail(info.error());
         return 0;
       }
+      std::error_code ec;
+      if (fs::is_directory(out_path, ec)) {
+        return Usage(Status::InvalidArgument("--out " + out_path +
+                                             " is a directory; give the file to write"));
+      }
       // A private temporary file beside the target (created exclusively, mode 0600), synced,
       // then renamed: the plaintext is never written through someone else's file or link.
-      std::string partial = out_path + ".partial-XXXXXX";
-      const int fd = ::mkstemp(partial.data());
-      if (fd < 0) {
+      PartialFile partial_file(out_path);
+      if (partial_file.fd() < 0) {
         return Fail(Status::IoError("cannot create a temporary file beside " + out_path + ": " +
                                     std::strerror(errno)));
       }
-      FdSink sink(fd);
+      const std::string partial = partial_file.path();
+      FdSink sink(partial_file.fd());
       Result<v1::RecordInfo> info = Status::Internal("not fetched");
       {
         std::ostream f(&sink);
@@ -820,14 +906,11 @@ int main(int argc, char** argv) {
           info = Status::IoError("writing " + partial + " failed (disk full?)");
         }
       }
-      std::error_code ec;
       if (!sink.Close() && info) info = Status::IoError("closing " + partial + " failed");
-      if (!info) {
-        fs::remove(partial, ec);
-        return Fail(info.error());
-      }
+      if (!info) return Fail(info.error());  // the temporary file is removed
       fs::rename(partial, out_path, ec);
       if (ec) return Fail(Status::IoError("cannot rename to " + out_path + ": " + ec.message()));
+      partial_file.Kept();
       PrintRecord(out, *info);
       out.Num("bytes", fs::file_size(out_path, ec)).Str("file", out_path).Print();
       return 0;

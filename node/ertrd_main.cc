@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
     start->add_option("--home", home, "Node home directory (holds config.toml)")->required();
     std::string log_level = "info";
     start->add_option("--log-level", log_level, "trace, debug, info, warn or error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
         ->capture_default_str();
 
     auto* show_id = app.add_subcommand("show-node-id", "Print this node's validator public key");

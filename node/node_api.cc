@@ -802,6 +802,9 @@ Status Node::StartApi() {
     Wipe(key);
   }
   const std::string address = config_.api_host + ":" + std::to_string(config_.api_port);
+  // gRPC sets SO_REUSEPORT by default: a second node given the same port would share it, and
+  // the kernel would hand each call to either. The port must be refused instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, creds, &api_port_);
   builder.RegisterCallbackGenericService(api_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxUploadChunk + (64u << 10)));

@@ -68,6 +68,18 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
         "--validators must be 1..26 (n = 3f+1 tolerates f faults: 4 "
         "tolerates 1, 7 tolerates 2)");
   }
+  // Each node's ports are its base + i: all of them must be real ports (1..65535).
+  for (const auto& [flag, base] : {std::pair{"--base-port", options.base_port},
+                                   std::pair{"--base-http-port", options.base_http_port},
+                                   std::pair{"--base-api-port", options.base_api_port}}) {
+    if (base == 0 || base + options.validators - 1 > 65535) {
+      return Status::InvalidArgument(std::string(flag) + " " + std::to_string(base) + " with " +
+                                     std::to_string(options.validators) +
+                                     " validators gives ports outside 1..65535; pick a base "
+                                     "of at most " +
+                                     std::to_string(65535 - options.validators + 1));
+    }
+  }
   std::error_code ec;
   if (fs::exists(dir / "node0" / "config.toml", ec)) {
     return Status::AlreadyExists(dir.string() +

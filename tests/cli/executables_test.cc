@@ -2,11 +2,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "tests/support/ports.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -95,6 +101,56 @@ TEST_CASE("ertrd selfcheck runs end to end in a scratch directory", "[unit]") {
   CHECK(r.output.find("selfcheck passed") != std::string::npos);
   auto again = Exec(std::string(ERTRD) + " selfcheck --dir " + (dir / "scratch").string());
   CHECK(again.exit_code == 1);
+}
+
+TEST_CASE("ertrd start refuses a log level it does not know instead of logging nothing", "[unit]") {
+  ertr::testing::TempDir dir;
+  auto r =
+      Exec(std::string(ERTRD) + " start --home " + dir.path().string() + " --log-level verbose");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--log-level") != std::string::npos);
+  CHECK(r.output.find("verbose") != std::string::npos);
+}
+
+TEST_CASE("ertrd testnet refuses base ports whose nodes would fall past port 65535", "[unit]") {
+  ertr::testing::TempDir dir;
+  auto r = Exec(std::string(ERTRD) + " testnet --dir " + (dir / "net").string() +
+                " --validators 4 --base-port 65534");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("--base-port 65534 with 4 validators gives ports outside 1..65535") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "net" / "node0"));
+}
+
+TEST_CASE("ertrd start refuses an API port that another process listens on", "[unit]") {
+  // gRPC asks for SO_REUSEPORT unless told not to: a second process listening that way used to
+  // share the port with the node, and calls went to either.
+  ertr::testing::PortBlock ports(100);
+  REQUIRE(ports.base() != 0);
+  const int api = ports.base() + 20;
+  const int squatter = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(squatter >= 0);
+  const int one = 1;
+  REQUIRE(::setsockopt(squatter, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(api));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(squatter, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(squatter, 4) == 0);
+
+  ertr::testing::TempDir dir;
+  const std::string net = (dir / "net").string();
+  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators 1 --base-port " +
+               std::to_string(ports.base()) + " --base-http-port " +
+               std::to_string(ports.base() + 10) + " --base-api-port " + std::to_string(api))
+              .exit_code == 0);
+  // Without the refusal the node would run (and `timeout` end it with 124).
+  auto r = Exec("timeout 60 " + std::string(ERTRD) + " start --home " + net + "/node0");
+  ::close(squatter);
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("api.listen") != std::string::npos);
 }
 
 }  // namespace

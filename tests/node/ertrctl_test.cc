@@ -2,6 +2,7 @@
 // ../shared/data/rt-samples round-trip bit-exact with the right kind, receipts verify offline,
 // and exit codes mean what docs/api.md says.
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -182,6 +183,53 @@ TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, r
   CHECK(r.code == 4);
   r = ctl(0, phys, pass, {"record", "get"});
   CHECK(r.code == 2);
+  // A --node without a port and a --genesis that is not there are usage errors, named as such.
+  r = ctl(0, phys, pass, {"--node", "127.0.0.1", "status"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--node") != std::string::npos);
+  const std::string nowhere = std::string(ERTRCTL) + " --genesis " +
+                              Quote((work / "nowhere.bin").string()) + " --key " + Quote(phys) +
+                              " --passphrase-file " + Quote(pass) + " status 2>" +
+                              Quote((work / "stderr").string());
+  const int status = std::system(nowhere.c_str());
+  CHECK((WIFEXITED(status) ? WEXITSTATUS(status) : -1) == 4);
+  CHECK(Slurp(work / "stderr").find("cannot read the genesis file") != std::string::npos);
+
+  // A download never leaves the record's plaintext behind: not when --out is a directory, not
+  // when ertrctl is interrupted while the node is slow to answer.
+  const auto doc = (work / "note.txt").string();
+  std::ofstream(doc) << "a clearly synthetic note\n";
+  r = ctl(0, phys, pass, {"record", "submit", doc, "--patient", patient, "--kind", "document"});
+  REQUIRE(r.code == 0);
+  const std::string note_id = Field(r.out, "record_id");
+  auto partials = [&] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(work.path())) {
+      n += e.path().filename().string().find(".partial") != std::string::npos;
+    }
+    return n;
+  };
+  r = ctl(0, phys, pass, {"record", "get", note_id, "--out", work.path().string()});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("is a directory") != std::string::npos);
+  CHECK(partials() == 0);
+  ::kill(c.pid(0), SIGSTOP);
+  const std::string script =
+      std::string(ERTRCTL) + " --node 127.0.0.1:" + std::to_string(c.api_port(0)) + " --genesis " +
+      Quote(c.home(0) + "/genesis.bin") + " --key " + Quote(phys) + " --passphrase-file " +
+      Quote(pass) + " record get " + note_id + " --out " + Quote((work / "slow.txt").string()) +
+      " & pid=$!; for i in $(seq 300); do ls " + Quote(work.path().string()) +
+      " | grep -q partial && break; sleep 0.1; done; kill $pid; " + "wait $pid; echo $? > " +
+      Quote((work / "status").string());
+  const int ran = std::system(("bash -c " + Quote(script)).c_str());
+  ::kill(c.pid(0), SIGCONT);
+  CHECK(ran == 0);
+  CHECK(Slurp(work / "status") == "143\n");  // ended by SIGTERM
+  CHECK(partials() == 0);
+  CHECK_FALSE(fs::exists(work / "slow.txt"));
+  r = ctl(0, phys, pass, {"record", "get", note_id, "--out", (work / "slow.txt").string()});
+  CHECK(r.code == 0);
+  CHECK(Slurp(work / "slow.txt") == "a clearly synthetic note\n");
 }
 
 }  // namespace
