@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -9,6 +11,7 @@
 #include "crypto/box_key.h"
 #include "crypto/key_file.h"
 #include "crypto/passphrase.h"
+#include "ledger/chain_code.h"
 #include "ledger/shape.h"
 #include "node/config.h"
 #include "node/testnet.h"
@@ -150,8 +153,33 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
   return Status::Ok();
 }
 
+namespace {
+
+// The state before the genesis: nothing.
+class NoState final : public StateReader {
+ public:
+  Result<std::optional<Bytes>> Get(ByteSpan) const override { return std::optional<Bytes>(); }
+  Status ScanPrefix(ByteSpan, const std::function<bool(ByteSpan, ByteSpan)>&) const override {
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
 Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
   if (o.members.empty()) return Status::InvalidArgument("give the members' member.toml files");
+  // The chain id is typed into every member's tools (ertrctl --chain-id) and logged: letters,
+  // digits, '.', '_' and '-' only.
+  const bool id_ok =
+      !o.chain_id.empty() && o.chain_id.size() <= 64 &&
+      std::all_of(o.chain_id.begin(), o.chain_id.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
+      });
+  if (!id_ok) {
+    return Status::InvalidArgument("--chain-id '" + o.chain_id +
+                                   "' must be 1-64 letters, digits, '.', '_' or '-' (e.g. "
+                                   "rt-network-2027)");
+  }
   ledger::Genesis g;
   g.chain_id = o.chain_id;
   g.genesis_time_ms = WallClockMs();
@@ -173,7 +201,6 @@ Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
   h.chain_id = g.chain_id;
   h.nonce = 1;
   ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, g, *signer));
-  // Check it as every node will (key uniqueness, signer is a listed admin).
   bool signer_listed = false;
   for (const auto& inst : g.institutions)
     signer_listed |= inst.admin_keys[0] == signer->public_key();
@@ -181,6 +208,22 @@ Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
     return Status::InvalidArgument(
         "--admin-key is not the admin key of any member; sign with "
         "one of the members' keys/admin.key");
+  }
+  // Check it as every node will at its first start (one member given twice, an id or a key
+  // used twice), before anything is written.
+  auto verifier = crypto::MakeEd25519Verifier();
+  if (auto applied = ledger::ChainCode(*verifier).ExecuteGenesis(tx, NoState()); !applied) {
+    auto why = applied.error();
+    if (why.message().find("institutions[") != std::string::npos) {
+      why = why.WithContext("the member.toml files (in the order given; each member once)");
+    }
+    return why;
+  }
+  std::error_code ec;
+  if (fs::exists(o.out, ec)) {
+    return Status::AlreadyExists("--out " + o.out.string() +
+                                 " exists already; a genesis is signed once: remove it first if "
+                                 "this network has never started, or pick another path");
   }
   ERTR_RETURN_IF_ERROR(WriteGenesis(o.out, tx));
   out << "wrote " << o.out.string() << " for chain " << g.chain_id << " with "

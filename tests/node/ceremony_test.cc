@@ -100,6 +100,26 @@ TEST_CASE("init and genesis make a network from the members' public halves", "[u
     CHECK(refused.code() == StatusCode::kInvalidArgument);
     CHECK(refused.message().find(why) != std::string::npos);
   }
+  // Nothing is written over an existing genesis, nor for a member given twice, nor for a chain
+  // id the members cannot type.
+  const std::string signed_once = ReadAll(g.out);
+  CHECK(CreateGenesis(g, printed).code() == StatusCode::kAlreadyExists);
+  CHECK(ReadAll(g.out) == signed_once);
+  GenesisOptions twice = g;
+  twice.out = dir / "twice.bin";
+  twice.members.push_back(dir / "hosp-b" / "member.toml");
+  auto repeated = CreateGenesis(twice, printed);
+  CHECK(repeated.code() == StatusCode::kInvalidArgument);
+  CHECK(repeated.message().find("institutions[2].id") != std::string::npos);
+  CHECK(repeated.message().find("'hosp-b' appears twice") != std::string::npos);
+  CHECK(repeated.message().find("each member once") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(twice.out));
+  twice.members.pop_back();
+  twice.chain_id = "rt net";
+  CHECK(CreateGenesis(twice, printed).message().find("--chain-id 'rt net' must be") == 0);
+  CHECK_FALSE(std::filesystem::exists(twice.out));
+
+  g.out = dir / "other.bin";
   g.admin_key = other / "keys" / "admin.key";
   CHECK(CreateGenesis(g, printed).message().find("not the admin key of any member") !=
         std::string::npos);
