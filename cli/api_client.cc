@@ -126,7 +126,7 @@ Result<SubmitResult> ApiClient::SubmitSigned(const v1::SignedTransaction& tx, bo
   ERTR_ASSIGN_OR_RETURN(auto ctx, Context("SubmitTransaction", req));
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
   auto s = FromGrpc(stub_->SubmitTransaction(ctx.get(), req, &out.response));
-  if (!s.ok()) return s.WithContext("transaction " + out.tx_id.ShortHex() + "…");
+  if (!s.ok()) return s.WithContext("transaction " + out.tx_id.ToHex());
   return out;
 }
 
@@ -210,7 +210,12 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
   v1::SignedTransaction tx;
   tx.set_body(out.upload.transaction_body());
   tx.set_signature(std::string(AsStringView(sig.span())));
-  ERTR_ASSIGN_OR_RETURN(out.submit, SubmitSigned(tx, true));
+  auto submitted = SubmitSigned(tx, true);
+  if (!submitted) {
+    // Uploaded, and perhaps committed after all: the caller needs the record's id to look.
+    return submitted.error().WithContext("record " + ToHex(AsBytes(out.upload.record_id())));
+  }
+  out.submit = std::move(*submitted);
   return out;
 }
 

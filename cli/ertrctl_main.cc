@@ -432,6 +432,9 @@ int main(int argc, char** argv) {
     app.add_option("--sign-as", sign_as,
                    "Sign the transaction with this key file instead of --key (a patient's own key "
                    "on consent and erasure; the call is still made as --key)");
+    std::string sign_as_pass_file;
+    app.add_option("--sign-as-passphrase-file", sign_as_pass_file,
+                   "Passphrase file of the --sign-as key (default: the --key passphrase)");
     app.require_subcommand(0, 1);
 
     // keys
@@ -715,7 +718,13 @@ int main(int argc, char** argv) {
     if (!sign_as.empty()) {
       auto abytes = crypto::ReadKeyFileBytes(sign_as);
       if (!abytes) return Fail(abytes.error());
-      auto akey = crypto::DecodeSigningKeyFile(*abytes, View(*pass));
+      std::optional<crypto::SecureBuffer> own_pass;
+      if (!sign_as_pass_file.empty()) {
+        auto read = crypto::ReadPassphrase(sign_as_pass_file, "");
+        if (!read) return Fail(read.error().WithContext("--sign-as-passphrase-file"));
+        own_pass = std::move(*read);
+      }
+      auto akey = crypto::DecodeSigningKeyFile(*abytes, View(own_pass ? *own_pass : *pass));
       if (!akey) return Fail(akey.error().WithContext(sign_as));
       author = crypto::MakeEd25519Signer(std::move(*akey));
     }

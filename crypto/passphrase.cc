@@ -6,7 +6,8 @@
 
 namespace ertr::crypto {
 
-Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var) {
+Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var,
+                                    std::string_view file_setting) {
   std::string value;
   if (!file.empty()) {
     std::ifstream in(file);
@@ -16,7 +17,7 @@ Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& 
     const char* env = std::getenv(env_var.c_str());
     if (env == nullptr || *env == '\0') {
       return Status::InvalidArgument("no passphrase: set the environment variable " + env_var +
-                                     " or pass --passphrase-file FILE");
+                                     " or " + std::string(file_setting));
     }
     value = env;
   }

@@ -4,6 +4,7 @@
 // variable. Never from the command line, where it would land in shell history and `ps`.
 
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "crypto/secure_buffer.h"
@@ -11,7 +12,9 @@
 namespace ertr::crypto {
 
 // Reads the passphrase from `file` if non-empty, else from the environment variable `env_var`.
-// The result lives in guarded memory.
-Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var);
+// The result lives in guarded memory. `file_setting` names where the caller's user gives the file
+// (a command-line option or a config field), for the error when neither is set.
+Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var,
+                                    std::string_view file_setting = "--passphrase-file FILE");
 
 }  // namespace ertr::crypto

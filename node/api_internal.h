@@ -36,10 +36,21 @@ inline Result<std::optional<ledger::SealedKey>> EnvelopeOf(const ledger::StateVi
 
 // Text a client chose (a method name, an error that quotes its input) as one log field: printable
 // ASCII only, '"' and '\\' replaced, at most 200 characters, so a caller cannot forge log lines.
+// Our own messages' "…" and "—" are written as "..." and "-"; any other character outside ASCII
+// becomes one '?'.
 inline std::string LogText(std::string_view s) {
   std::string out;
-  for (char c : s.substr(0, 200)) {
-    out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?');
+  s = s.substr(0, 200);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (s.substr(i, 3) == "\u2026" || s.substr(i, 3) == "\u2014") {
+      out += s.substr(i, 3) == "\u2026" ? "..." : "-";
+      i += 2;
+    } else if (c >= 0x80 && c < 0xc0) {
+      // a continuation byte: its character was replaced at its first byte
+    } else {
+      out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? static_cast<char>(c) : '?');
+    }
   }
   return out;
 }

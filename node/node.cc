@@ -43,7 +43,7 @@ Status Node::Init() {
   // Keys.
   auto pass = crypto::ReadPassphrase(
       config_.passphrase_file.empty() ? "" : config_.Resolve(config_.passphrase_file).string(),
-      kPassphraseEnv);
+      kPassphraseEnv, "set keys.passphrase_file in " + (config_.home / "config.toml").string());
   if (!pass) return pass.error().WithContext("reading the key passphrase");
   const std::string_view passphrase(reinterpret_cast<const char*>(pass->data()), pass->size());
   ERTR_ASSIGN_OR_RETURN(Bytes vfile,

@@ -196,7 +196,8 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
     if (block == nullptr) {
       return done(Status::Unavailable(
           "not committed within " + std::to_string(kCommitWaitLimit.count()) +
-          " s (or the node is stopping); it may still commit: ask GetTransaction"));
+          " s (or the node is stopping); it may still commit: ask GetTransaction with its tx_id "
+          "(ertrctl receipt get --tx TX_ID --out FILE) before sending it again"));
     }
     if (result != nullptr && !result->accepted()) {
       ledger::TxOutcomeState o;

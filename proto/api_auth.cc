@@ -104,8 +104,10 @@ Status VerifyApiRequest(const crypto::Verifier& verifier, std::string_view chain
                        auth.signature)) {
     return Status::Unauthenticated(
         "the request signature does not verify for key " + auth.user.ShortHex() +
-        "…; sign method, timestamp, nonce and the request bytes for this chain (docs/api.md "
-        "section 1)");
+        "…; sign method, timestamp, nonce and the request bytes for this node's chain '" +
+        std::string(chain_id) +
+        "' (a client given another network's genesis or chain id fails here: check "
+        "--genesis or --chain-id; docs/api.md section 1)");
   }
   return Status::Ok();
 }

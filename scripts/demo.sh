@@ -128,10 +128,14 @@ fi
 say "   Staff and a patient are registered"
 note "Each department's administrator registers its own staff's public keys. The patient is"
 note "known on the chain only by a random pseudonym; the hospital keeps the link to its records."
-STAFF_PASS="$PASS_A"  # the demo's key files share one passphrase file
-for who in dr-a physicist-a rv-a dr-b patient; do
+STAFF_PASS="$PASS_A"  # the demo's staff key files share one passphrase file
+for who in dr-a physicist-a rv-a dr-b; do
   "$ERTRCTL" keys gen --kdf interactive --passphrase-file "$STAFF_PASS" --out "$work/$who.key" >/dev/null
 done
+# The patient's key has the patient's own passphrase (--sign-as-passphrase-file below).
+PATIENT_PASS="$work/patient.pass"
+(umask 077 && head -c 18 /dev/urandom | base64 >"$PATIENT_PASS")
+"$ERTRCTL" keys gen --kdf interactive --passphrase-file "$PATIENT_PASS" --out "$work/patient.key" >/dev/null
 ok=1
 ctl 0 "$ADMIN_A" "$PASS_A" user register --user-key-file "$work/dr-a.key" --role physician --handle dr-a-0042 >/dev/null || ok=0
 ctl 0 "$ADMIN_A" "$PASS_A" user register --user-key-file "$work/physicist-a.key" --role physicist --handle phys-a-0007 >/dev/null || ok=0
@@ -209,7 +213,7 @@ note "physician at B: $(cat "$work/err")"
 if ((rc == 3)); then pass "physician at B is denied (no consent), and the refusal is audited"; else fail "physician at B was not denied (exit $rc)"; fi
 
 note "The patient grants hospital B access, signing with their own key:"
-GRANT=$(ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" consent grant --patient "$P" \
+GRANT=$(ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" --sign-as-passphrase-file "$PATIENT_PASS" consent grant --patient "$P" \
   --to-institution hosp-b --expires-in 30d | field grant_id)
 read_b() { ctl "${DR_B[@]}" record get "$REC1" --out "$work/read-by-b.dcm"; }
 if [[ -n $GRANT ]] && retry 15 read_b && cmp -s "$work/read-by-b.dcm" "$work/synthetic/rt-beams-treatment-record-1.dcm"; then
@@ -217,7 +221,7 @@ if [[ -n $GRANT ]] && retry 15 read_b && cmp -s "$work/read-by-b.dcm" "$work/syn
 else
   fail "physician at B reading after the grant"
 fi
-ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" consent revoke --patient "$P" --grant "$GRANT" >/dev/null
+ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" --sign-as-passphrase-file "$PATIENT_PASS" consent revoke --patient "$P" --grant "$GRANT" >/dev/null
 denied_b() {
   local out
   out=$(read_b 2>&1 >/dev/null) && return 1
@@ -268,7 +272,7 @@ flagged() {
 }
 if retry 10 flagged; then pass "the break-glass read is flagged in the audit trail"; else fail "break-glass read not flagged"; fi
 
-ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" erase "$REC1" --reason patient-request >/dev/null
+ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" --sign-as-passphrase-file "$PATIENT_PASS" erase "$REC1" --reason patient-request >/dev/null
 blobs_erased() {
   local n
   for i in 0 1 2 3; do

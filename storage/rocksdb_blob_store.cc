@@ -260,9 +260,7 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(const fs::path& dir) {
   rocksdb::Status s = rocksdb::DB::Open(options, path.string(), &raw);
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return Status::FailedPrecondition("the blob database at " + path.string() +
-                                        " is in use by another process (is another ertrd "
-                                        "running with this data directory?)");
+      return LockFailure(s, "blob database", path);
     }
     if (s.IsCorruption()) {
       return Status::DataLoss("the blob database at " + path.string() +

@@ -128,9 +128,7 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
       rocksdb::DB::Open(rocksdb::DBOptions(options), dir.string(), cfs, &out->handles_, &raw);
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return Status::FailedPrecondition("the database at " + dir.string() +
-                                        " is in use by another process (is another ertrd "
-                                        "running with this data directory?)");
+      return LockFailure(s, "database", dir);
     }
     return out->Convert(s, "opening the database");
   }
@@ -186,6 +184,21 @@ RocksDatabase::~RocksDatabase() {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
   }
+}
+
+Status LockFailure(const rocksdb::Status& s, const std::string& what,
+                   const std::filesystem::path& dir) {
+  const std::string text = s.ToString();
+  // flock's EWOULDBLOCK, or RocksDB's own table of locks this process holds.
+  if (text.find("temporarily unavailable") != std::string::npos ||
+      text.find("lock hold by current process") != std::string::npos) {
+    return Status::FailedPrecondition("the " + what + " at " + dir.string() +
+                                      " is in use by another process (is another ertrd "
+                                      "running with this data directory?)");
+  }
+  return Status::IoError("cannot open the " + what + " at " + dir.string() + ": " + text +
+                         " (is the data directory on a writable disk, and owned by the user "
+                         "that runs ertrd?)");
 }
 
 Status RocksDatabase::Convert(const rocksdb::Status& s, std::string_view what) const {

@@ -76,6 +76,13 @@ std::shared_ptr<rocksdb::Logger> MakeInfoLogger(std::string db_name);
 // miss: those are answered without searching the skip list or reading a data block.
 void UseBloomFilters(rocksdb::Options& options);
 
+// Why RocksDB could not open the database at `dir` (`what`: "database", "blob database") when it
+// failed on its LOCK file: FailedPrecondition if another process holds the lock, else an
+// IoError with the system's reason (a read-only file system, no permission), which the lock
+// file merely met first.
+Status LockFailure(const rocksdb::Status& s, const std::string& what,
+                   const std::filesystem::path& dir);
+
 inline rocksdb::Slice ToSlice(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }

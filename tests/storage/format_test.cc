@@ -10,6 +10,7 @@
 #include "crypto/hash.h"
 #include "storage/keys.h"
 #include "storage/record_checksum.h"
+#include "storage/rocksdb_database.h"
 #include "tests/storage/raw_rocksdb.h"
 #include "tests/storage/store_fixture.h"
 
@@ -181,6 +182,25 @@ TEST_CASE("A database of an unknown format is refused, saying which format it ha
   CHECK(s.error().code() == StatusCode::kFailedPrecondition);
   CHECK(s.error().message().find("ertr-storage-9") != std::string::npos);
   CHECK(s.error().message().find(std::string(keys::kFormatVersion)) != std::string::npos);
+}
+
+TEST_CASE("A database already open is refused as in use and a lock the disk refuses is not",
+          "[storage]") {
+  testing::TempDir dir;
+  auto first = OpenRocksDbStores(dir / "db");
+  REQUIRE(first.has_value());
+  auto second = OpenRocksDbStores(dir / "db");
+  REQUIRE_FALSE(second.has_value());
+  CHECK(second.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(second.error().message().find("in use by another process") != std::string::npos);
+  // What RocksDB says when the LOCK file cannot even be created: the disk's reason, not "in use".
+  auto read_only = LockFailure(rocksdb::Status::IOError("While open a file for lock",
+                                                        "/srv/ertr/db/LOCK: Read-only file system"),
+                               "database", dir / "db");
+  CHECK(read_only.code() == StatusCode::kIoError);
+  CHECK(read_only.message().find("Read-only file system") != std::string::npos);
+  CHECK(read_only.message().find("in use") == std::string::npos);
+  CHECK(read_only.message().find("writable") != std::string::npos);
 }
 
 }  // namespace
