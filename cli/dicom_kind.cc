@@ -48,14 +48,22 @@ ledger::RecordKind KindOfSopClass(std::string_view uid) {
   return ledger::RecordKind::kUnspecified;
 }
 
-Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file) {
+bool IsDicomKind(ledger::RecordKind kind) {
+  return kind != ledger::RecordKind::kUnspecified && kind != ledger::RecordKind::kFhirResource &&
+         kind != ledger::RecordKind::kDocument;
+}
+
+Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file,
+                                      ledger::RecordKind declared) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Status::NotFound("cannot open " + file.string());
   std::array<char, 132> head{};
   in.read(head.data(), head.size());
   const bool magic = in.gcount() == 132 && std::string_view(head.data() + 128, 4) == "DICM";
   DetectedKind out;
-  if (!magic && !HasDicomName(file)) {
+  const bool named = HasDicomName(file);
+  // Without the preamble, the name decides, unless the user said what the file is.
+  if (!magic && (declared == ledger::RecordKind::kDocument || (!named && !IsDicomKind(declared)))) {
     // A FHIR resource in JSON names its resourceType near the start.
     const std::string_view start(head.data(), static_cast<std::size_t>(in.gcount()));
     const auto first = start.find_first_not_of(" \t\r\n");
@@ -75,6 +83,13 @@ Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file) {
   DcmFileFormat ff;
   // Elements over 4 KiB (pixel data, dose grids) are not read into memory.
   const OFCondition loaded = ff.loadFile(file.c_str(), EXS_Unknown, EGL_noChange, 4096);
+  if (loaded.bad() && !magic && !named) {
+    return Status::InvalidArgument(
+        file.string() + " is not a readable DICOM file (" + loaded.text() + "), but --kind " +
+        std::string(ledger::RecordKindName(declared)) +
+        " is a DICOM kind; nothing was submitted. Pass --kind document for another file, or "
+        "--kind fhir-resource for a FHIR resource in JSON");
+  }
   if (loaded.bad()) {
     return Status::InvalidArgument(
         file.string() + " claims to be DICOM (" +

@@ -23,8 +23,14 @@ struct DetectedKind {
 ledger::RecordKind KindOfSopClass(std::string_view uid);
 
 // Detects the file's kind. InvalidArgument for a file that claims to be DICOM and is not. A DICOM
-// object of a class without a kind comes back with dicom set and kind kUnspecified.
-Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file);
+// object of a class without a kind comes back with dicom set and kind kUnspecified. With
+// `declared` a DICOM kind (the user's --kind), the file must be DICOM whatever its name.
+Result<DetectedKind> DetectRecordKind(
+    const std::filesystem::path& file,
+    ledger::RecordKind declared = ledger::RecordKind::kUnspecified);
+
+// Whether records of this kind are DICOM objects (every kind but FHIR resources and documents).
+bool IsDicomKind(ledger::RecordKind kind);
 
 // Parses a kind name as printed by ledger::RecordKindName ("rt-plan"); InvalidArgument lists them.
 Result<ledger::RecordKind> ParseRecordKind(std::string_view name);

@@ -829,18 +829,29 @@ int main(int argc, char** argv) {
     if (rsub->parsed()) {
       auto ps = ParseId<ledger::Pseudonym>(pseudonym_hex, "--patient");
       if (!ps) return Usage(ps.error());
-      auto detected = ertr::cli::DetectRecordKind(file);
-      if (!detected) return Fail(detected.error());
-      ledger::RecordKind kind = detected->kind;
+      ledger::RecordKind declared = ledger::RecordKind::kUnspecified;
       if (!kind_name.empty()) {
         auto k = ertr::cli::ParseRecordKind(kind_name);
         if (!k) return Usage(k.error());
+        declared = *k;
+      }
+      auto detected = ertr::cli::DetectRecordKind(file, declared);
+      if (!detected) return Fail(detected.error());
+      ledger::RecordKind kind = detected->kind;
+      if (!kind_name.empty()) {
+        const auto k = &declared;
         const bool unsupported_as_document =
             kind == ledger::RecordKind::kUnspecified && *k == ledger::RecordKind::kDocument;
         if (detected->dicom && *k != kind && !unsupported_as_document) {
           return Usage(Status::InvalidArgument(
               file + " is a DICOM " + std::string(ledger::RecordKindName(kind)) + " (SOP class " +
               detected->sop_class_uid + "), not a " + kind_name + "; drop --kind"));
+        }
+        if (*k == ledger::RecordKind::kFhirResource && kind != *k) {
+          return Usage(Status::InvalidArgument(
+              file +
+              " is not a FHIR resource in JSON (no \"resourceType\" near its start); pass "
+              "--kind document to store it as an opaque document"));
         }
         kind = *k;
       }

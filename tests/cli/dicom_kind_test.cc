@@ -77,5 +77,28 @@ TEST_CASE("FHIR JSON is recognised, other files need an explicit kind") {
   CHECK(bad.error().message().find("rt-plan") != std::string::npos);
 }
 
+TEST_CASE("a DICOM kind given for a file that is not DICOM is refused") {
+  testing::TempDir dir("dicom-kind");
+  const auto json = WriteFile(dir, "plan.json", AsBytes("{\"resourceType\": \"CarePlan\"}"));
+  auto as_plan = DetectRecordKind(json, ledger::RecordKind::kRtPlan);
+  REQUIRE_FALSE(as_plan.has_value());
+  CHECK(as_plan.error().message().find("--kind rt-plan is a DICOM kind") != std::string::npos);
+  const auto noise = WriteFile(dir, "noise.bin", Bytes(2000, 0x5a));
+  CHECK_FALSE(DetectRecordKind(noise, ledger::RecordKind::kRtBeamsTreatmentRecord).has_value());
+  // Whatever its name, a real DICOM object passes under its own kind.
+  auto plan = MakeSyntheticRtPlan("SYNTH-0003");
+  REQUIRE(plan.has_value());
+  auto real = DetectRecordKind(WriteFile(dir, "plan.dat", plan->file), ledger::RecordKind::kRtPlan);
+  REQUIRE(real.has_value());
+  CHECK(real->kind == ledger::RecordKind::kRtPlan);
+  // Declared a document, a file named .dcm without the DICOM preamble is one (an empty file too).
+  auto empty = DetectRecordKind(WriteFile(dir, "empty.dcm", {}), ledger::RecordKind::kDocument);
+  REQUIRE(empty.has_value());
+  CHECK_FALSE(empty->dicom);
+  CHECK(IsDicomKind(ledger::RecordKind::kCtImage));
+  CHECK_FALSE(IsDicomKind(ledger::RecordKind::kFhirResource));
+  CHECK_FALSE(IsDicomKind(ledger::RecordKind::kDocument));
+}
+
 }  // namespace
 }  // namespace ertr::cli
