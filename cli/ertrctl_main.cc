@@ -763,6 +763,8 @@ int main(int argc, char** argv) {
           .Bool("syncing", st->syncing())
           .Num("best_peer_height", st->best_peer_height())
           .Num("mempool_transactions", st->mempool_transactions())
+          .Num("records_waiting_for_blob", st->records_waiting_for_blob())
+          .Num("latest_block_time_ms", st->latest_block_time_ms())
           .Str("version", st->version())
           .Print();
       return 0;
@@ -778,9 +780,11 @@ int main(int argc, char** argv) {
         if (!k) return Usage(k.error());
         u.user_key = *k;
       } else {
-        auto k = ParseId<crypto::PublicKey>(user_key_hex, "--user-key");
-        if (!k)
+        if (user_key_hex.empty()) {
           return Usage(Status::InvalidArgument("pass --user-key HEX or --user-key-file FILE"));
+        }
+        auto k = ParseId<crypto::PublicKey>(user_key_hex, "--user-key");
+        if (!k) return Usage(k.error());
         u.user_key = *k;
       }
       auto role = ParseRole(role_name);
@@ -943,6 +947,9 @@ int main(int argc, char** argv) {
       for (const auto& r : list->records()) {
         PrintRecord(out, r);
         out.Next();
+      }
+      if (list->records_size() == 0 && !json) {
+        std::cerr << "ertrctl: no records of patient " << ps->ToHex() << " that you may read\n";
       }
       out.Print(true);
       return 0;

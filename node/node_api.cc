@@ -184,10 +184,11 @@ class Node::ApiService final : public grpc::CallbackGenericService {
                                                  AsBytes(request), now));
     // Strangers stop here, before they can take room in the replay guard or the io queue.
     if (!n_.IsActiveUser(auth.user)) {
-      return Status::Unauthenticated("key " + auth.user.ShortHex() +
-                                     "… is not an active registered user of chain " + n_.chain_id_ +
-                                     "; ask an admin of your institution to register it "
-                                     "(ertrctl user register)");
+      return Status::Unauthenticated(
+          "key " + auth.user.ShortHex() + "… is not an active registered user of chain " +
+          n_.chain_id_ +
+          ": it was never registered (ask an admin of your institution: ertrctl user register), "
+          "or it was deactivated (a deactivated key stays so: register a new key)");
     }
     std::lock_guard lock(replay_mu_);
     ERTR_RETURN_IF_ERROR(replay_.Check(auth, now));

@@ -459,11 +459,17 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
       return Status::FailedPrecondition("record " + record_id.ShortHex() +
                                         "… was erased at the patient's request");
     }
+    // What could change the answer: the patient's consent, or an emergency, but only for a
+    // reader whose role may read at all.
+    const bool consent_decides = d.reason == ledger::RejectReason::kNoConsent ||
+                                 d.reason == ledger::RejectReason::kExpiredGrant ||
+                                 d.reason == ledger::RejectReason::kRevokedGrant;
     return Status::PermissionDenied(
         "you may not read record " + record_id.ShortHex() + "…: " + event.reason + " — " +
         d.message + (d.message.empty() || d.message.back() == '.' ? "" : ".") +
-        " The refusal is recorded in the patient's audit trail (consent: ertrctl consent grant; "
-        "emergency: ertrctl break-glass).");
+        " The refusal is recorded in the patient's audit trail" +
+        (consent_decides ? " (consent: ertrctl consent grant; emergency: ertrctl break-glass)."
+                         : "."));
   }
   ERTR_ASSIGN_OR_RETURN(auto record,
                         view.Load<ledger::RecordState>(ledger::keys::Record(record_id)));
