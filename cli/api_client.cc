@@ -38,7 +38,14 @@ Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return Status::Ok();
   const StatusCode code = proto::FromGrpcCode(s.error_code());
   std::string msg = s.error_message();
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE && msg.find("connect") != std::string::npos) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      (msg.find("andshake failed") != std::string::npos ||
+       msg.find("certificate verify failed") != std::string::npos)) {
+    msg +=
+        " (the TLS handshake with the node failed: does its API serve TLS, is --tls-ca the "
+        "CA that signed its certificate, and does --tls-server-name match a name in it?)";
+  } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+             msg.find("connect") != std::string::npos) {
     msg += " (is the node running, is --node right, and does its API need --tls-ca?)";
   }
   return Status::WithCode(code, msg);

@@ -403,6 +403,10 @@ std::string ScopeText(const v1::ConsentScope& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // ertrctl reports every failed call itself, once, with what to do; gRPC's own log lines (a
+  // failed TLS handshake, in its raw form) would only repeat it. GRPC_VERBOSITY=ERROR in the
+  // environment brings them back for debugging.
+  ::setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
   ertr::proto::PrepareGrpcProcess();
   try {
     CLI::App app{"ertrctl - client for an ertrchain network of radiation-oncology departments.",

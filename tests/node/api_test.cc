@@ -915,6 +915,21 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   auto by_name = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
   REQUIRE(by_name.has_value());
   CHECK((*by_name)->GetStatus().has_value());
+  // A CA that did not sign the node's certificate: the error names the TLS handshake.
+  const std::string other =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      "-days 2 -nodes -subj /CN=localhost -keyout " +
+      dir + "/other.key -out " + dir + "/other.crt >/dev/null 2>&1";
+  REQUIRE(std::system(other.c_str()) == 0);
+  o.tls_ca_file = dir + "/other.crt";
+  auto wrong_ca = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE(wrong_ca.has_value());
+  auto untrusted = (*wrong_ca)->GetStatus();
+  REQUIRE_FALSE(untrusted.has_value());
+  CHECK(untrusted.error().code() == StatusCode::kUnavailable);
+  INFO(untrusted.error().ToString());
+  CHECK(untrusted.error().message().find("the TLS handshake with the node failed") !=
+        std::string::npos);
   // A plaintext client of the TLS port gets nowhere.
   o.tls_ca_file.clear();
   o.address = "127.0.0.1:" + std::to_string(c.api_port(0));
