@@ -50,6 +50,13 @@ std::string AllocatorInfo() { return "  allocator system malloc (sanitizer build
 }  // namespace
 #endif
 
+namespace {
+// init and testnet refuse only their own flags with InvalidArgument: a usage error (exit 2).
+int FlagsOrFailed(const ertr::Status& s) {
+  return s.code() == ertr::StatusCode::kInvalidArgument ? 2 : 1;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   ertr::proto::PrepareGrpcProcess();
   try {
@@ -142,7 +149,8 @@ int main(int argc, char** argv) {
     app.footer(
         "Quick start: ertrd testnet --dir net && ertrd start --home net/node0 (and node1..3).\n"
         "Passphrases come from the config's keys.passphrase_file or $ERTR_PASSPHRASE.\n"
-        "Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.");
+        "Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error (a\n"
+        "flag that cannot work, e.g. an institution id with a space).");
 
     try {
       app.parse(argc, argv);
@@ -176,7 +184,7 @@ int main(int argc, char** argv) {
       auto s = ertr::node::InitNode(io, std::cout);
       if (!s.ok()) {
         std::cerr << "ertrd init: " << s.ToString() << "\n";
-        return 1;
+        return FlagsOrFailed(s);
       }
       return 0;
     }
@@ -196,7 +204,7 @@ int main(int argc, char** argv) {
       auto s = ertr::node::CreateTestnet(net_dir, tn, std::cout);
       if (!s.ok()) {
         std::cerr << "ertrd testnet: " << s.ToString() << "\n";
-        return 1;
+        return FlagsOrFailed(s);
       }
       return 0;
     }

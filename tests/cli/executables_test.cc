@@ -116,7 +116,7 @@ TEST_CASE("ertrd testnet refuses base ports whose nodes would fall past port 655
   ertr::testing::TempDir dir;
   auto r = Exec(std::string(ERTRD) + " testnet --dir " + (dir / "net").string() +
                 " --validators 4 --base-port 65534");
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);
   CHECK(r.output.find("--base-port 65534 with 4 validators gives ports outside 1..65535") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "net" / "node0"));
