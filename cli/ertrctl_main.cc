@@ -847,21 +847,20 @@ int main(int argc, char** argv) {
       if (!detected) return Fail(detected.error());
       ledger::RecordKind kind = detected->kind;
       if (!kind_name.empty()) {
-        const auto k = &declared;
         const bool unsupported_as_document =
-            kind == ledger::RecordKind::kUnspecified && *k == ledger::RecordKind::kDocument;
-        if (detected->dicom && *k != kind && !unsupported_as_document) {
+            kind == ledger::RecordKind::kUnspecified && declared == ledger::RecordKind::kDocument;
+        if (detected->dicom && declared != kind && !unsupported_as_document) {
           return Usage(Status::InvalidArgument(
               file + " is a DICOM " + std::string(ledger::RecordKindName(kind)) + " (SOP class " +
               detected->sop_class_uid + "), not a " + kind_name + "; drop --kind"));
         }
-        if (*k == ledger::RecordKind::kFhirResource && kind != *k) {
+        if (declared == ledger::RecordKind::kFhirResource && kind != declared) {
           return Usage(Status::InvalidArgument(
               file +
               " is not a FHIR resource in JSON (no \"resourceType\" near its start); pass "
               "--kind document to store it as an opaque document"));
         }
-        kind = *k;
+        kind = declared;
       }
       if (kind == ledger::RecordKind::kUnspecified && detected->dicom) {
         return Usage(Status::InvalidArgument(
