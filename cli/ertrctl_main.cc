@@ -335,25 +335,8 @@ Result<T> ParseId(const std::string& hex, std::string_view option) {
 }
 
 Result<ledger::Genesis> ReadGenesis(const std::string& file) {
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) {
-    return Status::NotFound("cannot read the genesis file " + file +
-                            " (--genesis): " + ec.message());
-  }
-  if (size > (1u << 20)) {
-    return Status::InvalidArgument(file + " is " + std::to_string(size) +
-                                   " bytes: not a genesis file (genesis.bin of a node home)");
-  }
-  std::ifstream in(file, std::ios::binary);
-  ertr::Bytes bytes(size);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
-    return Status::IoError("cannot read the genesis file " + file + " (--genesis)");
-  }
-  auto tx = ertr::proto::DecodeTransaction(bytes);
-  if (!tx || !tx->payload || !std::holds_alternative<ledger::Genesis>(*tx->payload)) {
-    return Status::InvalidArgument(file + " is not a genesis file (genesis.bin of a node home)");
-  }
+  auto tx = ertr::proto::LoadGenesis(file);
+  if (!tx) return tx.error().WithContext("--genesis");
   return std::get<ledger::Genesis>(*tx->payload);
 }
 

@@ -62,7 +62,7 @@ Status Node::Init() {
   institution_key_.emplace(std::move(*ikey));
 
   // Genesis and identity.
-  ERTR_ASSIGN_OR_RETURN(auto genesis_tx, LoadGenesis(config_.Resolve(config_.genesis_file)));
+  ERTR_ASSIGN_OR_RETURN(auto genesis_tx, proto::LoadGenesis(config_.Resolve(config_.genesis_file)));
   const auto& genesis = std::get<ledger::Genesis>(*genesis_tx.payload);
   chain_id_ = genesis.chain_id;
   params_ = genesis.parameters;

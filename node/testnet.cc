@@ -42,19 +42,6 @@ std::uint64_t WallClockMs() {
                                         .count());
 }
 
-Result<ledger::Transaction> LoadGenesis(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read the genesis file " + file.string());
-  Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto tx = proto::DecodeTransaction(data);
-  if (!tx) return tx.error().WithContext("genesis file " + file.string());
-  if (!tx->payload || !std::holds_alternative<ledger::Genesis>(*tx->payload)) {
-    return Status::InvalidArgument("genesis file " + file.string() +
-                                   " does not hold a genesis transaction");
-  }
-  return tx;
-}
-
 Status WriteGenesis(const fs::path& file, const ledger::Transaction& genesis) {
   Bytes data = proto::EncodeSignedTransaction(genesis.signed_tx);
   return WriteHomeFile(file, std::string(AsStringView(data)),

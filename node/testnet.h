@@ -34,8 +34,8 @@ Status WriteHomeFile(const std::filesystem::path& file, std::string_view text,
 // Wall-clock milliseconds since the Unix epoch (genesis and block times are wall time).
 std::uint64_t WallClockMs();
 
-// The genesis file: a signed genesis transaction (ertr.v1.SignedTransaction bytes).
-Result<ledger::Transaction> LoadGenesis(const std::filesystem::path& file);
+// The genesis file: a signed genesis transaction (ertr.v1.SignedTransaction bytes), read with
+// proto::LoadGenesis.
 Status WriteGenesis(const std::filesystem::path& file, const ledger::Transaction& genesis);
 
 }  // namespace ertr::node

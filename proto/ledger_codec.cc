@@ -1,5 +1,6 @@
 #include "proto/ledger_codec.h"
 
+#include <fstream>
 #include <string>
 
 #include "ertr/v1/transaction.pb.h"
@@ -450,6 +451,30 @@ Result<ledger::Transaction> MakeTransaction(const ledger::TransactionHeader& hea
   ERTR_ASSIGN_OR_RETURN(signed_tx.signature, signer.Sign(crypto::SigningDomain::kTransaction,
                                                          h.chain_id, signed_tx.body));
   return DecodeTransaction(EncodeSignedTransaction(signed_tx));
+}
+
+Result<ledger::Transaction> LoadGenesis(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec)
+    return Status::NotFound("cannot read the genesis file " + file.string() + ": " + ec.message());
+  // A genesis of 26 institutions is a few KiB.
+  if (size > (1u << 20)) {
+    return Status::InvalidArgument(file.string() + " is " + std::to_string(size) +
+                                   " bytes: not a genesis file (genesis.bin of a node home)");
+  }
+  std::ifstream in(file, std::ios::binary);
+  Bytes data(size);
+  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size))) {
+    return Status::IoError("cannot read the genesis file " + file.string());
+  }
+  auto tx = DecodeTransaction(data);
+  if (!tx) return tx.error().WithContext("genesis file " + file.string());
+  if (!tx->payload || !std::holds_alternative<ledger::Genesis>(*tx->payload)) {
+    return Status::InvalidArgument(file.string() +
+                                   " is not a genesis file (genesis.bin of a node home)");
+  }
+  return tx;
 }
 
 }  // namespace ertr::proto

@@ -4,6 +4,8 @@
 // keys, ids and digests and enum ranges and names the field that is wrong; the chain's shape and
 // state rules are ledger/'s (ledger/shape.h, ledger/chain_code.h).
 
+#include <filesystem>
+
 #include "common/bytes.h"
 #include "common/status.h"
 #include "crypto/signing.h"
@@ -29,5 +31,10 @@ Bytes EncodeTransactionBody(const ledger::TransactionHeader& header,
 Result<ledger::Transaction> MakeTransaction(const ledger::TransactionHeader& header,
                                             const ledger::Payload& payload,
                                             const crypto::Signer& signer);
+
+// Reads a network's genesis.bin: a signed transaction holding a genesis payload (not checked
+// against any rule here: ledger::ChainCode::ExecuteGenesis does that). NotFound if the file
+// cannot be read; InvalidArgument if it is not a genesis file.
+Result<ledger::Transaction> LoadGenesis(const std::filesystem::path& file);
 
 }  // namespace ertr::proto

@@ -274,7 +274,7 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
       [&] { return HasAudit(c, patient, "access_break_glass", phys_b.public_key(), "", true); }));
 
   // Receipts verify offline against the genesis; any tampering is caught.
-  auto genesis_tx = node::LoadGenesis(c.home(0) + "/genesis.bin");
+  auto genesis_tx = proto::LoadGenesis(c.home(0) + "/genesis.bin");
   REQUIRE(genesis_tx.has_value());
   const auto& genesis = std::get<ledger::Genesis>(*genesis_tx->payload);
   auto verifier = crypto::MakeEd25519Verifier();
@@ -1132,7 +1132,7 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   auto sent = clients[1]->SubmitSigned(UnsignedNullOp(c.chain_id(), 4242));
   INFO((sent ? "" : sent.error().ToString()));
   REQUIRE(sent.has_value());
-  auto genesis_tx = node::LoadGenesis(c.home(0) + "/genesis.bin");
+  auto genesis_tx = proto::LoadGenesis(c.home(0) + "/genesis.bin");
   REQUIRE(genesis_tx.has_value());
   const auto& genesis = std::get<ledger::Genesis>(*genesis_tx->payload);
   auto verifier = crypto::MakeEd25519Verifier();

@@ -9,6 +9,7 @@
 #include "node/ceremony.h"
 #include "node/config.h"
 #include "node/testnet.h"
+#include "proto/ledger_codec.h"
 #include "tests/support/temp_dir.h"
 
 namespace ertr::node {
@@ -53,7 +54,7 @@ TEST_CASE("init and genesis make a network from the members' public halves", "[u
   INFO(s.ToString());
   REQUIRE(s.ok());
   CHECK(printed.str().find("# hosp-b: node.validator_index = 1") != std::string::npos);
-  auto genesis = LoadGenesis(g.out);
+  auto genesis = proto::LoadGenesis(g.out);
   REQUIRE(genesis.has_value());
   const auto& gen = std::get<ledger::Genesis>(*genesis->payload);
   REQUIRE(gen.institutions.size() == 2);

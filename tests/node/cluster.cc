@@ -94,7 +94,7 @@ Cluster::Cluster(int validators, bool benchmark_mode) : n_(validators), dir_("er
   auto s = node::CreateTestnet(dir_.path(), options, out);
   INFO(s.ToString());
   REQUIRE(s.ok());
-  auto genesis = node::LoadGenesis(home(0) + "/genesis.bin");
+  auto genesis = proto::LoadGenesis(home(0) + "/genesis.bin");
   REQUIRE(genesis.has_value());
   const auto& g = std::get<ledger::Genesis>(*genesis->payload);
   chain_id_ = g.chain_id;
