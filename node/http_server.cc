@@ -28,6 +28,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void OnRead(const beast::error_code& ec) {
     HttpResponse r;
+    bool head = false;
     if (ec == http::error::body_limit) {
       r = {413, "text/plain; charset=utf-8",
            "request body over " + std::to_string(kMaxHttpBodyBytes) + " bytes\n"};
@@ -35,8 +36,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return;  // the client went away or sent garbage: nothing to answer
     } else {
       const auto& req = parser_.get();
-      r = handler_(
-          HttpRequest{std::string(req.method_string()), std::string(req.target()), req.body()});
+      // HEAD (a monitor's probe) is answered as GET without the body.
+      head = req.method() == http::verb::head;
+      r = handler_(HttpRequest{head ? std::string("GET") : std::string(req.method_string()),
+                               std::string(req.target()), req.body()});
     }
     response_.result(r.status);
     response_.set(http::field::content_type, r.content_type);
@@ -44,6 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.keep_alive(false);
     response_.body() = std::move(r.body);
     response_.prepare_payload();
+    if (head) response_.body().clear();  // Content-Length stays the GET body's
     auto self = shared_from_this();
     http::async_write(stream_, response_, [self](const beast::error_code&, std::size_t) {
       beast::error_code ignored;

@@ -43,9 +43,15 @@ std::optional<HttpResult> HttpCall(std::uint16_t port, const std::string& method
     req.prepare_payload();
     http::write(stream, req);
     beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    return HttpResult{res.result_int(), res.body()};
+    http::response_parser<http::string_body> parser;
+    parser.skip(req.method() == http::verb::head);  // a HEAD response has no body to read
+    http::read(stream, buffer, parser);
+    const auto& res = parser.get();
+    std::uint64_t length = 0;
+    if (auto field = res.find(http::field::content_length); field != res.end()) {
+      length = std::stoull(std::string(field->value()));
+    }
+    return HttpResult{res.result_int(), res.body(), length};
   } catch (const std::exception&) {
     return std::nullopt;
   }

@@ -33,6 +33,7 @@ struct NodeStatus {
 struct HttpResult {
   unsigned status = 0;
   std::string body;
+  std::uint64_t content_length = 0;  // the Content-Length header (a HEAD response's, too)
 };
 std::optional<HttpResult> HttpCall(std::uint16_t port, const std::string& method,
                                    const std::string& target, const std::string& body = "");

@@ -76,6 +76,14 @@ TEST_CASE("four validators commit, one stops and three go on, it restarts and ca
   // It takes part again: new work commits everywhere.
   auto third = SubmitUsers(c, 4, {3});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 2, third); }));
+  // A monitor's HEAD probe gets GET's status and length, without the body.
+  for (const char* target : {"/healthz", "/metrics"}) {
+    auto head = HttpCall(c.http_port(3), "HEAD", target);
+    REQUIRE(head.has_value());
+    CHECK(head->status == 200);
+    CHECK(head->body.empty());
+    CHECK(head->content_length > 0);
+  }
   c.Terminate(0);  // SIGTERM drains cleanly with exit code 0
 }
 
