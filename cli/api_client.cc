@@ -150,16 +150,23 @@ Result<SubmitResult> ApiClient::Submit(const ledger::Payload& payload, bool wait
   return SubmitSignedBy(*signer_, payload, wait);
 }
 
-Result<SubmitResult> ApiClient::SubmitSignedBy(const crypto::Signer& author,
-                                               const ledger::Payload& payload, bool wait) {
+Result<v1::SignedTransaction> SignTransaction(const std::string& chain_id,
+                                              const crypto::Signer& author,
+                                              const ledger::Payload& payload) {
   ledger::TransactionHeader h;
-  h.chain_id = options_.chain_id;
+  h.chain_id = chain_id;
   h.signer = author.public_key();
   h.nonce = crypto::RandomU64();
   ERTR_ASSIGN_OR_RETURN(auto tx, proto::MakeTransaction(h, payload, author));
   v1::SignedTransaction msg;
   msg.set_body(std::string(AsStringView(tx.signed_tx.body)));
   msg.set_signature(std::string(AsStringView(tx.signed_tx.signature.span())));
+  return msg;
+}
+
+Result<SubmitResult> ApiClient::SubmitSignedBy(const crypto::Signer& author,
+                                               const ledger::Payload& payload, bool wait) {
+  ERTR_ASSIGN_OR_RETURN(auto msg, SignTransaction(options_.chain_id, author, payload));
   return SubmitSigned(msg, wait);
 }
 

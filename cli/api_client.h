@@ -88,6 +88,12 @@ class ApiClient {
   std::unique_ptr<ertr::v1::Ertr::Stub> stub_;
 };
 
+// Builds and signs a transaction for `chain_id` with a fresh random nonce, as SubmitSignedBy sends
+// it: signed once, the same bytes may be sent again (a committed one answers its outcome).
+Result<ertr::v1::SignedTransaction> SignTransaction(const std::string& chain_id,
+                                                    const crypto::Signer& author,
+                                                    const ledger::Payload& payload);
+
 // A gRPC status as ours: code and message kept.
 Status FromGrpc(const grpc::Status& s);
 

@@ -38,7 +38,6 @@
 
 #include "crypto/init.h"
 #include "crypto/secure_buffer.h"
-#include "proto/ledger_codec.h"
 #include "tests/chaos/fault_proxy.h"
 #include "tests/support/local_network.h"
 
@@ -135,24 +134,15 @@ void UploadShared(LocalNetwork& net, const std::vector<crypto::SigningKey>& inte
 // sent again until it commits (a committed transaction sent again answers its outcome). "" or why
 // it failed: refused, or not committed by `give_up`.
 std::string GrantNext(LocalNetwork& net, Consent& consent, Clock::time_point give_up) {
-  const auto admin = net.AdminKey(0);
-  ledger::TransactionHeader h;
-  h.chain_id = net.chain_id();
-  h.signer = admin->public_key();
-  h.nonce = crypto::RandomU64();
   const std::string grantee = std::string("hosp-") + static_cast<char>('a' + consent.grants);
-  auto tx = proto::MakeTransaction(
-      h,
+  auto msg = cli::SignTransaction(
+      net.chain_id(), *net.AdminKey(0),
       ledger::GrantConsent{crypto::RandomNonZeroId<ledger::GrantId>(), consent.patient,
-                           ledger::GranteeInstitution{grantee}, ledger::ScopeAll{}, 0},
-      *admin);
-  if (!tx) return "cannot make a grant: " + tx.error().ToString();
-  v1::SignedTransaction msg;
-  msg.set_body(std::string(AsStringView(tx->signed_tx.body)));
-  msg.set_signature(std::string(AsStringView(tx->signed_tx.signature.span())));
+                           ledger::GranteeInstitution{grantee}, ledger::ScopeAll{}, 0});
+  if (!msg) return "cannot make a grant: " + msg.error().ToString();
   for (;;) {
     auto client = net.Client(0, net.AdminKey(0));
-    auto r = client ? client->SubmitSigned(msg, true)
+    auto r = client ? client->SubmitSigned(*msg, true)
                     : Result<cli::SubmitResult>(Status::Unavailable("no client"));
     if (r) {
       ++consent.grants;

@@ -270,15 +270,9 @@ Result<std::string> Cluster::Submit(int via, int inst, const ledger::Payload& pa
 
 Result<std::string> Cluster::SubmitAs(int via, const crypto::Signer& signer,
                                       const ledger::Payload& payload) {
-  ledger::TransactionHeader h;
-  h.chain_id = chain_id_;
-  h.nonce = crypto::RandomU64();
-  auto tx = proto::MakeTransaction(h, payload, signer);
-  REQUIRE(tx.has_value());
-  ertr::v1::SignedTransaction msg;
-  msg.set_body(std::string(AsStringView(tx->signed_tx.body)));
-  msg.set_signature(std::string(AsStringView(tx->signed_tx.signature.span())));
-  ERTR_ASSIGN_OR_RETURN(auto r, Client(via, admin_key(0))->SubmitSigned(msg, false));
+  auto msg = cli::SignTransaction(chain_id_, signer, payload);
+  REQUIRE(msg.has_value());
+  ERTR_ASSIGN_OR_RETURN(auto r, Client(via, admin_key(0))->SubmitSigned(*msg, false));
   return r.tx_id.ToHex();
 }
 
