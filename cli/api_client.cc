@@ -11,6 +11,7 @@
 #include "common/host.h"
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
+#include "crypto/sha256.h"
 #include "proto/api_auth.h"
 #include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
@@ -180,7 +181,7 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
   ERTR_ASSIGN_OR_RETURN(auto ctx, Context("UploadRecord", start));
   UploadedRecord out;
   auto writer = stub_->UploadRecord(ctx.get(), &out.upload);
-  crypto::Hasher hasher;
+  crypto::Sha256Hasher hasher;
   std::uint64_t sent = 0;
   bool ok = writer->Write(start);
   v1::UploadRecordRequest chunk;

@@ -1,8 +1,9 @@
 #pragma once
 
-// The one hash function of ertrchain: BLAKE2b with a 256-bit output (RFC 7693), through
-// libsodium's crypto_generichash. Every digest in the system (transaction ids, block hashes,
-// Merkle nodes, ciphertext content addresses, state roots) is a Digest made here.
+// The hash of everything ertrchain orders or signs: BLAKE2b with a 256-bit output (RFC 7693),
+// through libsodium's crypto_generichash. Transaction ids, block hashes, Merkle nodes, API request
+// digests and state roots are Digests made here; a record's bulk data (its ciphertext's content
+// address, its plaintext's digest) is named by SHA-256 instead (crypto/sha256.h, ADR 0031).
 
 #include <string_view>
 

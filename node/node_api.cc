@@ -17,6 +17,7 @@
 #include "common/version.h"
 #include "crypto/envelope.h"
 #include "crypto/secure_buffer.h"
+#include "crypto/sha256.h"
 #include "ledger/queries.h"
 #include "ledger/shape.h"
 #include "node/api_internal.h"
@@ -514,7 +515,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     const crypto::Digest plain = hasher_.Finish();
     if (!end_.plaintext_digest().empty() && end_.plaintext_digest() != AsStringView(plain.span())) {
       return Fail(Status::DataLoss(
-          "the payload's BLAKE2b-256 differs from end.plaintext_digest: bytes were lost or "
+          "the payload's SHA-256 differs from end.plaintext_digest: bytes were lost or "
           "changed on the way; nothing was stored, upload again"));
     }
     Bytes last;
@@ -580,7 +581,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   crypto::DataKey key_ = crypto::DataKey::Random();
   std::optional<crypto::PayloadEncryptor> encryptor_;
   std::unique_ptr<storage::BlobWriter> writer_;
-  crypto::Hasher hasher_;
+  crypto::Sha256Hasher hasher_;  // the plaintext's digest (crypto/sha256.h)
   // The pipeline's two stages (each runs one job at a time, in order, on the writer threads).
   boost::asio::strand<boost::asio::thread_pool::executor_type> seal_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> write_;

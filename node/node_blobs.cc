@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "crypto/sha256.h"
 #include "ledger/queries.h"
 #include "node/node.h"
 
@@ -38,7 +39,7 @@ void Node::DropGated(const crypto::Digest& digest) {
 bool Node::TakeOfferedBlob(const ledger::SubmitRecord& record, ReplicaId from, AdmitBatch& batch) {
   for (auto& offered : batch.offered) {
     if (offered.blob->size() != record.ciphertext_size) continue;
-    if (!offered.digest) offered.digest = crypto::Hash(*offered.blob);
+    if (!offered.digest) offered.digest = crypto::Sha256(*offered.blob);
     if (*offered.digest == record.ciphertext_digest) {
       return replicator_->Accept(record.ciphertext_digest, *offered.blob, from);
     }

@@ -1,7 +1,7 @@
 #pragma once
 
-// BlobStore: the off-chain store of ciphertext payloads, content-addressed by the BLAKE2b-256
-// digest of the ciphertext (the digest the chain records).
+// BlobStore: the off-chain store of ciphertext payloads, content-addressed by the SHA-256 digest
+// of the ciphertext (crypto::Sha256, the digest the chain records; docs/adr/0031).
 //
 // Writes stream into a temporary file, are fsynced and renamed into place atomically, so a blob is
 // either wholly present or absent: a crash never leaves a partial blob visible. Reads verify the

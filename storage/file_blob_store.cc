@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "crypto/secure_buffer.h"
+#include "crypto/sha256.h"
 #include "storage/blob_store.h"
 
 namespace ertr::storage {
@@ -135,7 +136,7 @@ class FileBlobWriter final : public BlobWriter {
   fs::path tmp_;
   int fd_;
   std::optional<crypto::Digest> expected_;
-  crypto::Hasher hasher_;
+  crypto::Sha256Hasher hasher_;
   std::uint64_t bytes_ = 0;
   std::uint64_t started_ = 0;  // writeback started below this offset
   std::uint64_t dropped_ = 0;  // written back and dropped from the cache below this offset
@@ -175,7 +176,7 @@ class FileBlobReader final : public BlobReader {
   std::uint64_t size_;
   crypto::Digest digest_;
   fs::path path_;
-  crypto::Hasher hasher_;
+  crypto::Sha256Hasher hasher_;
   std::uint64_t read_ = 0;
   bool done_ = false;
 };

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 
+#include "crypto/sha256.h"
 #include "storage/blob_store.h"
 #include "storage/rocksdb_database.h"
 
@@ -30,7 +31,7 @@ class MemoryBlobReader final : public BlobReader {
   Result<std::size_t> Read(MutableByteSpan out) override {
     if (offset_ == 0 && !checked_) {
       checked_ = true;
-      if (crypto::Hash(AsBytes(data_)) != digest_) {
+      if (crypto::Sha256(AsBytes(data_)) != digest_) {
         return Status::DataLoss("blob " + digest_.ToHex() +
                                 " is corrupt in the small-blob database (its content no longer "
                                 "matches its digest); fetch it from a peer");
@@ -223,7 +224,7 @@ Result<crypto::Digest> TieredBlobWriter::Publish(bool sync) {
   if (done_) return Status::FailedPrecondition("blob writer already committed or failed");
   done_ = true;
   if (file_) return file_->Commit();  // a large blob's own file is synced (no grouping)
-  const crypto::Digest digest = crypto::Hash(buffer_);
+  const crypto::Digest digest = crypto::Sha256(buffer_);
   if (expected_ && *expected_ != digest) {
     return Status::DataLoss("blob content has digest " + digest.ToHex() + " but " +
                             expected_->ToHex() + " was expected; the blob was not stored");

@@ -15,6 +15,7 @@
 // Node 18+; ES module. Dependencies: @grpc/grpc-js, @grpc/proto-loader, protobufjs,
 // libsodium-wrappers-sumo.
 
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, createReadStream, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -154,14 +155,6 @@ const eq = (a, b) => a.length === b.length && Buffer.compare(Buffer.from(a), Buf
 /** BLAKE2b-256, no key. */
 export const blake2b256 = (data) => Buffer.from(sodium.crypto_generichash(32, data, null));
 
-/** Incremental BLAKE2b-256: update(chunk)..., digest(). */
-export function blake2b256Hasher() {
-  const state = sodium.crypto_generichash_init(null, 32);
-  return {
-    update(chunk) { sodium.crypto_generichash_update(state, chunk); },
-    digest() { return Buffer.from(sodium.crypto_generichash_final(state, 32)); },
-  };
-}
 
 /** The bytes every ertrchain signature is over (docs/spec/crypto.md section 2). */
 export function signedMessage(tag, chainId, payload) {
@@ -405,7 +398,7 @@ export class ErtrClient {
     const write = (bytes) => Promise.race([ended, new Promise((resolve) => {
       if (call.write(bytes)) resolve(); else call.once('drain', resolve);
     })]);
-    const hasher = blake2b256Hasher();
+    const hasher = createHash('sha256');  // the plaintext's digest (docs/api.md)
     let sent = 0;
     try {
       await write(start);

@@ -3,6 +3,7 @@
 #include <numeric>
 
 #include "crypto/hash.h"
+#include "crypto/sha256.h"
 
 namespace ertr::crypto {
 namespace {
@@ -81,6 +82,24 @@ TEST_CASE("Incremental hashing equals one-shot hashing for any split", "[unit]")
     h.Update(ByteSpan(data).first(split)).Update(ByteSpan(data).subspan(split));
     CHECK(h.Finish() == whole);
   }
+}
+
+TEST_CASE("SHA-256 matches the FIPS 180-4 examples one-shot and for any split", "[unit]") {
+  CHECK(Sha256({}).ToHex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(Sha256(AsBytes("abc")).ToHex() ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(Sha256(AsBytes(two_blocks)).ToHex() ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  const Bytes million(1'000'000, 'a');
+  const std::string want = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+  CHECK(Sha256(million).ToHex() == want);
+  for (std::size_t split : {0ul, 1ul, 63ul, 64ul, 65ul, 500'000ul, 1'000'000ul}) {
+    Sha256Hasher h;
+    h.Update(ByteSpan(million).first(split)).Update(ByteSpan(million).subspan(split));
+    CHECK(h.Finish().ToHex() == want);
+  }
+  CHECK(Sha256(AsBytes("abc")) != Hash(AsBytes("abc")));  // not BLAKE2b under another name
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "crypto/lthash.h"
 #include "crypto/merkle.h"
 #include "crypto/payload_cipher.h"
+#include "crypto/sha256.h"
 #include "crypto/signing.h"
 
 using namespace ertr;
@@ -62,7 +63,7 @@ int main() {
   std::cout << "  \"record\": {\"institution_secret_key\": " << H(inst.secret().UnsafeBytes())
             << ", \"institution_public_key\": " << H(inst.public_key().span())
             << ", \"envelope\": " << H(env) << ", \"ciphertext\": " << H(ct)
-            << ", \"ciphertext_digest\": " << H(crypto::Hash(ct).span())
+            << ", \"ciphertext_digest\": " << H(crypto::Sha256(ct).span())
             << ", \"plaintext\": " << H(plain) << "},\n";
   // Key file.
   auto kf = *crypto::EncodeKeyFile(sk, "vector passphrase", crypto::KdfCost::Minimum());

@@ -17,6 +17,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
+#include "crypto/sha256.h"
 #include "node/testnet.h"
 #include "proto/api_auth.h"
 #include "proto/api_codec.h"
@@ -356,7 +357,7 @@ class GeneratedStream : public std::streambuf {
   std::uint64_t n_ = 0;
   Bytes block_;
   Bytes buf_;
-  crypto::Hasher hasher_;
+  crypto::Sha256Hasher hasher_;
 };
 
 class HashingSink : public std::streambuf {
@@ -379,7 +380,7 @@ class HashingSink : public std::streambuf {
   }
 
  private:
-  crypto::Hasher hasher_;
+  crypto::Sha256Hasher hasher_;
   std::uint64_t size_ = 0;
 };
 
@@ -565,7 +566,7 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
     // Pipelined and at-once chunks mixed: each must be sealed and written in arrival order.
     const std::size_t sizes[] = {1u << 20, 1000, 300u << 10, 255u << 10, 2u << 20, 1, 256u << 10};
     std::vector<std::string> chunks;
-    crypto::Hasher hasher;
+    crypto::Sha256Hasher hasher;
     for (int i = 0; i < 25; ++i) {
       std::string part(sizes[static_cast<std::size_t>(i) % std::size(sizes)], '\0');
       crypto::RandomBytes(

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "crypto/secure_buffer.h"
+#include "crypto/sha256.h"
 #include "node/blob_replicator.h"
 #include "tests/support/temp_dir.h"
 
@@ -435,7 +436,7 @@ TEST_CASE("a small blob sent along with its record is stored like a pulled one, 
   CHECK(p.b.replicator->stats().pulls_failed == 0);
   // An erased record's blob is never taken.
   const Bytes third = RandomBlob(1000);
-  const crypto::Digest erased = crypto::Hash(third);
+  const crypto::Digest erased = crypto::Sha256(third);
   p.b.erased.insert(erased);
   CHECK_FALSE(p.b.replicator->Accept(erased, third, ReplicaId(0)));
   CHECK_FALSE(p.b.store->Contains(erased));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "crypto/sha256.h"
 #include "storage/blob_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,10 +30,10 @@ TEST_CASE("Blobs are content-addressed, streamed in and verified out", "[storage
             ->Write(ByteSpan(data).subspan(off, std::min<std::size_t>(300'000, data.size() - off)))
             .ok());
   }
-  CHECK_FALSE((*store)->Contains(crypto::Hash(data)));  // not visible before Commit
+  CHECK_FALSE((*store)->Contains(crypto::Sha256(data)));  // not visible before Commit
   auto digest = (*writer)->Commit();
   REQUIRE(digest.has_value());
-  CHECK(*digest == crypto::Hash(data));
+  CHECK(*digest == crypto::Sha256(data));
   CHECK((*store)->Contains(*digest));
   CHECK(*(*store)->Size(*digest) == data.size());
   auto back = GetBlob(**store, *digest);
@@ -48,7 +49,7 @@ TEST_CASE("An expected digest that does not match publishes nothing", "[storage]
   testing::TempDir dir;
   auto store = OpenFileBlobStore(dir.path());
   REQUIRE(store.has_value());
-  crypto::Digest wrong = crypto::Hash(AsBytes("something else"));
+  crypto::Digest wrong = crypto::Sha256(AsBytes("something else"));
   auto writer = (*store)->Create(wrong);
   REQUIRE(writer.has_value());
   REQUIRE((*writer)->Write(Data(1000)).ok());
@@ -56,7 +57,7 @@ TEST_CASE("An expected digest that does not match publishes nothing", "[storage]
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == StatusCode::kDataLoss);
   CHECK((*store)->List()->empty());
-  CHECK_FALSE((*store)->Contains(crypto::Hash(Data(1000))));
+  CHECK_FALSE((*store)->Contains(crypto::Sha256(Data(1000))));
 }
 
 TEST_CASE("An abandoned write leaves nothing behind", "[storage]") {
@@ -128,14 +129,14 @@ TEST_CASE("The node's store keeps small blobs in its database and large ones as 
                     .ok());
       }
       CHECK((*writer)->bytes_written() == data->size());
-      CHECK_FALSE((*store)->Contains(crypto::Hash(*data)));  // not visible before Commit
+      CHECK_FALSE((*store)->Contains(crypto::Sha256(*data)));  // not visible before Commit
       auto d = (*writer)->Commit();
       REQUIRE(d.has_value());
-      CHECK(*d == crypto::Hash(*data));
+      CHECK(*d == crypto::Sha256(*data));
     }
-    small_digest = crypto::Hash(small);
-    edge_digest = crypto::Hash(edge);
-    large_digest = crypto::Hash(large);
+    small_digest = crypto::Sha256(small);
+    edge_digest = crypto::Sha256(edge);
+    large_digest = crypto::Sha256(large);
   }
   // Only the large blob is a file; everything survives reopening.
   const std::string large_hex = large_digest.ToHex();
@@ -173,7 +174,7 @@ TEST_CASE("A small blob with the wrong content or an abandoned write is never st
   testing::TempDir dir;
   auto store = OpenBlobStore(dir.path());
   REQUIRE(store.has_value());
-  auto writer = (*store)->Create(crypto::Hash(AsBytes("something else")));
+  auto writer = (*store)->Create(crypto::Sha256(AsBytes("something else")));
   REQUIRE(writer.has_value());
   REQUIRE((*writer)->Write(Data(1000)).ok());
   auto r = (*writer)->Commit();
@@ -186,8 +187,8 @@ TEST_CASE("A small blob with the wrong content or an abandoned write is never st
     REQUIRE((*abandoned)->Write(Data(500)).ok());
   }
   CHECK((*store)->List()->empty());
-  CHECK_FALSE((*store)->Contains(crypto::Hash(Data(1000))));
-  CHECK_FALSE((*store)->Contains(crypto::Hash(Data(500))));
+  CHECK_FALSE((*store)->Contains(crypto::Sha256(Data(1000))));
+  CHECK_FALSE((*store)->Contains(crypto::Sha256(Data(500))));
   // A second process cannot open the same store.
   auto again = OpenBlobStore(dir.path());
   REQUIRE_FALSE(again.has_value());

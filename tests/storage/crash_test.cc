@@ -16,6 +16,7 @@
 #include <set>
 
 #include "crypto/lthash.h"
+#include "crypto/sha256.h"
 #include "storage/blob_store.h"
 #include "storage/stores.h"
 #include "tests/storage/crash_workload.h"
@@ -101,7 +102,7 @@ std::uint64_t CheckConsistent(const std::filesystem::path& dir, std::uint64_t ve
     REQUIRE(ref->has_value());
     auto d = crypto::Digest::FromSpan(**ref, "blob ref");
     REQUIRE(d.has_value());
-    REQUIRE(*d == crypto::Hash(testing::CrashBlobContent(i)));
+    REQUIRE(*d == crypto::Sha256(testing::CrashBlobContent(i)));
     REQUIRE((*blobs)->Verify(*d).ok());
   }
   // No partial blob is ever visible: everything published verifies.
