@@ -873,6 +873,7 @@ int main(int argc, char** argv) {
       out.Str("record_id", Hex(r->upload.record_id()))
           .Str("kind", std::string(ledger::RecordKindName(kind)))
           .Num("plaintext_size", r->upload.plaintext_size())
+          .Str("plaintext_digest", Hex(r->upload.plaintext_digest()))  // `sha256sum FILE`
           .Num("ciphertext_size", r->upload.ciphertext_size())
           .Str("ciphertext_digest", Hex(r->upload.ciphertext_digest()));
       std::string env;

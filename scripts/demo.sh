@@ -163,6 +163,11 @@ note "Synthetic RT Plan and RT Beams Treatment Records (clearly marked SYNTHETIC
 submit() {  # submit FILE NAME: prints the record id
   local out
   out=$(ctl "${RV_A[@]}" record submit "$1" --patient "$P" --receipt-out "$work/receipt-${2//\//_}.bin") || return 1
+  # The node reports the SHA-256 of the bytes it received: what any tool says of the file.
+  if [[ $(field plaintext_digest <<<"$out") != "$(sha256sum "$1" | cut -d' ' -f1)" ]]; then
+    echo "   the node's plaintext_digest of $2 is not the sha256sum of the file" >&2
+    return 1
+  fi
   printf '   %-44s %-28s record %s  height %s\n' "$2" "$(field kind <<<"$out")" \
     "$(field record_id <<<"$out")" "$(field height <<<"$out")" >&2
   field record_id <<<"$out"
@@ -170,7 +175,7 @@ submit() {  # submit FILE NAME: prints the record id
 PLAN=$(submit "$work/synthetic/rt-plan.dcm" synthetic-plan) && REC1=$(submit \
   "$work/synthetic/rt-beams-treatment-record-1.dcm" synthetic-record-fraction-1)
 if [[ -n ${PLAN:-} && -n ${REC1:-} ]]; then
-  pass "synthetic plan and treatment record committed"
+  pass "synthetic plan and treatment record committed; the node's plaintext_digest of each is its sha256sum"
 else
   fail "submitting the synthetic records"
 fi
@@ -182,6 +187,17 @@ if [[ -d $SAMPLES ]]; then
     if submit "$f" "$name" >/dev/null; then n=$((n + 1)); else bad=$((bad + 1)); fi
   done < <(find "$SAMPLES" -name '*.dcm' | sort)
   if ((bad == 0 && n > 0)); then pass "$n real RT sample files committed, kinds from their SOP class"; else fail "$bad sample file(s) refused"; fi
+  # Records over 64 KiB are files in the blob store, named by the SHA-256 of their ciphertext.
+  blobs=0 misnamed=0
+  while IFS= read -r f; do
+    blobs=$((blobs + 1))
+    [[ $(sha256sum "$f" | cut -d' ' -f1) == "$(basename "$f")" ]] || misnamed=$((misnamed + 1))
+  done < <(find "$net/node0/data/blobs/objects" -type f 2>/dev/null)
+  if ((blobs > 0 && misnamed == 0)); then
+    pass "hospital A's $blobs encrypted record file(s) on disk are each named by their sha256sum"
+  elif ((blobs > 0)); then
+    fail "$misnamed of $blobs blob file(s) are not named by their sha256sum"
+  fi
 else
   note "(../shared/data/rt-samples is not beside this clone: real samples skipped)"
 fi
