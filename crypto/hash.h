@@ -21,7 +21,7 @@ Digest Hash(ByteSpan data);
 // block header can never equal the digest of a transaction body. Requires: tag has no NUL byte.
 Digest DomainHash(std::string_view tag, ByteSpan data);
 
-// Incremental BLAKE2b-256 for streams (blobs, payloads). Not copyable.
+// Incremental BLAKE2b-256 for data hashed in pieces. Not copyable.
 class Hasher {
  public:
   Hasher();

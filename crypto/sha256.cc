@@ -44,8 +44,9 @@ Digest Sha256(ByteSpan data) {
   return Digest(out);
 }
 
-Sha256Hasher::Sha256Hasher() {
-  if (const EVP_MD* md = LibcryptoSha256()) {
+Sha256Hasher::Sha256Hasher(Sha256Backend backend) {
+  const EVP_MD* md = backend == Sha256Backend::kAuto ? LibcryptoSha256() : nullptr;
+  if (md != nullptr) {
     ctx_ = EVP_MD_CTX_new();
     ERTR_CHECK(ctx_ != nullptr && EVP_DigestInit_ex2(ctx_, md, nullptr) == 1);
   } else {

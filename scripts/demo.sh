@@ -160,14 +160,17 @@ note "Files are encrypted by hospital A's node as they arrive; the chain gets on
 note "kind, size, ciphertext digest, uploader and time, and the data key sealed per hospital."
 "$ERTRCTL" synthetic --out-dir "$work/synthetic" --patient-id SYNTH-0001 --fractions 2 >/dev/null
 note "Synthetic RT Plan and RT Beams Treatment Records (clearly marked SYNTHETIC, made with DCMTK)"
+large=0  # records submitted over 64 KiB of ciphertext (counted outside command substitutions)
 submit() {  # submit FILE NAME: prints the record id
   local out
   out=$(ctl "${RV_A[@]}" record submit "$1" --patient "$P" --receipt-out "$work/receipt-${2//\//_}.bin") || return 1
   # The node reports the SHA-256 of the bytes it received: what any tool says of the file.
-  if [[ $(field plaintext_digest <<<"$out") != "$(sha256sum "$1" | cut -d' ' -f1)" ]]; then
+  if [[ $(field plaintext_digest <<<"$out") != "$(sha256sum <"$1" | cut -d' ' -f1)" ]]; then
     echo "   the node's plaintext_digest of $2 is not the sha256sum of the file" >&2
     return 1
   fi
+  # Over 64 KiB of ciphertext, a record is a file in the uploading node's blob store.
+  (($(field ciphertext_size <<<"$out") > 65536)) && large=$((large + 1))
   printf '   %-44s %-28s record %s  height %s\n' "$2" "$(field kind <<<"$out")" \
     "$(field record_id <<<"$out")" "$(field height <<<"$out")" >&2
   field record_id <<<"$out"
@@ -188,15 +191,19 @@ if [[ -d $SAMPLES ]]; then
   done < <(find "$SAMPLES" -name '*.dcm' | sort)
   if ((bad == 0 && n > 0)); then pass "$n real RT sample files committed, kinds from their SOP class"; else fail "$bad sample file(s) refused"; fi
   # Records over 64 KiB are files in the blob store, named by the SHA-256 of their ciphertext.
-  blobs=0 misnamed=0
-  while IFS= read -r f; do
-    blobs=$((blobs + 1))
-    [[ $(sha256sum "$f" | cut -d' ' -f1) == "$(basename "$f")" ]] || misnamed=$((misnamed + 1))
-  done < <(find "$net/node0/data/blobs/objects" -type f 2>/dev/null)
-  if ((blobs > 0 && misnamed == 0)); then
-    pass "hospital A's $blobs encrypted record file(s) on disk are each named by their sha256sum"
-  elif ((blobs > 0)); then
+  blobs=0 misnamed=0 objects=$net/node0/data/blobs/objects
+  if [[ -d $objects ]]; then
+    while IFS= read -r f; do
+      blobs=$((blobs + 1))
+      [[ $(sha256sum <"$f" | cut -d' ' -f1) == "$(basename "$f")" ]] || misnamed=$((misnamed + 1))
+    done < <(find "$objects" -type f)
+  fi
+  if ((blobs < large)); then
+    fail "hospital A's blob store has $blobs record file(s) for $large record(s) over 64 KiB"
+  elif ((misnamed > 0)); then
     fail "$misnamed of $blobs blob file(s) are not named by their sha256sum"
+  elif ((blobs > 0)); then
+    pass "hospital A's $blobs encrypted record file(s) on disk are each named by their sha256sum"
   fi
 else
   note "(../shared/data/rt-samples is not beside this clone: real samples skipped)"

@@ -155,7 +155,6 @@ const eq = (a, b) => a.length === b.length && Buffer.compare(Buffer.from(a), Buf
 /** BLAKE2b-256, no key. */
 export const blake2b256 = (data) => Buffer.from(sodium.crypto_generichash(32, data, null));
 
-
 /** The bytes every ertrchain signature is over (docs/spec/crypto.md section 2). */
 export function signedMessage(tag, chainId, payload) {
   const id = enc.encode(chainId);

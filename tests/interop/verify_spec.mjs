@@ -1,5 +1,5 @@
 // Independent check of docs/spec/crypto.md against tests/interop/crypto_vectors.json.
-// Written from the spec alone, using only libsodium-wrappers-sumo.
+// Written from the spec alone, using libsodium-wrappers-sumo and Node's own crypto (SHA-256).
 // Run: (cd tests/interop && npm ci) && node tests/interop/verify_spec.mjs
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
