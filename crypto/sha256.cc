@@ -32,17 +32,8 @@ crypto_hash_sha256_state* SodiumState(unsigned char* raw) {
 
 }  // namespace
 
-Digest Sha256(ByteSpan data) {
-  std::array<std::uint8_t, 32> out{};
-  if (const EVP_MD* md = LibcryptoSha256()) {
-    unsigned int len = 0;
-    ERTR_CHECK(EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) == 1 &&
-               len == out.size());
-  } else {
-    crypto_hash_sha256(out.data(), data.data(), data.size());
-  }
-  return Digest(out);
-}
+// One context per call, as EVP_Digest would make: the backend is chosen in one place.
+Digest Sha256(ByteSpan data) { return Sha256Hasher().Update(data).Finish(); }
 
 Sha256Hasher::Sha256Hasher(Sha256Backend backend) {
   const EVP_MD* md = backend == Sha256Backend::kAuto ? LibcryptoSha256() : nullptr;
