@@ -390,11 +390,14 @@ int main(int argc, char** argv) {
   const double rate = static_cast<double>(lat.size()) / load.elapsed_s;
   double cpu = 0;
   std::uint64_t peak = 0, growth = 0;
+  std::size_t grew_most = 0;  // the validator with the largest growth
   for (std::size_t i = 0; i < after.size(); ++i) {
     cpu += after[i].cpu_seconds - before[i].cpu_seconds;
     peak = std::max(peak, after[i].peak_rss_kb);
-    if (after[i].peak_rss_kb > before[i].rss_kb) {
-      growth = std::max(growth, after[i].peak_rss_kb - before[i].rss_kb);
+    if (after[i].peak_rss_kb > before[i].rss_kb &&
+        after[i].peak_rss_kb - before[i].rss_kb > growth) {
+      growth = after[i].peak_rss_kb - before[i].rss_kb;
+      grew_most = i;
     }
   }
   const double cpu_ms = lat.empty() ? 0
@@ -436,7 +439,8 @@ int main(int argc, char** argv) {
             << std::setprecision(0) << "CPU use: each validator " << validator_cpu_pct
             << " % of a core (mean), load generator " << bench_cpu_pct << " %\n"
             << "peak RSS of any validator  " << peak / 1024
-            << " MiB (largest growth during the run " << growth / 1024 << " MiB)\n"
+            << " MiB (largest growth during the run " << growth / 1024 << " MiB, node" << grew_most
+            << ")\n"
             << "bytes replicated between nodes  " << std::setprecision(0) << replicated << "\n";
   // The disks' syncs (one virtual disk shared by every validator here): how many each validator
   // made per second and how long they took (ertr_disk_sync_seconds).
