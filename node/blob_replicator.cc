@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "crypto/secure_buffer.h"
+
 namespace ertr::node {
 
 namespace {
@@ -13,7 +15,11 @@ constexpr std::size_t kMaxDigestsPerHave = 4096;
 
 BlobReplicator::BlobReplicator(storage::BlobStore& store, std::size_t needed, Hooks hooks,
                                std::shared_ptr<spdlog::logger> logger)
-    : store_(store), needed_(needed), hooks_(std::move(hooks)), log_(std::move(logger)) {}
+    : store_(store),
+      needed_(needed),
+      hooks_(std::move(hooks)),
+      log_(std::move(logger)),
+      next_push_(crypto::RandomU64()) {}
 
 Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
   ERTR_ASSIGN_OR_RETURN(auto digest, storage::PutBlob(store_, ciphertext));
@@ -27,9 +33,10 @@ Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
 
 void BlobReplicator::Announce(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
-  // Staging helps only when some connected peer would be left out of the first round.
+  // Staging helps only when some connected peer would be left out of the first round, and
+  // while the first copies are still to be made (a pushed upload's may be made already).
   if (size && *size >= kStagedAnnounceBytes && needed_ > 1 && connected_.size() > needed_ - 1 &&
-      !staged_.count(digest)) {
+      !staged_.count(digest) && !IsAvailable(digest)) {
     const auto now = Now();
     Staged& s = staged_[digest];
     s.last_served = now;
@@ -41,17 +48,24 @@ void BlobReplicator::Announce(const crypto::Digest& digest) {
   if (IsAvailable(digest)) hooks_.on_available(digest);
 }
 
-void BlobReplicator::TopUpStaged(const crypto::Digest& digest, Staged& staged) {
-  std::size_t told = 0;
-  for (ReplicaId p : staged.told) told += connected_.count(p);
+std::vector<ReplicaId> BlobReplicator::FirstHolders(const std::set<ReplicaId>& already) {
+  std::size_t have = 0;
+  for (ReplicaId p : already) have += connected_.count(p);
+  std::vector<ReplicaId> out;
   const std::vector<ReplicaId> peers(connected_.begin(), connected_.end());
-  for (std::size_t i = 0; i < peers.size() && told < needed_ - 1; ++i) {
+  for (std::size_t i = 0; i < peers.size() && have + out.size() + 1 < needed_; ++i) {
     const ReplicaId p = peers[(next_staged_peer_ + i) % peers.size()];
-    if (!staged.told.insert(p).second) continue;
-    hooks_.send(p, proto::PeerBlobHave{{digest}});
-    ++told;
+    if (!already.count(p)) out.push_back(p);
   }
   ++next_staged_peer_;
+  return out;
+}
+
+void BlobReplicator::TopUpStaged(const crypto::Digest& digest, Staged& staged) {
+  for (ReplicaId p : FirstHolders(staged.told)) {
+    staged.told.insert(p);
+    hooks_.send(p, proto::PeerBlobHave{{digest}});
+  }
 }
 
 void BlobReplicator::EndStaging(const crypto::Digest& digest, const char* why) {
@@ -160,6 +174,13 @@ void BlobReplicator::OnPeerConnected(ReplicaId peer) {
 
 void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
   connected_.erase(peer);
+  // Its pushes to us end (the writers' temporary files go with them); ours to it go on without it.
+  std::erase_if(incoming_, [&](const auto& in) { return in.first.first == peer; });
+  std::vector<std::uint64_t> pushing;
+  for (const auto& [id, push] : pushes_) {
+    if (push.written.count(peer)) pushing.push_back(id);
+  }
+  for (std::uint64_t id : pushing) DropPushTarget(id, peer, "disconnected");
   for (auto it = serving_.begin(); it != serving_.end();) {
     it = it->first.first == peer ? serving_.erase(it) : std::next(it);
   }
@@ -489,8 +510,194 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
   }
 }
 
+std::optional<std::uint64_t> BlobReplicator::BeginPush() {
+  const std::vector<ReplicaId> to = FirstHolders({});
+  if (to.empty()) return std::nullopt;
+  const std::uint64_t id = next_push_++;
+  Push& push = pushes_[id];
+  for (ReplicaId p : to) push.written.emplace(p, 0);
+  push.last_progress = Now();
+  return id;
+}
+
+void BlobReplicator::PushData(std::uint64_t id, Bytes data, bool last, std::function<void()> done) {
+  auto it = pushes_.find(id);
+  if (it == pushes_.end()) {
+    if (done) done();
+    return;
+  }
+  Push& push = it->second;
+  // One message per upload chunk (at most kMaxBlobPushBytes each); the last carries `last`.
+  std::size_t at = 0;
+  do {
+    const std::size_t n = std::min(data.size() - at, proto::kMaxBlobPushBytes);
+    proto::PeerBlobPush m{id, push.sent, {}, last && at + n == data.size(), false};
+    if (at == 0 && n == data.size()) {
+      m.data = std::move(data);
+    } else {
+      m.data.assign(data.begin() + static_cast<std::ptrdiff_t>(at),
+                    data.begin() + static_cast<std::ptrdiff_t>(at + n));
+    }
+    push.sent += n;
+    at += n;
+    for (const auto& [peer, written] : push.written) hooks_.send(peer, m);
+  } while (at < data.size());
+  if (push.waiting.empty()) push.last_progress = Now();
+  if (done) {
+    push.waiting.emplace_back(push.sent - std::min(push.sent, kPushWindowBytes), std::move(done));
+  }
+  push.ended = push.ended || last;
+  ReleasePush(id);
+}
+
+void BlobReplicator::AbortPush(std::uint64_t id) {
+  auto it = pushes_.find(id);
+  if (it == pushes_.end()) return;
+  for (const auto& [peer, written] : it->second.written) {
+    hooks_.send(peer, proto::PeerBlobPush{id, it->second.sent, {}, false, true});
+  }
+  it->second.written.clear();
+  ReleasePush(id);
+}
+
+void BlobReplicator::DropPushes() {
+  auto pushes = std::move(pushes_);
+  pushes_.clear();
+  for (auto& [id, push] : pushes) {
+    for (auto& [sent, done] : push.waiting) done();
+  }
+}
+
+void BlobReplicator::DropPushTarget(std::uint64_t id, ReplicaId peer, const std::string& why) {
+  auto it = pushes_.find(id);
+  if (it == pushes_.end() || it->second.written.erase(peer) == 0) return;
+  ++stats_.push_targets_dropped;
+  log_->warn("event=blob_push_dropped push={} peer={} reason=\"{}\"", id, peer.value(), why);
+  ReleasePush(id);
+}
+
+void BlobReplicator::ReleasePush(std::uint64_t id) {
+  auto it = pushes_.find(id);
+  if (it == pushes_.end()) return;
+  Push& push = it->second;
+  std::uint64_t all_have = push.sent;
+  for (const auto& [peer, written] : push.written) all_have = std::min(all_have, written);
+  std::vector<std::function<void()>> ready;
+  while (!push.waiting.empty() && push.waiting.front().first <= all_have) {
+    ready.push_back(std::move(push.waiting.front().second));
+    push.waiting.pop_front();
+  }
+  if (push.written.empty() || (push.ended && all_have == push.sent)) pushes_.erase(it);
+  for (auto& done : ready) done();
+}
+
+void BlobReplicator::OnPushAck(ReplicaId from, const proto::PeerBlobPushAck& m) {
+  auto it = pushes_.find(m.push_id);
+  if (it == pushes_.end()) return;
+  auto target = it->second.written.find(from);
+  if (target == it->second.written.end()) return;
+  if (m.refused) return DropPushTarget(m.push_id, from, "refused by the receiver");
+  if (m.written > it->second.sent) {
+    return DropPushTarget(m.push_id, from, "acknowledged more than was sent");
+  }
+  if (m.written > target->second) {
+    target->second = m.written;
+    it->second.last_progress = Now();
+  }
+  ReleasePush(m.push_id);
+}
+
+void BlobReplicator::RefusePush(ReplicaId from, std::uint64_t id, const std::string& why) {
+  incoming_.erase({from, id});
+  log_->warn("event=blob_push_refused peer={} push={} reason=\"{}\"", from.value(), id, why);
+  hooks_.send(from, proto::PeerBlobPushAck{id, 0, true});
+}
+
+void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
+  const auto key = std::make_pair(from, m.push_id);
+  auto it = incoming_.find(key);
+  if (m.abort) {
+    if (it != incoming_.end()) {
+      log_->info("event=blob_push_aborted peer={} push={}", from.value(), m.push_id);
+      incoming_.erase(it);
+    }
+    return;
+  }
+  if (it == incoming_.end() || m.offset == 0) {
+    // A push starts at offset 0 (a repeated start begins it again); anything else of a push this
+    // node does not have (refused, or dropped for stalling) is refused again.
+    if (m.offset != 0) return RefusePush(from, m.push_id, "data of a push this node does not have");
+    if (it == incoming_.end()) {
+      std::size_t of_peer = 0;
+      for (auto in = incoming_.lower_bound({from, 0});
+           in != incoming_.end() && in->first.first == from; ++in) {
+        ++of_peer;
+      }
+      if (of_peer >= kMaxIncomingPushesPerPeer) {
+        return RefusePush(
+            from, m.push_id,
+            "over " + std::to_string(kMaxIncomingPushesPerPeer) + " pushes from one peer at once");
+      }
+    }
+    auto writer = store_.Create();
+    if (!writer) return RefusePush(from, m.push_id, writer.error().ToString());
+    it = incoming_.insert_or_assign(key, Incoming{std::move(*writer), Now()}).first;
+  }
+  Incoming& in = it->second;
+  if (m.offset != in.writer->bytes_written()) {
+    return RefusePush(from, m.push_id,
+                      "data at offset " + std::to_string(m.offset) + " where " +
+                          std::to_string(in.writer->bytes_written()) + " bytes were written");
+  }
+  if (m.offset + m.data.size() > kMaxReplicatedBlobBytes) {
+    return RefusePush(from, m.push_id, "over the largest blob replicated (4 GiB)");
+  }
+  if (auto s = in.writer->Write(m.data); !s.ok()) return RefusePush(from, m.push_id, s.ToString());
+  in.last_progress = Now();
+  stats_.bytes_received += m.data.size();
+  const std::uint64_t written = in.writer->bytes_written();
+  if (!m.last) {
+    hooks_.send(from, proto::PeerBlobPushAck{m.push_id, written, false});
+    return;
+  }
+  // Complete: published under the digest of what arrived (the content names itself); durable at
+  // the next Publish, like a pulled blob.
+  auto writer = std::move(in.writer);
+  incoming_.erase(it);
+  auto digest = writer->CommitUnsynced();
+  if (!digest) return RefusePush(from, m.push_id, digest.error().ToString());
+  if (hooks_.is_erased(*digest)) {
+    (void)store_.Delete(*digest);
+    return RefusePush(from, m.push_id, "the content belongs to an erased record");
+  }
+  hooks_.send(from, proto::PeerBlobPushAck{m.push_id, written, false});
+  ++stats_.blobs_pushed_in;
+  Received(*digest, written, from, "push");
+  StartPulls();
+}
+
 void BlobReplicator::Tick() {
   const auto now = Now();
+  // A receiver that has acknowledged nothing for kPushStall while data waits for it is dropped
+  // (the upload waits for its receivers); a sender silent for kPullStall loses its push.
+  std::vector<std::pair<std::uint64_t, ReplicaId>> slow;
+  for (const auto& [id, push] : pushes_) {
+    if (push.waiting.empty() || now - push.last_progress < kPushStall) continue;
+    for (const auto& [peer, written] : push.written) {
+      if (written < push.waiting.front().first) slow.emplace_back(id, peer);
+    }
+  }
+  for (const auto& [id, peer] : slow) DropPushTarget(id, peer, "stalled");
+  // An ended push whose receivers stay silent about its end is forgotten (nothing waits on it).
+  std::erase_if(pushes_, [&](const auto& p) {
+    return p.second.ended && p.second.waiting.empty() && now - p.second.last_progress >= kPullStall;
+  });
+  std::erase_if(incoming_, [&](const auto& in) {
+    if (now - in.second.last_progress < kPullStall) return false;
+    log_->warn("event=blob_push_refused peer={} push={} reason=\"sender stalled\"",
+               in.first.first.value(), in.first.second);
+    return true;
+  });
   std::vector<crypto::Digest> stalled;
   for (const auto& [digest, pull] : pulls_) {
     if (now - pull.last_progress >= kPullStall) stalled.push_back(digest);

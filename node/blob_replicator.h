@@ -25,6 +25,14 @@
 // then to every peer once f+1 nodes hold it, or when the chosen peers do not pull it (no chunk
 // served for kStagedStall) or not fast enough (slower than kStagedMinRate overall).
 //
+// A large upload is also pushed while it arrives (ADR 0032): the node taking it streams the
+// ciphertext to the f peers its staged announcement would tell first (BlobPush, in order; each
+// receiver acknowledges what it has written, BlobPushAck), so that their copies are written at
+// the same time as the uploader's instead of being pulled from it after the record is submitted.
+// A receiver stores a complete push like a pulled blob (synced, then announced); a receiver that
+// refuses, stalls or disconnects is dropped from the push, and the blob reaches it by the pulls as
+// before. A blob a push leaves with no record is deleted by the node's orphan sweep.
+//
 // Thread-safety: the io_context's thread only.
 
 #include <chrono>
@@ -71,6 +79,14 @@ inline constexpr std::uint64_t kMaxReplicatedBlobBytes = 4ull << 30;
 inline constexpr std::uint64_t kStagedAnnounceBytes = 8u << 20;
 inline constexpr auto kStagedStall = std::chrono::seconds(2);
 inline constexpr std::uint64_t kStagedMinRate = 20u << 20;  // bytes per second
+// Uploads declared at this size or more are pushed to their first holders as they arrive.
+inline constexpr std::uint64_t kPushBytes = kStagedAnnounceBytes;
+// Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
+inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
+// Bytes a push may run ahead of its slowest receiver's writes before the upload waits for it.
+inline constexpr std::uint64_t kPushWindowBytes = 4u << 20;
+// A push's receiver that acknowledges nothing for this long while data waits is dropped from it.
+inline constexpr auto kPushStall = std::chrono::seconds(2);
 
 struct BlobStats {
   std::uint64_t blobs_received = 0;
@@ -79,6 +95,8 @@ struct BlobStats {
   std::uint64_t bytes_served = 0;
   std::uint64_t pulls_failed = 0;
   std::uint64_t blobs_erased = 0;
+  std::uint64_t blobs_pushed_in = 0;       // of blobs_received: complete pushes from their uploader
+  std::uint64_t push_targets_dropped = 0;  // receivers dropped from this node's pushes
 };
 
 class BlobReplicator {
@@ -139,6 +157,22 @@ class BlobReplicator {
   // bounded by the blobs in flight rather than every blob ever seen.
   void Settle(const crypto::Digest& digest);
 
+  // Pushes (sender): starts pushing an upload's ciphertext to the f connected peers a staged
+  // announcement would tell first. Its id; nullopt when no peer is connected or f is 0.
+  std::optional<std::uint64_t> BeginPush();
+  // Sends the next `data` of push `id` to its receivers (in messages of at most
+  // proto::kMaxBlobPushBytes);
+  // `last`: the upload ended with it. `done` (if set) runs once every receiver still in the push
+  // has written all but kPushWindowBytes of the data sent so far, or has been dropped: at once
+  // when none is left.
+  void PushData(std::uint64_t id, Bytes data, bool last, std::function<void()> done);
+  // The upload failed: its receivers discard what they have.
+  void AbortPush(std::uint64_t id);
+  // The node stops: every push ends here and its waiting `done`s run.
+  void DropPushes();
+  void OnPush(ReplicaId from, const proto::PeerBlobPush& m);
+  void OnPushAck(ReplicaId from, const proto::PeerBlobPushAck& m);
+
   void OnPeerConnected(ReplicaId peer);
   void OnPeerDisconnected(ReplicaId peer);
   void OnHave(ReplicaId from, const proto::PeerBlobHave& m);
@@ -151,6 +185,9 @@ class BlobReplicator {
   std::size_t active_pulls() const { return pulls_.size(); }
   // Large blobs announced to their first pullers only, so far.
   std::size_t staged_announcements() const { return staged_.size(); }
+  // Pushes this node is sending, and receiving.
+  std::size_t pushes_out() const { return pushes_.size(); }
+  std::size_t pushes_in() const { return incoming_.size(); }
 
  private:
   struct Pull {
@@ -169,6 +206,19 @@ class BlobReplicator {
     std::set<ReplicaId> told;                           // peers announced to
     std::chrono::steady_clock::time_point last_served;  // a chunk of it, to a told peer
     std::chrono::steady_clock::time_point deadline;     // at kStagedMinRate
+  };
+
+  struct Push {
+    std::map<ReplicaId, std::uint64_t> written;  // receivers still in the push: bytes written
+    std::uint64_t sent = 0;
+    // `done`s of PushData, each with the bytes every receiver must have written before it runs.
+    std::deque<std::pair<std::uint64_t, std::function<void()>>> waiting;
+    std::chrono::steady_clock::time_point last_progress;
+    bool ended = false;  // its last data was sent
+  };
+  struct Incoming {
+    std::unique_ptr<storage::BlobWriter> writer;
+    std::chrono::steady_clock::time_point last_progress;
   };
 
   std::chrono::steady_clock::time_point Now() const {
@@ -213,6 +263,15 @@ class BlobReplicator {
   void TopUpStaged(const crypto::Digest& digest, Staged& staged);
   // Ends a blob's staging: every peer not told yet is.
   void EndStaging(const crypto::Digest& digest, const char* why);
+  // Peers for a blob's first copies: f connected ones, rotating over the peers.
+  std::vector<ReplicaId> FirstHolders(const std::set<ReplicaId>& already);
+  // Drops a receiver from a push (it refused, stalled or left), then ReleasePush.
+  void DropPushTarget(std::uint64_t id, ReplicaId peer, const std::string& why);
+  // Runs the `done`s of a push that its receivers have written; forgets an ended push once
+  // every receiver has written it all, or none is left.
+  void ReleasePush(std::uint64_t id);
+  // Refuses an incoming push (and forgets what this node had of it).
+  void RefusePush(ReplicaId from, std::uint64_t id, const std::string& why);
 
   storage::BlobStore& store_;
   std::size_t needed_;
@@ -243,7 +302,11 @@ class BlobReplicator {
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
   std::uint64_t serve_count_ = 0;
   std::map<crypto::Digest, Staged> staged_;
-  std::size_t next_staged_peer_ = 0;  // rotates the first pullers over the peers
+  std::size_t next_staged_peer_ = 0;      // rotates the first pullers over the peers
+  std::map<std::uint64_t, Push> pushes_;  // sent, by id
+  std::uint64_t next_push_;               // random start: ids of a
+                                          // restart do not collide
+  std::map<std::pair<ReplicaId, std::uint64_t>, Incoming> incoming_;  // received, by sender and id
   BlobStats stats_;
 };
 

@@ -269,8 +269,11 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
 // time each, in order): the seal stage hashes and encrypts it and wipes the plaintext, the write
 // stage hashes and writes the ciphertext. Meanwhile gRPC reads the next chunk, with at most
 // kMaxChunksInFlight chunks between the two, so an upload uses up to three cores. Small chunks are
-// sealed and written at once on the gRPC thread when nothing is in flight. The call finishes only
-// when nothing is in flight: the reactor outlives its jobs.
+// sealed and written at once on the gRPC thread when nothing is in flight. An upload declared at
+// kPushBytes or more is also pushed to its first holders (BlobReplicator::PushData, ADR 0032): the
+// write stage hands each chunk's ciphertext to the io thread before writing it here, and the chunk
+// leaves the pipeline once the receivers have written it too, so they keep pace with the upload.
+// The call finishes only when nothing is in flight: the reactor outlives its jobs.
 class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
  public:
   using Begin = std::function<void(const ledger::UserState&, const v1::UploadStart&)>;
@@ -381,6 +384,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
           auto enc = crypto::PayloadEncryptor::Create(key_);
           if (!enc) return Fail(enc.error());
           encryptor_.emplace(std::move(*enc));
+          if (start_.plaintext_size() >= kPushBytes) push_ = n_.replicator_->BeginPush();
           started_ = true;
           StartRead(&in_);
         },
@@ -415,7 +419,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     std::string plain;
     plain.swap(*chunk);
     std::unique_lock lock(mu_);
-    if (plain.size() < kPipelineBytes && in_flight_ == 0) {
+    if (plain.size() < kPipelineBytes && in_flight_ == 0 && !push_) {
       lock.unlock();  // small and nothing in flight: seal and write it here, at once
       const Status s = Store(Seal(std::move(plain)));
       if (!s.ok()) return Fail(s);
@@ -427,8 +431,14 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     // that chunk must reach the seal stage after this one.
     boost::asio::post(seal_, [this, p = std::move(plain)]() mutable {
       Bytes cipher = Seal(std::move(p));
-      boost::asio::post(write_,
-                        [this, c = std::move(cipher)]() mutable { Written(Store(std::move(c))); });
+      boost::asio::post(write_, [this, c = std::move(cipher)]() mutable {
+        const bool pushed = Push(c);
+        const Status s = Store(std::move(c));
+        if (!pushed) return Written(s);
+        // The push's end (PushData's done) takes the chunk out of the pipeline.
+        std::lock_guard guard(mu_);
+        if (!s.ok() && write_error_.ok()) write_error_ = s;
+      });
     });
     lock.unlock();
     if (read_on) StartRead(&in_);
@@ -465,6 +475,21 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     std::lock_guard lock(mu_);
     if (spare_cipher_.size() < kMaxSpareBuffers) spare_cipher_.push_back(std::move(cipher));
     return s;
+  }
+
+  // Hands a chunk's ciphertext to the io thread for the upload's push, if it has one that still
+  // goes on; then the chunk is Written once the push's receivers have written it (or left it).
+  bool Push(const Bytes& cipher) {
+    if (!push_ || cipher.empty() || push_dead_) return false;
+    auto done = [this] { boost::asio::post(write_, [this] { Written(Status::Ok()); }); };
+    n_.PostApi([&n = n_, id = *push_, data = cipher,
+                done]() mutable { n.replicator_->PushData(id, std::move(data), false, done); },
+               [this, done](const Status&) {
+                 push_dead_ =
+                     true;  // not queued: the rest is not pushed either (the node pulls it)
+                 done();
+               });
+    return true;
   }
 
   // A pipelined chunk is stored (or failed): reads on if the reader waited for room, and ends
@@ -533,10 +558,15 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     // From here the blob is stored: if the node cannot take it over, it is deleted again.
     svc_.WithCaller(
         user_,
-        [this, d = *digest, size](const ledger::UserState& caller) {
+        [this, d = *digest, size, tail = std::move(last)](const ledger::UserState& caller) {
           if (auto s = n_.ApiUploadDone(caller, start_, d, size, key_, resp_); !s.ok()) {
             (void)n_.blobs_->Delete(d);
             return EndCall(s);
+          }
+          // The push ends with the ciphertext's tail: its receivers then store the blob.
+          if (push_ && !push_dead_) {
+            n_.replicator_->PushData(*push_, tail, true, nullptr);
+            push_.reset();
           }
           out_ = ToBuffer(resp_.SerializeAsString());
           StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
@@ -557,6 +587,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     {
       std::lock_guard lock(mu_);
       finishing_ = true;
+    }
+    if (push_) {
+      n_.PostApi([&n = n_, id = *push_] { n.replicator_->AbortPush(id); }, [](const Status&) {});
+      push_.reset();
     }
     writer_.reset();  // an uncommitted writer removes its temporary file
     Finish(ToGrpc(s));
@@ -593,6 +627,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   bool finishing_ = false;             // the call is being finished: do nothing more
   std::vector<Bytes> spare_cipher_;    // emptied ciphertext buffers to reuse
   std::uint64_t plaintext_size_ = 0;
+  // The upload's push to its first holders (set on the io thread before the first chunk is read;
+  // reset when it ends), and whether the io queue refused a part of it.
+  std::optional<std::uint64_t> push_;
+  std::atomic<bool> push_dead_{false};
 };
 
 // GetRecord: the policy is checked on the io thread; the blob is decrypted while streaming.
@@ -861,6 +899,8 @@ void Node::CloseApi() {
   for (auto& w : work)
     w.cancel(Status::Unavailable("the node is shutting down; retry when it is back"));
   for (auto& w : commit_waiters_.TakeAll()) w.done(nullptr, 0, nullptr);
+  // Uploads waiting for their pushes' receivers go on without them (the io thread has stopped).
+  if (replicator_) replicator_->DropPushes();
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     grpc_server_->Wait();

@@ -114,6 +114,18 @@ std::string Node::Metrics() const {
   counter("ertr_blobs_offered_total",
           "Blobs replicated to this node that came with their record's transaction (ADR 0029).",
           bs.blobs_offered);
+  counter("ertr_blobs_pushed_in_total",
+          "Blobs replicated to this node that their uploader pushed while the upload arrived "
+          "(ADR 0032).",
+          bs.blobs_pushed_in);
+  counter("ertr_blob_push_receivers_dropped_total",
+          "Peers dropped from this node's pushes of uploads (refused, stalled or disconnected); "
+          "they pull the blob instead.",
+          bs.push_targets_dropped);
+  gauge("ertr_blob_pushes_out", "Uploads this node is pushing to their first holders.",
+        replicator_->pushes_out());
+  gauge("ertr_blob_pushes_in", "Pushes of uploads this node is receiving.",
+        replicator_->pushes_in());
   counter("ertr_blobs_erased_total", "Blobs deleted on erasure.", bs.blobs_erased);
   counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
           bs.pulls_failed);

@@ -79,6 +79,8 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
     void operator()(const proto::PeerBlobHave& h) const { n.replicator_->OnHave(from, h); }
     void operator()(const proto::PeerBlobRequest& r) const { n.replicator_->OnRequest(from, r); }
     void operator()(const proto::PeerBlobChunk& c) const { n.replicator_->OnChunk(from, c); }
+    void operator()(const proto::PeerBlobPush& p) const { n.replicator_->OnPush(from, p); }
+    void operator()(const proto::PeerBlobPushAck& a) const { n.replicator_->OnPushAck(from, a); }
   };
   std::visit(Visitor{*this, from}, *m);
 }

@@ -52,6 +52,20 @@ struct ToWireVisitor {
     w->set_total_size(c.total_size);
     w->set_data(ToString(c.data));
   }
+  void operator()(const PeerBlobPush& p) const {
+    auto* w = m.mutable_blob_push();
+    w->set_push_id(p.push_id);
+    w->set_offset(p.offset);
+    w->set_data(ToString(p.data));
+    w->set_last(p.last);
+    w->set_abort(p.abort);
+  }
+  void operator()(const PeerBlobPushAck& a) const {
+    auto* w = m.mutable_blob_push_ack();
+    w->set_push_id(a.push_id);
+    w->set_written(a.written);
+    w->set_refused(a.refused);
+  }
 };
 
 }  // namespace
@@ -131,6 +145,22 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
       chunk.total_size = c.total_size();
       chunk.data = ToBytes(c.data());
       return PeerMessage(std::move(chunk));
+    }
+    case pb::PeerMessage::kBlobPush: {
+      const auto& p = m.blob_push();
+      if (p.data().size() > kMaxBlobPushBytes) {
+        return TooLarge("blob_push.data", p.data().size(), kMaxBlobPushBytes);
+      }
+      if (p.abort() && (p.last() || !p.data().empty())) {
+        return Status::InvalidArgument(
+            "blob_push has 'abort' set with 'last' or 'data'; an abort carries neither");
+      }
+      return PeerMessage(
+          PeerBlobPush{p.push_id(), p.offset(), ToBytes(p.data()), p.last(), p.abort()});
+    }
+    case pb::PeerMessage::kBlobPushAck: {
+      const auto& a = m.blob_push_ack();
+      return PeerMessage(PeerBlobPushAck{a.push_id(), a.written(), a.refused()});
     }
     case pb::PeerMessage::BODY_NOT_SET:
       break;

@@ -18,6 +18,8 @@ inline constexpr std::size_t kMaxSyncBlocks = 64;
 inline constexpr std::size_t kMaxGossipTransactions = 4096;
 inline constexpr std::size_t kMaxBlobHaveDigests = 4096;
 inline constexpr std::size_t kMaxBlobChunkBytes = 1u << 20;
+// A push carries one upload chunk's ciphertext: at most 4 MiB of plaintext, and its overheads.
+inline constexpr std::size_t kMaxBlobPushBytes = 5u << 20;
 // A blob sent along with gossip is a small one (storage::kSmallBlobBytes).
 inline constexpr std::size_t kMaxOfferedBlobBytes = 64u << 10;
 
@@ -54,9 +56,22 @@ struct PeerBlobChunk {
   std::uint64_t total_size = 0;
   Bytes data;
 };
+// A large upload's ciphertext, streamed to a first holder while it arrives (wire.md section 5).
+struct PeerBlobPush {
+  std::uint64_t push_id = 0;
+  std::uint64_t offset = 0;
+  Bytes data;  // at most kMaxBlobPushBytes; none with abort
+  bool last = false;
+  bool abort = false;
+};
+struct PeerBlobPushAck {
+  std::uint64_t push_id = 0;
+  std::uint64_t written = 0;
+  bool refused = false;
+};
 using PeerMessage =
     std::variant<PeerConsensus, PeerTransactions, PeerBlockRequest, PeerBlockResponse, PeerStatus,
-                 PeerBlobHave, PeerBlobRequest, PeerBlobChunk>;
+                 PeerBlobHave, PeerBlobRequest, PeerBlobChunk, PeerBlobPush, PeerBlobPushAck>;
 
 Bytes EncodePeerMessage(const PeerMessage& message);
 Result<PeerMessage> DecodePeerMessage(ByteSpan bytes);

@@ -158,15 +158,41 @@ int main(int argc, char** argv) {
   }
   // Peer messages of every kind, and a node config.
   {
-    const proto::PeerMessage messages[] = {
-        proto::PeerConsensus{Bytes{1, 2}},     proto::PeerTransactions{{Bytes{3}}, {Bytes{4, 5}}},
-        proto::PeerBlockRequest{Height(5), 8}, proto::PeerBlockResponse{{Bytes{4}}},
-        proto::PeerStatus{Height(9), View(1)}, proto::PeerBlobHave{{tx.id, b.hash}},
-        proto::PeerBlobRequest{tx.id, 4096},   proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)}};
+    const proto::PeerMessage messages[] = {proto::PeerConsensus{Bytes{1, 2}},
+                                           proto::PeerTransactions{{Bytes{3}}, {Bytes{4, 5}}},
+                                           proto::PeerBlockRequest{Height(5), 8},
+                                           proto::PeerBlockResponse{{Bytes{4}}},
+                                           proto::PeerStatus{Height(9), View(1)},
+                                           proto::PeerBlobHave{{tx.id, b.hash}},
+                                           proto::PeerBlobRequest{tx.id, 4096},
+                                           proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)},
+                                           proto::PeerBlobPush{3, 0, Bytes(300, 6), false, false},
+                                           proto::PeerBlobPush{3, 300, Bytes(20, 6), true, false},
+                                           proto::PeerBlobPush{3, 0, {}, false, true},
+                                           proto::PeerBlobPushAck{3, 320, false}};
     int i = 0;
     for (const auto& m : messages) {
       Write(root / "fuzz_peer_decode", "peer_" + std::to_string(i++), proto::EncodePeerMessage(m));
     }
+    // The blob exchange: records of [control][u16 length][message] (fuzz_blob_exchange.cc). An
+    // upload pushed in two parts from peer 1, with a pull of it by peer 2 and a tick; and a push
+    // from peer 3 that is aborted.
+    auto record = [](Bytes& out, std::uint8_t control, const proto::PeerMessage& m) {
+      const Bytes bytes = proto::EncodePeerMessage(m);
+      out.push_back(control);
+      out.push_back(static_cast<std::uint8_t>(bytes.size() >> 8));
+      out.push_back(static_cast<std::uint8_t>(bytes.size()));
+      Append(out, bytes);
+    };
+    Bytes exchange;
+    record(exchange, 0, proto::PeerBlobPush{7, 0, Bytes(600, 1), false, false});
+    record(exchange, 0, proto::PeerBlobPush{7, 600, Bytes(400, 2), true, false});
+    record(exchange, 2, proto::PeerBlobPush{8, 0, Bytes(100, 3), false, false});
+    record(exchange, 2, proto::PeerBlobPush{8, 100, {}, false, true});
+    record(exchange, 1, proto::PeerBlobHave{{tx.id}});
+    record(exchange, 5, proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)});
+    record(exchange, 8, proto::PeerBlobPushAck{7, 1000, false});
+    Write(root / "fuzz_blob_exchange", "push_pull_abort", exchange);
     node::NodeConfig c;
     c.institution_id = "hosp-a";
     c.peers = {{ReplicaId(1), "127.0.0.1", 26601}};

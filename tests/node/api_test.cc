@@ -614,6 +614,89 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (5ull << 20) + 12345);
 }
 
+// An upload declared at kPushBytes or more is copied to one first holder (f = 1) while it
+// arrives (ADR 0032): that copy is there before the record is submitted, and the record commits
+// and reads back. One that fails leaves nothing at the peers.
+TEST_CASE(
+    "a large upload is pushed to a first holder while it arrives and a failed one is not kept",
+    "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  const auto patient = NewPatient(c);
+  auto stub = v1::Ertr::NewStub(ApiChannel(c));
+  std::size_t objects_before[4];
+  for (int i = 0; i < 4; ++i) objects_before[i] = BlobFiles(c, i, "objects");
+  const std::string part(1u << 20, 'q');
+  crypto::Sha256Hasher hasher;
+  for (int i = 0; i < 9; ++i) hasher.Update(AsBytes(part));
+  const auto digest = hasher.Finish();
+  auto u = OpenUpload(c, *stub, phys, patient, 9u << 20);
+  bool ok = u->started;
+  v1::UploadRecordRequest msg;
+  msg.set_chunk(part);
+  for (int i = 0; ok && i < 9; ++i) ok = u->writer->Write(msg);
+  REQUIRE(ok);
+  bool stored = false;  // the section stored the record
+  SECTION("it ends well: the pushed copy is there before the record is submitted") {
+    stored = true;
+    msg.mutable_end()->set_plaintext_digest(std::string(AsStringView(digest.span())));
+    u->writer->Write(msg);
+    u->writer->WritesDone();
+    auto s = u->writer->Finish();
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    auto pushed_to = [&] {
+      int n = 0;
+      for (int i = 1; i < 4; ++i) n += c.Metric(i, "ertr_blobs_pushed_in_total") > 0 ? 1 : 0;
+      return n;
+    };
+    REQUIRE(Cluster::WaitFor([&] { return pushed_to() == 1; }, 30));
+    for (int i = 1; i < 4; ++i) {
+      if (c.Metric(i, "ertr_blobs_pushed_in_total") > 0) {
+        CHECK(BlobFiles(c, i, "objects") == objects_before[i] + 1);
+      }
+    }
+    auto submitted =
+        c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
+    INFO((submitted ? "" : submitted.error().ToString()));
+    REQUIRE(submitted.has_value());
+    HashingSink sink;
+    std::ostream out(&sink);
+    auto info = c.Client(0, phys)->GetRecord(IdOf(u->resp.record_id()), "treatment", out);
+    INFO((info ? "" : info.error().ToString()));
+    REQUIRE(info.has_value());
+    CHECK(sink.Digest() == digest);
+    CHECK(pushed_to() == 1);
+    CHECK(c.Metric(0, "ertr_blob_push_receivers_dropped_total") == 0);
+  }
+  SECTION("its end says another digest: the push is aborted and the peers keep nothing") {
+    msg.mutable_end()->set_plaintext_digest(std::string(32, '\x07'));
+    u->writer->Write(msg);
+    u->writer->WritesDone();
+    CHECK(u->writer->Finish().error_code() == grpc::StatusCode::DATA_LOSS);
+  }
+  SECTION("it is cancelled: the push is aborted and the peers keep nothing") {
+    u->ctx.TryCancel();
+    CHECK(u->writer->Finish().error_code() == grpc::StatusCode::CANCELLED);
+  }
+  // Whatever happened, no push stays open and no temporary file stays behind.
+  CHECK(Cluster::WaitFor(
+      [&] {
+        for (int i = 0; i < 4; ++i) {
+          if (c.Metric(i, "ertr_blob_pushes_in") != 0 || c.Metric(i, "ertr_blob_pushes_out") != 0 ||
+              BlobFiles(c, i, "tmp") != 0) {
+            return false;
+          }
+        }
+        return true;
+      },
+      30));
+  if (!stored) {
+    for (int i = 1; i < 4; ++i) CHECK(BlobFiles(c, i, "objects") == objects_before[i]);
+  }
+}
+
 TEST_CASE("uploads in progress are bounded per node, small records apart from large ones",
           "[integration][slow]") {
   Cluster c(4);

@@ -595,7 +595,18 @@ struct Mesh {
       if (auto* h = std::get_if<proto::PeerBlobHave>(&m)) r.OnHave(Id(from), *h);
       if (auto* q = std::get_if<proto::PeerBlobRequest>(&m)) r.OnRequest(Id(from), *q);
       if (auto* c = std::get_if<proto::PeerBlobChunk>(&m)) r.OnChunk(Id(from), *c);
+      if (auto* p = std::get_if<proto::PeerBlobPush>(&m)) r.OnPush(Id(from), *p);
+      if (auto* a = std::get_if<proto::PeerBlobPushAck>(&m)) r.OnPushAck(Id(from), *a);
     }
+  }
+  // Peers that `from` sent a message of type T to, among the queued messages.
+  template <typename T>
+  std::set<int> SentTo(int from) const {
+    std::set<int> out;
+    for (const auto& [f, t, m] : wire) {
+      if (f == from && std::holds_alternative<T>(m)) out.insert(t);
+    }
+    return out;
   }
   // Peers that an announcement of `digest` from `from` went to, among the queued messages.
   std::set<int> AnnouncedTo(int from, const crypto::Digest& digest) const {
@@ -767,6 +778,179 @@ TEST_CASE("a staged blob goes to every peer when its first puller leaves, idles 
     mesh.at(0).replicator->Tick();
     CHECK(mesh.at(0).replicator->staged_announcements() == 0);
   }
+}
+
+// An upload as its node does it: stored here (BlobStore::Create and Write), and pushed to its
+// first holders chunk by chunk. `done` counts the chunks the push let go.
+struct Upload {
+  Mesh& mesh;
+  Bytes blob;
+  std::optional<std::uint64_t> id;
+  std::size_t done = 0;
+  std::size_t chunks = 0;
+
+  Upload(Mesh& m, std::size_t size) : mesh(m), blob(RandomBlob(size)) {
+    id = mesh.at(0).replicator->BeginPush();
+  }
+  // Pushes the blob in chunks of `chunk` bytes, the last with `last`.
+  void Push(std::size_t chunk, bool last = true) {
+    REQUIRE(id.has_value());
+    for (std::size_t at = 0; at < blob.size(); at += chunk) {
+      const std::size_t n = std::min(chunk, blob.size() - at);
+      const bool end = last && at + n == blob.size();
+      ++chunks;
+      mesh.at(0).replicator->PushData(*id,
+                                      Bytes(blob.begin() + static_cast<std::ptrdiff_t>(at),
+                                            blob.begin() + static_cast<std::ptrdiff_t>(at + n)),
+                                      end, [this] { ++done; });
+    }
+  }
+  crypto::Digest StoreHere() {
+    auto d = storage::PutBlob(*mesh.at(0).store, blob);
+    REQUIRE(d.has_value());
+    return *d;
+  }
+};
+
+TEST_CASE("an upload pushed to its first holder is stored there and makes the blob available",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  Upload up(mesh, kStagedAnnounceBytes + 17);
+  up.Push(kBlobChunkBytes);
+  // f = 1: one peer gets the push, the others nothing.
+  const std::set<int> to = mesh.SentTo<proto::PeerBlobPush>(0);
+  REQUIRE(to.size() == 1);
+  const int receiver = *to.begin();
+  const crypto::Digest digest = up.StoreHere();
+  // No ack yet: the chunks within the window were let go, the others wait for the receiver.
+  CHECK(up.done == kPushWindowBytes / kBlobChunkBytes);
+  mesh.Run();
+  CHECK(up.done == up.chunks);
+  CHECK(mesh.at(receiver).replicator->stats().blobs_pushed_in == 1);
+  auto copy = storage::GetBlob(*mesh.at(receiver).store, digest);
+  REQUIRE(copy.has_value());
+  CHECK(*copy == up.blob);
+  // The receiver announced it; the uploader counts it with its own copy, so the record would be
+  // ordered with no pull of the uploader's copy. The others pulled it meanwhile.
+  CHECK(mesh.at(0).replicator->IsAvailable(digest));
+  CHECK(mesh.at(0).replicator->stats().bytes_served == 0);
+  for (int i = 1; i < 4; ++i) CHECK(mesh.at(i).store->Contains(digest));
+  CHECK(mesh.at(0).replicator->pushes_out() == 0);
+  CHECK(mesh.at(receiver).replicator->pushes_in() == 0);
+
+  SECTION("a submitted upload that is available already goes to every peer at once") {
+    mesh.at(0).replicator->Announce(digest);
+    CHECK(mesh.AnnouncedTo(0, digest) == std::set<int>{1, 2, 3});
+    CHECK(mesh.at(0).replicator->staged_announcements() == 0);
+  }
+}
+
+TEST_CASE("a push runs at most its window ahead of its receiver's writes", "[unit][node]") {
+  Mesh mesh(2, 2);
+  const std::size_t chunk = kPushWindowBytes / 2;
+  Upload up(mesh, 4 * chunk);
+  up.Push(chunk, false);
+  // Acks not delivered yet: the first two chunks (the window) are let go, the next wait.
+  CHECK(up.done == 2);
+  // Each of the others goes once the receiver has acknowledged all but the window before it.
+  mesh.Run([&](int, int, const proto::PeerMessage& m) {
+    if (const auto* ack = std::get_if<proto::PeerBlobPushAck>(&m)) {
+      // Before this ack is delivered: the window, and one for each ack before it.
+      CHECK(up.done == std::min<std::size_t>(4, 2 + (ack->written - chunk) / chunk));
+    }
+  });
+  CHECK(up.done == 4);
+  CHECK(mesh.at(1).replicator->pushes_in() == 1);  // not ended: no last yet
+  mesh.at(0).replicator->PushData(*up.id, {}, true, nullptr);
+  mesh.Run();
+  CHECK(mesh.at(1).replicator->pushes_in() == 0);
+  CHECK(mesh.at(1).store->Contains(crypto::Sha256(up.blob)));
+}
+
+TEST_CASE("a push's receiver that refuses or stalls or leaves is dropped and the upload goes on",
+          "[unit][node]") {
+  Mesh mesh(2, 2);
+  Upload up(mesh, 3 * kPushWindowBytes);
+  up.Push(kPushWindowBytes, false);
+  CHECK(up.done == 1);
+  SECTION("out of order: the receiver refuses, the sender drops it") {
+    bool tampered = false;
+    mesh.Run([&](int, int, const proto::PeerMessage& m) {
+      if (tampered || !std::holds_alternative<proto::PeerBlobPush>(m)) return;
+      // The second message goes missing: the third is out of order.
+      if (std::get<proto::PeerBlobPush>(m).offset == 0) {
+        tampered = true;
+        mesh.wire.erase(std::find_if(mesh.wire.begin(), mesh.wire.end(), [](const auto& w) {
+          return std::holds_alternative<proto::PeerBlobPush>(std::get<2>(w));
+        }));
+      }
+    });
+    REQUIRE(tampered);
+  }
+  SECTION("its acks stop: after kPushStall it is dropped") {
+    mesh.wire.clear();
+    mesh.now += kPushStall - std::chrono::milliseconds(1);
+    mesh.at(0).replicator->Tick();
+    CHECK(up.done == 1);
+    mesh.now += std::chrono::milliseconds(1);
+    mesh.at(0).replicator->Tick();
+  }
+  SECTION("it disconnects") {
+    mesh.wire.clear();
+    mesh.at(0).replicator->OnPeerDisconnected(Mesh::Id(1));
+    mesh.at(1).replicator->OnPeerDisconnected(Mesh::Id(0));
+  }
+  CHECK(up.done == up.chunks);
+  CHECK(mesh.at(0).replicator->stats().push_targets_dropped == 1);
+  CHECK(mesh.at(0).replicator->pushes_out() == 0);
+  CHECK(mesh.at(1).replicator->pushes_in() == 0);
+  CHECK(mesh.at(1).replicator->stats().blobs_pushed_in == 0);
+  // What comes later of that push is refused, and nothing was stored.
+  mesh.wire.clear();
+  mesh.at(1).replicator->OnPush(Mesh::Id(0),
+                                proto::PeerBlobPush{*up.id, 3 * kPushWindowBytes, Bytes{1}, true});
+  CHECK(mesh.SentTo<proto::PeerBlobPushAck>(1) == std::set<int>{0});
+  CHECK(std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.front())).refused);
+  auto listed = mesh.at(1).store->List();
+  REQUIRE(listed.has_value());
+  CHECK(listed->empty());
+}
+
+TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave nothing",
+          "[unit][node]") {
+  Mesh mesh(2, 2);
+  BlobReplicator& r = *mesh.at(1).replicator;
+  for (std::uint64_t id = 0; id < kMaxIncomingPushesPerPeer; ++id) {
+    r.OnPush(Mesh::Id(0), proto::PeerBlobPush{id, 0, Bytes{1, 2, 3}});
+  }
+  CHECK(r.pushes_in() == kMaxIncomingPushesPerPeer);
+  mesh.wire.clear();
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{99, 0, Bytes{1}});
+  CHECK(r.pushes_in() == kMaxIncomingPushesPerPeer);
+  REQUIRE(mesh.wire.size() == 1);
+  const auto& refusal = std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.front()));
+  CHECK(refusal.push_id == 99);
+  CHECK(refusal.refused);
+  // An abort ends one; a sender silent for kPullStall loses the rest.
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{3, 3, {}, false, true});
+  CHECK(r.pushes_in() == kMaxIncomingPushesPerPeer - 1);
+  mesh.now += std::chrono::seconds(10);
+  r.Tick();
+  CHECK(r.pushes_in() == 0);
+  CHECK(std::filesystem::is_empty(mesh.dir / "n1" / "tmp"));
+  auto listed = mesh.at(1).store->List();
+  REQUIRE(listed.has_value());
+  CHECK(listed->empty());
+}
+
+TEST_CASE("a pushed blob of an erased record is not kept", "[unit][node]") {
+  Mesh mesh(2, 2);
+  const Bytes blob = RandomBlob(1000);
+  mesh.at(1).erased.insert(crypto::Sha256(blob));
+  mesh.at(1).replicator->OnPush(Mesh::Id(0), proto::PeerBlobPush{5, 0, blob, true});
+  CHECK_FALSE(mesh.at(1).store->Contains(crypto::Sha256(blob)));
+  CHECK(mesh.at(1).replicator->stats().blobs_pushed_in == 0);
+  CHECK(std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.back())).refused);
 }
 
 }  // namespace

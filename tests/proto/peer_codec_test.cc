@@ -14,6 +14,9 @@ TEST_CASE("peer messages round-trip and malformed ones are refused", "[unit][pro
       PeerBlockRequest{Height(7), 64},
       PeerBlockResponse{{Bytes{8, 9}}},
       PeerStatus{Height(10), View(2)},
+      PeerBlobPush{7, 1u << 20, Bytes(kMaxBlobPushBytes, 3), true, false},
+      PeerBlobPush{7, 5, {}, false, true},
+      PeerBlobPushAck{7, 12345, true},
   };
   for (const auto& m : messages) {
     auto back = DecodePeerMessage(EncodePeerMessage(m));
@@ -34,6 +37,25 @@ TEST_CASE("peer messages round-trip and malformed ones are refused", "[unit][pro
   CHECK_FALSE(DecodePeerMessage(EncodePeerMessage(PeerTransactions{
                                     {}, std::vector<Bytes>(kMaxGossipTransactions + 1, Bytes{1})}))
                   .has_value());
+  // A push carries at most a chunk, and an abort carries nothing.
+  auto long_push =
+      DecodePeerMessage(EncodePeerMessage(PeerBlobPush{1, 0, Bytes(kMaxBlobPushBytes + 1, 3)}));
+  REQUIRE_FALSE(long_push.has_value());
+  CHECK(long_push.error().message().find("blob_push.data") != std::string::npos);
+  auto pushed = DecodePeerMessage(EncodePeerMessage(PeerBlobPush{9, 4, Bytes{1, 2}, true}));
+  REQUIRE(pushed.has_value());
+  const auto& push = std::get<PeerBlobPush>(*pushed);
+  CHECK(push.push_id == 9);
+  CHECK(push.offset == 4);
+  CHECK(push.data == Bytes{1, 2});
+  CHECK(push.last);
+  CHECK_FALSE(push.abort);
+  for (const auto& bad :
+       {PeerBlobPush{1, 0, Bytes{1}, false, true}, PeerBlobPush{1, 0, {}, true, true}}) {
+    auto refused = DecodePeerMessage(EncodePeerMessage(bad));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message().find("abort") != std::string::npos);
+  }
   CHECK_FALSE(DecodePeerMessage(Bytes{}).has_value());  // no body
   CHECK_FALSE(DecodePeerMessage(Bytes{0xff, 0xff, 0xff}).has_value());
 }
