@@ -37,6 +37,9 @@ namespace v1 = ertr::v1;
 namespace {
 
 constexpr std::size_t kMaxUploadChunk = 4u << 20;
+// Bytes of a call a client may send ahead of what the node has read (its HTTP/2 stream window):
+// a few upload chunks, enough to keep a loopback or LAN upload streaming.
+constexpr std::size_t kApiWindow = 16u << 20;
 // Upload chunks from this size are sealed and written on the API's writer threads, in a pipeline
 // (UploadCall); smaller ones on the gRPC thread when nothing is in flight.
 constexpr std::size_t kPipelineBytes = 256u << 10;
@@ -845,6 +848,11 @@ Status Node::StartApi() {
   // gRPC sets SO_REUSEPORT by default: a second node given the same port would share it, and
   // the kernel would hand each call to either. The port must be refused instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A fixed receive window per call instead of one gRPC grows by probing the bandwidth: while a
+  // large upload waits on the disk, the probed window let the client run tens of MiB ahead, most
+  // of the uploading node's memory growth (docs/benchmarks.md, the 1 GiB record).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, static_cast<int>(kApiWindow));
   builder.AddListeningPort(address, creds, &api_port_);
   builder.RegisterCallbackGenericService(api_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxUploadChunk + (64u << 10)));
