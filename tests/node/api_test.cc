@@ -477,6 +477,18 @@ std::map<std::string, std::string> Signed(Cluster& c, const crypto::SigningKey& 
 
 // A raw UploadRecord call to `stub` as `user`, its signed start message (an RT plan of the
 // patient, declaring `declared` bytes, 0: unknown) sent: the caller writes, ends or cancels it.
+// What the upload tests start from: a physician of hospital 0, a patient, and a stub of node 0.
+struct Uploading {
+  crypto::SigningKey phys;
+  ledger::Pseudonym patient;
+  std::unique_ptr<v1::Ertr::Stub> stub;
+};
+Uploading UploadingPhysician(Cluster& c) {
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  auto patient = NewPatient(c);
+  return {std::move(phys), patient, v1::Ertr::NewStub(ApiChannel(c))};
+}
+
 struct RawUpload {
   grpc::ClientContext ctx;
   v1::UploadRecordResponse resp;
@@ -622,9 +634,7 @@ TEST_CASE(
     "[integration][slow]") {
   Cluster c(4);
   c.StartAll();
-  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
-  const auto patient = NewPatient(c);
-  auto stub = v1::Ertr::NewStub(ApiChannel(c));
+  auto [phys, patient, stub] = UploadingPhysician(c);
   std::size_t objects_before[4];
   for (int i = 0; i < 4; ++i) objects_before[i] = BlobFiles(c, i, "objects");
   const std::string part(1u << 20, 'q');
@@ -701,9 +711,7 @@ TEST_CASE("uploads in progress are bounded per node, small records apart from la
           "[integration][slow]") {
   Cluster c(4);
   c.StartAll();
-  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
-  const auto patient = NewPatient(c);
-  auto stub = v1::Ertr::NewStub(ApiChannel(c));
+  auto [phys, patient, stub] = UploadingPhysician(c);
   // An upload left open after its start message holds a slot until it ends.
   auto begin = [&](std::uint64_t declared) {
     return OpenUpload(c, *stub, phys, patient, declared);
@@ -1065,9 +1073,7 @@ TEST_CASE("a record whose upload is not at its node is refused at submission, sa
           "[integration][slow]") {
   Cluster c(4);
   c.StartAll();
-  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
-  const auto patient = NewPatient(c);
-  auto stub = v1::Ertr::NewStub(ApiChannel(c));
+  auto [phys, patient, stub] = UploadingPhysician(c);
   auto u = OpenUpload(c, *stub, phys, patient, 3000);
   v1::UploadRecordRequest msg;
   msg.set_chunk(std::string(3000, 'r'));
