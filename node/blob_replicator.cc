@@ -516,7 +516,7 @@ std::optional<std::uint64_t> BlobReplicator::BeginPush() {
   const std::uint64_t id = next_push_++;
   Push& push = pushes_[id];
   for (ReplicaId p : to) push.written.emplace(p, 0);
-  push.last_progress = Now();
+  push.last_progress = push.last_data = Now();
   return id;
 }
 
@@ -527,6 +527,8 @@ void BlobReplicator::PushData(std::uint64_t id, Bytes data, bool last, std::func
     return;
   }
   Push& push = it->second;
+  const std::uint64_t before = push.sent;
+  push.last_data = Now();
   // One message per upload chunk (at most kMaxBlobPushBytes each); the last carries `last`.
   std::size_t at = 0;
   do {
@@ -543,9 +545,7 @@ void BlobReplicator::PushData(std::uint64_t id, Bytes data, bool last, std::func
     for (const auto& [peer, written] : push.written) hooks_.send(peer, m);
   } while (at < data.size());
   if (push.waiting.empty()) push.last_progress = Now();
-  if (done) {
-    push.waiting.emplace_back(push.sent - std::min(push.sent, kPushWindowBytes), std::move(done));
-  }
+  if (done) push.waiting.emplace_back(before - std::min(before, kPushWindowBytes), std::move(done));
   push.ended = push.ended || last;
   ReleasePush(id);
 }
@@ -574,6 +574,15 @@ void BlobReplicator::DropPushTarget(std::uint64_t id, ReplicaId peer, const std:
   ++stats_.push_targets_dropped;
   log_->warn("event=blob_push_dropped push={} peer={} reason=\"{}\"", id, peer.value(), why);
   ReleasePush(id);
+  ReleasePushesTo(peer);  // its other pushes may have room now
+}
+
+std::uint64_t BlobReplicator::PushBytesInFlight(ReplicaId peer) const {
+  std::uint64_t n = 0;
+  for (const auto& [id, push] : pushes_) {
+    if (auto w = push.written.find(peer); w != push.written.end()) n += push.sent - w->second;
+  }
+  return n;
 }
 
 void BlobReplicator::ReleasePush(std::uint64_t id) {
@@ -581,14 +590,28 @@ void BlobReplicator::ReleasePush(std::uint64_t id) {
   if (it == pushes_.end()) return;
   Push& push = it->second;
   std::uint64_t all_have = push.sent;
-  for (const auto& [peer, written] : push.written) all_have = std::min(all_have, written);
+  bool room = true;  // every receiver is under its bound over all pushes
+  for (const auto& [peer, written] : push.written) {
+    all_have = std::min(all_have, written);
+    if (!push.waiting.empty())
+      room = room && PushBytesInFlight(peer) < kMaxPushBytesInFlightPerPeer;
+  }
   std::vector<std::function<void()>> ready;
-  while (!push.waiting.empty() && push.waiting.front().first <= all_have) {
+  while (room && !push.waiting.empty() && push.waiting.front().first <= all_have) {
     ready.push_back(std::move(push.waiting.front().second));
     push.waiting.pop_front();
   }
+  if (!ready.empty()) push.last_progress = Now();
   if (push.written.empty() || (push.ended && all_have == push.sent)) pushes_.erase(it);
   for (auto& done : ready) done();
+}
+
+void BlobReplicator::ReleasePushesTo(ReplicaId peer) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, push] : pushes_) {
+    if (push.written.count(peer)) ids.push_back(id);
+  }
+  for (std::uint64_t id : ids) ReleasePush(id);
 }
 
 void BlobReplicator::OnPushAck(ReplicaId from, const proto::PeerBlobPushAck& m) {
@@ -600,11 +623,10 @@ void BlobReplicator::OnPushAck(ReplicaId from, const proto::PeerBlobPushAck& m) 
   if (m.written > it->second.sent) {
     return DropPushTarget(m.push_id, from, "acknowledged more than was sent");
   }
-  if (m.written > target->second) {
-    target->second = m.written;
-    it->second.last_progress = Now();
-  }
-  ReleasePush(m.push_id);
+  // Progress is what lets an upload go on (ReleasePush), not any acknowledgement: a receiver
+  // that acknowledges a byte at a time is still dropped as stalled.
+  target->second = std::max(target->second, m.written);
+  ReleasePushesTo(from);
 }
 
 void BlobReplicator::RefusePush(ReplicaId from, std::uint64_t id, const std::string& why) {
@@ -678,20 +700,37 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
 
 void BlobReplicator::Tick() {
   const auto now = Now();
-  // A receiver that has acknowledged nothing for kPushStall while data waits for it is dropped
-  // (the upload waits for its receivers); a sender silent for kPullStall loses its push.
+  // A push that has let its upload go on for none of kPushStall drops the receivers holding it
+  // back (behind its window, or over their bound); a sender silent for kPullStall loses its push.
   std::vector<std::pair<std::uint64_t, ReplicaId>> slow;
+  std::vector<std::uint64_t> idle;
   for (const auto& [id, push] : pushes_) {
-    if (push.waiting.empty() || now - push.last_progress < kPushStall) continue;
+    if (push.waiting.empty()) {
+      // No data for kPullStall: its upload stalled or its end was lost. An ended push whose
+      // receivers stay silent about its end is forgotten.
+      if (now - push.last_data >= kPullStall) idle.push_back(id);
+      continue;
+    }
+    if (now - push.last_progress < kPushStall) continue;
     for (const auto& [peer, written] : push.written) {
-      if (written < push.waiting.front().first) slow.emplace_back(id, peer);
+      if (written < push.waiting.front().first ||
+          PushBytesInFlight(peer) >= kMaxPushBytesInFlightPerPeer) {
+        slow.emplace_back(id, peer);
+      }
     }
   }
   for (const auto& [id, peer] : slow) DropPushTarget(id, peer, "stalled");
-  // An ended push whose receivers stay silent about its end is forgotten (nothing waits on it).
-  std::erase_if(pushes_, [&](const auto& p) {
-    return p.second.ended && p.second.waiting.empty() && now - p.second.last_progress >= kPullStall;
-  });
+  for (std::uint64_t id : idle) {
+    auto it = pushes_.find(id);
+    if (it == pushes_.end()) continue;
+    if (it->second.ended) {
+      pushes_.erase(it);
+    } else {
+      log_->warn("event=blob_push_aborted push={} reason=\"no data for {} s\"", id,
+                 std::chrono::duration_cast<std::chrono::seconds>(kPullStall).count());
+      AbortPush(id);
+    }
+  }
   std::erase_if(incoming_, [&](const auto& in) {
     if (now - in.second.last_progress < kPullStall) return false;
     log_->warn("event=blob_push_refused peer={} push={} reason=\"sender stalled\"",

@@ -85,7 +85,12 @@ inline constexpr std::uint64_t kPushBytes = kStagedAnnounceBytes;
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
 // Bytes a push may run ahead of its slowest receiver's writes before the upload waits for it.
 inline constexpr std::uint64_t kPushWindowBytes = 4u << 20;
-// A push's receiver that acknowledges nothing for this long while data waits is dropped from it.
+// Bytes of all of this node's pushes to one receiver that it has not acknowledged yet, beyond
+// which every upload pushing to it waits: the link's send queue (64 MiB, shared with consensus
+// messages) never fills with pushes.
+inline constexpr std::uint64_t kMaxPushBytesInFlightPerPeer = 24u << 20;
+// A push that lets its upload go on for none of this long (its receivers do not write fast
+// enough) drops the receivers holding it back.
 inline constexpr auto kPushStall = std::chrono::seconds(2);
 
 struct BlobStats {
@@ -163,8 +168,10 @@ class BlobReplicator {
   // Sends the next `data` of push `id` to its receivers (in messages of at most
   // proto::kMaxBlobPushBytes);
   // `last`: the upload ended with it. `done` (if set) runs once every receiver still in the push
-  // has written all but kPushWindowBytes of the data sent so far, or has been dropped: at once
-  // when none is left.
+  // has written all but kPushWindowBytes of the data sent before this, and has less than
+  // kMaxPushBytesInFlightPerPeer unacknowledged over all pushes; or has been dropped: at once
+  // when none is left. A push that gets no data for kPullStall before its end is aborted (its
+  // upload stalled, or its end was lost).
   void PushData(std::uint64_t id, Bytes data, bool last, std::function<void()> done);
   // The upload failed: its receivers discard what they have.
   void AbortPush(std::uint64_t id);
@@ -213,8 +220,9 @@ class BlobReplicator {
     std::uint64_t sent = 0;
     // `done`s of PushData, each with the bytes every receiver must have written before it runs.
     std::deque<std::pair<std::uint64_t, std::function<void()>>> waiting;
-    std::chrono::steady_clock::time_point last_progress;
-    bool ended = false;  // its last data was sent
+    std::chrono::steady_clock::time_point last_progress;  // a `done` ran, or began to wait
+    std::chrono::steady_clock::time_point last_data;      // PushData
+    bool ended = false;                                   // its last data was sent
   };
   struct Incoming {
     std::unique_ptr<storage::BlobWriter> writer;
@@ -270,6 +278,10 @@ class BlobReplicator {
   // Runs the `done`s of a push that its receivers have written; forgets an ended push once
   // every receiver has written it all, or none is left.
   void ReleasePush(std::uint64_t id);
+  // ReleasePush for every push to `peer` (its acknowledgement may free room for all of them).
+  void ReleasePushesTo(ReplicaId peer);
+  // Bytes of this node's pushes that `peer` has not acknowledged.
+  std::uint64_t PushBytesInFlight(ReplicaId peer) const;
   // Refuses an incoming push (and forgets what this node had of it).
   void RefusePush(ReplicaId from, std::uint64_t id, const std::string& why);
 

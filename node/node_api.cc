@@ -484,6 +484,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   // goes on; then the chunk is Written once the push's receivers have written it (or left it).
   bool Push(const Bytes& cipher) {
     if (!push_ || cipher.empty() || push_dead_) return false;
+    {
+      std::lock_guard lock(mu_);
+      if (!write_error_.ok()) return false;  // the upload fails: nothing more is pushed
+    }
     auto done = [this] { boost::asio::post(write_, [this] { Written(Status::Ok()); }); };
     n_.PostApi([&n = n_, id = *push_, data = cipher,
                 done]() mutable { n.replicator_->PushData(id, std::move(data), false, done); },
@@ -569,8 +573,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
           // The push ends with the ciphertext's tail: its receivers then store the blob.
           if (push_ && !push_dead_) {
             n_.replicator_->PushData(*push_, tail, true, nullptr);
-            push_.reset();
+          } else if (push_) {
+            n_.replicator_->AbortPush(*push_);  // a part of it could not be queued
           }
+          push_.reset();
           out_ = ToBuffer(resp_.SerializeAsString());
           StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
         },

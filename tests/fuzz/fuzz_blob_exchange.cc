@@ -1,12 +1,15 @@
 // Fuzz target: a node's blob replicator (node/blob_replicator.h) fed a sequence of peer messages
 // as they arrive from three peers: announcements, chunk requests and answers, and pushes of
 // uploads with their acknowledgements (ADR 0032), with ticks of the clock and disconnections in
-// between. Whatever the sequence, nothing crashes, incoming pushes stay within their bound, and
-// every blob the store ends up with matches its digest.
+// between, and this node's own pushes of an upload to its first holder. Whatever the sequence,
+// nothing crashes, incoming pushes stay within their bound, every `done` of this node's pushes
+// runs exactly once, and every blob the store ends up with matches its digest.
 //
-// Input: records of [control byte][u16 big-endian length][a peer message's bytes]. The control
-// byte's two low bits pick the sender (peer 1-3); bit 2 advances the clock by 3 s and ticks;
-// bit 3 disconnects the sender after the message, and reconnects it.
+// Input: records of [control byte][u16 big-endian length][bytes]. The control byte's two low bits
+// pick the sender (peer 1-3); bit 2 advances the clock by 3 s and ticks; bit 3 disconnects the
+// sender after the message, and reconnects it. Bit 4: the bytes are instead the next data of this
+// node's push (begun if none is open), with `last` if bit 5 is set. Bit 6: a push_ack among the
+// messages is about this node's open push (its id is random, so the fuzzer could not name it).
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -48,6 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       **store, 2, std::move(hooks),
       std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>()));
   for (std::uint32_t p = 1; p <= 3; ++p) r.OnPeerConnected(ReplicaId(p));
+  std::optional<std::uint64_t> push;
+  std::size_t waiting = 0;  // PushData calls with a `done`
+  std::size_t done = 0;     // `done`s that ran
 
   std::size_t at = 0;
   while (at + 3 <= size) {
@@ -57,7 +63,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const ByteSpan bytes(data + at + 3, len);
     at += 3 + len;
     const ReplicaId from((control & 3u) % 3 + 1);
-    if (auto m = proto::DecodePeerMessage(bytes)) {
+    if (control & 16u) {
+      if (!push) push = r.BeginPush();
+      if (push) {
+        ++waiting;
+        r.PushData(*push, Bytes(bytes.begin(), bytes.end()), (control & 32u) != 0, [&] { ++done; });
+        if (control & 32u) push.reset();
+      }
+    } else if (auto m = proto::DecodePeerMessage(bytes)) {
+      if (auto* a = std::get_if<proto::PeerBlobPushAck>(&*m); a && push && (control & 64u)) {
+        a->push_id = *push;
+      }
       if (auto* h = std::get_if<proto::PeerBlobHave>(&*m)) r.OnHave(from, *h);
       if (auto* q = std::get_if<proto::PeerBlobRequest>(&*m)) r.OnRequest(from, *q);
       if (auto* c = std::get_if<proto::PeerBlobChunk>(&*m)) r.OnChunk(from, *c);
@@ -74,6 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (r.pushes_in() > 3 * node::kMaxIncomingPushesPerPeer) std::abort();
   }
+  // Every `done` runs once: when its receivers wrote the data, left, or the node stops.
+  if (done > waiting) std::abort();
+  r.DropPushes();
+  if (done != waiting) std::abort();
   // Whatever was stored is whole and matches its name.
   auto list = (*store)->List();
   if (!list) std::abort();

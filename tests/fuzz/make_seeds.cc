@@ -193,6 +193,20 @@ int main(int argc, char** argv) {
     record(exchange, 5, proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)});
     record(exchange, 8, proto::PeerBlobPushAck{7, 1000, false});
     Write(root / "fuzz_blob_exchange", "push_pull_abort", exchange);
+    // This node's own push: two pieces of data, acknowledgements of them, the last piece.
+    auto data = [](Bytes& out, std::uint8_t control, std::size_t n) {
+      out.push_back(control);
+      out.push_back(static_cast<std::uint8_t>(n >> 8));
+      out.push_back(static_cast<std::uint8_t>(n));
+      Append(out, Bytes(n, 9));
+    };
+    Bytes own;
+    data(own, 16, 700);
+    data(own, 16, 500);
+    record(own, 64, proto::PeerBlobPushAck{0, 700, false});
+    record(own, 64 | 4, proto::PeerBlobPushAck{0, 1200, false});
+    data(own, 16 | 32, 30);
+    Write(root / "fuzz_blob_exchange", "own_push", own);
     node::NodeConfig c;
     c.institution_id = "hosp-a";
     c.peers = {{ReplicaId(1), "127.0.0.1", 26601}};

@@ -822,8 +822,8 @@ TEST_CASE("an upload pushed to its first holder is stored there and makes the bl
   REQUIRE(to.size() == 1);
   const int receiver = *to.begin();
   const crypto::Digest digest = up.StoreHere();
-  // No ack yet: the chunks within the window were let go, the others wait for the receiver.
-  CHECK(up.done == kPushWindowBytes / kBlobChunkBytes);
+  // No ack yet: the chunks sent within the window were let go, the others wait for the receiver.
+  CHECK(up.done == kPushWindowBytes / kBlobChunkBytes + 1);
   mesh.Run();
   CHECK(up.done == up.chunks);
   CHECK(mesh.at(receiver).replicator->stats().blobs_pushed_in == 1);
@@ -847,24 +847,44 @@ TEST_CASE("an upload pushed to its first holder is stored there and makes the bl
 
 TEST_CASE("a push runs at most its window ahead of its receiver's writes", "[unit][node]") {
   Mesh mesh(2, 2);
-  const std::size_t chunk = kPushWindowBytes / 2;
-  Upload up(mesh, 4 * chunk);
+  // Upload chunks as the API seals them: 4 MiB of plaintext and 64 tags of 17 bytes.
+  const std::size_t chunk = kPushWindowBytes + 1088;
+  Upload up(mesh, 3 * chunk);
   up.Push(chunk, false);
-  // Acks not delivered yet: the first two chunks (the window) are let go, the next wait.
-  CHECK(up.done == 2);
-  // Each of the others goes once the receiver has acknowledged all but the window before it.
+  // Acks not delivered yet: the first chunk is let go; the next waits until the receiver has
+  // written all but the window of what was sent before it, here the first chunk.
+  CHECK(up.done == 1);
   mesh.Run([&](int, int, const proto::PeerMessage& m) {
     if (const auto* ack = std::get_if<proto::PeerBlobPushAck>(&m)) {
-      // Before this ack is delivered: the window, and one for each ack before it.
-      CHECK(up.done == std::min<std::size_t>(4, 2 + (ack->written - chunk) / chunk));
+      CHECK(up.done == ack->written / chunk);  // before this ack is delivered
     }
   });
-  CHECK(up.done == 4);
+  CHECK(up.done == 3);
   CHECK(mesh.at(1).replicator->pushes_in() == 1);  // not ended: no last yet
   mesh.at(0).replicator->PushData(*up.id, {}, true, nullptr);
   mesh.Run();
   CHECK(mesh.at(1).replicator->pushes_in() == 0);
+  CHECK(mesh.at(0).replicator->pushes_out() == 0);
   CHECK(mesh.at(1).store->Contains(crypto::Sha256(up.blob)));
+}
+
+TEST_CASE("pushes to one receiver share a bound of unacknowledged bytes", "[unit][node]") {
+  Mesh mesh(2, 2);
+  const std::size_t chunk = 4u << 20;
+  std::vector<std::unique_ptr<Upload>> ups;
+  for (int i = 0; i < 7; ++i) {
+    ups.push_back(std::make_unique<Upload>(mesh, chunk));
+    ups.back()->Push(chunk, false);
+  }
+  // Each push is within its own window; over all of them, the receiver may have 24 MiB
+  // unacknowledged: the sixth and seventh uploads wait.
+  std::size_t done = 0;
+  for (const auto& u : ups) done += u->done;
+  CHECK(done == kMaxPushBytesInFlightPerPeer / chunk - 1);
+  mesh.Run();
+  done = 0;
+  for (const auto& u : ups) done += u->done;
+  CHECK(done == 7);
 }
 
 TEST_CASE("a push's receiver that refuses or stalls or leaves is dropped and the upload goes on",
@@ -872,7 +892,7 @@ TEST_CASE("a push's receiver that refuses or stalls or leaves is dropped and the
   Mesh mesh(2, 2);
   Upload up(mesh, 3 * kPushWindowBytes);
   up.Push(kPushWindowBytes, false);
-  CHECK(up.done == 1);
+  CHECK(up.done == 2);
   SECTION("out of order: the receiver refuses, the sender drops it") {
     bool tampered = false;
     mesh.Run([&](int, int, const proto::PeerMessage& m) {
@@ -891,9 +911,17 @@ TEST_CASE("a push's receiver that refuses or stalls or leaves is dropped and the
     mesh.wire.clear();
     mesh.now += kPushStall - std::chrono::milliseconds(1);
     mesh.at(0).replicator->Tick();
-    CHECK(up.done == 1);
+    CHECK(up.done == 2);
     mesh.now += std::chrono::milliseconds(1);
     mesh.at(0).replicator->Tick();
+  }
+  SECTION("it acknowledges a byte at a time: it is dropped all the same") {
+    for (std::uint64_t written = 1; written <= 3; ++written) {
+      mesh.now += std::chrono::seconds(1);
+      mesh.at(0).replicator->OnPushAck(Mesh::Id(1), proto::PeerBlobPushAck{*up.id, written});
+      mesh.at(0).replicator->Tick();
+    }
+    mesh.wire.clear();
   }
   SECTION("it disconnects") {
     mesh.wire.clear();
@@ -951,6 +979,25 @@ TEST_CASE("a pushed blob of an erased record is not kept", "[unit][node]") {
   CHECK_FALSE(mesh.at(1).store->Contains(crypto::Sha256(blob)));
   CHECK(mesh.at(1).replicator->stats().blobs_pushed_in == 0);
   CHECK(std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.back())).refused);
+}
+
+TEST_CASE("a push whose upload stops sending is aborted at its receivers", "[unit][node]") {
+  Mesh mesh(2, 2);
+  Upload up(mesh, 1000);
+  up.Push(1000, false);
+  mesh.Run();
+  CHECK(mesh.at(1).replicator->pushes_in() == 1);
+  mesh.now += std::chrono::seconds(10);
+  mesh.at(0).replicator->Tick();
+  CHECK(mesh.at(0).replicator->pushes_out() == 0);
+  mesh.Run();  // the abort, well before the receiver's own 10 s of silence end it
+  CHECK(mesh.at(1).replicator->pushes_in() == 0);
+  CHECK(std::filesystem::is_empty(mesh.dir / "n1" / "tmp"));
+  // What the upload still sends goes nowhere, and its `done` runs at once.
+  const std::size_t before = up.done;
+  mesh.at(0).replicator->PushData(*up.id, Bytes{1}, true, [&] { ++up.done; });
+  CHECK(up.done == before + 1);
+  CHECK(mesh.wire.empty());
 }
 
 }  // namespace
