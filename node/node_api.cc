@@ -275,7 +275,8 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
 // sealed and written at once on the gRPC thread when nothing is in flight. An upload declared at
 // kPushBytes or more is also pushed to its first holders (BlobReplicator::PushData, ADR 0032): the
 // write stage hands each chunk's ciphertext to the io thread before writing it here, and the chunk
-// leaves the pipeline once the receivers have written it too, so they keep pace with the upload.
+// leaves the pipeline once the receivers are within the push's window, so the upload keeps pace
+// with its slowest receiver.
 // The call finishes only when nothing is in flight: the reactor outlives its jobs.
 class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
  public:
@@ -492,8 +493,9 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     n_.PostApi([&n = n_, id = *push_, data = cipher,
                 done]() mutable { n.replicator_->PushData(id, std::move(data), false, done); },
                [this, done](const Status&) {
-                 push_dead_ =
-                     true;  // not queued: the rest is not pushed either (the node pulls it)
+                 // Not queued: the rest is not pushed either, and the push is aborted at the end
+                 // (the peers pull the blob instead).
+                 push_dead_ = true;
                  done();
                });
     return true;

@@ -477,17 +477,19 @@ std::map<std::string, std::string> Signed(Cluster& c, const crypto::SigningKey& 
 
 // A raw UploadRecord call to `stub` as `user`, its signed start message (an RT plan of the
 // patient, declaring `declared` bytes, 0: unknown) sent: the caller writes, ends or cancels it.
-// What the upload tests start from: a physician of hospital 0, a patient, and a stub of node 0.
-struct Uploading {
-  crypto::SigningKey phys;
-  ledger::Pseudonym patient;
-  std::unique_ptr<v1::Ertr::Stub> stub;
+// What the upload tests start from: four nodes, a physician of hospital 0, a patient, and a stub
+// of node 0.
+struct UploadFixture {
+  Cluster c{4};
+  crypto::SigningKey phys = Started(c);
+  ledger::Pseudonym patient = NewPatient(c);
+  std::unique_ptr<v1::Ertr::Stub> stub = v1::Ertr::NewStub(ApiChannel(c));
+
+  static crypto::SigningKey Started(Cluster& cluster) {
+    cluster.StartAll();
+    return NewUser(cluster, 0, ledger::Role::kPhysician);
+  }
 };
-Uploading UploadingPhysician(Cluster& c) {
-  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
-  auto patient = NewPatient(c);
-  return {std::move(phys), patient, v1::Ertr::NewStub(ApiChannel(c))};
-}
 
 struct RawUpload {
   grpc::ClientContext ctx;
@@ -629,12 +631,10 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
 // An upload declared at kPushBytes or more is copied to one first holder (f = 1) while it
 // arrives (ADR 0032): that copy is there before the record is submitted, and the record commits
 // and reads back. One that fails leaves nothing at the peers.
-TEST_CASE(
+TEST_CASE_METHOD(
+    UploadFixture,
     "a large upload is pushed to a first holder while it arrives and a failed one is not kept",
     "[integration][slow]") {
-  Cluster c(4);
-  c.StartAll();
-  auto [phys, patient, stub] = UploadingPhysician(c);
   std::size_t objects_before[4];
   for (int i = 0; i < 4; ++i) objects_before[i] = BlobFiles(c, i, "objects");
   const std::string part(1u << 20, 'q');
@@ -708,11 +708,9 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("uploads in progress are bounded per node, small records apart from large ones",
-          "[integration][slow]") {
-  Cluster c(4);
-  c.StartAll();
-  auto [phys, patient, stub] = UploadingPhysician(c);
+TEST_CASE_METHOD(UploadFixture,
+                 "uploads in progress are bounded per node, small records apart from large ones",
+                 "[integration][slow]") {
   // An upload left open after its start message holds a slot until it ends.
   auto begin = [&](std::uint64_t declared) {
     return OpenUpload(c, *stub, phys, patient, declared);
@@ -1070,11 +1068,9 @@ v1::SignedTransaction UnsignedNullOp(const std::string& chain_id, std::uint64_t 
   return m;
 }
 
-TEST_CASE("a record whose upload is not at its node is refused at submission, saying why",
-          "[integration][slow]") {
-  Cluster c(4);
-  c.StartAll();
-  auto [phys, patient, stub] = UploadingPhysician(c);
+TEST_CASE_METHOD(UploadFixture,
+                 "a record whose upload is not at its node is refused at submission, saying why",
+                 "[integration][slow]") {
   auto u = OpenUpload(c, *stub, phys, patient, 3000);
   v1::UploadRecordRequest msg;
   msg.set_chunk(std::string(3000, 'r'));
