@@ -674,6 +674,12 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
   if (m.offset + m.data.size() > kMaxReplicatedBlobBytes) {
     return RefusePush(from, m.push_id, "over the largest blob replicated (4 GiB)");
   }
+  if (auto free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
+      free && *free < m.data.size() + kPushDiskReserve) {
+    return RefusePush(from, m.push_id,
+                      "this node's disk has " + std::to_string(*free >> 20) +
+                          " MiB free, too little for the push and a 1 GiB reserve");
+  }
   if (auto s = in.writer->Write(m.data); !s.ok()) return RefusePush(from, m.push_id, s.ToString());
   in.last_progress = Now();
   stats_.bytes_received += m.data.size();

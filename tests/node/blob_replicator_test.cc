@@ -971,6 +971,33 @@ TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave 
   CHECK(listed->empty());
 }
 
+TEST_CASE("a push that would leave the disk under its reserve is refused", "[unit][node]") {
+  Mesh mesh(2, 2);
+  // The Mesh's replicators are built already: this one checks a disk with 1 GiB and 1 KiB free.
+  std::uint64_t free = kPushDiskReserve + 1024;
+  BlobReplicator::Hooks hooks;
+  hooks.send = [&](std::optional<ReplicaId>, const proto::PeerMessage& m) {
+    mesh.wire.emplace_back(1, 0, m);
+  };
+  hooks.is_erased = [](const crypto::Digest&) { return false; };
+  hooks.on_available = [](const crypto::Digest&) {};
+  hooks.free_bytes = [&]() -> std::optional<std::uint64_t> { return free; };
+  BlobReplicator r(
+      *mesh.at(1).store, 2, std::move(hooks),
+      std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
+  r.OnPeerConnected(Mesh::Id(0));
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{1, 0, Bytes(1000, 1)});
+  CHECK(r.pushes_in() == 1);
+  free -= 1000;
+  mesh.wire.clear();
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{1, 1000, Bytes(1000, 1), true});
+  CHECK(r.pushes_in() == 0);
+  CHECK(r.stats().blobs_pushed_in == 0);
+  REQUIRE(mesh.wire.size() == 1);
+  CHECK(std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.front())).refused);
+  CHECK(std::filesystem::is_empty(mesh.dir / "n1" / "tmp"));
+}
+
 TEST_CASE("a pushed blob of an erased record is not kept", "[unit][node]") {
   Mesh mesh(2, 2);
   const Bytes blob = RandomBlob(1000);
