@@ -675,7 +675,7 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
     return RefusePush(from, m.push_id, "over the largest blob replicated (4 GiB)");
   }
   if (auto free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
-      free && *free < m.data.size() + kPushDiskReserve) {
+      free && *free < m.data.size() + kDiskReserveBytes) {
     return RefusePush(from, m.push_id,
                       "this node's disk has " + std::to_string(*free >> 20) +
                           " MiB free, too little for the push and a 1 GiB reserve");

@@ -81,8 +81,9 @@ inline constexpr auto kStagedStall = std::chrono::seconds(2);
 inline constexpr std::uint64_t kStagedMinRate = 20u << 20;  // bytes per second
 // Uploads declared at this size or more are pushed to their first holders as they arrive.
 inline constexpr std::uint64_t kPushBytes = kStagedAnnounceBytes;
-// Disk space a push must leave free at its receiver (as the API keeps for uploads).
-inline constexpr std::uint64_t kPushDiskReserve = 1ull << 30;
+// Disk space a node keeps free for its own writes (ledger, consensus log): uploads at its API and
+// pushes from its peers stop short of it.
+inline constexpr std::uint64_t kDiskReserveBytes = 1ull << 30;
 // Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
 // Bytes a push may run ahead of its slowest receiver's writes before the upload waits for it.
@@ -127,7 +128,7 @@ class BlobReplicator {
     // The clock of stalls and staging; unset: std::chrono::steady_clock (tests set their own).
     std::function<std::chrono::steady_clock::time_point()> now;
     // Bytes free on the blob store's disk; unset: not checked. A push is refused when storing
-    // its next data would leave less than kPushDiskReserve free (the node's own writes need it).
+    // its next data would leave less than kDiskReserveBytes free (the node's own writes need it).
     std::function<std::optional<std::uint64_t>()> free_bytes;
   };
 

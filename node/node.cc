@@ -32,6 +32,13 @@ Node::~Node() {
   if (http_) http_->Stop();
 }
 
+std::optional<std::uint64_t> Node::FreeDiskBytes() const {
+  std::error_code ec;
+  const auto space = std::filesystem::space(config_.Resolve(config_.data_dir), ec);
+  if (ec) return std::nullopt;
+  return space.available;
+}
+
 Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config,
                                          std::shared_ptr<spdlog::logger> logger) {
   std::unique_ptr<Node> node(new Node(config, std::move(logger)));
@@ -174,13 +181,7 @@ Status Node::Init() {
   blob_hooks.defer = [this](std::function<void()> task) {
     boost::asio::post(io_, std::move(task));
   };
-  blob_hooks.free_bytes =
-      [dir = config_.Resolve(config_.data_dir)]() -> std::optional<std::uint64_t> {
-    std::error_code ec;
-    const auto space = std::filesystem::space(dir, ec);
-    if (ec) return std::nullopt;
-    return space.available;
-  };
+  blob_hooks.free_bytes = [this] { return FreeDiskBytes(); };
   blob_sync_pool_ = std::make_unique<boost::asio::thread_pool>(1);
   blob_hooks.sync_in_background = [this](std::function<Status()> sync,
                                          std::function<void(const Status&)> then) {

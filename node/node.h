@@ -333,6 +333,8 @@ class Node {
   Status LoadActiveUsers();
   // Refuses data calls while this node is behind its peers (its policy view would be stale).
   Status RequireSynced() const;
+  // Bytes free on the data directory's disk; nullopt if that cannot be read.
+  std::optional<std::uint64_t> FreeDiskBytes() const;
   // The height after which a transaction this node prepares expires.
   std::uint64_t ValidUntilHeight() const;
 

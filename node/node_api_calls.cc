@@ -115,11 +115,9 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
         "start.plaintext_size is over the largest record the "
         "network replicates (4 GiB); split the record");
   }
-  std::error_code ec;
-  const auto space = std::filesystem::space(config_.Resolve(config_.data_dir), ec);
-  if (!ec && space.available < start.plaintext_size() + (1ull << 30)) {
-    return Status::ResourceExhausted("this node's disk has " +
-                                     std::to_string(space.available >> 20) +
+  if (const auto free = FreeDiskBytes();
+      free && *free < start.plaintext_size() + kDiskReserveBytes) {
+    return Status::ResourceExhausted("this node's disk has " + std::to_string(*free >> 20) +
                                      " MiB free, too little for the upload and a 1 GiB reserve");
   }
   ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(

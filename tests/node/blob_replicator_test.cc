@@ -974,7 +974,7 @@ TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave 
 TEST_CASE("a push that would leave the disk under its reserve is refused", "[unit][node]") {
   Mesh mesh(2, 2);
   // The Mesh's replicators are built already: this one checks a disk with 1 GiB and 1 KiB free.
-  std::uint64_t free = kPushDiskReserve + 1024;
+  std::uint64_t free = kDiskReserveBytes + 1024;
   BlobReplicator::Hooks hooks;
   hooks.send = [&](std::optional<ReplicaId>, const proto::PeerMessage& m) {
     mesh.wire.emplace_back(1, 0, m);
