@@ -95,6 +95,7 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
   Unwant(digest);
   settle_after_pull_.erase(digest);
   staged_.erase(digest);
+  pushed_unsettled_.erase(digest);
   const bool had = store_.Contains(digest);
   ERTR_RETURN_IF_ERROR(store_.Delete(digest));
   if (had) {
@@ -139,13 +140,19 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
 void BlobReplicator::Settle(const crypto::Digest& digest) {
   const bool stored = store_.Contains(digest);  // one look-up: asked for every committed record
   if (stored && !pulls_.count(digest)) return Forget(digest);
-  // Not here yet: keep its holders (and learn new ones) until the pull completes.
+  // Not here yet: keep its holders (and learn new ones) until the pull completes. Wanted even with
+  // no holder connected: a committed record's blob is on f+1 nodes, and the pull starts when one
+  // announces it (as every peer does with all its blobs when it connects).
   settle_after_pull_.insert(digest);
-  if (!stored) FetchAbsent(digest);
+  if (!stored && !pulls_.count(digest)) {
+    Want(digest);
+    StartPulls();
+  }
 }
 
 void BlobReplicator::Forget(const crypto::Digest& digest) {
   holders_.erase(digest);
+  pushed_unsettled_.erase(digest);
   Unwant(digest);
   settle_after_pull_.erase(digest);
   if (!settled_.insert(digest).second) return;
@@ -207,7 +214,7 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   auto [it, fresh] = holders_.try_emplace(digest);
   const std::size_t before = it->second.size() + own;
   it->second.insert(peer);
-  if (fresh && !stored) Want(digest);
+  if (fresh && !stored && (!hooks_.is_referenced || hooks_.is_referenced(digest))) Want(digest);
   // A pull from a named source that is not a holder and has sent nothing yet: the source may not
   // hold the blob at all (a record can name any institution), so the announced holder takes over.
   if (auto pull = pulls_.find(digest); pull != pulls_.end() && pull->second.from != peer &&
@@ -236,6 +243,7 @@ void BlobReplicator::Want(const crypto::Digest& digest) {
 
 void BlobReplicator::Unwant(const crypto::Digest& digest) {
   sources_.erase(digest);
+  waiting_for_disk_.erase(digest);
   const auto it = wanted_.find(digest);
   if (it == wanted_.end()) return;
   wanted_order_.erase(it->second);
@@ -243,6 +251,7 @@ void BlobReplicator::Unwant(const crypto::Digest& digest) {
 }
 
 void BlobReplicator::StartPulls() {
+  std::optional<std::optional<std::uint64_t>> free;  // asked once, if a pull waits for disk space
   for (auto w = wanted_order_.begin(); w != wanted_order_.end();) {
     if (pulls_.size() >= kMaxConcurrentPulls) return;
     const crypto::Digest digest = (w++)->second;
@@ -253,6 +262,13 @@ void BlobReplicator::StartPulls() {
     }
     auto from = PickHolder(digest, std::nullopt);
     if (!from) continue;
+    if (auto waits = waiting_for_disk_.find(digest); waits != waiting_for_disk_.end()) {
+      if (!free) free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
+      if (NoRoomFor(waits->second, *free)) continue;
+      log_->info("event=blob_pull_resumed digest={} bytes={} reason=\"disk space freed\"",
+                 digest.ShortHex(), waits->second);
+      waiting_for_disk_.erase(waits);
+    }
     auto writer = store_.Create(digest);
     if (!writer) {
       log_->error("event=blob_pull_failed digest={} reason=\"{}\"", digest.ShortHex(),
@@ -393,6 +409,11 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
                     "blob of " + std::to_string(m.total_size) + " bytes is over the limit");
   }
   pull.total = m.total_size;
+  // The whole rest of the blob must fit, not only this chunk: a pull that could not end is not
+  // worth its writes.
+  if (auto why = NoRoomFor(m.total_size - m.offset)) {
+    return DeferForDisk(m.digest, m.total_size - m.offset, *why);
+  }
   if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
   stats_.bytes_received += m.data.size();
   if (pull.writer->bytes_written() < pull.total) return RequestMore(m.digest, pull);
@@ -418,6 +439,8 @@ bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext, R
       hooks_.is_erased(digest)) {
     return false;
   }
+  // Not taken without room: the record's pull of it then waits for the space (and says so).
+  if (NoRoomFor(ciphertext.size())) return false;
   auto writer = store_.Create(digest);
   if (!writer) {
     log_->error("event=blob_store_failed digest={} reason=\"{}\"", digest.ShortHex(),
@@ -508,6 +531,37 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
     }
     pulls_.erase(it);
   }
+}
+
+std::optional<std::string> BlobReplicator::NoRoomFor(std::uint64_t bytes,
+                                                     std::optional<std::uint64_t> free) const {
+  if (!free) free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
+  if (!free || *free >= bytes + kDiskReserveBytes) return std::nullopt;
+  return "this node's disk has " + std::to_string(*free >> 20) + " MiB free, too little for " +
+         std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB and the " +
+         std::to_string(kDiskReserveBytes >> 30) + " GiB it keeps free";
+}
+
+void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t left,
+                                  const std::string& why) {
+  pulls_.erase(digest);  // its temporary file goes with its writer; the holder is not blamed
+  if (!wanted_.count(digest)) return;
+  waiting_for_disk_.insert_or_assign(digest, left);
+  ++stats_.pulls_deferred_for_disk;
+  // One line per 10 s at most: on a full disk every blob of every record would log one.
+  const auto now = Now();
+  if (last_disk_warning_ && now - *last_disk_warning_ < std::chrono::seconds(10)) return;
+  last_disk_warning_ = now;
+  log_->error(
+      "event=blob_pull_deferred digest={} bytes={} waiting={} reason=\"{}; blobs wait until "
+      "space is freed (docs/operations.md, 'Disk space')\"",
+      digest.ShortHex(), left, waiting_for_disk_.size(), why);
+}
+
+std::optional<std::uint64_t> BlobReplicator::WaitingForDisk(const crypto::Digest& digest) const {
+  const auto it = waiting_for_disk_.find(digest);
+  if (it == waiting_for_disk_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<std::uint64_t> BlobReplicator::BeginPush() {
@@ -655,10 +709,11 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
            in != incoming_.end() && in->first.first == from; ++in) {
         ++of_peer;
       }
+      for (const auto& [digest, sender] : pushed_unsettled_) of_peer += sender == from ? 1 : 0;
       if (of_peer >= kMaxIncomingPushesPerPeer) {
-        return RefusePush(
-            from, m.push_id,
-            "over " + std::to_string(kMaxIncomingPushesPerPeer) + " pushes from one peer at once");
+        return RefusePush(from, m.push_id,
+                          "over " + std::to_string(kMaxIncomingPushesPerPeer) +
+                              " pushes from one peer at once or waiting for their record");
       }
     }
     auto writer = store_.Create();
@@ -674,12 +729,7 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
   if (m.offset + m.data.size() > kMaxReplicatedBlobBytes) {
     return RefusePush(from, m.push_id, "over the largest blob replicated (4 GiB)");
   }
-  if (auto free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
-      free && *free < m.data.size() + kDiskReserveBytes) {
-    return RefusePush(from, m.push_id,
-                      "this node's disk has " + std::to_string(*free >> 20) +
-                          " MiB free, too little for the push and a 1 GiB reserve");
-  }
+  if (auto why = NoRoomFor(m.data.size())) return RefusePush(from, m.push_id, *why);
   if (auto s = in.writer->Write(m.data); !s.ok()) return RefusePush(from, m.push_id, s.ToString());
   in.last_progress = Now();
   stats_.bytes_received += m.data.size();
@@ -700,6 +750,7 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
   }
   hooks_.send(from, proto::PeerBlobPushAck{m.push_id, written, false});
   ++stats_.blobs_pushed_in;
+  if (!settled_.count(*digest)) pushed_unsettled_.insert_or_assign(*digest, from);
   Received(*digest, written, from, "push");
   StartPulls();
 }

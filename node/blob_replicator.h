@@ -81,10 +81,12 @@ inline constexpr auto kStagedStall = std::chrono::seconds(2);
 inline constexpr std::uint64_t kStagedMinRate = 20u << 20;  // bytes per second
 // Uploads declared at this size or more are pushed to their first holders as they arrive.
 inline constexpr std::uint64_t kPushBytes = kStagedAnnounceBytes;
-// Disk space a node keeps free for its own writes (ledger, consensus log): uploads at its API and
-// pushes from its peers stop short of it.
+// Disk space a node keeps free for its own writes (ledger, consensus log): uploads at its API,
+// pushes from its peers and pulls stop short of it.
 inline constexpr std::uint64_t kDiskReserveBytes = 1ull << 30;
-// Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
+// Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16),
+// counting those it completed whose record has not committed here yet: a peer cannot make this
+// node store more than that many blobs that no record needs (until the orphan sweep).
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
 // Bytes a push may run ahead of its slowest receiver's writes before the upload waits for it.
 inline constexpr std::uint64_t kPushWindowBytes = 4u << 20;
@@ -105,6 +107,7 @@ struct BlobStats {
   std::uint64_t blobs_erased = 0;
   std::uint64_t blobs_pushed_in = 0;       // of blobs_received: complete pushes from their uploader
   std::uint64_t push_targets_dropped = 0;  // receivers dropped from this node's pushes
+  std::uint64_t pulls_deferred_for_disk = 0;  // pulls stopped or not taken: too little disk space
 };
 
 class BlobReplicator {
@@ -114,6 +117,11 @@ class BlobReplicator {
     std::function<void(std::optional<ReplicaId>, const proto::PeerMessage&)> send;
     // Whether the digest belongs to an erased record (then it is never stored again).
     std::function<bool(const crypto::Digest&)> is_erased;
+    // Whether a record this node knows of (waiting in its mempool, or committed) names the digest.
+    // An announced blob is pulled only then: a peer cannot make this node store blobs no record
+    // needs by announcing them (a record that arrives later, or commits, pulls its blob; Fetch,
+    // Settle). Unset: every announced blob is pulled.
+    std::function<bool(const crypto::Digest&)> is_referenced;
     // Called when a digest reaches the availability threshold.
     std::function<void(const crypto::Digest&)> on_available;
     // Runs `task` after the handlers already queued (the node: asio::post on its io thread).
@@ -127,8 +135,10 @@ class BlobReplicator {
         sync_in_background;
     // The clock of stalls and staging; unset: std::chrono::steady_clock (tests set their own).
     std::function<std::chrono::steady_clock::time_point()> now;
-    // Bytes free on the blob store's disk; unset: not checked. A push is refused when storing
-    // its next data would leave less than kDiskReserveBytes free (the node's own writes need it).
+    // Bytes free on the blob store's disk; unset: not checked. Nothing replicated is stored where
+    // it would leave less than kDiskReserveBytes free (the node's own writes need it): a push is
+    // refused, a pull waits until its whole blob fits (WaitingForDisk), a blob sent along with its
+    // record is not taken (it is pulled later).
     std::function<std::optional<std::uint64_t>()> free_bytes;
   };
 
@@ -196,6 +206,10 @@ class BlobReplicator {
 
   const BlobStats& stats() const { return stats_; }
   std::size_t active_pulls() const { return pulls_.size(); }
+  // Bytes a wanted blob needs on this node's disk, beyond its reserve, if its pull waits for
+  // space (hooks.free_bytes): an operator must free some.
+  std::optional<std::uint64_t> WaitingForDisk(const crypto::Digest& digest) const;
+  std::size_t pulls_waiting_for_disk() const { return waiting_for_disk_.size(); }
   // Large blobs announced to their first pullers only, so far.
   std::size_t staged_announcements() const { return staged_.size(); }
   // Pushes this node is sending, and receiving.
@@ -259,6 +273,14 @@ class BlobReplicator {
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
                                       std::optional<ReplicaId> not_from) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
+  // Why storing `bytes` more would leave less than kDiskReserveBytes free on this node's disk;
+  // nullopt if they fit (or the free space is not known). `free` is the hook's answer, asked for
+  // when unset.
+  std::optional<std::string> NoRoomFor(std::uint64_t bytes,
+                                       std::optional<std::uint64_t> free = std::nullopt) const;
+  // Stops (or does not start) the pull of a blob whose `left` bytes do not fit: it stays wanted,
+  // its holders are kept, and StartPulls takes it up again once they fit.
+  void DeferForDisk(const crypto::Digest& digest, std::uint64_t left, const std::string& why);
   // A blob stored whole, unsynced (pulled, or sent along with its record, `via`): no pull or want
   // of it remains, and it is queued for the next Publish.
   void Received(const crypto::Digest& digest, std::uint64_t size, ReplicaId from, const char* via);
@@ -312,6 +334,9 @@ class BlobReplicator {
   std::set<crypto::Digest> settled_;
   std::deque<crypto::Digest> settled_order_;
   std::map<crypto::Digest, Pull> pulls_;
+  // Wanted digests whose pull waits for disk space: the bytes the blob needs (of wanted_ only).
+  std::map<crypto::Digest, std::uint64_t> waiting_for_disk_;
+  std::optional<std::chrono::steady_clock::time_point> last_disk_warning_;
   // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
   // does not count as a holder.
   std::vector<crypto::Digest> unsynced_;
@@ -325,6 +350,8 @@ class BlobReplicator {
   std::uint64_t next_push_;               // random start: ids of a
                                           // restart do not collide
   std::map<std::pair<ReplicaId, std::uint64_t>, Incoming> incoming_;  // received, by sender and id
+  // Blobs pushed here complete whose record has not committed (Settle) nor been erased: by sender.
+  std::map<crypto::Digest, ReplicaId> pushed_unsettled_;
   BlobStats stats_;
 };
 

@@ -145,6 +145,8 @@ class Node {
 
   // Blobs (node_blobs.cc).
   bool IsErasedBlob(const crypto::Digest& digest) const;
+  // Whether a record this node knows names the digest: gated in its mempool, or committed.
+  bool IsReferencedBlob(const crypto::Digest& digest) const;
   // Ciphertext digests IsErasedBlob found not erased (it is asked for every announcement of
   // every holder, and reads the state twice); a digest leaves when a block erases its record.
   static constexpr std::size_t kMaxNotErasedRemembered = 1u << 16;

@@ -482,6 +482,14 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
   }
   if (!blobs_->Contains(record->ciphertext_digest)) {
     replicator_->Fetch(record->ciphertext_digest);
+    if (auto need = replicator_->WaitingForDisk(record->ciphertext_digest)) {
+      return Status::ResourceExhausted(
+          "the record's data is not on this node yet, and its disk is too full to store it (" +
+          std::to_string((*need + (1u << 20) - 1) >> 20) + " MiB needed, and " +
+          std::to_string(kDiskReserveBytes >> 30) +
+          " GiB kept free): the node's operator must free disk space (docs/operations.md, "
+          "'Disk space'); the copy arrives within seconds of that");
+    }
     return Status::Unavailable(
         "the record's data is still being replicated to this node; retry in a few seconds");
   }

@@ -27,6 +27,13 @@ bool Node::IsErasedBlob(const crypto::Digest& digest) const {
   return erased;
 }
 
+bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
+  if (gated_.count(digest)) return true;  // a record in the mempool waits for it
+  ledger::StateView view(*stores_.state);
+  auto record = ledger::RecordByCiphertext(view, digest);
+  return !record || record->has_value();  // unreadable: pulled, as before this rule
+}
+
 void Node::DropGated(const crypto::Digest& digest) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;

@@ -53,6 +53,12 @@ std::string Node::Metrics() const {
       "Height of the newest committed block synced to disk (trails ertr_height by at most " +
       std::to_string(kBlockSyncDelay.count()) + " ms of blocks).";
   gauge("ertr_height_durable", durable_help.c_str(), unsynced ? unsynced->value() - 1 : height);
+  if (const auto free = FreeDiskBytes()) {
+    gauge("ertr_disk_free_bytes",
+          "Bytes free on the data directory's disk; uploads, pushes and pulls of blobs keep 1 GiB "
+          "of it free.",
+          *free);
+  }
   gauge("ertr_view", "Current consensus view.", replica_->view().value());
   counter("ertr_view_changes_total", "View changes started.", rs.view_changes_started);
   gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());
@@ -130,6 +136,12 @@ std::string Node::Metrics() const {
   counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
           bs.pulls_failed);
   gauge("ertr_blob_pulls_active", "Blobs being pulled from peers.", replicator_->active_pulls());
+  gauge("ertr_blob_pulls_waiting_for_disk",
+        "Blobs this node wants but does not pull: storing them would leave less than the 1 GiB "
+        "it keeps free.",
+        replicator_->pulls_waiting_for_disk());
+  counter("ertr_blob_pulls_deferred_for_disk_total",
+          "Blob pulls stopped or not started for lack of disk space.", bs.pulls_deferred_for_disk);
   gauge("ertr_blob_staged_announcements",
         "Large blobs of this node announced to their first pullers only (ADR 0013).",
         replicator_->staged_announcements());

@@ -66,6 +66,10 @@ struct Pair {
   // With `background`: syncs handed to the node's sync thread wait here until RunBackground.
   bool background = false;
   std::vector<std::pair<std::function<Status()>, std::function<void(const Status&)>>> syncs;
+  // Bytes free on b's disk (hooks.free_bytes); unset: not known.
+  std::function<std::optional<std::uint64_t>()> b_free;
+  // Whether b knows a record naming a digest (hooks.is_referenced); unset: every digest.
+  std::function<bool(const crypto::Digest&)> b_referenced;
 
   explicit Pair(bool grouped_syncs = false, bool background_syncs = false)
       : grouped(grouped_syncs), background(background_syncs) {
@@ -91,6 +95,14 @@ struct Pair {
     hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
     hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
     if (grouped) hooks.defer = [this](std::function<void()> task) { deferred.push_back(task); };
+    if (self == 1) {
+      hooks.free_bytes = [this]() -> std::optional<std::uint64_t> {
+        return b_free ? b_free() : std::nullopt;
+      };
+      hooks.is_referenced = [this](const crypto::Digest& d) {
+        return !b_referenced || b_referenced(d);
+      };
+    }
     if (background) {
       hooks.sync_in_background = [this](std::function<Status()> sync,
                                         std::function<void(const Status&)> then) {
@@ -160,6 +172,99 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   auto copy = storage::GetBlob(*p.b.store, *digest);
   REQUIRE(copy.has_value());
   CHECK(*copy == blob);
+}
+
+TEST_CASE("a pull waits while its blob would not fit above the disk reserve, then goes on",
+          "[unit][node]") {
+  Pair p;
+  const Bytes blob = RandomBlob(3 * kBlobChunkBytes + 777);
+  std::uint64_t free = kDiskReserveBytes + blob.size() - 1;  // one byte short
+  p.b_free = [&]() -> std::optional<std::uint64_t> { return free; };
+  auto digest = p.a.replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  p.Run();
+  // The first chunk tells the size: nothing is written, the holder is not blamed.
+  CHECK_FALSE(p.b.store->Contains(*digest));
+  CHECK(p.b.replicator->pulls_waiting_for_disk() == 1);
+  CHECK(p.b.replicator->WaitingForDisk(*digest) == blob.size());
+  CHECK(p.b.replicator->stats().pulls_deferred_for_disk == 1);
+  CHECK(p.b.replicator->stats().pulls_failed == 0);
+  CHECK(p.b.replicator->stats().bytes_received == 0);
+  CHECK(p.b.replicator->active_pulls() == 0);
+  CHECK(std::filesystem::is_empty(p.dir / "b" / "tmp"));
+  const std::uint64_t served = p.a.replicator->stats().bytes_served;
+  CHECK(served <= kPullWindowChunks * kBlobChunkBytes);  // no more than the first window
+  // Still no room: a tick asks for nothing.
+  p.b.replicator->Tick();
+  CHECK(p.wire.empty());
+  // Space freed: the pull starts again and completes. Then the disk fills while a second blob is
+  // pulled: it stops at the chunk whose rest no longer fits, and its partial file is removed.
+  free = kDiskReserveBytes + blob.size();
+  p.b.replicator->Tick();
+  p.Run();
+  REQUIRE(p.b.store->Contains(*digest));
+  CHECK(p.b.replicator->pulls_waiting_for_disk() == 0);
+  CHECK_FALSE(p.b.replicator->WaitingForDisk(*digest).has_value());
+  CHECK(*storage::GetBlob(*p.b.store, *digest) == blob);
+  CHECK(p.a.replicator->IsAvailable(*digest));
+
+  const Bytes second = RandomBlob(4 * kBlobChunkBytes);
+  free = kDiskReserveBytes + second.size();
+  p.b_free = [&]() -> std::optional<std::uint64_t> {
+    return free - p.b.replicator->stats().bytes_received + blob.size() -
+           (p.b.replicator->stats().bytes_received > blob.size() ? kBlobChunkBytes : 0);
+  };
+  auto digest2 = p.a.replicator->StoreLocal(second);
+  REQUIRE(digest2.has_value());
+  p.Run();
+  CHECK_FALSE(p.b.store->Contains(*digest2));
+  CHECK(p.b.replicator->stats().bytes_received == blob.size() + kBlobChunkBytes);
+  CHECK(p.b.replicator->WaitingForDisk(*digest2) == second.size() - kBlobChunkBytes);
+  CHECK(std::filesystem::is_empty(p.dir / "b" / "tmp"));
+  CHECK(p.b.replicator->stats().pulls_failed == 0);
+  // A small blob sent along with its record is not taken without room either.
+  p.b_free = [&]() -> std::optional<std::uint64_t> { return kDiskReserveBytes + 1000; };
+  const Bytes small = RandomBlob(2048);
+  CHECK_FALSE(p.b.replicator->Accept(crypto::Sha256(small), small, ReplicaId(0)));
+  CHECK_FALSE(p.b.store->Contains(crypto::Sha256(small)));
+}
+
+TEST_CASE("an announced blob is pulled only for a record that names it", "[unit][node]") {
+  Pair p;
+  std::set<crypto::Digest> records;  // the digests b's known records name
+  p.b_referenced = [&](const crypto::Digest& d) { return records.count(d) > 0; };
+  const Bytes blob = RandomBlob(kBlobChunkBytes + 10);
+  auto named = crypto::Sha256(blob);
+  records.insert(named);
+  const Bytes junk = RandomBlob(kBlobChunkBytes + 10);
+  REQUIRE(p.a.replicator->StoreLocal(blob).has_value());
+  auto unnamed = p.a.replicator->StoreLocal(junk);
+  REQUIRE(unnamed.has_value());
+  p.Run();
+  CHECK(p.b.store->Contains(named));
+  CHECK_FALSE(p.b.store->Contains(*unnamed));
+  CHECK(p.a.replicator->stats().bytes_served == blob.size());
+  // Its holder is known all the same: availability counts it, and a record that arrives later
+  // pulls it (the node's Fetch of a gated record)...
+  CHECK(p.b.replicator->Holders(*unnamed) == 1);
+  records.insert(*unnamed);
+  CHECK(p.b.replicator->Fetch(*unnamed));
+  p.Run();
+  CHECK(p.b.store->Contains(*unnamed));
+  // ...and so does its commit (Settle), even with no holder connected when it commits.
+  const Bytes third = RandomBlob(100);
+  auto late = p.a.replicator->StoreLocal(third);
+  REQUIRE(late.has_value());
+  p.Run();
+  CHECK_FALSE(p.b.store->Contains(*late));
+  p.b.replicator->OnPeerDisconnected(ReplicaId(0));
+  p.b.replicator->Settle(*late);
+  p.Run();
+  CHECK_FALSE(p.b.store->Contains(*late));
+  p.b.replicator->OnPeerConnected(ReplicaId(0));
+  p.a.replicator->OnPeerConnected(ReplicaId(1));  // a announces what it holds to b again
+  p.Run();
+  CHECK(p.b.store->Contains(*late));
 }
 
 TEST_CASE("blobs are pulled in the order they were announced, not in digest order",
@@ -969,6 +1074,28 @@ TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave 
   auto listed = mesh.at(1).store->List();
   REQUIRE(listed.has_value());
   CHECK(listed->empty());
+  // Completed pushes count until their record commits here (Settle) or they are erased: a peer
+  // cannot leave more than the bound of blobs no record names.
+  std::vector<crypto::Digest> pushed;
+  for (std::uint64_t id = 100; id < 100 + kMaxIncomingPushesPerPeer; ++id) {
+    const Bytes blob = RandomBlob(64);
+    r.OnPush(Mesh::Id(0), proto::PeerBlobPush{id, 0, blob, true});
+    pushed.push_back(crypto::Sha256(blob));
+    REQUIRE(mesh.at(1).store->Contains(pushed.back()));
+  }
+  CHECK(r.pushes_in() == 0);
+  mesh.wire.clear();
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{200, 0, Bytes{7}});
+  REQUIRE(mesh.wire.size() == 1);
+  CHECK(std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.front())).refused);
+  CHECK(r.pushes_in() == 0);
+  r.Settle(pushed[0]);
+  REQUIRE(r.Erase(pushed[1]).ok());
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{201, 0, Bytes{7}});
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{202, 0, Bytes{8}});
+  CHECK(r.pushes_in() == 2);
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{203, 0, Bytes{9}});
+  CHECK(r.pushes_in() == 2);
 }
 
 TEST_CASE("a push that would leave the disk under its reserve is refused", "[unit][node]") {
