@@ -117,8 +117,10 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
   }
   if (const auto free = FreeDiskBytes();
       free && *free < start.plaintext_size() + kDiskReserveBytes) {
-    return Status::ResourceExhausted("this node's disk has " + std::to_string(*free >> 20) +
-                                     " MiB free, too little for the upload and a 1 GiB reserve");
+    return Status::ResourceExhausted(
+        "this node's disk has " + std::to_string(*free >> 20) +
+        " MiB free, too little for the upload and the 1 GiB it keeps free: the node's operator "
+        "must free disk space (docs/operations.md, 'Disk space')");
   }
   ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
                                           start.patient_pseudonym(), "start.patient_pseudonym"));

@@ -9,20 +9,25 @@
 //                       with ENOSPC (a full disk)
 //   eio-sync            fsync and fdatasync of files and directories under the prefix fail with
 //                       EIO (a failing disk; what the data in the page cache became is unknown)
+//   low-space           statvfs of a path under the prefix says 512 MiB are free (a nearly full
+//                       disk: under the node's 1 GiB reserve); writes still succeed
 // The file is read again at most every 20 ms. Sockets, pipes, eventfds and the node's log (its
 // stdout and stderr, outside the prefix) are never touched, so the node can still say what went
 // wrong.
 //
 // Only what the node and its libraries call through the dynamic linker is intercepted: write,
 // pwrite, pwrite64, writev, pwritev, fallocate, posix_fallocate, fsync, fdatasync. That is every
-// path to disk of RocksDB's POSIX environment and of the file blob store.
+// path to disk of RocksDB's POSIX environment and of the file blob store. And statvfs, statvfs64:
+// how the node asks for free space (std::filesystem::space).
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +40,8 @@
 
 namespace {
 
-enum Fault : int { kNone = 0, kNoSpace = 1, kSyncError = 2 };
+enum Fault : int { kNone = 0, kNoSpace = 1, kSyncError = 2, kLowSpace = 3 };
+constexpr unsigned long long kLowSpaceBytes = 512ull << 20;
 
 std::atomic<int> g_fault{kNone};
 std::atomic<long long> g_checked_ms{-1'000'000};
@@ -64,6 +70,7 @@ int CurrentFault() {
       if (n > 0) {
         if (std::strncmp(buf, "enospc", 6) == 0) fault = kNoSpace;
         if (std::strncmp(buf, "eio-sync", 8) == 0) fault = kSyncError;
+        if (std::strncmp(buf, "low-space", 9) == 0) fault = kLowSpace;
       }
     }
   }
@@ -71,20 +78,43 @@ int CurrentFault() {
   return fault;
 }
 
+// Whether an absolute, resolved path is under ERTR_FAULTFS_PREFIX.
+bool UnderPrefix(const char* path) {
+  const char* prefix = std::getenv("ERTR_FAULTFS_PREFIX");
+  if (prefix == nullptr || *prefix == '\0') return false;
+  return std::strncmp(path, prefix, std::strlen(prefix)) == 0;
+}
+
 // Whether fd is a regular file (or, for syncs, a directory) under ERTR_FAULTFS_PREFIX.
 bool Targeted(int fd, bool directories_too) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return false;
   if (!S_ISREG(st.st_mode) && !(directories_too && S_ISDIR(st.st_mode))) return false;
-  const char* prefix = std::getenv("ERTR_FAULTFS_PREFIX");
-  if (prefix == nullptr || *prefix == '\0') return false;
   char link[64];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   char path[4096];
   const ssize_t n = ::readlink(link, path, sizeof path - 1);
   if (n <= 0) return false;
   path[n] = '\0';
-  return std::strncmp(path, prefix, std::strlen(prefix)) == 0;
+  return UnderPrefix(path);
+}
+
+// Whether statvfs of `path` should report the low-space fault's free bytes.
+bool LowSpace(const char* path) {
+  if (CurrentFault() != kLowSpace) return false;
+  char resolved[PATH_MAX];
+  // The prefix ends with '/': the home directory itself is matched with one added.
+  if (::realpath(path, resolved) == nullptr) return false;
+  std::strncat(resolved, "/", sizeof resolved - std::strlen(resolved) - 1);
+  return UnderPrefix(resolved);
+}
+
+template <typename Stat>
+void ReportLowSpace(Stat* buf) {
+  const unsigned long long unit = buf->f_frsize != 0 ? buf->f_frsize : buf->f_bsize;
+  if (unit == 0) return;
+  buf->f_bavail = kLowSpaceBytes / unit;
+  buf->f_bfree = buf->f_bavail;
 }
 
 bool FailWrite(int fd) {
@@ -160,6 +190,20 @@ int fdatasync(int fd) {
   static auto next = Next<int (*)(int)>("fdatasync");
   if (FailSync(fd)) return -1;
   return next(fd);
+}
+
+int statvfs(const char* path, struct statvfs* buf) {
+  static auto next = Next<int (*)(const char*, struct statvfs*)>("statvfs");
+  const int r = next(path, buf);
+  if (r == 0 && LowSpace(path)) ReportLowSpace(buf);
+  return r;
+}
+
+int statvfs64(const char* path, struct statvfs64* buf) {
+  static auto next = Next<int (*)(const char*, struct statvfs64*)>("statvfs64");
+  const int r = next(path, buf);
+  if (r == 0 && LowSpace(path)) ReportLowSpace(buf);
+  return r;
 }
 
 }  // extern "C"

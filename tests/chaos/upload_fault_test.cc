@@ -98,5 +98,62 @@ TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the
   net.Stop();
 }
 
+TEST_CASE(
+    "a node short of disk space keeps its reserve: it refuses uploads, its pulls wait, and "
+    "they resume once space is freed",
+    "[integration][slow]") {
+  LocalNetworkOptions o;
+  o.ertrd = ERTRD;
+  o.validators = 4;
+  o.faultfs = FAULTFS;
+  LocalNetwork net(o);
+  REQUIRE(net.Create());
+  net.StartAll();
+  REQUIRE(net.WaitConnected(60));
+  ledger::Pseudonym patient;
+  std::vector<crypto::SigningKey> integrators;
+  auto registered = net.RegisterLoadUsers(patient, integrators);
+  INFO(registered.ToString());
+  REQUIRE(registered.ok());
+  // Node 3's disk says 512 MiB are free: under its 1 GiB reserve.
+  net.SetStorageFault(3, "low-space");
+  CHECK(net.NodeMetric(3, "ertr_disk_free_bytes") == 512.0 * (1 << 20));
+  std::string payload(300u << 10, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7 + 1);
+
+  // An upload at node 3 is refused, saying why.
+  auto at3 = net.Client(3, crypto::MakeEd25519Signer(integrators[3].Clone()));
+  REQUIRE(at3);
+  std::istringstream in3(payload);
+  auto refused = at3->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in3, payload.size());
+  REQUIRE_FALSE(refused.has_value());
+  INFO(refused.error().ToString());
+  CHECK(refused.error().code() == StatusCode::kResourceExhausted);
+  CHECK(refused.error().message().find("1 GiB") != std::string::npos);
+
+  // One at node 0 commits (other nodes hold it); node 3 commits it too, but does not store its
+  // blob: the pull waits.
+  auto at0 = net.Client(0, crypto::MakeEd25519Signer(integrators[0].Clone()));
+  REQUIRE(at0);
+  std::istringstream in0(payload);
+  auto up = at0->SubmitRecord(patient, ledger::RecordKind::kRtPlan, in0, payload.size());
+  INFO((up ? "" : up.error().ToString()));
+  REQUIRE(up.has_value());
+  CHECK(up->submit.response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  const double height = net.Height(0);
+  CHECK(WaitUntil([&] { return net.Height(3) >= height; }, 10));
+  CHECK(WaitUntil([&] { return net.NodeMetric(3, "ertr_blob_pulls_waiting_for_disk") == 1; }, 10));
+  CHECK(net.NodeMetric(3, "ertr_blob_pulls_deferred_for_disk_total") >= 1);
+  CHECK(net.NodeMetric(3, "ertr_blobs_received_total") == 0);
+  CHECK(net.NodeMetric(3, "ertr_blob_pulls_failed_total") == 0);
+
+  // Space freed: the pull resumes within seconds.
+  net.SetStorageFault(3, "");
+  CHECK(WaitUntil([&] { return net.NodeMetric(3, "ertr_blobs_received_total") == 1; }, 10));
+  CHECK(net.NodeMetric(3, "ertr_blob_pulls_waiting_for_disk") == 0);
+  CHECK(net.NodeMetric(3, "ertr_disk_free_bytes") > 512.0 * (1 << 20));
+  net.Stop();
+}
+
 }  // namespace
 }  // namespace ertr::testing
