@@ -214,7 +214,12 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   auto [it, fresh] = holders_.try_emplace(digest);
   const std::size_t before = it->second.size() + own;
   it->second.insert(peer);
-  if (fresh && !stored && (!hooks_.is_referenced || hooks_.is_referenced(digest))) Want(digest);
+  // Asked again at every announcement of a blob not wanted yet: its record may have arrived
+  // since (while no holder was connected to pull it from).
+  if (!stored && !wanted_.count(digest) &&
+      (!hooks_.is_referenced || hooks_.is_referenced(digest))) {
+    Want(digest);
+  }
   // A pull from a named source that is not a holder and has sent nothing yet: the source may not
   // hold the blob at all (a record can name any institution), so the announced holder takes over.
   if (auto pull = pulls_.find(digest); pull != pulls_.end() && pull->second.from != peer &&
@@ -256,17 +261,26 @@ void BlobReplicator::StartPulls() {
     if (pulls_.size() >= kMaxConcurrentPulls) return;
     const crypto::Digest digest = (w++)->second;
     if (pulls_.count(digest)) continue;
+    // The holder first: blobs of committed records are wanted before any holder is known, and
+    // the store's look-ups are not free.
+    auto from = PickHolder(digest, std::nullopt);
+    if (!from) continue;
     if (store_.Contains(digest) || hooks_.is_erased(digest)) {
       Unwant(digest);
       continue;
     }
-    auto from = PickHolder(digest, std::nullopt);
-    if (!from) continue;
     if (auto waits = waiting_for_disk_.find(digest); waits != waiting_for_disk_.end()) {
       if (!free) free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
       if (NoRoomFor(waits->second, *free)) continue;
-      log_->info("event=blob_pull_resumed digest={} bytes={} reason=\"disk space freed\"",
-                 digest.ShortHex(), waits->second);
+      if (*free) **free -= waits->second;  // the next one resumes only if it fits besides
+      // One line for the first of a group that resumes together (the rest within 10 s).
+      if (!last_disk_resume_ || Now() - *last_disk_resume_ >= std::chrono::seconds(10)) {
+        last_disk_resume_ = Now();
+        log_->info(
+            "event=blob_pull_resumed digest={} bytes={} still_waiting={} reason=\"disk space "
+            "freed\"",
+            digest.ShortHex(), waits->second, waiting_for_disk_.size() - 1);
+      }
       waiting_for_disk_.erase(waits);
     }
     auto writer = store_.Create(digest);
@@ -412,7 +426,7 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   // The whole rest of the blob must fit, not only this chunk: a pull that could not end is not
   // worth its writes.
   if (auto why = NoRoomFor(m.total_size - m.offset)) {
-    return DeferForDisk(m.digest, m.total_size - m.offset, *why);
+    return DeferForDisk(m.digest, m.total_size, *why);  // starts again from the beginning
   }
   if (auto s = pull.writer->Write(m.data); !s.ok()) return FailPull(m.digest, s.ToString());
   stats_.bytes_received += m.data.size();
@@ -542,11 +556,11 @@ std::optional<std::string> BlobReplicator::NoRoomFor(std::uint64_t bytes,
          std::to_string(kDiskReserveBytes >> 30) + " GiB it keeps free";
 }
 
-void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t left,
+void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t size,
                                   const std::string& why) {
   pulls_.erase(digest);  // its temporary file goes with its writer; the holder is not blamed
   if (!wanted_.count(digest)) return;
-  waiting_for_disk_.insert_or_assign(digest, left);
+  waiting_for_disk_.insert_or_assign(digest, size);
   ++stats_.pulls_deferred_for_disk;
   // One line per 10 s at most: on a full disk every blob of every record would log one.
   const auto now = Now();
@@ -555,12 +569,12 @@ void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t le
   log_->error(
       "event=blob_pull_deferred digest={} bytes={} waiting={} reason=\"{}; blobs wait until "
       "space is freed (docs/operations.md, 'Disk space')\"",
-      digest.ShortHex(), left, waiting_for_disk_.size(), why);
+      digest.ShortHex(), size, waiting_for_disk_.size(), why);
 }
 
 std::optional<std::uint64_t> BlobReplicator::WaitingForDisk(const crypto::Digest& digest) const {
   const auto it = waiting_for_disk_.find(digest);
-  if (it == waiting_for_disk_.end()) return std::nullopt;
+  if (it == waiting_for_disk_.end() || !NoRoomFor(it->second)) return std::nullopt;
   return it->second;
 }
 
@@ -709,11 +723,17 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
            in != incoming_.end() && in->first.first == from; ++in) {
         ++of_peer;
       }
-      for (const auto& [digest, sender] : pushed_unsettled_) of_peer += sender == from ? 1 : 0;
       if (of_peer >= kMaxIncomingPushesPerPeer) {
+        return RefusePush(
+            from, m.push_id,
+            "over " + std::to_string(kMaxIncomingPushesPerPeer) + " pushes from one peer at once");
+      }
+      std::size_t unsettled = 0;
+      for (const auto& [digest, sender] : pushed_unsettled_) unsettled += sender == from ? 1 : 0;
+      if (unsettled >= kMaxUnsettledPushesPerPeer) {
         return RefusePush(from, m.push_id,
-                          "over " + std::to_string(kMaxIncomingPushesPerPeer) +
-                              " pushes from one peer at once or waiting for their record");
+                          "over " + std::to_string(kMaxUnsettledPushesPerPeer) +
+                              " blobs pushed by one peer whose record has not committed here");
       }
     }
     auto writer = store_.Create();

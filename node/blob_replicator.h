@@ -84,10 +84,13 @@ inline constexpr std::uint64_t kPushBytes = kStagedAnnounceBytes;
 // Disk space a node keeps free for its own writes (ledger, consensus log): uploads at its API,
 // pushes from its peers and pulls stop short of it.
 inline constexpr std::uint64_t kDiskReserveBytes = 1ull << 30;
-// Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16),
-// counting those it completed whose record has not committed here yet: a peer cannot make this
-// node store more than that many blobs that no record needs (until the orphan sweep).
+// Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
+// Blobs one peer pushed here complete whose record has not committed here (nor been erased) yet,
+// beyond which its new pushes are refused: a peer cannot make this node store more blobs that no
+// record needs (until the orphan sweep deletes them). An honest peer's records commit within
+// seconds of their upload; twice its concurrent uploads leaves room for those it abandons.
+inline constexpr std::size_t kMaxUnsettledPushesPerPeer = 2 * kMaxIncomingPushesPerPeer;
 // Bytes a push may run ahead of its slowest receiver's writes before the upload waits for it.
 inline constexpr std::uint64_t kPushWindowBytes = 4u << 20;
 // Bytes of all of this node's pushes to one receiver that it has not acknowledged yet, beyond
@@ -207,7 +210,7 @@ class BlobReplicator {
   const BlobStats& stats() const { return stats_; }
   std::size_t active_pulls() const { return pulls_.size(); }
   // Bytes a wanted blob needs on this node's disk, beyond its reserve, if its pull waits for
-  // space (hooks.free_bytes): an operator must free some.
+  // space (hooks.free_bytes) and they still do not fit: an operator must free some.
   std::optional<std::uint64_t> WaitingForDisk(const crypto::Digest& digest) const;
   std::size_t pulls_waiting_for_disk() const { return waiting_for_disk_.size(); }
   // Large blobs announced to their first pullers only, so far.
@@ -278,9 +281,9 @@ class BlobReplicator {
   // when unset.
   std::optional<std::string> NoRoomFor(std::uint64_t bytes,
                                        std::optional<std::uint64_t> free = std::nullopt) const;
-  // Stops (or does not start) the pull of a blob whose `left` bytes do not fit: it stays wanted,
-  // its holders are kept, and StartPulls takes it up again once they fit.
-  void DeferForDisk(const crypto::Digest& digest, std::uint64_t left, const std::string& why);
+  // Stops the pull of a blob whose rest does not fit: it stays wanted, its holders are kept, and
+  // StartPulls takes it up again, from its beginning, once its `size` bytes fit.
+  void DeferForDisk(const crypto::Digest& digest, std::uint64_t size, const std::string& why);
   // A blob stored whole, unsynced (pulled, or sent along with its record, `via`): no pull or want
   // of it remains, and it is queued for the next Publish.
   void Received(const crypto::Digest& digest, std::uint64_t size, ReplicaId from, const char* via);
@@ -336,7 +339,9 @@ class BlobReplicator {
   std::map<crypto::Digest, Pull> pulls_;
   // Wanted digests whose pull waits for disk space: the bytes the blob needs (of wanted_ only).
   std::map<crypto::Digest, std::uint64_t> waiting_for_disk_;
-  std::optional<std::chrono::steady_clock::time_point> last_disk_warning_;
+  std::optional<std::chrono::steady_clock::time_point>
+      last_disk_warning_;  // logged, at most 1/10 s
+  std::optional<std::chrono::steady_clock::time_point> last_disk_resume_;
   // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
   // does not count as a holder.
   std::vector<crypto::Digest> unsynced_;

@@ -39,6 +39,15 @@ std::optional<std::uint64_t> Node::FreeDiskBytes() const {
   return space.available;
 }
 
+Status Node::UploadRoomFor(std::uint64_t bytes) const {
+  const auto free = FreeDiskBytes();
+  if (!free || *free >= bytes + kDiskReserveBytes) return Status::Ok();
+  return Status::ResourceExhausted(
+      "this node's disk has " + std::to_string(*free >> 20) +
+      " MiB free, too little for the upload and the 1 GiB it keeps free: the node's operator "
+      "must free disk space (docs/operations.md, 'Disk space')");
+}
+
 Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config,
                                          std::shared_ptr<spdlog::logger> logger) {
   std::unique_ptr<Node> node(new Node(config, std::move(logger)));

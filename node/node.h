@@ -337,6 +337,9 @@ class Node {
   Status RequireSynced() const;
   // Bytes free on the data directory's disk; nullopt if that cannot be read.
   std::optional<std::uint64_t> FreeDiskBytes() const;
+  // RESOURCE_EXHAUSTED if writing `bytes` more of an upload would leave less than
+  // kDiskReserveBytes free (thread-safe: the API's writer threads ask before each chunk).
+  Status UploadRoomFor(std::uint64_t bytes) const;
   // The height after which a transaction this node prepares expires.
   std::uint64_t ValidUntilHeight() const;
 

@@ -475,7 +475,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       std::lock_guard lock(mu_);
       if (!write_error_.ok()) return write_error_;
     }
-    Status s = writer_->Write(cipher);
+    // Each chunk keeps the disk's reserve: an upload of undeclared size, or several at once,
+    // cannot write into it.
+    Status s = n_.UploadRoomFor(cipher.size());
+    if (s.ok()) s = writer_->Write(cipher);
     std::lock_guard lock(mu_);
     if (spare_cipher_.size() < kMaxSpareBuffers) spare_cipher_.push_back(std::move(cipher));
     return s;

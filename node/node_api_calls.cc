@@ -115,13 +115,7 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
         "start.plaintext_size is over the largest record the "
         "network replicates (4 GiB); split the record");
   }
-  if (const auto free = FreeDiskBytes();
-      free && *free < start.plaintext_size() + kDiskReserveBytes) {
-    return Status::ResourceExhausted(
-        "this node's disk has " + std::to_string(*free >> 20) +
-        " MiB free, too little for the upload and the 1 GiB it keeps free: the node's operator "
-        "must free disk space (docs/operations.md, 'Disk space')");
-  }
+  ERTR_RETURN_IF_ERROR(UploadRoomFor(start.plaintext_size()));
   ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
                                           start.patient_pseudonym(), "start.patient_pseudonym"));
   ledger::StateView view(*stores_.state);

@@ -9,8 +9,9 @@
 //                       with ENOSPC (a full disk)
 //   eio-sync            fsync and fdatasync of files and directories under the prefix fail with
 //                       EIO (a failing disk; what the data in the page cache became is unknown)
-//   low-space           statvfs of a path under the prefix says 512 MiB are free (a nearly full
-//                       disk: under the node's 1 GiB reserve); writes still succeed
+//   low-space [MIB]     statvfs of a path under the prefix says MIB mebibytes (default 512) are
+//                       free (a nearly full disk: 512 is under the node's 1 GiB reserve); writes
+//                       still succeed
 // The file is read again at most every 20 ms. Sockets, pipes, eventfds and the node's log (its
 // stdout and stderr, outside the prefix) are never touched, so the node can still say what went
 // wrong.
@@ -41,7 +42,7 @@
 namespace {
 
 enum Fault : int { kNone = 0, kNoSpace = 1, kSyncError = 2, kLowSpace = 3 };
-constexpr unsigned long long kLowSpaceBytes = 512ull << 20;
+std::atomic<unsigned long long> g_low_space_mib{512};
 
 std::atomic<int> g_fault{kNone};
 std::atomic<long long> g_checked_ms{-1'000'000};
@@ -70,7 +71,11 @@ int CurrentFault() {
       if (n > 0) {
         if (std::strncmp(buf, "enospc", 6) == 0) fault = kNoSpace;
         if (std::strncmp(buf, "eio-sync", 8) == 0) fault = kSyncError;
-        if (std::strncmp(buf, "low-space", 9) == 0) fault = kLowSpace;
+        if (std::strncmp(buf, "low-space", 9) == 0) {
+          fault = kLowSpace;
+          const unsigned long long mib = std::strtoull(buf + 9, nullptr, 10);
+          g_low_space_mib.store(mib != 0 ? mib : 512, std::memory_order_relaxed);
+        }
       }
     }
   }
@@ -113,7 +118,7 @@ template <typename Stat>
 void ReportLowSpace(Stat* buf) {
   const unsigned long long unit = buf->f_frsize != 0 ? buf->f_frsize : buf->f_bsize;
   if (unit == 0) return;
-  buf->f_bavail = kLowSpaceBytes / unit;
+  buf->f_bavail = (g_low_space_mib.load(std::memory_order_relaxed) << 20) / unit;
   buf->f_bfree = buf->f_bavail;
 }
 

@@ -131,6 +131,42 @@ TEST_CASE(
   CHECK(refused.error().code() == StatusCode::kResourceExhausted);
   CHECK(refused.error().message().find("1 GiB") != std::string::npos);
 
+  // With just the reserve free, an upload that does not declare its size starts, and is refused
+  // at its first chunk, which would go into the reserve; nothing of it stays.
+  net.SetStorageFault(3, "low-space 1024");
+  {
+    auto stub = v1::Ertr::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(net.api_port(3)), grpc::InsecureChannelCredentials()));
+    v1::UploadRecordRequest start;
+    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+    grpc::ClientContext ctx;
+    auto signer = crypto::MakeEd25519Signer(integrators[3].Clone());
+    const auto now_ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    auto auth = proto::SignApiRequest(*signer, net.chain_id(), "/ertr.v1.Ertr/UploadRecord", now_ms,
+                                      AsBytes(start.SerializeAsString()));
+    REQUIRE(auth.has_value());
+    for (const auto& [k, v] : proto::ApiAuthHeaders(*auth)) ctx.AddMetadata(k, v);
+    v1::UploadRecordResponse resp;
+    auto writer = stub->UploadRecord(&ctx, &resp);
+    REQUIRE(writer->Write(start));
+    v1::UploadRecordRequest chunk;
+    chunk.set_chunk(std::string(1u << 20, 'u'));
+    int sent = 0;
+    while (sent < 64 && writer->Write(chunk)) ++sent;
+    writer->WritesDone();
+    const grpc::Status s = writer->Finish();
+    INFO(s.error_message());
+    CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(s.error_message().find("1 GiB it keeps free") != std::string::npos);
+    CHECK(sent < 64);
+    CHECK(WaitUntil([&] { return CountFiles(net.Home(3) / "data" / "blobs" / "tmp") == 0; }, 10));
+  }
+  net.SetStorageFault(3, "low-space");
+
   // One at node 0 commits (other nodes hold it); node 3 commits it too, but does not store its
   // blob: the pull waits.
   auto at0 = net.Client(0, crypto::MakeEd25519Signer(integrators[0].Clone()));

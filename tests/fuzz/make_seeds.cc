@@ -207,6 +207,20 @@ int main(int argc, char** argv) {
     record(own, 64 | 4, proto::PeerBlobPushAck{0, 1200, false});
     data(own, 16 | 32, 30);
     Write(root / "fuzz_blob_exchange", "own_push", own);
+    // The harness's two known blobs: announced (a digest starting 0xaa), one named by a record and
+    // pulled whole, the other's chunk sent unasked; a tick to a disk short of space, and the named
+    // one's record committing (bit 7).
+    Bytes known;
+    Bytes aa(32, 0);
+    aa[0] = 0xaa;
+    const auto stand_in = *crypto::Digest::FromSpan(aa, "seed");
+    aa[1] = 1;
+    const auto stand_in_other = *crypto::Digest::FromSpan(aa, "seed");
+    record(known, 0, proto::PeerBlobHave{{stand_in}});
+    record(known, 0, proto::PeerBlobChunk{stand_in, 0, 1, Bytes(1, 0)});
+    record(known, 0 | 4, proto::PeerBlobChunk{stand_in_other, 0, 1, Bytes(1, 0)});
+    record(known, 4 | 128, proto::PeerBlobHave{{stand_in}});
+    Write(root / "fuzz_blob_exchange", "known_blobs", known);
     node::NodeConfig c;
     c.institution_id = "hosp-a";
     c.peers = {{ReplicaId(1), "127.0.0.1", 26601}};

@@ -219,9 +219,18 @@ TEST_CASE("a pull waits while its blob would not fit above the disk reserve, the
   p.Run();
   CHECK_FALSE(p.b.store->Contains(*digest2));
   CHECK(p.b.replicator->stats().bytes_received == blob.size() + kBlobChunkBytes);
-  CHECK(p.b.replicator->WaitingForDisk(*digest2) == second.size() - kBlobChunkBytes);
+  // It waits for its whole size: the pull starts again from its beginning.
+  CHECK(p.b.replicator->WaitingForDisk(*digest2) == second.size());
   CHECK(std::filesystem::is_empty(p.dir / "b" / "tmp"));
   CHECK(p.b.replicator->stats().pulls_failed == 0);
+  p.b_free = [&]() -> std::optional<std::uint64_t> {
+    return kDiskReserveBytes + second.size() + kBlobChunkBytes;
+  };
+  CHECK_FALSE(p.b.replicator->WaitingForDisk(*digest2).has_value());  // fits now
+  p.b.replicator->Tick();
+  p.Run();
+  CHECK(p.b.store->Contains(*digest2));
+  CHECK(p.b.replicator->pulls_waiting_for_disk() == 0);
   // A small blob sent along with its record is not taken without room either.
   p.b_free = [&]() -> std::optional<std::uint64_t> { return kDiskReserveBytes + 1000; };
   const Bytes small = RandomBlob(2048);
@@ -1074,13 +1083,17 @@ TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave 
   auto listed = mesh.at(1).store->List();
   REQUIRE(listed.has_value());
   CHECK(listed->empty());
-  // Completed pushes count until their record commits here (Settle) or they are erased: a peer
-  // cannot leave more than the bound of blobs no record names.
+  // Completed pushes count, apart, until their record commits here (Settle) or they are erased:
+  // a peer cannot leave more than that bound of blobs no record names.
   std::vector<crypto::Digest> pushed;
-  for (std::uint64_t id = 100; id < 100 + kMaxIncomingPushesPerPeer; ++id) {
+  std::uint64_t id = 100;
+  auto push_whole = [&] {
     const Bytes blob = RandomBlob(64);
-    r.OnPush(Mesh::Id(0), proto::PeerBlobPush{id, 0, blob, true});
-    pushed.push_back(crypto::Sha256(blob));
+    r.OnPush(Mesh::Id(0), proto::PeerBlobPush{id++, 0, blob, true});
+    return crypto::Sha256(blob);
+  };
+  for (std::size_t i = 0; i < kMaxUnsettledPushesPerPeer; ++i) {
+    pushed.push_back(push_whole());
     REQUIRE(mesh.at(1).store->Contains(pushed.back()));
   }
   CHECK(r.pushes_in() == 0);
@@ -1089,13 +1102,17 @@ TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave 
   REQUIRE(mesh.wire.size() == 1);
   CHECK(std::get<proto::PeerBlobPushAck>(std::get<2>(mesh.wire.front())).refused);
   CHECK(r.pushes_in() == 0);
+  CHECK_FALSE(mesh.at(1).store->Contains(push_whole()));  // refused too
+  // Their records commit, or they are erased: room for as many more.
   r.Settle(pushed[0]);
   REQUIRE(r.Erase(pushed[1]).ok());
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{201, 0, Bytes{7}});
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{202, 0, Bytes{8}});
-  CHECK(r.pushes_in() == 2);
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{203, 0, Bytes{9}});
-  CHECK(r.pushes_in() == 2);
+  CHECK(mesh.at(1).store->Contains(push_whole()));
+  CHECK(mesh.at(1).store->Contains(push_whole()));
+  CHECK_FALSE(mesh.at(1).store->Contains(push_whole()));
+  // Pushes under way are bounded on their own: a peer at its bound of unsettled blobs is refused
+  // even its first.
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{300, 0, Bytes{7}});
+  CHECK(r.pushes_in() == 0);
 }
 
 TEST_CASE("a push that would leave the disk under its reserve is refused", "[unit][node]") {
