@@ -22,43 +22,65 @@ namespace {
 
 namespace v1 = ertr::v1;
 
-TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the node goes on",
-          "[integration][slow]") {
-  LocalNetworkOptions o;
-  o.ertrd = ERTRD;
-  o.validators = 4;
-  o.faultfs = FAULTFS;
-  LocalNetwork net(o);
-  REQUIRE(net.Create());
-  net.StartAll();
-  REQUIRE(net.WaitConnected(60));
+// Four real nodes with the storage-fault library, a patient and an integrator at each node.
+struct FaultNetwork {
+  LocalNetwork net{[] {
+    LocalNetworkOptions o;
+    o.ertrd = ERTRD;
+    o.validators = 4;
+    o.faultfs = FAULTFS;
+    return o;
+  }()};
   ledger::Pseudonym patient;
   std::vector<crypto::SigningKey> integrators;
-  auto registered = net.RegisterLoadUsers(patient, integrators);
-  INFO(registered.ToString());
-  REQUIRE(registered.ok());
+
+  FaultNetwork() {
+    REQUIRE(net.Create());
+    net.StartAll();
+    REQUIRE(net.WaitConnected(60));
+    auto registered = net.RegisterLoadUsers(patient, integrators);
+    INFO(registered.ToString());
+    REQUIRE(registered.ok());
+  }
+
+  // An UploadRecord call at node i by its integrator, of undeclared size, its start message sent:
+  // the test writes the chunks.
+  struct RawUpload {
+    std::unique_ptr<v1::Ertr::Stub> stub;
+    grpc::ClientContext ctx;
+    v1::UploadRecordResponse resp;
+    std::unique_ptr<grpc::ClientWriter<v1::UploadRecordRequest>> writer;
+  };
+  std::unique_ptr<RawUpload> StartUpload(int i) const {
+    auto up = std::make_unique<RawUpload>();
+    up->stub = v1::Ertr::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(net.api_port(i)),
+                                                     grpc::InsecureChannelCredentials()));
+    v1::UploadRecordRequest start;
+    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
+    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
+    auto signer = crypto::MakeEd25519Signer(integrators[static_cast<std::size_t>(i)].Clone());
+    const auto now_ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    auto auth = proto::SignApiRequest(*signer, net.chain_id(), "/ertr.v1.Ertr/UploadRecord", now_ms,
+                                      AsBytes(start.SerializeAsString()));
+    REQUIRE(auth.has_value());
+    for (const auto& [k, v] : proto::ApiAuthHeaders(*auth)) up->ctx.AddMetadata(k, v);
+    up->writer = up->stub->UploadRecord(&up->ctx, &up->resp);
+    REQUIRE(up->writer->Write(start));
+    return up;
+  }
+};
+
+TEST_CASE_METHOD(FaultNetwork,
+                 "a disk full in the middle of a large upload fails it cleanly, and the node goes "
+                 "on",
+                 "[integration][slow]") {
   const crypto::SigningKey& user = integrators[0];
   const auto tmp = net.Home(0) / "data" / "blobs" / "tmp";
-
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(net.api_port(0)),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Ertr::NewStub(channel);
-  v1::UploadRecordRequest start;
-  start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
-  start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
-  grpc::ClientContext ctx;
-  auto signer = crypto::MakeEd25519Signer(user.Clone());
-  const auto now_ms =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
-  auto auth = proto::SignApiRequest(*signer, net.chain_id(), "/ertr.v1.Ertr/UploadRecord", now_ms,
-                                    AsBytes(start.SerializeAsString()));
-  REQUIRE(auth.has_value());
-  for (const auto& [k, v] : proto::ApiAuthHeaders(*auth)) ctx.AddMetadata(k, v);
-  v1::UploadRecordResponse resp;
-  auto writer = stub->UploadRecord(&ctx, &resp);
-  REQUIRE(writer->Write(start));
+  auto raw = StartUpload(0);
+  auto& writer = raw->writer;
   v1::UploadRecordRequest chunk;
   chunk.set_chunk(std::string(1u << 20, 'c'));
   for (int i = 0; i < 6; ++i) REQUIRE(writer->Write(chunk));
@@ -98,23 +120,10 @@ TEST_CASE("a disk full in the middle of a large upload fails it cleanly, and the
   net.Stop();
 }
 
-TEST_CASE(
-    "a node short of disk space keeps its reserve: it refuses uploads, its pulls wait, and "
-    "they resume once space is freed",
-    "[integration][slow]") {
-  LocalNetworkOptions o;
-  o.ertrd = ERTRD;
-  o.validators = 4;
-  o.faultfs = FAULTFS;
-  LocalNetwork net(o);
-  REQUIRE(net.Create());
-  net.StartAll();
-  REQUIRE(net.WaitConnected(60));
-  ledger::Pseudonym patient;
-  std::vector<crypto::SigningKey> integrators;
-  auto registered = net.RegisterLoadUsers(patient, integrators);
-  INFO(registered.ToString());
-  REQUIRE(registered.ok());
+TEST_CASE_METHOD(FaultNetwork,
+                 "a node short of disk space keeps its reserve: it refuses uploads, its pulls "
+                 "wait, and they resume once space is freed",
+                 "[integration][slow]") {
   // Node 3's disk says 512 MiB are free: under its 1 GiB reserve.
   net.SetStorageFault(3, "low-space");
   CHECK(net.NodeMetric(3, "ertr_disk_free_bytes") == 512.0 * (1 << 20));
@@ -135,24 +144,8 @@ TEST_CASE(
   // at its first chunk, which would go into the reserve; nothing of it stays.
   net.SetStorageFault(3, "low-space 1024");
   {
-    auto stub = v1::Ertr::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(net.api_port(3)), grpc::InsecureChannelCredentials()));
-    v1::UploadRecordRequest start;
-    start.mutable_start()->set_patient_pseudonym(std::string(AsStringView(patient.span())));
-    start.mutable_start()->set_kind(v1::RECORD_KIND_RT_PLAN);
-    grpc::ClientContext ctx;
-    auto signer = crypto::MakeEd25519Signer(integrators[3].Clone());
-    const auto now_ms =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
-    auto auth = proto::SignApiRequest(*signer, net.chain_id(), "/ertr.v1.Ertr/UploadRecord", now_ms,
-                                      AsBytes(start.SerializeAsString()));
-    REQUIRE(auth.has_value());
-    for (const auto& [k, v] : proto::ApiAuthHeaders(*auth)) ctx.AddMetadata(k, v);
-    v1::UploadRecordResponse resp;
-    auto writer = stub->UploadRecord(&ctx, &resp);
-    REQUIRE(writer->Write(start));
+    auto raw = StartUpload(3);
+    auto& writer = raw->writer;
     v1::UploadRecordRequest chunk;
     chunk.set_chunk(std::string(1u << 20, 'u'));
     int sent = 0;
