@@ -518,6 +518,9 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       gated.txs.push_back(std::move(tx));
       return id;
     }
+    // Available elsewhere already: this node pulls its copy now too (announcements of blobs no
+    // record it knows names are not pulled, BlobReplicator::Hooks::is_referenced).
+    if (from) replicator_->Fetch(submit->ciphertext_digest);
   }
   batch.ready.push_back(std::move(tx));
   return id;
