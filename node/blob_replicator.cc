@@ -150,6 +150,12 @@ void BlobReplicator::Settle(const crypto::Digest& digest) {
   }
 }
 
+void BlobReplicator::Abandon(const crypto::Digest& digest) {
+  if (settle_after_pull_.count(digest)) return;
+  pulls_.erase(digest);  // its temporary file goes with its writer
+  Unwant(digest);
+}
+
 void BlobReplicator::Forget(const crypto::Digest& digest) {
   holders_.erase(digest);
   pushed_unsettled_.erase(digest);

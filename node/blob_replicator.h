@@ -181,6 +181,10 @@ class BlobReplicator {
   // bounded by the blobs in flight rather than every blob ever seen.
   void Settle(const crypto::Digest& digest);
 
+  // The record that wanted the digest is gone (it expired in the mempool): the blob is no longer
+  // pulled, unless a committed record needs it (Settle). Its holders stay known.
+  void Abandon(const crypto::Digest& digest);
+
   // Pushes (sender): starts pushing an upload's ciphertext to the f connected peers a staged
   // announcement would tell first. Its id; nullopt when no peer is connected or f is 0.
   std::optional<std::uint64_t> BeginPush();

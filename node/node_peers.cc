@@ -266,6 +266,7 @@ void Node::Tick() {
     log_->warn("event=record_dropped digest={} reason=\"its blob did not reach f+1 holders\"",
                d.ShortHex());
     DropGated(d);
+    replicator_->Abandon(d);  // pulled again if a record naming it arrives or commits
   }
   absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kGatedTimeout; });
   ResendOutbox(std::nullopt);

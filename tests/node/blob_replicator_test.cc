@@ -276,6 +276,35 @@ TEST_CASE("an announced blob is pulled only for a record that names it", "[unit]
   CHECK(p.b.store->Contains(*late));
 }
 
+TEST_CASE("a blob whose record expired unpulled is no longer pulled, unless a record commits",
+          "[unit][node]") {
+  Pair p;
+  bool named = true;
+  p.b_referenced = [&](const crypto::Digest&) { return named; };
+  std::uint64_t free = kDiskReserveBytes;  // no room: the pull waits
+  p.b_free = [&]() -> std::optional<std::uint64_t> { return free; };
+  const Bytes blob = RandomBlob(2 * kBlobChunkBytes);
+  auto digest = p.a.replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  p.Run();
+  CHECK(p.b.replicator->pulls_waiting_for_disk() == 1);
+  // Its gated record expires (the node: Tick's record_dropped): it waits no more.
+  named = false;
+  p.b.replicator->Abandon(*digest);
+  CHECK(p.b.replicator->pulls_waiting_for_disk() == 0);
+  free = kDiskReserveBytes + blob.size();
+  p.b.replicator->Tick();
+  p.Run();
+  CHECK_FALSE(p.b.store->Contains(*digest));
+  CHECK(p.b.replicator->Holders(*digest) == 1);  // a is still known to hold it
+  // A committed record naming it pulls it, and Abandon does not stop that.
+  named = true;
+  p.b.replicator->Settle(*digest);
+  p.b.replicator->Abandon(*digest);
+  p.Run();
+  CHECK(p.b.store->Contains(*digest));
+}
+
 TEST_CASE("blobs are pulled in the order they were announced, not in digest order",
           "[unit][node]") {
   Pair p;
