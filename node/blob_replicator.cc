@@ -553,13 +553,18 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
   }
 }
 
+std::optional<std::string> DiskShortfall(std::optional<std::uint64_t> free, std::uint64_t bytes,
+                                         std::string_view what) {
+  if (!free || *free >= bytes + kDiskReserveBytes) return std::nullopt;
+  return "this node's disk has " + std::to_string(*free >> 20) + " MiB free, too little for " +
+         std::string(what) + " and the " + std::to_string(kDiskReserveBytes >> 30) +
+         " GiB it keeps free";
+}
+
 std::optional<std::string> BlobReplicator::NoRoomFor(std::uint64_t bytes,
                                                      std::optional<std::uint64_t> free) const {
   if (!free) free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
-  if (!free || *free >= bytes + kDiskReserveBytes) return std::nullopt;
-  return "this node's disk has " + std::to_string(*free >> 20) + " MiB free, too little for " +
-         std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB and the " +
-         std::to_string(kDiskReserveBytes >> 30) + " GiB it keeps free";
+  return DiskShortfall(free, bytes, std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB");
 }
 
 void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t size,

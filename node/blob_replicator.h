@@ -42,6 +42,8 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ids.h"
@@ -84,6 +86,11 @@ inline constexpr std::uint64_t kPushBytes = kStagedAnnounceBytes;
 // Disk space a node keeps free for its own writes (ledger, consensus log): uploads at its API,
 // pushes from its peers and pulls stop short of it.
 inline constexpr std::uint64_t kDiskReserveBytes = 1ull << 30;
+// Why storing `bytes` more would leave less than kDiskReserveBytes of the `free` bytes on the
+// node's disk ("this node's disk has N MiB free, too little for `what` and the 1 GiB it keeps
+// free"); nullopt if they fit, or the free space is not known.
+std::optional<std::string> DiskShortfall(std::optional<std::uint64_t> free, std::uint64_t bytes,
+                                         std::string_view what);
 // Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
 // Blobs one peer pushed here complete whose record has not committed here (nor been erased) yet,
@@ -343,8 +350,8 @@ class BlobReplicator {
   std::map<crypto::Digest, Pull> pulls_;
   // Wanted digests whose pull waits for disk space: the bytes the blob needs (of wanted_ only).
   std::map<crypto::Digest, std::uint64_t> waiting_for_disk_;
-  std::optional<std::chrono::steady_clock::time_point>
-      last_disk_warning_;  // logged, at most 1/10 s
+  // The last deferral and resumption logged (at most one line per 10 s each).
+  std::optional<std::chrono::steady_clock::time_point> last_disk_warning_;
   std::optional<std::chrono::steady_clock::time_point> last_disk_resume_;
   // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
   // does not count as a holder.

@@ -40,12 +40,10 @@ std::optional<std::uint64_t> Node::FreeDiskBytes() const {
 }
 
 Status Node::UploadRoomFor(std::uint64_t bytes) const {
-  const auto free = FreeDiskBytes();
-  if (!free || *free >= bytes + kDiskReserveBytes) return Status::Ok();
+  const auto why = DiskShortfall(FreeDiskBytes(), bytes, "the upload");
+  if (!why) return Status::Ok();
   return Status::ResourceExhausted(
-      "this node's disk has " + std::to_string(*free >> 20) +
-      " MiB free, too little for the upload and the 1 GiB it keeps free: the node's operator "
-      "must free disk space (docs/operations.md, 'Disk space')");
+      *why + ": the node's operator must free disk space (docs/operations.md, 'Disk space')");
 }
 
 Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config,
