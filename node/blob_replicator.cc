@@ -216,6 +216,11 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // database read and a stat of the file tier).
   const bool stored = unsynced_set_.count(digest) > 0 ||
                       (!pulls_.count(digest) && !wanted_.count(digest) && store_.Contains(digest));
+  // Held here, durably, and its record committed: nothing to track (remembered as settled).
+  if (stored && !unsynced_set_.count(digest) && !holders_.count(digest) && hooks_.is_committed &&
+      hooks_.is_committed(digest)) {
+    return Forget(digest);
+  }
   const std::size_t own = OwnCopy(digest, stored);
   auto [it, fresh] = holders_.try_emplace(digest);
   const std::size_t before = it->second.size() + own;

@@ -132,6 +132,11 @@ class BlobReplicator {
     // needs by announcing them (a record that arrives later, or commits, pulls its blob; Fetch,
     // Settle). Unset: every announced blob is pulled.
     std::function<bool(const crypto::Digest&)> is_referenced;
+    // Whether a committed record names the digest. A blob held here whose record has committed
+    // needs no holders tracked: its announcements (every peer lists all it holds when it
+    // connects) are not kept, so that old blobs never fill the kMaxTrackedBlobs table that new
+    // records' availability needs. Unset: every announcement is tracked.
+    std::function<bool(const crypto::Digest&)> is_committed;
     // Called when a digest reaches the availability threshold.
     std::function<void(const crypto::Digest&)> on_available;
     // Runs `task` after the handlers already queued (the node: asio::post on its io thread).
@@ -220,6 +225,8 @@ class BlobReplicator {
 
   const BlobStats& stats() const { return stats_; }
   std::size_t active_pulls() const { return pulls_.size(); }
+  // Digests whose holders are tracked (at most kMaxTrackedBlobs).
+  std::size_t tracked_blobs() const { return holders_.size(); }
   // Bytes a wanted blob needs on this node's disk, beyond its reserve, if its pull waits for
   // space (hooks.free_bytes) and they still do not fit: an operator must free some.
   std::optional<std::uint64_t> WaitingForDisk(const crypto::Digest& digest) const;

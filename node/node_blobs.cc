@@ -27,11 +27,20 @@ bool Node::IsErasedBlob(const crypto::Digest& digest) const {
   return erased;
 }
 
-bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
-  if (gated_.count(digest)) return true;  // a record in the mempool waits for it
+std::optional<bool> Node::CommittedRecordNames(const crypto::Digest& digest) const {
   ledger::StateView view(*stores_.state);
   auto record = ledger::RecordByCiphertext(view, digest);
-  return !record || record->has_value();  // unreadable: pulled, as before this rule
+  if (!record) return std::nullopt;
+  return record->has_value();
+}
+
+bool Node::IsCommittedBlob(const crypto::Digest& digest) const {
+  return CommittedRecordNames(digest).value_or(false);  // unreadable: tracked, as before
+}
+
+bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
+  // A record in the mempool waits for it; unreadable state: pulled, as before this rule.
+  return gated_.count(digest) > 0 || CommittedRecordNames(digest).value_or(true);
 }
 
 void Node::DropGated(const crypto::Digest& digest) {

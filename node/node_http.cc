@@ -136,6 +136,10 @@ std::string Node::Metrics() const {
   counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
           bs.pulls_failed);
   gauge("ertr_blob_pulls_active", "Blobs being pulled from peers.", replicator_->active_pulls());
+  gauge("ertr_blob_holders_tracked",
+        "Blobs whose holders this node tracks (records not committed yet, blobs it lacks; at "
+        "most 100000).",
+        replicator_->tracked_blobs());
   gauge("ertr_blob_pulls_waiting_for_disk",
         "Blobs this node wants but does not pull: storing them would leave less than the 1 GiB "
         "it keeps free.",

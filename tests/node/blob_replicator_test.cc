@@ -70,6 +70,8 @@ struct Pair {
   std::function<std::optional<std::uint64_t>()> b_free;
   // Whether b knows a record naming a digest (hooks.is_referenced); unset: every digest.
   std::function<bool(const crypto::Digest&)> b_referenced;
+  // Whether a record committed at b names a digest (hooks.is_committed); unset: none.
+  std::function<bool(const crypto::Digest&)> b_committed;
 
   explicit Pair(bool grouped_syncs = false, bool background_syncs = false)
       : grouped(grouped_syncs), background(background_syncs) {
@@ -101,6 +103,9 @@ struct Pair {
       };
       hooks.is_referenced = [this](const crypto::Digest& d) {
         return !b_referenced || b_referenced(d);
+      };
+      hooks.is_committed = [this](const crypto::Digest& d) {
+        return b_committed && b_committed(d);
       };
     }
     if (background) {
@@ -303,6 +308,38 @@ TEST_CASE("a blob whose record expired unpulled is no longer pulled, unless a re
   p.b.replicator->Abandon(*digest);
   p.Run();
   CHECK(p.b.store->Contains(*digest));
+}
+
+TEST_CASE("blobs held here whose records committed are not tracked when peers list them",
+          "[unit][node]") {
+  // Every peer announces all it holds when it connects: a node of a network with more blobs than
+  // kMaxTrackedBlobs must not fill its table with old ones, or new records never become available.
+  Pair p;
+  std::set<crypto::Digest> committed;
+  p.b_committed = [&](const crypto::Digest& d) { return committed.count(d) > 0; };
+  std::vector<crypto::Digest> old;
+  for (int i = 0; i < 5; ++i) {
+    auto d = p.a.replicator->StoreLocal(RandomBlob(100 + i));
+    REQUIRE(d.has_value());
+    old.push_back(*d);
+  }
+  p.Run();  // b pulls them all, and tracks them until their records commit
+  for (const auto& d : old) REQUIRE(p.b.store->Contains(d));
+  CHECK(p.b.replicator->tracked_blobs() == 5);
+  // b restarts (a new replicator: nothing settled is remembered) after they committed.
+  committed.insert(old.begin(), old.end());
+  p.Make(p.b, 1, "b");
+  p.b.replicator->OnPeerConnected(ReplicaId(0));
+  p.a.replicator->OnPeerConnected(ReplicaId(1));  // a lists what it holds
+  p.Run();
+  CHECK(p.b.replicator->tracked_blobs() == 0);
+  // A blob whose record has not committed is tracked as before: its availability matters.
+  auto fresh = p.a.replicator->StoreLocal(RandomBlob(77));
+  REQUIRE(fresh.has_value());
+  p.Run();
+  CHECK(p.b.store->Contains(*fresh));
+  CHECK(p.b.replicator->tracked_blobs() == 1);
+  CHECK(p.b.replicator->IsAvailable(*fresh));
 }
 
 TEST_CASE("blobs are pulled in the order they were announced, not in digest order",
