@@ -19,7 +19,9 @@ BlobReplicator::BlobReplicator(storage::BlobStore& store, std::size_t needed, Ho
       needed_(needed),
       hooks_(std::move(hooks)),
       log_(std::move(logger)),
-      next_push_(crypto::RandomU64()) {}
+      next_push_(crypto::RandomU64()) {
+  last_sweep_ = last_probe_reset_ = Now();
+}
 
 Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
   ERTR_ASSIGN_OR_RETURN(auto digest, storage::PutBlob(store_, ciphertext));
@@ -80,7 +82,7 @@ void BlobReplicator::EndStaging(const crypto::Digest& digest, const char* why) {
 
 std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
   auto it = holders_.find(digest);
-  std::size_t n = it == holders_.end() ? 0 : it->second.size();
+  std::size_t n = it == holders_.end() ? 0 : it->second.peers.size();
   return n + OwnCopy(digest, store_.Contains(digest));
 }
 
@@ -91,9 +93,10 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
   for (auto it = serving_.begin(); it != serving_.end();) {
     it = it->first.second == digest ? serving_.erase(it) : std::next(it);
   }
-  holders_.erase(digest);
+  Untrack(digest);
   Unwant(digest);
   settle_after_pull_.erase(digest);
+  probed_.erase(digest);
   staged_.erase(digest);
   pushed_unsettled_.erase(digest);
   const bool had = store_.Contains(digest);
@@ -117,7 +120,7 @@ bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId
 
 bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
   if (pulls_.count(digest)) return true;
-  if (!PickHolder(digest, std::nullopt)) return false;
+  if (!PickHolder(digest)) return false;
   Want(digest);
   StartPulls();
   return true;
@@ -132,8 +135,9 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
     return false;
   }
   settled_.erase(digest);
-  holders_[digest].insert(connected_.begin(), connected_.end());
-  settle_after_pull_.insert(digest);  // forgotten again once the good copy is here
+  probed_.erase(digest);
+  // Asked of every connected peer in turn (PickHolder); forgotten again once the good copy is here.
+  settle_after_pull_.insert(digest);
   return FetchAbsent(digest);
 }
 
@@ -141,8 +145,9 @@ void BlobReplicator::Settle(const crypto::Digest& digest) {
   const bool stored = store_.Contains(digest);  // one look-up: asked for every committed record
   if (stored && !pulls_.count(digest)) return Forget(digest);
   // Not here yet: keep its holders (and learn new ones) until the pull completes. Wanted even with
-  // no holder connected: a committed record's blob is on f+1 nodes, and the pull starts when one
-  // announces it (as every peer does with all its blobs when it connects).
+  // no tracked holder: a committed record's blob is on f+1 nodes, so connected peers are asked in
+  // turn (PickHolder), and the pull starts when one announces it (as every peer does with all its
+  // blobs when it connects).
   settle_after_pull_.insert(digest);
   if (!stored && !pulls_.count(digest)) {
     Want(digest);
@@ -157,10 +162,11 @@ void BlobReplicator::Abandon(const crypto::Digest& digest) {
 }
 
 void BlobReplicator::Forget(const crypto::Digest& digest) {
-  holders_.erase(digest);
+  Untrack(digest);
   pushed_unsettled_.erase(digest);
   Unwant(digest);
   settle_after_pull_.erase(digest);
+  probed_.erase(digest);
   if (!settled_.insert(digest).second) return;
   settled_order_.push_back(digest);
   if (settled_order_.size() > kMaxSettledRemembered) {
@@ -206,9 +212,30 @@ void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
   StartPulls();
 }
 
+void BlobReplicator::Untrack(const crypto::Digest& digest) {
+  const auto it = holders_.find(digest);
+  if (it == holders_.end()) return;
+  for (ReplicaId p : it->second.peers) {
+    if (--tracked_per_peer_[p] == 0) tracked_per_peer_.erase(p);
+  }
+  holders_.erase(it);
+}
+
+void BlobReplicator::UntrackHolder(const crypto::Digest& digest, ReplicaId peer) {
+  const auto it = holders_.find(digest);
+  if (it == holders_.end() || it->second.peers.erase(peer) == 0) return;
+  if (--tracked_per_peer_[peer] == 0) tracked_per_peer_.erase(peer);
+}
+
 void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
-  // Bounded: a peer announcing endless made-up digests cannot grow this without limit.
-  if (holders_.size() >= kMaxTrackedBlobs && !holders_.count(digest)) return;
+  // Bounded, and by a share per peer: a peer announcing endless made-up digests cannot grow this
+  // without limit, nor fill it for the others.
+  auto tracked = holders_.find(digest);
+  if (tracked == holders_.end() && holders_.size() >= kMaxTrackedBlobs) return;
+  if ((tracked == holders_.end() || !tracked->second.peers.count(peer)) &&
+      tracked_from(peer) >= kMaxTrackedPerPeer) {
+    return;
+  }
   if (settled_.count(digest)) return;
   // Our own copy counts once synced, and is not wanted while it is here at all. Announcements come
   // from every holder, mostly of blobs this node is pulling or about to: what the replicator
@@ -217,14 +244,15 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   const bool stored = unsynced_set_.count(digest) > 0 ||
                       (!pulls_.count(digest) && !wanted_.count(digest) && store_.Contains(digest));
   // Held here, durably, and its record committed: nothing to track (remembered as settled).
-  if (stored && !unsynced_set_.count(digest) && !holders_.count(digest) && hooks_.is_committed &&
+  if (stored && !unsynced_set_.count(digest) && tracked == holders_.end() && hooks_.is_committed &&
       hooks_.is_committed(digest)) {
     return Forget(digest);
   }
   const std::size_t own = OwnCopy(digest, stored);
-  auto [it, fresh] = holders_.try_emplace(digest);
-  const std::size_t before = it->second.size() + own;
-  it->second.insert(peer);
+  if (tracked == holders_.end()) tracked = holders_.emplace(digest, Tracked{{}, Now()}).first;
+  std::set<ReplicaId>& peers = tracked->second.peers;
+  const std::size_t before = peers.size() + own;
+  if (peers.insert(peer).second) ++tracked_per_peer_[peer];
   // Asked again at every announcement of a blob not wanted yet: its record may have arrived
   // since (while no holder was connected to pull it from).
   if (!stored && !wanted_.count(digest) &&
@@ -234,13 +262,34 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // A pull from a named source that is not a holder and has sent nothing yet: the source may not
   // hold the blob at all (a record can name any institution), so the announced holder takes over.
   if (auto pull = pulls_.find(digest); pull != pulls_.end() && pull->second.from != peer &&
-                                       !it->second.count(pull->second.from) &&
+                                       !peers.count(pull->second.from) &&
                                        pull->second.writer->bytes_written() == 0) {
     pulls_.erase(pull);
     sources_.erase(digest);
     Want(digest);
   }
-  if (before < needed_ && it->second.size() + own >= needed_) hooks_.on_available(digest);
+  if (before < needed_ && peers.size() + own >= needed_) hooks_.on_available(digest);
+}
+
+void BlobReplicator::SweepTracked() {
+  const auto now = Now();
+  std::vector<crypto::Digest> idle;
+  for (auto& [digest, tracked] : holders_) {
+    if (now - tracked.since < kTrackedIdle) continue;
+    const bool needed = wanted_.count(digest) || pulls_.count(digest) || staged_.count(digest) ||
+                        unsynced_set_.count(digest) ||
+                        (!hooks_.is_referenced || hooks_.is_referenced(digest));
+    if (needed) {
+      tracked.since = now;  // looked at again in kTrackedIdle
+    } else {
+      idle.push_back(digest);
+    }
+  }
+  for (const auto& d : idle) Untrack(d);
+  if (!idle.empty()) {
+    log_->info("event=blob_holders_forgotten digests={} reason=\"no record here names them\"",
+               idle.size());
+  }
 }
 
 void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
@@ -274,7 +323,8 @@ void BlobReplicator::StartPulls() {
     if (pulls_.count(digest)) continue;
     // The holder first: blobs of committed records are wanted before any holder is known, and
     // the store's look-ups are not free.
-    auto from = PickHolder(digest, std::nullopt);
+    bool probe = false;
+    auto from = PickHolder(digest, &probe);
     if (!from) continue;
     if (store_.Contains(digest) || hooks_.is_erased(digest)) {
       Unwant(digest);
@@ -302,6 +352,7 @@ void BlobReplicator::StartPulls() {
     }
     Pull& pull = pulls_[digest];
     pull.from = *from;
+    pull.probe = probe;
     pull.writer = std::move(*writer);
     pull.last_progress = Now();
     RequestMore(digest, pull);
@@ -351,17 +402,33 @@ std::uint64_t BlobReplicator::ChunksInFlight() const {
 }
 
 std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest,
-                                                    std::optional<ReplicaId> not_from) const {
+                                                    bool* probe) const {
+  if (probe) *probe = false;
   if (auto it = holders_.find(digest); it != holders_.end()) {
-    for (ReplicaId p : it->second) {
-      if (connected_.count(p) && p != not_from) return p;
+    for (ReplicaId p : it->second.peers) {
+      if (connected_.count(p)) return p;
     }
   }
-  if (auto it = sources_.find(digest);
-      it != sources_.end() && connected_.count(it->second) && it->second != not_from) {
+  if (auto it = sources_.find(digest); it != sources_.end() && connected_.count(it->second)) {
     return it->second;
   }
-  return std::nullopt;
+  if (connected_.empty() || !settle_after_pull_.count(digest)) return std::nullopt;
+  const auto asked = probed_.find(digest);
+  auto p = std::next(connected_.begin(),
+                     static_cast<std::ptrdiff_t>(digest.data()[0] % connected_.size()));
+  for (std::size_t i = 0; i < connected_.size(); ++i) {
+    if (asked == probed_.end() || !asked->second.count(*p)) {
+      if (probe) *probe = true;
+      return *p;
+    }
+    if (++p == connected_.end()) p = connected_.begin();
+  }
+  return std::nullopt;  // every connected peer was asked in vain: again after kProbeRetry
+}
+
+std::size_t BlobReplicator::probing_pulls() const {
+  return static_cast<std::size_t>(
+      std::count_if(pulls_.begin(), pulls_.end(), [](const auto& p) { return p.second.probe; }));
 }
 
 void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) {
@@ -544,18 +611,24 @@ void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const St
 }
 
 void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why) {
-  ++stats_.pulls_failed;
-  log_->warn("event=blob_pull_failed digest={} reason=\"{}\"", digest.ShortHex(), why);
   auto it = pulls_.find(digest);
-  if (it != pulls_.end()) {
-    // Forget the holder (or named source) that failed us; the next pull starts afresh from
-    // another.
-    holders_[digest].erase(it->second.from);
-    if (auto s = sources_.find(digest); s != sources_.end() && s->second == it->second.from) {
-      sources_.erase(s);
-    }
-    pulls_.erase(it);
+  if (it == pulls_.end()) return;
+  const ReplicaId from = it->second.from;
+  if (it->second.probe && it->second.writer->bytes_written() == 0) {
+    // A peer asked without having announced the blob sent none of it: most likely it does not
+    // hold it (a committed record's blob is on f+1 nodes, not necessarily all). Not a failure.
+    log_->debug("event=blob_probe_missed digest={} peer={}", digest.ShortHex(), from.value());
+  } else {
+    ++stats_.pulls_failed;
+    log_->warn("event=blob_pull_failed digest={} peer={} reason=\"{}\"", digest.ShortHex(),
+               from.value(), why);
   }
+  // Forget the holder (or named source, or peer asked) that failed us; the next pull starts
+  // afresh from another.
+  UntrackHolder(digest, from);
+  if (auto s = sources_.find(digest); s != sources_.end() && s->second == from) sources_.erase(s);
+  if (settle_after_pull_.count(digest)) probed_[digest].insert(from);
+  pulls_.erase(it);
 }
 
 std::optional<std::string> DiskShortfall(std::optional<std::uint64_t> free, std::uint64_t bytes,
@@ -846,6 +919,14 @@ void BlobReplicator::Tick() {
     }
   }
   for (const auto& [digest, why] : ending) EndStaging(digest, why);
+  if (now - last_sweep_ >= std::chrono::minutes(1)) {
+    last_sweep_ = now;
+    SweepTracked();
+  }
+  if (now - last_probe_reset_ >= kProbeRetry) {
+    last_probe_reset_ = now;
+    probed_.clear();
+  }
   StartPulls();
 }
 

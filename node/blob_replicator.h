@@ -75,6 +75,19 @@ inline constexpr std::uint64_t kMaxPullChunksInFlight =
 // dropped (one the peer gave up, usually).
 inline constexpr std::size_t kMaxServingSessionsPerPeer = kMaxConcurrentPulls;
 inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
+// Digests one peer may be a tracked holder of: a faulty peer announcing made-up digests fills its
+// share, never the whole table that new records' availability needs. An honest peer's tracked
+// blobs are those in flight (a few thousand at most under load), or, at a node catching up, those
+// committed while it was away; a committed record's blob with no tracked holder is asked of the
+// connected peers in turn (kProbeRetry).
+inline constexpr std::size_t kMaxTrackedPerPeer = kMaxTrackedBlobs / 4;
+// A tracked digest that nothing on this node needs (no record waiting for it, no pull, no staging)
+// is forgotten after this long: the holders of blobs whose record was rejected or never sent, or
+// of made-up digests, do not stay tracked for ever. (Longer than a record waits for its blob.)
+inline constexpr auto kTrackedIdle = std::chrono::minutes(15);
+// A committed record's blob with no tracked holder connected is asked of each connected peer in
+// turn; peers that did not send it are asked again after this long.
+inline constexpr auto kProbeRetry = std::chrono::minutes(5);
 inline constexpr std::size_t kMaxSettledRemembered = 65'536;
 inline constexpr std::uint64_t kMaxReplicatedBlobBytes = 4ull << 30;
 // Blobs from this size are announced in stages (above).
@@ -182,15 +195,17 @@ class BlobReplicator {
   Status Erase(const crypto::Digest& digest);
   // Pulls the blob from a known holder if this node lacks it. While no holder is known, `source`
   // is asked: a node the blob's record names as a holder (its uploader), which may not have
-  // announced it yet. False if neither is known.
+  // announced it yet. A committed record's blob (Settle) is asked of the connected peers in turn.
+  // False if no peer can be asked.
   bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt);
   // This node's copy failed its check (a disk returned wrong data): deletes it and pulls it again
   // from every connected peer in turn (a committed record's blob is on f+1 nodes at least).
   // False if no peer is connected.
   bool Repair(const crypto::Digest& digest);
   // The digest's record has committed: its availability no longer matters, so its holders are
-  // forgotten once this node holds the blob (pulling it first if needed). Keeps the tracking
-  // bounded by the blobs in flight rather than every blob ever seen.
+  // forgotten once this node holds the blob (pulling it first if needed: from a tracked holder,
+  // else from each connected peer in turn, since a committed record's blob is on f+1 nodes).
+  // Keeps the tracking bounded by the blobs in flight rather than every blob ever seen.
   void Settle(const crypto::Digest& digest);
 
   // The record that wanted the digest is gone (it expired in the mempool): the blob is no longer
@@ -225,8 +240,16 @@ class BlobReplicator {
 
   const BlobStats& stats() const { return stats_; }
   std::size_t active_pulls() const { return pulls_.size(); }
-  // Digests whose holders are tracked (at most kMaxTrackedBlobs).
+  // Digests whose holders are tracked (at most kMaxTrackedBlobs), and how many of them one peer
+  // is a tracked holder of (at most kMaxTrackedPerPeer).
   std::size_t tracked_blobs() const { return holders_.size(); }
+  std::size_t tracked_from(ReplicaId peer) const {
+    const auto it = tracked_per_peer_.find(peer);
+    return it == tracked_per_peer_.end() ? 0 : it->second;
+  }
+  // Committed records' blobs whose pull goes to peers not known to hold them (no tracked holder
+  // connected), right now.
+  std::size_t probing_pulls() const;
   // Bytes a wanted blob needs on this node's disk, beyond its reserve, if its pull waits for
   // space (hooks.free_bytes) and they still do not fit: an operator must free some.
   std::optional<std::uint64_t> WaitingForDisk(const crypto::Digest& digest) const;
@@ -240,6 +263,7 @@ class BlobReplicator {
  private:
   struct Pull {
     ReplicaId from;
+    bool probe = false;  // `from` is asked without having announced the blob (PickHolder)
     std::unique_ptr<storage::BlobWriter> writer;
     std::uint64_t total = 0;      // 0 until the first chunk tells the size
     std::uint64_t requested = 0;  // offset of the next chunk to request
@@ -279,6 +303,11 @@ class BlobReplicator {
     return stored && !unsynced_set_.count(digest) ? 1 : 0;
   }
   void AddHolder(const crypto::Digest& digest, ReplicaId peer);
+  // Stops tracking the digest's holders (or one of them), giving back their shares.
+  void Untrack(const crypto::Digest& digest);
+  void UntrackHolder(const crypto::Digest& digest, ReplicaId peer);
+  // Forgets tracked digests idle for kTrackedIdle that nothing here needs (Tick, once a minute).
+  void SweepTracked();
   void Want(const crypto::Digest& digest);
   void Unwant(const crypto::Digest& digest);
   void StartPulls();
@@ -289,10 +318,10 @@ class BlobReplicator {
   void MakeRoomToServe(ReplicaId peer);
   // Requests chunks until the window is full (one chunk while the size is unknown).
   void RequestMore(const crypto::Digest& digest, Pull& pull);
-  // Another holder than `not_from`, if one is connected; else the digest's named source, if
-  // connected and not `not_from`.
-  std::optional<ReplicaId> PickHolder(const crypto::Digest& digest,
-                                      std::optional<ReplicaId> not_from) const;
+  // A connected tracked holder of the digest; else its named source, if connected. Else, for a
+  // committed record's blob (settle_after_pull_), a connected peer not asked for it in vain yet
+  // (`probe` set): starting at a peer that the digest picks, so that probes spread over peers.
+  std::optional<ReplicaId> PickHolder(const crypto::Digest& digest, bool* probe = nullptr) const;
   void FailPull(const crypto::Digest& digest, const std::string& why);
   // Why storing `bytes` more would leave less than kDiskReserveBytes free on this node's disk;
   // nullopt if they fit (or the free space is not known). `free` is the hook's answer, asked for
@@ -339,7 +368,17 @@ class BlobReplicator {
   Hooks hooks_;
   std::shared_ptr<spdlog::logger> log_;
   std::set<ReplicaId> connected_;
-  std::map<crypto::Digest, std::set<ReplicaId>> holders_;  // peers announcing the digest
+  struct Tracked {
+    std::set<ReplicaId> peers;                    // announcing the digest
+    std::chrono::steady_clock::time_point since;  // tracked, or last found needed (SweepTracked)
+  };
+  std::map<crypto::Digest, Tracked> holders_;
+  std::map<ReplicaId, std::size_t> tracked_per_peer_;  // entries of holders_ naming the peer
+  std::chrono::steady_clock::time_point last_sweep_{};
+  // Committed records' blobs pulled from peers not known to hold them (PickHolder): the peers
+  // asked in vain, each asked again once kProbeRetry has passed since the set was last cleared.
+  std::map<crypto::Digest, std::set<ReplicaId>> probed_;
+  std::chrono::steady_clock::time_point last_probe_reset_{};
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked
   // while no announced holder is connected. Never counted as holders.
   std::map<crypto::Digest, ReplicaId> sources_;

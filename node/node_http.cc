@@ -133,12 +133,17 @@ std::string Node::Metrics() const {
   gauge("ertr_blob_pushes_in", "Pushes of uploads this node is receiving.",
         replicator_->pushes_in());
   counter("ertr_blobs_erased_total", "Blobs deleted on erasure.", bs.blobs_erased);
-  counter("ertr_blob_pulls_failed_total", "Blob pulls that failed (bad chunk or digest).",
+  counter("ertr_blob_pulls_failed_total",
+          "Blob pulls that failed (bad chunk or digest, or a holder that stalled).",
           bs.pulls_failed);
   gauge("ertr_blob_pulls_active", "Blobs being pulled from peers.", replicator_->active_pulls());
+  gauge("ertr_blob_pulls_probing",
+        "Of those, committed records' blobs asked of a peer that has not announced them (no "
+        "tracked holder is connected).",
+        replicator_->probing_pulls());
   gauge("ertr_blob_holders_tracked",
         "Blobs whose holders this node tracks (records not committed yet, blobs it lacks; at "
-        "most 100000).",
+        "most 100000, at most 25000 per peer).",
         replicator_->tracked_blobs());
   gauge("ertr_blob_pulls_waiting_for_disk",
         "Blobs this node wants but does not pull: storing them would leave less than the 1 GiB "

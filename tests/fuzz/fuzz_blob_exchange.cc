@@ -3,15 +3,17 @@
 // uploads with their acknowledgements (ADR 0032), with ticks of the clock and disconnections in
 // between, and this node's own pushes of an upload to its first holder. Whatever the sequence,
 // nothing crashes, incoming pushes stay within their bound, every `done` of this node's pushes
-// runs exactly once, every blob the store ends up with matches its digest, and blobs no record
-// names are stored only by pushes.
+// runs exactly once, every blob the store ends up with matches its digest, blobs no record names
+// are stored only by pushes, and the table of tracked holders and each peer's share of it stay
+// within their bounds.
 //
 // Input: records of [control byte][u16 big-endian length][bytes]. The control byte's two low bits
 // pick the sender (peer 1-3); bit 2 advances the clock by 3 s and ticks; bit 3 disconnects the
 // sender after the message, and reconnects it. Bit 4: the bytes are instead the next data of this
 // node's push (begun if none is open), with `last` if bit 5 is set. Bit 6: a push_ack among the
 // messages is about this node's open push (its id is random, so the fuzzer could not name it).
-// Bit 7: the record of a blob_have's first digest commits (Settle), if one names it. Digests whose
+// Bit 7: the record of a blob_have's first digest commits (Settle), if one names it; with bit 2,
+// the clock advances 5 minutes instead (tracked digests idle that long are swept). Digests whose
 // first byte is odd are named by no record; each tick moves the disk's free space through
 // unknown, 2 MiB above the reserve, and at the reserve. Two known blobs, one named by a record and
 // one not, stand in for what a fuzzer cannot make (content matching an announced digest): a
@@ -114,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (auto* a = std::get_if<proto::PeerBlobPushAck>(&*m)) r.OnPushAck(from, *a);
     }
     if (control & 4u) {
-      now += std::chrono::seconds(3);
+      // With bit 7: long enough for idle tracked digests to be swept and probes to be retried.
+      now += (control & 128u) ? std::chrono::seconds(300) : std::chrono::seconds(3);
       ++ticks;
       r.Tick();
     }
@@ -123,6 +126,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       r.OnPeerConnected(from);
     }
     if (r.pushes_in() > 3 * node::kMaxIncomingPushesPerPeer) std::abort();
+    // The holder table and every peer's share of it stay bounded; a share counts entries.
+    if (r.tracked_blobs() > node::kMaxTrackedBlobs) std::abort();
+    for (std::uint32_t p = 1; p <= 3; ++p) {
+      const std::size_t n = r.tracked_from(ReplicaId(p));
+      if (n > node::kMaxTrackedPerPeer || n > r.tracked_blobs()) std::abort();
+    }
+    if (r.probing_pulls() > r.active_pulls()) std::abort();
   }
   // Every `done` runs once: when its receivers wrote the data, left, or the node stops.
   if (done > waiting) std::abort();

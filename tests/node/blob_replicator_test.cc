@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,8 @@ struct Side {
   std::unique_ptr<BlobReplicator> replicator;
   std::set<crypto::Digest> erased;
   std::vector<crypto::Digest> available;
+  // Whether a record this side knows names a digest (hooks.is_referenced, in a Mesh); unset: all.
+  std::function<bool(const crypto::Digest&)> referenced;
 };
 
 struct Pair {
@@ -750,6 +753,9 @@ struct Mesh {
         }
       };
       hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
+      hooks.is_referenced = [&s](const crypto::Digest& d) {
+        return !s.referenced || s.referenced(d);
+      };
       hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
       hooks.now = [this] { return now; };
       s.replicator = std::make_unique<BlobReplicator>(
@@ -798,6 +804,100 @@ struct Mesh {
     return out;
   }
 };
+
+TEST_CASE("a peer announcing made-up digests fills its share of the table, and they are forgotten",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  std::set<crypto::Digest> named;  // records node 0 knows
+  mesh.at(0).referenced = [&](const crypto::Digest& d) { return named.count(d) > 0; };
+  // Node 3 announces as many digests as the whole table holds.
+  std::vector<crypto::Digest> made_up(kMaxTrackedBlobs);
+  for (std::size_t i = 0; i < made_up.size(); ++i) {
+    std::memcpy(made_up[i].data(), &i, sizeof i);
+    made_up[i].data()[31] = 0xee;
+  }
+  mesh.at(0).replicator->OnHave(Mesh::Id(3), proto::PeerBlobHave{made_up});
+  CHECK(mesh.at(0).replicator->tracked_blobs() == kMaxTrackedPerPeer);
+  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == kMaxTrackedPerPeer);
+  CHECK(mesh.at(0).replicator->active_pulls() == 0);  // no record names them
+  // A new record's blob from an honest peer is still tracked, pulled and available.
+  const Bytes blob = RandomBlob(300);
+  const crypto::Digest digest = crypto::Sha256(blob);
+  named.insert(digest);
+  REQUIRE(mesh.at(1).replicator->StoreLocal(blob).has_value());
+  mesh.Run();
+  CHECK(mesh.at(0).store->Contains(digest));
+  CHECK(mesh.at(0).replicator->IsAvailable(digest));
+  // Node 3 at its share cannot add itself to the honest entry either.
+  mesh.at(0).replicator->OnHave(Mesh::Id(3), proto::PeerBlobHave{{digest}});
+  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == kMaxTrackedPerPeer);
+  const std::size_t holders = mesh.at(0).replicator->Holders(digest);
+  // Nothing here needs the made-up digests: they are forgotten once idle for kTrackedIdle; the
+  // named record's are kept.
+  mesh.now += kTrackedIdle - std::chrono::minutes(1);
+  mesh.at(0).replicator->Tick();
+  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == kMaxTrackedPerPeer);
+  mesh.now += std::chrono::minutes(2);
+  mesh.at(0).replicator->Tick();
+  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == 0);
+  CHECK(mesh.at(0).replicator->tracked_blobs() == 1);
+  CHECK(mesh.at(0).replicator->Holders(digest) == holders);
+  // Once no record names it either (it was rejected, say), it goes too.
+  named.clear();
+  mesh.now += kTrackedIdle;
+  mesh.at(0).replicator->Tick();
+  CHECK(mesh.at(0).replicator->tracked_blobs() == 0);
+}
+
+TEST_CASE("a committed record's blob with no tracked holder is asked of each peer in turn",
+          "[unit][node]") {
+  // A node catching up in a network with more blobs than it can track (or whose peers'
+  // announcements it missed) still gets every committed record's blob.
+  Mesh mesh(4, 2);
+  BlobReplicator& r = *mesh.at(0).replicator;
+  const Bytes blob = RandomBlob(2 * kBlobChunkBytes + 9);
+  const crypto::Digest digest = crypto::Sha256(blob);
+  // Held by one peer only, which never announced it to node 0.
+  const int holder = 1 + (digest.data()[0] + 2) % 3;  // the last of the three peers asked
+  REQUIRE(storage::PutBlob(*mesh.at(holder).store, blob).has_value());
+  r.Settle(digest);
+  CHECK(r.probing_pulls() == 1);
+  std::set<int> asked;
+  for (int round = 0; round < 3 && !mesh.at(0).store->Contains(digest); ++round) {
+    mesh.Run([&](int from, int to, const proto::PeerMessage& m) {
+      if (from == 0 && std::holds_alternative<proto::PeerBlobRequest>(m)) asked.insert(to);
+    });
+    mesh.now += std::chrono::seconds(10);  // a peer that sent nothing stalls
+    r.Tick();
+  }
+  CHECK(mesh.at(0).store->Contains(digest));
+  CHECK(asked == std::set<int>{1, 2, 3});
+  CHECK(r.stats().pulls_failed == 0);  // peers lacking it are not failures
+  CHECK(r.probing_pulls() == 0);
+  CHECK(r.tracked_blobs() == 0);
+
+  SECTION("when no peer has it, they are asked again after kProbeRetry") {
+    const Bytes lost = RandomBlob(100);
+    const crypto::Digest lost_digest = crypto::Sha256(lost);
+    r.Settle(lost_digest);
+    for (int round = 0; round < 3; ++round) {
+      mesh.Run();
+      mesh.now += std::chrono::seconds(10);
+      r.Tick();
+    }
+    CHECK(r.active_pulls() == 0);  // every peer was asked in vain
+    mesh.Run();
+    REQUIRE(storage::PutBlob(*mesh.at(2).store, lost).has_value());  // restored there
+    mesh.now += kProbeRetry;
+    r.Tick();
+    for (int round = 0; round < 3 && !mesh.at(0).store->Contains(lost_digest); ++round) {
+      mesh.Run();
+      mesh.now += std::chrono::seconds(10);
+      r.Tick();
+    }
+    CHECK(mesh.at(0).store->Contains(lost_digest));
+  }
+}
 
 TEST_CASE("a pull keeps a window of chunk requests ahead of the chunk it writes", "[unit][node]") {
   Mesh p(2, 2);
