@@ -316,7 +316,6 @@ void BlobReplicator::Unwant(const crypto::Digest& digest) {
 }
 
 void BlobReplicator::StartPulls() {
-  std::optional<std::optional<std::uint64_t>> free;  // asked once, if a pull waits for disk space
   for (auto w = wanted_order_.begin(); w != wanted_order_.end();) {
     if (pulls_.size() >= kMaxConcurrentPulls) return;
     const crypto::Digest digest = (w++)->second;
@@ -329,20 +328,6 @@ void BlobReplicator::StartPulls() {
     if (store_.Contains(digest) || hooks_.is_erased(digest)) {
       Unwant(digest);
       continue;
-    }
-    if (auto waits = waiting_for_disk_.find(digest); waits != waiting_for_disk_.end()) {
-      if (!free) free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
-      if (NoRoomFor(waits->second, *free)) continue;
-      if (*free) **free -= waits->second;  // the next one resumes only if it fits besides
-      // One line for the first of a group that resumes together (the rest within 10 s).
-      if (!last_disk_resume_ || Now() - *last_disk_resume_ >= std::chrono::seconds(10)) {
-        last_disk_resume_ = Now();
-        log_->info(
-            "event=blob_pull_resumed digest={} bytes={} still_waiting={} reason=\"disk space "
-            "freed\"",
-            digest.ShortHex(), waits->second, waiting_for_disk_.size() - 1);
-      }
-      waiting_for_disk_.erase(waits);
     }
     auto writer = store_.Create(digest);
     if (!writer) {
@@ -648,7 +633,10 @@ std::optional<std::string> BlobReplicator::NoRoomFor(std::uint64_t bytes,
 void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t size,
                                   const std::string& why) {
   pulls_.erase(digest);  // its temporary file goes with its writer; the holder is not blamed
-  if (!wanted_.count(digest)) return;
+  const auto wanted = wanted_.find(digest);
+  if (wanted == wanted_.end()) return;
+  // Out of the order StartPulls walks (on every message), back in it once the blob fits (Tick).
+  wanted_order_.erase(wanted->second);
   waiting_for_disk_.insert_or_assign(digest, size);
   ++stats_.pulls_deferred_for_disk;
   // One line per 10 s at most: on a full disk every blob of every record would log one.
@@ -659,6 +647,31 @@ void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t si
       "event=blob_pull_deferred digest={} bytes={} waiting={} reason=\"{}; blobs wait until "
       "space is freed (docs/operations.md, 'Disk space')\"",
       digest.ShortHex(), size, waiting_for_disk_.size(), why);
+}
+
+void BlobReplicator::ResumeWaitingForDisk() {
+  if (waiting_for_disk_.empty()) return;
+  std::optional<std::uint64_t> free = hooks_.free_bytes ? hooks_.free_bytes() : std::nullopt;
+  // Oldest wanted first, as StartPulls goes.
+  std::map<std::uint64_t, std::pair<crypto::Digest, std::uint64_t>> waiting;
+  for (const auto& [digest, size] : waiting_for_disk_) {
+    waiting.emplace(wanted_.at(digest), std::make_pair(digest, size));
+  }
+  for (const auto& [order, blob] : waiting) {
+    const auto& [digest, size] = blob;
+    if (NoRoomFor(size, free)) continue;
+    if (free) *free -= size;  // the next one resumes only if it fits besides
+    waiting_for_disk_.erase(digest);
+    wanted_order_.emplace(order, digest);
+    // One line for the first of a group that resumes together (the rest within 10 s).
+    if (!last_disk_resume_ || Now() - *last_disk_resume_ >= std::chrono::seconds(10)) {
+      last_disk_resume_ = Now();
+      log_->info(
+          "event=blob_pull_resumed digest={} bytes={} still_waiting={} reason=\"disk space "
+          "freed\"",
+          digest.ShortHex(), size, waiting_for_disk_.size());
+    }
+  }
 }
 
 std::optional<std::uint64_t> BlobReplicator::WaitingForDisk(const crypto::Digest& digest) const {
@@ -927,6 +940,7 @@ void BlobReplicator::Tick() {
     last_probe_reset_ = now;
     probed_.clear();
   }
+  ResumeWaitingForDisk();
   StartPulls();
 }
 

@@ -329,8 +329,12 @@ class BlobReplicator {
   std::optional<std::string> NoRoomFor(std::uint64_t bytes,
                                        std::optional<std::uint64_t> free = std::nullopt) const;
   // Stops the pull of a blob whose rest does not fit: it stays wanted, its holders are kept, and
-  // StartPulls takes it up again, from its beginning, once its `size` bytes fit.
+  // it is taken up again, from its beginning, once its `size` bytes fit (ResumeWaitingForDisk).
   void DeferForDisk(const crypto::Digest& digest, std::uint64_t size, const std::string& why);
+  // Puts the blobs waiting for disk space that fit now back in the order of pulls to start,
+  // oldest first, each only if it fits besides those before it (Tick: every second, so that
+  // StartPulls never walks over blobs that wait).
+  void ResumeWaitingForDisk();
   // A blob stored whole, unsynced (pulled, or sent along with its record, `via`): no pull or want
   // of it remains, and it is queued for the next Publish.
   void Received(const crypto::Digest& digest, std::uint64_t size, ReplicaId from, const char* via);
@@ -394,7 +398,8 @@ class BlobReplicator {
   std::set<crypto::Digest> settled_;
   std::deque<crypto::Digest> settled_order_;
   std::map<crypto::Digest, Pull> pulls_;
-  // Wanted digests whose pull waits for disk space: the bytes the blob needs (of wanted_ only).
+  // Wanted digests whose pull waits for disk space: the bytes the blob needs (in wanted_, not in
+  // wanted_order_).
   std::map<crypto::Digest, std::uint64_t> waiting_for_disk_;
   // The last deferral and resumption logged (at most one line per 10 s each).
   std::optional<std::chrono::steady_clock::time_point> last_disk_warning_;
