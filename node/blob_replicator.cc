@@ -137,7 +137,7 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
   settled_.erase(digest);
   probed_.erase(digest);
   // Asked of every connected peer in turn (PickHolder); forgotten again once the good copy is here.
-  settle_after_pull_.insert(digest);
+  WantCommitted(digest);
   return FetchAbsent(digest);
 }
 
@@ -148,10 +148,25 @@ void BlobReplicator::Settle(const crypto::Digest& digest) {
   // no tracked holder: a committed record's blob is on f+1 nodes, so connected peers are asked in
   // turn (PickHolder), and the pull starts when one announces it (as every peer does with all its
   // blobs when it connects).
-  settle_after_pull_.insert(digest);
-  if (!stored && !pulls_.count(digest)) {
-    Want(digest);
-    StartPulls();
+  WantCommitted(digest);
+  StartPulls();
+}
+
+void BlobReplicator::WantCommitted(const crypto::Digest& digest) {
+  if (settle_after_pull_.insert(digest).second) {
+    if (auto it = holders_.find(digest); it != holders_.end()) {
+      Uncharge(it->second);
+      it->second.committed = true;
+    }
+  }
+  if (!pulls_.count(digest)) Want(digest);
+}
+
+void BlobReplicator::Uncharge(const Tracked& tracked) {
+  if (tracked.committed) return;
+  --uncommitted_tracked_;
+  for (ReplicaId p : tracked.peers) {
+    if (--tracked_per_peer_[p] == 0) tracked_per_peer_.erase(p);
   }
 }
 
@@ -215,25 +230,56 @@ void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {
 void BlobReplicator::Untrack(const crypto::Digest& digest) {
   const auto it = holders_.find(digest);
   if (it == holders_.end()) return;
-  for (ReplicaId p : it->second.peers) {
-    if (--tracked_per_peer_[p] == 0) tracked_per_peer_.erase(p);
-  }
+  Uncharge(it->second);
   holders_.erase(it);
 }
 
 void BlobReplicator::UntrackHolder(const crypto::Digest& digest, ReplicaId peer) {
   const auto it = holders_.find(digest);
   if (it == holders_.end() || it->second.peers.erase(peer) == 0) return;
-  if (--tracked_per_peer_[peer] == 0) tracked_per_peer_.erase(peer);
+  if (!it->second.committed && --tracked_per_peer_[peer] == 0) tracked_per_peer_.erase(peer);
+  if (it->second.peers.empty()) Untrack(digest);
+}
+
+std::size_t BlobReplicator::largest_tracked_share() const {
+  std::size_t most = 0;
+  for (const auto& [peer, n] : tracked_per_peer_) most = std::max(most, n);
+  return most;
+}
+
+bool BlobReplicator::TrackingConsistent() const {
+  std::size_t uncommitted = 0;
+  std::map<ReplicaId, std::size_t> per_peer;
+  for (const auto& [digest, tracked] : holders_) {
+    if (tracked.peers.empty() || tracked.committed != (settle_after_pull_.count(digest) > 0)) {
+      return false;
+    }
+    if (tracked.committed) continue;
+    ++uncommitted;
+    for (ReplicaId p : tracked.peers) ++per_peer[p];
+  }
+  if (uncommitted != uncommitted_tracked_ || uncommitted > kMaxTrackedBlobs) return false;
+  for (const auto& [peer, n] : per_peer) {
+    if (n > tracked_share()) return false;
+  }
+  return per_peer == tracked_per_peer_;
 }
 
 void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // Bounded, and by a share per peer: a peer announcing endless made-up digests cannot grow this
-  // without limit, nor fill it for the others.
+  // without limit, nor fill it for the others. (Committed records' blobs that this node lacks
+  // count against neither: they are bounded by the ledger, and pulled before they are forgotten.)
   auto tracked = holders_.find(digest);
-  if (tracked == holders_.end() && holders_.size() >= kMaxTrackedBlobs) return;
-  if ((tracked == holders_.end() || !tracked->second.peers.count(peer)) &&
-      tracked_from(peer) >= kMaxTrackedPerPeer) {
+  const bool committed =
+      tracked != holders_.end() ? tracked->second.committed : settle_after_pull_.count(digest) > 0;
+  if (!committed && ((tracked == holders_.end() && uncommitted_tracked_ >= kMaxTrackedBlobs) ||
+                     ((tracked == holders_.end() || !tracked->second.peers.count(peer)) &&
+                      tracked_from(peer) >= tracked_share()))) {
+    // Not tracked. A committed record's blob this node lacks (its node restarted since, so it
+    // was not settled here) is still pulled: asked of the peers in turn.
+    if (hooks_.is_committed && hooks_.is_committed(digest) && !store_.Contains(digest)) {
+      WantCommitted(digest);
+    }
     return;
   }
   if (settled_.count(digest)) return;
@@ -249,10 +295,13 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
     return Forget(digest);
   }
   const std::size_t own = OwnCopy(digest, stored);
-  if (tracked == holders_.end()) tracked = holders_.emplace(digest, Tracked{{}, Now()}).first;
+  if (tracked == holders_.end()) {
+    tracked = holders_.emplace(digest, Tracked{{}, committed, Now()}).first;
+    if (!committed) ++uncommitted_tracked_;
+  }
   std::set<ReplicaId>& peers = tracked->second.peers;
   const std::size_t before = peers.size() + own;
-  if (peers.insert(peer).second) ++tracked_per_peer_[peer];
+  if (peers.insert(peer).second && !committed) ++tracked_per_peer_[peer];
   // Asked again at every announcement of a blob not wanted yet: its record may have arrived
   // since (while no holder was connected to pull it from).
   if (!stored && !wanted_.count(digest) &&
@@ -595,14 +644,28 @@ void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const St
   }
 }
 
-void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why) {
+void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why, bool stalled) {
   auto it = pulls_.find(digest);
   if (it == pulls_.end()) return;
   const ReplicaId from = it->second.from;
-  if (it->second.probe && it->second.writer->bytes_written() == 0) {
+  if (stalled && it->second.probe && it->second.writer->bytes_written() == 0) {
     // A peer asked without having announced the blob sent none of it: most likely it does not
     // hold it (a committed record's blob is on f+1 nodes, not necessarily all). Not a failure.
     log_->debug("event=blob_probe_missed digest={} peer={}", digest.ShortHex(), from.value());
+    auto& asked = probed_[digest];
+    asked.insert(from);
+    const bool all =
+        std::includes(asked.begin(), asked.end(), connected_.begin(), connected_.end());
+    if (all && (!last_not_found_warning_ ||
+                Now() - *last_not_found_warning_ >= std::chrono::seconds(10))) {
+      last_not_found_warning_ = Now();
+      log_->warn(
+          "event=blob_not_found digest={} peers_asked={} reason=\"no connected peer sent a "
+          "committed record's data; asked again within {} minutes and whenever a holder "
+          "announces it\"",
+          digest.ShortHex(), asked.size(),
+          std::chrono::duration_cast<std::chrono::minutes>(kProbeRetry).count());
+    }
   } else {
     ++stats_.pulls_failed;
     log_->warn("event=blob_pull_failed digest={} peer={} reason=\"{}\"", digest.ShortHex(),
@@ -921,7 +984,7 @@ void BlobReplicator::Tick() {
     if (now - pull.last_progress >= kPullStall) stalled.push_back(digest);
   }
   // A silent holder is dropped for that blob; the pull starts again from another one.
-  for (const auto& d : stalled) FailPull(d, "holder stalled");
+  for (const auto& d : stalled) FailPull(d, "holder stalled", true);
   // Staged blobs whose first pullers do not pull, or too slowly, go to everyone.
   std::vector<std::pair<crypto::Digest, const char*>> ending;
   for (const auto& [digest, s] : staged_) {

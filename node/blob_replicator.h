@@ -74,13 +74,13 @@ inline constexpr std::uint64_t kMaxPullChunksInFlight =
 // peer pulls at most kMaxConcurrentPulls); beyond it the peer's least recently served session is
 // dropped (one the peer gave up, usually).
 inline constexpr std::size_t kMaxServingSessionsPerPeer = kMaxConcurrentPulls;
-inline constexpr std::size_t kMaxTrackedBlobs = 100'000;  // digests with known holders
-// Digests one peer may be a tracked holder of: a faulty peer announcing made-up digests fills its
-// share, never the whole table that new records' availability needs. An honest peer's tracked
-// blobs are those in flight (a few thousand at most under load), or, at a node catching up, those
-// committed while it was away; a committed record's blob with no tracked holder is asked of the
-// connected peers in turn (kProbeRetry).
-inline constexpr std::size_t kMaxTrackedPerPeer = kMaxTrackedBlobs / 4;
+// Digests with known holders whose record has not committed here (those of committed records
+// this node lacks are tracked besides, until pulled: they are bounded by the ledger).
+inline constexpr std::size_t kMaxTrackedBlobs = 100'000;
+// Of those, one peer may be a tracked holder of at most kMaxTrackedBlobs / (2f)
+// (BlobReplicator::tracked_share): the f faulty peers announcing made-up digests fill half of the
+// table at most, never the whole table that new records' availability needs. An honest peer's
+// tracked blobs are those in flight (a few thousand at most under load).
 // A tracked digest that nothing on this node needs (no record waiting for it, no pull, no staging)
 // is forgotten after this long: the holders of blobs whose record was rejected or never sent, or
 // of made-up digests, do not stay tracked for ever. (Longer than a record waits for its blob.)
@@ -140,10 +140,11 @@ class BlobReplicator {
     std::function<void(std::optional<ReplicaId>, const proto::PeerMessage&)> send;
     // Whether the digest belongs to an erased record (then it is never stored again).
     std::function<bool(const crypto::Digest&)> is_erased;
-    // Whether a record this node knows of (waiting in its mempool, or committed) names the digest.
-    // An announced blob is pulled only then: a peer cannot make this node store blobs no record
-    // needs by announcing them (a record that arrives later, or commits, pulls its blob; Fetch,
-    // Settle). Unset: every announced blob is pulled.
+    // Whether a record this node knows of (waiting in its mempool, or committed) names the digest,
+    // or an upload here not submitted yet is its content. An announced blob is pulled only then:
+    // a peer cannot make this node store blobs no record needs by announcing them (a record that
+    // arrives later, or commits, pulls its blob; Fetch, Settle). A tracked blob that none names
+    // for kTrackedIdle is forgotten. Unset: every announced blob is pulled and kept tracked.
     std::function<bool(const crypto::Digest&)> is_referenced;
     // Whether a committed record names the digest. A blob held here whose record has committed
     // needs no holders tracked: its announcements (every peer lists all it holds when it
@@ -209,7 +210,8 @@ class BlobReplicator {
   void Settle(const crypto::Digest& digest);
 
   // The record that wanted the digest is gone (it expired in the mempool): the blob is no longer
-  // pulled, unless a committed record needs it (Settle). Its holders stay known.
+  // pulled, unless a committed record needs it (Settle). Its holders stay known until idle for
+  // kTrackedIdle.
   void Abandon(const crypto::Digest& digest);
 
   // Pushes (sender): starts pushing an upload's ciphertext to the f connected peers a staged
@@ -240,13 +242,22 @@ class BlobReplicator {
 
   const BlobStats& stats() const { return stats_; }
   std::size_t active_pulls() const { return pulls_.size(); }
-  // Digests whose holders are tracked (at most kMaxTrackedBlobs), and how many of them one peer
-  // is a tracked holder of (at most kMaxTrackedPerPeer).
+  // Digests whose holders are tracked; of them, those whose record has not committed here (at
+  // most kMaxTrackedBlobs); and how many of these one peer is a tracked holder of (at most
+  // tracked_share()).
   std::size_t tracked_blobs() const { return holders_.size(); }
+  std::size_t tracked_uncommitted() const { return uncommitted_tracked_; }
   std::size_t tracked_from(ReplicaId peer) const {
     const auto it = tracked_per_peer_.find(peer);
     return it == tracked_per_peer_.end() ? 0 : it->second;
   }
+  std::size_t tracked_share() const {
+    return kMaxTrackedBlobs / (2 * std::max<std::size_t>(needed_ - 1, 1));
+  }
+  // The largest tracked_from over the peers.
+  std::size_t largest_tracked_share() const;
+  // Whether the counts of tracked digests agree with the table (for tests and fuzzing).
+  bool TrackingConsistent() const;
   // Committed records' blobs whose pull goes to peers not known to hold them (no tracked holder
   // connected), right now.
   std::size_t probing_pulls() const;
@@ -293,6 +304,13 @@ class BlobReplicator {
     std::unique_ptr<storage::BlobWriter> writer;
     std::chrono::steady_clock::time_point last_progress;
   };
+  struct Tracked {
+    std::set<ReplicaId> peers;  // announcing the digest
+    // Its record committed here (settle_after_pull_): counted neither against the bound nor the
+    // peers' shares.
+    bool committed = false;
+    std::chrono::steady_clock::time_point since;  // tracked, or last found needed (SweepTracked)
+  };
 
   std::chrono::steady_clock::time_point Now() const {
     return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
@@ -306,6 +324,11 @@ class BlobReplicator {
   // Stops tracking the digest's holders (or one of them), giving back their shares.
   void Untrack(const crypto::Digest& digest);
   void UntrackHolder(const crypto::Digest& digest, ReplicaId peer);
+  // The digest's record has committed and this node lacks the blob: pulled from a tracked holder
+  // or asked of the peers in turn (PickHolder), forgotten once here; its tracked holders are no
+  // longer counted against the bound and the shares.
+  void WantCommitted(const crypto::Digest& digest);
+  void Uncharge(const Tracked& tracked);
   // Forgets tracked digests idle for kTrackedIdle that nothing here needs (Tick, once a minute).
   void SweepTracked();
   void Want(const crypto::Digest& digest);
@@ -322,7 +345,9 @@ class BlobReplicator {
   // committed record's blob (settle_after_pull_), a connected peer not asked for it in vain yet
   // (`probe` set): starting at a peer that the digest picks, so that probes spread over peers.
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest, bool* probe = nullptr) const;
-  void FailPull(const crypto::Digest& digest, const std::string& why);
+  // `stalled`: the holder sent nothing for kPullStall (a peer asked without having announced the
+  // blob and which sent none of it most likely lacks it: not counted as a failure).
+  void FailPull(const crypto::Digest& digest, const std::string& why, bool stalled = false);
   // Why storing `bytes` more would leave less than kDiskReserveBytes free on this node's disk;
   // nullopt if they fit (or the free space is not known). `free` is the hook's answer, asked for
   // when unset.
@@ -372,17 +397,16 @@ class BlobReplicator {
   Hooks hooks_;
   std::shared_ptr<spdlog::logger> log_;
   std::set<ReplicaId> connected_;
-  struct Tracked {
-    std::set<ReplicaId> peers;                    // announcing the digest
-    std::chrono::steady_clock::time_point since;  // tracked, or last found needed (SweepTracked)
-  };
   std::map<crypto::Digest, Tracked> holders_;
-  std::map<ReplicaId, std::size_t> tracked_per_peer_;  // entries of holders_ naming the peer
+  // Entries of holders_ not committed, and of them those naming each peer.
+  std::size_t uncommitted_tracked_ = 0;
+  std::map<ReplicaId, std::size_t> tracked_per_peer_;
   std::chrono::steady_clock::time_point last_sweep_{};
   // Committed records' blobs pulled from peers not known to hold them (PickHolder): the peers
   // asked in vain, each asked again once kProbeRetry has passed since the set was last cleared.
   std::map<crypto::Digest, std::set<ReplicaId>> probed_;
   std::chrono::steady_clock::time_point last_probe_reset_{};
+  std::optional<std::chrono::steady_clock::time_point> last_not_found_warning_;
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked
   // while no announced holder is connected. Never counted as holders.
   std::map<crypto::Digest, ReplicaId> sources_;

@@ -477,7 +477,8 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
         "shares the key once it is back)");
   }
   if (!blobs_->Contains(record->ciphertext_digest)) {
-    replicator_->Fetch(record->ciphertext_digest);
+    // A committed record's blob: pulled from a holder, or asked of the peers in turn.
+    replicator_->Settle(record->ciphertext_digest);
     if (auto need = replicator_->WaitingForDisk(record->ciphertext_digest)) {
       return Status::ResourceExhausted(
           "the record's data is not on this node yet, and its disk is too full to store it (" +

@@ -39,8 +39,10 @@ bool Node::IsCommittedBlob(const crypto::Digest& digest) const {
 }
 
 bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
-  // A record in the mempool waits for it; unreadable state: pulled, as before this rule.
-  return gated_.count(digest) > 0 || CommittedRecordNames(digest).value_or(true);
+  // A record in the mempool waits for it, or an upload here not submitted yet is it (its pushed
+  // copies' holders must stay known until it is); unreadable state: pulled, as before this rule.
+  return gated_.count(digest) > 0 || unsubmitted_uploads_.count(digest) > 0 ||
+         CommittedRecordNames(digest).value_or(true);
 }
 
 void Node::DropGated(const crypto::Digest& digest) {

@@ -143,8 +143,12 @@ std::string Node::Metrics() const {
         replicator_->probing_pulls());
   gauge("ertr_blob_holders_tracked",
         "Blobs whose holders this node tracks (records not committed yet, blobs it lacks; at "
-        "most 100000, at most 25000 per peer).",
+        "most 100000 whose record has not committed).",
         replicator_->tracked_blobs());
+  gauge("ertr_blob_holders_tracked_largest_share",
+        "The most blobs of records not committed yet that one peer is a tracked holder of (at "
+        "most 100000 / 2f; a peer at that bound is not followed further).",
+        replicator_->largest_tracked_share());
   gauge("ertr_blob_pulls_waiting_for_disk",
         "Blobs this node wants but does not pull: storing them would leave less than the 1 GiB "
         "it keeps free.",

@@ -56,6 +56,8 @@ struct Side {
   std::vector<crypto::Digest> available;
   // Whether a record this side knows names a digest (hooks.is_referenced, in a Mesh); unset: all.
   std::function<bool(const crypto::Digest&)> referenced;
+  // Whether a record committed here names a digest (hooks.is_committed, in a Mesh); unset: none.
+  std::function<bool(const crypto::Digest&)> committed;
 };
 
 struct Pair {
@@ -756,6 +758,7 @@ struct Mesh {
       hooks.is_referenced = [&s](const crypto::Digest& d) {
         return !s.referenced || s.referenced(d);
       };
+      hooks.is_committed = [&s](const crypto::Digest& d) { return s.committed && s.committed(d); };
       hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
       hooks.now = [this] { return now; };
       s.replicator = std::make_unique<BlobReplicator>(
@@ -808,7 +811,10 @@ struct Mesh {
 TEST_CASE("a peer announcing made-up digests fills its share of the table, and they are forgotten",
           "[unit][node]") {
   Mesh mesh(4, 2);
-  std::set<crypto::Digest> named;  // records node 0 knows
+  BlobReplicator& r = *mesh.at(0).replicator;
+  const std::size_t share = r.tracked_share();
+  CHECK(share == kMaxTrackedBlobs / 2);  // f = 1: a faulty peer fills half of the table at most
+  std::set<crypto::Digest> named;        // records node 0 knows
   mesh.at(0).referenced = [&](const crypto::Digest& d) { return named.count(d) > 0; };
   // Node 3 announces as many digests as the whole table holds.
   std::vector<crypto::Digest> made_up(kMaxTrackedBlobs);
@@ -816,10 +822,12 @@ TEST_CASE("a peer announcing made-up digests fills its share of the table, and t
     std::memcpy(made_up[i].data(), &i, sizeof i);
     made_up[i].data()[31] = 0xee;
   }
-  mesh.at(0).replicator->OnHave(Mesh::Id(3), proto::PeerBlobHave{made_up});
-  CHECK(mesh.at(0).replicator->tracked_blobs() == kMaxTrackedPerPeer);
-  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == kMaxTrackedPerPeer);
-  CHECK(mesh.at(0).replicator->active_pulls() == 0);  // no record names them
+  r.OnHave(Mesh::Id(3), proto::PeerBlobHave{made_up});
+  CHECK(r.tracked_blobs() == share);
+  CHECK(r.tracked_from(Mesh::Id(3)) == share);
+  CHECK(r.largest_tracked_share() == share);
+  CHECK(r.active_pulls() == 0);  // no record names them
+  CHECK(r.TrackingConsistent());
   // A new record's blob from an honest peer is still tracked, pulled and available.
   const Bytes blob = RandomBlob(300);
   const crypto::Digest digest = crypto::Sha256(blob);
@@ -827,26 +835,76 @@ TEST_CASE("a peer announcing made-up digests fills its share of the table, and t
   REQUIRE(mesh.at(1).replicator->StoreLocal(blob).has_value());
   mesh.Run();
   CHECK(mesh.at(0).store->Contains(digest));
-  CHECK(mesh.at(0).replicator->IsAvailable(digest));
+  CHECK(r.IsAvailable(digest));
   // Node 3 at its share cannot add itself to the honest entry either.
-  mesh.at(0).replicator->OnHave(Mesh::Id(3), proto::PeerBlobHave{{digest}});
-  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == kMaxTrackedPerPeer);
-  const std::size_t holders = mesh.at(0).replicator->Holders(digest);
+  r.OnHave(Mesh::Id(3), proto::PeerBlobHave{{digest}});
+  CHECK(r.tracked_from(Mesh::Id(3)) == share);
+  const std::size_t holders = r.Holders(digest);
   // Nothing here needs the made-up digests: they are forgotten once idle for kTrackedIdle; the
   // named record's are kept.
   mesh.now += kTrackedIdle - std::chrono::minutes(1);
-  mesh.at(0).replicator->Tick();
-  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == kMaxTrackedPerPeer);
+  r.Tick();
+  CHECK(r.tracked_from(Mesh::Id(3)) == share);
   mesh.now += std::chrono::minutes(2);
-  mesh.at(0).replicator->Tick();
-  CHECK(mesh.at(0).replicator->tracked_from(Mesh::Id(3)) == 0);
-  CHECK(mesh.at(0).replicator->tracked_blobs() == 1);
-  CHECK(mesh.at(0).replicator->Holders(digest) == holders);
+  r.Tick();
+  CHECK(r.tracked_from(Mesh::Id(3)) == 0);
+  CHECK(r.tracked_blobs() == 1);
+  CHECK(r.Holders(digest) == holders);
+  CHECK(r.TrackingConsistent());
   // Once no record names it either (it was rejected, say), it goes too.
   named.clear();
   mesh.now += kTrackedIdle;
-  mesh.at(0).replicator->Tick();
-  CHECK(mesh.at(0).replicator->tracked_blobs() == 0);
+  r.Tick();
+  CHECK(r.tracked_blobs() == 0);
+  CHECK(r.TrackingConsistent());
+}
+
+TEST_CASE("committed records' blobs are pulled whatever the shares, and do not count in them",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  BlobReplicator& r = *mesh.at(0).replicator;
+  std::set<crypto::Digest> committed;
+  mesh.at(0).committed = [&](const crypto::Digest& d) { return committed.count(d) > 0; };
+  const Bytes pending = RandomBlob(500);
+  const crypto::Digest pending_digest = crypto::Sha256(pending);
+  mesh.at(0).referenced = [&](const crypto::Digest& d) {
+    return d == pending_digest || committed.count(d) > 0;
+  };
+  // A blob named by a record not committed yet, announced by node 2, which does not send it:
+  // tracked, and charged to node 2.
+  r.OnHave(Mesh::Id(2), proto::PeerBlobHave{{pending_digest}});
+  mesh.wire.clear();
+  CHECK(r.tracked_from(Mesh::Id(2)) == 1);
+  CHECK(r.tracked_uncommitted() == 1);
+  // Its record commits: its holders stay tracked for the pull, no longer in node 2's share.
+  r.Settle(pending_digest);
+  CHECK(r.tracked_from(Mesh::Id(2)) == 0);
+  CHECK(r.tracked_uncommitted() == 0);
+  CHECK(r.tracked_blobs() == 1);
+  CHECK(r.TrackingConsistent());
+  mesh.wire.clear();
+  // Node 1 fills its share with made-up digests; then it announces a blob whose record had
+  // committed before node 0 restarted (so it was never settled here). It is pulled anyway.
+  std::vector<crypto::Digest> made_up(r.tracked_share());
+  for (std::size_t i = 0; i < made_up.size(); ++i) {
+    std::memcpy(made_up[i].data(), &i, sizeof i);
+    made_up[i].data()[31] = 0xee;
+  }
+  r.OnHave(Mesh::Id(1), proto::PeerBlobHave{made_up});
+  CHECK(r.tracked_from(Mesh::Id(1)) == r.tracked_share());
+  const Bytes old = RandomBlob(2 * kBlobChunkBytes + 1);
+  const crypto::Digest old_digest = crypto::Sha256(old);
+  REQUIRE(storage::PutBlob(*mesh.at(1).store, old).has_value());
+  committed.insert(old_digest);
+  r.OnHave(Mesh::Id(1), proto::PeerBlobHave{{old_digest}});
+  for (int round = 0; round < 3 && !mesh.at(0).store->Contains(old_digest); ++round) {
+    mesh.Run();
+    mesh.now += std::chrono::seconds(10);
+    r.Tick();
+  }
+  CHECK(mesh.at(0).store->Contains(old_digest));
+  CHECK(r.tracked_from(Mesh::Id(1)) == r.tracked_share());
+  CHECK(r.TrackingConsistent());
 }
 
 TEST_CASE("a committed record's blob with no tracked holder is asked of each peer in turn",
