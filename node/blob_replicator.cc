@@ -466,7 +466,12 @@ std::size_t BlobReplicator::probing_pulls() const {
 }
 
 void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) {
-  if (!store_.Contains(m.digest)) return;  // the requester will try another holder
+  if (!store_.Contains(m.digest)) {
+    // Not held (any more, or never: the requester asked without an announcement): said at once,
+    // so that it asks another peer now rather than after kPullStall.
+    hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}});
+    return;
+  }
   const auto key = std::make_pair(from, m.digest);
   auto it = serving_.find(key);
   if (it == serving_.end() || it->second.offset != m.offset) {
@@ -525,6 +530,10 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   auto it = pulls_.find(m.digest);
   if (it == pulls_.end() || it->second.from != from) return;  // not asked for (any more)
   Pull& pull = it->second;
+  if (m.total_size == 0 && m.data.empty()) {  // the peer does not hold the blob (OnRequest)
+    FailPull(m.digest, "peer " + std::to_string(from.value()) + " does not hold it", true);
+    return StartPulls();  // from another peer, at once
+  }
   if (m.offset != pull.writer->bytes_written() || (m.data.empty() && m.offset < m.total_size) ||
       m.offset + m.data.size() > m.total_size || (pull.total != 0 && m.total_size != pull.total)) {
     return FailPull(m.digest,
@@ -644,11 +653,11 @@ void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const St
   }
 }
 
-void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why, bool stalled) {
+void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& why, bool absent) {
   auto it = pulls_.find(digest);
   if (it == pulls_.end()) return;
   const ReplicaId from = it->second.from;
-  if (stalled && it->second.probe && it->second.writer->bytes_written() == 0) {
+  if (absent && it->second.probe && it->second.writer->bytes_written() == 0) {
     // A peer asked without having announced the blob sent none of it: most likely it does not
     // hold it (a committed record's blob is on f+1 nodes, not necessarily all). Not a failure.
     log_->debug("event=blob_probe_missed digest={} peer={}", digest.ShortHex(), from.value());

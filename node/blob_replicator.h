@@ -345,9 +345,9 @@ class BlobReplicator {
   // committed record's blob (settle_after_pull_), a connected peer not asked for it in vain yet
   // (`probe` set): starting at a peer that the digest picks, so that probes spread over peers.
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest, bool* probe = nullptr) const;
-  // `stalled`: the holder sent nothing for kPullStall (a peer asked without having announced the
-  // blob and which sent none of it most likely lacks it: not counted as a failure).
-  void FailPull(const crypto::Digest& digest, const std::string& why, bool stalled = false);
+  // `absent`: the peer said it does not hold the blob, or sent nothing for kPullStall (a peer
+  // asked without having announced the blob that sends none of it is not counted as a failure).
+  void FailPull(const crypto::Digest& digest, const std::string& why, bool absent = false);
   // Why storing `bytes` more would leave less than kDiskReserveBytes free on this node's disk;
   // nullopt if they fit (or the free space is not known). `free` is the hook's answer, asked for
   // when unset.
