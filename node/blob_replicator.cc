@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "crypto/secure_buffer.h"
 
 namespace ertr::node {
@@ -153,6 +155,7 @@ void BlobReplicator::Settle(const crypto::Digest& digest) {
 }
 
 void BlobReplicator::WantCommitted(const crypto::Digest& digest) {
+  settled_.erase(digest);  // its announcements count again (a copy held here was lost)
   if (settle_after_pull_.insert(digest).second) {
     if (auto it = holders_.find(digest); it != holders_.end()) {
       Uncharge(it->second);
@@ -266,34 +269,35 @@ bool BlobReplicator::TrackingConsistent() const {
 }
 
 void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
+  if (settled_.count(digest)) return;
+  auto tracked = holders_.find(digest);
+  bool committed =
+      tracked != holders_.end() ? tracked->second.committed : settle_after_pull_.count(digest) > 0;
+  // A digest not tracked yet whose record has committed here, but was not settled by this process
+  // (it committed before the node restarted, say; every peer lists all it holds on connecting).
+  if (tracked == holders_.end() && !committed && hooks_.is_committed &&
+      hooks_.is_committed(digest)) {
+    // Held here durably: nothing to track (remembered as settled).
+    if (!unsynced_set_.count(digest) && !pulls_.count(digest) && store_.Contains(digest)) {
+      return Forget(digest);
+    }
+    WantCommitted(digest);  // pulled, then forgotten; tracked meanwhile outside the bounds
+    committed = true;
+  }
   // Bounded, and by a share per peer: a peer announcing endless made-up digests cannot grow this
   // without limit, nor fill it for the others. (Committed records' blobs that this node lacks
   // count against neither: they are bounded by the ledger, and pulled before they are forgotten.)
-  auto tracked = holders_.find(digest);
-  const bool committed =
-      tracked != holders_.end() ? tracked->second.committed : settle_after_pull_.count(digest) > 0;
   if (!committed && ((tracked == holders_.end() && uncommitted_tracked_ >= kMaxTrackedBlobs) ||
                      ((tracked == holders_.end() || !tracked->second.peers.count(peer)) &&
                       tracked_from(peer) >= tracked_share()))) {
-    // Not tracked. A committed record's blob this node lacks (its node restarted since, so it
-    // was not settled here) is still pulled: asked of the peers in turn.
-    if (hooks_.is_committed && hooks_.is_committed(digest) && !store_.Contains(digest)) {
-      WantCommitted(digest);
-    }
     return;
   }
-  if (settled_.count(digest)) return;
   // Our own copy counts once synced, and is not wanted while it is here at all. Announcements come
   // from every holder, mostly of blobs this node is pulling or about to: what the replicator
   // tracks answers those without a look-up of the store (for a small blob that is absent, a
   // database read and a stat of the file tier).
   const bool stored = unsynced_set_.count(digest) > 0 ||
                       (!pulls_.count(digest) && !wanted_.count(digest) && store_.Contains(digest));
-  // Held here, durably, and its record committed: nothing to track (remembered as settled).
-  if (stored && !unsynced_set_.count(digest) && tracked == holders_.end() && hooks_.is_committed &&
-      hooks_.is_committed(digest)) {
-    return Forget(digest);
-  }
   const std::size_t own = OwnCopy(digest, stored);
   if (tracked == holders_.end()) {
     tracked = holders_.emplace(digest, Tracked{{}, committed, Now()}).first;

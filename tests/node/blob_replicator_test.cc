@@ -908,6 +908,19 @@ TEST_CASE("committed records' blobs are pulled whatever the shares, and do not c
   CHECK(mesh.at(0).store->Contains(old_digest));
   CHECK(r.tracked_from(Mesh::Id(1)) == r.tracked_share());
   CHECK(r.TrackingConsistent());
+  // Announced by a peer under its share, such a blob is tracked outside the shares, and
+  // forgotten once pulled.
+  const Bytes older = RandomBlob(700);
+  const crypto::Digest older_digest = crypto::Sha256(older);
+  REQUIRE(storage::PutBlob(*mesh.at(3).store, older).has_value());
+  committed.insert(older_digest);
+  r.OnHave(Mesh::Id(3), proto::PeerBlobHave{{older_digest}});
+  CHECK(r.tracked_from(Mesh::Id(3)) == 0);
+  CHECK(r.TrackingConsistent());
+  mesh.Run();
+  CHECK(mesh.at(0).store->Contains(older_digest));
+  CHECK(r.Holders(older_digest) == 1);  // its own copy: node 3 is no longer tracked
+  CHECK(r.TrackingConsistent());
 }
 
 TEST_CASE("a committed record's blob with no tracked holder is asked of each peer in turn",
