@@ -123,6 +123,7 @@ bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId
 bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
   if (pulls_.count(digest)) return true;
   if (!PickHolder(digest)) return false;
+  Unpark(digest);
   Want(digest);
   StartPulls();
   return true;
@@ -163,6 +164,7 @@ void BlobReplicator::WantCommitted(const crypto::Digest& digest) {
     }
   }
   if (!pulls_.count(digest)) Want(digest);
+  Unpark(digest);  // now asked of the peers in turn
 }
 
 void BlobReplicator::Uncharge(const Tracked& tracked) {
@@ -195,6 +197,7 @@ void BlobReplicator::Forget(const crypto::Digest& digest) {
 
 void BlobReplicator::OnPeerConnected(ReplicaId peer) {
   connected_.insert(peer);
+  UnparkAll();  // pulls with no peer to ask may have one now
   auto list = store_.List();
   if (!list) {
     log_->error("event=blob_list_failed reason=\"{}\"", list.error().ToString());
@@ -306,6 +309,7 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   std::set<ReplicaId>& peers = tracked->second.peers;
   const std::size_t before = peers.size() + own;
   if (peers.insert(peer).second && !committed) ++tracked_per_peer_[peer];
+  Unpark(digest);  // a holder to pull from
   // Asked again at every announcement of a blob not wanted yet: its record may have arrived
   // since (while no holder was connected to pull it from).
   if (!stored && !wanted_.count(digest) &&
@@ -362,6 +366,7 @@ void BlobReplicator::Want(const crypto::Digest& digest) {
 void BlobReplicator::Unwant(const crypto::Digest& digest) {
   sources_.erase(digest);
   waiting_for_disk_.erase(digest);
+  parked_.erase(digest);
   const auto it = wanted_.find(digest);
   if (it == wanted_.end()) return;
   wanted_order_.erase(it->second);
@@ -690,6 +695,40 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
   if (auto s = sources_.find(digest); s != sources_.end() && s->second == from) sources_.erase(s);
   if (settle_after_pull_.count(digest)) probed_[digest].insert(from);
   pulls_.erase(it);
+  if (wanted_.count(digest) && !PickHolder(digest)) Park(digest);
+}
+
+void BlobReplicator::Park(const crypto::Digest& digest) {
+  if (waiting_for_disk_.count(digest) || !parked_.insert(digest).second) return;
+  wanted_order_.erase(wanted_.at(digest));
+}
+
+void BlobReplicator::Unpark(const crypto::Digest& digest) {
+  if (parked_.erase(digest)) wanted_order_.emplace(wanted_.at(digest), digest);
+}
+
+void BlobReplicator::UnparkAll() {
+  for (const auto& d : parked_) wanted_order_.emplace(wanted_.at(d), d);
+  parked_.clear();
+}
+
+bool BlobReplicator::WantedConsistent() const {
+  std::size_t in_order = 0;
+  for (const auto& [order, digest] : wanted_order_) {
+    const auto it = wanted_.find(digest);
+    if (it == wanted_.end() || it->second != order || waiting_for_disk_.count(digest) ||
+        parked_.count(digest)) {
+      return false;
+    }
+    ++in_order;
+  }
+  for (const auto& d : parked_) {
+    if (!wanted_.count(d) || waiting_for_disk_.count(d)) return false;
+  }
+  for (const auto& [d, size] : waiting_for_disk_) {
+    if (!wanted_.count(d)) return false;
+  }
+  return in_order + parked_.size() + waiting_for_disk_.size() == wanted_.size();
 }
 
 std::optional<std::string> DiskShortfall(std::optional<std::uint64_t> free, std::uint64_t bytes,
@@ -1015,6 +1054,7 @@ void BlobReplicator::Tick() {
   if (now - last_probe_reset_ >= kProbeRetry) {
     last_probe_reset_ = now;
     probed_.clear();
+    UnparkAll();
   }
   ResumeWaitingForDisk();
   StartPulls();

@@ -258,6 +258,13 @@ class BlobReplicator {
   std::size_t largest_tracked_share() const;
   // Whether the counts of tracked digests agree with the table (for tests and fuzzing).
   bool TrackingConsistent() const;
+  // Whether every wanted digest is in exactly one of: the order of pulls to start, the pulls
+  // waiting for disk space, the parked ones (for tests and fuzzing).
+  bool WantedConsistent() const;
+  // Wanted blobs with no peer left to ask (every connected one lacked it, or no holder is
+  // connected): out of the order StartPulls walks until a holder announces one, a peer
+  // connects, or the peers asked in vain are asked again (kProbeRetry).
+  std::size_t pulls_parked() const { return parked_.size(); }
   // Committed records' blobs whose pull goes to peers not known to hold them (no tracked holder
   // connected), right now.
   std::size_t probing_pulls() const;
@@ -360,6 +367,11 @@ class BlobReplicator {
   // oldest first, each only if it fits besides those before it (Tick: every second, so that
   // StartPulls never walks over blobs that wait).
   void ResumeWaitingForDisk();
+  // Takes a wanted digest that no peer can be asked for out of wanted_order_ (after a failed
+  // pull), and puts it (or all) back.
+  void Park(const crypto::Digest& digest);
+  void Unpark(const crypto::Digest& digest);
+  void UnparkAll();
   // A blob stored whole, unsynced (pulled, or sent along with its record, `via`): no pull or want
   // of it remains, and it is queued for the next Publish.
   void Received(const crypto::Digest& digest, std::uint64_t size, ReplicaId from, const char* via);
@@ -422,6 +434,8 @@ class BlobReplicator {
   std::set<crypto::Digest> settled_;
   std::deque<crypto::Digest> settled_order_;
   std::map<crypto::Digest, Pull> pulls_;
+  // Wanted digests no peer can be asked for now (in wanted_, not in wanted_order_; Park).
+  std::set<crypto::Digest> parked_;
   // Wanted digests whose pull waits for disk space: the bytes the blob needs (in wanted_, not in
   // wanted_order_).
   std::map<crypto::Digest, std::uint64_t> waiting_for_disk_;

@@ -128,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.pushes_in() > 3 * node::kMaxIncomingPushesPerPeer) std::abort();
     // The counts of the holder table (its bound, every peer's share of it) agree with its
     // entries, and stay within their bounds.
-    if (!r.TrackingConsistent()) std::abort();
+    if (!r.TrackingConsistent() || !r.WantedConsistent()) std::abort();
   }
   // Every `done` runs once: when its receivers wrote the data, left, or the node stops.
   if (done > waiting) std::abort();

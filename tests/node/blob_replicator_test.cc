@@ -971,7 +971,9 @@ TEST_CASE("a committed record's blob with no tracked holder is asked of each pee
   mesh.drop = {};
   mesh.Run(requests);
   CHECK(asked.size() == 3);
-  CHECK(r.active_pulls() == 0);                                    // every peer was asked in vain
+  CHECK(r.active_pulls() == 0);  // every peer was asked in vain
+  CHECK(r.pulls_parked() == 1);  // not looked at by every StartPulls meanwhile
+  CHECK(r.WantedConsistent());
   REQUIRE(storage::PutBlob(*mesh.at(2).store, lost).has_value());  // restored there
   mesh.now += kProbeRetry - std::chrono::seconds(30);
   r.Tick();
@@ -982,6 +984,8 @@ TEST_CASE("a committed record's blob with no tracked holder is asked of each pee
   mesh.Run();
   CHECK(mesh.at(0).store->Contains(lost_digest));
   CHECK(r.stats().pulls_failed == 0);
+  CHECK(r.pulls_parked() == 0);
+  CHECK(r.WantedConsistent());
 }
 
 TEST_CASE("a pull keeps a window of chunk requests ahead of the chunk it writes", "[unit][node]") {
