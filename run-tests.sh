@@ -39,9 +39,10 @@ scripts/build.sh asan
 # The sanitized build runs every test too, with a quarter of the random schedules and sequences:
 # its job is memory and undefined-behaviour errors on every code path, which the first seeds
 # already reach, while the release build above covers the full seed space (200 consensus
-# schedules per scenario, 2,000 ledger sequences). At -O0 under ASan the full space alone took
-# about 4 of the suite's 14-28 minutes.
+# schedules per scenario, 2,000 ledger sequences, 200 SIGKILLs of the store writer). At -O0
+# under ASan the full space alone took about 4 of the suite's 14-28 minutes.
 ERTR_SIM_SEEDS=${ERTR_SIM_SEEDS:-50} ERTR_LEDGER_SEQUENCES=${ERTR_LEDGER_SEQUENCES:-500} \
+  ERTR_CRASH_KILLS=${ERTR_CRASH_KILLS:-50} \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp run_ctest build-asan asan+ubsan
 scripts/fuzz.sh "${ERTR_FUZZ_SECONDS:-15}"
