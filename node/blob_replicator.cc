@@ -22,7 +22,7 @@ BlobReplicator::BlobReplicator(storage::BlobStore& store, std::size_t needed, Ho
       hooks_(std::move(hooks)),
       log_(std::move(logger)),
       next_push_(crypto::RandomU64()) {
-  last_sweep_ = last_probe_reset_ = Now();
+  last_probe_reset_ = Now();
 }
 
 Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
@@ -331,7 +331,9 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
 void BlobReplicator::SweepTracked() {
   const auto now = Now();
   std::vector<crypto::Digest> idle;
-  for (auto& [digest, tracked] : holders_) {
+  auto it = sweep_from_ ? holders_.lower_bound(*sweep_from_) : holders_.begin();
+  for (std::size_t looked = 0; it != holders_.end() && looked < kSweepBatch; ++it, ++looked) {
+    auto& [digest, tracked] = *it;
     if (now - tracked.since < kTrackedIdle) continue;
     const bool needed = wanted_.count(digest) || pulls_.count(digest) || staged_.count(digest) ||
                         unsynced_set_.count(digest) ||
@@ -342,10 +344,17 @@ void BlobReplicator::SweepTracked() {
       idle.push_back(digest);
     }
   }
+  if (it == holders_.end()) {
+    sweep_from_.reset();
+  } else {
+    sweep_from_ = it->first;
+  }
   for (const auto& d : idle) Untrack(d);
-  if (!idle.empty()) {
+  swept_this_round_ += idle.size();
+  if (!sweep_from_ && swept_this_round_ != 0) {
     log_->info("event=blob_holders_forgotten digests={} reason=\"no record here names them\"",
-               idle.size());
+               swept_this_round_);
+    swept_this_round_ = 0;
   }
 }
 
@@ -1047,10 +1056,7 @@ void BlobReplicator::Tick() {
     }
   }
   for (const auto& [digest, why] : ending) EndStaging(digest, why);
-  if (now - last_sweep_ >= std::chrono::minutes(1)) {
-    last_sweep_ = now;
-    SweepTracked();
-  }
+  SweepTracked();
   if (now - last_probe_reset_ >= kProbeRetry) {
     last_probe_reset_ = now;
     probed_.clear();

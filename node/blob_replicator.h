@@ -85,6 +85,10 @@ inline constexpr std::size_t kMaxTrackedBlobs = 100'000;
 // is forgotten after this long: the holders of blobs whose record was rejected or never sent, or
 // of made-up digests, do not stay tracked for ever. (Longer than a record waits for its blob.)
 inline constexpr auto kTrackedIdle = std::chrono::minutes(15);
+// The idle check looks at this many tracked digests per Tick (once a second), going round the
+// table: each may cost a state read (Hooks::is_referenced), so a full table is never read in one
+// turn of the event loop. 100,000 digests take 25 ticks.
+inline constexpr std::size_t kSweepBatch = 4'096;
 // A committed record's blob with no tracked holder connected is asked of each connected peer in
 // turn; peers that did not send it are asked again after this long.
 inline constexpr auto kProbeRetry = std::chrono::minutes(5);
@@ -336,7 +340,8 @@ class BlobReplicator {
   // longer counted against the bound and the shares.
   void WantCommitted(const crypto::Digest& digest);
   void Uncharge(const Tracked& tracked);
-  // Forgets tracked digests idle for kTrackedIdle that nothing here needs (Tick, once a minute).
+  // Forgets tracked digests idle for kTrackedIdle that nothing here needs, looking at the next
+  // kSweepBatch of them after sweep_from_ (Tick).
   void SweepTracked();
   void Want(const crypto::Digest& digest);
   void Unwant(const crypto::Digest& digest);
@@ -413,7 +418,10 @@ class BlobReplicator {
   // Entries of holders_ not committed, and of them those naming each peer.
   std::size_t uncommitted_tracked_ = 0;
   std::map<ReplicaId, std::size_t> tracked_per_peer_;
-  std::chrono::steady_clock::time_point last_sweep_{};
+  // Where SweepTracked goes on (the first digest not looked at in this round; none: the start),
+  // and the digests it forgot in this round so far (logged once per round).
+  std::optional<crypto::Digest> sweep_from_;
+  std::size_t swept_this_round_ = 0;
   // Committed records' blobs pulled from peers not known to hold them (PickHolder): the peers
   // asked in vain, each asked again once kProbeRetry has passed since the set was last cleared.
   std::map<crypto::Digest, std::set<ReplicaId>> probed_;
