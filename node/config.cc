@@ -77,7 +77,7 @@ struct KnownTable {
 const std::vector<KnownTable>& KnownTables() {
   static const std::vector<KnownTable> known = {
       {"node", {"validator_index", "institution_id", "listen", "http", "data_dir", "genesis"}},
-      {"api", {"listen", "tls_cert_file", "tls_key_file"}},
+      {"api", {"listen", "tls_cert_file", "tls_key_file", "upload_idle_seconds"}},
       {"keys", {"validator", "institution", "passphrase_file"}},
       {"consensus", {"view_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
       {"mempool", {"max_mib", "max_per_signer"}},
@@ -183,6 +183,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Address("api.listen", c.api_host, c.api_port));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_cert_file", c.api_tls_cert_file));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_key_file", c.api_tls_key_file));
+  ERTR_RETURN_IF_ERROR(r.Integer("api.upload_idle_seconds", c.api_upload_idle_seconds, 1, 3'600));
   if (c.api_tls_cert_file.empty() != c.api_tls_key_file.empty()) {
     return r.Error(c.api_tls_cert_file.empty() ? "api.tls_cert_file" : "api.tls_key_file",
                    "is missing: TLS needs both the certificate and the key file");
@@ -253,6 +254,8 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     o << "tls_cert_file = \"" << c.api_tls_cert_file.string() << "\"\n"
       << "tls_key_file = \"" << c.api_tls_key_file.string() << "\"\n";
   }
+  o << "upload_idle_seconds = " << c.api_upload_idle_seconds
+    << "   # an upload silent this long is ended\n";
   o << "\n[keys]\n"
     << "validator = \"" << c.validator_key_file.string() << "\"\n"
     << "institution = \"" << c.institution_key_file.string() << "\"\n"

@@ -33,6 +33,8 @@ struct NodeConfig {
   std::uint16_t api_port = 26800;
   std::filesystem::path api_tls_cert_file;  // PEM certificate chain
   std::filesystem::path api_tls_key_file;   // PEM private key
+  // An upload that sends no message for this long is ended (its slot freed for others).
+  std::uint32_t api_upload_idle_seconds = 120;
   std::filesystem::path data_dir = "data";
   std::filesystem::path genesis_file = "genesis.bin";
   std::filesystem::path validator_key_file = "keys/validator.key";

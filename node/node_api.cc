@@ -163,6 +163,20 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::uint64_t refused() const { return refused_.load(); }
   const UploadSlots& upload_slots() const { return upload_slots_; }
 
+  // Upload calls in progress (each registers itself for its life), for EndIdleUploads.
+  void AddUpload(UploadCall* call) {
+    std::lock_guard lock(uploads_mu_);
+    uploads_.insert(call);
+  }
+  void RemoveUpload(UploadCall* call) {
+    std::lock_guard lock(uploads_mu_);
+    uploads_.erase(call);
+  }
+  // Ends the uploads that have waited `idle` or more for their client's next message: a client
+  // that hangs, or a connection gone half-open, would otherwise hold an upload slot for ever.
+  void EndIdleUploads(std::chrono::steady_clock::time_point now, std::chrono::seconds idle);
+  std::uint64_t idle_uploads_ended() const { return idle_uploads_ended_.load(); }
+
   // The threads of the uploads' pipelines (UploadCall).
   boost::asio::thread_pool& writers() { return writers_; }
 
@@ -221,6 +235,10 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::mutex replay_mu_;
   proto::ReplayGuard replay_;  // guarded by replay_mu_
   UploadSlots upload_slots_;
+  // Recursive: ending a call can run its OnDone (which removes it) on the thread ending it.
+  std::recursive_mutex uploads_mu_;
+  std::set<UploadCall*> uploads_;  // guarded by uploads_mu_
+  std::atomic<std::uint64_t> idle_uploads_ended_{0};
   // Joined when the service is destroyed, after the gRPC server has finished every call (an
   // upload finishes only once its writes have run).
   boost::asio::thread_pool writers_{std::clamp(std::thread::hardware_concurrency(), 1u, 4u)};
@@ -290,10 +308,16 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
         slots_(slots),
         seal_(svc.writers().get_executor()),
         write_(svc.writers().get_executor()) {
-    StartRead(&in_);
+    svc_.AddUpload(this);
+    Read();
   }
 
   void OnReadDone(bool ok) override {
+    {
+      std::lock_guard lock(mu_);
+      if (timed_out_) return;  // EndIfIdle ended the call while this read was pending
+      reading_ = false;
+    }
     if (!ok) {
       if (ctx_->IsCancelled()) return Fail(Status::Unavailable("the upload was cancelled"));
       if (!started_ || !ended_) {
@@ -358,7 +382,12 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
         }
         ended_ = true;
         end_ = req_.end();
-        return StartRead(&in_);
+        if (const std::size_t n = end_.plaintext_digest().size(); n != 0 && n != 32) {
+          return Fail(Status::InvalidArgument(
+              "end.plaintext_digest is " + std::to_string(n) +
+              " bytes; it must be the plaintext's 32-byte SHA-256, or empty"));
+        }
+        return Read();
       case v1::UploadRecordRequest::PART_NOT_SET:
         break;
     }
@@ -367,11 +396,37 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
 
   void OnWriteDone(bool) override {}
   void OnDone() override {
+    svc_.RemoveUpload(this);
     if (counted_ != nullptr) --*counted_;
     delete this;
   }
 
+  // Ends the call if it has waited `idle` or more for the client's next message (on the io
+  // thread, from ApiService::EndIdleUploads). Whether the pending read completes first or this
+  // ends the call is decided under mu_: the other then does nothing.
+  bool EndIfIdle(std::chrono::steady_clock::time_point now, std::chrono::seconds idle) {
+    {
+      std::lock_guard lock(mu_);
+      if (!reading_ || timed_out_ || finishing_ || then_ || now - read_since_ < idle) return false;
+      timed_out_ = true;
+    }
+    Fail(Status::Unavailable("the upload sent no message for " + std::to_string(idle.count()) +
+                             " s and was ended; nothing was stored. Upload again, sending its "
+                             "messages without long pauses (the node's api.upload_idle_seconds)"));
+    return true;
+  }
+
  private:
+  // Reads the client's next message (OnReadDone); EndIfIdle times the wait.
+  void Read() {
+    {
+      std::lock_guard lock(mu_);
+      reading_ = true;
+      read_since_ = std::chrono::steady_clock::now();
+    }
+    StartRead(&in_);
+  }
+
   void OnStart() {
     if (started_ || seen_start_) {
       return Fail(Status::InvalidArgument("the upload has a second start message"));
@@ -390,7 +445,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
           encryptor_.emplace(std::move(*enc));
           if (start_.plaintext_size() >= kPushBytes) push_ = n_.replicator_->BeginPush();
           started_ = true;
-          StartRead(&in_);
+          Read();
         },
         [this](const Status& s) { Fail(s); });
   }
@@ -427,7 +482,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       lock.unlock();  // small and nothing in flight: seal and write it here, at once
       const Status s = Store(Seal(std::move(plain)));
       if (!s.ok()) return Fail(s);
-      return StartRead(&in_);
+      return Read();
     }
     const bool read_on = ++in_flight_ < kMaxChunksInFlight;
     read_waits_ = !read_on;
@@ -445,7 +500,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
       });
     });
     lock.unlock();
-    if (read_on) StartRead(&in_);
+    if (read_on) Read();
   }
 
   // Hashes and encrypts a chunk, and wipes it (seal stage).
@@ -516,7 +571,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     if (in_flight_ == 0) then.swap(then_);
     lock.unlock();
     // A read after a failure ends in OnReadDone with that failure.
-    if (read) StartRead(&in_);
+    if (read) Read();
     if (then) then();
   }
 
@@ -639,7 +694,10 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
   Status write_error_ = Status::Ok();  // the first failure of a stage: the upload fails
   std::function<void()> then_;         // ends the call once nothing is in flight
   bool finishing_ = false;             // the call is being finished: do nothing more
-  std::vector<Bytes> spare_cipher_;    // emptied ciphertext buffers to reuse
+  bool reading_ = false;               // a read of the client's next message is pending
+  std::chrono::steady_clock::time_point read_since_;  // ... since then
+  bool timed_out_ = false;           // EndIfIdle ended the call: the pending read's end is ignored
+  std::vector<Bytes> spare_cipher_;  // emptied ciphertext buffers to reuse
   std::uint64_t plaintext_size_ = 0;
   // The upload's push to its first holders (set on the io thread before the first chunk is read;
   // reset when it ends), and whether the io queue refused a part of it.
@@ -900,6 +958,35 @@ void Node::DrainApi() {
 }
 
 std::uint64_t Node::ApiRefused() const { return api_service_ ? api_service_->refused() : 0; }
+
+void Node::ApiService::EndIdleUploads(std::chrono::steady_clock::time_point now,
+                                      std::chrono::seconds idle) {
+  std::uint64_t ended = 0;
+  {
+    std::lock_guard lock(uploads_mu_);
+    // A copy: ending a call may remove it from the set.
+    const std::vector<UploadCall*> calls(uploads_.begin(), uploads_.end());
+    for (UploadCall* call : calls) {
+      if (uploads_.count(call) && call->EndIfIdle(now, idle)) ++ended;
+    }
+  }
+  if (ended == 0) return;
+  idle_uploads_ended_ += ended;
+  n_.log_->warn(
+      "event=api_uploads_idle_ended count={} reason=\"no message from the client for {} s\"", ended,
+      idle.count());
+}
+
+void Node::EndIdleUploads() {
+  if (api_service_) {
+    api_service_->EndIdleUploads(std::chrono::steady_clock::now(),
+                                 std::chrono::seconds(config_.api_upload_idle_seconds));
+  }
+}
+
+std::uint64_t Node::ApiIdleUploadsEnded() const {
+  return api_service_ ? api_service_->idle_uploads_ended() : 0;
+}
 
 std::uint64_t Node::ApiUploadsInProgress(bool small) const {
   if (!api_service_) return 0;

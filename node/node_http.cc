@@ -106,6 +106,9 @@ std::string Node::Metrics() const {
   gauge("ertr_api_uploads_large",
         "Uploads in progress of 256 KiB or more, or of undeclared size (at most 16 at once).",
         ApiUploadsInProgress(false));
+  counter("ertr_api_uploads_idle_ended_total",
+          "Uploads ended because their client sent no message for api.upload_idle_seconds.",
+          ApiIdleUploadsEnded());
   counter("ertr_handshakes_refused_total", "Connections refused at the handshake.",
           ts.handshakes_refused);
   counter("ertr_p2p_bytes_sent_total", "Bytes sent to peers.", ts.bytes_sent);

@@ -14,6 +14,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
@@ -615,6 +616,11 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
     CHECK(s.error_code() == grpc::StatusCode::DATA_LOSS);
     CHECK(s.error_message().find("end.plaintext_digest") != std::string::npos);
   }
+  SECTION("the plaintext digest in the end message is not a SHA-256") {
+    auto s = upload(0, mib(3), std::string(5, '\x07'), false);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("end.plaintext_digest is 5 bytes") != std::string::npos);
+  }
   SECTION("shorter than start.plaintext_size said") {
     auto s = upload(10u << 20, mib(7), "", false);
     CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
@@ -626,6 +632,61 @@ TEST_CASE("a large upload cancelled or ended wrongly stores nothing, and the nex
 
   // 5 pipelined chunks and a short last one.
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (5ull << 20) + 12345);
+}
+
+// A client that opens uploads and goes silent (hung, or its connection half-open) must not hold
+// the node's upload slots for ever: each upload waiting api.upload_idle_seconds for its next
+// message is ended, and the slots serve others again. One that keeps sending is not ended.
+TEST_CASE("uploads whose client goes silent are ended and free their slots",
+          "[integration][slow]") {
+  Cluster c(4);
+  c.EditConfig(0, "upload_idle_seconds = 120", "upload_idle_seconds = 2");
+  c.StartAll();
+  auto phys = NewUser(c, 0, ledger::Role::kPhysician);
+  const auto patient = NewPatient(c);
+  auto stub = v1::Ertr::NewStub(ApiChannel(c));
+  v1::UploadRecordRequest chunk;
+  chunk.set_chunk(std::string(1000, 's'));
+  // All but one of the slots for large (or undeclared) uploads, each after one chunk.
+  std::vector<std::unique_ptr<RawUpload>> silent;
+  for (int i = 0; i < 15; ++i) {
+    silent.push_back(OpenUpload(c, *stub, phys, patient, 0));
+    REQUIRE(silent.back()->started);
+    REQUIRE(silent.back()->writer->Write(chunk));
+  }
+  // Meanwhile, in the last slot, an upload that sends a chunk every second for longer than the
+  // idle limit.
+  auto steady = OpenUpload(c, *stub, phys, patient, 0);
+  REQUIRE(steady->started);
+  crypto::Sha256Hasher hasher;
+  bool steady_ok = true;
+  for (int i = 0; i < 6 && steady_ok; ++i) {
+    steady_ok = steady->writer->Write(chunk);
+    hasher.Update(AsBytes(chunk.chunk()));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  CHECK(steady_ok);
+  // The silent ones are ended with a status that says why; the slots are free again.
+  for (auto& u : silent) {
+    const grpc::Status s = u->writer->Finish();
+    CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(s.error_message().find("sent no message for 2 s") != std::string::npos);
+  }
+  CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_api_uploads_large") == 1; }, 30));
+  CHECK(c.Metric(0, "ertr_api_uploads_idle_ended_total") == 15);
+  CHECK(c.Log(0).find("event=api_uploads_idle_ended") != std::string::npos);
+  // The steady one ends well.
+  v1::UploadRecordRequest end;
+  const auto digest = hasher.Finish();
+  end.mutable_end()->set_plaintext_digest(std::string(AsStringView(digest.span())));
+  REQUIRE(steady->writer->Write(end));
+  steady->writer->WritesDone();
+  const grpc::Status s = steady->writer->Finish();
+  INFO(s.error_message());
+  CHECK(s.ok());
+  // Nothing of the ended uploads is left, and the next uploads work.
+  CHECK(Cluster::WaitFor([&] { return BlobFiles(c, 0, "tmp") == 0; }, 10));
+  UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (1ull << 20) + 7);
 }
 
 // An upload declared at kPushBytes or more is copied to one first holder (f = 1) while it

@@ -110,5 +110,20 @@ TEST_CASE("the API refuses to listen off loopback without TLS", "[unit][node]") 
   CHECK(ParseNodeConfig(base + "listen = \"localhost:26800\"\n", "/home", "config.toml"));
 }
 
+TEST_CASE("an upload's idle limit is read, checked and written back", "[unit][node]") {
+  const std::string base = "[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[api]\n";
+  auto plain = ParseNodeConfig(base, "/home", "config.toml");
+  REQUIRE(plain.has_value());
+  CHECK(plain->api_upload_idle_seconds == 120);
+  auto set = ParseNodeConfig(base + "upload_idle_seconds = 300\n", "/home", "config.toml");
+  REQUIRE(set.has_value());
+  CHECK(set->api_upload_idle_seconds == 300);
+  auto again = ParseNodeConfig(RenderNodeConfig(*set), "/home", "config.toml");
+  REQUIRE(again.has_value());
+  CHECK(again->api_upload_idle_seconds == 300);
+  CHECK(ErrorOf(base + "upload_idle_seconds = 0\n")
+            .find("'api.upload_idle_seconds' must be an integer in 1..3600") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace ertr::node
