@@ -154,7 +154,7 @@ Status ProcessExpiries(StateView& block_view, const ChainState& chain, const Blo
   if (patients.empty()) return Status::Ok();
   TxContext ctx{block_view, chain, block, 0, crypto::PublicKey(), crypto::Digest(), 0};
   for (const auto& p : patients) {
-    ERTR_RETURN_IF_ERROR(rules::WithdrawUnentitledEnvelopes(ctx, p));
+    ERTR_RETURN_IF_ERROR(rules::WithdrawUnentitledEnvelopes(ctx, p, ""));  // no actor: expiry
     ERTR_ASSIGN_OR_RETURN(auto glasses, block_view.LoadAll<BreakGlassState>(keys::BreakGlasses(p)));
     for (const auto& g : glasses) {
       if (g.expires_at_ms <= block.time_ms) block_view.Delete(keys::BreakGlass(p, g.user_key));

@@ -70,7 +70,8 @@ Verdict NotForPatient() {
 
 }  // namespace
 
-Status WithdrawUnentitledEnvelopes(TxContext& ctx, const Pseudonym& patient) {
+Status WithdrawUnentitledEnvelopes(TxContext& ctx, const Pseudonym& patient,
+                                   const std::string& actor_institution) {
   std::vector<RecordId> records;
   const Bytes prefix = keys::PatientRecords(patient);
   ERTR_RETURN_IF_ERROR(ctx.state.ScanPrefix(prefix, [&](ByteSpan key, ByteSpan) {
@@ -96,6 +97,7 @@ Status WithdrawUnentitledEnvelopes(TxContext& ctx, const Pseudonym& patient) {
       AuditEntry e;
       e.kind = AuditKind::kEnvelopeWithdrawn;
       e.actor = ctx.signer;
+      e.actor_institution = actor_institution;
       e.patient = patient;
       e.record = id;
       e.detail = inst;
@@ -170,7 +172,7 @@ Verdict OnRevokeConsent(TxContext& ctx, const RevokeConsent& tx) {
   ctx.state.Save(keys::Grant(tx.patient, tx.grant_id), *grant);
   AuditConsent(ctx, AuditKind::kConsentRevoked, *patient, tx.grant_id, grant->grantee,
                grant->scope);
-  ERTR_RETURN_IF_ERROR(WithdrawUnentitledEnvelopes(ctx, tx.patient));
+  ERTR_RETURN_IF_ERROR(WithdrawUnentitledEnvelopes(ctx, tx.patient, patient->home_institution_id));
   return Accept();
 }
 

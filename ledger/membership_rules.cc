@@ -102,7 +102,9 @@ Verdict OnDeactivateUser(TxContext& ctx, const DeactivateUser& tx) {
     if (p) patients.push_back(*p);
     return true;
   }));
-  for (const auto& p : patients) ERTR_RETURN_IF_ERROR(WithdrawUnentitledEnvelopes(ctx, p));
+  for (const auto& p : patients) {
+    ERTR_RETURN_IF_ERROR(WithdrawUnentitledEnvelopes(ctx, p, user->institution_id));
+  }
   return Accept();
 }
 

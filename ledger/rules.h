@@ -52,8 +52,10 @@ Result<bool> InstitutionExists(const TxContext& ctx, std::string_view id);
 Result<bool> ActsForPatient(const TxContext& ctx, const PatientState& patient);
 
 // Deletes the envelopes of the patient's records held by institutions no longer entitled at the
-// block time, with an audit entry each.
-Status WithdrawUnentitledEnvelopes(TxContext& ctx, const Pseudonym& patient);
+// block time, with an audit entry each naming the signer and `actor_institution`, the
+// institution it acts for (empty for an expiry, which no one signs).
+Status WithdrawUnentitledEnvelopes(TxContext& ctx, const Pseudonym& patient,
+                                   const std::string& actor_institution);
 
 Verdict OnRegisterUser(TxContext& ctx, const RegisterUser& tx);
 Verdict OnDeactivateUser(TxContext& ctx, const DeactivateUser& tx);

@@ -244,6 +244,17 @@ TEST_CASE("consent: default care team, grant, key share, revoke", "[unit][ledger
   CHECK_FALSE(HasEnvelope(w, record, 1));
   CHECK_FALSE(HasEnvelope(w, later, 1));
   CHECK(HasEnvelope(w, record, 0));
+  {
+    // Withdrawn by the patient's own key, acting at its home institution (hosp-a).
+    auto trail = PatientAuditTrail(w.View(), patient);
+    REQUIRE(trail.has_value());
+    REQUIRE(trail->size() >= 2);
+    for (auto e = trail->rbegin(); e != trail->rbegin() + 2; ++e) {
+      CHECK(e->kind == AuditKind::kEnvelopeWithdrawn);
+      CHECK(e->actor == patient_key);
+      CHECK(e->actor_institution == "hosp-a");
+    }
+  }
   CHECK(ReasonOf(w.Apply(patient_key, RevokeConsent{grant.grant_id, patient})) ==
         RejectReason::kRevokedGrant);
   CHECK(ReasonOf(w.Apply(patient_key, RevokeConsent{w.NewId<GrantId>(), patient})) ==
@@ -315,6 +326,7 @@ TEST_CASE("an expired grant stops reads and takes its envelopes with it", "[unit
   REQUIRE(trail.has_value());
   CHECK(trail->back().kind == AuditKind::kEnvelopeWithdrawn);
   CHECK(trail->back().detail == "hosp-b");
+  CHECK(trail->back().actor_institution.empty());  // an expiry: no one acted
 }
 
 TEST_CASE("break-glass opens bounded, flagged emergency access", "[unit][ledger]") {

@@ -175,7 +175,8 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   auto wrong_node = Read(c, 0, phys_b, record);
   REQUIRE_FALSE(wrong_node.has_value());
   CHECK(wrong_node.error().code() == StatusCode::kPermissionDenied);
-  CHECK(c.Log(0).find("reason=other_institution") != std::string::npos);
+  CHECK(c.Log(0).find("reason=other_institution user=" + phys_b.public_key().ShortHex() +
+                      " institution=hosp-b") != std::string::npos);
 
   // A blob altered on this node's disk is never served: the read fails (the reader discards what
   // it got), the node logs it, deletes its copy and pulls a good one from its peers.
