@@ -763,6 +763,12 @@ int main(int argc, char** argv) {
         if (!b) return Fail(b.error());
         auto info = crypto::InspectKeyFile(*b);
         if (!info) return Fail(info.error().WithContext(user_key_file));
+        if (info->type != crypto::KeyType::kEd25519) {
+          return Usage(Status::InvalidArgument(
+              user_key_file +
+              " holds an X25519 encryption key (an institution's), not a user's Ed25519 signing "
+              "key; pass the user's key file from 'ertrctl keys gen'"));
+        }
         auto k = crypto::PublicKey::FromSpan(info->public_key, "user key");
         if (!k) return Usage(k.error());
         u.user_key = *k;

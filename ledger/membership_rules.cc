@@ -43,8 +43,10 @@ Verdict OnRegisterUser(TxContext& ctx, const RegisterUser& tx) {
   ERTR_ASSIGN_OR_RETURN(auto node, ctx.state.Get(keys::ValidatorKey(tx.user_key)));
   ERTR_ASSIGN_OR_RETURN(auto patient, ctx.state.Get(keys::PatientKey(tx.user_key)));
   if (existing || node || patient) {
+    const char* as = existing ? "a user's" : node ? "a validator node's" : "a patient's";
     return Reject(RejectReason::kAlreadyExists, "register_user.user_key",
-                  "this key is registered already; every user needs a key of their own");
+                  std::string("this key is registered already, as ") + as +
+                      "; every user needs a key of their own (ertrctl keys gen)");
   }
   UserState user;
   user.key = tx.user_key;

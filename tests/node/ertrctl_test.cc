@@ -85,6 +85,19 @@ TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, r
                {"keys", "gen", "--out", phys, "--kdf", "interactive", "--passphrase-file", pass});
   INFO(r.err);
   REQUIRE(r.code == 0);
+  // An institution's encryption key file is not a user's key: refused before anything is sent.
+  r = ctl(0, admin, admin_pass,
+          {"user", "register", "--user-key-file", c.home(0) + "/keys/institution.key", "--role",
+           "physician", "--handle", "dr-wrong"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("holds an X25519 encryption key (an institution's), not a user's Ed25519") !=
+        std::string::npos);
+  // A validator's signing key is registered already, and the refusal says as what.
+  r = ctl(0, admin, admin_pass,
+          {"user", "register", "--user-key-file", c.home(0) + "/keys/validator.key", "--role",
+           "physician", "--handle", "dr-node"});
+  CHECK(r.code != 0);
+  CHECK(r.err.find("registered already, as a validator node's") != std::string::npos);
   r = ctl(
       0, admin, admin_pass,
       {"user", "register", "--user-key-file", phys, "--role", "physician", "--handle", "dr-ctl"});
