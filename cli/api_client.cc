@@ -12,6 +12,7 @@
 #include "crypto/hash.h"
 #include "crypto/secure_buffer.h"
 #include "crypto/sha256.h"
+#include "crypto/tls_pem.h"
 #include "proto/api_auth.h"
 #include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
@@ -40,8 +41,13 @@ Status FromGrpc(const grpc::Status& s) {
   const StatusCode code = proto::FromGrpcCode(s.error_code());
   std::string msg = s.error_message();
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
-      (msg.find("andshake failed") != std::string::npos ||
-       msg.find("certificate verify failed") != std::string::npos)) {
+      msg.find("is not in peer certificate") != std::string::npos) {
+    msg +=
+        " (the node's TLS certificate does not name the address dialled: pass --tls-server-name "
+        "with a name the certificate holds)";
+  } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+             (msg.find("andshake failed") != std::string::npos ||
+              msg.find("certificate verify failed") != std::string::npos)) {
     msg +=
         " (the TLS handshake with the node failed: does its API serve TLS, is --tls-ca the "
         "CA that signed its certificate, and does --tls-server-name match a name in it?)";
@@ -67,6 +73,8 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Connect(const ClientOptions& optio
     if (!in || !(pem << in.rdbuf())) {
       return Status::NotFound("cannot read the TLS CA file " + options.tls_ca_file);
     }
+    ERTR_RETURN_IF_ERROR(
+        crypto::CheckPemCertificates(pem.str(), options.tls_ca_file + " (--tls-ca)"));
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = pem.str();
     creds = grpc::SslCredentials(ssl);

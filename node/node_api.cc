@@ -18,6 +18,7 @@
 #include "crypto/envelope.h"
 #include "crypto/secure_buffer.h"
 #include "crypto/sha256.h"
+#include "crypto/tls_pem.h"
 #include "ledger/queries.h"
 #include "ledger/shape.h"
 #include "node/api_internal.h"
@@ -908,6 +909,14 @@ Status Node::StartApi() {
     };
     ERTR_ASSIGN_OR_RETURN(auto cert, read(config_.api_tls_cert_file));
     ERTR_ASSIGN_OR_RETURN(auto key, read(config_.api_tls_key_file));
+    // gRPC would report a bad file only as a port it cannot listen on.
+    if (auto s = crypto::CheckPemKeyPair(
+            cert, key, config_.Resolve(config_.api_tls_cert_file).string() + " (api.tls_cert_file)",
+            config_.Resolve(config_.api_tls_key_file).string() + " (api.tls_key_file)");
+        !s.ok()) {
+      Wipe(key);
+      return s;
+    }
     grpc::SslServerCredentialsOptions opts;
     opts.pem_key_cert_pairs.push_back({key, cert});
     creds = grpc::SslServerCredentials(opts);

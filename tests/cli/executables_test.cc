@@ -10,6 +10,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "tests/support/ports.h"
@@ -151,6 +153,54 @@ TEST_CASE("ertrd start refuses an API port that another process listens on", "[u
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("api.listen") != std::string::npos);
+}
+
+TEST_CASE("ertrd start names a TLS key file that is not the certificate's key", "[unit]") {
+  // gRPC reported any bad TLS file as a port it could not listen on.
+  ertr::testing::PortBlock ports(100);
+  REQUIRE(ports.base() != 0);
+  ertr::testing::TempDir dir;
+  const std::string net = (dir / "net").string();
+  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators 1 --base-port " +
+               std::to_string(ports.base()) + " --base-http-port " +
+               std::to_string(ports.base() + 10) + " --base-api-port " +
+               std::to_string(ports.base() + 20))
+              .exit_code == 0);
+  const std::string home = net + "/node0";
+  for (const char* name : {"api", "other"}) {
+    REQUIRE(Exec(std::string("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                             "-days 2 -nodes -subj /CN=localhost -keyout ") +
+                 home + "/" + name + ".key -out " + home + "/" + name + ".crt")
+                .exit_code == 0);
+  }
+  const std::string config = home + "/config.toml";
+  std::string text;
+  {
+    std::ifstream in(config);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  const auto start_with_key = [&](const std::string& key) {
+    std::string edited = text;
+    const auto at = edited.find("\n[keys]\n");
+    REQUIRE(at != std::string::npos);
+    edited.insert(at, "\ntls_cert_file = \"api.crt\"\ntls_key_file = \"" + key + "\"\n");
+    std::ofstream(config) << edited;
+    // Without the check the node would fail later, blaming the port (or `timeout` end it).
+    return Exec("timeout 60 " + std::string(ERTRD) + " start --home " + home);
+  };
+  auto r = start_with_key("other.key");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("other.key (api.tls_key_file) is not the private key of the certificate") !=
+        std::string::npos);
+  CHECK(r.output.find("port in use") == std::string::npos);
+  r = start_with_key("config.toml");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("config.toml (api.tls_key_file) holds no unencrypted PEM private key") !=
+        std::string::npos);
 }
 
 }  // namespace

@@ -1083,6 +1083,23 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   INFO(untrusted.error().ToString());
   CHECK(untrusted.error().message().find("the TLS handshake with the node failed") !=
         std::string::npos);
+  // A server name the certificate does not hold: the error says which option fixes it.
+  o.tls_ca_file = dir + "/api.crt";
+  o.tls_server_name = "ertr.elsewhere.example";
+  auto misnamed = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE(misnamed.has_value());
+  auto wrong_name = (*misnamed)->GetStatus();
+  REQUIRE_FALSE(wrong_name.has_value());
+  INFO(wrong_name.error().ToString());
+  CHECK(wrong_name.error().message().find("pass --tls-server-name") != std::string::npos);
+  o.tls_server_name.clear();
+  // A CA file that holds no certificate (the node's key, say) is named before any call.
+  o.tls_ca_file = dir + "/api.key";
+  auto not_ca = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));
+  REQUIRE_FALSE(not_ca.has_value());
+  CHECK(not_ca.error().code() == StatusCode::kInvalidArgument);
+  CHECK(not_ca.error().message().find("api.key (--tls-ca) holds no PEM certificate") !=
+        std::string::npos);
   // A plaintext client of the TLS port gets nowhere.
   o.tls_ca_file.clear();
   o.address = "127.0.0.1:" + std::to_string(c.api_port(0));
