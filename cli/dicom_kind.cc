@@ -90,12 +90,21 @@ Result<DetectedKind> DetectRecordKind(const std::filesystem::path& file,
         " is a DICOM kind; nothing was submitted. Pass --kind document for another file, or "
         "--kind fhir-resource for a FHIR resource in JSON");
   }
+  if (loaded.bad() && magic) {
+    // Under every --kind, document too: a damaged DICOM object is not stored as if it were one.
+    return Status::InvalidArgument(
+        file.string() +
+        " claims to be DICOM (it has the DICM preamble) but is not a readable DICOM file: " +
+        loaded.text() +
+        "; nothing was submitted. It is damaged or cut short: export or copy it again");
+  }
   if (loaded.bad()) {
     return Status::InvalidArgument(
-        file.string() + " claims to be DICOM (" +
-        (magic ? "it has the DICM preamble" : "its name ends in .dcm") +
-        ") but is not a readable DICOM file: " + loaded.text() +
-        "; nothing was submitted. Check the file, or pass --kind document for a non-DICOM file");
+        file.string() +
+        " claims to be DICOM (its name ends in .dcm) but is not a readable DICOM "
+        "file: " +
+        loaded.text() +
+        "; nothing was submitted. Check the file, or pass --kind document if it is not DICOM");
   }
   OFString uid;
   if (ff.getDataset()->findAndGetOFString(DCM_SOPClassUID, uid).bad() || uid.empty()) {

@@ -469,7 +469,7 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     plaintext_size_ += chunk->size();
     if (crypto::PayloadCiphertextSize(plaintext_size_) > kMaxReplicatedBlobBytes) {
       Wipe(*chunk);
-      return Fail(Status::ResourceExhausted(
+      return Fail(Status::InvalidArgument(
           "the upload is over the largest record the network replicates (4 GiB); split it"));
     }
     if (start_.plaintext_size() != 0 && plaintext_size_ > start_.plaintext_size()) {

@@ -111,7 +111,8 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
   // The plaintext bound first: the ciphertext size of a size near 2^64 would wrap.
   if (start.plaintext_size() > kMaxReplicatedBlobBytes ||
       crypto::PayloadCiphertextSize(start.plaintext_size()) > kMaxReplicatedBlobBytes) {
-    return Status::ResourceExhausted(
+    // A bound of the network, not of this moment: no retry can pass it.
+    return Status::InvalidArgument(
         "start.plaintext_size is over the largest record the "
         "network replicates (4 GiB); split the record");
   }

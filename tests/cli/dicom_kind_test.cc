@@ -53,6 +53,12 @@ TEST_CASE("a file that claims to be DICOM and is not is refused, with the reason
   auto magic = DetectRecordKind(WriteFile(dir, "x.bin", preamble));
   REQUIRE_FALSE(magic.has_value());
   CHECK(magic.error().message().find("preamble") != std::string::npos);
+  CHECK(magic.error().message().find("export or copy it again") != std::string::npos);
+  // Refused as a document too, and the message does not suggest what would fail the same way.
+  auto as_document =
+      DetectRecordKind(WriteFile(dir, "y.bin", preamble), ledger::RecordKind::kDocument);
+  REQUIRE_FALSE(as_document.has_value());
+  CHECK(as_document.error().message().find("--kind document") == std::string::npos);
   // A truncated real object is refused too.
   auto plan = MakeSyntheticRtPlan("SYNTH-0002");
   REQUIRE(plan.has_value());

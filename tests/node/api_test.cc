@@ -829,10 +829,11 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(WaitUntil(
       [&] { return gauge("ertr_api_uploads_small") == 0 && gauge("ertr_api_uploads_large") == 0; },
       30));
-  // A declared size over the largest record is refused as such, even one near 2^64.
+  // A declared size over the largest record is refused as such, even one near 2^64, and not as
+  // something to retry.
   for (const std::uint64_t declared : {(4ull << 30) + 1, ~0ull}) {
     auto st = refused(declared);
-    CHECK(st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(st.error_message().find("over the largest record") != std::string::npos);
   }
   UploadAndReadBack(c, phys, patient, ledger::RecordKind::kRtPlan, (1u << 20) + 3);
