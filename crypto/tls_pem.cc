@@ -28,36 +28,40 @@ std::unique_ptr<BIO, BioFree> Reader(std::string_view pem) {
 // Never prompts for a passphrase (an encrypted key would otherwise ask on the terminal).
 int NoPassphrase(char*, int, int, void*) { return 0; }
 
-// The first certificate of `pem`, or none.
+// The first certificate of `pem` (read as gRPC reads it, TRUSTED CERTIFICATE blocks too), or
+// none.
 std::unique_ptr<X509, X509Free> FirstCertificate(std::string_view pem) {
+  if (pem.size() >= (1u << 30)) return nullptr;
   auto bio = Reader(pem);
   if (!bio) return nullptr;
   return std::unique_ptr<X509, X509Free>(
-      PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+      PEM_read_bio_X509_AUX(bio.get(), nullptr, NoPassphrase, nullptr));
+}
+
+Status NoCertificate(const std::string& what, std::string_view give) {
+  return Status::InvalidArgument(what +
+                                 " holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' "
+                                 "block): give " +
+                                 std::string(give));
 }
 
 }  // namespace
 
 Status CheckPemCertificates(std::string_view pem, const std::string& what) {
-  const bool ok = pem.size() < (1u << 30) && FirstCertificate(pem) != nullptr;
+  const bool ok = FirstCertificate(pem) != nullptr;
   ERR_clear_error();
-  if (!ok) {
-    return Status::InvalidArgument(what +
-                                   " holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' "
-                                   "block): give the CA certificate file, not a key or another "
-                                   "file");
-  }
-  return Status::Ok();
+  return ok ? Status::Ok()
+            : NoCertificate(what, "the CA certificate file, not a key or another file");
 }
 
 Status CheckPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
                        const std::string& cert_what, const std::string& key_what) {
-  ERTR_RETURN_IF_ERROR(CheckPemCertificates(cert_pem, cert_what));
-  if (key_pem.size() >= (1u << 30)) {
-    return Status::InvalidArgument(key_what + " is not a PEM private key");
-  }
   const auto cert = FirstCertificate(cert_pem);
-  auto bio = Reader(key_pem);
+  if (!cert) {
+    ERR_clear_error();
+    return NoCertificate(cert_what, "the node's certificate chain, its own certificate first");
+  }
+  auto bio = key_pem.size() < (1u << 30) ? Reader(key_pem) : nullptr;
   std::unique_ptr<EVP_PKEY, KeyFree> key(
       bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr);
   Status s = Status::Ok();
@@ -66,7 +70,7 @@ Status CheckPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
                                 " holds no unencrypted PEM private key (a '-----BEGIN PRIVATE "
                                 "KEY-----' block, or an RSA or EC one): give the key file of "
                                 "the certificate, without a passphrase");
-  } else if (!cert || X509_check_private_key(cert.get(), key.get()) != 1) {
+  } else if (X509_check_private_key(cert.get(), key.get()) != 1) {
     s = Status::InvalidArgument(key_what + " is not the private key of the certificate in " +
                                 cert_what + ": give the key the certificate was issued for");
   }

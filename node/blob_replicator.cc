@@ -351,10 +351,12 @@ void BlobReplicator::SweepTracked() {
   }
   for (const auto& d : idle) Untrack(d);
   swept_this_round_ += idle.size();
-  if (!sweep_from_ && swept_this_round_ != 0) {
+  // At the end of a round (every tick when the table is small), at most once a minute.
+  if (!sweep_from_ && swept_this_round_ != 0 && now - last_sweep_log_ >= std::chrono::minutes(1)) {
     log_->info("event=blob_holders_forgotten digests={} reason=\"no record here names them\"",
                swept_this_round_);
     swept_this_round_ = 0;
+    last_sweep_log_ = now;
   }
 }
 

@@ -419,9 +419,10 @@ class BlobReplicator {
   std::size_t uncommitted_tracked_ = 0;
   std::map<ReplicaId, std::size_t> tracked_per_peer_;
   // Where SweepTracked goes on (the first digest not looked at in this round; none: the start),
-  // and the digests it forgot in this round so far (logged once per round).
+  // and the digests it forgot since it last logged them (at a round's end, once a minute at most).
   std::optional<crypto::Digest> sweep_from_;
   std::size_t swept_this_round_ = 0;
+  std::chrono::steady_clock::time_point last_sweep_log_{};
   // Committed records' blobs pulled from peers not known to hold them (PickHolder): the peers
   // asked in vain, each asked again once kProbeRetry has passed since the set was last cleared.
   std::map<crypto::Digest, std::set<ReplicaId>> probed_;

@@ -183,7 +183,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Address("api.listen", c.api_host, c.api_port));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_cert_file", c.api_tls_cert_file));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_key_file", c.api_tls_key_file));
-  ERTR_RETURN_IF_ERROR(r.Integer("api.upload_idle_seconds", c.api_upload_idle_seconds, 1, 3'600));
+  ERTR_RETURN_IF_ERROR(r.Integer("api.upload_idle_seconds", c.api_upload_idle_seconds, 10, 3'600));
   if (c.api_tls_cert_file.empty() != c.api_tls_key_file.empty()) {
     return r.Error(c.api_tls_cert_file.empty() ? "api.tls_cert_file" : "api.tls_key_file",
                    "is missing: TLS needs both the certificate and the key file");

@@ -236,8 +236,7 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::mutex replay_mu_;
   proto::ReplayGuard replay_;  // guarded by replay_mu_
   UploadSlots upload_slots_;
-  // Recursive: ending a call can run its OnDone (which removes it) on the thread ending it.
-  std::recursive_mutex uploads_mu_;
+  std::mutex uploads_mu_;
   std::set<UploadCall*> uploads_;  // guarded by uploads_mu_
   std::atomic<std::uint64_t> idle_uploads_ended_{0};
   // Joined when the service is destroyed, after the gRPC server has finished every call (an
@@ -402,18 +401,33 @@ class Node::UploadCall final : public grpc::ServerGenericBidiReactor {
     delete this;
   }
 
-  // Ends the call if it has waited `idle` or more for the client's next message (on the io
-  // thread, from ApiService::EndIdleUploads). Whether the pending read completes first or this
-  // ends the call is decided under mu_: the other then does nothing.
+  // Ends the call if it has waited `idle` or more for the client's next message (from
+  // ApiService::EndIdleUploads, on the io thread). Whether the pending read completes first or
+  // this ends the call is decided under mu_: the other then does nothing. The call is ended on
+  // the write stage (closing and deleting its temporary file, which may be large, is no work for
+  // the io thread); until then nothing else can end it, so it stays alive.
   bool EndIfIdle(std::chrono::steady_clock::time_point now, std::chrono::seconds idle) {
+    Status why;
     {
       std::lock_guard lock(mu_);
       if (!reading_ || timed_out_ || finishing_ || then_ || now - read_since_ < idle) return false;
       timed_out_ = true;
+      const std::string waited = std::to_string(idle.count()) + " s";
+      if (!write_error_.ok()) {
+        why = write_error_;  // what went wrong first, not the silence after it
+      } else if (ended_) {
+        why = Status::Unavailable(
+            "the upload's stream was not closed within " + waited +
+            " of its end message, and was ended; nothing was stored. Upload again, closing the "
+            "stream (WritesDone) after the end message");
+      } else {
+        why = Status::Unavailable(
+            "the upload sent no message for " + waited +
+            " and was ended; nothing was stored. Upload again, sending its messages without long "
+            "pauses (the node's api.upload_idle_seconds)");
+      }
     }
-    Fail(Status::Unavailable("the upload sent no message for " + std::to_string(idle.count()) +
-                             " s and was ended; nothing was stored. Upload again, sending its "
-                             "messages without long pauses (the node's api.upload_idle_seconds)"));
+    boost::asio::post(write_, [this, why] { Fail(why); });
     return true;
   }
 
@@ -972,11 +986,11 @@ void Node::ApiService::EndIdleUploads(std::chrono::steady_clock::time_point now,
                                       std::chrono::seconds idle) {
   std::uint64_t ended = 0;
   {
+    // EndIfIdle only marks a call and hands its end to another thread: none is removed (OnDone)
+    // while this holds the lock.
     std::lock_guard lock(uploads_mu_);
-    // A copy: ending a call may remove it from the set.
-    const std::vector<UploadCall*> calls(uploads_.begin(), uploads_.end());
-    for (UploadCall* call : calls) {
-      if (uploads_.count(call) && call->EndIfIdle(now, idle)) ++ended;
+    for (UploadCall* call : uploads_) {
+      if (call->EndIfIdle(now, idle)) ++ended;
     }
   }
   if (ended == 0) return;

@@ -432,7 +432,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
     // Refused before the record is looked up, so nothing of it is told; not on the chain, which
     // records a node's reads for its own institution's users (docs/spec/ledger.md 1.3): logged
     // here, naming the caller, for this institution's operators.
-    log_->warn("event=read_denied record={} reason=other_institution user={} institution={}",
+    log_->info("event=read_denied record={} reason=other_institution user={} institution={}",
                record_id.ShortHex(), caller.key.ShortHex(), caller.institution_id);
     return Status::PermissionDenied("you are a user of " + caller.institution_id +
                                     "; read records through your own institution's node (this "

@@ -566,6 +566,11 @@ TEST_CASE("a deactivated grantee entitles its institution no more", "[unit][ledg
   CHECK(HasEnvelope(w, record, 1));
   w.MustApply(w.admin(1), DeactivateUser{b_user, "left"});
   CHECK_FALSE(HasEnvelope(w, record, 1));
+  auto trail = PatientAuditTrail(w.View(), patient);
+  REQUIRE(trail.has_value());
+  CHECK(trail->back().kind == AuditKind::kEnvelopeWithdrawn);
+  CHECK(trail->back().actor == w.admin(1));
+  CHECK(trail->back().actor_institution == "hosp-b");  // the deactivating admin's
   CHECK(ReasonOf(w.Apply(w.node(0), KeyShare{record, {"hosp-b", w.NewId<SealedKey>()}})) ==
         RejectReason::kNotEntitled);
   CHECK(ReasonOf(w.Apply(w.admin(0), GrantTo(w, patient, GranteeUser{b_user}))) ==

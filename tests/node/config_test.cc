@@ -121,8 +121,8 @@ TEST_CASE("an upload's idle limit is read, checked and written back", "[unit][no
   auto again = ParseNodeConfig(RenderNodeConfig(*set), "/home", "config.toml");
   REQUIRE(again.has_value());
   CHECK(again->api_upload_idle_seconds == 300);
-  CHECK(ErrorOf(base + "upload_idle_seconds = 0\n")
-            .find("'api.upload_idle_seconds' must be an integer in 1..3600") != std::string::npos);
+  CHECK(ErrorOf(base + "upload_idle_seconds = 5\n")
+            .find("'api.upload_idle_seconds' must be an integer in 10..3600") != std::string::npos);
 }
 
 }  // namespace
