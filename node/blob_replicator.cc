@@ -406,6 +406,7 @@ void BlobReplicator::StartPulls() {
     }
     Pull& pull = pulls_[digest];
     pull.from = *from;
+    pull.id = next_pull_id_++;
     pull.probe = probe;
     pull.writer = std::move(*writer);
     pull.last_progress = Now();
@@ -426,7 +427,7 @@ void BlobReplicator::RequestMore(const crypto::Digest& digest, Pull& pull) {
       ChunksInFlight() + (kMaxConcurrentPulls - std::min(pulls_.size(), kMaxConcurrentPulls));
   while (pull.requested < end && pull.requested - written < window * kBlobChunkBytes &&
          (pull.requested == written || in_flight < kMaxPullChunksInFlight)) {
-    hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.requested});
+    hooks_.send(pull.from, proto::PeerBlobRequest{digest, pull.requested, pull.id});
     pull.requested += kBlobChunkBytes;
     ++in_flight;
   }
@@ -489,7 +490,7 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
   if (!store_.Contains(m.digest)) {
     // Not held (any more, or never: the requester asked without an announcement): said at once,
     // so that it asks another peer now rather than after kPullStall.
-    hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}});
+    hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
     return;
   }
   const auto key = std::make_pair(from, m.digest);
@@ -543,13 +544,16 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     st->second.last_served = Now();
   }
   if (s.offset >= total) serving_.erase(it);
-  hooks_.send(from, proto::PeerBlobChunk{m.digest, offset, total, std::move(data)});
+  hooks_.send(from, proto::PeerBlobChunk{m.digest, offset, total, std::move(data), m.pull_id});
 }
 
 void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   auto it = pulls_.find(m.digest);
   if (it == pulls_.end() || it->second.from != from) return;  // not asked for (any more)
   Pull& pull = it->second;
+  // The answer to an earlier pull of this blob from this peer: this pull's come after it. (A
+  // holder from before pull ids answers with 0: taken, as it was.)
+  if (m.pull_id != 0 && m.pull_id != pull.id) return;
   if (m.total_size == 0 && m.data.empty()) {  // the peer does not hold the blob (OnRequest)
     FailPull(m.digest, "peer " + std::to_string(from.value()) + " does not hold it", true);
     return StartPulls();  // from another peer, at once

@@ -285,6 +285,10 @@ class BlobReplicator {
  private:
   struct Pull {
     ReplicaId from;
+    // New for each pull started (never 0), sent in its requests and repeated in the answers:
+    // answers to an earlier pull of the blob (given up, or stopped for disk space), still on
+    // their way, are not taken for this one's.
+    std::uint64_t id = 0;
     bool probe = false;  // `from` is asked without having announced the blob (PickHolder)
     std::unique_ptr<storage::BlobWriter> writer;
     std::uint64_t total = 0;      // 0 until the first chunk tells the size
@@ -458,6 +462,7 @@ class BlobReplicator {
   bool syncing_ = false;                   // a background sync is running
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;
   std::uint64_t serve_count_ = 0;
+  std::uint64_t next_pull_id_ = 1;
   std::map<crypto::Digest, Staged> staged_;
   std::size_t next_staged_peer_ = 0;      // rotates the first pullers over the peers
   std::map<std::uint64_t, Push> pushes_;  // sent, by id

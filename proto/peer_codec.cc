@@ -44,6 +44,7 @@ struct ToWireVisitor {
   void operator()(const PeerBlobRequest& r) const {
     m.mutable_blob_request()->set_digest(ToString(r.digest.span()));
     m.mutable_blob_request()->set_offset(r.offset);
+    m.mutable_blob_request()->set_pull_id(r.pull_id);
   }
   void operator()(const PeerBlobChunk& c) const {
     auto* w = m.mutable_blob_chunk();
@@ -51,6 +52,7 @@ struct ToWireVisitor {
     w->set_offset(c.offset);
     w->set_total_size(c.total_size);
     w->set_data(ToString(c.data));
+    w->set_pull_id(c.pull_id);
   }
   void operator()(const PeerBlobPush& p) const {
     auto* w = m.mutable_blob_push();
@@ -132,6 +134,7 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
       ERTR_ASSIGN_OR_RETURN(
           r.digest, Fixed<crypto::Digest>(m.blob_request().digest(), "blob_request.digest"));
       r.offset = m.blob_request().offset();
+      r.pull_id = m.blob_request().pull_id();
       return PeerMessage(r);
     }
     case pb::PeerMessage::kBlobChunk: {
@@ -144,6 +147,7 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
       chunk.offset = c.offset();
       chunk.total_size = c.total_size();
       chunk.data = ToBytes(c.data());
+      chunk.pull_id = c.pull_id();
       return PeerMessage(std::move(chunk));
     }
     case pb::PeerMessage::kBlobPush: {

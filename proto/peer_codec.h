@@ -49,12 +49,14 @@ struct PeerBlobHave {
 struct PeerBlobRequest {
   crypto::Digest digest;
   std::uint64_t offset = 0;
+  std::uint64_t pull_id = 0;  // the puller's, for this pull; 0: not given
 };
 struct PeerBlobChunk {
   crypto::Digest digest;
   std::uint64_t offset = 0;
   std::uint64_t total_size = 0;
   Bytes data;
+  std::uint64_t pull_id = 0;  // the request's
 };
 // A large upload's ciphertext, streamed to a first holder while it arrives (wire.md section 5).
 struct PeerBlobPush {

@@ -996,6 +996,56 @@ TEST_CASE("a committed record's blob with no tracked holder is asked of each pee
   CHECK(r.WantedConsistent());
 }
 
+TEST_CASE("answers to a pull given up do not end the next pull of the blob", "[unit][node]") {
+  Mesh mesh(2, 2);
+  BlobReplicator& r = *mesh.at(1).replicator;
+  const Bytes blob = RandomBlob(2 * kBlobChunkBytes + 9);
+  const crypto::Digest digest = crypto::Sha256(blob);
+  // Node 0's answers to the first pull are held up on the link (a slow or congested peer).
+  std::deque<std::tuple<int, int, proto::PeerMessage>> late;
+  mesh.drop = [&](int from, int to, const proto::PeerMessage& m) {
+    if (!std::holds_alternative<proto::PeerBlobChunk>(m)) return false;
+    late.emplace_back(from, to, m);
+    return true;
+  };
+  const auto first_pull_gives_up = [&] {
+    mesh.Run();
+    REQUIRE_FALSE(late.empty());
+    CHECK(r.active_pulls() == 1);
+    mesh.now += std::chrono::seconds(10);  // nothing came: the pull is given up
+    r.Tick();
+    CHECK(r.active_pulls() == 0);
+    mesh.drop = {};
+  };
+
+  SECTION("late chunks of the blob") {
+    REQUIRE(mesh.at(0).replicator->StoreLocal(blob).has_value());
+    first_pull_gives_up();
+    CHECK(r.stats().pulls_failed == 1);
+    // Node 0 announces it again: a new pull from it starts; the late chunks arrive first.
+    r.OnHave(Mesh::Id(0), proto::PeerBlobHave{{digest}});
+  }
+  SECTION("a late answer that the blob was not held yet") {
+    CHECK(r.Fetch(digest, Mesh::Id(0)));  // its record names node 0, which has not stored it yet
+    first_pull_gives_up();
+    REQUIRE(late.size() == 1);
+    CHECK(std::get<proto::PeerBlobChunk>(std::get<2>(late.front())).total_size == 0);
+    // Node 0 stores it and announces it: a new pull from it starts; the late answer arrives first.
+    REQUIRE(mesh.at(0).replicator->StoreLocal(blob).has_value());
+    mesh.wire.clear();
+    r.OnHave(Mesh::Id(0), proto::PeerBlobHave{{digest}});
+  }
+  CHECK(r.active_pulls() == 1);
+  REQUIRE(mesh.wire.size() == 1);  // the new pull's request
+  const auto failed = r.stats().pulls_failed;
+  for (auto it = late.rbegin(); it != late.rend(); ++it) mesh.wire.push_front(std::move(*it));
+  mesh.Run();
+  CHECK(mesh.at(1).store->Contains(digest));
+  CHECK(r.stats().pulls_failed == failed);
+  CHECK(r.Holders(digest) == 2);
+  CHECK(r.active_pulls() == 0);
+}
+
 TEST_CASE("a pull keeps a window of chunk requests ahead of the chunk it writes", "[unit][node]") {
   Mesh p(2, 2);
   const Bytes blob = RandomBlob(6 * kBlobChunkBytes + 3);
