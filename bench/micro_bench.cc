@@ -177,6 +177,38 @@ void BM_DecodeNullOp(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeNullOp);
 
+// Decoding a 2 KiB record's transaction (a SubmitRecord with two key envelopes), as admission and
+// execution do.
+void BM_DecodeRecord(benchmark::State& state) {
+  const auto random = [](auto id) {
+    std::array<std::uint8_t, decltype(id)::kSize> a{};
+    crypto::RandomBytes(a);
+    return decltype(id)(a);
+  };
+  ledger::SubmitRecord r;
+  r.record_id = random(ledger::RecordId{});
+  r.patient = random(ledger::Pseudonym{});
+  r.kind = ledger::RecordKind::kRtBeamsTreatmentRecord;
+  r.ciphertext_digest = random(crypto::Digest{});
+  r.ciphertext_size = 2048 + 41;
+  r.locator.content_digest = r.ciphertext_digest;
+  r.uploader_institution_id = "radonc-north";
+  r.locator.holder_institutions = {r.uploader_institution_id};
+  for (const char* inst : {"radonc-north", "radonc-south"}) {
+    r.envelopes.push_back(ledger::KeyEnvelope{inst, random(ledger::SealedKey{})});
+  }
+  ledger::TransactionHeader h;
+  h.chain_id = "ertr-bench";
+  h.nonce = 42;
+  h.signer = random(crypto::PublicKey{});
+  ledger::SignedTransaction tx;
+  tx.body = proto::EncodeTransactionBody(h, r);
+  const Bytes bytes = proto::EncodeSignedTransaction(tx);
+  const crypto::Digest id = *proto::PeekTransactionId(bytes);
+  for (auto _ : state) benchmark::DoNotOptimize(proto::DecodeTransaction(bytes, id));
+}
+BENCHMARK(BM_DecodeRecord);
+
 void BM_PeekTransactionId(benchmark::State& state) {
   const Bytes bytes = NullOpTransaction();
   for (auto _ : state) benchmark::DoNotOptimize(proto::PeekTransactionId(bytes));

@@ -6,12 +6,46 @@
 
 namespace ertr::node {
 
+Result<ledger::Transaction> DecodeOrderable(ByteSpan bytes, const crypto::Digest* id,
+                                            const OrderingRules& rules,
+                                            const crypto::Verifier& verifier) {
+  ERTR_ASSIGN_OR_RETURN(ledger::Transaction typed, proto::DecodeTransactionToAdmit(bytes, id));
+  const ledger::SignedTransaction& tx = typed.signed_tx;
+  if (tx.header.chain_id != rules.chain_id) {
+    return Status::InvalidArgument("transaction is for chain '" + tx.header.chain_id +
+                                   "', this node runs '" + rules.chain_id + "'");
+  }
+  if (tx.body.size() > rules.max_body_bytes) {
+    return Status::InvalidArgument("transaction body is " + std::to_string(tx.body.size()) +
+                                   " bytes; the chain's limit is " +
+                                   std::to_string(rules.max_body_bytes));
+  }
+  if (tx.header.payload == ledger::PayloadType::kNullOp && !rules.benchmark_mode) {
+    return Status::FailedPrecondition(
+        "NullOp transactions are accepted only on a benchmark network (genesis "
+        "parameters.benchmark_mode); this chain is not one");
+  }
+  // A payload that breaks the shape rules would only be committed as rejected, and its bytes
+  // (free text in a code field, say) would stay in the block for good: refused here, the
+  // submitter hears the field at once and nothing reaches the chain.
+  if (!typed.payload) {
+    return Status::InvalidArgument("not admitted: its payload does not decode: " +
+                                   typed.payload.error().message());
+  }
+  if (auto bad = ledger::ValidateShape(*typed.payload)) {
+    return Status::InvalidArgument("not admitted: " + bad->ToString());
+  }
+  if (!ledger::IsAuthentic(tx, verifier, rules.benchmark_mode)) {
+    return Status::Unauthenticated("transaction signature does not verify for its signer");
+  }
+  return typed;
+}
+
 Mempool::Mempool(std::string chain_id, const crypto::Verifier& verifier, MempoolLimits limits,
                  bool benchmark_mode)
-    : chain_id_(std::move(chain_id)),
+    : rules_{std::move(chain_id), limits.max_transaction_bytes, benchmark_mode},
       verifier_(verifier),
-      limits_(limits),
-      benchmark_mode_(benchmark_mode) {}
+      limits_(limits) {}
 
 Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
   if (bytes.size() > limits_.max_transaction_bytes) {
@@ -25,32 +59,9 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
   if (id && entries_.count(*id)) {
     return Status::AlreadyExists("transaction " + id->ShortHex() + "… is pending already");
   }
-  ERTR_ASSIGN_OR_RETURN(ledger::Transaction typed, id ? proto::DecodeTransaction(bytes, *id)
-                                                      : proto::DecodeTransaction(bytes));
+  ERTR_ASSIGN_OR_RETURN(ledger::Transaction typed,
+                        DecodeOrderable(bytes, id ? &*id : nullptr, rules_, verifier_));
   const ledger::SignedTransaction& tx = typed.signed_tx;
-  if (tx.header.chain_id != chain_id_) {
-    return Status::InvalidArgument("transaction is for chain '" + tx.header.chain_id +
-                                   "', this node runs '" + chain_id_ + "'");
-  }
-  if (tx.header.payload == ledger::PayloadType::kNullOp && !benchmark_mode_) {
-    return Status::FailedPrecondition(
-        "NullOp transactions are accepted only on a benchmark network (genesis "
-        "parameters.benchmark_mode); this chain is not one");
-  }
-  // A payload that breaks the shape rules would only be committed as rejected, and its bytes
-  // (free text in a code field, say) would stay in the block for good: refused here, the
-  // submitter hears the field at once and nothing reaches the chain. A block proposed elsewhere
-  // with such a transaction is still rejected by the chain code, the same way on every node.
-  if (!typed.payload) {
-    return Status::InvalidArgument("not admitted: its payload does not decode: " +
-                                   typed.payload.error().message());
-  }
-  if (auto bad = ledger::ValidateShape(*typed.payload)) {
-    return Status::InvalidArgument("not admitted: " + bad->ToString());
-  }
-  if (!ledger::IsAuthentic(tx, verifier_, benchmark_mode_)) {
-    return Status::Unauthenticated("transaction signature does not verify for its signer");
-  }
   if (bytes_ + bytes.size() > limits_.max_bytes) {
     return Status::ResourceExhausted("the node's mempool is full; retry shortly");
   }

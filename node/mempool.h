@@ -19,6 +19,27 @@
 
 namespace ertr::node {
 
+// What every node requires of a transaction before it may be ordered, from its bytes alone
+// (docs/spec/ledger.md section 1.1): canonical bytes (proto::DecodeTransactionToAdmit), this
+// chain's id, a body within the size limit, a signature that verifies (a NullOp, only on a
+// benchmark chain, needs none; elsewhere it is refused), a payload that decodes and keeps the
+// shape rules. Admission applies them, and replicas to every copy in a proposal or a synced block
+// that they did not admit themselves (ADR 0022, ADR 0034): no block that honest replicas decide
+// holds bytes the chain code does not read, or a payload it would reject for its shape (free text
+// in a code field, say), whose bytes would stay on the chain for good.
+struct OrderingRules {
+  std::string chain_id;
+  std::size_t max_body_bytes = 1u << 20;  // genesis parameters.max_transaction_bytes
+  bool benchmark_mode = false;            // genesis parameters.benchmark_mode
+};
+// The transaction decoded with its typed payload, or why it may not be ordered:
+// InvalidArgument, FailedPrecondition (a NullOp off a benchmark chain) or Unauthenticated, naming
+// the check and the field. `id`: as for proto::DecodeTransaction, when not null.
+// Thread-safe (as `verifier` is).
+Result<ledger::Transaction> DecodeOrderable(ByteSpan bytes, const crypto::Digest* id,
+                                            const OrderingRules& rules,
+                                            const crypto::Verifier& verifier);
+
 struct MempoolLimits {
   std::size_t max_bytes = 64u << 20;
   std::size_t max_per_signer = 2000;
@@ -33,10 +54,10 @@ class Mempool {
           bool benchmark_mode = false);
 
   // Checks and admits a transaction; returns it decoded with its typed payload (decoded once
-  // here, for the caller too). AlreadyExists if it is pooled; InvalidArgument / Unauthenticated
-  // naming what is wrong (a payload that does not decode or breaks the shape rules included:
-  // it would only be committed as rejected); ResourceExhausted when a bound is hit (retry later).
+  // here, for the caller too). AlreadyExists if it is pooled; the errors of DecodeOrderable;
+  // ResourceExhausted when a bound is hit (retry later).
   Result<ledger::Transaction> Add(ByteSpan signed_tx);
+  const OrderingRules& rules() const { return rules_; }
   // Forgets transactions (committed ones).
   void Remove(const std::vector<crypto::Digest>& ids);
 
@@ -54,10 +75,9 @@ class Mempool {
     crypto::PublicKey signer;
     std::size_t size = 0;
   };
-  std::string chain_id_;
+  OrderingRules rules_;
   const crypto::Verifier& verifier_;
   MempoolLimits limits_;
-  bool benchmark_mode_;
   crypto::DigestMap<Entry> entries_;
   std::map<crypto::PublicKey, std::size_t> per_signer_;
   std::size_t bytes_ = 0;

@@ -150,18 +150,20 @@ Status Node::Init() {
   // verifier's cache makes this a look-up for transactions checked at admission or block sync.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
   rc.transaction_valid = [this](const consensus::Transaction& t) {
-    if (proto::IsValidTransactionCopy(t.bytes, t.id, *verifier_, benchmark_mode_)) return true;
+    if (DecodeOrderable(t.bytes, &t.id, mempool_->rules(), *verifier_)) return true;
     // Only a faulty validator sends these (honest ones never propose or decide them); said
-    // at most every 10 s, so that such a validator cannot flood the log.
+    // at most every 10 s, so that such a validator cannot flood the log. (Why it fails is not
+    // logged: its text could quote what the faulty validator put in it.)
     ++forged_transactions_;
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_forged_log_) {
       next_forged_log_ = now + std::chrono::seconds(10);
       log_->warn(
           "event=forged_transaction_refused tx={} total={} reason=\"a proposal or a synced "
-          "block holds a copy of this transaction whose signature does not verify: the "
-          "primary or the peer that served the block is faulty; refused, consensus goes on "
-          "without it\"",
+          "block holds a copy of this transaction that no node admits (bytes not canonical, "
+          "another chain, too large, a signature that does not verify, or a payload that does "
+          "not decode or breaks the shape rules): the primary or the peer that served the "
+          "block is faulty; refused, consensus goes on without it\"",
           t.id.ShortHex(), forged_transactions_);
     }
     return false;

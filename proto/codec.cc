@@ -1,10 +1,15 @@
 #include "proto/codec.h"
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "crypto/merkle.h"
 #include "ertr/v1/block.pb.h"
@@ -36,6 +41,153 @@ Result<ledger::TransactionHeader> HeaderFromWire(const ertr::v1::TransactionBody
 
 }  // namespace
 
+namespace {
+using google::protobuf::Descriptor;
+using google::protobuf::internal::WireFormatLite;
+
+Status NotCanonical(std::string_view what) {
+  return Status::InvalidArgument(
+      std::string(what) +
+      " is not in canonical form: it holds a field this schema does not define, a field twice, "
+      "or fields out of order or with default values written out; encode it with the schema in "
+      "proto/ertr/v1 as a proto3 encoder does (fields in number order, defaults left out)");
+}
+
+// The fields a message type defines, by field number, each with the wire type its serialization
+// uses and, for a message field, the table of the message's type.
+struct FieldTable {
+  struct Field {
+    bool defined = false;
+    std::uint32_t wire_type = 0;
+    const FieldTable* message = nullptr;
+  };
+  std::vector<Field> by_number;
+};
+
+// The table of TransactionBody (and of every message type inside it); built once, read-only after.
+const FieldTable& TransactionBodyFields() {
+  static const FieldTable* const body = [] {
+    std::map<const Descriptor*, FieldTable*> tables;  // the tables are never freed
+    std::vector<const Descriptor*> todo;
+    const auto table = [&](const Descriptor* d) {
+      auto [it, added] = tables.emplace(d, nullptr);
+      if (added) {
+        it->second = new FieldTable();
+        todo.push_back(d);
+      }
+      return it->second;
+    };
+    const FieldTable* root = table(ertr::v1::TransactionBody::descriptor());
+    while (!todo.empty()) {
+      const Descriptor* d = todo.back();
+      todo.pop_back();
+      FieldTable& t = *tables.at(d);
+      for (int i = 0; i < d->field_count(); ++i) {
+        const auto* f = d->field(i);
+        const auto number = static_cast<std::size_t>(f->number());
+        if (t.by_number.size() <= number) t.by_number.resize(number + 1);
+        FieldTable::Field& field = t.by_number[number];
+        field.defined = true;
+        field.wire_type = f->is_packed() ? WireFormatLite::WIRETYPE_LENGTH_DELIMITED
+                                         : WireFormatLite::WireTypeForFieldType(
+                                               static_cast<WireFormatLite::FieldType>(f->type()));
+        if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+          field.message = table(f->message_type());
+        }
+      }
+    }
+    return root;
+  }();
+  return *body;
+}
+
+// A varint at `p`, moving `p` past it; nullopt if it does not end before `end` (or in 10 bytes).
+std::optional<std::uint64_t> ReadVarint(const std::uint8_t*& p, const std::uint8_t* end) {
+  std::uint64_t value = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const std::uint8_t byte = *p++;
+    value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return value;
+  }
+  return std::nullopt;
+}
+
+// Whether every field in [p, end), a message of `table`'s type that parsed, is one the type
+// defines, with the wire type it is serialized with, at every depth. (The parser keeps other
+// fields as unknown ones, and serializing writes them back after the known ones: bytes equal to
+// their message's serialization can still hold them.) A plain scan of the wire format: this runs
+// for every transaction admitted.
+bool DefinesEveryField(const FieldTable& table, const std::uint8_t* p, const std::uint8_t* end) {
+  while (p < end) {
+    const auto tag = ReadVarint(p, end);
+    if (!tag) return false;
+    const std::uint64_t number = *tag >> 3;
+    const std::uint32_t wire_type = static_cast<std::uint32_t>(*tag & 7);
+    if (number >= table.by_number.size()) return false;
+    const FieldTable::Field& field = table.by_number[number];
+    if (!field.defined || field.wire_type != wire_type) return false;
+    switch (wire_type) {
+      case WireFormatLite::WIRETYPE_VARINT:
+        if (!ReadVarint(p, end)) return false;
+        break;
+      case WireFormatLite::WIRETYPE_FIXED64:
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case WireFormatLite::WIRETYPE_FIXED32:
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
+        const auto length = ReadVarint(p, end);
+        if (!length || *length > static_cast<std::uint64_t>(end - p)) return false;
+        if (field.message != nullptr && !DefinesEveryField(*field.message, p, p + *length)) {
+          return false;
+        }
+        p += *length;
+        break;
+      }
+      default:  // groups: not in this schema
+        return false;
+    }
+  }
+  return true;
+}
+
+// Whether `bytes` are the canonical encoding of `body`, which was parsed from them (ledger_codec.h,
+// DecodeTransactionToAdmit): its serialization, with no field the schema does not define.
+Status CheckCanonicalBody(const ertr::v1::TransactionBody& body, ByteSpan bytes) {
+  bool same = body.ByteSizeLong() == bytes.size();
+  if (same) {
+    thread_local Bytes out;  // its capacity is kept: no allocation per transaction
+    out.resize(bytes.size());
+    body.SerializeWithCachedSizesToArray(out.data());
+    same = std::memcmp(out.data(), bytes.data(), bytes.size()) == 0 &&
+           DefinesEveryField(TransactionBodyFields(), bytes.data(), bytes.data() + bytes.size());
+  }
+  return same ? Status::Ok() : NotCanonical("transaction body");
+}
+
+// Whether `bytes` are exactly a SignedTransaction's canonical encoding of `body` and a 64-byte
+// signature (fields 1 and 2, once each, in order), which the parser found in them: then no other
+// field and no earlier copy of one can be in them either.
+Status CheckCanonicalEnvelope(ByteSpan bytes, ByteSpan body) {
+  using google::protobuf::io::CodedOutputStream;
+  const std::size_t len_size = CodedOutputStream::VarintSize64(body.size());
+  const std::size_t at_signature = 1 + len_size + body.size();
+  bool same = !body.empty() && bytes.size() == at_signature + 2 + crypto::Signature::kSize &&
+              bytes[0] == 0x0a && bytes[at_signature] == 0x12 &&
+              bytes[at_signature + 1] == crypto::Signature::kSize &&
+              std::memcmp(bytes.data() + 1 + len_size, body.data(), body.size()) == 0;
+  if (same) {
+    std::uint8_t len[10];
+    CodedOutputStream::WriteVarint64ToArray(body.size(), len);
+    same = std::memcmp(bytes.data() + 1, len, len_size) == 0;
+  }
+  return same ? Status::Ok() : NotCanonical("signed transaction");
+}
+}  // namespace
+
 Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
   ertr::v1::TransactionBody msg;
   ERTR_RETURN_IF_ERROR(Parse(msg, body, "transaction body", kMaxTransactionBytes));
@@ -43,14 +195,21 @@ Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body) {
 }
 
 Result<ledger::SignedTransaction> wire::DecodeEnvelope(ByteSpan bytes, const crypto::Digest* id,
-                                                       ertr::v1::TransactionBody& body) {
+                                                       ertr::v1::TransactionBody& body,
+                                                       Canonical canonical) {
   ertr::v1::SignedTransaction msg;
   ERTR_RETURN_IF_ERROR(Parse(msg, bytes, "signed transaction", kMaxTransactionBytes));
   ledger::SignedTransaction tx;
   ERTR_ASSIGN_OR_RETURN(tx.signature,
                         Fixed<crypto::Signature>(msg.signature(), "transaction.signature"));
   tx.body = ToBytes(msg.body());
+  if (canonical == Canonical::kRequired) {
+    ERTR_RETURN_IF_ERROR(CheckCanonicalEnvelope(bytes, tx.body));
+  }
   ERTR_RETURN_IF_ERROR(Parse(body, tx.body, "transaction body", kMaxTransactionBytes));
+  if (canonical == Canonical::kRequired) {
+    ERTR_RETURN_IF_ERROR(CheckCanonicalBody(body, tx.body));
+  }
   ERTR_ASSIGN_OR_RETURN(tx.header, HeaderFromWire(body));
   tx.id = id != nullptr ? *id : ledger::TransactionId(tx.body);
   return tx;
@@ -93,12 +252,6 @@ Result<crypto::Digest> PeekTransactionId(ByteSpan bytes) {
     return Status::InvalidArgument("signed transaction is not a valid protobuf message");
   }
   return ledger::TransactionId(body);
-}
-
-bool IsValidTransactionCopy(ByteSpan bytes, const crypto::Digest& id,
-                            const crypto::Verifier& verifier, bool benchmark_mode) {
-  auto tx = DecodeSignedTransaction(bytes, id);
-  return tx && ledger::IsAuthentic(*tx, verifier, benchmark_mode);
 }
 
 Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx) {

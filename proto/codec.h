@@ -42,11 +42,6 @@ Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes, const 
 // Equals DecodeSignedTransaction(bytes)->id whenever that succeeds; bytes it refuses may still
 // get an id here, so this never admits anything on its own.
 Result<crypto::Digest> PeekTransactionId(ByteSpan bytes);
-// True iff `bytes` (whose id this node computed: PeekTransactionId) decode as a signed transaction
-// and it is authentic (ledger::IsAuthentic): the only copies a replica lets be decided, whatever
-// the message that carried them (ADR 0022, consensus.md section 4.1).
-bool IsValidTransactionCopy(ByteSpan bytes, const crypto::Digest& id,
-                            const crypto::Verifier& verifier, bool benchmark_mode);
 Bytes EncodeSignedTransaction(const ledger::SignedTransaction& tx);
 // Decodes only the envelope fields of a TransactionBody.
 Result<ledger::TransactionHeader> DecodeTransactionHeader(ByteSpan body);

@@ -18,7 +18,7 @@ inline constexpr std::size_t kMaxConsensusMessageBytes = 64u << 20;
 // Computes a transaction's id from its bytes. The node's is PeekTransactionId (codec.h): the hash
 // of a SignedTransaction's body, found without decoding the rest, the same id whenever the
 // transaction decodes. It refuses bytes that are not a protobuf message; the replica's
-// transaction_valid (IsValidTransactionCopy) refuses the rest, decoding and verifying every
+// transaction_valid (node::DecodeOrderable) refuses the rest, decoding and checking every
 // transaction it holds no identical copy of (consensus.md section 4.1).
 using TxIdFn = std::function<Result<crypto::Digest>(ByteSpan)>;
 

@@ -415,9 +415,10 @@ ledger::Transaction DecodePayload(ledger::SignedTransaction signed_tx) {
 }
 
 namespace {
-Result<ledger::Transaction> DecodeTransactionOnce(ByteSpan bytes, const crypto::Digest* id) {
+Result<ledger::Transaction> DecodeTransactionOnce(ByteSpan bytes, const crypto::Digest* id,
+                                                  Canonical canonical = Canonical::kNotChecked) {
   v1::TransactionBody body;
-  ERTR_ASSIGN_OR_RETURN(auto signed_tx, DecodeEnvelope(bytes, id, body));
+  ERTR_ASSIGN_OR_RETURN(auto signed_tx, DecodeEnvelope(bytes, id, body, canonical));
   return ledger::Transaction{std::move(signed_tx), PayloadFromWire(body)};
 }
 }  // namespace
@@ -428,6 +429,10 @@ Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes) {
 
 Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes, const crypto::Digest& id) {
   return DecodeTransactionOnce(bytes, &id);
+}
+
+Result<ledger::Transaction> DecodeTransactionToAdmit(ByteSpan bytes, const crypto::Digest* id) {
+  return DecodeTransactionOnce(bytes, id, Canonical::kRequired);
 }
 
 Bytes EncodeTransactionBody(const ledger::TransactionHeader& header,

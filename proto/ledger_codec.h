@@ -22,6 +22,16 @@ Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes);
 Result<ledger::Transaction> DecodeTransaction(ByteSpan bytes, const crypto::Digest& id);
 // The same for an already decoded envelope.
 ledger::Transaction DecodePayload(ledger::SignedTransaction signed_tx);
+// DecodeTransaction for a transaction entering this node (its mempool's admission), which also
+// refuses bytes that are not the canonical encoding of what they decode to: the fields the schema
+// defines, each once, in field-number order, defaults left out, in shortest form (what every
+// proto3 encoder of the schema writes; docs/spec/ledger.md section 1.1). A transaction's bytes
+// stay in the blocks for good while the chain code reads only the fields it knows, so an unknown
+// field, or an earlier copy of a field that the parser overwrites, would carry bytes no rule ever
+// looked at (free text, a patient's name) onto the chain. Replicas apply the same check to every
+// copy in a proposal they did not admit themselves (node::DecodeOrderable), so no block holds
+// other bytes. `id`: as for DecodeTransaction, when not null.
+Result<ledger::Transaction> DecodeTransactionToAdmit(ByteSpan bytes, const crypto::Digest* id);
 
 // The serialized TransactionBody for a header (payload type ignored) and payload.
 Bytes EncodeTransactionBody(const ledger::TransactionHeader& header,

@@ -2,6 +2,7 @@
 
 // Internal to proto/: parsing and serialisation helpers shared by the codecs.
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -46,12 +47,17 @@ Bytes Serialize(const Message& msg) {
 Result<consensus::ProposalHeader> FromWire(const ertr::v1::BlockHeader& msg);
 void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg);
 
+// Whether decoding refuses bytes that are not the canonical encoding of what they decode to.
+enum class Canonical : bool { kNotChecked, kRequired };
+
 // A SignedTransaction's envelope with its body parsed once (`body` receives it, for the typed
 // payload). `id`, when not null, is taken as the transaction's id instead of hashing the body:
 // only ever an id this node computed from these same bytes (PeekTransactionId, or the id a
-// consensus::Transaction carries).
+// consensus::Transaction carries). With Canonical::kRequired, bytes that are not canonical
+// (codec.h, DecodeTransactionToAdmit) are refused.
 Result<ledger::SignedTransaction> DecodeEnvelope(ByteSpan bytes, const crypto::Digest* id,
-                                                 ertr::v1::TransactionBody& body);
+                                                 ertr::v1::TransactionBody& body,
+                                                 Canonical canonical = Canonical::kNotChecked);
 
 // Transactions as they came (a repeated bytes field of a proposal or a block body), each with the
 // id `tx_id` computes from its bytes; at most `max` of them. `what` names one in errors

@@ -46,6 +46,52 @@ TEST_CASE("mempool admits valid transactions once and refuses bad ones", "[unit]
   CHECK(pool.bytes() == 0);
 }
 
+TEST_CASE("a copy in a proposal is orderable only if admission would take it", "[unit][node]") {
+  // Consensus messages find each transaction's id by the envelope scan alone, so these are the
+  // checks that keep out of a decided block what is not a signed transaction of this chain, or
+  // carries bytes the chain code does not read.
+  Fixture f;
+  const OrderingRules rules{"ertr-test", 1u << 20, false};
+  const auto orderable = [&](ByteSpan bytes, const OrderingRules& r) {
+    auto id = proto::PeekTransactionId(bytes);
+    REQUIRE(id.has_value());
+    return DecodeOrderable(bytes, &*id, r, *f.verifier);
+  };
+  const Bytes wire = f.Tx(*f.alice);
+  CHECK(orderable(wire, rules).has_value());
+  // The same body (so the same id) with a forged signature.
+  Bytes forged = wire;
+  forged.back() ^= 1;
+  CHECK(*proto::PeekTransactionId(forged) == *proto::PeekTransactionId(wire));
+  CHECK(orderable(forged, rules).error().code() == StatusCode::kUnauthenticated);
+  // A well-formed envelope whose body is not a transaction body: the scan gives it an id.
+  ledger::SignedTransaction not_a_body;
+  not_a_body.body = ToBytes("\xff\xff not a transaction body");
+  CHECK_FALSE(orderable(proto::EncodeSignedTransaction(not_a_body), rules).has_value());
+  // Another chain; a payload that breaks the shape rules (a code of 200 characters); a body over
+  // the chain's limit: all signed by their signer.
+  CHECK(orderable(f.Tx(*f.alice, "other-chain"), rules).error().message().find("other-chain") !=
+        std::string::npos);
+  CHECK(orderable(f.Tx(*f.alice, "ertr-test", 200), rules).error().message().find("reason") !=
+        std::string::npos);
+  const Bytes large = f.Tx(*f.alice, "ertr-test", 64);
+  CHECK(orderable(large, OrderingRules{"ertr-test", 64, false}).error().message().find("limit") !=
+        std::string::npos);
+  // An unknown field appended to the envelope.
+  Bytes extended = wire;
+  for (std::uint8_t x : {0x1a, 0x01, 0x00}) extended.push_back(x);
+  CHECK(orderable(extended, rules).error().message().find("canonical") != std::string::npos);
+  // Unsigned: a NullOp only on a benchmark chain.
+  ledger::TransactionHeader h;
+  h.chain_id = "ertr-test";
+  h.nonce = 5;
+  ledger::SignedTransaction op;
+  op.body = proto::EncodeTransactionBody(h, ledger::NullOp{Bytes(8, 1)});
+  const Bytes unsigned_op = proto::EncodeSignedTransaction(op);
+  CHECK(orderable(unsigned_op, rules).error().code() == StatusCode::kFailedPrecondition);
+  CHECK(orderable(unsigned_op, OrderingRules{"ertr-test", 1u << 20, true}).has_value());
+}
+
 TEST_CASE("mempool bounds bytes overall and transactions per signer", "[unit][node]") {
   Fixture f;
   const std::size_t one = f.Tx(*f.alice, "ertr-test", 64).size();  // every transaction below

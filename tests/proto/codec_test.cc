@@ -94,37 +94,6 @@ TEST_CASE("The envelope scan finds the id the decoder finds", "[unit]") {
   CHECK_FALSE(PeekTransactionId(Bytes(kMaxTransactionBytes + 1, 0)).has_value());
 }
 
-TEST_CASE("A copy in a proposal is valid only if it decodes and is authentic", "[unit]") {
-  // Consensus messages find each transaction's id by the envelope scan alone, so these are the
-  // checks that keep what is not a signed transaction out of a decided block.
-  auto key = crypto::SigningKey::Generate();
-  auto verifier = crypto::MakeEd25519Verifier();
-  auto valid = [&](ByteSpan bytes, bool benchmark) {
-    auto id = PeekTransactionId(bytes);
-    REQUIRE(id.has_value());
-    return IsValidTransactionCopy(bytes, *id, *verifier, benchmark);
-  };
-  auto tx = MakeTx(key, 12);
-  const Bytes wire = EncodeSignedTransaction(tx);
-  CHECK(valid(wire, false));
-  // The same body (so the same id) with a forged signature.
-  auto forged = tx;
-  forged.signature.data()[0] ^= 1;
-  const Bytes forged_wire = EncodeSignedTransaction(forged);
-  CHECK(*PeekTransactionId(forged_wire) == *PeekTransactionId(wire));
-  CHECK_FALSE(valid(forged_wire, false));
-  // A well-formed envelope whose body is not a transaction body: the scan gives it an id.
-  ledger::SignedTransaction not_a_body;
-  not_a_body.body = ToBytes("\xff\xff not a transaction body");
-  CHECK_FALSE(valid(EncodeSignedTransaction(not_a_body), true));
-  // Unsigned: a NullOp only on a benchmark chain.
-  auto unsigned_op = tx;
-  unsigned_op.signature = crypto::Signature();
-  const Bytes unsigned_wire = EncodeSignedTransaction(unsigned_op);
-  CHECK_FALSE(valid(unsigned_wire, false));
-  CHECK(valid(unsigned_wire, true));
-}
-
 TEST_CASE("Decoding with a known id skips only the hash", "[unit]") {
   auto key = crypto::SigningKey::Generate();
   Bytes wire = EncodeSignedTransaction(MakeTx(key, 11));
@@ -240,6 +209,89 @@ TEST_CASE("Blocks built from encoded parts equal blocks encoded whole, and keep 
   REQUIRE(body.has_value());
   REQUIRE(body->size() == 1);
   CHECK((*body)[0].id == tx.id);
+}
+
+TEST_CASE(
+    "Only canonical transaction bytes are admitted: nothing the rules do not read gets on chain",
+    "[unit]") {
+  auto key = crypto::SigningKey::Generate();
+  auto tx = MakeTx(key, 3);
+  const Bytes good = EncodeSignedTransaction(tx);
+  REQUIRE(DecodeTransactionToAdmit(good, nullptr).has_value());
+  const auto refused = [&](const Bytes& bytes, std::string_view part) {
+    auto r = DecodeTransactionToAdmit(bytes, nullptr);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message().find(std::string(part) + " is not in canonical form") !=
+          std::string::npos);
+    // With the id the envelope scan finds (a proposal's copy) too; the plain decoder (execution,
+    // reads) still takes it.
+    auto id = PeekTransactionId(bytes);
+    REQUIRE(id.has_value());
+    CHECK_FALSE(DecodeTransactionToAdmit(bytes, &*id).has_value());
+    CHECK(DecodeTransaction(bytes).has_value());
+  };
+  const auto with_body = [&](Bytes body) {
+    ledger::SignedTransaction t;
+    t.body = std::move(body);
+    t.signature = *key.Sign(crypto::SigningDomain::kTransaction, kChain, t.body);
+    return EncodeSignedTransaction(t);
+  };
+  const std::string name = "DOE^JOHN";
+  SECTION("an unknown field in the body, signed with it") {
+    Bytes body = tx.body;
+    body.push_back(0xc2);  // field 1000, length-delimited: (1000 << 3) | 2 = 8002
+    body.push_back(0x3e);
+    body.push_back(static_cast<std::uint8_t>(name.size()));
+    Append(body, AsBytes(name));
+    refused(with_body(body), "transaction body");
+  }
+  SECTION("an unknown field inside the payload") {
+    // The body ends with the null_op field: tag (2 bytes), length, then its 10 bytes.
+    Bytes body = tx.body;
+    body[body.size() - 11] = static_cast<std::uint8_t>(10 + 2 + name.size());
+    body.push_back(0x12);  // NullOp field 2, length-delimited
+    body.push_back(static_cast<std::uint8_t>(name.size()));
+    Append(body, AsBytes(name));
+    refused(with_body(body), "transaction body");
+  }
+  SECTION("a defined field with another wire type (the parser keeps it as an unknown field)") {
+    Bytes body = tx.body;
+    for (std::uint8_t x : {0x60, 0x01}) body.push_back(x);  // field 12 (a message) as a varint
+    refused(with_body(body), "transaction body");
+  }
+  SECTION("a field twice: the parser keeps the last, the first would ride along") {
+    Bytes body;
+    body.push_back(0x0a);
+    body.push_back(static_cast<std::uint8_t>(name.size()));
+    Append(body, AsBytes(name));
+    Append(body, tx.body);  // chain_id again, then the rest
+    refused(with_body(body), "transaction body");
+  }
+  SECTION("fields out of order, or a default value written out") {
+    const Bytes& body = tx.body;
+    Bytes swapped(body.begin() + 2 + static_cast<std::ptrdiff_t>(kChain.size()), body.end());
+    Append(swapped, ByteSpan(body.data(), 2 + kChain.size()));  // chain_id last
+    refused(with_body(swapped), "transaction body");
+    Bytes with_zero(body.begin(), body.end() - 13);  // before the null_op field
+    Append(with_zero, Bytes{0x20, 0x00});            // valid_until_height = 0, written out
+    Append(with_zero, ByteSpan(body.data() + body.size() - 13, 13));
+    refused(with_body(with_zero), "transaction body");
+  }
+  SECTION("an unknown field on the envelope, outside the signed body") {
+    Bytes bytes = good;
+    for (std::uint8_t x : {0x1a, 0x02, 0x68, 0x69}) bytes.push_back(x);  // field 3, "hi"
+    refused(bytes, "signed transaction");
+  }
+  SECTION("the envelope's fields swapped, or its body twice") {
+    Bytes swapped = EncodeSignedTransaction(tx);
+    const std::size_t sig_at = swapped.size() - 66;
+    Bytes reordered(swapped.begin() + static_cast<std::ptrdiff_t>(sig_at), swapped.end());
+    Append(reordered, ByteSpan(swapped.data(), sig_at));
+    refused(reordered, "signed transaction");
+    Bytes twice = EncodeSignedTransaction(MakeTx(key, 4));
+    Append(twice, good);
+    refused(twice, "signed transaction");
+  }
 }
 
 TEST_CASE("Blocks whose parts disagree are refused", "[unit]") {
