@@ -90,11 +90,16 @@ std::vector<Action> Replica::Handle(const Event& event) {
 
 void Replica::OnMessage(ReplicaId from, const Message& m) {
   ReplicaId sender = MessageSender(m);
-  if (!config_.validators.Contains(sender) || sender != from) {
+  // A NEW-VIEW proves itself (its primary's signature over 2f+1 signed VIEW-CHANGEs): any
+  // validator may pass it on to a lagger (HelpLagger), even one this replica signed itself before
+  // it lost its consensus log. OnNewView takes a relayed one as news of the view, not as entry.
+  const bool relayed_new_view = std::holds_alternative<NewView>(m) &&
+                                config_.validators.Contains(from) && from != config_.self;
+  if (!config_.validators.Contains(sender) || (sender != from && !relayed_new_view)) {
     ++stats_.dropped_unknown_sender;
     return;
   }
-  if (sender == config_.self) return;
+  if (sender == config_.self && !relayed_new_view) return;
   std::visit(
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -103,7 +108,7 @@ void Replica::OnMessage(ReplicaId from, const Message& m) {
         if constexpr (std::is_same_v<T, Commit>) OnCommit(msg);
         if constexpr (std::is_same_v<T, Checkpoint>) OnCheckpoint(msg);
         if constexpr (std::is_same_v<T, ViewChange>) OnViewChange(msg);
-        if constexpr (std::is_same_v<T, NewView>) OnNewView(msg);
+        if constexpr (std::is_same_v<T, NewView>) OnNewView(msg, sender != from);
         if constexpr (std::is_same_v<T, FetchTransactions>) OnFetchTransactions(msg);
         if constexpr (std::is_same_v<T, FetchedTransactions>) OnFetchedTransactions(msg);
       },
@@ -149,8 +154,12 @@ bool Replica::BufferIfFuture(View v, const Message& m) {
 }
 
 void Replica::HelpLagger(ReplicaId peer, View their_view) {
-  if (their_view >= view_ || view_changing_ || !entered_with_) return;
-  if (!helped_.insert({peer, view_}).second) return;
+  // Also while this replica is in a view change: the view it entered last is still ahead of the
+  // peer's, and a peer that never learns of it (one rebuilt in an idle network, in view 0) asks
+  // for view changes nobody else joins, while this replica's own one may lack a quorum without
+  // that peer.
+  if (!entered_with_ || their_view >= entered_with_->view) return;
+  if (!helped_.insert(peer).second) return;
   Emit(Send{peer, *entered_with_});
 }
 
@@ -568,6 +577,7 @@ void Replica::OnCheckpoint(const Checkpoint& cp) {
 void Replica::OnTimer(TimerId id) {
   if (id != TimerId::kViewChange) return;
   timer_armed_ = false;
+  helped_.clear();
   sync_requested_ = Height(0);  // a lost sync answer is asked for again
   // Section 6: no progress for one timeout may mean we are behind (after a restart or a cut):
   // first ask for the decided blocks we miss; only if that brings nothing, change view.
@@ -581,10 +591,18 @@ void Replica::OnTimer(TimerId id) {
   synced_before_view_change_ = false;
   if (view_changing_) {
     MaybeRequestSync();  // stuck in a view change: maybe behind
+    // Replicas that want our target view or a later one: a VIEW-CHANGE for a later view counts,
+    // since its sender has given up on ours too. (Counting only our view's, a replica that moved
+    // one view ahead of the others, with one replica down, left nobody a quorum: the others
+    // waited for its VIEW-CHANGE for their view, it for theirs for its own.)
+    std::set<ReplicaId> past_ours;
+    for (auto it = view_changes_.lower_bound(view_); it != view_changes_.end(); ++it) {
+      for (const auto& [r, m] : it->second) past_ours.insert(r);
+    }
     auto vcs = view_changes_.find(view_);
-    if (vcs == view_changes_.end() || vcs->second.size() < Quorum()) {
-      // Without 2f+1 view changes for our target view we do not move on (a lone replica would
-      // race ahead of the others): re-send ours, since it may have been lost, and wait again.
+    if (past_ours.size() < Quorum()) {
+      // Without 2f+1 of them we do not move on (a lone replica would race ahead of the others):
+      // re-send ours, since it may have been lost, and wait again.
       if (vcs != view_changes_.end() && vcs->second.count(config_.self)) {
         BroadcastMessage(vcs->second.at(config_.self));
       }
@@ -628,7 +646,7 @@ void Replica::SendViewChange() {
 }
 
 void Replica::OnViewChange(const ViewChange& vc) {
-  if (vc.new_view <= view_ && !view_changing_) HelpLagger(vc.sender, View(vc.new_view.value() - 1));
+  if (vc.new_view <= view_) HelpLagger(vc.sender, View(vc.new_view.value() - 1));
   View floor = view_changing_ ? view_ : view_.Next();
   if (vc.new_view < floor || vc.new_view.value() > view_.value() + 64) {
     ++stats_.dropped_out_of_window;
@@ -673,7 +691,7 @@ void Replica::MaybeSendNewView(View v) {
   EnterView(nv, /*announce=*/true);  // persists the view before the NEW-VIEW leaves
 }
 
-void Replica::OnNewView(const NewView& nv) {
+void Replica::OnNewView(const NewView& nv, bool relayed) {
   if (nv.view < view_ || (nv.view == view_ && !view_changing_) ||
       nv.sender != config_.validators.Primary(nv.view)) {
     ++stats_.dropped_out_of_window;
@@ -689,6 +707,15 @@ void Replica::OnNewView(const NewView& nv) {
   }
   if (!ok) {
     ++stats_.dropped_invalid;
+    return;
+  }
+  if (relayed) {
+    // The network has entered nv.view without us (we lag: rebuilt in an idle network, say).
+    // Entering it now could make a replica that lost its consensus log sign again in a view it
+    // signed in before (as that view's primary, even): instead it asks for the next view, in
+    // which it signed nothing that the quorum took, and which the others join once their timers
+    // fire (or at once, by the join rule, if f+1 of them ask too).
+    StartViewChange(nv.view.Next());
     return;
   }
   EnterView(nv, /*announce=*/false);

@@ -140,7 +140,8 @@ class Replica {
   void OnCommit(const Commit& m);
   void OnCheckpoint(const Checkpoint& m);
   void OnViewChange(const ViewChange& m);
-  void OnNewView(const NewView& m);
+  // `relayed`: passed on by a validator other than its primary (HelpLagger).
+  void OnNewView(const NewView& m, bool relayed);
   void OnTimer(TimerId id);
   void OnTransactions(const std::vector<Transaction>& txs);
   void OnExecuted(Height height, const crypto::Digest& root);
@@ -238,7 +239,10 @@ class Replica {
   std::vector<Message> future_;  // normal-case messages of the view being entered
   std::map<ReplicaId, std::size_t> buffered_per_sender_;
   std::optional<NewView> entered_with_;          // the NEW-VIEW of the current view
-  std::set<std::pair<ReplicaId, View>> helped_;  // laggers we forwarded it to
+  // Laggers we forwarded it to since our view timer last fired: once per timeout each (a lagger
+  // sends many messages from its old view; one that lost the NEW-VIEW, or fell behind again after
+  // a rebuild, is helped again after the next).
+  std::set<ReplicaId> helped_;
   bool synced_before_view_change_ = false;
   // Transactions waiting to be decided (with their arrival number), those of them in no accepted
   // proposal in arrival order (what the primary proposes next), and which are in an accepted

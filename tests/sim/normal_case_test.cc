@@ -1,5 +1,7 @@
 // Normal case and crash faults over many seeded schedules (docs/spec/consensus.md section 9).
 
+#include <algorithm>
+
 #include "tests/sim/scenario.h"
 
 namespace ertr::sim {
@@ -186,6 +188,33 @@ TEST_CASE("n=4 a replica restarts in the middle of a view change", "[sim]") {
     c.RunUntil(c.now() + 200 + rng() % 800);
     c.Restart(victim);
     c.RunUntil(c.now() + 2000);
+  });
+}
+
+TEST_CASE("n=4 two replicas rebuilt in an idle network, then a third goes down", "[sim]") {
+  // Found by an outside fault run: two validators rebuilt from empty data directories came back
+  // in view 0 while the other two stayed in a later view, and nothing in an idle network told
+  // them. With one of the two others then down, the rebuilt ones asked for view 1 and the last
+  // one, whose own timer had moved it on, for its view + 1: none had a quorum, and it was in a
+  // view change itself, so it did not pass the laggers the NEW-VIEW of its view.
+  ExpectSafeAndLive("n4-two-rebuilt-then-crash", {}, [](SimCluster& c, std::mt19937_64& rng) {
+    SubmitOverTime(c, rng, 2, 4, 300);
+    for (int i = 0; i < 3; ++i) {  // a few view changes: the primary of the view cut off in turn
+      c.RunUntil(c.now() + 300);
+      c.Partition({static_cast<std::uint32_t>(c.max_view() % 4)});
+      c.Submit(2);
+      c.RunUntil(c.now() + 3000);
+      c.Heal();
+    }
+    c.RunUntil(c.now() + 4000);  // everything delivered: the network idles in one view
+    std::vector<std::uint32_t> order{0, 1, 2, 3};
+    std::shuffle(order.begin(), order.end(), rng);
+    c.RestartWithoutConsensusLog(order[0]);
+    c.RestartWithoutConsensusLog(order[1]);
+    c.RunUntil(c.now() + 1000 + rng() % 3000);
+    c.Crash(order[2]);  // stays down: the other three must go on
+    c.Submit(4);
+    c.RunUntil(c.now() + 5000);
   });
 }
 

@@ -460,6 +460,13 @@ void SimCluster::Restart(std::uint32_t r) {
   Schedule(now_ + 1, Item{r, Event{0, TimerFired{TimerId::kViewChange}}, ++node.timer_generation});
 }
 
+void SimCluster::RestartWithoutConsensusLog(std::uint32_t r) {
+  Crash(r);
+  Log("r" + std::to_string(r) + " LOSES its consensus log");
+  nodes_[r].durable = consensus::PersistentState{};
+  Restart(r);
+}
+
 void SimCluster::Partition(const std::set<std::uint32_t>& side) {
   std::string s;
   for (auto r : side) s += " r" + std::to_string(r);

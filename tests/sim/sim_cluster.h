@@ -87,6 +87,9 @@ class SimCluster {
   // Crashes r right after it next delivers a block: before the block is synced (ADR 0024).
   void CrashAfterNextDelivery(std::uint32_t r);
   void Restart(std::uint32_t r);
+  // Crashes r and restarts it without its consensus log (its view, votes and certificates), with
+  // its blocks: what an operator's rebuild leaves once block sync has run (in view 0).
+  void RestartWithoutConsensusLog(std::uint32_t r);
   void Partition(const std::set<std::uint32_t>& side);  // side vs everyone else
   void Heal();                                          // no partition, no loss from now on
   void SetByzantine(std::uint32_t r, Byzantine b);
