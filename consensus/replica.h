@@ -238,7 +238,7 @@ class Replica {
   std::set<View> new_view_sent_;
   std::vector<Message> future_;  // normal-case messages of the view being entered
   std::map<ReplicaId, std::size_t> buffered_per_sender_;
-  std::optional<NewView> entered_with_;          // the NEW-VIEW of the current view
+  std::optional<NewView> entered_with_;  // the NEW-VIEW of the current view
   // Laggers we forwarded it to since our view timer last fired: once per timeout each (a lagger
   // sends many messages from its old view; one that lost the NEW-VIEW, or fell behind again after
   // a rebuild, is helped again after the next).
