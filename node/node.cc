@@ -259,6 +259,8 @@ Status Node::Init() {
           ResendOutbox(peer);
         } else {
           replicator_->OnPeerDisconnected(peer);
+          peer_heights_.erase(peer);
+          UpdateBestPeerHeight();
         }
       },
       log_);

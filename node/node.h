@@ -352,7 +352,12 @@ class Node {
   std::uint64_t ValidUntilHeight() const;
 
   // Sync.
+  // The height the connected peers report, believed only as far as f+1 of them report it (the
+  // (f+1)-th highest claim; the highest while fewer report): one faulty peer claiming a huge
+  // height cannot keep this node "catching up" for ever, refusing reads and uploads.
   Height best_peer_height_;
+  std::map<ReplicaId, Height> peer_heights_;  // the last status of each connected peer
+  void UpdateBestPeerHeight();
   std::chrono::steady_clock::time_point sync_inflight_until_{};
   std::optional<ReplicaId> sync_peer_;  // the peer asked last; answers from others are ignored
   // Synced batches handed to the verify thread and not yet to the driver (bounded, so a fast

@@ -87,8 +87,11 @@ Status Node::RequireSynced() const {
 }
 
 std::uint64_t Node::ValidUntilHeight() const {
-  return std::max(stores_.blocks->LatestHeight(), best_peer_height_).value() +
-         params_.default_validity_window;
+  // Saturating: a height near 2^64 (claimed by fewer than f+1 peers) must not wrap to a past one.
+  const std::uint64_t base = std::max(stores_.blocks->LatestHeight(), best_peer_height_).value();
+  return base > UINT64_MAX - params_.default_validity_window
+             ? UINT64_MAX
+             : base + params_.default_validity_window;
 }
 
 Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadStart& start) {

@@ -203,8 +203,17 @@ Height Node::SyncedOrPending() const {
   return std::max(stores_.blocks->LatestHeight(), sync_pending_height_);
 }
 
+void Node::UpdateBestPeerHeight() {
+  std::vector<Height> claims;
+  for (const auto& [peer, height] : peer_heights_) claims.push_back(height);
+  std::sort(claims.rbegin(), claims.rend());
+  const std::size_t f = validators_->max_faulty();
+  best_peer_height_ = claims.empty() ? Height(0) : claims[std::min(f, claims.size() - 1)];
+}
+
 void Node::OnStatus(ReplicaId from, const proto::PeerStatus& s) {
-  if (s.height > best_peer_height_) best_peer_height_ = s.height;
+  peer_heights_[from] = s.height;
+  UpdateBestPeerHeight();
   if (s.height > SyncedOrPending() && sync_batches_in_flight_ < kMaxSyncBatchesInFlight) {
     RequestBlocks(SyncedOrPending().Next(), from);
   }

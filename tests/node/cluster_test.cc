@@ -381,6 +381,57 @@ TEST_CASE(
   CHECK(AllCommitted(c, 2, ids));
 }
 
+TEST_CASE("a validator claiming a huge height does not keep the others catching up",
+          "[integration][slow]") {
+  // Found by an outside security review: a node believed the highest height any peer claimed, so
+  // one faulty validator's status message made every other node refuse reads and uploads for
+  // good ("catching up"), and stop sharing keys.
+  Cluster c(4);
+  c.StartAll();
+  auto ids = SubmitUsers(c, 4, {0, 1, 2, 3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
+  c.Terminate(3);
+  auto identity = c.ValidatorSigner(3);
+  net::TransportOptions o;
+  o.chain_id = c.chain_id();
+  o.self = ReplicaId(3);
+  o.listen_port = c.p2p_port(3);
+  std::vector<net::PeerAddress> peers;
+  for (int i = 0; i < 3; ++i) {
+    peers.push_back(
+        {ReplicaId(static_cast<std::uint32_t>(i)), c.validator_key(i), "127.0.0.1", c.p2p_port(i)});
+  }
+  boost::asio::io_context io;
+  std::atomic<int> told{0};
+  std::unique_ptr<net::Transport> liar;
+  auto on_peer = [&](ReplicaId peer, bool connected) {
+    if (!connected) return;
+    liar->Send(peer, proto::EncodePeerMessage(
+                         proto::PeerStatus{ertr::Height(std::uint64_t{1} << 62), View(0)}));
+    ++told;
+  };
+  liar = std::make_unique<net::Transport>(
+      io, o, *identity, peers, [](ReplicaId, Bytes) {}, on_peer, spdlog::default_logger());
+  REQUIRE(liar->Start().ok());
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  const bool connected = Cluster::WaitFor([&] { return told.load() == 3; });
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the statuses arrive; a few ticks pass
+  long long believed = 0;
+  for (int i = 0; i < 3; ++i)
+    believed = std::max(believed, c.Metric(i, "ertr_sync_best_peer_height"));
+  // And the network goes on.
+  auto more = connected ? SubmitUsers(c, 3, {0, 1, 2}) : std::vector<std::string>{};
+  const bool committed = Cluster::WaitFor([&] { return AllCommitted(c, 1, more); });
+  boost::asio::post(io, [&] { liar->Stop(); });
+  work.reset();
+  runner.join();
+  REQUIRE(connected);
+  INFO("believed " << believed);
+  CHECK(believed < 1'000'000);
+  CHECK(committed);
+}
+
 TEST_CASE("non-members and tampered handshakes are refused and logged", "[integration][slow]") {
   Cluster c(4);
   c.StartAll();
