@@ -70,7 +70,8 @@ std::string Node::Metrics() const {
   counter("ertr_transactions_committed_total", "Transactions applied.", tx_committed_);
   counter("ertr_transactions_rejected_total", "Transactions committed but rejected by the rules.",
           tx_rejected_);
-  gauge("ertr_sync_best_peer_height", "Height f+1 connected peers announced (the highest while fewer did).",
+  gauge("ertr_sync_best_peer_height",
+        "Height f+1 connected peers announced (the highest while fewer did).",
         best_peer_height_.value());
   counter("ertr_sync_blocks_received_total", "Decided blocks received by block sync.",
           blocks_synced_);
