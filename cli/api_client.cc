@@ -14,6 +14,7 @@
 #include "crypto/sha256.h"
 #include "crypto/tls_pem.h"
 #include "proto/api_auth.h"
+#include "proto/codec.h"
 #include "proto/grpc_status.h"
 #include "proto/ledger_codec.h"
 
@@ -226,7 +227,10 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
   }
   writer->WritesDone();
   ERTR_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
-  // Sign the SubmitRecord the node prepared: it names this key as signer.
+  // Sign the SubmitRecord the node prepared (it names this key as signer), once it is checked to
+  // be the one asked for: a faulty node must not get this key's signature on something else.
+  ERTR_RETURN_IF_ERROR(
+      CheckPreparedRecord(out.upload, patient, kind, options_.chain_id, signer_->public_key()));
   ERTR_ASSIGN_OR_RETURN(auto sig,
                         signer_->Sign(crypto::SigningDomain::kTransaction, options_.chain_id,
                                       AsBytes(out.upload.transaction_body())));
@@ -240,6 +244,56 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
   }
   out.submit = std::move(*submitted);
   return out;
+}
+
+Status CheckPreparedRecord(const v1::UploadRecordResponse& upload, const ledger::Pseudonym& patient,
+                           ledger::RecordKind kind, const std::string& chain_id,
+                           const crypto::PublicKey& signer) {
+  ledger::SignedTransaction unsigned_tx;
+  unsigned_tx.body = ToBytes(upload.transaction_body());
+  auto typed =
+      proto::DecodeTransactionToAdmit(proto::EncodeSignedTransaction(unsigned_tx), nullptr);
+  std::vector<std::string> problems;
+  const ledger::SubmitRecord* r = nullptr;
+  if (!typed) {
+    problems.push_back(typed.error().message());
+  } else {
+    const ledger::TransactionHeader& h = typed->signed_tx.header;
+    if (h.chain_id != chain_id) {
+      problems.push_back("chain_id is '" + h.chain_id + "', not '" + chain_id + "'");
+    }
+    if (h.signer != signer) problems.push_back("the signer is not this key");
+    if (h.valid_until_height != upload.valid_until_height()) {
+      problems.push_back("valid_until_height differs from the response's");
+    }
+    if (typed->payload) r = std::get_if<ledger::SubmitRecord>(&*typed->payload);
+    if (r == nullptr) problems.push_back("the payload is not a SubmitRecord");
+  }
+  if (r != nullptr) {
+    if (AsStringView(r->record_id.span()) != upload.record_id()) {
+      problems.push_back("record_id differs from the response's");
+    }
+    if (r->patient != patient) problems.push_back("the patient is not the one uploaded for");
+    if (r->kind != kind) problems.push_back("the kind is not the one uploaded");
+    if (AsStringView(r->ciphertext_digest.span()) != upload.ciphertext_digest() ||
+        r->ciphertext_size != upload.ciphertext_size()) {
+      problems.push_back("the ciphertext differs from the response's");
+    }
+    std::vector<std::string> named(upload.envelope_institutions().begin(),
+                                   upload.envelope_institutions().end());
+    std::vector<std::string> sealed;
+    for (const auto& e : r->envelopes) sealed.push_back(e.institution_id);
+    std::sort(named.begin(), named.end());
+    std::sort(sealed.begin(), sealed.end());
+    if (named != sealed) problems.push_back("the key envelopes differ from envelope_institutions");
+  }
+  if (problems.empty()) return Status::Ok();
+  std::string all;
+  for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+  return Status::Internal(
+      "the node's prepared transaction is not the record that was uploaded (" + all +
+      "); nothing was signed or submitted. The node is faulty or compromised: tell its operator, "
+      "and upload through another node of your institution if there is one");
 }
 
 Result<v1::RecordInfo> ApiClient::GetRecord(const ledger::RecordId& record,

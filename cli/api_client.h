@@ -88,6 +88,14 @@ class ApiClient {
   std::unique_ptr<ertr::v1::Ertr::Stub> stub_;
 };
 
+// Whether the SubmitRecord a node prepared for an upload (`upload`) is the record that was
+// uploaded: this chain, `signer` as signer, the patient, kind, record id, ciphertext, key
+// envelopes and validity the response names, in canonical bytes. ApiClient::SubmitRecord signs
+// nothing else; Internal, listing what differs, otherwise.
+Status CheckPreparedRecord(const ertr::v1::UploadRecordResponse& upload,
+                           const ledger::Pseudonym& patient, ledger::RecordKind kind,
+                           const std::string& chain_id, const crypto::PublicKey& signer);
+
 // Builds and signs a transaction for `chain_id` with a fresh random nonce, as SubmitSignedBy sends
 // it: signed once, the same bytes may be sent again (a committed one answers its outcome).
 Result<ertr::v1::SignedTransaction> SignTransaction(const std::string& chain_id,
