@@ -244,6 +244,20 @@ Status Node::Init() {
     }
     peers.push_back({p.validator_index, validators_->key(p.validator_index), p.host, p.port});
   }
+  // A validator missing here could neither be reached nor connect (the transport takes only the
+  // peers listed): refused at start rather than found out from refused handshakes.
+  for (std::uint32_t i = 0; i < validators_->size(); ++i) {
+    const ReplicaId v(i);
+    if (v == config_.validator_index) continue;
+    if (std::none_of(peers.begin(), peers.end(), [v](const auto& p) { return p.id == v; })) {
+      return Status::InvalidArgument(
+          "config [[peers]] has no entry for validator " + std::to_string(i) + " (node key " +
+          validators_->key(v).ShortHex() +
+          "…), which the genesis has: this node could neither reach it nor accept its "
+          "connections. Add a [[peers]] table with validator_index = " +
+          std::to_string(i) + " and that node's address = \"host:port\"");
+    }
+  }
   net::TransportOptions topts;
   topts.chain_id = chain_id_;
   topts.self = config_.validator_index;

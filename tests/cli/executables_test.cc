@@ -203,4 +203,33 @@ TEST_CASE("ertrd start names a TLS key file that is not the certificate's key", 
         std::string::npos);
 }
 
+TEST_CASE("ertrd start refuses a config whose [[peers]] leave out a validator", "[unit]") {
+  // Found by an outside fault run: the node started, and every connection of the missing
+  // validator was refused as "not a validator of this chain", many times a second.
+  ertr::testing::PortBlock ports(100);
+  REQUIRE(ports.base() != 0);
+  ertr::testing::TempDir dir;
+  const std::string net = (dir / "net").string();
+  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators 2 --base-port " +
+               std::to_string(ports.base()) + " --base-http-port " +
+               std::to_string(ports.base() + 10) + " --base-api-port " +
+               std::to_string(ports.base() + 20))
+              .exit_code == 0);
+  const std::string config = net + "/node1/config.toml";
+  std::string text;
+  {
+    std::ifstream in(config);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  const auto at = text.find("[[peers]]");
+  REQUIRE(at != std::string::npos);
+  std::ofstream(config) << text.substr(0, at);
+  auto r = Exec("timeout 60 " + std::string(ERTRD) + " start --home " + net + "/node1");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("config [[peers]] has no entry for validator 0") != std::string::npos);
+}
+
 }  // namespace
