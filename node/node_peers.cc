@@ -117,7 +117,9 @@ void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
     bytes += encoded.size();
     response.blocks.push_back(std::move(encoded));
   }
-  if (!response.blocks.empty()) SendMessage(to, response);
+  // Answered even when empty (nothing beyond `latest`, or a block that cannot be read here): the
+  // requester then asks another peer at once instead of waiting for its timeout, and coming back.
+  SendMessage(to, response);
 }
 
 void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
@@ -222,22 +224,30 @@ void Node::OnStatus(ReplicaId from, const proto::PeerStatus& s) {
 void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
   const auto now = std::chrono::steady_clock::now();
   if (now < sync_inflight_until_) return;  // one request at a time
-  if (!peer) {
+  // The last request went unanswered (sync_peer_ is cleared by an answer): not that peer again
+  // now, even if its status is the first to arrive after the timeout (every time, at a steady
+  // phase), so that a peer that cannot serve does not hold the sync.
+  const std::uint32_t unanswered = sync_peer_ ? sync_peer_->value() : UINT32_MAX;
+  std::uint32_t chosen = peer ? peer->value() : UINT32_MAX;
+  if (chosen == unanswered) chosen = UINT32_MAX;
+  if (chosen == UINT32_MAX) {
     // Rotate over the connected peers, so that one slow or lying peer cannot hold us back.
-    const auto n = validators_->size();
-    for (std::uint32_t i = 0; i < n && !peer; ++i) {
-      ReplicaId candidate((next_sync_peer_ + i) % n);
-      if (candidate != config_.validator_index && transport_->IsConnected(candidate)) {
-        peer = candidate;
-        next_sync_peer_ = candidate.value() + 1;
+    const auto n = static_cast<std::uint32_t>(validators_->size());
+    for (std::uint32_t i = 0; i < 2 * n && chosen == UINT32_MAX; ++i) {
+      const std::uint32_t candidate = (next_sync_peer_ + i) % n;
+      // The first round passes over the peer that left the last request unanswered.
+      if (candidate != config_.validator_index.value() &&
+          transport_->IsConnected(ReplicaId(candidate)) && (i >= n || candidate != unanswered)) {
+        chosen = candidate;
+        next_sync_peer_ = candidate + 1;
       }
     }
-    if (!peer) return;
+    if (chosen == UINT32_MAX) return;
   }
   sync_inflight_until_ = now + kSyncTimeout;
-  sync_peer_ = *peer;
-  log_->debug("event=sync_request peer={} from={}", peer->value(), from.value());
-  SendMessage(*peer,
+  sync_peer_ = ReplicaId(chosen);
+  log_->debug("event=sync_request peer={} from={}", chosen, from.value());
+  SendMessage(ReplicaId(chosen),
               proto::PeerBlockRequest{from, static_cast<std::uint32_t>(proto::kMaxSyncBlocks)});
 }
 
