@@ -143,6 +143,15 @@ Result<SubmitResult> ApiClient::SubmitSigned(const v1::SignedTransaction& tx, bo
   ERTR_ASSIGN_OR_RETURN(auto ctx, Context("SubmitTransaction", req));
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
   auto s = FromGrpc(stub_->SubmitTransaction(ctx.get(), req, &out.response));
+  if (s.code() == StatusCode::kUnavailable &&
+      s.message().find("may still commit") == std::string::npos) {
+    // The connection went (the node stopped, say) after the transaction may have reached it: a
+    // second copy would be a second record. (The node's own timeout says this itself.)
+    s = Status::Unavailable(s.message() +
+                            "; the transaction may have reached the node and may still commit: "
+                            "ask `ertrctl receipt get --tx " +
+                            out.tx_id.ToHex() + " --out FILE` before sending it again");
+  }
   if (!s.ok()) return s.WithContext("transaction " + out.tx_id.ToHex());
   return out;
 }

@@ -360,6 +360,9 @@ class Node {
   void UpdateBestPeerHeight();
   std::chrono::steady_clock::time_point sync_inflight_until_{};
   std::optional<ReplicaId> sync_peer_;  // the peer asked last; answers from others are ignored
+  // The peer whose last answer held no block (it lacks them, or cannot read them): passed over
+  // by the next request while another peer is connected.
+  std::optional<ReplicaId> sync_unhelpful_;
   // Synced batches handed to the verify thread and not yet to the driver (bounded, so a fast
   // network cannot queue the whole chain in memory), and the highest height among them.
   static constexpr int kMaxSyncBatchesInFlight = 4;

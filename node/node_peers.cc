@@ -126,6 +126,13 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   if (sync_peer_ != from) return;  // not asked for: a peer cannot steer our sync
   sync_inflight_until_ = {};
   sync_peer_.reset();
+  if (r.blocks.empty()) {
+    // Asked again with the next status from a peer (within a second), another one first: not at
+    // once, so that peers that all lack the blocks are not asked in a loop.
+    sync_unhelpful_ = from;
+    return;
+  }
+  sync_unhelpful_.reset();
   // Blocks run through the verify thread and the driver a little later: continue after the last
   // one handed on, not after the last one stored.
   const Height before = SyncedOrPending();
@@ -228,16 +235,19 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
   // now, even if its status is the first to arrive after the timeout (every time, at a steady
   // phase), so that a peer that cannot serve does not hold the sync.
   const std::uint32_t unanswered = sync_peer_ ? sync_peer_->value() : UINT32_MAX;
+  const std::uint32_t unhelpful = sync_unhelpful_ ? sync_unhelpful_->value() : UINT32_MAX;
   std::uint32_t chosen = peer ? peer->value() : UINT32_MAX;
-  if (chosen == unanswered) chosen = UINT32_MAX;
+  if (chosen == unanswered || chosen == unhelpful) chosen = UINT32_MAX;
   if (chosen == UINT32_MAX) {
     // Rotate over the connected peers, so that one slow or lying peer cannot hold us back.
     const auto n = static_cast<std::uint32_t>(validators_->size());
     for (std::uint32_t i = 0; i < 2 * n && chosen == UINT32_MAX; ++i) {
       const std::uint32_t candidate = (next_sync_peer_ + i) % n;
-      // The first round passes over the peer that left the last request unanswered.
+      // The first round passes over the peer that left the last request unanswered or answered
+      // it with nothing.
       if (candidate != config_.validator_index.value() &&
-          transport_->IsConnected(ReplicaId(candidate)) && (i >= n || candidate != unanswered)) {
+          transport_->IsConnected(ReplicaId(candidate)) &&
+          (i >= n || (candidate != unanswered && candidate != unhelpful))) {
         chosen = candidate;
         next_sync_peer_ = candidate + 1;
       }
