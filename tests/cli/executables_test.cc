@@ -36,6 +36,25 @@ Run Exec(const std::string& cmd) {
   return r;
 }
 
+// `ertrd testnet` in `dir`/net with P2P, HTTP and API ports from `base`, `base` + 10 and
+// `base` + 20; the network's directory.
+std::string MakeTestnet(const ertr::testing::TempDir& dir, int validators, int base) {
+  const std::string net = (dir / "net").string();
+  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators " +
+               std::to_string(validators) + " --base-port " + std::to_string(base) +
+               " --base-http-port " + std::to_string(base + 10) + " --base-api-port " +
+               std::to_string(base + 20))
+              .exit_code == 0);
+  return net;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 TEST_CASE("ertrd and ertrctl answer --version and --help", "[unit]") {
   for (const std::string exe : {ERTRD, ERTRCTL}) {
     auto v = Exec(exe + " --version");
@@ -142,11 +161,7 @@ TEST_CASE("ertrd start refuses an API port that another process listens on", "[u
   REQUIRE(::listen(squatter, 4) == 0);
 
   ertr::testing::TempDir dir;
-  const std::string net = (dir / "net").string();
-  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators 1 --base-port " +
-               std::to_string(ports.base()) + " --base-http-port " +
-               std::to_string(ports.base() + 10) + " --base-api-port " + std::to_string(api))
-              .exit_code == 0);
+  const std::string net = MakeTestnet(dir, 1, ports.base());
   // Without the refusal the node would run (and `timeout` end it with 124).
   auto r = Exec("timeout 60 " + std::string(ERTRD) + " start --home " + net + "/node0");
   ::close(squatter);
@@ -160,12 +175,7 @@ TEST_CASE("ertrd start names a TLS key file that is not the certificate's key", 
   ertr::testing::PortBlock ports(100);
   REQUIRE(ports.base() != 0);
   ertr::testing::TempDir dir;
-  const std::string net = (dir / "net").string();
-  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators 1 --base-port " +
-               std::to_string(ports.base()) + " --base-http-port " +
-               std::to_string(ports.base() + 10) + " --base-api-port " +
-               std::to_string(ports.base() + 20))
-              .exit_code == 0);
+  const std::string net = MakeTestnet(dir, 1, ports.base());
   const std::string home = net + "/node0";
   for (const char* name : {"api", "other"}) {
     REQUIRE(Exec(std::string("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
@@ -174,13 +184,7 @@ TEST_CASE("ertrd start names a TLS key file that is not the certificate's key", 
                 .exit_code == 0);
   }
   const std::string config = home + "/config.toml";
-  std::string text;
-  {
-    std::ifstream in(config);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
+  const std::string text = ReadText(config);
   const auto start_with_key = [&](const std::string& key) {
     std::string edited = text;
     const auto at = edited.find("\n[keys]\n");
@@ -209,20 +213,9 @@ TEST_CASE("ertrd start refuses a config whose [[peers]] leave out a validator", 
   ertr::testing::PortBlock ports(100);
   REQUIRE(ports.base() != 0);
   ertr::testing::TempDir dir;
-  const std::string net = (dir / "net").string();
-  REQUIRE(Exec(std::string(ERTRD) + " testnet --dir " + net + " --validators 2 --base-port " +
-               std::to_string(ports.base()) + " --base-http-port " +
-               std::to_string(ports.base() + 10) + " --base-api-port " +
-               std::to_string(ports.base() + 20))
-              .exit_code == 0);
+  const std::string net = MakeTestnet(dir, 2, ports.base());
   const std::string config = net + "/node1/config.toml";
-  std::string text;
-  {
-    std::ifstream in(config);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
+  const std::string text = ReadText(config);
   const auto at = text.find("[[peers]]");
   REQUIRE(at != std::string::npos);
   std::ofstream(config) << text.substr(0, at);

@@ -54,6 +54,26 @@ std::uint64_t Height(const Cluster& c, int i) {
   return s ? s->height : 0;
 }
 
+// A transport in this process that holds validator `v`'s key (after c.Terminate(v)) and dials the
+// other validators: a faulty validator, for the tests. Run on `io`; Start() it.
+std::unique_ptr<net::Transport> Impostor(Cluster& c, int v, boost::asio::io_context& io,
+                                         const crypto::Signer& identity,
+                                         std::function<void(ReplicaId, Bytes)> on_message,
+                                         std::function<void(ReplicaId, bool)> on_peer) {
+  net::TransportOptions o;
+  o.chain_id = c.chain_id();
+  o.self = ReplicaId(static_cast<std::uint32_t>(v));
+  o.listen_port = c.p2p_port(v);
+  std::vector<net::PeerAddress> peers;
+  for (int i = 0; i < c.size(); ++i) {
+    if (i == v) continue;
+    peers.push_back(
+        {ReplicaId(static_cast<std::uint32_t>(i)), c.validator_key(i), "127.0.0.1", c.p2p_port(i)});
+  }
+  return std::make_unique<net::Transport>(io, o, identity, peers, std::move(on_message),
+                                          std::move(on_peer), spdlog::default_logger());
+}
+
 TEST_CASE("four validators commit, one stops and three go on, it restarts and catches up",
           "[integration][slow]") {
   Cluster c(4);
@@ -293,15 +313,6 @@ TEST_CASE(
   // commit certificates all stay valid.
   c.Terminate(3);
   auto identity = c.ValidatorSigner(3);
-  net::TransportOptions o;
-  o.chain_id = c.chain_id();
-  o.self = ReplicaId(3);
-  o.listen_port = c.p2p_port(3);
-  std::vector<net::PeerAddress> peers;
-  for (int i = 0; i < 3; ++i) {
-    peers.push_back(
-        {ReplicaId(static_cast<std::uint32_t>(i)), c.validator_key(i), "127.0.0.1", c.p2p_port(i)});
-  }
   boost::asio::io_context io;
   std::mutex mu;
   std::map<std::uint64_t, Bytes> forged;  // height -> forged block (guarded by mu)
@@ -341,8 +352,7 @@ TEST_CASE(
                          ertr::Height(1), static_cast<std::uint32_t>(proto::kMaxSyncBlocks)}));
     }
   };
-  impostor = std::make_unique<net::Transport>(io, o, *identity, peers, on_message, on_peer,
-                                              spdlog::default_logger());
+  impostor = Impostor(c, 3, io, *identity, on_message, on_peer);
   REQUIRE(impostor->Start().ok());
   auto work = boost::asio::make_work_guard(io);
   std::thread runner([&] { io.run(); });
@@ -392,15 +402,6 @@ TEST_CASE("a validator claiming a huge height does not keep the others catching 
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
   c.Terminate(3);
   auto identity = c.ValidatorSigner(3);
-  net::TransportOptions o;
-  o.chain_id = c.chain_id();
-  o.self = ReplicaId(3);
-  o.listen_port = c.p2p_port(3);
-  std::vector<net::PeerAddress> peers;
-  for (int i = 0; i < 3; ++i) {
-    peers.push_back(
-        {ReplicaId(static_cast<std::uint32_t>(i)), c.validator_key(i), "127.0.0.1", c.p2p_port(i)});
-  }
   boost::asio::io_context io;
   std::atomic<int> told{0};
   std::unique_ptr<net::Transport> liar;
@@ -410,8 +411,8 @@ TEST_CASE("a validator claiming a huge height does not keep the others catching 
                          proto::PeerStatus{ertr::Height(std::uint64_t{1} << 62), View(0)}));
     ++told;
   };
-  liar = std::make_unique<net::Transport>(
-      io, o, *identity, peers, [](ReplicaId, Bytes) {}, on_peer, spdlog::default_logger());
+  liar = Impostor(
+      c, 3, io, *identity, [](ReplicaId, Bytes) {}, on_peer);
   REQUIRE(liar->Start().ok());
   auto work = boost::asio::make_work_guard(io);
   std::thread runner([&] { io.run(); });
