@@ -308,7 +308,7 @@ void Replica::CheckAndAcceptPrePrepare(const PrePrepare& pp) {
     bytes += tx.bytes.size();
     // Not twice in the block, not delivered, not in another accepted proposal (section 4.1).
     txs_ok = txs_ok && ids.insert(tx.id).second && !RecentlyDelivered(tx.id) &&
-             !proposed_.count(tx.id) && TransactionValid(tx);
+             !proposed_.count(tx.id) && TransactionValid(tx, /*certified=*/false);
   }
   if (hd.chain_id != config_.chain_id || hd.proposer != pp.sender || !time_ok || !txs_ok ||
       bytes > config_.max_block_bytes) {
@@ -709,12 +709,13 @@ void Replica::OnNewView(const NewView& nv, bool relayed) {
     ++stats_.dropped_invalid;
     return;
   }
-  if (relayed) {
-    // The network has entered nv.view without us (we lag: rebuilt in an idle network, say).
-    // Entering it now could make a replica that lost its consensus log sign again in a view it
-    // signed in before (as that view's primary, even): instead it asks for the next view, in
-    // which it signed nothing that the quorum took, and which the others join once their timers
-    // fire (or at once, by the join rule, if f+1 of them ask too).
+  if (relayed && nv.sender == config_.self) {
+    // Our own NEW-VIEW, passed back to us: the network entered nv.view as we led it, and we have
+    // lost our consensus log since (rebuilt). Entering again we would propose again in a view we
+    // proposed in, maybe other blocks at the same heights: instead we ask for the next view,
+    // which the others join once their timers fire (or at once, by the join rule). A backup
+    // enters on any copy: in the view it re-signs the NEW-VIEW's re-proposals and follows the
+    // primary's one proposal per height, as it did before.
     StartViewChange(nv.view.Next());
     return;
   }
@@ -831,7 +832,7 @@ void Replica::OnDecided(const Decided& d) {
   const Height h = d.proposal.header.height;
   if (h <= last_delivered_ || decided_.count(h)) return;
   if (!CheckProposal(d.proposal).ok() || d.proposal.header.chain_id != config_.chain_id ||
-      !TransactionsValid(d.proposal)) {
+      !TransactionsValid(d.proposal, /*certified=*/true)) {
     ++stats_.dropped_invalid;  // the node asks another peer for it (section 9)
     return;
   }
@@ -884,21 +885,25 @@ bool Replica::VerifyPrepareInCert(const Prepare& p) const {
          VerifyVote(p, crypto::SigningDomain::kPrepare);
 }
 
-bool Replica::TransactionValid(const Transaction& tx) const {
-  if (!config_.transaction_valid) return true;
+bool Replica::TransactionValid(const Transaction& tx, bool certified) const {
+  const auto& check = certified && config_.certified_transaction_valid
+                          ? config_.certified_transaction_valid
+                          : config_.transaction_valid;
+  if (!check) return true;
   auto it = pending_.find(tx.id);
   if (it != pending_.end() && it->second.second.bytes == tx.bytes) return true;
-  return config_.transaction_valid(tx);
+  return check(tx);
 }
 
-bool Replica::TransactionsValid(const Proposal& p) const {
-  return std::all_of(p.txs.begin(), p.txs.end(),
-                     [this](const Transaction& tx) { return TransactionValid(tx); });
+bool Replica::TransactionsValid(const Proposal& p, bool certified) const {
+  return std::all_of(p.txs.begin(), p.txs.end(), [this, certified](const Transaction& tx) {
+    return TransactionValid(tx, certified);
+  });
 }
 
 bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
   if (!CheckProposal(pc.proposal).ok() || pc.proposal.header.chain_id != config_.chain_id ||
-      !TransactionsValid(pc.proposal)) {
+      !TransactionsValid(pc.proposal, /*certified=*/true)) {
     return false;
   }
   std::set<ReplicaId> senders;

@@ -51,6 +51,12 @@ struct ReplicaConfig {
   // Must be deterministic. Transactions handed over in TransactionsReceived pass it already, and
   // a proposal's copy with the same bytes is not checked again. Unset: every transaction may.
   std::function<bool(const Transaction&)> transaction_valid;
+  // The check for a transaction of a proposal that 2f+1 replicas vouch for already (a synced
+  // decided block, a prepared certificate in a VIEW-CHANGE): at least f+1 honest ones ran
+  // transaction_valid on its body when they voted (with their rules of the time), so only what
+  // their signatures do not cover, the bytes around the body, is checked here. Unset:
+  // transaction_valid.
+  std::function<bool(const Transaction&)> certified_transaction_valid;
   // For the checker's own test only (tests/sim): votes needed to prepare and commit. 0 means the
   // correct quorum (2f+1). Never set by the node.
   std::uint32_t quorum_override_for_tests = 0;
@@ -168,8 +174,9 @@ class Replica {
   // Validation helpers.
   bool VerifyVote(const Vote& v, crypto::SigningDomain domain) const;
   bool VerifyPrePrepare(const PrePrepare& pp) const;
-  bool TransactionValid(const Transaction& tx) const;
-  bool TransactionsValid(const Proposal& p) const;
+  // `certified`: the proposal comes with 2f+1 signatures (config_.certified_transaction_valid).
+  bool TransactionValid(const Transaction& tx, bool certified) const;
+  bool TransactionsValid(const Proposal& p, bool certified) const;
   bool VerifyPrepareInCert(const Prepare& p) const;
   bool VerifyPreparedCert(const PreparedCertificate& pc) const;
   bool VerifyViewChange(const ViewChange& vc) const;

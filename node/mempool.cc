@@ -20,6 +20,13 @@ Result<ledger::Transaction> DecodeOrderable(ByteSpan bytes, const crypto::Digest
                                    " bytes; the chain's limit is " +
                                    std::to_string(rules.max_body_bytes));
   }
+  if (tx.header.payload == ledger::PayloadType::kGenesis) {
+    // The chain code rejects it in any block (a chain has one genesis, its first state): its
+    // names and parameters would stay in the block as free text.
+    return Status::InvalidArgument(
+        "a Genesis transaction is never ordered: a chain's genesis is its first state, made "
+        "by `ertrd genesis`");
+  }
   if (tx.header.payload == ledger::PayloadType::kNullOp && !rules.benchmark_mode) {
     return Status::FailedPrecondition(
         "NullOp transactions are accepted only on a benchmark network (genesis "

@@ -39,6 +39,23 @@ std::optional<std::uint64_t> Node::FreeDiskBytes() const {
   return space.available;
 }
 
+void Node::CountForgedTransaction(const crypto::Digest& id) {
+  // Only a faulty validator sends these (honest ones never propose or decide them); said at most
+  // every 10 s, so that such a validator cannot flood the log. (Why it fails is not logged: its
+  // text could quote what the faulty validator put in it.)
+  ++forged_transactions_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_forged_log_) return;
+  next_forged_log_ = now + std::chrono::seconds(10);
+  log_->warn(
+      "event=forged_transaction_refused tx={} total={} reason=\"a proposal or a synced block "
+      "holds a copy of this transaction that no node admits (bytes not canonical, another chain, "
+      "too large, a signature that does not verify, or a payload that does not decode or breaks "
+      "the shape rules): the primary or the peer that served the block is faulty; refused, "
+      "consensus goes on without it\"",
+      id.ShortHex(), forged_transactions_);
+}
+
 Status Node::UploadRoomFor(std::uint64_t bytes) const {
   const auto why = DiskShortfall(FreeDiskBytes(), bytes, "the upload");
   if (!why) return Status::Ok();
@@ -149,23 +166,15 @@ Status Node::Init() {
   // What the chain code's outcome depends on outside the certified body: the signature. The
   // verifier's cache makes this a look-up for transactions checked at admission or block sync.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
+  rc.certified_transaction_valid = [this](const consensus::Transaction& t) {
+    auto tx = proto::DecodeCertifiedTransaction(t.bytes, t.id);
+    if (tx && ledger::IsAuthentic(*tx, *verifier_, benchmark_mode_)) return true;
+    CountForgedTransaction(t.id);
+    return false;
+  };
   rc.transaction_valid = [this](const consensus::Transaction& t) {
     if (DecodeOrderable(t.bytes, &t.id, mempool_->rules(), *verifier_)) return true;
-    // Only a faulty validator sends these (honest ones never propose or decide them); said
-    // at most every 10 s, so that such a validator cannot flood the log. (Why it fails is not
-    // logged: its text could quote what the faulty validator put in it.)
-    ++forged_transactions_;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_forged_log_) {
-      next_forged_log_ = now + std::chrono::seconds(10);
-      log_->warn(
-          "event=forged_transaction_refused tx={} total={} reason=\"a proposal or a synced "
-          "block holds a copy of this transaction that no node admits (bytes not canonical, "
-          "another chain, too large, a signature that does not verify, or a payload that does "
-          "not decode or breaks the shape rules): the primary or the peer that served the "
-          "block is faulty; refused, consensus goes on without it\"",
-          t.id.ShortHex(), forged_transactions_);
-    }
+    CountForgedTransaction(t.id);
     return false;
   };
   replica_ = std::make_unique<consensus::Replica>(rc, *signer_, *verifier_, state, last, last_time);

@@ -436,6 +436,9 @@ class Node {
   std::uint64_t forged_transactions_ = 0;
   bool benchmark_mode_ = false;  // the genesis parameter: unsigned NullOps are allowed
   std::chrono::steady_clock::time_point next_forged_log_{};
+  // Counts (and logs, rate-limited) a copy refused by transaction_valid or
+  // certified_transaction_valid.
+  void CountForgedTransaction(const crypto::Digest& id);
 };
 
 }  // namespace ertr::node

@@ -127,9 +127,10 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   sync_inflight_until_ = {};
   sync_peer_.reset();
   if (r.blocks.empty()) {
-    // Asked again with the next status from a peer (within a second), another one first: not at
-    // once, so that peers that all lack the blocks are not asked in a loop.
+    // Asked again with a peer's status after a second, another peer first: not at once, so that
+    // peers that all lack the blocks are not asked in a loop.
     sync_unhelpful_ = from;
+    sync_inflight_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     return;
   }
   sync_unhelpful_.reset();
@@ -217,13 +218,18 @@ void Node::UpdateBestPeerHeight() {
   for (const auto& [peer, height] : peer_heights_) claims.push_back(height);
   std::sort(claims.rbegin(), claims.rend());
   const std::size_t f = validators_->max_faulty();
-  best_peer_height_ = claims.empty() ? Height(0) : claims[std::min(f, claims.size() - 1)];
+  // The (f+1)-th highest claim; while fewer than f+1 peers report, the highest (a node with few
+  // peers still learns it is behind; one faulty peer among them can delay its reads).
+  best_peer_height_ = claims.empty() ? Height(0) : claims.size() > f ? claims[f] : claims[0];
 }
 
 void Node::OnStatus(ReplicaId from, const proto::PeerStatus& s) {
   peer_heights_[from] = s.height;
   UpdateBestPeerHeight();
-  if (s.height > SyncedOrPending() && sync_batches_in_flight_ < kMaxSyncBatchesInFlight) {
+  // Only as far as f+1 peers report (best_peer_height_): one faulty peer's claims do not set
+  // the pace of this node's requests.
+  if (s.height > SyncedOrPending() && best_peer_height_ > SyncedOrPending() &&
+      sync_batches_in_flight_ < kMaxSyncBatchesInFlight) {
     RequestBlocks(SyncedOrPending().Next(), from);
   }
 }

@@ -203,7 +203,7 @@ Result<ledger::SignedTransaction> wire::DecodeEnvelope(ByteSpan bytes, const cry
   ERTR_ASSIGN_OR_RETURN(tx.signature,
                         Fixed<crypto::Signature>(msg.signature(), "transaction.signature"));
   tx.body = ToBytes(msg.body());
-  if (canonical == Canonical::kRequired) {
+  if (canonical != Canonical::kNotChecked) {
     ERTR_RETURN_IF_ERROR(CheckCanonicalEnvelope(bytes, tx.body));
   }
   ERTR_RETURN_IF_ERROR(Parse(body, tx.body, "transaction body", kMaxTransactionBytes));
@@ -218,6 +218,12 @@ Result<ledger::SignedTransaction> wire::DecodeEnvelope(ByteSpan bytes, const cry
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes) {
   ertr::v1::TransactionBody body;
   return DecodeEnvelope(bytes, nullptr, body);
+}
+
+Result<ledger::SignedTransaction> DecodeCertifiedTransaction(ByteSpan bytes,
+                                                             const crypto::Digest& id) {
+  ertr::v1::TransactionBody body;
+  return DecodeEnvelope(bytes, &id, body, Canonical::kEnvelope);
 }
 
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes,

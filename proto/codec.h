@@ -37,6 +37,11 @@ Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes);
 // The same, for bytes whose id this node computed already (consensus::Transaction::id): not
 // hashed again.
 Result<ledger::SignedTransaction> DecodeSignedTransaction(ByteSpan bytes, const crypto::Digest& id);
+// For a transaction of a block that 2f+1 validators vouch for (their signatures cover its body,
+// through its id): DecodeSignedTransaction with `id`, refusing an envelope that is not exactly
+// the canonical encoding of the body and a signature, the bytes the signatures do not cover.
+Result<ledger::SignedTransaction> DecodeCertifiedTransaction(ByteSpan bytes,
+                                                             const crypto::Digest& id);
 // The id of a signed transaction, found by scanning only the envelope's fields: no copy and no
 // decoding of the body, for a duplicate check before decoding (gossip brings several copies).
 // Equals DecodeSignedTransaction(bytes)->id whenever that succeeds; bytes it refuses may still

@@ -47,8 +47,9 @@ Bytes Serialize(const Message& msg) {
 Result<consensus::ProposalHeader> FromWire(const ertr::v1::BlockHeader& msg);
 void ToWire(const consensus::ProposalHeader& h, ertr::v1::BlockHeader& msg);
 
-// Whether decoding refuses bytes that are not the canonical encoding of what they decode to.
-enum class Canonical : bool { kNotChecked, kRequired };
+// Whether decoding refuses bytes that are not the canonical encoding of what they decode to: none,
+// only the envelope around the body, or the envelope and the body.
+enum class Canonical { kNotChecked, kEnvelope, kRequired };
 
 // A SignedTransaction's envelope with its body parsed once (`body` receives it, for the typed
 // payload). `id`, when not null, is taken as the transaction's id instead of hashing the body:

@@ -81,6 +81,16 @@ TEST_CASE("a copy in a proposal is orderable only if admission would take it", "
   Bytes extended = wire;
   for (std::uint8_t x : {0x1a, 0x01, 0x00}) extended.push_back(x);
   CHECK(orderable(extended, rules).error().message().find("canonical") != std::string::npos);
+  // A Genesis: the chain code rejects it in any block, where its names would stay as free text.
+  ledger::TransactionHeader gh;
+  gh.chain_id = "ertr-test";
+  gh.nonce = 6;
+  ledger::SignedTransaction genesis;
+  genesis.body = proto::EncodeTransactionBody(gh, ledger::Genesis{});
+  CHECK(orderable(proto::EncodeSignedTransaction(genesis), rules)
+            .error()
+            .message()
+            .find("Genesis transaction is never ordered") != std::string::npos);
   // Unsigned: a NullOp only on a benchmark chain.
   ledger::TransactionHeader h;
   h.chain_id = "ertr-test";
