@@ -228,18 +228,19 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
     return Status::IoError("reading the record file failed after " + std::to_string(sent) +
                            " bytes");
   }
+  crypto::Digest sent_digest;
   if (ok) {
     v1::UploadRecordRequest end;
-    const auto digest = hasher.Finish();
-    end.mutable_end()->set_plaintext_digest(std::string(AsStringView(digest.span())));
+    sent_digest = hasher.Finish();
+    end.mutable_end()->set_plaintext_digest(std::string(AsStringView(sent_digest.span())));
     ok = writer->Write(end);
   }
   writer->WritesDone();
   ERTR_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
   // Sign the SubmitRecord the node prepared (it names this key as signer), once it is checked to
   // be the one asked for: a faulty node must not get this key's signature on something else.
-  ERTR_RETURN_IF_ERROR(
-      CheckPreparedRecord(out.upload, patient, kind, options_.chain_id, signer_->public_key()));
+  ERTR_RETURN_IF_ERROR(CheckPreparedRecord(out.upload, {patient, kind, sent, sent_digest},
+                                           options_.chain_id, signer_->public_key()));
   ERTR_ASSIGN_OR_RETURN(auto sig,
                         signer_->Sign(crypto::SigningDomain::kTransaction, options_.chain_id,
                                       AsBytes(out.upload.transaction_body())));
@@ -255,9 +256,10 @@ Result<UploadedRecord> ApiClient::SubmitRecord(const ledger::Pseudonym& patient,
   return out;
 }
 
-Status CheckPreparedRecord(const v1::UploadRecordResponse& upload, const ledger::Pseudonym& patient,
-                           ledger::RecordKind kind, const std::string& chain_id,
-                           const crypto::PublicKey& signer) {
+Status CheckPreparedRecord(const v1::UploadRecordResponse& upload, const UploadedPlaintext& asked,
+                           const std::string& chain_id, const crypto::PublicKey& signer) {
+  const ledger::Pseudonym& patient = asked.patient;
+  const ledger::RecordKind kind = asked.kind;
   ledger::SignedTransaction unsigned_tx;
   unsigned_tx.body = ToBytes(upload.transaction_body());
   auto typed =
@@ -274,6 +276,11 @@ Status CheckPreparedRecord(const v1::UploadRecordResponse& upload, const ledger:
     if (h.signer != signer) problems.push_back("the signer is not this key");
     if (h.valid_until_height != upload.valid_until_height()) {
       problems.push_back("valid_until_height differs from the response's");
+    }
+    if (h.valid_until_height == 0) {
+      // Signed without a deadline, it could be submitted at any time later, after a retry
+      // through another node has made a second record.
+      problems.push_back("valid_until_height is 0 (no deadline)");
     }
     if (typed->payload) r = std::get_if<ledger::SubmitRecord>(&*typed->payload);
     if (r == nullptr) problems.push_back("the payload is not a SubmitRecord");
@@ -295,6 +302,10 @@ Status CheckPreparedRecord(const v1::UploadRecordResponse& upload, const ledger:
     std::sort(named.begin(), named.end());
     std::sort(sealed.begin(), sealed.end());
     if (named != sealed) problems.push_back("the key envelopes differ from envelope_institutions");
+  }
+  if (upload.plaintext_size() != asked.plaintext_size ||
+      upload.plaintext_digest() != AsStringView(asked.plaintext_digest.span())) {
+    problems.push_back("the node reports another plaintext than the one sent");
   }
   if (problems.empty()) return Status::Ok();
   std::string all;

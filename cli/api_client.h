@@ -89,12 +89,19 @@ class ApiClient {
 };
 
 // Whether the SubmitRecord a node prepared for an upload (`upload`) is the record that was
-// uploaded: this chain, `signer` as signer, the patient, kind, record id, ciphertext, key
-// envelopes and validity the response names, in canonical bytes. ApiClient::SubmitRecord signs
-// nothing else; Internal, listing what differs, otherwise.
+// uploaded: this chain, `signer` as signer, the patient and kind asked for, the plaintext sent,
+// a deadline (valid_until_height not 0), and the record id, ciphertext, key envelopes and
+// validity the response names, in canonical bytes. ApiClient::SubmitRecord signs nothing else;
+// Internal, listing what differs, otherwise.
+struct UploadedPlaintext {
+  ledger::Pseudonym patient;
+  ledger::RecordKind kind;
+  std::uint64_t plaintext_size = 0;  // bytes sent
+  crypto::Digest plaintext_digest;   // their SHA-256
+};
 Status CheckPreparedRecord(const ertr::v1::UploadRecordResponse& upload,
-                           const ledger::Pseudonym& patient, ledger::RecordKind kind,
-                           const std::string& chain_id, const crypto::PublicKey& signer);
+                           const UploadedPlaintext& asked, const std::string& chain_id,
+                           const crypto::PublicKey& signer);
 
 // Builds and signs a transaction for `chain_id` with a fresh random nonce, as SubmitSignedBy sends
 // it: signed once, the same bytes may be sent again (a committed one answers its outcome).

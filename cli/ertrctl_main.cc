@@ -72,7 +72,8 @@ int Usage(const Status& s) {
   return 2;
 }
 
-std::string View(const crypto::SecureBuffer& b) {
+// A passphrase in guarded memory, seen without a copy (a std::string would leave it unwiped).
+std::string_view View(const crypto::SecureBuffer& b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 

@@ -19,6 +19,7 @@ struct Prepared {
   crypto::PublicKey key = RandomId<crypto::PublicKey>();
   ledger::Pseudonym patient = RandomId<ledger::Pseudonym>();
   ledger::RecordKind kind = ledger::RecordKind::kRtBeamsTreatmentRecord;
+  crypto::Digest plaintext_digest = RandomId<crypto::Digest>();
   ledger::TransactionHeader header;
   ledger::SubmitRecord record;
   v1::UploadRecordResponse response;
@@ -50,8 +51,12 @@ struct Prepared {
     response.add_envelope_institutions("radonc-south");
     response.add_envelope_institutions("radonc-north");
     response.set_valid_until_height(header.valid_until_height);
+    response.set_plaintext_size(2048);
+    response.set_plaintext_digest(std::string(AsStringView(plaintext_digest.span())));
   }
-  Status Check() const { return CheckPreparedRecord(response, patient, kind, "ertr-test", key); }
+  Status Check() const {
+    return CheckPreparedRecord(response, {patient, kind, 2048, plaintext_digest}, "ertr-test", key);
+  }
 };
 
 TEST_CASE("ertrctl signs the node's prepared record only if it is the one uploaded",
@@ -85,6 +90,15 @@ TEST_CASE("ertrctl signs the node's prepared record only if it is the one upload
     p.header.valid_until_height += 1000;
     p.Answer(proto::EncodeTransactionBody(p.header, p.record));
     expect = "kind";
+  }
+  SECTION("no deadline: it could be submitted after a retry elsewhere made a second record") {
+    p.header.valid_until_height = 0;
+    p.Answer(proto::EncodeTransactionBody(p.header, p.record));
+    expect = "no deadline";
+  }
+  SECTION("the node reports another plaintext than the one sent") {
+    p.response.set_plaintext_size(2047);
+    expect = "another plaintext";
   }
   SECTION("bytes the chain code would not read") {
     Bytes body = proto::EncodeTransactionBody(p.header, p.record);
