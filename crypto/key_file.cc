@@ -205,23 +205,35 @@ Status WriteKeyFileBytes(const std::filesystem::path& path, ByteSpan data, bool 
   }
   std::filesystem::path tmp = path;
   tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A new file of our own, mode 0600 from the start: a .tmp left by an interrupted write is
+  // removed first, and neither an existing file (whose mode would stay) nor a symbolic link
+  // (which would be followed) is ever written through.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+    return Status::IoError("cannot remove the stale " + tmp.string() + ": " + std::strerror(errno));
+  }
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status::IoError("cannot create key file " + tmp.string() + ": " + std::strerror(errno));
   }
+  const auto fail = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::IoError(std::string("cannot ") + what + " key file " + tmp.string() + ": " +
+                           std::strerror(err));
+  };
   std::size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::IoError("cannot write key file " + tmp.string() + ": " + std::strerror(err));
-    }
+    if (n <= 0) return fail("write");
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Status::IoError("cannot sync key file " + tmp.string() + ": " + std::strerror(errno));
+  if (::fsync(fd) != 0) return fail("sync");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Status::IoError("cannot close key file " + tmp.string() + ": " + std::strerror(err));
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec)

@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "crypto/chacha_poly.h"
+#include "crypto/secure_buffer.h"
 
 namespace ertr::crypto {
 
@@ -137,7 +138,18 @@ Status PayloadDecryptor::DecryptChunk(bool must_be_final, Bytes& out) {
                             " has only " + std::to_string(st.cipher.size()) + " bytes");
   }
   std::size_t old = out.size();
-  out.resize(old + st.cipher.size() - kPayloadChunkOverhead);
+  const std::size_t needed = old + st.cipher.size() - kPayloadChunkOverhead;
+  if (needed > out.capacity()) {
+    // Grown here, not by resize: the plaintext already in `out` is wiped from the buffer it
+    // leaves instead of staying in freed memory.
+    Bytes grown;
+    grown.reserve(std::max(needed, 2 * out.capacity()));
+    grown.assign(out.begin(), out.end());
+    out.resize(out.capacity());  // the whole old buffer, what lies past its size included
+    Wipe(std::span<std::uint8_t>(out.data(), out.size()));
+    out.swap(grown);
+  }
+  out.resize(needed);
   const std::size_t plen = st.cipher.size() - kPayloadChunkOverhead;
   std::uint8_t tag = 0;
   if (!st.engine.SecretstreamPull(st.stream, st.cipher, ByteSpan(st.header.data(), kAdSize), tag,

@@ -26,9 +26,13 @@ namespace {
 constexpr fs::perms kHomeFilePerms =
     fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
 
-Result<std::string> Passphrase(const fs::path& file) {
-  ERTR_ASSIGN_OR_RETURN(auto buf, crypto::ReadPassphrase(file.string(), kPassphraseEnv));
-  return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
+// The passphrase in guarded memory, wiped when it goes (never copied into a std::string).
+Result<crypto::SecureBuffer> Passphrase(const fs::path& file) {
+  return crypto::ReadPassphrase(file.string(), kPassphraseEnv);
+}
+
+std::string_view View(const crypto::SecureBuffer& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
 Result<Member> ReadMember(const fs::path& file) {
@@ -112,7 +116,8 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
                                  " holds keys already; keys are never "
                                  "overwritten");
   }
-  ERTR_ASSIGN_OR_RETURN(std::string pass, Passphrase(o.passphrase_file));
+  ERTR_ASSIGN_OR_RETURN(auto secret, Passphrase(o.passphrase_file));
+  const std::string_view pass = View(secret);
   fs::create_directories(o.home / "keys", ec);
   if (ec)
     return Status::IoError("cannot create " + (o.home / "keys").string() + ": " + ec.message());
@@ -193,7 +198,8 @@ Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
     return Status::InvalidArgument("genesis: " + bad->ToString());
   }
   ERTR_ASSIGN_OR_RETURN(Bytes file, crypto::ReadKeyFileBytes(o.admin_key));
-  ERTR_ASSIGN_OR_RETURN(std::string pass, Passphrase(o.passphrase_file));
+  ERTR_ASSIGN_OR_RETURN(auto secret, Passphrase(o.passphrase_file));
+  const std::string_view pass = View(secret);
   auto key = crypto::DecodeSigningKeyFile(file, pass);
   if (!key) return key.error().WithContext(o.admin_key.string());
   auto signer = crypto::MakeEd25519Signer(std::move(*key));

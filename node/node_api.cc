@@ -755,6 +755,9 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     digest_ = opened->digest;
     reader_ = std::move(opened->reader);
     decryptor_.emplace(opened->key);
+    // Room for a piece's plaintext and a chunk carried over, so that it is never moved (the
+    // decryptor wipes a buffer it outgrows, but this one is reused for every message).
+    plain_.reserve(kReadPiece + crypto::kDefaultPayloadChunkSize);
     v1::GetRecordResponse msg;
     *msg.mutable_info() = std::move(opened->info);
     out_ = ToBuffer(msg.SerializeAsString());

@@ -3,7 +3,14 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "crypto/key_file.h"
+#include "crypto/passphrase.h"
 #include "tests/support/temp_dir.h"
 
 namespace ertr::crypto {
@@ -106,6 +113,53 @@ TEST_CASE("Key files are written 0600 and never overwritten by accident", "[unit
   REQUIRE(bytes.has_value());
   CHECK(DecodeSigningKeyFile(*bytes, "pw").has_value());
   CHECK(ReadKeyFileBytes(dir / "missing.key").error().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("A key file is never written through a left-over or planted temporary file", "[unit]") {
+  // Found by an outside security review: the temporary file was opened with O_TRUNC, so an
+  // existing one kept its mode (readable by others, say) and a symbolic link was followed.
+  testing::TempDir dir;
+  auto path = dir / "node.key";
+  auto tmp = path;
+  tmp += ".tmp";
+  const auto target = dir / "elsewhere";
+  { std::ofstream(target) << "not a key"; }
+  std::filesystem::create_symlink(target, tmp);
+  REQUIRE(SaveKeyFile(path, SigningKey::Generate(), "pw", KdfCost::Minimum()).ok());
+  std::ifstream in(target);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "not a key");  // the link was removed, not followed
+  CHECK_FALSE(std::filesystem::exists(tmp));
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(DecodeSigningKeyFile(*ReadKeyFileBytes(path), "pw").has_value());
+}
+
+TEST_CASE("A passphrase is the first line of its file, or the environment variable", "[unit]") {
+  testing::TempDir dir;
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream((dir / name).string(), std::ios::binary) << text;
+    return (dir / name).string();
+  };
+  const auto read = [](const std::string& file, const std::string& env) {
+    auto r = ReadPassphrase(file, env);
+    return r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
+             : "error: " + r.error().message();
+  };
+  CHECK(read(write("crlf", "s3cret pass\r\nsecond line\n"), "") == "s3cret pass");
+  CHECK(read(write("bare", "no newline at all"), "") == "no newline at all");
+  CHECK(read(write("empty", "\nnext"), "").find("the passphrase is empty") != std::string::npos);
+  CHECK(read(write("long", std::string(5000, 'x')), "").find("longer than 4096") !=
+        std::string::npos);
+  CHECK(read(write("long-then-short", std::string(100, 'y') + "\n" + std::string(9000, 'z')), "") ==
+        std::string(100, 'y'));
+  CHECK(read((dir / "missing").string(), "").find("cannot read passphrase file") !=
+        std::string::npos);
+  ::setenv("ERTR_TEST_PASSPHRASE", "from the environment", 1);
+  CHECK(read("", "ERTR_TEST_PASSPHRASE") == "from the environment");
+  ::unsetenv("ERTR_TEST_PASSPHRASE");
+  CHECK(read("", "ERTR_TEST_PASSPHRASE").find("no passphrase") != std::string::npos);
 }
 
 }  // namespace
