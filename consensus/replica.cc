@@ -92,7 +92,7 @@ void Replica::OnMessage(ReplicaId from, const Message& m) {
   ReplicaId sender = MessageSender(m);
   // A NEW-VIEW proves itself (its primary's signature over 2f+1 signed VIEW-CHANGEs): any
   // validator may pass it on to a lagger (HelpLagger), even one this replica signed itself before
-  // it lost its consensus log. OnNewView takes a relayed one as news of the view, not as entry.
+  // it lost its consensus log (OnNewView then asks for the next view instead of entering).
   const bool relayed_new_view = std::holds_alternative<NewView>(m) &&
                                 config_.validators.Contains(from) && from != config_.self;
   if (!config_.validators.Contains(sender) || (sender != from && !relayed_new_view)) {

@@ -118,7 +118,8 @@ void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
     response.blocks.push_back(std::move(encoded));
   }
   // Answered even when empty (nothing beyond `latest`, or a block that cannot be read here): the
-  // requester then asks another peer at once instead of waiting for its timeout, and coming back.
+  // requester then asks another peer next, a second later, instead of waiting for its timeout
+  // and coming back here.
   SendMessage(to, response);
 }
 
