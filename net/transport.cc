@@ -365,30 +365,28 @@ void Transport::Dial(ReplicaId peer) {
       socket->close(ignored);
     }
   });
-  socket->async_connect(
-      tcp::endpoint(address, addr.port),
-      [this, peer, socket, timeout](const boost::system::error_code& err) {
-        timeout->cancel();
-        if (stopped_) return;
-        if (err) {
-          auto& failed = dial_failures_[peer];
-          ++failed.count;
-          const auto now = std::chrono::steady_clock::now();
-          if (failed.count == 1 || now - failed.last_logged >= std::chrono::minutes(1)) {
-            failed.last_logged = now;
-            const PeerAddress& a = peers_.at(peer);
-            log_->warn(
-                "event=peer_unreachable peer={} address={}:{} dials_failed={} "
-                "reason=\"{}\" hint=\"retrying with back-off; check the "
-                "[[peers]] address of validator {} and that its ertrd "
-                "runs\"",
-                peer.value(), a.host, a.port, failed.count, err.message(), peer.value());
-          }
-          ScheduleRedial(peer);
-          return;
-        }
-        std::make_shared<Connection>(*this, std::move(*socket), peer)->Start();
-      });
+  socket->async_connect(tcp::endpoint(address, addr.port),
+                        [this, peer, socket, timeout](const boost::system::error_code& err) {
+                          timeout->cancel();
+                          if (stopped_) return;
+                          if (err) {
+                            auto& failed = dial_failures_[peer];
+                            ++failed.count;
+                            if (failed.log.Admit(std::chrono::steady_clock::now())) {
+                              const PeerAddress& a = peers_.at(peer);
+                              log_->warn(
+                                  "event=peer_unreachable peer={} address={}:{} dials_failed={} "
+                                  "reason=\"{}\" hint=\"retrying with back-off; check the "
+                                  "[[peers]] address of validator {} and that its ertrd "
+                                  "runs\"",
+                                  peer.value(), a.host, a.port, failed.count, err.message(),
+                                  peer.value());
+                            }
+                            ScheduleRedial(peer);
+                            return;
+                          }
+                          std::make_shared<Connection>(*this, std::move(*socket), peer)->Start();
+                        });
 }
 
 void Transport::ScheduleRedial(ReplicaId peer) {
@@ -437,20 +435,17 @@ void Transport::OnClosed(const Connection* c, ReplicaId peer, const std::string&
 void Transport::LogRefusal(const std::string& remote, const std::string& why) {
   const auto now = std::chrono::steady_clock::now();
   auto it = refusals_.find(why);
-  if (it != refusals_.end() && now < it->second.next) {
-    ++it->second.unlogged;
-    return;
-  }
   if (it == refusals_.end()) {
     if (refusals_.size() >= 256) {
-      std::erase_if(refusals_, [now](const auto& r) { return r.second.next <= now; });
+      std::erase_if(refusals_, [now](const auto& r) { return r.second.WindowOver(now); });
       if (refusals_.size() >= 256) refusals_.erase(refusals_.begin());
     }
-    it = refusals_.emplace(why, RefusalLog{}).first;
+    it = refusals_.emplace(why, LogLimiter(std::chrono::seconds(10))).first;
   }
-  log_->warn("event=peer_refused remote={} reason=\"{}\" same_refusals_not_logged={}", remote, why,
-             it->second.unlogged);
-  it->second = RefusalLog{now + std::chrono::seconds(10), 0};
+  if (const auto unlogged = it->second.Admit(now)) {
+    log_->warn("event=peer_refused remote={} reason=\"{}\" same_refusals_not_logged={}", remote,
+               why, *unlogged);
+  }
 }
 
 const PeerAddress* Transport::FindByKey(const crypto::PublicKey& key) const {

@@ -20,6 +20,7 @@
 
 #include "common/bytes.h"
 #include "common/ids.h"
+#include "common/log_limiter.h"
 #include "crypto/signing.h"
 #include "net/asio.h"
 
@@ -136,21 +137,17 @@ class Transport {
   std::shared_ptr<std::size_t> pending_handshakes_ = std::make_shared<std::size_t>(0);
   std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
   TransportStats stats_;
-  // Dials that failed since the peer was last connected, and when that was last logged: the
-  // first failure is logged, then at most one line a minute per peer.
+  // Dials that failed since the peer was last connected: the first failure is logged, then at
+  // most one line a minute per peer.
   struct DialFailures {
     std::uint64_t count = 0;
-    std::chrono::steady_clock::time_point last_logged{};
+    LogLimiter log{std::chrono::minutes(1)};
   };
   std::map<ReplicaId, DialFailures> dial_failures_;
   // A refusal for one reason is logged at most once every 10 s (a misconfigured or hostile peer
   // retries many times a second), with the number not logged since; at most 256 reasons are
   // remembered.
-  struct RefusalLog {
-    std::chrono::steady_clock::time_point next;
-    std::uint64_t unlogged = 0;
-  };
-  std::map<std::string, RefusalLog> refusals_;
+  std::map<std::string, LogLimiter> refusals_;
   void LogRefusal(const std::string& remote, const std::string& why);
 };
 

@@ -352,11 +352,10 @@ void BlobReplicator::SweepTracked() {
   for (const auto& d : idle) Untrack(d);
   swept_this_round_ += idle.size();
   // At the end of a round (every tick when the table is small), at most once a minute.
-  if (!sweep_from_ && swept_this_round_ != 0 && now - last_sweep_log_ >= std::chrono::minutes(1)) {
+  if (!sweep_from_ && swept_this_round_ != 0 && sweep_log_.Admit(now)) {
     log_->info("event=blob_holders_forgotten digests={} reason=\"no record here names them\"",
                swept_this_round_);
     swept_this_round_ = 0;
-    last_sweep_log_ = now;
   }
 }
 
@@ -689,14 +688,12 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
     asked.insert(from);
     const bool all =
         std::includes(asked.begin(), asked.end(), connected_.begin(), connected_.end());
-    if (all && (!last_not_found_warning_ ||
-                Now() - *last_not_found_warning_ >= std::chrono::seconds(10))) {
-      last_not_found_warning_ = Now();
+    if (const auto unlogged = all ? not_found_log_.Admit(Now()) : std::nullopt) {
       log_->warn(
-          "event=blob_not_found digest={} peers_asked={} reason=\"no connected peer sent a "
-          "committed record's data; asked again within {} minutes and whenever a holder "
-          "announces it\"",
-          digest.ShortHex(), asked.size(),
+          "event=blob_not_found digest={} peers_asked={} same_events_not_logged={} "
+          "reason=\"no connected peer sent a committed record's data; asked again within {} "
+          "minutes and whenever a holder announces it\"",
+          digest.ShortHex(), asked.size(), *unlogged,
           std::chrono::duration_cast<std::chrono::minutes>(kProbeRetry).count());
     }
   } else {
@@ -770,9 +767,7 @@ void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t si
   waiting_for_disk_.insert_or_assign(digest, size);
   ++stats_.pulls_deferred_for_disk;
   // One line per 10 s at most: on a full disk every blob of every record would log one.
-  const auto now = Now();
-  if (last_disk_warning_ && now - *last_disk_warning_ < std::chrono::seconds(10)) return;
-  last_disk_warning_ = now;
+  if (!disk_warning_log_.Admit(Now())) return;
   log_->error(
       "event=blob_pull_deferred digest={} bytes={} waiting={} reason=\"{}; blobs wait until "
       "space is freed (docs/operations.md, 'Disk space')\"",
@@ -794,8 +789,7 @@ void BlobReplicator::ResumeWaitingForDisk() {
     waiting_for_disk_.erase(digest);
     wanted_order_.emplace(order, digest);
     // One line for the first of a group that resumes together (the rest within 10 s).
-    if (!last_disk_resume_ || Now() - *last_disk_resume_ >= std::chrono::seconds(10)) {
-      last_disk_resume_ = Now();
+    if (disk_resume_log_.Admit(Now())) {
       log_->info(
           "event=blob_pull_resumed digest={} bytes={} still_waiting={} reason=\"disk space "
           "freed\"",

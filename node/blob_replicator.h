@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/log_limiter.h"
 #include "proto/peer_codec.h"
 #include "storage/blob_store.h"
 
@@ -426,12 +427,13 @@ class BlobReplicator {
   // and the digests it forgot since it last logged them (at a round's end, once a minute at most).
   std::optional<crypto::Digest> sweep_from_;
   std::size_t swept_this_round_ = 0;
-  std::chrono::steady_clock::time_point last_sweep_log_{};
+  LogLimiter sweep_log_{std::chrono::minutes(1)};
   // Committed records' blobs pulled from peers not known to hold them (PickHolder): the peers
   // asked in vain, each asked again once kProbeRetry has passed since the set was last cleared.
   std::map<crypto::Digest, std::set<ReplicaId>> probed_;
   std::chrono::steady_clock::time_point last_probe_reset_{};
-  std::optional<std::chrono::steady_clock::time_point> last_not_found_warning_;
+  // event=blob_not_found: at most one line every 10 s, whichever digest.
+  LogLimiter not_found_log_{std::chrono::seconds(10)};
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked
   // while no announced holder is connected. Never counted as holders.
   std::map<crypto::Digest, ReplicaId> sources_;
@@ -453,8 +455,8 @@ class BlobReplicator {
   // wanted_order_).
   std::map<crypto::Digest, std::uint64_t> waiting_for_disk_;
   // The last deferral and resumption logged (at most one line per 10 s each).
-  std::optional<std::chrono::steady_clock::time_point> last_disk_warning_;
-  std::optional<std::chrono::steady_clock::time_point> last_disk_resume_;
+  LogLimiter disk_warning_log_{std::chrono::seconds(10)};
+  LogLimiter disk_resume_log_{std::chrono::seconds(10)};
   // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
   // does not count as a holder.
   std::vector<crypto::Digest> unsynced_;

@@ -44,9 +44,7 @@ void Node::CountForgedTransaction(const crypto::Digest& id) {
   // every 10 s, so that such a validator cannot flood the log. (Why it fails is not logged: its
   // text could quote what the faulty validator put in it.)
   ++forged_transactions_;
-  const auto now = std::chrono::steady_clock::now();
-  if (now < next_forged_log_) return;
-  next_forged_log_ = now + std::chrono::seconds(10);
+  if (!forged_log_.Admit(std::chrono::steady_clock::now())) return;
   log_->warn(
       "event=forged_transaction_refused tx={} total={} reason=\"a proposal or a synced block "
       "holds a copy of this transaction that no node admits (bytes not canonical, another chain, "

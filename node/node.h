@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "common/log_limiter.h"
 #include "consensus/replica.h"
 #include "crypto/box_key.h"
 #include "crypto/digest_table.h"
@@ -435,7 +436,7 @@ class Node {
   // warning about them may be logged.
   std::uint64_t forged_transactions_ = 0;
   bool benchmark_mode_ = false;  // the genesis parameter: unsigned NullOps are allowed
-  std::chrono::steady_clock::time_point next_forged_log_{};
+  LogLimiter forged_log_{std::chrono::seconds(10)};
   // Counts (and logs, rate-limited) a copy refused by transaction_valid or
   // certified_transaction_valid.
   void CountForgedTransaction(const crypto::Digest& id);

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/log_limiter.h"
 #include "common/version.h"
 #include "crypto/envelope.h"
 #include "crypto/secure_buffer.h"
@@ -130,29 +131,16 @@ class Node::ApiService final : public grpc::CallbackGenericService {
     auto auth = CheckAuth(ctx, request);
     if (!auth) {
       ++refused_;
-      const auto second = WallClockMs() / 1000;
-      std::uint64_t suppressed = 0;
-      bool log = false;
+      std::optional<std::uint64_t> unlogged;
       {
         std::lock_guard lock(refusal_log_mu_);
-        if (second != refusal_log_second_) {
-          suppressed = refusals_suppressed_;
-          refusals_suppressed_ = 0;
-          refusals_logged_ = 0;
-          refusal_log_second_ = second;
-        }
-        log = refusals_logged_ < kMaxRefusalLogsPerSecond;
-        if (log) {
-          ++refusals_logged_;
-        } else {
-          ++refusals_suppressed_;
-        }
+        unlogged = refusal_log_.Admit(std::chrono::steady_clock::now());
       }
-      if (suppressed > 0) {
+      if (unlogged && *unlogged > 0) {
         n_.log_->warn("event=api_refused_unlogged count={} reason=\"over {} refusals a second\"",
-                      suppressed, kMaxRefusalLogsPerSecond);
+                      *unlogged, kMaxRefusalLogsPerSecond);
       }
-      if (log) {
+      if (unlogged) {
         n_.log_->warn("event=api_refused method={} peer={} code={} reason=\"{}\"",
                       LogText(ctx->method()), LogText(ctx->peer()),
                       StatusCodeName(auth.error().code()), LogText(auth.error().message()));
@@ -245,11 +233,9 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::atomic<std::uint64_t> refused_{0};
   std::mutex verifying_mu_;
   std::set<crypto::Digest> verifying_;  // guarded by verifying_mu_
-  static constexpr std::uint64_t kMaxRefusalLogsPerSecond = 20;
+  static constexpr std::uint32_t kMaxRefusalLogsPerSecond = 20;
   std::mutex refusal_log_mu_;
-  std::uint64_t refusal_log_second_ = 0;  // guarded by refusal_log_mu_, as the two below
-  std::uint64_t refusals_logged_ = 0;
-  std::uint64_t refusals_suppressed_ = 0;
+  LogLimiter refusal_log_{std::chrono::seconds(1), kMaxRefusalLogsPerSecond};  // refusal_log_mu_
 };
 
 class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
