@@ -219,8 +219,16 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
         return r.Error(f, "needs validator_index and address");
       }
       ERTR_RETURN_IF_ERROR(pr.Integer("validator_index", pi, 0, 255));
+      if (pi == index) {
+        return pr.Error("validator_index",
+                        "is " + std::to_string(pi) +
+                            ", this node's own node.validator_index: [[peers]] lists the other "
+                            "validators only. Check node.validator_index (this hospital's place "
+                            "in the genesis) and remove this node's own entry");
+      }
       if (!seen.insert(pi).second) {
-        return pr.Error("validator_index", "repeats validator " + std::to_string(pi));
+        return pr.Error("validator_index", "repeats validator " + std::to_string(pi) +
+                                               ": each other validator has one [[peers]] entry");
       }
       peer.validator_index = ReplicaId(pi);
       ERTR_RETURN_IF_ERROR(pr.Address("address", peer.host, peer.port));

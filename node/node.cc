@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "crypto/init.h"
 #include "crypto/key_file.h"
@@ -16,6 +19,34 @@
 #include "proto/ledger_codec.h"
 
 namespace ertr::node {
+namespace {
+
+std::string DescribeChain(const std::string& chain_id, std::uint64_t genesis_time_ms,
+                          const std::vector<std::string>& validators) {
+  std::string s = "chain '" + chain_id + "' created at " + std::to_string(genesis_time_ms) +
+                  " ms with validators";
+  for (const auto& v : validators) s += " " + v;
+  return s;
+}
+
+// Why a data directory's chain (what its genesis wrote, "c/chain") was not created from this
+// genesis, if it was not: another chain id, or the same chain id given to another genesis (a
+// network set up again, or a test network's file where the hospital's belongs).
+std::optional<std::string> GenesisMismatch(const ledger::ChainState& stored,
+                                           const ledger::Genesis& genesis) {
+  std::vector<std::string> ids;
+  for (const auto& inst : genesis.institutions) ids.push_back(inst.id);
+  if (stored.chain_id == genesis.chain_id && stored.genesis_time_ms == genesis.genesis_time_ms &&
+      stored.validators == ids) {
+    return std::nullopt;
+  }
+  return "the data directory holds " +
+         DescribeChain(stored.chain_id, stored.genesis_time_ms, stored.validators) +
+         "; the genesis file is for " +
+         DescribeChain(genesis.chain_id, genesis.genesis_time_ms, ids);
+}
+
+}  // namespace
 
 Node::Node(const NodeConfig& config, std::shared_ptr<spdlog::logger> logger)
     : config_(config), log_(std::move(logger)) {}
@@ -133,9 +164,14 @@ Status Node::Init() {
     ERTR_ASSIGN_OR_RETURN(auto delta, chain_code_->ExecuteGenesis(genesis_tx, *stores_.state));
     ERTR_RETURN_IF_ERROR(stores_.state->Commit(delta));
     log_->info("event=genesis_applied chain={} validators={}", chain_id_, keys.size());
-  } else if (chain->chain_id != chain_id_) {
-    return Status::FailedPrecondition("the data directory holds chain '" + chain->chain_id +
-                                      "', the genesis file is for '" + chain_id_ + "'");
+  } else if (auto why = GenesisMismatch(*chain, genesis)) {
+    return Status::FailedPrecondition(
+        "config field 'node.genesis' (" + config_.Resolve(config_.genesis_file).string() +
+        ") names another genesis than the one this node's data directory (" +
+        config_.Resolve(config_.data_dir).string() + ") was created from: " + *why +
+        ". Point node.genesis at the genesis file of the network this data directory belongs "
+        "to; or, to join the file's network instead, give node.data_dir an empty directory (the "
+        "node then syncs that network's chain from its peers). Nothing was changed");
   }
 
   ERTR_RETURN_IF_ERROR(LoadActiveUsers());

@@ -227,6 +227,21 @@ void Cluster::Terminate(int i) {
   CHECK(WEXITSTATUS(status) == 0);
 }
 
+int Cluster::WaitExit(int i, int seconds) {
+  auto it = pids_.find(i);
+  REQUIRE(it != pids_.end());
+  const pid_t pid = it->second;
+  int status = 0;
+  const bool exited = WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, seconds);
+  pids_.erase(it);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void Cluster::WipeData(int i) {
   REQUIRE_FALSE(Running(i));
   std::filesystem::remove_all(home(i) + "/data");

@@ -49,6 +49,9 @@ class Cluster {
   void StartAll();
   void Kill(int i);       // SIGKILL, reaped
   void Terminate(int i);  // SIGTERM, waits for a clean exit; CHECKs exit code 0
+  // Waits at most `seconds` for node i to exit by itself: its exit code, or -1 if it ran on (it
+  // is then SIGKILLed) or a signal ended it.
+  int WaitExit(int i, int seconds = 90);
   void WipeData(int i);
   // Replaces the first `from` in node i's config.toml by `to` (REQUIREs it there); before Start.
   void EditConfig(int i, const std::string& from, const std::string& to);

@@ -20,7 +20,9 @@
 #include "net/frame.h"
 #include "net/handshake.h"
 #include "net/transport.h"
+#include "node/testnet.h"
 #include "proto/codec.h"
+#include "proto/ledger_codec.h"
 #include "proto/peer_codec.h"
 #include "tests/node/cluster.h"
 
@@ -283,6 +285,42 @@ TEST_CASE(
     REQUIRE_FALSE(denied.has_value());
     CHECK(denied.error().code() == StatusCode::kFailedPrecondition);
   }
+}
+
+TEST_CASE("a node given another genesis than its data directory's refuses to start and names both",
+          "[integration]") {
+  // Found by an outside fault run: a genesis set up again (the same hospitals, keys and chain id)
+  // was taken by a node whose data directory the first one had created; only another chain id
+  // was refused, and without naming the setting to fix.
+  Cluster c(1);
+  c.StartAll();
+  REQUIRE(Cluster::WaitFor([&] { return c.Status(0).has_value(); }));
+  c.Terminate(0);
+  const std::string file = c.home(0) + "/genesis.bin";
+  auto tx = proto::LoadGenesis(file);
+  REQUIRE(tx.has_value());
+  auto genesis = std::get<ledger::Genesis>(*tx->payload);
+  const auto created = genesis.genesis_time_ms;
+  genesis.genesis_time_ms += 1;
+  ledger::TransactionHeader h;
+  h.chain_id = genesis.chain_id;
+  h.nonce = 1;
+  auto signer = crypto::MakeEd25519Signer(c.admin_key(0).Clone());
+  auto again = proto::MakeTransaction(h, genesis, *signer);
+  REQUIRE(again.has_value());
+  REQUIRE(node::WriteGenesis(file, *again).ok());
+  const auto before = std::filesystem::file_size(file);
+
+  c.Start(0);
+  CHECK(c.WaitExit(0) == 1);
+  const std::string log = c.Log(0);
+  INFO(log);
+  CHECK(log.find("config field 'node.genesis' (" + file +
+                 ") names another genesis than the one "
+                 "this node's data directory") != std::string::npos);
+  CHECK(log.find("created at " + std::to_string(created) + " ms") != std::string::npos);
+  CHECK(log.find("created at " + std::to_string(created + 1) + " ms") != std::string::npos);
+  CHECK(std::filesystem::file_size(file) == before);
 }
 
 TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integration][slow]") {

@@ -76,9 +76,16 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
                 "max_per_signer = 0\n")
             .find("'mempool.max_per_signer' must be an integer in 1..1000000") !=
         std::string::npos);
+  // This node's own index among its peers: most likely node.validator_index is wrong, so both
+  // are named.
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
                 "validator_index = 0\naddress = \"127.0.0.1:1\"\n")
-            .find("'peers[0].validator_index' repeats validator 0") != std::string::npos);
+            .find("'peers[0].validator_index' is 0, this node's own node.validator_index") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
+                "validator_index = 1\naddress = \"127.0.0.1:1\"\n[[peers]]\n"
+                "validator_index = 1\naddress = \"127.0.0.1:2\"\n")
+            .find("'peers[1].validator_index' repeats validator 1") != std::string::npos);
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[[peers]]\n"
                 "validator_index = 1\naddress = \"127.0.0.1\"\n")
             .find("'peers[0].address' must be HOST:PORT") != std::string::npos);
