@@ -1,7 +1,7 @@
 // ertrctl: the ertrchain client for operators, clinicians and integrators (docs/api.md section 5).
 //
 // Exit codes: 0 success; 1 the operation failed; 2 usage error; 3 not authenticated or not
-// allowed; 4 not found; 5 unavailable (retry later); 6 verification failed or data corrupt.
+// allowed; 4 not found; 5 unavailable or full (retry later); 6 verification failed or data corrupt.
 
 #include <signal.h>
 #include <unistd.h>
@@ -551,7 +551,8 @@ int main(int argc, char** argv) {
     app.footer(
         "Connection: --node (or $ERTR_NODE), --key (or $ERTR_KEY), --genesis or --chain-id.\n"
         "Exit codes: 0 success, 1 failed, 2 usage error, 3 not authenticated or not allowed,\n"
-        "4 not found, 5 unavailable (retry later), 6 verification failed or data corrupt.");
+        "4 not found, 5 unavailable or full (retry later; the message says if the node's\n"
+        "operator must act first), 6 verification failed or data corrupt.");
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
