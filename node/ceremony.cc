@@ -100,6 +100,13 @@ Status InitNode(const InitOptions& o, std::ostream& out) {
         " is off loopback, which needs TLS: initialise with a loopback --api, then set "
         "api.listen, api.tls_cert_file and api.tls_key_file in config.toml");
   }
+  if (!IsLoopbackHost(http.first)) {
+    return Status::InvalidArgument("--http " + o.http + " is off loopback. " +
+                                   std::string(kHttpOffLoopback) +
+                                   ": initialise with a loopback --http; to serve the network on "
+                                   "purpose, set node.http and node.http_allow_remote = true in "
+                                   "config.toml");
+  }
   const std::string advertised = o.advertised_address.empty() ? o.listen : o.advertised_address;
   ERTR_ASSIGN_OR_RETURN(auto dialled, ParseHostPort(advertised, "--advertise"));
   if (IsUnspecifiedHost(dialled.first)) {

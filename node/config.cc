@@ -44,6 +44,14 @@ class Reader {
     out = *v;
     return Status::Ok();
   }
+  Status Bool(std::string_view path, bool& out) const {
+    auto node = t_.at_path(path);
+    if (!node) return Status::Ok();  // keep the default
+    auto v = node.value<bool>();
+    if (!v || !node.is_boolean()) return Error(path, "must be true or false (without quotes)");
+    out = *v;
+    return Status::Ok();
+  }
   Status Path(std::string_view path, fs::path& out) const {
     std::string s;
     if (!t_.at_path(path)) return Status::Ok();
@@ -76,7 +84,9 @@ struct KnownTable {
 };
 const std::vector<KnownTable>& KnownTables() {
   static const std::vector<KnownTable> known = {
-      {"node", {"validator_index", "institution_id", "listen", "http", "data_dir", "genesis"}},
+      {"node",
+       {"validator_index", "institution_id", "listen", "http", "http_allow_remote", "data_dir",
+        "genesis"}},
       {"api", {"listen", "tls_cert_file", "tls_key_file", "upload_idle_seconds"}},
       {"keys", {"validator", "institution", "passphrase_file"}},
       {"consensus", {"view_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
@@ -180,6 +190,14 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.String("node.institution_id", c.institution_id, true));
   ERTR_RETURN_IF_ERROR(r.Address("node.listen", c.listen_host, c.listen_port));
   ERTR_RETURN_IF_ERROR(r.Address("node.http", c.http_host, c.http_port));
+  ERTR_RETURN_IF_ERROR(r.Bool("node.http_allow_remote", c.http_allow_remote));
+  if (!c.http_allow_remote && !IsLoopbackHost(c.http_host)) {
+    return r.Error("node.http",
+                   "is '" + c.http_host + "', off loopback. " + kHttpOffLoopback +
+                       ": keep it on 127.0.0.1 and let a local scraper or an "
+                       "authenticating reverse proxy reach it, or set "
+                       "node.http_allow_remote = true to serve the network on purpose");
+  }
   ERTR_RETURN_IF_ERROR(r.Address("api.listen", c.api_host, c.api_port));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_cert_file", c.api_tls_cert_file));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_key_file", c.api_tls_key_file));
@@ -252,8 +270,9 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "institution_id = \"" << c.institution_id << "\"\n"
     << "listen = \"" << c.listen_host << ":" << c.listen_port << "\"   # validators connect here\n"
     << "http = \"" << c.http_host << ":" << c.http_port
-    << "\"     # /metrics, /healthz, /v1/status (keep on loopback)\n"
-    << "data_dir = \"" << c.data_dir.string() << "\"\n"
+    << "\"     # /metrics, /healthz, /v1/status (keep on loopback)\n";
+  if (c.http_allow_remote) o << "http_allow_remote = true   # unauthenticated, read-only\n";
+  o << "data_dir = \"" << c.data_dir.string() << "\"\n"
     << "genesis = \"" << c.genesis_file.string() << "\"\n\n"
     << "[api]\n"
     << "listen = \"" << c.api_host << ":" << c.api_port

@@ -28,6 +28,8 @@ struct NodeConfig {
   std::uint16_t listen_port = 26600;
   std::string http_host = "127.0.0.1";
   std::uint16_t http_port = 26700;
+  // The HTTP endpoints answer anyone: off loopback only when the operator says so.
+  bool http_allow_remote = false;
   // The integrator gRPC API (docs/api.md). Off loopback it needs TLS: both files set.
   std::string api_host = "127.0.0.1";
   std::uint16_t api_port = 26800;
@@ -56,6 +58,12 @@ struct NodeConfig {
 };
 
 inline constexpr const char* kPassphraseEnv = "ERTR_PASSPHRASE";
+
+// Why node.http stays on loopback unless node.http_allow_remote says otherwise (config and
+// ceremony errors quote it).
+inline constexpr const char* kHttpOffLoopback =
+    "Its endpoints (/metrics, /healthz, /v1/status) answer anyone, without authentication: they "
+    "hold no patient data, but show the node's height, peers and load to whoever reaches the port";
 
 // Reads and validates <home>/config.toml.
 Result<NodeConfig> LoadNodeConfig(const std::filesystem::path& home);

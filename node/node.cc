@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/host.h"
 #include "crypto/init.h"
 #include "crypto/key_file.h"
 #include "crypto/passphrase.h"
@@ -354,6 +355,10 @@ Status Node::Run() {
   log_->info("event=node_started p2p={}:{} http={}:{} api={}:{}{}", config_.listen_host,
              transport_->listen_port(), config_.http_host, http_->port(), config_.api_host,
              api_port_, config_.api_tls_cert_file.empty() ? "" : " (tls)");
+  if (!IsLoopbackHost(config_.http_host)) {
+    log_->warn("event=http_off_loopback http={}:{} reason=\"node.http_allow_remote is set. {}\"",
+               config_.http_host, http_->port(), kHttpOffLoopback);
+  }
   // Kick the replica (a restarted primary re-arms its timers on the first event).
   driver_->Post(consensus::TransactionsReceived{});
   io_.run();

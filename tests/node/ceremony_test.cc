@@ -81,6 +81,12 @@ TEST_CASE("init and genesis make a network from the members' public halves", "[u
                                         "other hospitals cannot dial") == 0);
   CHECK_FALSE(std::filesystem::exists(other / "keys"));
   o.advertised_address = "ertr.hosp-z.example:26600";
+  // The unauthenticated HTTP endpoints stay on loopback unless config.toml says otherwise.
+  o.http = "0.0.0.0:26700";
+  CHECK(InitNode(o, out).message().find("--http 0.0.0.0:26700 is off loopback. Its endpoints") ==
+        0);
+  CHECK_FALSE(std::filesystem::exists(other / "keys"));
+  o.http = "127.0.0.1:26700";
   REQUIRE(InitNode(o, out).ok());
   CHECK(ReadAll(other / "member.toml").find("address = \"ertr.hosp-z.example:26600\"") !=
         std::string::npos);

@@ -117,6 +117,30 @@ TEST_CASE("the API refuses to listen off loopback without TLS", "[unit][node]") 
   CHECK(ParseNodeConfig(base + "listen = \"localhost:26800\"\n", "/home", "config.toml"));
 }
 
+TEST_CASE("the HTTP endpoints stay on loopback unless the operator allows the network",
+          "[unit][node]") {
+  const std::string base = "[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n";
+  CHECK(ErrorOf(base + "http = \"0.0.0.0:26700\"\n")
+            .find("'node.http' is '0.0.0.0', off loopback. Its endpoints (/metrics, /healthz, "
+                  "/v1/status) answer anyone, without authentication") != std::string::npos);
+  CHECK(ErrorOf(base + "http = \"10.1.2.3:26700\"\nhttp_allow_remote = \"yes\"\n")
+            .find("'node.http_allow_remote' must be true or false") != std::string::npos);
+  CHECK(ErrorOf(base + "http = \"10.1.2.3:26700\"\nhttp_allow_remote = 1\n")
+            .find("'node.http_allow_remote' must be true or false") != std::string::npos);
+  auto local = ParseNodeConfig(base + "http = \"localhost:26700\"\n", "/home", "config.toml");
+  REQUIRE(local.has_value());
+  CHECK_FALSE(local->http_allow_remote);
+  CHECK(RenderNodeConfig(*local).find("http_allow_remote") == std::string::npos);
+  auto remote = ParseNodeConfig(base + "http = \"10.1.2.3:26700\"\nhttp_allow_remote = true\n",
+                                "/home", "config.toml");
+  REQUIRE(remote.has_value());
+  CHECK(remote->http_host == "10.1.2.3");
+  auto again = ParseNodeConfig(RenderNodeConfig(*remote), "/home", "config.toml");
+  REQUIRE(again.has_value());
+  CHECK(again->http_allow_remote);
+  CHECK(again->http_host == "10.1.2.3");
+}
+
 TEST_CASE("an upload's idle limit is read, checked and written back", "[unit][node]") {
   const std::string base = "[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[api]\n";
   auto plain = ParseNodeConfig(base, "/home", "config.toml");
