@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace ertr::crypto {
@@ -27,6 +28,14 @@ std::unique_ptr<BIO, BioFree> Reader(std::string_view pem) {
 
 // Never prompts for a passphrase (an encrypted key would otherwise ask on the terminal).
 int NoPassphrase(char*, int, int, void*) { return 0; }
+
+// Gives OpenSSL the node's passphrase (a std::string_view at `u`), or none if it does not fit.
+int GivePassphrase(char* buf, int size, int, void* u) {
+  const auto* pass = static_cast<const std::string_view*>(u);
+  if (size < 0 || pass->size() > static_cast<std::size_t>(size)) return 0;
+  std::copy(pass->begin(), pass->end(), buf);
+  return static_cast<int>(pass->size());
+}
 
 // The first certificate of `pem` (read as gRPC reads it, TRUSTED CERTIFICATE blocks too), or
 // none.
@@ -54,28 +63,53 @@ Status CheckPemCertificates(std::string_view pem, const std::string& what) {
             : NoCertificate(what, "the CA certificate file, not a key or another file");
 }
 
-Status CheckPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
-                       const std::string& cert_what, const std::string& key_what) {
+Result<SecureBuffer> UnlockPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
+                                      std::string_view passphrase, const std::string& cert_what,
+                                      const std::string& key_what, bool* was_encrypted) {
   const auto cert = FirstCertificate(cert_pem);
   if (!cert) {
     ERR_clear_error();
     return NoCertificate(cert_what, "the node's certificate chain, its own certificate first");
   }
+  const bool encrypted = key_pem.find("ENCRYPTED") != std::string_view::npos;
+  if (was_encrypted != nullptr) *was_encrypted = encrypted;
   auto bio = key_pem.size() < (1u << 30) ? Reader(key_pem) : nullptr;
   std::unique_ptr<EVP_PKEY, KeyFree> key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr);
-  Status s = Status::Ok();
-  if (!key) {
-    s = Status::InvalidArgument(key_what +
-                                " holds no unencrypted PEM private key (a '-----BEGIN PRIVATE "
-                                "KEY-----' block, or an RSA or EC one): give the key file of "
-                                "the certificate, without a passphrase");
-  } else if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    s = Status::InvalidArgument(key_what + " is not the private key of the certificate in " +
-                                cert_what + ": give the key the certificate was issued for");
-  }
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, GivePassphrase, &passphrase) : nullptr);
   ERR_clear_error();
-  return s;
+  if (!key && encrypted) {
+    return Status::InvalidArgument(
+        key_what +
+        " is an encrypted private key that the node's key passphrase (keys.passphrase_file, or "
+        "$ERTR_PASSPHRASE) does not open: encrypt it with that passphrase, e.g. openssl pkcs8 "
+        "-topk8 -v2 aes-256-cbc -in plain.key -out api.key -passout file:keys/passphrase");
+  }
+  if (!key) {
+    return Status::InvalidArgument(key_what +
+                                   " holds no PEM private key (a '-----BEGIN ENCRYPTED PRIVATE "
+                                   "KEY-----' or '-----BEGIN PRIVATE KEY-----' block, or an RSA "
+                                   "or EC one): give the key file of the certificate");
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return Status::InvalidArgument(key_what + " is not the private key of the certificate in " +
+                                   cert_what + ": give the key the certificate was issued for");
+  }
+  // Written out unencrypted for gRPC, through a BIO whose memory OpenSSL clears when it frees it.
+  std::unique_ptr<BIO, BioFree> out(BIO_new(BIO_s_secmem()));
+  if (!out || PEM_write_bio_PKCS8PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr,
+                                            nullptr) != 1) {
+    ERR_clear_error();
+    return Status::Internal("cannot re-encode the private key of " + key_what + " for TLS");
+  }
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(out.get(), &data);
+  if (size <= 0 || data == nullptr) {
+    return Status::Internal("cannot re-encode the private key of " + key_what + " for TLS");
+  }
+  SecureBuffer pem(static_cast<std::size_t>(size));
+  std::copy(data, data + size, pem.data());
+  return pem;
 }
 
 }  // namespace ertr::crypto

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "crypto/secure_buffer.h"
 
 namespace ertr::crypto {
 
@@ -18,9 +19,14 @@ namespace ertr::crypto {
 // file and the setting it came from).
 Status CheckPemCertificates(std::string_view pem, const std::string& what);
 
-// Ok if `key_pem` holds an unencrypted private key matching the first certificate of `cert_pem`;
-// else InvalidArgument naming `key_what` (and `cert_what` for a mismatch).
-Status CheckPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
-                       const std::string& cert_what, const std::string& key_what);
+// The private key of `key_pem`, checked against the first certificate of `cert_pem`, as
+// unencrypted PKCS#8 PEM in guarded memory (gRPC takes no passphrase: the caller hands it over and
+// wipes it). An encrypted key (PKCS#8 "ENCRYPTED PRIVATE KEY", or an older PEM key with
+// "Proc-Type: 4,ENCRYPTED") is opened with `passphrase`; `*was_encrypted` says which it was.
+// Errors are InvalidArgument naming `key_what` (and `cert_what` for a mismatch), never quoting
+// the key.
+Result<SecureBuffer> UnlockPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
+                                      std::string_view passphrase, const std::string& cert_what,
+                                      const std::string& key_what, bool* was_encrypted);
 
 }  // namespace ertr::crypto

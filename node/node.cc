@@ -121,6 +121,7 @@ Status Node::Init() {
   if (!ikey)
     return ikey.error().WithContext(config_.Resolve(config_.institution_key_file).string());
   institution_key_.emplace(std::move(*ikey));
+  ERTR_RETURN_IF_ERROR(LoadApiTls(passphrase));
 
   // Genesis and identity.
   ERTR_ASSIGN_OR_RETURN(auto genesis_tx, proto::LoadGenesis(config_.Resolve(config_.genesis_file)));

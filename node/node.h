@@ -173,6 +173,9 @@ class Node {
   class UnaryCall;
   class UploadCall;
   class ReadCall;
+  // Reads the API's TLS certificate and key (api.tls_*), opening an encrypted key with the node's
+  // passphrase, while Init holds it; StartApi hands them to gRPC and wipes the key.
+  Status LoadApiTls(std::string_view passphrase);
   Status StartApi();
   // Runs `run` on the io thread, or `cancel` with the reason (on the calling thread) once the API
   // is closed or its queue is full.
@@ -321,6 +324,8 @@ class Node {
   std::shared_ptr<ApiService> api_service_;
   std::shared_ptr<grpc::Server> grpc_server_;
   int api_port_ = 0;
+  std::string api_tls_cert_;                         // PEM chain, if TLS is configured
+  std::optional<crypto::SecureBuffer> api_tls_key_;  // unencrypted PEM, until StartApi
   std::mutex api_mu_;
   struct ApiWork {
     std::function<void()> run;

@@ -894,36 +894,56 @@ grpc::ServerGenericBidiReactor* Node::ApiService::CreateReactor(
 // ---------------------------------------------------------------------------------------------
 // Lifecycle and the io-thread queue.
 
+Status Node::LoadApiTls(std::string_view passphrase) {
+  if (config_.api_tls_cert_file.empty()) return Status::Ok();
+  auto read = [&](const std::filesystem::path& p) -> Result<std::string> {
+    std::ifstream in(config_.Resolve(p), std::ios::binary);
+    std::stringstream text;
+    if (!in || !(text << in.rdbuf())) {
+      return Status::NotFound("cannot read " + config_.Resolve(p).string() +
+                              " (config [api] TLS file)");
+    }
+    return text.str();
+  };
+  ERTR_ASSIGN_OR_RETURN(api_tls_cert_, read(config_.api_tls_cert_file));
+  ERTR_ASSIGN_OR_RETURN(auto key_file, read(config_.api_tls_key_file));
+  const std::string key_what =
+      config_.Resolve(config_.api_tls_key_file).string() + " (api.tls_key_file)";
+  bool encrypted = false;
+  // gRPC would report a bad file only as a port it cannot listen on.
+  auto key = crypto::UnlockPemKeyPair(
+      api_tls_cert_, key_file, passphrase,
+      config_.Resolve(config_.api_tls_cert_file).string() + " (api.tls_cert_file)", key_what,
+      &encrypted);
+  Wipe(key_file);
+  if (!key) return key.error();
+  api_tls_key_.emplace(std::move(*key));
+  if (!encrypted) {
+    log_->warn(
+        "event=tls_key_unencrypted file=\"{}\" reason=\"the API's TLS private key is stored "
+        "without encryption, protected only by its file's permissions\" hint=\"encrypt it with "
+        "the node's key passphrase: openssl pkcs8 -topk8 -v2 aes-256-cbc -in api.key -out "
+        "api.enc.key -passout file:keys/passphrase, then set api.tls_key_file to it and delete "
+        "the plain file\"",
+        key_what);
+  }
+  return Status::Ok();
+}
+
 Status Node::StartApi() {
   api_service_ = std::make_shared<ApiService>(*this);
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;
-  if (config_.api_tls_cert_file.empty()) {
+  if (!api_tls_key_) {
     creds = grpc::InsecureServerCredentials();  // loopback only: config validation enforces it
   } else {
-    auto read = [&](const std::filesystem::path& p) -> Result<std::string> {
-      std::ifstream in(config_.Resolve(p), std::ios::binary);
-      std::stringstream text;
-      if (!in || !(text << in.rdbuf())) {
-        return Status::NotFound("cannot read " + config_.Resolve(p).string() +
-                                " (config [api] TLS file)");
-      }
-      return text.str();
-    };
-    ERTR_ASSIGN_OR_RETURN(auto cert, read(config_.api_tls_cert_file));
-    ERTR_ASSIGN_OR_RETURN(auto key, read(config_.api_tls_key_file));
-    // gRPC would report a bad file only as a port it cannot listen on.
-    if (auto s = crypto::CheckPemKeyPair(
-            cert, key, config_.Resolve(config_.api_tls_cert_file).string() + " (api.tls_cert_file)",
-            config_.Resolve(config_.api_tls_key_file).string() + " (api.tls_key_file)");
-        !s.ok()) {
-      Wipe(key);
-      return s;
-    }
     grpc::SslServerCredentialsOptions opts;
-    opts.pem_key_cert_pairs.push_back({key, cert});
+    opts.pem_key_cert_pairs.push_back(
+        {std::string(reinterpret_cast<const char*>(api_tls_key_->data()), api_tls_key_->size()),
+         api_tls_cert_});
+    api_tls_key_.reset();
     creds = grpc::SslServerCredentials(opts);
-    Wipe(key);
+    Wipe(opts.pem_key_cert_pairs.front().private_key);
   }
   const std::string address = config_.api_host + ":" + std::to_string(config_.api_port);
   // gRPC sets SO_REUSEPORT by default: a second node given the same port would share it, and

@@ -203,7 +203,7 @@ TEST_CASE("ertrd start names a TLS key file that is not the certificate's key", 
   r = start_with_key("config.toml");
   INFO(r.output);
   CHECK(r.exit_code == 1);
-  CHECK(r.output.find("config.toml (api.tls_key_file) holds no unencrypted PEM private key") !=
+  CHECK(r.output.find("config.toml (api.tls_key_file) holds no PEM private key") !=
         std::string::npos);
 }
 

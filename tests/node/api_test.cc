@@ -1043,9 +1043,12 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   Cluster c(4);
   const std::string dir = c.home(0) + "/tls";
   std::filesystem::create_directories(dir);
+  // The key encrypted with the node's own key passphrase, which opens it at start.
   const std::string cmd =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-      "-days 2 -nodes -subj /CN=localhost "
+      "-days 2 -passout file:" +
+      c.home(0) +
+      "/keys/passphrase -subj /CN=localhost "
       "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
       dir + "/api.key -out " + dir + "/api.crt >/dev/null 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
@@ -1064,6 +1067,11 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   INFO((status ? "" : status.error().ToString()));
   REQUIRE(status.has_value());
   CHECK(status->institution_id() == "hosp-a");
+  std::ifstream key_in(dir + "/api.key");
+  std::stringstream key_text;
+  key_text << key_in.rdbuf();
+  CHECK(key_text.str().find("ENCRYPTED PRIVATE KEY") != std::string::npos);
+  CHECK(c.Log(0).find("event=tls_key_unencrypted") == std::string::npos);
   // "localhost" is dialled as 127.0.0.1 and still checked against the certificate's name.
   o.address = "localhost:" + std::to_string(c.api_port(0));
   auto by_name = cli::ApiClient::Connect(o, crypto::MakeEd25519Signer(c.admin_key(0).Clone()));

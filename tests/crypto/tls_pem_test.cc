@@ -1,0 +1,104 @@
+// The API's TLS files as libcrypto reads them before gRPC is given them: an encrypted key opened
+// with the node's passphrase, and every bad file named. Keys are made with the openssl command,
+// as an operator makes them.
+
+#include "crypto/tls_pem.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/support/temp_dir.h"
+
+namespace ertr::crypto {
+namespace {
+
+std::string ReadText(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void Run(const std::string& cmd) {
+  INFO(cmd);
+  REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
+}
+
+std::string Text(const SecureBuffer& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+TEST_CASE("the API's TLS key may be encrypted with the node's passphrase", "[unit]") {
+  testing::TempDir dir;
+  const std::string d = dir.path().string();
+  const std::string pass = "correct horse battery staple";
+  std::ofstream(dir / "passphrase") << pass << "\n";
+  Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 -nodes "
+      "-subj /CN=localhost -keyout " +
+      d + "/plain.key -out " + d + "/api.crt");
+  Run("openssl pkcs8 -topk8 -v2 aes-256-cbc -in " + d + "/plain.key -out " + d +
+      "/pkcs8.key -passout file:" + d + "/passphrase");
+  Run("openssl pkey -traditional -aes256 -in " + d + "/plain.key -out " + d +
+      "/traditional.key -passout file:" + d + "/passphrase");
+  Run("openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out " + d +
+      "/other.key");
+  const std::string cert = ReadText(dir / "api.crt");
+  const auto unlock = [&](const std::string& key_file, std::string_view passphrase,
+                          bool* encrypted) {
+    return UnlockPemKeyPair(cert, ReadText(dir / key_file), passphrase, "api.crt (cert)",
+                            key_file + " (key)", encrypted);
+  };
+
+  bool encrypted = true;
+  auto plain = unlock("plain.key", "", &encrypted);
+  REQUIRE(plain.has_value());
+  CHECK_FALSE(encrypted);
+  CHECK(Text(*plain).rfind("-----BEGIN PRIVATE KEY-----", 0) == 0);
+  // Either encrypted form opens to the same key, handed on unencrypted.
+  for (const char* file : {"pkcs8.key", "traditional.key"}) {
+    INFO(file);
+    CHECK(ReadText(dir / file).find("ENCRYPTED") != std::string::npos);
+    encrypted = false;
+    auto opened = unlock(file, pass, &encrypted);
+    REQUIRE(opened.has_value());
+    CHECK(encrypted);
+    CHECK(Text(*opened) == Text(*plain));
+
+    auto wrong = unlock(file, "not the passphrase", nullptr);
+    REQUIRE_FALSE(wrong.has_value());
+    CHECK(wrong.error().code() == StatusCode::kInvalidArgument);
+    CHECK(wrong.error().message().find(std::string(file) +
+                                       " (key) is an encrypted private key that the node's key "
+                                       "passphrase") == 0);
+    CHECK(unlock(file, "", nullptr).error().message().find("does not open") != std::string::npos);
+  }
+
+  auto other = unlock("other.key", "", nullptr);
+  REQUIRE_FALSE(other.has_value());
+  CHECK(other.error().message() ==
+        "other.key (key) is not the private key of the certificate in api.crt (cert): give the "
+        "key the certificate was issued for");
+  auto not_a_key = unlock("api.crt", "", nullptr);
+  REQUIRE_FALSE(not_a_key.has_value());
+  CHECK(not_a_key.error().message().find("api.crt (key) holds no PEM private key") == 0);
+  auto no_cert = UnlockPemKeyPair(ReadText(dir / "plain.key"), ReadText(dir / "plain.key"), "",
+                                  "plain.key (cert)", "plain.key (key)", nullptr);
+  REQUIRE_FALSE(no_cert.has_value());
+  CHECK(no_cert.error().message().find("plain.key (cert) holds no PEM certificate") == 0);
+  // No error quotes a key file's contents (its first base64 line stands for them).
+  const std::string key_text = ReadText(dir / "plain.key");
+  const auto first = key_text.find('\n') + 1;
+  const std::string body = key_text.substr(first, key_text.find('\n', first) - first);
+  REQUIRE(body.size() >= 32);
+  for (const auto& e : {not_a_key.error(), other.error(), no_cert.error(),
+                        unlock("pkcs8.key", "wrong", nullptr).error()}) {
+    CHECK(e.message().find(body) == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace ertr::crypto
