@@ -124,7 +124,11 @@ Status ReplayGuard::Check(const ApiAuth& auth, std::uint64_t now_ms) {
   }
   // Forget what left the window: a request that old is refused by its timestamp anyway.
   while (!by_expiry_.empty() && by_expiry_.begin()->first < now_ms) {
-    seen_.erase(by_expiry_.begin()->second);
+    const Entry& gone = by_expiry_.begin()->second;
+    if (auto u = per_user_.find(gone.first); u != per_user_.end() && --u->second == 0) {
+      per_user_.erase(u);
+    }
+    seen_.erase(gone);
     by_expiry_.erase(by_expiry_.begin());
   }
   Entry entry{auth.user, auth.nonce};
@@ -136,6 +140,15 @@ Status ReplayGuard::Check(const ApiAuth& auth, std::uint64_t now_ms) {
   if (seen_.size() >= max_entries_) {
     return Status::ResourceExhausted("too many API calls inside the replay window; retry later");
   }
+  auto& mine = per_user_[auth.user];
+  if (mine >= max_per_user_) {
+    return Status::ResourceExhausted(
+        "this user made " + std::to_string(mine) + " API calls within the replay window (" +
+        std::to_string(kApiReplayWindowMs / 60'000) +
+        " minutes), the most one user may: slow down and retry later, send transactions in "
+        "batches (SubmitTransactions), or spread the load over more users' keys");
+  }
+  ++mine;
   seen_.insert(entry);
   by_expiry_.emplace(auth.timestamp_ms + kApiReplayWindowMs, entry);
   return Status::Ok();

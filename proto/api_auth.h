@@ -4,6 +4,7 @@
 // Ed25519 user key, a timestamp and a fresh nonce; the node checks the signature, the clock skew
 // and that the nonce was not seen inside the replay window. Shared by ertrd and ertrctl.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -51,20 +52,28 @@ Status VerifyApiRequest(const crypto::Verifier& verifier, std::string_view chain
                         std::uint64_t now_ms);
 
 // Nonces seen inside the replay window. Thread-safety: none (the caller serialises).
+//
+// Bounded twice: in all (its memory), and per user, so that one user's flood of calls (a runaway
+// integrator, or a stolen key) fills at most a share of it and the others' calls still pass.
 class ReplayGuard {
  public:
-  explicit ReplayGuard(std::size_t max_entries = 1u << 20) : max_entries_(max_entries) {}
-  // Unauthenticated if (user, nonce) was seen within the window; ResourceExhausted if the guard
-  // is full of live entries. Records it otherwise.
+  explicit ReplayGuard(std::size_t max_entries = 1u << 20)
+      : ReplayGuard(max_entries, std::max<std::size_t>(1, max_entries / 4)) {}
+  ReplayGuard(std::size_t max_entries, std::size_t max_per_user)
+      : max_entries_(max_entries), max_per_user_(max_per_user) {}
+  // Unauthenticated if (user, nonce) was seen within the window; ResourceExhausted if the guard,
+  // or this user's share of it, is full of live entries. Records it otherwise.
   Status Check(const ApiAuth& auth, std::uint64_t now_ms);
   std::size_t size() const { return seen_.size(); }
 
  private:
   using Entry = std::pair<crypto::PublicKey, std::array<std::uint8_t, 16>>;
   std::size_t max_entries_;
+  std::size_t max_per_user_;
   std::uint64_t latest_now_ = 0;  // the newest clock reading seen: pruning follows it
   std::set<Entry> seen_;
   std::multimap<std::uint64_t, Entry> by_expiry_;
+  std::map<crypto::PublicKey, std::size_t> per_user_;  // entries of seen_ per user
 };
 
 }  // namespace ertr::proto
