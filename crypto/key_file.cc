@@ -215,9 +215,10 @@ Status WriteKeyFileBytes(const std::filesystem::path& path, ByteSpan data, bool 
   if (fd < 0) {
     return Status::IoError("cannot create key file " + tmp.string() + ": " + std::strerror(errno));
   }
+  // `fd` is closed once (a failed close(2) has closed it too), and the .tmp never left behind.
   const auto fail = [&](const char* what) {
     const int err = errno;
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
     return Status::IoError(std::string("cannot ") + what + " key file " + tmp.string() + ": " +
                            std::strerror(err));
@@ -230,15 +231,26 @@ Status WriteKeyFileBytes(const std::filesystem::path& path, ByteSpan data, bool 
     off += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0) return fail("sync");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot close key file " + tmp.string() + ": " + std::strerror(err));
-  }
+  const int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) return fail("close");
   std::filesystem::rename(tmp, path, ec);
   if (ec)
     return Status::IoError("cannot move key file into place at " + path.string() + ": " +
                            ec.message());
+  // The rename is durable only once the directory is synced: a power cut could otherwise lose a
+  // key file that was just reported written.
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    const int err = errno;
+    if (dfd >= 0) ::close(dfd);
+    return Status::IoError("key file " + path.string() + " was written, but its directory " +
+                           dir.string() + " could not be synced: " + std::strerror(err) +
+                           "; check the disk before relying on it");
+  }
+  ::close(dfd);
   return Status::Ok();
 }
 
