@@ -1,6 +1,7 @@
 #include "crypto/passphrase.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +63,33 @@ Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& 
   SecureBuffer out(size);
   std::memcpy(out.data(), raw.data(), size);
   return out;  // `raw` is wiped as it goes
+}
+
+Result<SecureBuffer> ReadSecretFile(const std::string& file, std::size_t max_bytes,
+                                    const std::string& what) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("cannot read " + what + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return Status::InvalidArgument(what + " is not a regular file of at most " +
+                                   std::to_string(max_bytes) + " bytes");
+  }
+  SecureBuffer out(static_cast<std::size_t>(st.st_size));
+  std::size_t size = 0;
+  while (size < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + size, out.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return Status::IoError("cannot read " + what + ": " + std::strerror(err));
+    }
+    size += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace ertr::crypto

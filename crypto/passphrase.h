@@ -17,4 +17,9 @@ namespace ertr::crypto {
 Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var,
                                     std::string_view file_setting = "--passphrase-file FILE");
 
+// Reads a small secret file whole (at most `max_bytes`: a TLS private key) straight into guarded
+// memory. Errors name `what` (the file and its setting).
+Result<SecureBuffer> ReadSecretFile(const std::string& file, std::size_t max_bytes,
+                                    const std::string& what);
+
 }  // namespace ertr::crypto

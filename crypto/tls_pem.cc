@@ -29,12 +29,19 @@ std::unique_ptr<BIO, BioFree> Reader(std::string_view pem) {
 // Never prompts for a passphrase (an encrypted key would otherwise ask on the terminal).
 int NoPassphrase(char*, int, int, void*) { return 0; }
 
-// Gives OpenSSL the node's passphrase (a std::string_view at `u`), or none if it does not fit.
+// Gives OpenSSL the key's passphrase, or none if it does not fit its buffer (noted, to say so).
+struct PassphraseFeed {
+  std::string_view passphrase;
+  bool too_long = false;
+};
 int GivePassphrase(char* buf, int size, int, void* u) {
-  const auto* pass = static_cast<const std::string_view*>(u);
-  if (size < 0 || pass->size() > static_cast<std::size_t>(size)) return 0;
-  std::copy(pass->begin(), pass->end(), buf);
-  return static_cast<int>(pass->size());
+  auto* feed = static_cast<PassphraseFeed*>(u);
+  if (size < 0 || feed->passphrase.size() > static_cast<std::size_t>(size)) {
+    feed->too_long = true;
+    return 0;
+  }
+  std::copy(feed->passphrase.begin(), feed->passphrase.end(), buf);
+  return static_cast<int>(feed->passphrase.size());
 }
 
 // The first certificate of `pem` (read as gRPC reads it, TRUSTED CERTIFICATE blocks too), or
@@ -63,26 +70,41 @@ Status CheckPemCertificates(std::string_view pem, const std::string& what) {
             : NoCertificate(what, "the CA certificate file, not a key or another file");
 }
 
+bool IsEncryptedPemKey(std::string_view key_pem) {
+  return key_pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
+         key_pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+}
+
 Result<SecureBuffer> UnlockPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
                                       std::string_view passphrase, const std::string& cert_what,
-                                      const std::string& key_what, bool* was_encrypted) {
+                                      const std::string& key_what,
+                                      const std::string& passphrase_what) {
   const auto cert = FirstCertificate(cert_pem);
   if (!cert) {
     ERR_clear_error();
     return NoCertificate(cert_what, "the node's certificate chain, its own certificate first");
   }
-  const bool encrypted = key_pem.find("ENCRYPTED") != std::string_view::npos;
-  if (was_encrypted != nullptr) *was_encrypted = encrypted;
+  const bool encrypted = IsEncryptedPemKey(key_pem);
+  if (encrypted && passphrase.empty()) {
+    return Status::InvalidArgument(key_what + " is an encrypted private key: set " +
+                                   passphrase_what + " to a file holding its passphrase");
+  }
   auto bio = key_pem.size() < (1u << 30) ? Reader(key_pem) : nullptr;
+  PassphraseFeed feed{passphrase};
   std::unique_ptr<EVP_PKEY, KeyFree> key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, GivePassphrase, &passphrase) : nullptr);
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, GivePassphrase, &feed) : nullptr);
   ERR_clear_error();
+  if (!key && feed.too_long) {
+    return Status::InvalidArgument("the passphrase of " + key_what + " (" + passphrase_what +
+                                   ") is longer than OpenSSL reads for a PEM key (" +
+                                   std::to_string(PEM_BUFSIZE - 1) +
+                                   " bytes): encrypt the key with a shorter one");
+  }
   if (!key && encrypted) {
     return Status::InvalidArgument(
-        key_what +
-        " is an encrypted private key that the node's key passphrase (keys.passphrase_file, or "
-        "$ERTR_PASSPHRASE) does not open: encrypt it with that passphrase, e.g. openssl pkcs8 "
-        "-topk8 -v2 aes-256-cbc -in plain.key -out api.key -passout file:keys/passphrase");
+        key_what + " is an encrypted private key that the passphrase in " + passphrase_what +
+        " does not open (or it uses a cipher this OpenSSL lacks): give "
+        "the passphrase it was encrypted with");
   }
   if (!key) {
     return Status::InvalidArgument(key_what +
@@ -97,13 +119,12 @@ Result<SecureBuffer> UnlockPemKeyPair(std::string_view cert_pem, std::string_vie
   }
   // Written out unencrypted for gRPC, through a BIO whose memory OpenSSL clears when it frees it.
   std::unique_ptr<BIO, BioFree> out(BIO_new(BIO_s_secmem()));
-  if (!out || PEM_write_bio_PKCS8PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                            nullptr) != 1) {
-    ERR_clear_error();
-    return Status::Internal("cannot re-encode the private key of " + key_what + " for TLS");
-  }
   char* data = nullptr;
-  const long size = BIO_get_mem_data(out.get(), &data);
+  const long size = out && PEM_write_bio_PKCS8PrivateKey(out.get(), key.get(), nullptr, nullptr, 0,
+                                                         nullptr, nullptr) == 1
+                        ? BIO_get_mem_data(out.get(), &data)
+                        : 0;
+  ERR_clear_error();
   if (size <= 0 || data == nullptr) {
     return Status::Internal("cannot re-encode the private key of " + key_what + " for TLS");
   }

@@ -19,14 +19,19 @@ namespace ertr::crypto {
 // file and the setting it came from).
 Status CheckPemCertificates(std::string_view pem, const std::string& what);
 
+// Whether `key_pem` is an encrypted PEM key: PKCS#8 "ENCRYPTED PRIVATE KEY", or an older RSA or
+// EC key with "Proc-Type: 4,ENCRYPTED".
+bool IsEncryptedPemKey(std::string_view key_pem);
+
 // The private key of `key_pem`, checked against the first certificate of `cert_pem`, as
 // unencrypted PKCS#8 PEM in guarded memory (gRPC takes no passphrase: the caller hands it over and
-// wipes it). An encrypted key (PKCS#8 "ENCRYPTED PRIVATE KEY", or an older PEM key with
-// "Proc-Type: 4,ENCRYPTED") is opened with `passphrase`; `*was_encrypted` says which it was.
-// Errors are InvalidArgument naming `key_what` (and `cert_what` for a mismatch), never quoting
-// the key.
+// wipes it). An encrypted key is opened with `passphrase`, which `passphrase_what` names (empty:
+// none was given). PEM encryption derives its key cheaply (PBKDF2 or MD5, against the key files'
+// Argon2id), so this passphrase must not be the node's own (ADR 0035). Errors are InvalidArgument
+// naming `key_what` (and `cert_what` or `passphrase_what`), never quoting a file.
 Result<SecureBuffer> UnlockPemKeyPair(std::string_view cert_pem, std::string_view key_pem,
                                       std::string_view passphrase, const std::string& cert_what,
-                                      const std::string& key_what, bool* was_encrypted);
+                                      const std::string& key_what,
+                                      const std::string& passphrase_what);
 
 }  // namespace ertr::crypto

@@ -87,7 +87,9 @@ const std::vector<KnownTable>& KnownTables() {
       {"node",
        {"validator_index", "institution_id", "listen", "http", "http_allow_remote", "data_dir",
         "genesis"}},
-      {"api", {"listen", "tls_cert_file", "tls_key_file", "upload_idle_seconds"}},
+      {"api",
+       {"listen", "tls_cert_file", "tls_key_file", "tls_key_passphrase_file",
+        "upload_idle_seconds"}},
       {"keys", {"validator", "institution", "passphrase_file"}},
       {"consensus", {"view_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
       {"mempool", {"max_mib", "max_per_signer"}},
@@ -201,6 +203,11 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Address("api.listen", c.api_host, c.api_port));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_cert_file", c.api_tls_cert_file));
   ERTR_RETURN_IF_ERROR(r.Path("api.tls_key_file", c.api_tls_key_file));
+  ERTR_RETURN_IF_ERROR(r.Path("api.tls_key_passphrase_file", c.api_tls_key_passphrase_file));
+  if (!c.api_tls_key_passphrase_file.empty() && c.api_tls_key_file.empty()) {
+    return r.Error("api.tls_key_passphrase_file",
+                   "is set but api.tls_key_file is not: it opens the encrypted TLS key file");
+  }
   ERTR_RETURN_IF_ERROR(r.Integer("api.upload_idle_seconds", c.api_upload_idle_seconds, 10, 3'600));
   if (c.api_tls_cert_file.empty() != c.api_tls_key_file.empty()) {
     return r.Error(c.api_tls_cert_file.empty() ? "api.tls_cert_file" : "api.tls_key_file",
@@ -280,6 +287,9 @@ std::string RenderNodeConfig(const NodeConfig& c) {
   if (!c.api_tls_cert_file.empty()) {
     o << "tls_cert_file = \"" << c.api_tls_cert_file.string() << "\"\n"
       << "tls_key_file = \"" << c.api_tls_key_file.string() << "\"\n";
+    if (!c.api_tls_key_passphrase_file.empty()) {
+      o << "tls_key_passphrase_file = \"" << c.api_tls_key_passphrase_file.string() << "\"\n";
+    }
   }
   o << "upload_idle_seconds = " << c.api_upload_idle_seconds
     << "   # an upload silent this long is ended\n";

@@ -35,6 +35,8 @@ struct NodeConfig {
   std::uint16_t api_port = 26800;
   std::filesystem::path api_tls_cert_file;  // PEM certificate chain
   std::filesystem::path api_tls_key_file;   // PEM private key
+  // The passphrase of an encrypted api_tls_key_file (its first line); never the node's own.
+  std::filesystem::path api_tls_key_passphrase_file;
   // An upload that sends no message for this long is ended (its slot freed for others).
   std::uint32_t api_upload_idle_seconds = 120;
   std::filesystem::path data_dir = "data";

@@ -173,9 +173,10 @@ class Node {
   class UnaryCall;
   class UploadCall;
   class ReadCall;
-  // Reads the API's TLS certificate and key (api.tls_*), opening an encrypted key with the node's
-  // passphrase, while Init holds it; StartApi hands them to gRPC and wipes the key.
-  Status LoadApiTls(std::string_view passphrase);
+  // Reads the API's TLS certificate and key (api.tls_*), opening an encrypted key with its own
+  // passphrase (refused if it is the node's, which Init holds); StartApi hands them to gRPC and
+  // wipes the key.
+  Status LoadApiTls(std::string_view node_passphrase);
   Status StartApi();
   // Runs `run` on the io thread, or `cancel` with the reason (on the calling thread) once the API
   // is closed or its queue is full.

@@ -17,6 +17,7 @@
 #include "common/log_limiter.h"
 #include "common/version.h"
 #include "crypto/envelope.h"
+#include "crypto/passphrase.h"
 #include "crypto/secure_buffer.h"
 #include "crypto/sha256.h"
 #include "crypto/tls_pem.h"
@@ -894,39 +895,59 @@ grpc::ServerGenericBidiReactor* Node::ApiService::CreateReactor(
 // ---------------------------------------------------------------------------------------------
 // Lifecycle and the io-thread queue.
 
-Status Node::LoadApiTls(std::string_view passphrase) {
+Status Node::LoadApiTls(std::string_view node_passphrase) {
   if (config_.api_tls_cert_file.empty()) return Status::Ok();
-  auto read = [&](const std::filesystem::path& p) -> Result<std::string> {
-    std::ifstream in(config_.Resolve(p), std::ios::binary);
-    std::stringstream text;
-    if (!in || !(text << in.rdbuf())) {
-      return Status::NotFound("cannot read " + config_.Resolve(p).string() +
-                              " (config [api] TLS file)");
-    }
-    return text.str();
-  };
-  ERTR_ASSIGN_OR_RETURN(api_tls_cert_, read(config_.api_tls_cert_file));
-  ERTR_ASSIGN_OR_RETURN(auto key_file, read(config_.api_tls_key_file));
+  const std::string cert_what =
+      config_.Resolve(config_.api_tls_cert_file).string() + " (api.tls_cert_file)";
   const std::string key_what =
       config_.Resolve(config_.api_tls_key_file).string() + " (api.tls_key_file)";
-  bool encrypted = false;
+  {
+    std::ifstream in(config_.Resolve(config_.api_tls_cert_file), std::ios::binary);
+    std::stringstream text;
+    if (!in || !(text << in.rdbuf())) return Status::NotFound("cannot read " + cert_what);
+    api_tls_cert_ = text.str();
+  }
+  // The key straight into guarded memory (a plain key is the secret itself).
+  ERTR_ASSIGN_OR_RETURN(auto key_file,
+                        crypto::ReadSecretFile(config_.Resolve(config_.api_tls_key_file).string(),
+                                               1u << 20, key_what));
+  const std::string_view key_text(reinterpret_cast<const char*>(key_file.data()), key_file.size());
+  std::optional<crypto::SecureBuffer> key_pass;
+  std::string pass_what = "api.tls_key_passphrase_file";
+  if (!config_.api_tls_key_passphrase_file.empty()) {
+    const auto file = config_.Resolve(config_.api_tls_key_passphrase_file).string();
+    pass_what = file + " (api.tls_key_passphrase_file)";
+    auto read = crypto::ReadPassphrase(file, "", "api.tls_key_passphrase_file");
+    if (!read) return read.error().WithContext(pass_what);
+    // PEM encryption derives its key with PBKDF2 (or MD5): the node's passphrase there would be
+    // open to cheap offline guessing from a stolen key file (ADR 0035).
+    if (crypto::ConstantTimeEqual({read->data(), read->size()},
+                                  {reinterpret_cast<const std::uint8_t*>(node_passphrase.data()),
+                                   node_passphrase.size()})) {
+      return Status::InvalidArgument(
+          pass_what +
+          " holds the node's key passphrase: the TLS key needs a passphrase of its own, since PEM "
+          "encryption lets a stolen key file test guesses far faster than the node's key files "
+          "do (docs/adr/0035)");
+    }
+    key_pass.emplace(std::move(*read));
+  }
+  const std::string_view pass =
+      key_pass ? std::string_view(reinterpret_cast<const char*>(key_pass->data()), key_pass->size())
+               : std::string_view();
   // gRPC would report a bad file only as a port it cannot listen on.
-  auto key = crypto::UnlockPemKeyPair(
-      api_tls_cert_, key_file, passphrase,
-      config_.Resolve(config_.api_tls_cert_file).string() + " (api.tls_cert_file)", key_what,
-      &encrypted);
-  Wipe(key_file);
-  if (!key) return key.error();
-  api_tls_key_.emplace(std::move(*key));
-  if (!encrypted) {
+  ERTR_ASSIGN_OR_RETURN(auto key, crypto::UnlockPemKeyPair(api_tls_cert_, key_text, pass, cert_what,
+                                                           key_what, pass_what));
+  if (!crypto::IsEncryptedPemKey(key_text)) {
     log_->warn(
         "event=tls_key_unencrypted file=\"{}\" reason=\"the API's TLS private key is stored "
-        "without encryption, protected only by its file's permissions\" hint=\"encrypt it with "
-        "the node's key passphrase: openssl pkcs8 -topk8 -v2 aes-256-cbc -in api.key -out "
-        "api.enc.key -passout file:keys/passphrase, then set api.tls_key_file to it and delete "
-        "the plain file\"",
+        "without encryption, protected only by its file's permissions\" hint=\"encrypt it under "
+        "a passphrase of its own (not the node's), e.g. openssl pkcs8 -topk8 -scrypt -in "
+        "plain.key -out api.key -passout file:tls-passphrase, set api.tls_key_file and "
+        "api.tls_key_passphrase_file, and delete the plain file\"",
         key_what);
   }
+  api_tls_key_.emplace(std::move(key));
   return Status::Ok();
 }
 
@@ -934,9 +955,10 @@ Status Node::StartApi() {
   api_service_ = std::make_shared<ApiService>(*this);
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;
-  if (!api_tls_key_) {
+  if (config_.api_tls_cert_file.empty()) {
     creds = grpc::InsecureServerCredentials();  // loopback only: config validation enforces it
   } else {
+    if (!api_tls_key_) return Status::Internal("the API's TLS key was not loaded (or used twice)");
     grpc::SslServerCredentialsOptions opts;
     opts.pem_key_cert_pairs.push_back(
         {std::string(reinterpret_cast<const char*>(api_tls_key_->data()), api_tls_key_->size()),

@@ -1043,18 +1043,18 @@ TEST_CASE("remote clients use TLS: with the CA they connect, without it they can
   Cluster c(4);
   const std::string dir = c.home(0) + "/tls";
   std::filesystem::create_directories(dir);
-  // The key encrypted with the node's own key passphrase, which opens it at start.
+  // The key encrypted under a passphrase of its own, which opens it at start.
+  std::ofstream(dir + "/passphrase") << "the TLS key's own passphrase\n";
   const std::string cmd =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
       "-days 2 -passout file:" +
-      c.home(0) +
-      "/keys/passphrase -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-      dir + "/api.key -out " + dir + "/api.crt >/dev/null 2>&1";
+      dir + "/passphrase -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 " +
+      "-keyout " + dir + "/api.key -out " + dir + "/api.crt >/dev/null 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
   // Add the TLS files to node 0's [api] table, the one before [keys].
   c.EditConfig(0, "\n[keys]\n",
-               "tls_cert_file = \"tls/api.crt\"\ntls_key_file = \"tls/api.key\"\n\n[keys]\n");
+               "tls_cert_file = \"tls/api.crt\"\ntls_key_file = \"tls/api.key\"\n"
+               "tls_key_passphrase_file = \"tls/passphrase\"\n\n[keys]\n");
   c.StartAll();
 
   cli::ClientOptions o;

@@ -114,6 +114,20 @@ TEST_CASE("the API refuses to listen off loopback without TLS", "[unit][node]") 
   REQUIRE(again.has_value());
   CHECK(again->api_tls_cert_file == "c.pem");
   CHECK(again->api_tls_key_file == "k.pem");
+  CHECK(again->api_tls_key_passphrase_file.empty());
+  // An encrypted key's own passphrase file is read and written back; alone it makes no sense.
+  auto encrypted =
+      ParseNodeConfig(base +
+                          "listen = \"0.0.0.0:26800\"\ntls_cert_file = \"c.pem\"\n"
+                          "tls_key_file = \"k.pem\"\ntls_key_passphrase_file = \"p\"\n",
+                      "/home", "config.toml");
+  REQUIRE(encrypted.has_value());
+  auto encrypted_again = ParseNodeConfig(RenderNodeConfig(*encrypted), "/home", "config.toml");
+  REQUIRE(encrypted_again.has_value());
+  CHECK(encrypted_again->api_tls_key_passphrase_file == "p");
+  CHECK(ErrorOf(base + "tls_key_passphrase_file = \"p\"\n")
+            .find("'api.tls_key_passphrase_file' is set but api.tls_key_file is not") !=
+        std::string::npos);
   CHECK(ParseNodeConfig(base + "listen = \"localhost:26800\"\n", "/home", "config.toml"));
 }
 
