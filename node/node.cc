@@ -33,13 +33,18 @@ std::string DescribeChain(const std::string& chain_id, std::uint64_t genesis_tim
 // Why a data directory's chain (what its genesis wrote, "c/chain") was not created from this
 // genesis, if it was not: another chain id, or the same chain id given to another genesis (a
 // network set up again, or a test network's file where the hospital's belongs).
+// `applied`: whether the state holds this genesis transaction's outcome, i.e. it was created from
+// exactly this file (parameters and keys included), not only one alike.
 std::optional<std::string> GenesisMismatch(const ledger::ChainState& stored,
-                                           const ledger::Genesis& genesis) {
+                                           const ledger::Genesis& genesis, bool applied) {
   std::vector<std::string> ids;
   for (const auto& inst : genesis.institutions) ids.push_back(inst.id);
-  if (stored.chain_id == genesis.chain_id && stored.genesis_time_ms == genesis.genesis_time_ms &&
-      stored.validators == ids) {
-    return std::nullopt;
+  const bool alike = stored.chain_id == genesis.chain_id &&
+                     stored.genesis_time_ms == genesis.genesis_time_ms && stored.validators == ids;
+  if (alike && applied) return std::nullopt;
+  if (alike) {
+    return "both are for " + DescribeChain(genesis.chain_id, genesis.genesis_time_ms, ids) +
+           ", but the file is another genesis transaction (other parameters, keys or signer)";
   }
   return "the data directory holds " +
          DescribeChain(stored.chain_id, stored.genesis_time_ms, stored.validators) +
@@ -101,6 +106,12 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config,
 }
 
 Status Node::Init() {
+  // ParseNodeConfig refuses this too; a config built in code must not get past it either.
+  if (!config_.http_allow_remote && !IsLoopbackHost(config_.http_host)) {
+    return Status::InvalidArgument("config field 'node.http' is '" + config_.http_host +
+                                   "', off loopback, and node.http_allow_remote is not set. " +
+                                   kHttpOffLoopback);
+  }
   // Keys.
   auto pass = crypto::ReadPassphrase(
       config_.passphrase_file.empty() ? "" : config_.Resolve(config_.passphrase_file).string(),
@@ -129,6 +140,27 @@ Status Node::Init() {
   chain_id_ = genesis.chain_id;
   params_ = genesis.parameters;
   for (const auto& inst : genesis.institutions) institution_ids_.push_back(inst.id);
+
+  // The stores, and whether node.genesis is the genesis they were created from: checked before
+  // this node's place in the genesis, so that another network's file is named as such.
+  ERTR_ASSIGN_OR_RETURN(stores_,
+                        storage::OpenRocksDbStores(config_.Resolve(config_.data_dir) / "db"));
+  chain_code_ = std::make_unique<ledger::ChainCode>(*verifier_);
+  ledger::StateView view(*stores_.state);
+  ERTR_ASSIGN_OR_RETURN(auto chain, ledger::LoadChain(view));
+  if (chain) {
+    ERTR_ASSIGN_OR_RETURN(auto applied, ledger::TransactionOutcome(view, genesis_tx.signed_tx.id));
+    if (auto why = GenesisMismatch(*chain, genesis, applied.has_value())) {
+      return Status::FailedPrecondition(
+          "config field 'node.genesis' (" + config_.Resolve(config_.genesis_file).string() +
+          ") names another genesis than the one this node's data directory (" +
+          config_.Resolve(config_.data_dir).string() + ") was created from: " + *why +
+          ". Point node.genesis at the genesis file of the network this data directory belongs "
+          "to; or, to join the file's network instead, give node.data_dir an empty directory "
+          "(the node then syncs that network's chain from its peers). Nothing was changed");
+    }
+  }
+
   const auto index = config_.validator_index.value();
   if (index >= genesis.institutions.size()) {
     return Status::InvalidArgument("config field 'node.validator_index' is " +
@@ -156,24 +188,11 @@ Status Node::Init() {
   ERTR_ASSIGN_OR_RETURN(auto vs, consensus::ValidatorSet::Create(keys));
   validators_.emplace(std::move(vs));
 
-  // Stores; the genesis on a fresh data directory.
-  ERTR_ASSIGN_OR_RETURN(stores_,
-                        storage::OpenRocksDbStores(config_.Resolve(config_.data_dir) / "db"));
-  chain_code_ = std::make_unique<ledger::ChainCode>(*verifier_);
-  ledger::StateView view(*stores_.state);
-  ERTR_ASSIGN_OR_RETURN(auto chain, ledger::LoadChain(view));
+  // The genesis on a fresh data directory.
   if (!chain) {
     ERTR_ASSIGN_OR_RETURN(auto delta, chain_code_->ExecuteGenesis(genesis_tx, *stores_.state));
     ERTR_RETURN_IF_ERROR(stores_.state->Commit(delta));
     log_->info("event=genesis_applied chain={} validators={}", chain_id_, keys.size());
-  } else if (auto why = GenesisMismatch(*chain, genesis)) {
-    return Status::FailedPrecondition(
-        "config field 'node.genesis' (" + config_.Resolve(config_.genesis_file).string() +
-        ") names another genesis than the one this node's data directory (" +
-        config_.Resolve(config_.data_dir).string() + ") was created from: " + *why +
-        ". Point node.genesis at the genesis file of the network this data directory belongs "
-        "to; or, to join the file's network instead, give node.data_dir an empty directory (the "
-        "node then syncs that network's chain from its peers). Nothing was changed");
   }
 
   ERTR_RETURN_IF_ERROR(LoadActiveUsers());
@@ -356,7 +375,7 @@ Status Node::Run() {
   log_->info("event=node_started p2p={}:{} http={}:{} api={}:{}{}", config_.listen_host,
              transport_->listen_port(), config_.http_host, http_->port(), config_.api_host,
              api_port_, config_.api_tls_cert_file.empty() ? "" : " (tls)");
-  if (!IsLoopbackHost(config_.http_host)) {
+  if (config_.http_allow_remote && !IsLoopbackHost(config_.http_host)) {
     log_->warn("event=http_off_loopback http={}:{} reason=\"node.http_allow_remote is set. {}\"",
                config_.http_host, http_->port(), kHttpOffLoopback);
   }

@@ -295,8 +295,11 @@ TEST_CASE("a node given another genesis than its data directory's refuses to sta
   Cluster c(1);
   c.StartAll();
   REQUIRE(Cluster::WaitFor([&] { return c.Status(0).has_value(); }));
+  const auto height = c.Status(0)->height;
   c.Terminate(0);
   const std::string file = c.home(0) + "/genesis.bin";
+  const auto original = std::filesystem::temp_directory_path() / ("genesis-" + c.chain_id());
+  std::filesystem::copy_file(file, original, std::filesystem::copy_options::overwrite_existing);
   auto tx = proto::LoadGenesis(file);
   REQUIRE(tx.has_value());
   auto genesis = std::get<ledger::Genesis>(*tx->payload);
@@ -309,18 +312,44 @@ TEST_CASE("a node given another genesis than its data directory's refuses to sta
   auto again = proto::MakeTransaction(h, genesis, *signer);
   REQUIRE(again.has_value());
   REQUIRE(node::WriteGenesis(file, *again).ok());
-  const auto before = std::filesystem::file_size(file);
 
   c.Start(0);
   CHECK(c.WaitExit(0) == 1);
-  const std::string log = c.Log(0);
+  std::string log = c.Log(0);
   INFO(log);
   CHECK(log.find("config field 'node.genesis' (" + file +
                  ") names another genesis than the one "
                  "this node's data directory") != std::string::npos);
   CHECK(log.find("created at " + std::to_string(created) + " ms") != std::string::npos);
   CHECK(log.find("created at " + std::to_string(created + 1) + " ms") != std::string::npos);
-  CHECK(std::filesystem::file_size(file) == before);
+
+  // The same chain id, time and validators, but other parameters: still another genesis.
+  genesis.genesis_time_ms = created;
+  genesis.parameters.max_block_transactions += 1;
+  again = proto::MakeTransaction(h, genesis, *signer);
+  REQUIRE(again.has_value());
+  REQUIRE(node::WriteGenesis(file, *again).ok());
+  c.Start(0);
+  CHECK(c.WaitExit(0) == 1);
+  log = c.Log(0);
+  CHECK(log.find("but the file is another genesis transaction") != std::string::npos);
+
+  // Another network's genesis (its own keys): named as such, not as this node's wrong key.
+  Cluster other(1);
+  std::filesystem::copy_file(other.home(0) + "/genesis.bin", file,
+                             std::filesystem::copy_options::overwrite_existing);
+  c.Start(0);
+  CHECK(c.WaitExit(0) == 1);
+  log = c.Log(0);
+  CHECK(log.find("the genesis file is for chain '" + other.chain_id() + "'") != std::string::npos);
+
+  // Nothing was changed: with its own genesis back, the node runs on at its height.
+  std::filesystem::copy_file(original, file, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(original);
+  c.Start(0);
+  REQUIRE(Cluster::WaitFor([&] { return c.Status(0).has_value(); }));
+  CHECK(c.Status(0)->height >= height);
+  c.Terminate(0);
 }
 
 TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integration][slow]") {
