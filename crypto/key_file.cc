@@ -215,7 +215,7 @@ Status WriteKeyFileBytes(const std::filesystem::path& path, ByteSpan data, bool 
   if (fd < 0) {
     return Status::IoError("cannot create key file " + tmp.string() + ": " + std::strerror(errno));
   }
-  // `fd` is closed once (a failed close(2) has closed it too), and the .tmp never left behind.
+  // `fd` is closed once (a failed close(2) has closed it too), and the .tmp removed.
   const auto fail = [&](const char* what) {
     const int err = errno;
     if (fd >= 0) ::close(fd);
@@ -235,22 +235,27 @@ Status WriteKeyFileBytes(const std::filesystem::path& path, ByteSpan data, bool 
   fd = -1;
   if (closed != 0) return fail("close");
   std::filesystem::rename(tmp, path, ec);
-  if (ec)
+  if (ec) {
+    ::unlink(tmp.c_str());
     return Status::IoError("cannot move key file into place at " + path.string() + ": " +
                            ec.message());
+  }
   // The rename is durable only once the directory is synced: a power cut could otherwise lose a
   // key file that was just reported written.
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
+  // A file system that cannot sync a directory (EINVAL) keeps its own promises; any other
+  // failure is reported, naming the file that is in place all the same.
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    const int err = errno;
-    if (dfd >= 0) ::close(dfd);
-    return Status::IoError("key file " + path.string() + " was written, but its directory " +
-                           dir.string() + " could not be synced: " + std::strerror(err) +
-                           "; check the disk before relying on it");
+  const int synced = dfd < 0 ? -1 : ::fsync(dfd);
+  const int err = errno;
+  if (dfd >= 0) ::close(dfd);
+  if (synced != 0 && err != EINVAL) {
+    return Status::IoError("key file " + path.string() + " is in place, but its directory " +
+                           dir.string() + " could not be synced (" + std::strerror(err) +
+                           "): a power cut could still lose it. Check the disk; the file is kept, "
+                           "so run `sync` rather than writing it again");
   }
-  ::close(dfd);
   return Status::Ok();
 }
 
