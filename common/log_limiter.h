@@ -4,7 +4,7 @@
 // bad API calls or a faulty validator must not flood the log (or fill the disk with it), yet the
 // operator must see that it happens and how often. A LogLimiter lets the first `per_window`
 // occurrences of each window through and counts the rest; the next logged occurrence carries that
-// count, so no occurrence goes unmentioned.
+// count (a burst followed by silence is reported only by its first lines).
 //
 // Not thread-safe: the caller serialises (an event loop, or its own mutex). The time is passed in,
 // so that the limiter has no clock of its own.

@@ -140,15 +140,16 @@ Status ReplayGuard::Check(const ApiAuth& auth, std::uint64_t now_ms) {
   if (seen_.size() >= max_entries_) {
     return Status::ResourceExhausted("too many API calls inside the replay window; retry later");
   }
-  auto& mine = per_user_[auth.user];
-  if (mine >= max_per_user_) {
+  auto mine = per_user_.find(auth.user);
+  if (mine != per_user_.end() && mine->second >= max_per_user_) {
     return Status::ResourceExhausted(
-        "this user made " + std::to_string(mine) + " API calls within the replay window (" +
+        "this user has " + std::to_string(mine->second) +
+        " API calls in the replay guard (each is remembered until " +
         std::to_string(kApiReplayWindowMs / 60'000) +
-        " minutes), the most one user may: slow down and retry later, send transactions in "
-        "batches (SubmitTransactions), or spread the load over more users' keys");
+        " minutes past its timestamp), the most one user may: slow down and retry later, send "
+        "transactions in batches (SubmitTransactions), or spread the load over more users' keys");
   }
-  ++mine;
+  ++per_user_[auth.user];
   seen_.insert(entry);
   by_expiry_.emplace(auth.timestamp_ms + kApiReplayWindowMs, entry);
   return Status::Ok();

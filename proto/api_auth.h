@@ -60,7 +60,7 @@ class ReplayGuard {
   explicit ReplayGuard(std::size_t max_entries = 1u << 20)
       : ReplayGuard(max_entries, std::max<std::size_t>(1, max_entries / 4)) {}
   ReplayGuard(std::size_t max_entries, std::size_t max_per_user)
-      : max_entries_(max_entries), max_per_user_(max_per_user) {}
+      : max_entries_(max_entries), max_per_user_(std::max<std::size_t>(1, max_per_user)) {}
   // Unauthenticated if (user, nonce) was seen within the window; ResourceExhausted if the guard,
   // or this user's share of it, is full of live entries. Records it otherwise.
   Status Check(const ApiAuth& auth, std::uint64_t now_ms);

@@ -38,8 +38,8 @@ TEST_CASE("one user's flood fills only its share of the replay guard", "[unit]")
   for (std::uint64_t n = 0; n < 25; ++n) REQUIRE(guard.Check(Call(1, n, kT0), kT0).ok());
   auto over = guard.Check(Call(1, 25, kT0), kT0);
   CHECK(over.code() == StatusCode::kResourceExhausted);
-  CHECK(over.message().find("this user made 25 API calls within the replay window (5 minutes)") ==
-        0);
+  CHECK(over.message().find("this user has 25 API calls in the replay guard (each is remembered "
+                            "until 5 minutes past its timestamp)") == 0);
   // Others still get through, until the whole guard is full.
   for (std::uint8_t u = 2; u <= 4; ++u) {
     for (std::uint64_t n = 0; n < 25; ++n) REQUIRE(guard.Check(Call(u, n, kT0), kT0).ok());
