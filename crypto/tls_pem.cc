@@ -97,7 +97,7 @@ Result<SecureBuffer> UnlockPemKeyPair(std::string_view cert_pem, std::string_vie
   if (!key && feed.too_long) {
     return Status::InvalidArgument("the passphrase of " + key_what + " (" + passphrase_what +
                                    ") is longer than OpenSSL reads for a PEM key (" +
-                                   std::to_string(PEM_BUFSIZE - 1) +
+                                   std::to_string(PEM_BUFSIZE) +
                                    " bytes): encrypt the key with a shorter one");
   }
   if (!key && encrypted) {

@@ -157,7 +157,8 @@ Status Node::Init() {
           config_.Resolve(config_.data_dir).string() + ") was created from: " + *why +
           ". Point node.genesis at the genesis file of the network this data directory belongs "
           "to; or, to join the file's network instead, give node.data_dir an empty directory "
-          "(the node then syncs that network's chain from its peers). Nothing was changed");
+          "(the node then syncs that network's chain from its peers). The chain there was not "
+          "changed");
     }
   }
 

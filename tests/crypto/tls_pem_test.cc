@@ -1,5 +1,5 @@
 // The API's TLS files as libcrypto reads them before gRPC is given them: an encrypted key opened
-// with the node's passphrase, and every bad file named. Keys are made with the openssl command,
+// with its own passphrase, and every bad file named. Keys are made with the openssl command,
 // as an operator makes them.
 
 #include "crypto/tls_pem.h"
