@@ -369,24 +369,23 @@ void Transport::Dial(ReplicaId peer) {
                         [this, peer, socket, timeout](const boost::system::error_code& err) {
                           timeout->cancel();
                           if (stopped_) return;
-                          if (err) {
-                            auto& failed = dial_failures_[peer];
-                            ++failed.count;
-                            if (failed.log.Admit(std::chrono::steady_clock::now())) {
-                              const PeerAddress& a = peers_.at(peer);
-                              log_->warn(
-                                  "event=peer_unreachable peer={} address={}:{} dials_failed={} "
-                                  "reason=\"{}\" hint=\"retrying with back-off; check the "
-                                  "[[peers]] address of validator {} and that its ertrd "
-                                  "runs\"",
-                                  peer.value(), a.host, a.port, failed.count, err.message(),
-                                  peer.value());
-                            }
-                            ScheduleRedial(peer);
-                            return;
-                          }
+                          if (err) return OnDialFailed(peer, err);
                           std::make_shared<Connection>(*this, std::move(*socket), peer)->Start();
                         });
+}
+
+void Transport::OnDialFailed(ReplicaId peer, const boost::system::error_code& err) {
+  auto& failed = dial_failures_[peer];
+  ++failed.count;
+  if (failed.log.Admit(std::chrono::steady_clock::now())) {
+    const PeerAddress& a = peers_.at(peer);
+    log_->warn(
+        "event=peer_unreachable peer={} address={}:{} dials_failed={} reason=\"{}\" "
+        "hint=\"retrying with back-off; check the [[peers]] address of validator {} and that its "
+        "ertrd runs\"",
+        peer.value(), a.host, a.port, failed.count, err.message(), peer.value());
+  }
+  ScheduleRedial(peer);
 }
 
 void Transport::ScheduleRedial(ReplicaId peer) {

@@ -115,6 +115,8 @@ class Transport {
   friend class Connection;
   void Accept();
   void Dial(ReplicaId peer);
+  // A dial that failed: counted, logged (the first, then once a minute), and tried again later.
+  void OnDialFailed(ReplicaId peer, const boost::system::error_code& err);
   void ScheduleRedial(ReplicaId peer);
   void OnEstablished(const std::shared_ptr<Connection>& c, ReplicaId peer);
   void OnClosed(const Connection* c, ReplicaId peer, const std::string& why);
