@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "common/log_limiter.h"
 #include "consensus/replica.h"
@@ -383,9 +384,11 @@ class Node {
     std::vector<proto::Block> blocks;
     ReplicaId from;
     bool ends_batch = false;
-    // The highest height among its blocks whose commit certificate verified (a real height: a
-    // peer cannot make one up), or 0.
-    Height certified_through;
+    // The first of its blocks whose commit certificate or one of whose transactions' signatures
+    // (`forged`, the first such) did not verify: it and every later block of its batch are
+    // dropped, and the peer that served them is named.
+    std::optional<Height> refused_at;
+    std::optional<crypto::Digest> forged;
   };
   std::uint64_t next_piece_ = 0;
   std::uint64_t next_piece_delivered_ = 0;
@@ -398,6 +401,12 @@ class Node {
   // (PostKeyShares): only those still due are remembered.
   std::set<ledger::RecordId> deferred_key_shares_;
   std::uint64_t blocks_synced_ = 0;
+  // Synced blocks refused before execution: undecodable, or a commit certificate that does not
+  // verify. The rest of a refused batch is skipped (skipping_sync_batch_), and said once per batch.
+  std::uint64_t sync_blocks_refused_ = 0;
+  bool skipping_sync_batch_ = false;
+  LogLimiter sync_refused_log_{std::chrono::seconds(10), 3};
+  void RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view why);
   std::uint32_t next_sync_peer_ = 0;
 
   // Transactions submitted at this node's API, until they commit or kGatedTimeout passes: gossiped

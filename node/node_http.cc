@@ -75,6 +75,10 @@ std::string Node::Metrics() const {
         best_peer_height_.value());
   counter("ertr_sync_blocks_received_total", "Decided blocks received by block sync.",
           blocks_synced_);
+  counter("ertr_sync_blocks_refused_total",
+          "Blocks refused by block sync before execution: undecodable, or a commit certificate "
+          "that does not verify (event=sync_block_refused names the peer).",
+          sync_blocks_refused_);
   counter("ertr_consensus_dropped_total",
           "Consensus messages dropped (bad signature, unknown "
           "sender, out of window, invalid).",

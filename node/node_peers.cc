@@ -145,8 +145,7 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
     auto block = proto::DecodeBlock(bytes);
     if (!block) {
       ++peer_messages_bad_;
-      log_->warn("event=bad_sync_block peer={} reason=\"{}\"", from.value(),
-                 block.error().message());
+      RefuseSyncedBlocks(from, posted.Next(), block.error().message());
       bad = true;  // the blocks before it still count; ask this peer no more now
       break;
     }
@@ -163,7 +162,7 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
     // commit certificate against the validator set again before delivery, then from the cache.
     std::size_t i = 0;
     while (i < blocks.size()) {
-      VerifiedPiece piece{{}, from, false, Height(0)};
+      VerifiedPiece piece{{}, from, false, std::nullopt, std::nullopt};
       std::size_t txs = 0;
       while (i < blocks.size() && (piece.blocks.empty() || txs < kVerifyPieceTransactions)) {
         txs += blocks[i].transactions.size() + 1;
@@ -172,13 +171,22 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
       piece.ends_batch = i == blocks.size();
       auto verify = [this, n = next_piece_++, piece = std::move(piece)]() mutable {
         for (const auto& b : piece.blocks) {
-          if (consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_, *verifier_)
-                  .ok() &&
-              b.certificate.height == b.header.height) {
-            piece.certified_through = std::max(piece.certified_through, b.header.height);
+          // (DecodeBlock checked that the certificate is for this block.)
+          if (piece.refused_at) break;  // the rest of the piece is dropped
+          if (!consensus::VerifyCommitCertificate(b.certificate, *validators_, chain_id_,
+                                                  *verifier_)
+                   .ok()) {
+            piece.refused_at = b.header.height;
+            break;
           }
+          // Checked again from the cache by the replica (ADR 0022), which would refuse the block
+          // too; refused here, the peer that served it is named and not asked first again.
           for (const auto& tx : b.transactions) {
-            (void)ledger::IsAuthentic(tx, *verifier_, benchmark_mode_);
+            if (!ledger::IsAuthentic(tx, *verifier_, benchmark_mode_)) {
+              piece.refused_at = b.header.height;
+              piece.forged = tx.id;
+              break;
+            }
           }
         }
         boost::asio::post(io_, [this, n, piece = std::move(piece)]() mutable {
@@ -201,13 +209,52 @@ void Node::DeliverVerifiedPieces() {
        it != verified_pieces_.end() && it->first == next_piece_delivered_;
        it = verified_pieces_.erase(it), ++next_piece_delivered_) {
     VerifiedPiece& piece = it->second;
-    synced_through_ = std::max(synced_through_, piece.certified_through);
-    for (auto& b : piece.blocks) driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
+    if (!skipping_sync_batch_) {
+      for (auto& b : piece.blocks) {
+        if (piece.refused_at && b.header.height >= *piece.refused_at) break;
+        synced_through_ = std::max(synced_through_, b.header.height);
+        driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
+      }
+      if (piece.refused_at) {
+        // Nothing from this peer's batch after it: the next request starts there, at another
+        // peer (the replica would drop these blocks too, and the batch's later pieces could
+        // only wait behind the gap).
+        if (piece.forged) CountForgedTransaction(*piece.forged);
+        RefuseSyncedBlocks(piece.from, *piece.refused_at,
+                           piece.forged ? "it holds a transaction whose signature does not verify "
+                                          "(ADR 0022)"
+                                        : "its commit certificate does not verify (a signature, a "
+                                          "signer that is not a validator, or fewer than a quorum "
+                                          "of votes)");
+        skipping_sync_batch_ = true;
+        sync_pending_height_ =
+            std::min(sync_pending_height_, Height(piece.refused_at->value() - 1));
+      }
+    }
     if (!piece.ends_batch) continue;
+    skipping_sync_batch_ = false;
     --sync_batches_in_flight_;
     // The pipeline has room again: fetch on (batches verifying while others execute).
     if (best_peer_height_ > SyncedOrPending()) RequestBlocks(SyncedOrPending().Next(), piece.from);
   }
+}
+
+void Node::RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view why) {
+  ++sync_blocks_refused_;
+  // Asked next, as after an answer with nothing: another peer first (while one is connected), and
+  // not before a second has passed, so that a peer sending bad blocks cannot keep this node
+  // checking them in a loop.
+  sync_unhelpful_ = from;
+  const auto now = std::chrono::steady_clock::now();
+  sync_inflight_until_ = std::max(sync_inflight_until_, now + std::chrono::seconds(1));
+  const auto unlogged = sync_refused_log_.Admit(now);
+  if (!unlogged) return;
+  log_->warn(
+      "event=sync_block_refused peer={} height={} not_logged={} reason=\"{}\" action=\"refused "
+      "before execution, nothing of it is stored; the blocks are asked of another peer. If it "
+      "repeats, check validator {}'s node: its disk or its software may be faulty, or its key "
+      "may be used by someone else\"",
+      from.value(), height.value(), *unlogged, why, from.value());
 }
 
 Height Node::SyncedOrPending() const {

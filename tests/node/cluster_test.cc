@@ -366,6 +366,111 @@ TEST_CASE("a node with a wiped data directory re-syncs from its peers", "[integr
   CHECK(AllCommitted(c, 2, ids));
 }
 
+// A faulty validator serving block sync: an impostor in this process holding validator `v`'s key
+// (after c.Terminate(v)) fetches the chain up to `height` from node 0, then answers every block
+// request with what `alter` makes of the blocks asked for (its arguments: the request's number,
+// from 0, and those blocks as fetched). Its status claims `height`; it repeats it to every status
+// it receives, so that a node it is the only peer of keeps asking it.
+class FaultySyncPeer {
+ public:
+  using Alter = std::function<std::vector<Bytes>(int, std::vector<proto::Block>)>;
+
+  FaultySyncPeer(Cluster& c, int v, std::uint64_t height, Alter alter)
+      : height_(height), alter_(std::move(alter)), identity_(c.ValidatorSigner(v)) {
+    auto on_message = [this](ReplicaId from, Bytes payload) {
+      auto m = proto::DecodePeerMessage(payload);
+      if (!m) return;
+      if (const auto* r = std::get_if<proto::PeerBlockResponse>(&*m)) {
+        std::lock_guard lock(mu_);
+        for (const auto& bytes : r->blocks) {
+          auto block = proto::DecodeBlock(bytes);
+          if (block) chain_.emplace(block->header.height.value(), std::move(*block));
+        }
+      } else if (const auto* q = std::get_if<proto::PeerBlockRequest>(&*m)) {
+        std::vector<proto::Block> asked;
+        int request = 0;
+        {
+          std::lock_guard lock(mu_);
+          for (auto it = chain_.lower_bound(q->from.value());
+               it != chain_.end() && asked.size() < q->max_blocks; ++it) {
+            asked.push_back(it->second);
+          }
+          request = requests_++;
+        }
+        if (asked.empty()) return;
+        proto::PeerBlockResponse response;
+        response.blocks = alter_(request, std::move(asked));
+        transport_->Send(from, proto::EncodePeerMessage(response));
+      } else if (std::holds_alternative<proto::PeerStatus>(*m)) {
+        transport_->Send(from, proto::EncodePeerMessage(Status()));
+      }
+    };
+    auto on_peer = [this](ReplicaId peer, bool connected) {
+      if (!connected) return;
+      transport_->Send(peer, proto::EncodePeerMessage(Status()));
+      if (peer == ReplicaId(0)) {
+        transport_->Send(peer,
+                         proto::EncodePeerMessage(proto::PeerBlockRequest{
+                             ertr::Height(1), static_cast<std::uint32_t>(proto::kMaxSyncBlocks)}));
+      }
+    };
+    transport_ = Impostor(c, v, io_, *identity_, on_message, on_peer);
+    REQUIRE(transport_->Start().ok());
+    runner_ = std::thread([this] { io_.run(); });
+  }
+  ~FaultySyncPeer() {
+    boost::asio::post(io_, [this] { transport_->Stop(); });
+    work_.reset();
+    runner_.join();
+  }
+
+  // Whether it holds the whole chain (waits for it).
+  bool Fetched() {
+    REQUIRE(height_ <= proto::kMaxSyncBlocks);  // one response holds the whole chain
+    return Cluster::WaitFor([&] {
+      std::lock_guard lock(mu_);
+      return chain_.size() >= height_;
+    });
+  }
+
+ private:
+  proto::PeerStatus Status() const { return {ertr::Height(height_), View(0)}; }
+
+  std::uint64_t height_;
+  Alter alter_;
+  std::unique_ptr<crypto::Signer> identity_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  std::unique_ptr<net::Transport> transport_;
+  std::thread runner_;
+  std::mutex mu_;
+  std::map<std::uint64_t, proto::Block> chain_;  // guarded by mu_
+  int requests_ = 0;                             // guarded by mu_
+};
+
+// Node 2 loses its data and comes back with `peer` (holding validator 3's key) as its only peer:
+// returns the height it reaches alone once `refused` holds. Then the honest peers come back and
+// node 2 must sync the real chain from them.
+std::uint64_t WipeNode2WithOnlyPeer(Cluster& c, FaultySyncPeer& peer, std::uint64_t height,
+                                    const std::function<bool()>& refused,
+                                    const std::vector<std::string>& ids) {
+  REQUIRE(peer.Fetched());
+  c.Terminate(0);
+  c.Terminate(1);
+  c.Terminate(2);
+  c.WipeData(2);
+  c.Start(2);
+  INFO(c.Log(2));
+  REQUIRE(Cluster::WaitFor(refused));
+  const std::uint64_t alone = Height(c, 2);
+  c.Start(0);
+  c.Start(1);
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(height); }));
+  CHECK(AllCommitted(c, 2, ids));
+  return alone;
+}
+
 TEST_CASE(
     "a validator serving block sync with forged signatures is refused, and the node syncs from "
     "honest peers (ADR 0022)",
@@ -375,87 +480,92 @@ TEST_CASE(
   auto ids = SubmitUsers(c, 12, {0, 1, 2, 3});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
   const std::uint64_t height = Height(c, 0);
-  // An impostor in this process with validator 3's key: it fetches the chain from node 0 and
-  // serves it with every transaction's signature flipped. Ids, tx_root, block hashes and the
-  // commit certificates all stay valid.
   c.Terminate(3);
-  auto identity = c.ValidatorSigner(3);
-  boost::asio::io_context io;
-  std::mutex mu;
-  std::map<std::uint64_t, Bytes> forged;  // height -> forged block (guarded by mu)
-  std::unique_ptr<net::Transport> impostor;
-  auto on_message = [&](ReplicaId from, Bytes payload) {
-    auto m = proto::DecodePeerMessage(payload);
-    if (!m) return;
-    if (const auto* r = std::get_if<proto::PeerBlockResponse>(&*m)) {
-      for (const auto& bytes : r->blocks) {
-        auto block = proto::DecodeBlock(bytes);
-        if (!block) continue;
-        for (auto& tx : block->transactions) {
-          auto sig = tx.signature.array();
-          sig[0] ^= 0xff;
-          tx.signature = crypto::Signature(sig);
-        }
-        std::lock_guard lock(mu);
-        forged[block->header.height.value()] = proto::EncodeBlock(*block);
+  // Every transaction's signature flipped: ids, tx_root, block hashes and the commit certificates
+  // all stay valid.
+  FaultySyncPeer impostor(c, 3, height, [](int, std::vector<proto::Block> blocks) {
+    std::vector<Bytes> out;
+    for (auto& block : blocks) {
+      for (auto& tx : block.transactions) {
+        auto sig = tx.signature.array();
+        sig[0] ^= 0xff;
+        tx.signature = crypto::Signature(sig);
       }
-    } else if (const auto* q = std::get_if<proto::PeerBlockRequest>(&*m)) {
-      proto::PeerBlockResponse response;
-      std::lock_guard lock(mu);
-      for (auto it = forged.lower_bound(q->from.value());
-           it != forged.end() && response.blocks.size() < q->max_blocks; ++it) {
-        response.blocks.push_back(it->second);
-      }
-      if (!response.blocks.empty()) impostor->Send(from, proto::EncodePeerMessage(response));
+      out.push_back(proto::EncodeBlock(block));
     }
-  };
-  auto on_peer = [&](ReplicaId peer, bool connected) {
-    if (!connected) return;
-    impostor->Send(peer,
-                   proto::EncodePeerMessage(proto::PeerStatus{ertr::Height(height), View(0)}));
-    if (peer == ReplicaId(0)) {
-      impostor->Send(peer,
-                     proto::EncodePeerMessage(proto::PeerBlockRequest{
-                         ertr::Height(1), static_cast<std::uint32_t>(proto::kMaxSyncBlocks)}));
-    }
-  };
-  impostor = Impostor(c, 3, io, *identity, on_message, on_peer);
-  REQUIRE(impostor->Start().ok());
-  auto work = boost::asio::make_work_guard(io);
-  std::thread runner([&] { io.run(); });
-  REQUIRE(height <= proto::kMaxSyncBlocks);  // one response holds the whole chain
-  const bool fetched = Cluster::WaitFor([&] {
-    std::lock_guard lock(mu);
-    return forged.size() >= height;
+    return out;
   });
-  // Node 2 loses its data and comes back with the impostor as its only peer.
-  if (fetched) {
-    c.Terminate(0);
-    c.Terminate(1);
-    c.Terminate(2);
-    c.WipeData(2);
-    c.Start(2);
-  }
-  const bool refused = fetched && Cluster::WaitFor([&] {
-                         return c.Metric(2, "ertr_forged_transactions_total") > 0;
-                       });
-  const std::uint64_t height_while_alone = Height(c, 2);
-  // The honest peers come back: node 2 syncs the real chain from them.
-  if (refused) {
-    c.Start(0);
-    c.Start(1);
-  }
-  const bool converged = refused && Cluster::WaitFor([&] { return c.Converged(height); });
-  boost::asio::post(io, [&] { impostor->Stop(); });
-  work.reset();
-  runner.join();
+  const std::uint64_t alone = WipeNode2WithOnlyPeer(
+      c, impostor, height, [&] { return c.Metric(2, "ertr_forged_transactions_total") > 0; }, ids);
+  CHECK(alone == 0);  // every block holds transactions: none was taken
+  const std::string log = c.Log(2);
+  CHECK(log.find("event=forged_transaction_refused") != std::string::npos);
+  CHECK(log.find("event=sync_block_refused peer=3 height=1") != std::string::npos);
+  CHECK(log.find("a transaction whose signature does not verify") != std::string::npos);
+}
+
+TEST_CASE(
+    "a validator serving block sync with bad certificates or corrupt blocks is refused and named, "
+    "and the node syncs from honest peers",
+    "[integration][slow]") {
+  Cluster c(4);
+  c.StartAll();
+  auto ids = SubmitUsers(c, 8, {0, 1, 2, 3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, ids); }));
+  const std::uint64_t height = Height(c, 0);
+  c.Terminate(3);
+  // Each answer spoils the blocks another way, in turn. In the second round the first block is
+  // left as it is, once: a good block before a refused one is taken.
+  constexpr int kWays = 5;
+  FaultySyncPeer impostor(c, 3, height, [](int request, std::vector<proto::Block> blocks) {
+    std::vector<Bytes> out;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      proto::Block& b = blocks[i];
+      const bool keep = request >= kWays && i == 0 && b.header.height == ertr::Height(1);
+      switch (keep ? -1 : request % kWays) {
+        case 0:  // signatures that do not verify
+          for (auto& vote : b.certificate.votes) {
+            vote.signature = crypto::Signature(std::array<std::uint8_t, 64>{});
+          }
+          break;
+        case 1:  // fewer votes than a quorum
+          b.certificate.votes.resize(1);
+          break;
+        case 2:  // a certificate for another height
+          b.certificate.height = b.certificate.height.Next();
+          break;
+        case 3:  // a transaction added to the body (and counted): not the header's tx_root
+          b.transactions.push_back(b.transactions.front());
+          ++b.header.tx_count;
+          break;
+        default:
+          break;
+      }
+      Bytes bytes = proto::EncodeBlock(b);
+      if (!keep && request % kWays == 4) bytes.resize(bytes.size() / 2);  // cut short
+      out.push_back(std::move(bytes));
+    }
+    return out;
+  });
+  const std::uint64_t alone = WipeNode2WithOnlyPeer(
+      c, impostor, height,
+      [&] {
+        // Every way, then the good first block, which the node executes.
+        return c.Metric(2, "ertr_sync_blocks_refused_total") > kWays && Height(c, 2) >= 1;
+      },
+      ids);
   INFO(c.Log(2));
-  REQUIRE(fetched);
-  CHECK(height_while_alone == 0);  // every block holds transactions: none was taken
-  REQUIRE(refused);
-  CHECK(c.Log(2).find("event=forged_transaction_refused") != std::string::npos);
-  REQUIRE(converged);
-  CHECK(AllCommitted(c, 2, ids));
+  CHECK(alone == 1);  // the one good block it was given
+  // Logged at most three times in 10 s: the first three ways. The two that do not decode are
+  // counted as bad peer messages too.
+  const std::string log = c.Log(2);
+  for (const char* why :
+       {"event=sync_block_refused peer=3 height=1", "commit certificate does not verify",
+        "carries a commit certificate for another block"}) {
+    INFO(why);
+    CHECK(log.find(why) != std::string::npos);
+  }
+  CHECK(c.Metric(2, "ertr_peer_messages_bad_total") >= 2);
 }
 
 TEST_CASE("a validator claiming a huge height does not keep the others catching up",
