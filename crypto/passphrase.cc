@@ -13,31 +13,57 @@ namespace ertr::crypto {
 namespace {
 // Longest first line taken from a passphrase file.
 constexpr std::size_t kMaxPassphraseBytes = 4096;
+
+// An open file descriptor, closed when it goes.
+class Fd {
+ public:
+  explicit Fd(const std::string& file) : fd_(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reads from `fd` into `buf` (straight into guarded memory: no std::string or stream buffer ever
+// holds the secret) until it is full, the file ends, or, with `stop_at_newline`, a newline has
+// been read. Returns the bytes read; `err` is 0, or the errno of a failed read.
+std::size_t ReadInto(int fd, SecureBuffer& buf, bool stop_at_newline, int& err) {
+  err = 0;
+  std::size_t size = 0;
+  while (size < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + size, buf.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    if (n == 0) break;
+    size += static_cast<std::size_t>(n);
+    if (stop_at_newline && std::memchr(buf.data(), '\n', size) != nullptr) break;
+  }
+  return size;
+}
 }  // namespace
 
 Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& env_var,
                                     std::string_view file_setting) {
-  // Read straight into guarded memory: no std::string or stream buffer ever holds the passphrase.
   SecureBuffer raw(kMaxPassphraseBytes + 1);
   std::size_t size = 0;
   if (!file.empty()) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    const Fd fd(file);
+    if (fd.get() < 0) {
       return Status::NotFound("cannot read passphrase file " + file + ": " + std::strerror(errno));
     }
-    while (size < raw.size()) {
-      const ssize_t n = ::read(fd, raw.data() + size, raw.size() - size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int err = errno;
-        ::close(fd);
-        return Status::IoError("cannot read passphrase file " + file + ": " + std::strerror(err));
-      }
-      if (n == 0) break;
-      size += static_cast<std::size_t>(n);
-      if (std::memchr(raw.data(), '\n', size) != nullptr) break;
+    int err = 0;
+    size = ReadInto(fd.get(), raw, /*stop_at_newline=*/true, err);
+    if (err != 0) {
+      return Status::IoError("cannot read passphrase file " + file + ": " + std::strerror(err));
     }
-    ::close(fd);
     if (const void* nl = std::memchr(raw.data(), '\n', size)) {
       size = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nl) - raw.data());
     } else if (size > kMaxPassphraseBytes) {
@@ -67,28 +93,20 @@ Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& 
 
 Result<SecureBuffer> ReadSecretFile(const std::string& file, std::size_t max_bytes,
                                     const std::string& what) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::NotFound("cannot read " + what + ": " + std::strerror(errno));
+  const Fd fd(file);
+  if (fd.get() < 0) return Status::NotFound("cannot read " + what + ": " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
     return Status::InvalidArgument(what + " is not a regular file of at most " +
                                    std::to_string(max_bytes) + " bytes");
   }
   SecureBuffer out(static_cast<std::size_t>(st.st_size));
-  std::size_t size = 0;
-  while (size < out.size()) {
-    const ssize_t n = ::read(fd, out.data() + size, out.size() - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      return Status::IoError("cannot read " + what + ": " + std::strerror(err));
-    }
-    size += static_cast<std::size_t>(n);
+  int err = 0;
+  if (ReadInto(fd.get(), out, /*stop_at_newline=*/false, err) < out.size()) {
+    // A failed read, or a file cut short while it was read.
+    return Status::IoError("cannot read " + what + ": " + std::strerror(err != 0 ? err : EIO));
   }
-  ::close(fd);
   return out;
 }
 
