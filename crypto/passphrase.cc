@@ -17,16 +17,20 @@ constexpr std::size_t kMaxPassphraseBytes = 4096;
 // An open file descriptor, closed when it goes.
 class Fd {
  public:
-  explicit Fd(const std::string& file) : fd_(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  explicit Fd(const std::string& file)
+      : fd_(::open(file.c_str(), O_RDONLY | O_CLOEXEC)), open_errno_(fd_ < 0 ? errno : 0) {}
   ~Fd() {
     if (fd_ >= 0) ::close(fd_);
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  // Why open failed (saved at once: building the error message may change errno).
+  int open_errno() const { return open_errno_; }
 
  private:
   int fd_;
+  int open_errno_;
 };
 
 // Reads from `fd` into `buf` (straight into guarded memory: no std::string or stream buffer ever
@@ -57,7 +61,8 @@ Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& 
   if (!file.empty()) {
     const Fd fd(file);
     if (fd.get() < 0) {
-      return Status::NotFound("cannot read passphrase file " + file + ": " + std::strerror(errno));
+      return Status::NotFound("cannot read passphrase file " + file + ": " +
+                              std::strerror(fd.open_errno()));
     }
     int err = 0;
     size = ReadInto(fd.get(), raw, /*stop_at_newline=*/true, err);
@@ -94,7 +99,8 @@ Result<SecureBuffer> ReadPassphrase(const std::string& file, const std::string& 
 Result<SecureBuffer> ReadSecretFile(const std::string& file, std::size_t max_bytes,
                                     const std::string& what) {
   const Fd fd(file);
-  if (fd.get() < 0) return Status::NotFound("cannot read " + what + ": " + std::strerror(errno));
+  if (fd.get() < 0)
+    return Status::NotFound("cannot read " + what + ": " + std::strerror(fd.open_errno()));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<std::uint64_t>(st.st_size) > max_bytes) {

@@ -76,6 +76,11 @@ std::optional<std::uint64_t> Node::FreeDiskBytes() const {
   return space.available;
 }
 
+bool Node::CertifiedTransactionValid(ByteSpan bytes, const crypto::Digest& id) const {
+  auto tx = proto::DecodeCertifiedTransaction(bytes, id);
+  return tx && ledger::IsAuthentic(*tx, *verifier_, benchmark_mode_);
+}
+
 void Node::CountForgedTransaction(const crypto::Digest& id) {
   // Only a faulty validator sends these (honest ones never propose or decide them); said at most
   // every 10 s, so that such a validator cannot flood the log. (Why it fails is not logged: its
@@ -223,8 +228,7 @@ Status Node::Init() {
   // verifier's cache makes this a look-up for transactions checked at admission or block sync.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
   rc.certified_transaction_valid = [this](const consensus::Transaction& t) {
-    auto tx = proto::DecodeCertifiedTransaction(t.bytes, t.id);
-    if (tx && ledger::IsAuthentic(*tx, *verifier_, benchmark_mode_)) return true;
+    if (CertifiedTransactionValid(t.bytes, t.id)) return true;
     CountForgedTransaction(t.id);
     return false;
   };

@@ -401,11 +401,12 @@ class Node {
   // (PostKeyShares): only those still due are remembered.
   std::set<ledger::RecordId> deferred_key_shares_;
   std::uint64_t blocks_synced_ = 0;
-  // Synced blocks refused before execution: undecodable, or a commit certificate that does not
-  // verify. The rest of a refused batch is skipped (skipping_sync_batch_), and said once per batch.
+  // Synced blocks refused before execution: undecodable, a commit certificate that does not
+  // verify, or a forged transaction. The rest of a refused batch is skipped
+  // (skipping_sync_batch_); counted and said once per batch.
   std::uint64_t sync_blocks_refused_ = 0;
   bool skipping_sync_batch_ = false;
-  LogLimiter sync_refused_log_{std::chrono::seconds(10), 3};
+  LogLimiter sync_refused_log_{std::chrono::minutes(1), 10};
   void RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view why);
   std::uint32_t next_sync_peer_ = 0;
 
@@ -454,6 +455,10 @@ class Node {
   LogLimiter forged_log_{std::chrono::seconds(10)};
   // Counts (and logs, rate-limited) a copy refused by transaction_valid or
   // certified_transaction_valid.
+  // What the replica checks of a certified transaction (a decided block's, ADR 0022): its bytes
+  // are canonical and it is authentic (signed by its signer, or a benchmark chain's NullOp).
+  // Thread-safe (block sync calls it on the verify pool).
+  bool CertifiedTransactionValid(ByteSpan bytes, const crypto::Digest& id) const;
   void CountForgedTransaction(const crypto::Digest& id);
 };
 

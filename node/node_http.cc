@@ -76,8 +76,9 @@ std::string Node::Metrics() const {
   counter("ertr_sync_blocks_received_total", "Decided blocks received by block sync.",
           blocks_synced_);
   counter("ertr_sync_blocks_refused_total",
-          "Blocks refused by block sync before execution: undecodable, or a commit certificate "
-          "that does not verify (event=sync_block_refused names the peer).",
+          "Block sync answers cut at a refused block (it and the rest of the answer are not "
+          "taken): undecodable, a commit certificate that does not verify, or a forged "
+          "transaction (event=sync_block_refused names the peer).",
           sync_blocks_refused_);
   counter("ertr_consensus_dropped_total",
           "Consensus messages dropped (bad signature, unknown "

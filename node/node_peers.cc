@@ -150,6 +150,9 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
       break;
     }
     if (block->header.height <= posted) continue;
+    // Only blocks that follow on: an answer to a request sent before a refusal (or a Tick) moved
+    // the height back would leave a gap, and blocks above it would only wait in the replica.
+    if (block->header.height != posted.Next()) break;
     posted = block->header.height;
     ++blocks_synced_;
     blocks.push_back(std::move(*block));
@@ -181,10 +184,10 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
           }
           // Checked again from the cache by the replica (ADR 0022), which would refuse the block
           // too; refused here, the peer that served it is named and not asked first again.
-          for (const auto& tx : b.transactions) {
-            if (!ledger::IsAuthentic(tx, *verifier_, benchmark_mode_)) {
+          for (std::size_t k = 0; k < b.transactions.size(); ++k) {
+            if (!CertifiedTransactionValid(b.transaction_bytes[k], b.transactions[k].id)) {
               piece.refused_at = b.header.height;
-              piece.forged = tx.id;
+              piece.forged = b.transactions[k].id;
               break;
             }
           }
@@ -243,8 +246,9 @@ void Node::RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view wh
   ++sync_blocks_refused_;
   // Asked next, as after an answer with nothing: another peer first (while one is connected), and
   // not before a second has passed, so that a peer sending bad blocks cannot keep this node
-  // checking them in a loop.
+  // checking them in a loop. Its answer to a request still out (pipelined) is not taken.
   sync_unhelpful_ = from;
+  if (sync_peer_ == from) sync_peer_.reset();
   const auto now = std::chrono::steady_clock::now();
   sync_inflight_until_ = std::max(sync_inflight_until_, now + std::chrono::seconds(1));
   const auto unlogged = sync_refused_log_.Admit(now);
@@ -317,7 +321,8 @@ void Node::RequestBlocks(Height from, std::optional<ReplicaId> peer) {
 
 void Node::Tick() {
   // Once a second with nothing in the pipeline, what is stored is the truth again: a synced block
-  // the replica refused (a bad certificate) is asked for again, from another peer.
+  // the replica refused after the verify pool's checks passed it (another chain's, say) is asked
+  // for again.
   if (sync_batches_in_flight_ == 0) sync_pending_height_ = Height(0);
   // Caught up (no block came through consensus since block sync, which shares them at once): the
   // key shares noted meanwhile go now, once nothing is left to sync. Between two synced batches
