@@ -13,6 +13,11 @@ namespace ertr::node {
 namespace {
 
 constexpr auto kSyncTimeout = std::chrono::seconds(3);
+// After an answer with nothing or a refused one: no request before this. Just under the period of
+// the peers' statuses (one a second), which trigger the next request, so that the first status
+// after it does (with exactly a second, a status arriving at the same phase was a little early,
+// and the next request waited two).
+constexpr auto kSyncHoldOff = std::chrono::milliseconds(900);
 constexpr auto kGatedTimeout = std::chrono::minutes(10);
 constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
 
@@ -131,7 +136,7 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
     // Asked again with a peer's status after a second, another peer first: not at once, so that
     // peers that all lack the blocks are not asked in a loop.
     sync_unhelpful_ = from;
-    sync_inflight_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    sync_inflight_until_ = std::chrono::steady_clock::now() + kSyncHoldOff;
     return;
   }
   sync_unhelpful_.reset();
@@ -248,9 +253,13 @@ void Node::RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view wh
   // not before a second has passed, so that a peer sending bad blocks cannot keep this node
   // checking them in a loop. Its answer to a request still out (pipelined) is not taken.
   sync_unhelpful_ = from;
-  if (sync_peer_ == from) sync_peer_.reset();
   const auto now = std::chrono::steady_clock::now();
-  sync_inflight_until_ = std::max(sync_inflight_until_, now + std::chrono::seconds(1));
+  if (sync_peer_ == from) {
+    sync_peer_.reset();
+    sync_inflight_until_ = now + kSyncHoldOff;  // that request's timeout no longer applies
+  } else {
+    sync_inflight_until_ = std::max(sync_inflight_until_, now + kSyncHoldOff);
+  }
   const auto unlogged = sync_refused_log_.Admit(now);
   if (!unlogged) return;
   log_->warn(
