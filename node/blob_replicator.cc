@@ -110,8 +110,16 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
   return Status::Ok();
 }
 
-bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source) {
+void BlobReplicator::NoteSize(const crypto::Digest& digest, std::optional<std::uint64_t> size) {
+  if (size && (sizes_.size() < kMaxTrackedBlobs || sizes_.count(digest))) {
+    sizes_.insert_or_assign(digest, *size);
+  }
+}
+
+bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source,
+                           std::optional<std::uint64_t> size) {
   if (store_.Contains(digest)) return true;
+  NoteSize(digest, size);
   // Bounded like the holders: a stream of records naming sources cannot grow it without limit.
   if (source && !settled_.count(digest) &&
       (sources_.size() < kMaxTrackedBlobs || sources_.count(digest))) {
@@ -144,9 +152,10 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
   return FetchAbsent(digest);
 }
 
-void BlobReplicator::Settle(const crypto::Digest& digest) {
+void BlobReplicator::Settle(const crypto::Digest& digest, std::optional<std::uint64_t> size) {
   const bool stored = store_.Contains(digest);  // one look-up: asked for every committed record
   if (stored && !pulls_.count(digest)) return Forget(digest);
+  NoteSize(digest, size);
   // Not here yet: keep its holders (and learn new ones) until the pull completes. Wanted even with
   // no tracked holder: a committed record's blob is on f+1 nodes, so connected peers are asked in
   // turn (PickHolder), and the pull starts when one announces it (as every peer does with all its
@@ -375,6 +384,7 @@ void BlobReplicator::Want(const crypto::Digest& digest) {
 
 void BlobReplicator::Unwant(const crypto::Digest& digest) {
   sources_.erase(digest);
+  sizes_.erase(digest);
   waiting_for_disk_.erase(digest);
   parked_.erase(digest);
   const auto it = wanted_.find(digest);
@@ -498,6 +508,16 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     // Blobs are served from the start, in order: a request elsewhere is not answered (a reader
     // has no cheap seek, and a peer must not make us re-read large blobs at will).
     if (m.offset != 0) return;
+    if (hooks_.is_erased(m.digest)) {
+      // Its record was erased but deleting the copy failed then (event=blob_erase_failed): never
+      // served; deleted again now.
+      hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
+      if (auto s = Erase(m.digest); !s.ok()) {
+        log_->error("event=blob_erase_failed digest={} reason=\"{}\"", m.digest.ShortHex(),
+                    s.ToString());
+      }
+      return;
+    }
     auto reader = store_.Open(m.digest);
     if (!reader) return;
     if (it != serving_.end()) {
@@ -526,9 +546,17 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
       n = Status::DataLoss("the blob is longer than its size said");
     }
     if (!n) {
-      log_->error("event=blob_corrupt digest={} reason=\"{}\"", m.digest.ShortHex(),
-                  n.error().ToString());
+      log_->error(
+          "event=blob_corrupt digest={} reason=\"{}\" action=\"not served; the copy is deleted "
+          "and pulled again from the peers\"",
+          m.digest.ShortHex(), n.error().ToString());
       serving_.erase(it);
+      // Told as "not held", so that the peer asks another holder now instead of after a stall.
+      hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
+      if (!Repair(m.digest)) {
+        log_->error("event=blob_repair_failed digest={} reason=\"no peer to pull it from\"",
+                    m.digest.ShortHex());
+      }
       return;
     }
     if (*n == 0) break;
@@ -557,14 +585,28 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
     FailPull(m.digest, "peer " + std::to_string(from.value()) + " does not hold it", true);
     return StartPulls();  // from another peer, at once
   }
-  if (m.offset != pull.writer->bytes_written() || (m.data.empty() && m.offset < m.total_size) ||
-      m.offset + m.data.size() > m.total_size || (pull.total != 0 && m.total_size != pull.total)) {
+  if (m.offset != pull.writer->bytes_written() || m.offset > m.total_size ||
+      (pull.total != 0 && m.total_size != pull.total)) {
     return FailPull(m.digest,
                     "peer " + std::to_string(from.value()) + " sent a chunk out of order");
+  }
+  // A whole chunk, less only at the end (docs/spec/wire.md section 4): a holder trickling a few
+  // bytes at a time would otherwise hold the pull's slot, each byte counting as progress.
+  if (m.data.size() != std::min<std::uint64_t>(kBlobChunkBytes, m.total_size - m.offset)) {
+    return FailPull(m.digest, "peer " + std::to_string(from.value()) + " sent a chunk of " +
+                                  std::to_string(m.data.size()) + " bytes at offset " +
+                                  std::to_string(m.offset) + " of " + std::to_string(m.total_size) +
+                                  ", not a whole one");
   }
   if (m.total_size > kMaxReplicatedBlobBytes) {
     return FailPull(m.digest,
                     "blob of " + std::to_string(m.total_size) + " bytes is over the limit");
+  }
+  if (const auto named = sizes_.find(m.digest);
+      named != sizes_.end() && named->second != m.total_size) {
+    return FailPull(m.digest, "peer " + std::to_string(from.value()) + " says the blob has " +
+                                  std::to_string(m.total_size) + " bytes, its record " +
+                                  std::to_string(named->second));
   }
   pull.total = m.total_size;
   // The whole rest of the blob must fit, not only this chunk: a pull that could not end is not
@@ -698,8 +740,10 @@ void BlobReplicator::FailPull(const crypto::Digest& digest, const std::string& w
     }
   } else {
     ++stats_.pulls_failed;
-    log_->warn("event=blob_pull_failed digest={} peer={} reason=\"{}\"", digest.ShortHex(),
-               from.value(), why);
+    if (const auto unlogged = pull_failed_log_.Admit(Now())) {
+      log_->warn("event=blob_pull_failed digest={} peer={} same_events_not_logged={} reason=\"{}\"",
+                 digest.ShortHex(), from.value(), *unlogged, why);
+    }
   }
   // Forget the holder (or named source, or peer asked) that failed us; the next pull starts
   // afresh from another.
@@ -925,7 +969,10 @@ void BlobReplicator::OnPushAck(ReplicaId from, const proto::PeerBlobPushAck& m) 
 
 void BlobReplicator::RefusePush(ReplicaId from, std::uint64_t id, const std::string& why) {
   incoming_.erase({from, id});
-  log_->warn("event=blob_push_refused peer={} push={} reason=\"{}\"", from.value(), id, why);
+  if (const auto unlogged = push_refused_log_.Admit(Now())) {
+    log_->warn("event=blob_push_refused peer={} push={} same_events_not_logged={} reason=\"{}\"",
+               from.value(), id, *unlogged, why);
+  }
   hooks_.send(from, proto::PeerBlobPushAck{id, 0, true});
 }
 
@@ -964,7 +1011,7 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
     }
     auto writer = store_.Create();
     if (!writer) return RefusePush(from, m.push_id, writer.error().ToString());
-    it = incoming_.insert_or_assign(key, Incoming{std::move(*writer), Now()}).first;
+    it = incoming_.insert_or_assign(key, Incoming{std::move(*writer), Now(), 0}).first;
   }
   Incoming& in = it->second;
   if (m.offset != in.writer->bytes_written()) {
@@ -977,7 +1024,6 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
   }
   if (auto why = NoRoomFor(m.data.size())) return RefusePush(from, m.push_id, *why);
   if (auto s = in.writer->Write(m.data); !s.ok()) return RefusePush(from, m.push_id, s.ToString());
-  in.last_progress = Now();
   stats_.bytes_received += m.data.size();
   const std::uint64_t written = in.writer->bytes_written();
   if (!m.last) {
@@ -1034,12 +1080,29 @@ void BlobReplicator::Tick() {
       AbortPush(id);
     }
   }
-  std::erase_if(incoming_, [&](const auto& in) {
-    if (now - in.second.last_progress < kPullStall) return false;
-    log_->warn("event=blob_push_refused peer={} push={} reason=\"sender stalled\"",
-               in.first.first.value(), in.first.second);
-    return true;
-  });
+  for (auto it = incoming_.begin(); it != incoming_.end();) {
+    Incoming& i = it->second;
+    if (now - i.window_start < kPullStall) {
+      ++it;
+      continue;
+    }
+    const std::uint64_t brought = i.writer->bytes_written() - i.window_written;
+    if (brought >= kMinPushBytesPerStall) {
+      i.window_start = now;
+      i.window_written = i.writer->bytes_written();
+      ++it;
+      continue;
+    }
+    if (const auto unlogged = push_refused_log_.Admit(now)) {
+      log_->warn(
+          "event=blob_push_refused peer={} push={} same_events_not_logged={} reason=\"sender "
+          "stalled: {} bytes in the last {} s, at least {} expected\"",
+          it->first.first.value(), it->first.second, *unlogged, brought,
+          std::chrono::duration_cast<std::chrono::seconds>(kPullStall).count(),
+          kMinPushBytesPerStall);
+    }
+    it = incoming_.erase(it);
+  }
   std::vector<crypto::Digest> stalled;
   for (const auto& [digest, pull] : pulls_) {
     if (now - pull.last_progress >= kPullStall) stalled.push_back(digest);

@@ -9,8 +9,9 @@
 // store's streaming writer with the expected digest, so a blob is published only when its content
 // matches the digest; a pull whose holder disappears, stalls or misbehaves starts again from
 // another holder (holders serve a blob from its start, in order: no seeking on request). Record
-// transactions wait until f+1 nodes hold their blob (IsAvailable), so a record stays fetchable when
-// its uploader is offline. Erased blobs are deleted and never pulled again.
+// transactions wait until f+1 nodes hold their blob (IsAvailable, counting the announcements), so a
+// record stays fetchable when its uploader is offline unless f of those announcers lied (they are
+// then the f faulty nodes). Erased blobs are deleted and never pulled again.
 //
 // The uploader sends a small blob along with its record's transaction (docs/spec/wire.md section
 // 4): a node that admits the transaction stores it like a pulled blob (Accept), with no request.
@@ -111,6 +112,10 @@ std::optional<std::string> DiskShortfall(std::optional<std::uint64_t> free, std:
                                          std::string_view what);
 // Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
+// The least a push must bring in each 10 s (100 KiB/s): a sender trickling a few bytes at a time
+// cannot keep pushes open, and their temporary files on disk, for ever. A slower honest upload
+// loses only its push: the blob is pulled once the upload has ended.
+inline constexpr std::uint64_t kMinPushBytesPerStall = 1u << 20;
 // Blobs one peer pushed here complete whose record has not committed here (nor been erased) yet,
 // beyond which its new pushes are refused: a peer cannot make this node store more blobs that no
 // record needs (until the orphan sweep deletes them). An honest peer's records commit within
@@ -202,8 +207,10 @@ class BlobReplicator {
   // Pulls the blob from a known holder if this node lacks it. While no holder is known, `source`
   // is asked: a node the blob's record names as a holder (its uploader), which may not have
   // announced it yet. A committed record's blob (Settle) is asked of the connected peers in turn.
-  // False if no peer can be asked.
-  bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt);
+  // False if no peer can be asked. `size`: the ciphertext size the record names; a holder that
+  // says otherwise fails the pull (and cannot make this node wait for room for a size it made up).
+  bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt,
+             std::optional<std::uint64_t> size = std::nullopt);
   // This node's copy failed its check (a disk returned wrong data): deletes it and pulls it again
   // from every connected peer in turn (a committed record's blob is on f+1 nodes at least).
   // False if no peer is connected.
@@ -211,8 +218,9 @@ class BlobReplicator {
   // The digest's record has committed: its availability no longer matters, so its holders are
   // forgotten once this node holds the blob (pulling it first if needed: from a tracked holder,
   // else from each connected peer in turn, since a committed record's blob is on f+1 nodes).
-  // Keeps the tracking bounded by the blobs in flight rather than every blob ever seen.
-  void Settle(const crypto::Digest& digest);
+  // Keeps the tracking bounded by the blobs in flight rather than every blob ever seen. `size` as
+  // in Fetch.
+  void Settle(const crypto::Digest& digest, std::optional<std::uint64_t> size = std::nullopt);
 
   // The record that wanted the digest is gone (it expired in the mempool): the blob is no longer
   // pulled, unless a committed record needs it (Settle). Its holders stay known until idle for
@@ -318,7 +326,10 @@ class BlobReplicator {
   };
   struct Incoming {
     std::unique_ptr<storage::BlobWriter> writer;
-    std::chrono::steady_clock::time_point last_progress;
+    // The start of the current 10 s window and the bytes written when it began: a push that
+    // brings less than kMinPushBytesPerStall in a window is dropped (Tick).
+    std::chrono::steady_clock::time_point window_start;
+    std::uint64_t window_written = 0;
   };
   struct Tracked {
     std::set<ReplicaId> peers;  // announcing the digest
@@ -434,9 +445,18 @@ class BlobReplicator {
   std::chrono::steady_clock::time_point last_probe_reset_{};
   // event=blob_not_found: at most one line every 10 s, whichever digest.
   LogLimiter not_found_log_{std::chrono::seconds(10)};
+  // event=blob_pull_failed and event=blob_push_refused: a faulty peer causes one per message it
+  // sends, so at most ten lines every 10 s each (the next logged line says how many were not;
+  // failed pulls are counted in ertr_blob_pulls_failed_total).
+  LogLimiter pull_failed_log_{std::chrono::seconds(10), 10};
+  LogLimiter push_refused_log_{std::chrono::seconds(10), 10};
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked
   // while no announced holder is connected. Never counted as holders.
   std::map<crypto::Digest, ReplicaId> sources_;
+  // The ciphertext size a record names for a digest this node wants (Fetch, Settle), bounded like
+  // sources_ and dropped with it: a pull whose holder says another size fails.
+  std::map<crypto::Digest, std::uint64_t> sizes_;
+  void NoteSize(const crypto::Digest& digest, std::optional<std::uint64_t> size);
   // Digests with holders that this node lacks (to pull), and the order they were first wanted
   // in: pulls start oldest first. (Started in digest order, a blob whose digest sorts late could
   // wait seconds behind a steady stream of newer ones under load.)

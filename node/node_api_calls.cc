@@ -74,6 +74,18 @@ Status Node::LoadActiveUsers() {
 }
 
 Status Node::RequireSynced() const {
+  // Cut off from every other validator, a node cannot tell whether the others have committed a
+  // revoked grant or a deactivated user since its last block (three of four can commit without
+  // it): reads and uploads wait for a peer rather than be decided on state that may be stale,
+  // and a read's access event could not be gossiped either. (A peer's status arrives at once on
+  // connect, and every second.)
+  if (validators_->size() > 1 && peer_heights_.empty()) {
+    return Status::Unavailable(
+        "this node is connected to no other validator, so it cannot tell whether consent or "
+        "users changed since its last block; records are served once a peer is connected: "
+        "retry shortly, and if it lasts check this node's [[peers]] addresses and network "
+        "links (event=peer_unreachable in its log)");
+  }
   // Under load a peer is normally a few blocks ahead (blocks decided in the same pipeline are
   // executed moments apart): only a lag beyond the pipeline window means catching up.
   const Height latest = stores_.blocks->LatestHeight();
@@ -486,7 +498,7 @@ Result<Node::OpenedRecord> Node::ApiOpenRecord(const ledger::UserState& caller,
   }
   if (!blobs_->Contains(record->ciphertext_digest)) {
     // A committed record's blob: pulled from a holder, or asked of the peers in turn.
-    replicator_->Settle(record->ciphertext_digest);
+    replicator_->Settle(record->ciphertext_digest, record->ciphertext_size);
     if (auto need = replicator_->WaitingForDisk(record->ciphertext_digest)) {
       return Status::ResourceExhausted(
           "the record's data is not on this node yet, and its disk is too full to store it (" +

@@ -117,7 +117,7 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
       }
     } else if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
       DropGated(submit->ciphertext_digest);  // copies of it can never apply now
-      replicator_->Settle(submit->ciphertext_digest);
+      replicator_->Settle(submit->ciphertext_digest, submit->ciphertext_size);
     }
   }
 }

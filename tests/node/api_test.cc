@@ -329,6 +329,21 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   REQUIRE(after.has_value());
   REQUIRE(after->records_size() == 1);  // the repaired 200 kB record stays; the erased one left
   CHECK(after->records(0).record_id() != std::string(AsStringView(record.span())));
+
+  // Node 0 cut off from every other validator: the others could have revoked consent meanwhile,
+  // so it serves no record until a peer is back.
+  const auto kept = IdOf(after->records(0).record_id());
+  REQUIRE(Read(c, 0, phys_a, kept).has_value());
+  for (int i : {1, 2, 3}) c.Terminate(i);
+  Result<std::string> cut_off = Status::Internal("");
+  REQUIRE(Cluster::WaitFor([&] {
+    cut_off = Read(c, 0, phys_a, kept);
+    return !cut_off.has_value();
+  }));
+  CHECK(cut_off.error().code() == StatusCode::kUnavailable);
+  CHECK(cut_off.error().message().find("connected to no other validator") != std::string::npos);
+  c.Start(1);
+  CHECK(Cluster::WaitFor([&] { return Read(c, 0, phys_a, kept).has_value(); }));
 }
 
 // Bytes produced on the fly (1 MiB random block, varied per MiB), hashed as they are read.

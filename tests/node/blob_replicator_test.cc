@@ -707,7 +707,40 @@ TEST_CASE("wrong content, seeks and changing sizes are refused", "[unit][node]")
       p.Run();
       CHECK_FALSE(p.b.store->Contains(*digest));
       CHECK(p.a.replicator->stats().bytes_served == (size > kBlobChunkBytes ? kBlobChunkBytes : 0));
+      // The puller is told at once that the holder has no good copy (not left to stall for
+      // 10 s), and the holder deletes its copy to pull a good one (none exists here).
+      CHECK(p.b.replicator->active_pulls() == 0);
+      CHECK(p.b.replicator->stats().pulls_failed == 1);
+      CHECK_FALSE(p.a.store->Contains(*digest));
     }
+  }
+  SECTION("a holder saying another size than the record's fails the pull, not waiting for disk") {
+    Pair p;
+    const Bytes blob = RandomBlob(kBlobChunkBytes + 10);
+    auto digest = p.a.replicator->StoreLocal(blob);
+    p.wire.clear();  // b learns of the blob from its committed record only
+    p.b_free = [] { return std::optional<std::uint64_t>(std::uint64_t{2} << 30); };  // 2 GiB
+    p.b.replicator->Settle(*digest, blob.size());
+    p.Run([](proto::PeerMessage& m) {
+      if (auto* c = std::get_if<proto::PeerBlobChunk>(&m); c && c->offset == 0) {
+        c->total_size = kMaxReplicatedBlobBytes;  // 4 GiB, more than fits above the reserve
+      }
+    });
+    CHECK_FALSE(p.b.store->Contains(*digest));
+    CHECK(p.b.replicator->pulls_waiting_for_disk() == 0);
+    CHECK(p.b.replicator->stats().pulls_failed >= 1);
+  }
+  SECTION("a chunk shorter than a whole one fails the pull at once") {
+    Pair p;
+    auto digest = p.a.replicator->StoreLocal(RandomBlob(2 * kBlobChunkBytes + 10));
+    p.Run([](proto::PeerMessage& m) {
+      if (auto* c = std::get_if<proto::PeerBlobChunk>(&m); c && c->offset == 0) {
+        c->data.resize(c->data.size() - 1);
+      }
+    });
+    CHECK_FALSE(p.b.store->Contains(*digest));
+    CHECK(p.b.replicator->active_pulls() == 0);
+    CHECK(p.b.replicator->stats().pulls_failed == 1);
   }
   SECTION("a request in the middle of a blob is not answered") {
     Pair p;
@@ -731,6 +764,20 @@ TEST_CASE("an erased blob is deleted and never pulled again", "[unit][node]") {
   p.Run();
   CHECK_FALSE(p.b.store->Contains(*digest));
   CHECK(p.b.replicator->stats().blobs_erased == 1);
+
+  // A copy left behind by a failed deletion is never served: asked for it, the holder answers
+  // that it has none, and deletes it.
+  auto left = p.a.replicator->StoreLocal(RandomBlob(3000));
+  p.Run();
+  p.a.erased.insert(*left);
+  p.wire.clear();
+  p.a.replicator->OnRequest(ReplicaId(1), proto::PeerBlobRequest{*left, 0});
+  REQUIRE(p.wire.size() == 1);
+  const auto* chunk = std::get_if<proto::PeerBlobChunk>(&p.wire.front().second);
+  REQUIRE(chunk != nullptr);
+  CHECK(chunk->total_size == 0);
+  CHECK(chunk->data.empty());
+  CHECK_FALSE(p.a.store->Contains(*left));
 }
 
 // Four (or n) replicators, fully connected, with a clock the test moves.
@@ -1369,6 +1416,27 @@ TEST_CASE("a push's receiver that refuses or stalls or leaves is dropped and the
   auto listed = mesh.at(1).store->List();
   REQUIRE(listed.has_value());
   CHECK(listed->empty());
+}
+
+TEST_CASE("a push must bring at least 1 MiB every 10 s to stay open", "[unit][node]") {
+  Mesh mesh(2, 2);
+  BlobReplicator& r = *mesh.at(1).replicator;
+  const Bytes half(kMinPushBytesPerStall / 2, 7);
+  // Push 1 trickles half of the least each window; push 2 brings the least.
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{1, 0, half});
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, 0, half});
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, half.size(), half});
+  mesh.now += std::chrono::seconds(9);
+  r.Tick();
+  CHECK(r.pushes_in() == 2);  // within the first window
+  mesh.now += std::chrono::seconds(1);
+  r.Tick();
+  CHECK(r.pushes_in() == 1);  // push 1 brought half of the least in 10 s
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, 2 * half.size(), half});
+  mesh.now += std::chrono::seconds(10);
+  r.Tick();
+  CHECK(r.pushes_in() == 0);  // push 2's second window brought half too
+  CHECK(std::filesystem::is_empty(mesh.dir / "n1" / "tmp"));
 }
 
 TEST_CASE("pushes from one peer are bounded and aborted or abandoned ones leave nothing",
