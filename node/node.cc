@@ -567,6 +567,19 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
         " minutes), was lost in a power cut just after it, or was never made here; upload the "
         "record again");
   }
+  // Its size as stored here: the peers' pulls take no other (BlobReplicator::Fetch), so a record
+  // naming another would never be replicated, nor ordered.
+  if (!from && submit) {
+    if (auto stored = blobs_->Size(submit->ciphertext_digest);
+        stored && *stored != submit->ciphertext_size) {
+      mempool_->Remove({tx.id});
+      return Status::InvalidArgument("field 'submit_record.ciphertext_size' is " +
+                                     std::to_string(submit->ciphertext_size) +
+                                     " but the ciphertext " + submit->ciphertext_digest.ShortHex() +
+                                     "… stored at this node has " + std::to_string(*stored) +
+                                     " bytes; use the ciphertext_size that UploadRecord returned");
+    }
+  }
   // Gossiped at once by its origin (or by a peer whose relay queue is full); else queued for
   // RelayStale (ADR 0018).
   const auto now = std::chrono::steady_clock::now();

@@ -239,6 +239,17 @@ TEST_CASE(
   auto refused = c.SubmitAs(0, *phys_a_signer, orphan);
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+  // A record naming another size than its stored ciphertext's is refused at once, naming the
+  // field (the peers would never take its blob).
+  auto resized = orphan;
+  resized.record_id = crypto::RandomNonZeroId<ledger::RecordId>();
+  resized.ciphertext_digest = digest;
+  resized.locator.content_digest = digest;
+  resized.ciphertext_size = up->upload.ciphertext_size() + 1;
+  auto wrong_size = c.SubmitAs(0, *phys_a_signer, resized);
+  REQUIRE_FALSE(wrong_size.has_value());
+  CHECK(wrong_size.error().code() == StatusCode::kInvalidArgument);
+  CHECK(wrong_size.error().message().find("submit_record.ciphertext_size") != std::string::npos);
   // Sent through another hospital's node, it is admitted and waits there, and at A.
   auto orphan_tx = c.SubmitAs(1, *phys_a_signer, orphan);
   REQUIRE(orphan_tx.has_value());
