@@ -88,21 +88,25 @@ std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
   return n + OwnCopy(digest, store_.Contains(digest));
 }
 
-Status BlobReplicator::Erase(const crypto::Digest& digest) {
-  pulls_.erase(digest);  // the writer's temporary file goes with it
+Status BlobReplicator::DeleteCopy(const crypto::Digest& digest) {
   unsynced_set_.erase(digest);
   std::erase(unsynced_, digest);
+  staged_.erase(digest);
   for (auto it = serving_.begin(); it != serving_.end();) {
     it = it->first.second == digest ? serving_.erase(it) : std::next(it);
   }
+  return store_.Delete(digest);
+}
+
+Status BlobReplicator::Erase(const crypto::Digest& digest) {
+  pulls_.erase(digest);  // the writer's temporary file goes with it
   Untrack(digest);
   Unwant(digest);
   settle_after_pull_.erase(digest);
   probed_.erase(digest);
-  staged_.erase(digest);
   pushed_unsettled_.erase(digest);
   const bool had = store_.Contains(digest);
-  ERTR_RETURN_IF_ERROR(store_.Delete(digest));
+  ERTR_RETURN_IF_ERROR(DeleteCopy(digest));
   if (had) {
     ++stats_.blobs_erased;
     log_->info("event=blob_erased digest={}", digest.ShortHex());
@@ -110,16 +114,8 @@ Status BlobReplicator::Erase(const crypto::Digest& digest) {
   return Status::Ok();
 }
 
-void BlobReplicator::NoteSize(const crypto::Digest& digest, std::optional<std::uint64_t> size) {
-  if (size && (sizes_.size() < kMaxTrackedBlobs || sizes_.count(digest))) {
-    sizes_.insert_or_assign(digest, *size);
-  }
-}
-
-bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source,
-                           std::optional<std::uint64_t> size) {
+bool BlobReplicator::Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source) {
   if (store_.Contains(digest)) return true;
-  NoteSize(digest, size);
   // Bounded like the holders: a stream of records naming sources cannot grow it without limit.
   if (source && !settled_.count(digest) &&
       (sources_.size() < kMaxTrackedBlobs || sources_.count(digest))) {
@@ -140,7 +136,7 @@ bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
 bool BlobReplicator::Repair(const crypto::Digest& digest) {
   if (pulls_.count(digest)) return true;
   if (connected_.empty()) return false;  // keep the damaged copy until a good one can come
-  if (auto s = store_.Delete(digest); !s.ok()) {
+  if (auto s = DeleteCopy(digest); !s.ok()) {
     log_->error("event=blob_repair_failed digest={} reason=\"{}\"", digest.ShortHex(),
                 s.ToString());
     return false;
@@ -155,12 +151,20 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
 void BlobReplicator::Settle(const crypto::Digest& digest, std::optional<std::uint64_t> size) {
   const bool stored = store_.Contains(digest);  // one look-up: asked for every committed record
   if (stored && !pulls_.count(digest)) return Forget(digest);
-  NoteSize(digest, size);
   // Not here yet: keep its holders (and learn new ones) until the pull completes. Wanted even with
   // no tracked holder: a committed record's blob is on f+1 nodes, so connected peers are asked in
   // turn (PickHolder), and the pull starts when one announces it (as every peer does with all its
   // blobs when it connects).
   WantCommitted(digest);
+  if (size) {
+    sizes_.insert_or_assign(digest, *size);  // bounded by wanted_: Unwant drops it
+    // Waiting for room for a size a holder made up: asked again, for the record's size.
+    if (auto w = waiting_for_disk_.find(digest);
+        w != waiting_for_disk_.end() && w->second != *size) {
+      waiting_for_disk_.erase(w);
+      wanted_order_.emplace(wanted_.at(digest), digest);
+    }
+  }
   StartPulls();
 }
 
@@ -553,9 +557,17 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
       serving_.erase(it);
       // Told as "not held", so that the peer asks another holder now instead of after a stall.
       hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
-      if (!Repair(m.digest)) {
-        log_->error("event=blob_repair_failed digest={} reason=\"no peer to pull it from\"",
-                    m.digest.ShortHex());
+      if (hooks_.is_committed && hooks_.is_committed(m.digest)) {
+        // A committed record's blob is on f+1 nodes: asked of the peers in turn.
+        if (!Repair(m.digest)) {
+          log_->error("event=blob_repair_failed digest={} reason=\"no peer to pull it from\"",
+                      m.digest.ShortHex());
+        }
+      } else if (auto deleted = DeleteCopy(m.digest); deleted.ok()) {
+        Fetch(m.digest);  // from a holder it knows of, if any (not every peer: not committed)
+      } else {
+        log_->error("event=blob_repair_failed digest={} reason=\"{}\"", m.digest.ShortHex(),
+                    deleted.ToString());
       }
       return;
     }
@@ -709,8 +721,15 @@ void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const St
     log_->error("event=blob_sync_failed blobs={} reason=\"{}\"", done.size(), sync.ToString());
     return;
   }
-  SendHave(std::nullopt, done);
+  // Not those deleted while the sync ran (erased, or a copy that failed its check): DeleteCopy
+  // took them out of unsynced_set_.
+  std::vector<crypto::Digest> kept;
+  kept.reserve(done.size());
   for (const auto& d : done) {
+    if (unsynced_set_.count(d)) kept.push_back(d);
+  }
+  SendHave(std::nullopt, kept);
+  for (const auto& d : kept) {
     const bool was = IsAvailable(d);  // before our own copy counts
     unsynced_set_.erase(d);
     if (!was && IsAvailable(d)) hooks_.on_available(d);
@@ -1011,7 +1030,7 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
     }
     auto writer = store_.Create();
     if (!writer) return RefusePush(from, m.push_id, writer.error().ToString());
-    it = incoming_.insert_or_assign(key, Incoming{std::move(*writer), Now(), 0}).first;
+    it = incoming_.insert_or_assign(key, Incoming{std::move(*writer), Now(), Now()}).first;
   }
   Incoming& in = it->second;
   if (m.offset != in.writer->bytes_written()) {
@@ -1024,6 +1043,7 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
   }
   if (auto why = NoRoomFor(m.data.size())) return RefusePush(from, m.push_id, *why);
   if (auto s = in.writer->Write(m.data); !s.ok()) return RefusePush(from, m.push_id, s.ToString());
+  in.last_progress = Now();
   stats_.bytes_received += m.data.size();
   const std::uint64_t written = in.writer->bytes_written();
   if (!m.last) {
@@ -1081,25 +1101,25 @@ void BlobReplicator::Tick() {
     }
   }
   for (auto it = incoming_.begin(); it != incoming_.end();) {
-    Incoming& i = it->second;
-    if (now - i.window_start < kPullStall) {
-      ++it;
-      continue;
-    }
-    const std::uint64_t brought = i.writer->bytes_written() - i.window_written;
-    if (brought >= kMinPushBytesPerStall) {
-      i.window_start = now;
-      i.window_written = i.writer->bytes_written();
+    const Incoming& in = it->second;
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - in.started).count();
+    const std::uint64_t written = in.writer->bytes_written();
+    std::string why;
+    if (now - in.last_progress >= kPullStall) {
+      why = "sender stalled: no data for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kPullStall).count()) +
+            " s";
+    } else if (written + kPushRateGrace <
+               static_cast<std::uint64_t>(seconds) * kMinPushBytesPerSecond) {
+      why = "sender too slow: " + std::to_string(written) + " bytes in " + std::to_string(seconds) +
+            " s, at least " + std::to_string(kMinPushBytesPerSecond >> 10) + " KiB/s expected";
+    } else {
       ++it;
       continue;
     }
     if (const auto unlogged = push_refused_log_.Admit(now)) {
-      log_->warn(
-          "event=blob_push_refused peer={} push={} same_events_not_logged={} reason=\"sender "
-          "stalled: {} bytes in the last {} s, at least {} expected\"",
-          it->first.first.value(), it->first.second, *unlogged, brought,
-          std::chrono::duration_cast<std::chrono::seconds>(kPullStall).count(),
-          kMinPushBytesPerStall);
+      log_->warn("event=blob_push_refused peer={} push={} same_events_not_logged={} reason=\"{}\"",
+                 it->first.first.value(), it->first.second, *unlogged, why);
     }
     it = incoming_.erase(it);
   }

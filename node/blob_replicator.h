@@ -112,10 +112,12 @@ std::optional<std::string> DiskShortfall(std::optional<std::uint64_t> free, std:
                                          std::string_view what);
 // Pushes one peer may be sending this node at once (an honest peer: its API's large uploads, 16).
 inline constexpr std::size_t kMaxIncomingPushesPerPeer = 16;
-// The least a push must bring in each 10 s (100 KiB/s): a sender trickling a few bytes at a time
-// cannot keep pushes open, and their temporary files on disk, for ever. A slower honest upload
-// loses only its push: the blob is pulled once the upload has ended.
-inline constexpr std::uint64_t kMinPushBytesPerStall = 1u << 20;
+// The least a push must bring on average since it started, beyond a first kPushRateGrace (one
+// largest push message): a sender trickling a few bytes at a time cannot keep pushes open, and
+// their temporary files on disk, for ever. A slower honest upload loses only its push: the blob is
+// pulled once the upload has ended.
+inline constexpr std::uint64_t kMinPushBytesPerSecond = 100u << 10;
+inline constexpr std::uint64_t kPushRateGrace = 5u << 20;
 // Blobs one peer pushed here complete whose record has not committed here (nor been erased) yet,
 // beyond which its new pushes are refused: a peer cannot make this node store more blobs that no
 // record needs (until the orphan sweep deletes them). An honest peer's records commit within
@@ -207,10 +209,8 @@ class BlobReplicator {
   // Pulls the blob from a known holder if this node lacks it. While no holder is known, `source`
   // is asked: a node the blob's record names as a holder (its uploader), which may not have
   // announced it yet. A committed record's blob (Settle) is asked of the connected peers in turn.
-  // False if no peer can be asked. `size`: the ciphertext size the record names; a holder that
-  // says otherwise fails the pull (and cannot make this node wait for room for a size it made up).
-  bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt,
-             std::optional<std::uint64_t> size = std::nullopt);
+  // False if no peer can be asked.
+  bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt);
   // This node's copy failed its check (a disk returned wrong data): deletes it and pulls it again
   // from every connected peer in turn (a committed record's blob is on f+1 nodes at least).
   // False if no peer is connected.
@@ -218,8 +218,10 @@ class BlobReplicator {
   // The digest's record has committed: its availability no longer matters, so its holders are
   // forgotten once this node holds the blob (pulling it first if needed: from a tracked holder,
   // else from each connected peer in turn, since a committed record's blob is on f+1 nodes).
-  // Keeps the tracking bounded by the blobs in flight rather than every blob ever seen. `size` as
-  // in Fetch.
+  // Keeps the tracking bounded by the blobs in flight rather than every blob ever seen. `size`:
+  // the ciphertext size the committed record names (the chain's word: a transaction naming the
+  // digest again is rejected), which a holder must then send; a pull waiting for disk room for
+  // another size starts again.
   void Settle(const crypto::Digest& digest, std::optional<std::uint64_t> size = std::nullopt);
 
   // The record that wanted the digest is gone (it expired in the mempool): the blob is no longer
@@ -326,10 +328,8 @@ class BlobReplicator {
   };
   struct Incoming {
     std::unique_ptr<storage::BlobWriter> writer;
-    // The start of the current 10 s window and the bytes written when it began: a push that
-    // brings less than kMinPushBytesPerStall in a window is dropped (Tick).
-    std::chrono::steady_clock::time_point window_start;
-    std::uint64_t window_written = 0;
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point last_progress;
   };
   struct Tracked {
     std::set<ReplicaId> peers;  // announcing the digest
@@ -453,10 +453,13 @@ class BlobReplicator {
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked
   // while no announced holder is connected. Never counted as holders.
   std::map<crypto::Digest, ReplicaId> sources_;
-  // The ciphertext size a record names for a digest this node wants (Fetch, Settle), bounded like
-  // sources_ and dropped with it: a pull whose holder says another size fails.
+  // The ciphertext size a committed record names for a digest this node wants (Settle; not an
+  // uncommitted one's, which any signer could name for any digest), dropped with wanted_: a pull
+  // whose holder says another size fails.
   std::map<crypto::Digest, std::uint64_t> sizes_;
-  void NoteSize(const crypto::Digest& digest, std::optional<std::uint64_t> size);
+  // Deletes this node's copy and what would still say it holds one: not announced (unsynced,
+  // staged) nor served any more.
+  Status DeleteCopy(const crypto::Digest& digest);
   // Digests with holders that this node lacks (to pull), and the order they were first wanted
   // in: pulls start oldest first. (Started in digest order, a blob whose digest sorts late could
   // wait seconds behind a steady stream of newer ones under load.)

@@ -614,8 +614,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
       // Blobs come along only in a peer's gossip; one taken from it needs no pull.
       if (!from || !TakeOfferedBlob(*submit, *from, batch)) {
-        replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit),
-                           submit->ciphertext_size);
+        replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       }
       auto& gated = gated_[submit->ciphertext_digest];
       if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
@@ -624,7 +623,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     }
     // Available elsewhere already: this node pulls its copy now too (announcements of blobs no
     // record it knows names are not pulled, BlobReplicator::Hooks::is_referenced).
-    if (from) replicator_->Fetch(submit->ciphertext_digest, std::nullopt, submit->ciphertext_size);
+    if (from) replicator_->Fetch(submit->ciphertext_digest);
   }
   batch.ready.push_back(std::move(tx));
   return id;

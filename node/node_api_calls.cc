@@ -74,17 +74,22 @@ Status Node::LoadActiveUsers() {
 }
 
 Status Node::RequireSynced() const {
-  // Cut off from every other validator, a node cannot tell whether the others have committed a
-  // revoked grant or a deactivated user since its last block (three of four can commit without
-  // it): reads and uploads wait for a peer rather than be decided on state that may be stale,
-  // and a read's access event could not be gossiped either. (A peer's status arrives at once on
-  // connect, and every second.)
-  if (validators_->size() > 1 && peer_heights_.empty()) {
+  // The validators this node does not hear from can commit without it once they are a quorum
+  // (n - f of n): then they may have committed a revoked grant or a deactivated user since its
+  // last block. Hearing from at least f peers, any quorum without this node includes one of them,
+  // whose status shows the newer height. With fewer, reads and uploads wait rather than be
+  // decided on state that may be stale (and a read's access event could not be gossiped either).
+  // A peer's status arrives at once on connect, and every second. In a network of four: at least
+  // one peer.
+  const std::size_t f = validators_->max_faulty();
+  if (peer_heights_.size() < f) {
     return Status::Unavailable(
-        "this node is connected to no other validator, so it cannot tell whether consent or "
-        "users changed since its last block; records are served once a peer is connected: "
-        "retry shortly, and if it lasts check this node's [[peers]] addresses and network "
-        "links (event=peer_unreachable in its log)");
+        "this node is connected to " + std::to_string(peer_heights_.size()) + " other " +
+        "validators, fewer than the " + std::to_string(f) +
+        " it needs to tell whether consent or users changed since its last block (the others " +
+        "could have committed without it); records are served once enough peers are connected: " +
+        "retry shortly, and if it lasts check this node's [[peers]] addresses and network links " +
+        "(event=peer_unreachable in its log)");
   }
   // Under load a peer is normally a few blocks ahead (blocks decided in the same pipeline are
   // executed moments apart): only a lag beyond the pipeline window means catching up.

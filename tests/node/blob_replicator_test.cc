@@ -741,6 +741,7 @@ TEST_CASE("wrong content, seeks and changing sizes are refused", "[unit][node]")
     CHECK_FALSE(p.b.store->Contains(*digest));
     CHECK(p.b.replicator->active_pulls() == 0);
     CHECK(p.b.replicator->stats().pulls_failed == 1);
+    CHECK(p.b.replicator->stats().bytes_received == 0);  // refused before it was written
   }
   SECTION("a request in the middle of a blob is not answered") {
     Pair p;
@@ -1418,24 +1419,27 @@ TEST_CASE("a push's receiver that refuses or stalls or leaves is dropped and the
   CHECK(listed->empty());
 }
 
-TEST_CASE("a push must bring at least 1 MiB every 10 s to stay open", "[unit][node]") {
+TEST_CASE("a push trickling bytes is dropped, a steady one is not", "[unit][node]") {
   Mesh mesh(2, 2);
   BlobReplicator& r = *mesh.at(1).replicator;
-  const Bytes half(kMinPushBytesPerStall / 2, 7);
-  // Push 1 trickles half of the least each window; push 2 brings the least.
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{1, 0, half});
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, 0, half});
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, half.size(), half});
-  mesh.now += std::chrono::seconds(9);
-  r.Tick();
-  CHECK(r.pushes_in() == 2);  // within the first window
-  mesh.now += std::chrono::seconds(1);
-  r.Tick();
-  CHECK(r.pushes_in() == 1);  // push 1 brought half of the least in 10 s
-  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, 2 * half.size(), half});
-  mesh.now += std::chrono::seconds(10);
-  r.Tick();
-  CHECK(r.pushes_in() == 0);  // push 2's second window brought half too
+  // Every 5 s (never silent for 10 s): push 1 brings 1 KiB, push 2 brings 1 MiB (200 KiB/s).
+  const Bytes small(1024, 7);
+  const Bytes large(1u << 20, 8);
+  std::uint64_t sent_small = 0, sent_large = 0;
+  auto step = [&] {
+    r.OnPush(Mesh::Id(0), proto::PeerBlobPush{1, sent_small, small});
+    r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, sent_large, large});
+    sent_small += small.size();
+    sent_large += large.size();
+    mesh.now += std::chrono::seconds(5);
+    r.Tick();
+  };
+  for (int i = 0; i < 6; ++i) step();  // 30 s: within the first largest message's grace
+  CHECK(r.pushes_in() == 2);
+  for (int i = 0; i < 6; ++i) step();  // 60 s: 12 KiB where 100 KiB/s less 5 MiB is 0.9 MiB
+  CHECK(r.pushes_in() == 1);
+  r.OnPush(Mesh::Id(0), proto::PeerBlobPush{2, sent_large, large, true});  // push 2 ends well
+  CHECK(r.pushes_in() == 0);
   CHECK(std::filesystem::is_empty(mesh.dir / "n1" / "tmp"));
 }
 
