@@ -722,11 +722,13 @@ void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const St
     return;
   }
   // Not those deleted while the sync ran (erased, or a copy that failed its check): DeleteCopy
-  // took them out of unsynced_set_.
+  // took them out of unsynced_set_. Nor those stored again since (fetched anew after the
+  // delete): back in unsynced_, that copy is announced after the next sync, not this one.
+  const std::set<crypto::Digest> stored_again(unsynced_.begin(), unsynced_.end());
   std::vector<crypto::Digest> kept;
   kept.reserve(done.size());
   for (const auto& d : done) {
-    if (unsynced_set_.count(d)) kept.push_back(d);
+    if (unsynced_set_.count(d) && !stored_again.count(d)) kept.push_back(d);
   }
   SendHave(std::nullopt, kept);
   for (const auto& d : kept) {

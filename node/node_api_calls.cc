@@ -85,7 +85,8 @@ Status Node::RequireSynced() const {
   if (peer_heights_.size() < f) {
     return Status::Unavailable(
         "this node is connected to " + std::to_string(peer_heights_.size()) + " other " +
-        "validators, fewer than the " + std::to_string(f) +
+        (peer_heights_.size() == 1 ? "validator" : "validators") + ", fewer than the " +
+        std::to_string(f) +
         " it needs to tell whether consent or users changed since its last block (the others " +
         "could have committed without it); records are served once enough peers are connected: " +
         "retry shortly, and if it lasts check this node's [[peers]] addresses and network links " +

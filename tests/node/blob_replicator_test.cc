@@ -507,6 +507,40 @@ TEST_CASE("a background sync announces its blobs when it ends and the next waits
   CHECK(p.syncs.empty());
 }
 
+TEST_CASE("a copy deleted and stored again while a sync runs is announced after its own sync",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true, /*background_syncs=*/true);
+  const Bytes blob = RandomBlob(3000);
+  auto store_unsynced = [&] {
+    auto writer = p.a.store->Create();
+    REQUIRE(writer.has_value());
+    REQUIRE((*writer)->Write(blob).ok());
+    auto d = (*writer)->CommitUnsynced();
+    REQUIRE(d.has_value());
+    p.a.replicator->AnnounceUnsynced(*d);
+    return *d;
+  };
+  const crypto::Digest digest = store_unsynced();
+  p.RunDeferred();
+  REQUIRE(p.syncs.size() == 1);  // the first copy's sync runs
+  // Meanwhile the copy is deleted (as a copy that fails its check is) and stored again.
+  REQUIRE(p.a.replicator->Erase(digest).ok());
+  REQUIRE(store_unsynced() == digest);
+  p.RunDeferred();
+  // The first sync ends: it made the first copy durable, not the second, which is not announced.
+  p.RunBackground();
+  CHECK(p.wire.empty());
+  CHECK(p.a.replicator->Holders(digest) == 0);
+  // The second copy's sync ends: now it is.
+  REQUIRE(p.syncs.size() == 1);
+  p.RunBackground();
+  REQUIRE(p.wire.size() == 1);
+  const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(have != nullptr);
+  CHECK(have->digests == std::vector<crypto::Digest>{digest});
+  CHECK(p.a.replicator->Holders(digest) == 1);
+}
+
 TEST_CASE("an upload stored unsynced is synced with the group before it is announced or counted",
           "[unit][node]") {
   Pair p(/*grouped_syncs=*/true);
