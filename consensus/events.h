@@ -34,8 +34,12 @@ struct BlockExecuted {
   crypto::Digest state_root;
 };
 // A decided block fetched by block sync, to deliver if its certificate verifies.
+// `transactions_checked`: the embedding already ran ReplicaConfig::certified_transaction_valid on
+// every one of its transactions and all passed (the node does, on its verify pool, before it hands
+// a synced block over); the replica then does not run it again on its own thread.
 struct DecidedReceived {
   Decided decided;
+  bool transactions_checked = false;
 };
 
 struct Event {

@@ -151,7 +151,7 @@ class Replica {
   void OnTimer(TimerId id);
   void OnTransactions(const std::vector<Transaction>& txs);
   void OnExecuted(Height height, const crypto::Digest& root);
-  void OnDecided(const Decided& d);
+  void OnDecided(const Decided& d, bool transactions_checked);
 
   // Keeps a message of a view we are about to enter (section 5.3); true if it was kept.
   bool BufferIfFuture(View v, const Message& m);

@@ -187,8 +187,9 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
             piece.refused_at = b.header.height;
             break;
           }
-          // Checked again from the cache by the replica (ADR 0022), which would refuse the block
-          // too; refused here, the peer that served it is named and not asked first again.
+          // The replica's own check of certified transactions (ADR 0022), done here instead of
+          // on the event loop (DecidedReceived::transactions_checked); refused here, the peer
+          // that served the block is named and not asked first again.
           for (std::size_t k = 0; k < b.transactions.size(); ++k) {
             if (!CertifiedTransactionValid(b.transaction_bytes[k], b.transactions[k].id)) {
               piece.refused_at = b.header.height;
@@ -221,7 +222,10 @@ void Node::DeliverVerifiedPieces() {
       for (auto& b : piece.blocks) {
         if (piece.refused_at && b.header.height >= *piece.refused_at) break;
         synced_through_ = std::max(synced_through_, b.header.height);
-        driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b))});
+        // Its transactions passed CertifiedTransactionValid above: not decoded again on the
+        // event loop (the replica still checks the proposal's shape and the certificate).
+        driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b)),
+                                                 /*transactions_checked=*/true});
       }
       if (piece.refused_at) {
         // Nothing from this peer's batch after it: the next request starts there, at another

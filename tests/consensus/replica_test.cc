@@ -55,7 +55,9 @@ struct OneReplica : FourKeys {
   }
   // The block of `txs` at `height`, decided in view 0 (commits of replicas 0, 2 and 3), as block
   // sync hands it over.
-  std::vector<Action> Decide(const std::vector<Transaction>& txs, Height height = Height(1)) {
+  // `checked`: the node already checked its transactions (DecidedReceived::transactions_checked).
+  std::vector<Action> Decide(const std::vector<Transaction>& txs, Height height = Height(1),
+                             bool checked = false) {
     Decided d{MakeProposal("ertr-test", height, 1000, ReplicaId(0), txs), {}, View(0)};
     for (std::uint32_t i : {0u, 2u, 3u}) {
       Commit c;
@@ -67,7 +69,7 @@ struct OneReplica : FourKeys {
                                       VotePayload(View(0), height, c.digest));
       d.commits.push_back(c);
     }
-    return replica->Handle(Event{1000, DecidedReceived{d}});
+    return replica->Handle(Event{1000, DecidedReceived{d, checked}});
   }
 };
 
@@ -157,6 +159,26 @@ TEST_CASE(
     CHECK(delivered(r.Decide(forged)) == 0);
     CHECK(r.replica->stats().dropped_invalid == 1);
     CHECK(delivered(r.Decide(good)) == 1);
+  }
+  SECTION("a synced block whose transactions the node checked is not checked again") {
+    int checks = 0;
+    OneReplica r(std::nullopt, [&](const Transaction& t) {
+      ++checks;
+      return t.bytes != forged.front().bytes;
+    });
+    CHECK(delivered(r.Decide(good, Height(1), /*checked=*/true)) == 1);
+    CHECK(checks == 0);
+    // Its shape still is: a block whose body does not match its header is dropped.
+    const std::vector<Transaction> other = {{crypto::Hash(AsBytes("other")), ToBytes("other|s")}};
+    Decided d{MakeProposal("ertr-test", Height(2), 1000, ReplicaId(0), other), {}, View(0)};
+    auto txs = d.proposal.txs.ToVector();
+    txs.push_back(good.front());
+    d.proposal.txs = std::move(txs);
+    CHECK(r.replica->Handle(Event{1000, DecidedReceived{d, true}}).empty());
+    CHECK(r.replica->stats().dropped_invalid == 1);
+    // Not said checked: checked here.
+    CHECK(delivered(r.Decide(other, Height(2))) == 1);
+    CHECK(checks == 1);
   }
 }
 
