@@ -143,8 +143,9 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
   }
   settled_.erase(digest);
   probed_.erase(digest);
-  // Asked of every connected peer in turn (PickHolder); forgotten again once the good copy is here.
-  WantCommitted(digest);
+  // Asked of every connected peer in turn (PickHolder), for the size its record names; forgotten
+  // again once the good copy is here.
+  WantCommitted(digest, CommittedSize(digest));
   return FetchAbsent(digest);
 }
 
@@ -155,20 +156,12 @@ void BlobReplicator::Settle(const crypto::Digest& digest, std::optional<std::uin
   // no tracked holder: a committed record's blob is on f+1 nodes, so connected peers are asked in
   // turn (PickHolder), and the pull starts when one announces it (as every peer does with all its
   // blobs when it connects).
-  WantCommitted(digest);
-  if (size) {
-    sizes_.insert_or_assign(digest, *size);  // bounded by wanted_: Unwant drops it
-    // Waiting for room for a size a holder made up: asked again, for the record's size.
-    if (auto w = waiting_for_disk_.find(digest);
-        w != waiting_for_disk_.end() && w->second != *size) {
-      waiting_for_disk_.erase(w);
-      wanted_order_.emplace(wanted_.at(digest), digest);
-    }
-  }
+  WantCommitted(digest, size);
   StartPulls();
 }
 
-void BlobReplicator::WantCommitted(const crypto::Digest& digest) {
+void BlobReplicator::WantCommitted(const crypto::Digest& digest,
+                                   std::optional<std::uint64_t> size) {
   settled_.erase(digest);  // its announcements count again (a copy held here was lost)
   if (settle_after_pull_.insert(digest).second) {
     if (auto it = holders_.find(digest); it != holders_.end()) {
@@ -178,6 +171,18 @@ void BlobReplicator::WantCommitted(const crypto::Digest& digest) {
   }
   if (!pulls_.count(digest)) Want(digest);
   Unpark(digest);  // now asked of the peers in turn
+  if (!size) return;
+  sizes_.insert_or_assign(digest, *size);  // bounded by wanted_: Unwant drops it
+  // Waiting for room for a size a holder made up: asked again, for the record's size.
+  if (auto w = waiting_for_disk_.find(digest);
+      w != waiting_for_disk_.end() && w->second != *size && wanted_.count(digest)) {
+    waiting_for_disk_.erase(w);
+    wanted_order_.emplace(wanted_.at(digest), digest);
+  }
+}
+
+std::optional<std::uint64_t> BlobReplicator::CommittedSize(const crypto::Digest& digest) const {
+  return hooks_.committed_size ? hooks_.committed_size(digest) : std::nullopt;
 }
 
 void BlobReplicator::Uncharge(const Tracked& tracked) {
@@ -291,14 +296,17 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
       tracked != holders_.end() ? tracked->second.committed : settle_after_pull_.count(digest) > 0;
   // A digest not tracked yet whose record has committed here, but was not settled by this process
   // (it committed before the node restarted, say; every peer lists all it holds on connecting).
-  if (tracked == holders_.end() && !committed && hooks_.is_committed &&
-      hooks_.is_committed(digest)) {
-    // Held here durably: nothing to track (remembered as settled).
-    if (!unsynced_set_.count(digest) && !pulls_.count(digest) && store_.Contains(digest)) {
-      return Forget(digest);
+  if (tracked == holders_.end() && !committed) {
+    if (const auto size = CommittedSize(digest)) {
+      // Held here durably: nothing to track (remembered as settled).
+      if (!unsynced_set_.count(digest) && !pulls_.count(digest) && store_.Contains(digest)) {
+        return Forget(digest);
+      }
+      // Pulled (for the size its record names), then forgotten; tracked meanwhile outside the
+      // bounds.
+      WantCommitted(digest, size);
+      committed = true;
     }
-    WantCommitted(digest);  // pulled, then forgotten; tracked meanwhile outside the bounds
-    committed = true;
   }
   // Bounded, and by a share per peer: a peer announcing endless made-up digests cannot grow this
   // without limit, nor fill it for the others. (Committed records' blobs that this node lacks
@@ -557,7 +565,7 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
       serving_.erase(it);
       // Told as "not held", so that the peer asks another holder now instead of after a stall.
       hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
-      if (hooks_.is_committed && hooks_.is_committed(m.digest)) {
+      if (CommittedSize(m.digest)) {
         // A committed record's blob is on f+1 nodes: asked of the peers in turn.
         if (!Repair(m.digest)) {
           log_->error("event=blob_repair_failed digest={} reason=\"no peer to pull it from\"",

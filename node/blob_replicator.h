@@ -158,11 +158,13 @@ class BlobReplicator {
     // arrives later, or commits, pulls its blob; Fetch, Settle). A tracked blob that none names
     // for kTrackedIdle is forgotten. Unset: every announced blob is pulled and kept tracked.
     std::function<bool(const crypto::Digest&)> is_referenced;
-    // Whether a committed record names the digest. A blob held here whose record has committed
-    // needs no holders tracked: its announcements (every peer lists all it holds when it
-    // connects) are not kept, so that old blobs never fill the kMaxTrackedBlobs table that new
-    // records' availability needs. Unset: every announcement is tracked.
-    std::function<bool(const crypto::Digest&)> is_committed;
+    // The ciphertext size of the committed record that names the digest; nullopt if none does.
+    // A blob held here whose record has committed needs no holders tracked: its announcements
+    // (every peer lists all it holds when it connects) are not kept, so that old blobs never
+    // fill the kMaxTrackedBlobs table that new records' availability needs. A pull of such a
+    // blob (announced after a restart, or repairing a copy that failed its check) takes only
+    // chunks of that size. Unset: every announcement is tracked.
+    std::function<std::optional<std::uint64_t>(const crypto::Digest&)> committed_size;
     // Called when a digest reaches the availability threshold.
     std::function<void(const crypto::Digest&)> on_available;
     // Runs `task` after the handlers already queued (the node: asio::post on its io thread).
@@ -354,7 +356,9 @@ class BlobReplicator {
   // The digest's record has committed and this node lacks the blob: pulled from a tracked holder
   // or asked of the peers in turn (PickHolder), forgotten once here; its tracked holders are no
   // longer counted against the bound and the shares.
-  void WantCommitted(const crypto::Digest& digest);
+  // `size`: the ciphertext size the record names, when known (Settle): a holder must send that.
+  void WantCommitted(const crypto::Digest& digest, std::optional<std::uint64_t> size);
+  std::optional<std::uint64_t> CommittedSize(const crypto::Digest& digest) const;
   void Uncharge(const Tracked& tracked);
   // Forgets tracked digests idle for kTrackedIdle that nothing here needs, looking at the next
   // kSweepBatch of them after sweep_from_ (Tick).

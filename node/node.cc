@@ -256,7 +256,7 @@ Status Node::Init() {
   };
   blob_hooks.is_erased = [this](const crypto::Digest& d) { return IsErasedBlob(d); };
   blob_hooks.is_referenced = [this](const crypto::Digest& d) { return IsReferencedBlob(d); };
-  blob_hooks.is_committed = [this](const crypto::Digest& d) { return IsCommittedBlob(d); };
+  blob_hooks.committed_size = [this](const crypto::Digest& d) { return CommittedBlobSize(d); };
   blob_hooks.on_available = [this](const crypto::Digest& d) { ReleaseGated(d); };
   blob_hooks.defer = [this](std::function<void()> task) {
     boost::asio::post(io_, std::move(task));

@@ -149,8 +149,9 @@ class Node {
   bool IsErasedBlob(const crypto::Digest& digest) const;
   // Whether a record this node knows names the digest: gated in its mempool, or committed.
   bool IsReferencedBlob(const crypto::Digest& digest) const;
-  // Whether a committed record names the digest (false if the state cannot be read).
-  bool IsCommittedBlob(const crypto::Digest& digest) const;
+  // The ciphertext size of the committed record that names the digest; nullopt if none does (or
+  // the state cannot be read).
+  std::optional<std::uint64_t> CommittedBlobSize(const crypto::Digest& digest) const;
   // The same, nullopt if the state cannot be read.
   std::optional<bool> CommittedRecordNames(const crypto::Digest& digest) const;
   // Ciphertext digests IsErasedBlob found not erased (it is asked for every announcement of

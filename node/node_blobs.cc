@@ -34,8 +34,11 @@ std::optional<bool> Node::CommittedRecordNames(const crypto::Digest& digest) con
   return record->has_value();
 }
 
-bool Node::IsCommittedBlob(const crypto::Digest& digest) const {
-  return CommittedRecordNames(digest).value_or(false);  // unreadable: tracked, as before
+std::optional<std::uint64_t> Node::CommittedBlobSize(const crypto::Digest& digest) const {
+  ledger::StateView view(*stores_.state);
+  auto record = ledger::RecordByCiphertext(view, digest);
+  if (!record || !record->has_value()) return std::nullopt;  // unreadable: tracked, as before
+  return (*record)->ciphertext_size;
 }
 
 bool Node::IsReferencedBlob(const crypto::Digest& digest) const {

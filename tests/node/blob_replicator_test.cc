@@ -56,8 +56,9 @@ struct Side {
   std::vector<crypto::Digest> available;
   // Whether a record this side knows names a digest (hooks.is_referenced, in a Mesh); unset: all.
   std::function<bool(const crypto::Digest&)> referenced;
-  // Whether a record committed here names a digest (hooks.is_committed, in a Mesh); unset: none.
-  std::function<bool(const crypto::Digest&)> committed;
+  // The size a record committed here names for a digest (hooks.committed_size, in a Mesh);
+  // unset: none.
+  std::function<std::optional<std::uint64_t>(const crypto::Digest&)> committed;
 };
 
 struct Pair {
@@ -75,8 +76,8 @@ struct Pair {
   std::function<std::optional<std::uint64_t>()> b_free;
   // Whether b knows a record naming a digest (hooks.is_referenced); unset: every digest.
   std::function<bool(const crypto::Digest&)> b_referenced;
-  // Whether a record committed at b names a digest (hooks.is_committed); unset: none.
-  std::function<bool(const crypto::Digest&)> b_committed;
+  // The size a record committed at b names for a digest (hooks.committed_size); unset: none.
+  std::function<std::optional<std::uint64_t>(const crypto::Digest&)> b_committed;
 
   explicit Pair(bool grouped_syncs = false, bool background_syncs = false)
       : grouped(grouped_syncs), background(background_syncs) {
@@ -109,8 +110,8 @@ struct Pair {
       hooks.is_referenced = [this](const crypto::Digest& d) {
         return !b_referenced || b_referenced(d);
       };
-      hooks.is_committed = [this](const crypto::Digest& d) {
-        return b_committed && b_committed(d);
+      hooks.committed_size = [this](const crypto::Digest& d) -> std::optional<std::uint64_t> {
+        return b_committed ? b_committed(d) : std::nullopt;
       };
     }
     if (background) {
@@ -320,8 +321,11 @@ TEST_CASE("blobs held here whose records committed are not tracked when peers li
   // Every peer announces all it holds when it connects: a node of a network with more blobs than
   // kMaxTrackedBlobs must not fill its table with old ones, or new records never become available.
   Pair p;
-  std::set<crypto::Digest> committed;
-  p.b_committed = [&](const crypto::Digest& d) { return committed.count(d) > 0; };
+  std::map<crypto::Digest, std::uint64_t> committed;  // digest: the size its record names
+  p.b_committed = [&](const crypto::Digest& d) -> std::optional<std::uint64_t> {
+    auto it = committed.find(d);
+    return it == committed.end() ? std::nullopt : std::optional(it->second);
+  };
   std::vector<crypto::Digest> old;
   for (int i = 0; i < 5; ++i) {
     auto d = p.a.replicator->StoreLocal(RandomBlob(100 + i));
@@ -332,7 +336,7 @@ TEST_CASE("blobs held here whose records committed are not tracked when peers li
   for (const auto& d : old) REQUIRE(p.b.store->Contains(d));
   CHECK(p.b.replicator->tracked_blobs() == 5);
   // b restarts (a new replicator: nothing settled is remembered) after they committed.
-  committed.insert(old.begin(), old.end());
+  for (int i = 0; i < 5; ++i) committed.emplace(old[static_cast<std::size_t>(i)], 100 + i);
   p.Make(p.b, 1, "b");
   p.b.replicator->OnPeerConnected(ReplicaId(0));
   p.a.replicator->OnPeerConnected(ReplicaId(1));  // a lists what it holds
@@ -345,6 +349,33 @@ TEST_CASE("blobs held here whose records committed are not tracked when peers li
   CHECK(p.b.store->Contains(*fresh));
   CHECK(p.b.replicator->tracked_blobs() == 1);
   CHECK(p.b.replicator->IsAvailable(*fresh));
+}
+
+TEST_CASE("a committed record's blob announced after a restart is pulled only at its size",
+          "[unit][node]") {
+  // b restarted after the record committed (nothing settled is remembered) and lacks its blob.
+  Pair p;
+  const Bytes blob = RandomBlob(kBlobChunkBytes + 10);
+  const crypto::Digest digest = crypto::Sha256(blob);
+  p.b_committed = [&](const crypto::Digest& d) -> std::optional<std::uint64_t> {
+    if (d != digest) return std::nullopt;
+    return blob.size();
+  };
+  REQUIRE(p.a.replicator->StoreLocal(blob).has_value());
+  // The holder claims another size: refused at its first chunk, before anything is written.
+  p.Run([](proto::PeerMessage& m) {
+    if (auto* c = std::get_if<proto::PeerBlobChunk>(&m)) c->total_size += 4096;
+  });
+  CHECK_FALSE(p.b.store->Contains(digest));
+  CHECK(p.b.replicator->stats().bytes_received == 0);
+  CHECK(p.b.replicator->stats().pulls_failed >= 1);
+  // Sent whole, it is taken.
+  for (int i = 0; i < 3 && !p.b.store->Contains(digest); ++i) {
+    p.b.replicator->Tick();
+    p.a.replicator->OnPeerConnected(ReplicaId(1));  // a lists what it holds again
+    p.Run();
+  }
+  CHECK(p.b.store->Contains(digest));
 }
 
 TEST_CASE("blobs are pulled in the order they were announced, not in digest order",
@@ -842,7 +873,9 @@ struct Mesh {
       hooks.is_referenced = [&s](const crypto::Digest& d) {
         return !s.referenced || s.referenced(d);
       };
-      hooks.is_committed = [&s](const crypto::Digest& d) { return s.committed && s.committed(d); };
+      hooks.committed_size = [&s](const crypto::Digest& d) -> std::optional<std::uint64_t> {
+        return s.committed ? s.committed(d) : std::nullopt;
+      };
       hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
       hooks.now = [this] { return now; };
       s.replicator = std::make_unique<BlobReplicator>(
@@ -956,8 +989,11 @@ TEST_CASE("committed records' blobs are pulled whatever the shares, and do not c
           "[unit][node]") {
   Mesh mesh(4, 2);
   BlobReplicator& r = *mesh.at(0).replicator;
-  std::set<crypto::Digest> committed;
-  mesh.at(0).committed = [&](const crypto::Digest& d) { return committed.count(d) > 0; };
+  std::map<crypto::Digest, std::uint64_t> committed;  // digest: the size its record names
+  mesh.at(0).committed = [&](const crypto::Digest& d) -> std::optional<std::uint64_t> {
+    auto it = committed.find(d);
+    return it == committed.end() ? std::nullopt : std::optional(it->second);
+  };
   const Bytes pending = RandomBlob(500);
   const crypto::Digest pending_digest = crypto::Sha256(pending);
   mesh.at(0).referenced = [&](const crypto::Digest& d) {
@@ -988,7 +1024,7 @@ TEST_CASE("committed records' blobs are pulled whatever the shares, and do not c
   const Bytes old = RandomBlob(2 * kBlobChunkBytes + 1);
   const crypto::Digest old_digest = crypto::Sha256(old);
   REQUIRE(storage::PutBlob(*mesh.at(1).store, old).has_value());
-  committed.insert(old_digest);
+  committed.emplace(old_digest, old.size());
   r.OnHave(Mesh::Id(1), proto::PeerBlobHave{{old_digest}});
   for (int round = 0; round < 3 && !mesh.at(0).store->Contains(old_digest); ++round) {
     mesh.Run();
@@ -1003,7 +1039,7 @@ TEST_CASE("committed records' blobs are pulled whatever the shares, and do not c
   const Bytes older = RandomBlob(700);
   const crypto::Digest older_digest = crypto::Sha256(older);
   REQUIRE(storage::PutBlob(*mesh.at(3).store, older).has_value());
-  committed.insert(older_digest);
+  committed.emplace(older_digest, older.size());
   r.OnHave(Mesh::Id(3), proto::PeerBlobHave{{older_digest}});
   CHECK(r.tracked_from(Mesh::Id(3)) == 0);
   CHECK(r.TrackingConsistent());
