@@ -567,8 +567,10 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
         " minutes), was lost in a power cut just after it, or was never made here; upload the "
         "record again");
   }
-  // Its size as stored here: the peers' pulls take no other (BlobReplicator::Fetch), so a record
-  // naming another would never be replicated, nor ordered.
+  // Its size as stored here: once the record commits, the pulls of nodes lacking the blob take
+  // no other size (BlobReplicator::Settle), so a record naming another would not reach them.
+  // (A record submitted at a node that does not hold its blob is not checked here: its size is
+  // compared with nothing before it is ordered; see docs/reliability.md.)
   if (!from && submit) {
     if (auto stored = blobs_->Size(submit->ciphertext_digest);
         stored && *stored != submit->ciphertext_size) {
