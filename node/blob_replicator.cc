@@ -133,7 +133,7 @@ bool BlobReplicator::FetchAbsent(const crypto::Digest& digest) {
   return true;
 }
 
-bool BlobReplicator::Repair(const crypto::Digest& digest) {
+bool BlobReplicator::Repair(const crypto::Digest& digest, std::optional<std::uint64_t> size) {
   if (pulls_.count(digest)) return true;
   if (connected_.empty()) return false;  // keep the damaged copy until a good one can come
   if (auto s = DeleteCopy(digest); !s.ok()) {
@@ -145,7 +145,7 @@ bool BlobReplicator::Repair(const crypto::Digest& digest) {
   probed_.erase(digest);
   // Asked of every connected peer in turn (PickHolder), for the size its record names; forgotten
   // again once the good copy is here.
-  WantCommitted(digest, CommittedSize(digest));
+  WantCommitted(digest, size ? size : CommittedSize(digest));
   return FetchAbsent(digest);
 }
 
@@ -565,9 +565,9 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
       serving_.erase(it);
       // Told as "not held", so that the peer asks another holder now instead of after a stall.
       hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
-      if (CommittedSize(m.digest)) {
+      if (const auto size = CommittedSize(m.digest)) {
         // A committed record's blob is on f+1 nodes: asked of the peers in turn.
-        if (!Repair(m.digest)) {
+        if (!Repair(m.digest, size)) {
           log_->error("event=blob_repair_failed digest={} reason=\"no peer to pull it from\"",
                       m.digest.ShortHex());
         }

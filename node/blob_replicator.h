@@ -215,8 +215,9 @@ class BlobReplicator {
   bool Fetch(const crypto::Digest& digest, std::optional<ReplicaId> source = std::nullopt);
   // This node's copy failed its check (a disk returned wrong data): deletes it and pulls it again
   // from every connected peer in turn (a committed record's blob is on f+1 nodes at least).
-  // False if no peer is connected.
-  bool Repair(const crypto::Digest& digest);
+  // False if no peer is connected. `size`: the committed record's ciphertext size, when the
+  // caller has read it already (else read through Hooks::committed_size).
+  bool Repair(const crypto::Digest& digest, std::optional<std::uint64_t> size = std::nullopt);
   // The digest's record has committed: its availability no longer matters, so its holders are
   // forgotten once this node holds the blob (pulling it first if needed: from a tracked holder,
   // else from each connected peer in turn, since a committed record's blob is on f+1 nodes).
