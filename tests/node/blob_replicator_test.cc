@@ -124,6 +124,17 @@ struct Pair {
         *s.store, 2, std::move(hooks),
         std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
   }
+  // An upload at a, written unsynced and then announced as its record's submission does
+  // (UploadCall, then AnnounceUnsynced); its digest.
+  crypto::Digest UploadAtA(const Bytes& blob) {
+    auto writer = a.store->Create();
+    REQUIRE(writer.has_value());
+    REQUIRE((*writer)->Write(blob).ok());
+    auto d = (*writer)->CommitUnsynced();
+    REQUIRE(d.has_value());
+    a.replicator->AnnounceUnsynced(*d);
+    return *d;
+  }
   // Runs the deferred publications queued so far (the node: its io thread's next turn).
   void RunDeferred() {
     auto tasks = std::move(deferred);
@@ -542,21 +553,12 @@ TEST_CASE("a copy deleted and stored again while a sync runs is announced after 
           "[unit][node]") {
   Pair p(/*grouped_syncs=*/true, /*background_syncs=*/true);
   const Bytes blob = RandomBlob(3000);
-  auto store_unsynced = [&] {
-    auto writer = p.a.store->Create();
-    REQUIRE(writer.has_value());
-    REQUIRE((*writer)->Write(blob).ok());
-    auto d = (*writer)->CommitUnsynced();
-    REQUIRE(d.has_value());
-    p.a.replicator->AnnounceUnsynced(*d);
-    return *d;
-  };
-  const crypto::Digest digest = store_unsynced();
+  const crypto::Digest digest = p.UploadAtA(blob);
   p.RunDeferred();
   REQUIRE(p.syncs.size() == 1);  // the first copy's sync runs
   // Meanwhile the copy is deleted (as a copy that fails its check is) and stored again.
   REQUIRE(p.a.replicator->Erase(digest).ok());
-  REQUIRE(store_unsynced() == digest);
+  REQUIRE(p.UploadAtA(blob) == digest);
   p.RunDeferred();
   // The first sync ends: it made the first copy durable, not the second, which is not announced.
   p.RunBackground();
@@ -577,15 +579,7 @@ TEST_CASE("an upload stored unsynced is synced with the group before it is annou
   Pair p(/*grouped_syncs=*/true);
   // Two uploads at a, written without a sync (UploadCall), then submitted.
   std::vector<crypto::Digest> digests;
-  for (int i = 0; i < 2; ++i) {
-    auto writer = p.a.store->Create();
-    REQUIRE(writer.has_value());
-    REQUIRE((*writer)->Write(RandomBlob(3000)).ok());
-    auto d = (*writer)->CommitUnsynced();
-    REQUIRE(d.has_value());
-    digests.push_back(*d);
-    p.a.replicator->AnnounceUnsynced(*d);
-  }
+  for (int i = 0; i < 2; ++i) digests.push_back(p.UploadAtA(RandomBlob(3000)));
   // Nothing is announced, and a's copies do not count, until the deferred publication syncs them.
   CHECK(p.wire.empty());
   REQUIRE(p.deferred.size() == 1);
@@ -610,12 +604,7 @@ TEST_CASE("a record's named holder is asked before it announces and counts only 
           "[unit][node]") {
   Pair p(/*grouped_syncs=*/true);
   // An upload at a, submitted: queued for a's next group sync, not announced yet.
-  auto writer = p.a.store->Create();
-  REQUIRE(writer.has_value());
-  REQUIRE((*writer)->Write(RandomBlob(3000)).ok());
-  auto digest = (*writer)->CommitUnsynced();
-  REQUIRE(digest.has_value());
-  p.a.replicator->AnnounceUnsynced(*digest);
+  const std::optional<crypto::Digest> digest = p.UploadAtA(RandomBlob(3000));
   REQUIRE(p.wire.empty());
   // b learns of the record first. Without a named holder it has no one to ask.
   CHECK_FALSE(p.b.replicator->Fetch(*digest));
@@ -645,15 +634,7 @@ TEST_CASE("a record's named holder is asked before it announces and counts only 
 TEST_CASE("a small blob sent along with its record is stored like a pulled one, with no request",
           "[unit][node]") {
   Pair p(/*grouped_syncs=*/true);
-  auto upload = [&](const Bytes& blob) {
-    auto writer = p.a.store->Create();
-    REQUIRE(writer.has_value());
-    REQUIRE((*writer)->Write(blob).ok());
-    auto d = (*writer)->CommitUnsynced();
-    REQUIRE(d.has_value());
-    p.a.replicator->AnnounceUnsynced(*d);
-    return *d;
-  };
+  auto upload = [&](const Bytes& blob) { return p.UploadAtA(blob); };
   const Bytes blob = RandomBlob(2048);
   const crypto::Digest digest = upload(blob);
   // Content that does not match the digest, or too large a blob, is not taken.
