@@ -152,7 +152,7 @@ class Node {
   // The ciphertext size of the committed record that names the digest; nullopt if none does (or
   // the state cannot be read).
   std::optional<std::uint64_t> CommittedBlobSize(const crypto::Digest& digest) const;
-  // The same, nullopt if the state cannot be read.
+  // Whether a committed record names the digest; nullopt if the state cannot be read.
   std::optional<bool> CommittedRecordNames(const crypto::Digest& digest) const;
   // Ciphertext digests IsErasedBlob found not erased (it is asked for every announcement of
   // every holder, and reads the state twice); a digest leaves when a block erases its record.
