@@ -458,9 +458,10 @@ class BlobReplicator {
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked
   // while no announced holder is connected. Never counted as holders.
   std::map<crypto::Digest, ReplicaId> sources_;
-  // The ciphertext size a committed record names for a digest this node wants (Settle; not an
-  // uncommitted one's, which any signer could name for any digest), dropped with wanted_: a pull
-  // whose holder says another size fails.
+  // The ciphertext size a committed record names for a digest this node wants (WantCommitted:
+  // from Settle, Repair, or an announcement after a restart; never an uncommitted one's, which any
+  // signer could name for any digest), dropped with wanted_: a pull whose holder says another
+  // size fails.
   std::map<crypto::Digest, std::uint64_t> sizes_;
   // Deletes this node's copy and what would still say it holds one: not announced (unsynced,
   // staged) nor served any more.
