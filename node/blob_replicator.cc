@@ -37,17 +37,19 @@ Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
 
 void BlobReplicator::Announce(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
+  if (!size) return;  // not here (deleted meanwhile): nothing to announce
   // Staging helps only when some connected peer would be left out of the first round, and
   // while the first copies are still to be made (a pushed upload's may be made already).
-  if (size && *size >= kStagedAnnounceBytes && needed_ > 1 && connected_.size() > needed_ - 1 &&
+  if (*size >= kStagedAnnounceBytes && needed_ > 1 && connected_.size() > needed_ - 1 &&
       !staged_.count(digest) && !IsAvailable(digest)) {
     const auto now = Now();
     Staged& s = staged_[digest];
+    s.size = *size;
     s.last_served = now;
     s.deadline = now + kStagedStall + std::chrono::seconds(*size / kStagedMinRate);
     TopUpStaged(digest, s);
   } else {
-    hooks_.send(std::nullopt, proto::PeerBlobHave{{digest}});
+    SendHave(std::nullopt, {{digest, *size}});
   }
   if (IsAvailable(digest)) hooks_.on_available(digest);
 }
@@ -68,7 +70,7 @@ std::vector<ReplicaId> BlobReplicator::FirstHolders(const std::set<ReplicaId>& a
 void BlobReplicator::TopUpStaged(const crypto::Digest& digest, Staged& staged) {
   for (ReplicaId p : FirstHolders(staged.told)) {
     staged.told.insert(p);
-    hooks_.send(p, proto::PeerBlobHave{{digest}});
+    SendHave(p, {{digest, staged.size}});
   }
 }
 
@@ -76,7 +78,7 @@ void BlobReplicator::EndStaging(const crypto::Digest& digest, const char* why) {
   auto it = staged_.find(digest);
   if (it == staged_.end()) return;
   for (ReplicaId p : connected_) {
-    if (!it->second.told.count(p)) hooks_.send(p, proto::PeerBlobHave{{digest}});
+    if (!it->second.told.count(p)) SendHave(p, {{digest, it->second.size}});
   }
   log_->debug("event=blob_announced_to_all digest={} reason={}", digest.ShortHex(), why);
   staged_.erase(it);
@@ -88,9 +90,27 @@ std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
   return n + OwnCopy(digest, store_.Contains(digest));
 }
 
+std::size_t BlobReplicator::Holders(const crypto::Digest& digest, std::uint64_t size) const {
+  auto it = holders_.find(digest);
+  const std::size_t n = it == holders_.end() ? 0 : PeersWithSize(it->second, size);
+  if (unsynced_set_.count(digest)) return n;
+  const auto own = store_.Size(digest);
+  return n + (own && *own == size ? 1 : 0);
+}
+
+std::size_t BlobReplicator::PeersWithSize(const Tracked& tracked, std::uint64_t size) {
+  if (size == 0) return tracked.peers.size();
+  std::size_t n = 0;
+  for (ReplicaId p : tracked.peers) {
+    const auto s = tracked.sizes.find(p);
+    if (s == tracked.sizes.end() || s->second == size) ++n;
+  }
+  return n;
+}
+
 Status BlobReplicator::DeleteCopy(const crypto::Digest& digest) {
   unsynced_set_.erase(digest);
-  std::erase(unsynced_, digest);
+  std::erase_if(unsynced_, [&](const storage::ListedBlob& b) { return b.digest == digest; });
   staged_.erase(digest);
   for (auto it = serving_.begin(); it != serving_.end();) {
     it = it->first.second == digest ? serving_.erase(it) : std::next(it);
@@ -222,8 +242,8 @@ void BlobReplicator::OnPeerConnected(ReplicaId peer) {
     return;
   }
   // Staged blobs reach the new peer through their staging (now, if it fills a first-round slot).
-  std::erase_if(*list, [&](const crypto::Digest& d) {
-    return unsynced_set_.count(d) > 0 || staged_.count(d) > 0;
+  std::erase_if(*list, [&](const storage::ListedBlob& b) {
+    return unsynced_set_.count(b.digest) > 0 || staged_.count(b.digest) > 0;
   });
   SendHave(peer, *list);
   for (auto& [digest, staged] : staged_) TopUpStaged(digest, staged);
@@ -261,6 +281,7 @@ void BlobReplicator::Untrack(const crypto::Digest& digest) {
 void BlobReplicator::UntrackHolder(const crypto::Digest& digest, ReplicaId peer) {
   const auto it = holders_.find(digest);
   if (it == holders_.end() || it->second.peers.erase(peer) == 0) return;
+  it->second.sizes.erase(peer);
   if (!it->second.committed && --tracked_per_peer_[peer] == 0) tracked_per_peer_.erase(peer);
   if (it->second.peers.empty()) Untrack(digest);
 }
@@ -289,7 +310,7 @@ bool BlobReplicator::TrackingConsistent() const {
   return per_peer == tracked_per_peer_;
 }
 
-void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
+void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer, std::uint64_t size) {
   if (settled_.count(digest)) return;
   auto tracked = holders_.find(digest);
   bool committed =
@@ -297,14 +318,14 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
   // A digest not tracked yet whose record has committed here, but was not settled by this process
   // (it committed before the node restarted, say; every peer lists all it holds on connecting).
   if (tracked == holders_.end() && !committed) {
-    if (const auto size = CommittedSize(digest)) {
+    if (const auto committed_size = CommittedSize(digest)) {
       // Held here durably: nothing to track (remembered as settled).
       if (!unsynced_set_.count(digest) && !pulls_.count(digest) && store_.Contains(digest)) {
         return Forget(digest);
       }
       // Pulled (for the size its record names), then forgotten; tracked meanwhile outside the
       // bounds.
-      WantCommitted(digest, size);
+      WantCommitted(digest, committed_size);
       committed = true;
     }
   }
@@ -324,12 +345,17 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
                       (!pulls_.count(digest) && !wanted_.count(digest) && store_.Contains(digest));
   const std::size_t own = OwnCopy(digest, stored);
   if (tracked == holders_.end()) {
-    tracked = holders_.emplace(digest, Tracked{{}, committed, Now()}).first;
+    tracked = holders_.emplace(digest, Tracked{{}, {}, committed, Now()}).first;
     if (!committed) ++uncommitted_tracked_;
   }
   std::set<ReplicaId>& peers = tracked->second.peers;
-  const std::size_t before = peers.size() + own;
+  const std::size_t before = PeersWithSize(tracked->second, size) + own;
   if (peers.insert(peer).second && !committed) ++tracked_per_peer_[peer];
+  if (size != 0) {
+    tracked->second.sizes.insert_or_assign(peer, size);
+  } else {
+    tracked->second.sizes.erase(peer);
+  }
   Unpark(digest);  // a holder to pull from
   // Asked again at every announcement of a blob not wanted yet: its record may have arrived
   // since (while no holder was connected to pull it from).
@@ -346,7 +372,9 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer) {
     sources_.erase(digest);
     Want(digest);
   }
-  if (before < needed_ && peers.size() + own >= needed_) hooks_.on_available(digest);
+  if (before < needed_ && PeersWithSize(tracked->second, size) + own >= needed_) {
+    hooks_.on_available(digest);
+  }
 }
 
 void BlobReplicator::SweepTracked() {
@@ -381,9 +409,10 @@ void BlobReplicator::SweepTracked() {
 }
 
 void BlobReplicator::OnHave(ReplicaId from, const proto::PeerBlobHave& m) {
-  for (const auto& d : m.digests) {
+  for (std::size_t i = 0; i < m.digests.size(); ++i) {
+    const crypto::Digest& d = m.digests[i];
     if (hooks_.is_erased(d)) continue;
-    AddHolder(d, from);
+    AddHolder(d, from, i < m.sizes.size() ? m.sizes[i] : 0);
     if (staged_.count(d) && IsAvailable(d)) EndStaging(d, "available");
   }
   StartPulls();
@@ -651,7 +680,7 @@ void BlobReplicator::Received(const crypto::Digest& digest, std::uint64_t size, 
   ++stats_.blobs_received;
   log_->info("event=blob_replicated digest={} bytes={} from={} via={}", digest.ShortHex(), size,
              from.value(), via);
-  QueuePublish(digest);
+  QueuePublish(digest, size);
 }
 
 bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext, ReplicaId from) {
@@ -687,11 +716,11 @@ void BlobReplicator::AnnounceUnsynced(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
   if (!size) return;  // not here (deleted meanwhile): nothing to announce
   if (*size > storage::kSmallBlobBytes) return Announce(digest);
-  QueuePublish(digest);
+  QueuePublish(digest, *size);
 }
 
-void BlobReplicator::QueuePublish(const crypto::Digest& digest) {
-  if (unsynced_set_.insert(digest).second) unsynced_.push_back(digest);
+void BlobReplicator::QueuePublish(const crypto::Digest& digest, std::uint64_t size) {
+  if (unsynced_set_.insert(digest).second) unsynced_.push_back({digest, size});
   if (!hooks_.defer) {
     Publish();
   } else if (unsynced_.size() == 1) {
@@ -700,17 +729,23 @@ void BlobReplicator::QueuePublish(const crypto::Digest& digest) {
 }
 
 void BlobReplicator::SendHave(std::optional<ReplicaId> to,
-                              const std::vector<crypto::Digest>& digests) {
-  for (std::size_t i = 0; i < digests.size(); i += kMaxDigestsPerHave) {
-    const auto end = std::min(digests.size(), i + kMaxDigestsPerHave);
-    hooks_.send(to, proto::PeerBlobHave{{digests.begin() + static_cast<std::ptrdiff_t>(i),
-                                         digests.begin() + static_cast<std::ptrdiff_t>(end)}});
+                              const std::vector<storage::ListedBlob>& blobs) {
+  for (std::size_t i = 0; i < blobs.size(); i += kMaxDigestsPerHave) {
+    const auto end = std::min(blobs.size(), i + kMaxDigestsPerHave);
+    proto::PeerBlobHave have;
+    have.digests.reserve(end - i);
+    have.sizes.reserve(end - i);
+    for (std::size_t j = i; j < end; ++j) {
+      have.digests.push_back(blobs[j].digest);
+      have.sizes.push_back(blobs[j].size);
+    }
+    hooks_.send(to, have);
   }
 }
 
 void BlobReplicator::Publish() {
   if (unsynced_.empty() || syncing_) return;
-  std::vector<crypto::Digest> done;
+  std::vector<storage::ListedBlob> done;
   done.swap(unsynced_);
   if (!hooks_.sync_in_background) return Published(done, store_.SyncPending());
   syncing_ = true;
@@ -722,7 +757,7 @@ void BlobReplicator::Publish() {
                             });
 }
 
-void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const Status& sync) {
+void BlobReplicator::Published(const std::vector<storage::ListedBlob>& done, const Status& sync) {
   if (!sync.ok()) {
     // Not durable: never announced. They stay uncounted (the node's consensus writes go to
     // the same disk and stop the node if it is failing).
@@ -732,17 +767,19 @@ void BlobReplicator::Published(const std::vector<crypto::Digest>& done, const St
   // Not those deleted while the sync ran (erased, or a copy that failed its check): DeleteCopy
   // took them out of unsynced_set_. Nor those stored again since (fetched anew after the
   // delete): back in unsynced_, that copy is announced after the next sync, not this one.
-  const std::set<crypto::Digest> stored_again(unsynced_.begin(), unsynced_.end());
-  std::vector<crypto::Digest> kept;
+  std::set<crypto::Digest> stored_again;
+  for (const auto& b : unsynced_) stored_again.insert(b.digest);
+  std::vector<storage::ListedBlob> kept;
   kept.reserve(done.size());
-  for (const auto& d : done) {
-    if (unsynced_set_.count(d) && !stored_again.count(d)) kept.push_back(d);
+  for (const auto& b : done) {
+    if (unsynced_set_.count(b.digest) && !stored_again.count(b.digest)) kept.push_back(b);
   }
   SendHave(std::nullopt, kept);
-  for (const auto& d : kept) {
-    const bool was = IsAvailable(d);  // before our own copy counts
-    unsynced_set_.erase(d);
-    if (!was && IsAvailable(d)) hooks_.on_available(d);
+  for (const auto& [d, size] : kept) {
+    unsynced_set_.erase(d);  // our own copy counts from now on, at its size
+    const auto it = holders_.find(d);
+    const std::size_t peers = it == holders_.end() ? 0 : PeersWithSize(it->second, size);
+    if (peers < needed_ && peers + 1 >= needed_) hooks_.on_available(d);
     if (settle_after_pull_.count(d)) Forget(d);
   }
 }

@@ -165,7 +165,9 @@ class BlobReplicator {
     // blob (announced after a restart, or repairing a copy that failed its check) takes only
     // chunks of that size. Unset: every announcement is tracked.
     std::function<std::optional<std::uint64_t>(const crypto::Digest&)> committed_size;
-    // Called when a digest reaches the availability threshold.
+    // Called when a digest reaches the availability threshold: counting the holders that
+    // announced the newest holder's size or none, and this node's copy (whatever its size). A
+    // hint to look again: IsAvailable(digest, size) answers for a record naming `size`.
     std::function<void(const crypto::Digest&)> on_available;
     // Runs `task` after the handlers already queued (the node: asio::post on its io thread).
     // Pulled blobs completed meanwhile are then synced together, in one SyncPending, and
@@ -206,6 +208,14 @@ class BlobReplicator {
   // Holders known for a digest, this node included.
   std::size_t Holders(const crypto::Digest& digest) const;
   bool IsAvailable(const crypto::Digest& digest) const { return Holders(digest) >= needed_; }
+  // Of them, those whose copy has `size` bytes: this node if its copy counts and has that size,
+  // and each peer that announced that size or none (an older node). A record naming another size
+  // than its blob's never becomes available through honest holders (each announces the size of
+  // the one content with that digest), so it is never ordered (ADR 0036).
+  std::size_t Holders(const crypto::Digest& digest, std::uint64_t size) const;
+  bool IsAvailable(const crypto::Digest& digest, std::uint64_t size) const {
+    return Holders(digest, size) >= needed_;
+  }
   // Deletes the blob here and stops replicating it (erasure).
   Status Erase(const crypto::Digest& digest);
   // Pulls the blob from a known holder if this node lacks it. While no holder is known, `source`
@@ -315,6 +325,7 @@ class BlobReplicator {
     std::uint64_t last_used = 0;  // serve_count_ when it last served a chunk
   };
   struct Staged {
+    std::uint64_t size = 0;                             // of the blob
     std::set<ReplicaId> told;                           // peers announced to
     std::chrono::steady_clock::time_point last_served;  // a chunk of it, to a told peer
     std::chrono::steady_clock::time_point deadline;     // at kStagedMinRate
@@ -336,6 +347,8 @@ class BlobReplicator {
   };
   struct Tracked {
     std::set<ReplicaId> peers;  // announcing the digest
+    // The size each of them announced, if it gave one (an older node does not).
+    std::map<ReplicaId, std::uint64_t> sizes;
     // Its record committed here (settle_after_pull_): counted neither against the bound nor the
     // peers' shares.
     bool committed = false;
@@ -350,7 +363,10 @@ class BlobReplicator {
   std::size_t OwnCopy(const crypto::Digest& digest, bool stored) const {
     return stored && !unsynced_set_.count(digest) ? 1 : 0;
   }
-  void AddHolder(const crypto::Digest& digest, ReplicaId peer);
+  // `size`: the one `peer` announced, 0 if it gave none.
+  void AddHolder(const crypto::Digest& digest, ReplicaId peer, std::uint64_t size);
+  // Peers of `tracked` that announced `size` or none (all of them when `size` is 0).
+  static std::size_t PeersWithSize(const Tracked& tracked, std::uint64_t size);
   // Stops tracking the digest's holders (or one of them), giving back their shares.
   void Untrack(const crypto::Digest& digest);
   void UntrackHolder(const crypto::Digest& digest, ReplicaId peer);
@@ -404,14 +420,16 @@ class BlobReplicator {
   void Forget(const crypto::Digest& digest);
   // Fetch for a blob the store is known to lack (its look-up already done).
   bool FetchAbsent(const crypto::Digest& digest);
-  // Queues a stored, not yet durable blob for the next Publish (deferred: one for a group).
-  void QueuePublish(const crypto::Digest& digest);
+  // Queues a stored, not yet durable blob of `size` bytes for the next Publish (deferred: one for
+  // a group).
+  void QueuePublish(const crypto::Digest& digest, std::uint64_t size);
   // Syncs the blobs not yet durable (pulled, or uploaded here), then announces them and counts
   // them as held here (Published). While a sync runs in the background, the next waits for it.
   void Publish();
-  void Published(const std::vector<crypto::Digest>& synced, const Status& sync);
-  // Announces `digests` to `to` (every peer when nullopt), in messages of bounded size.
-  void SendHave(std::optional<ReplicaId> to, const std::vector<crypto::Digest>& digests);
+  void Published(const std::vector<storage::ListedBlob>& synced, const Status& sync);
+  // Announces `blobs` (with their sizes) to `to` (every peer when nullopt), in messages of bounded
+  // size.
+  void SendHave(std::optional<ReplicaId> to, const std::vector<storage::ListedBlob>& blobs);
   // Announces a staged blob to connected peers not told yet until f of them know it.
   void TopUpStaged(const crypto::Digest& digest, Staged& staged);
   // Ends a blob's staging: every peer not told yet is.
@@ -488,7 +506,7 @@ class BlobReplicator {
   LogLimiter disk_resume_log_{std::chrono::seconds(10)};
   // Stored (pulled, or uploaded here and submitted), not yet synced: not announced, and this node
   // does not count as a holder.
-  std::vector<crypto::Digest> unsynced_;
+  std::vector<storage::ListedBlob> unsynced_;
   std::set<crypto::Digest> unsynced_set_;  // also those whose sync is running
   bool syncing_ = false;                   // a background sync is running
   std::map<std::pair<ReplicaId, crypto::Digest>, Serving> serving_;

@@ -569,8 +569,9 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   }
   // Its size as stored here: once the record commits, the pulls of nodes lacking the blob take
   // no other size (BlobReplicator::Settle), so a record naming another would not reach them.
-  // (A record submitted at a node that does not hold its blob is not checked here: its size is
-  // compared with nothing before it is ordered; see docs/reliability.md.)
+  // Said at once here; elsewhere (and for gossiped copies) such a record is never ordered: only
+  // holders announcing its size count toward its availability, and honest ones announce the
+  // ciphertext's (ReleaseGated, ADR 0036).
   if (!from && submit) {
     if (auto stored = blobs_->Size(submit->ciphertext_digest);
         stored && *stored != submit->ciphertext_size) {
@@ -613,14 +614,14 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       own_upload->second = std::chrono::steady_clock::now() + api::kUploadTtl;
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
-    if (!replicator_->IsAvailable(submit->ciphertext_digest)) {
+    if (!replicator_->IsAvailable(submit->ciphertext_digest, submit->ciphertext_size)) {
       // Blobs come along only in a peer's gossip; one taken from it needs no pull.
       if (!from || !TakeOfferedBlob(*submit, *from, batch)) {
         replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       }
       auto& gated = gated_[submit->ciphertext_digest];
       if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
-      gated.txs.push_back(std::move(tx));
+      gated.txs.push_back({std::move(tx), submit->ciphertext_size});
       return id;
     }
     // Available elsewhere already: this node pulls its copy now too (announcements of blobs no

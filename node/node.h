@@ -158,6 +158,9 @@ class Node {
   // every holder, and reads the state twice); a digest leaves when a block erases its record.
   static constexpr std::size_t kMaxNotErasedRemembered = 1u << 16;
   mutable crypto::DigestSet not_erased_;
+  // Orders the gated records of the digest whose ciphertext size f+1 holders announced
+  // (BlobReplicator::IsAvailable); drops those naming another size than this node's copy, which
+  // honest holders never announce (ADR 0036). The others wait on.
   void ReleaseGated(const crypto::Digest& digest);
   // For a small blob (storage::kSmallBlobBytes at most): the first validator other than this node
   // among the institutions its record names as holding it (its uploader's), to pull from before
@@ -309,10 +312,15 @@ class Node {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<BlobReplicator> replicator_;
-  // Record transactions waiting until f+1 nodes hold their blob, by ciphertext digest; dropped
-  // (and removed from the mempool) if the blob does not appear within kGatedTimeout.
+  // Record transactions waiting until f+1 nodes hold their blob at the size they name, by
+  // ciphertext digest; dropped (and removed from the mempool) if it does not come within
+  // kGatedTimeout.
+  struct GatedTx {
+    consensus::Transaction tx;
+    std::uint64_t size = 0;  // the record's ciphertext_size
+  };
   struct Gated {
-    std::vector<consensus::Transaction> txs;
+    std::vector<GatedTx> txs;
     std::chrono::steady_clock::time_point since;
   };
   std::map<crypto::Digest, Gated> gated_;

@@ -885,7 +885,7 @@ void Node::TickApi() {
     next_orphan_sweep_ = now + kOrphanSweepInterval;
     ledger::StateView view(*stores_.state);
     if (auto list = blobs_->List()) {
-      for (const auto& d : *list) {
+      for (const auto& [d, size] : *list) {
         if (unsubmitted_uploads_.count(d) || gated_.count(d)) continue;
         auto record = ledger::RecordByCiphertext(view, d);
         if (record && !*record) unsubmitted_uploads_[d] = now + kUploadTtl;

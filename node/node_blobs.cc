@@ -52,7 +52,7 @@ void Node::DropGated(const crypto::Digest& digest) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;
   std::vector<crypto::Digest> ids;
-  for (const auto& tx : it->second.txs) ids.push_back(tx.id);
+  for (const auto& g : it->second.txs) ids.push_back(g.tx.id);
   mempool_->Remove(ids);
   gated_.erase(it);
 }
@@ -83,8 +83,35 @@ std::optional<ReplicaId> Node::NamedHolder(const ledger::SubmitRecord& record) c
 void Node::ReleaseGated(const crypto::Digest& digest) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;
-  auto held = std::move(it->second.txs);
-  gated_.erase(it);
+  // Each size asked once: the copies of one record, or records naming the digest, mostly agree.
+  std::map<std::uint64_t, bool> available;
+  const auto own = blobs_->Size(digest);
+  std::vector<consensus::Transaction> held;
+  std::vector<crypto::Digest> wrong_size;
+  auto& waiting = it->second.txs;
+  for (auto g = waiting.begin(); g != waiting.end();) {
+    if (own && *own != g->size) {
+      // The one content with this digest has another size: no honest holder announces this one.
+      log_->warn(
+          "event=record_dropped tx={} digest={} reason=\"its ciphertext_size {} is not the "
+          "size of the ciphertext with that digest ({} bytes)\"",
+          g->tx.id.ShortHex(), digest.ShortHex(), g->size, *own);
+      wrong_size.push_back(g->tx.id);
+      g = waiting.erase(g);
+      continue;
+    }
+    auto [a, fresh] = available.try_emplace(g->size, false);
+    if (fresh) a->second = replicator_->IsAvailable(digest, g->size);
+    if (a->second) {
+      held.push_back(std::move(g->tx));
+      g = waiting.erase(g);
+    } else {
+      ++g;
+    }
+  }
+  if (waiting.empty()) gated_.erase(it);
+  mempool_->Remove(wrong_size);
+  if (held.empty()) return;
   // A copy whose transaction committed meanwhile (rejected: OnBlockBlobs drops only accepted
   // ones' copies) goes no further: the replica forgets delivered ids after a while.
   ledger::StateView view(*stores_.state);

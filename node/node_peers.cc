@@ -356,6 +356,7 @@ void Node::Tick() {
   const auto now = std::chrono::steady_clock::now();
   std::vector<crypto::Digest> expired, available;
   for (const auto& [digest, g] : gated_) {
+    // f+1 holders of any size first (no look-up of the store); ReleaseGated asks for each size.
     if (replicator_->IsAvailable(digest)) {
       available.push_back(digest);  // normally released at once; this is the backstop
     } else if (now - g.since > kGatedTimeout) {
@@ -363,9 +364,15 @@ void Node::Tick() {
     }
   }
   for (const auto& d : available) ReleaseGated(d);
+  for (const auto& [d, g] : gated_) {
+    if (now - g.since > kGatedTimeout && replicator_->IsAvailable(d)) expired.push_back(d);
+  }
   for (const auto& d : expired) {
-    log_->warn("event=record_dropped digest={} reason=\"its blob did not reach f+1 holders\"",
-               d.ShortHex());
+    // f+1 holders of another size: the records name a size the ciphertext does not have.
+    log_->warn("event=record_dropped digest={} reason=\"{}\"", d.ShortHex(),
+               replicator_->IsAvailable(d)
+                   ? "f+1 nodes hold its blob, but none announced the ciphertext_size it names"
+                   : "its blob did not reach f+1 holders");
     DropGated(d);
     replicator_->Abandon(d);  // pulled again if a record naming it arrives or commits
   }

@@ -40,6 +40,7 @@ struct ToWireVisitor {
   void operator()(const PeerBlobHave& h) const {
     auto* w = m.mutable_blob_have();
     for (const auto& d : h.digests) w->add_digests(ToString(d.span()));
+    for (std::uint64_t size : h.sizes) w->add_sizes(size);
   }
   void operator()(const PeerBlobRequest& r) const {
     m.mutable_blob_request()->set_digest(ToString(r.digest.span()));
@@ -122,10 +123,24 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
                         static_cast<std::size_t>(m.blob_have().digests_size()),
                         kMaxBlobHaveDigests);
       }
+      const auto& sizes = m.blob_have().sizes();
+      if (!sizes.empty() && sizes.size() != m.blob_have().digests_size()) {
+        return Status::InvalidArgument(
+            "field 'blob_have.sizes' has " + std::to_string(sizes.size()) +
+            " entries but 'blob_have.digests' has " + std::to_string(m.blob_have().digests_size()) +
+            ": one size per digest, or none");
+      }
       PeerBlobHave have;
       for (const auto& d : m.blob_have().digests()) {
         ERTR_ASSIGN_OR_RETURN(auto digest, Fixed<crypto::Digest>(d, "blob_have.digests"));
         have.digests.push_back(digest);
+      }
+      for (std::uint64_t size : sizes) {
+        if (size == 0) {
+          return Status::InvalidArgument(
+              "field 'blob_have.sizes' holds 0: no ciphertext is empty (a blob's size, or none)");
+        }
+        have.sizes.push_back(size);
       }
       return PeerMessage(std::move(have));
     }

@@ -45,6 +45,9 @@ struct PeerStatus {
 };
 struct PeerBlobHave {
   std::vector<crypto::Digest> digests;
+  // Each blob's ciphertext size, in the order of `digests` (never 0); empty when the sender gave
+  // none (an older node).
+  std::vector<std::uint64_t> sizes = {};
 };
 struct PeerBlobRequest {
   crypto::Digest digest;

@@ -46,6 +46,13 @@ class BlobReader {
   virtual std::uint64_t size() const = 0;
 };
 
+// A stored blob, as List gives it.
+struct ListedBlob {
+  crypto::Digest digest;
+  std::uint64_t size = 0;  // of its content, in bytes
+  friend bool operator==(const ListedBlob&, const ListedBlob&) = default;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -60,8 +67,8 @@ class BlobStore {
   virtual Status Delete(const crypto::Digest& digest) = 0;
   // Re-reads the whole blob and checks its digest (through Open, for every store).
   Status Verify(const crypto::Digest& digest) const;
-  // Digests of all stored blobs, sorted.
-  virtual Result<std::vector<crypto::Digest>> List() const = 0;
+  // All stored blobs, sorted by digest.
+  virtual Result<std::vector<ListedBlob>> List() const = 0;
   // Makes every blob published by BlobWriter::CommitUnsynced so far durable, in one sync.
   virtual Status SyncPending() { return Status::Ok(); }
   // Called (from the writing thread) when a write fails in a way that leaves the store unable to

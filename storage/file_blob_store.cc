@@ -261,18 +261,22 @@ class FileBlobStore final : public BlobStore {
     return SyncDir(p.parent_path());
   }
 
-  Result<std::vector<crypto::Digest>> List() const override {
-    std::vector<crypto::Digest> out;
+  Result<std::vector<ListedBlob>> List() const override {
+    std::vector<ListedBlob> out;
     std::error_code ec;
     for (const auto& shard : fs::directory_iterator(objects_, ec)) {
       for (const auto& f : fs::directory_iterator(shard.path(), ec)) {
         auto d = crypto::Digest::FromHex(f.path().filename().string(), "blob file name");
-        if (d) out.push_back(*d);
+        if (!d) continue;
+        std::error_code size_ec;
+        const auto size = f.file_size(size_ec);
+        if (!size_ec) out.push_back({*d, size});  // else deleted since it was listed
       }
     }
     if (ec)
       return Status::IoError("cannot list blobs in " + objects_.string() + ": " + ec.message());
-    std::sort(out.begin(), out.end());
+    std::sort(out.begin(), out.end(),
+              [](const ListedBlob& a, const ListedBlob& b) { return a.digest < b.digest; });
     return out;
   }
 

@@ -125,16 +125,22 @@ class TieredBlobStore final : public BlobStore {
     return files_->Delete(digest);
   }
 
-  Result<std::vector<crypto::Digest>> List() const override {
+  Result<std::vector<ListedBlob>> List() const override {
     ERTR_ASSIGN_OR_RETURN(auto out, files_->List());
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto d = crypto::Digest::FromSpan(FromSlice(it->key()), "small blob key");
-      if (d) out.push_back(*d);
+      if (d) out.push_back({*d, it->value().size()});
     }
     ERTR_RETURN_IF_ERROR(Convert(it->status(), "listing"));
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+    const auto by_digest = [](const ListedBlob& a, const ListedBlob& b) {
+      return a.digest < b.digest;
+    };
+    std::sort(out.begin(), out.end(), by_digest);
+    out.erase(
+        std::unique(out.begin(), out.end(),
+                    [](const ListedBlob& a, const ListedBlob& b) { return a.digest == b.digest; }),
+        out.end());
     return out;
   }
 

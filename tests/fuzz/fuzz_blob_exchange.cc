@@ -138,8 +138,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto list = (*store)->List();
   if (!list) std::abort();
   std::uint64_t unnamed = 0;
-  for (const auto& d : *list) {
-    if (!(*store)->Verify(d).ok()) std::abort();
+  for (const auto& [d, listed_size] : *list) {
+    const auto stored_size = (*store)->Size(d);
+    if (!(*store)->Verify(d).ok() || !stored_size || *stored_size != listed_size) std::abort();
     if (!referenced(d)) ++unnamed;
   }
   if (unnamed > r.stats().blobs_pushed_in) std::abort();

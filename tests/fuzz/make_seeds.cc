@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
                                            proto::PeerBlockResponse{{Bytes{4}}},
                                            proto::PeerStatus{Height(9), View(1)},
                                            proto::PeerBlobHave{{tx.id, b.hash}},
+                                           proto::PeerBlobHave{{tx.id, b.hash}, {300, 70'000}},
                                            proto::PeerBlobRequest{tx.id, 4096},
                                            proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)},
                                            proto::PeerBlobPush{3, 0, Bytes(300, 6), false, false},
@@ -190,6 +191,7 @@ int main(int argc, char** argv) {
     record(exchange, 2, proto::PeerBlobPush{8, 0, Bytes(100, 3), false, false});
     record(exchange, 2, proto::PeerBlobPush{8, 100, {}, false, true});
     record(exchange, 1, proto::PeerBlobHave{{tx.id}});
+    record(exchange, 3, proto::PeerBlobHave{{tx.id}, {300}});
     record(exchange, 5, proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)});
     record(exchange, 8, proto::PeerBlobPushAck{7, 1000, false});
     Write(root / "fuzz_blob_exchange", "push_pull_abort", exchange);
@@ -220,6 +222,7 @@ int main(int argc, char** argv) {
     record(known, 0, proto::PeerBlobChunk{stand_in, 0, 1, Bytes(1, 0)});
     record(known, 0 | 4, proto::PeerBlobChunk{stand_in_other, 0, 1, Bytes(1, 0)});
     record(known, 4 | 128, proto::PeerBlobHave{{stand_in}});
+    record(known, 4, proto::PeerBlobHave{{stand_in}, {1}});
     Write(root / "fuzz_blob_exchange", "known_blobs", known);
     node::NodeConfig c;
     c.institution_id = "hosp-a";

@@ -1211,6 +1211,77 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(committed.has_value());
 }
 
+// A SubmitRecord naming the right digest but another ciphertext_size, sent to a node that does not
+// hold the blob (so it cannot be refused there at once), ahead of the real record. Were it
+// ordered, the real record would be rejected (the digest is taken) and nodes lacking the blob
+// would refuse every holder's chunks (ADR 0036).
+TEST_CASE_METHOD(UploadFixture,
+                 "a record naming another size than its ciphertext's is never ordered, and the "
+                 "real record commits",
+                 "[integration][slow]") {
+  auto u = OpenUpload(c, *stub, phys, patient, 3000);
+  v1::UploadRecordRequest msg;
+  msg.set_chunk(std::string(3000, 'r'));
+  REQUIRE(u->writer->Write(msg));
+  msg.mutable_end();
+  REQUIRE(u->writer->Write(msg));
+  u->writer->WritesDone();
+  auto status = u->writer->Finish();
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  v1::SignedTransaction as_built;
+  as_built.set_body(u->resp.transaction_body());
+  as_built.set_signature(std::string(64, '\0'));
+  auto decoded = proto::DecodeTransaction(AsBytes(as_built.SerializeAsString()));
+  REQUIRE(decoded.has_value());
+  REQUIRE(decoded->payload.has_value());
+  auto record = std::get<ledger::SubmitRecord>(*decoded->payload);
+  record.ciphertext_size += 1;
+  auto header = decoded->signed_tx.header;
+  header.nonce += 1;
+  auto signer = crypto::MakeEd25519Signer(phys.Clone());
+  auto resized = proto::MakeTransaction(header, record, *signer);
+  REQUIRE(resized.has_value());
+  const std::string resized_id = resized->signed_tx.id.ToHex();
+  // Node 1 holds nothing of the upload (it is announced at its submission): admitted, waiting.
+  // (It pulls the blob from the uploader the record names, which then counts two holders.)
+  auto pending = c.Client(1, phys)->SubmitSigned(ToWire(*resized), false);
+  INFO((pending ? "" : pending.error().ToString()));
+  REQUIRE(pending.has_value());
+  CHECK(pending->response.status() == v1::TRANSACTION_STATUS_PENDING);
+  // Gossiped to node 0 before the real record is submitted there: it waits there too, first in
+  // line for the blob, or is dropped already.
+  const std::string dropped_line = "event=record_dropped tx=" + resized_id.substr(0, 8);
+  REQUIRE(Cluster::WaitFor([&] {
+    return c.Outcome(0, resized_id) == "pending" ||
+           c.Log(0).find(dropped_line) != std::string::npos;
+  }));
+  // The real record: its blob reaches f+1 holders, each announcing its size; it commits.
+  auto committed =
+      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
+  INFO((committed ? "" : committed.error().ToString()));
+  REQUIRE(committed.has_value());
+  CHECK(committed->response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  // The resized one is dropped everywhere, never committed: node 0 said why.
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(Cluster::WaitFor([&] { return c.Outcome(i, resized_id).empty(); }));
+  }
+  const std::string log = c.Log(0);
+  CHECK(log.find(dropped_line) != std::string::npos);
+  CHECK(log.find("its ciphertext_size " + std::to_string(record.ciphertext_size) +
+                 " is not the size of the ciphertext") != std::string::npos);
+  // Later transactions commit; the resized one still has no outcome, and the record reads back.
+  auto later = c.Client(0, c.admin_key(0))->Submit(c.NewPhysician(0));
+  REQUIRE(later.has_value());
+  for (int i = 0; i < 4; ++i) CHECK(c.Outcome(i, resized_id).empty());
+  std::ostringstream out;
+  auto info = c.Client(0, phys)->GetRecord(IdOf(u->resp.record_id()), "treatment", out);
+  INFO((info ? "" : info.error().ToString()));
+  REQUIRE(info.has_value());
+  CHECK(out.str() == std::string(3000, 'r'));
+  CHECK(info->ciphertext_size() == record.ciphertext_size - 1);
+}
+
 TEST_CASE("SubmitTransactions: each transaction admitted or refused on its own, in order",
           "[integration][api]") {
   Cluster c(4);

@@ -37,7 +37,7 @@ class CountingStore final : public storage::BlobStore {
   bool Contains(const crypto::Digest& d) const override { return inner_->Contains(d); }
   Result<std::uint64_t> Size(const crypto::Digest& d) const override { return inner_->Size(d); }
   Status Delete(const crypto::Digest& d) override { return inner_->Delete(d); }
-  Result<std::vector<crypto::Digest>> List() const override { return inner_->List(); }
+  Result<std::vector<storage::ListedBlob>> List() const override { return inner_->List(); }
   Status SyncPending() override {
     ++syncs;
     return inner_->SyncPending();
@@ -194,6 +194,70 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   auto copy = storage::GetBlob(*p.b.store, *digest);
   REQUIRE(copy.has_value());
   CHECK(*copy == blob);
+}
+
+TEST_CASE("holders count toward a record only at the size they announce", "[unit][node]") {
+  Pair p;
+  bool pull = false;
+  p.b_referenced = [&](const crypto::Digest&) { return pull; };
+  const Bytes blob = RandomBlob(kBlobChunkBytes + 10);
+  const std::uint64_t size = blob.size();
+  auto digest = p.a.replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  // The announcement says the size.
+  REQUIRE(p.wire.size() == 1);
+  const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(have != nullptr);
+  CHECK(have->digests == std::vector<crypto::Digest>{*digest});
+  CHECK(have->sizes == std::vector<std::uint64_t>{size});
+  p.Run();  // b hears of it, and does not pull it (no record names it there yet)
+  BlobReplicator& b = *p.b.replicator;
+  CHECK(b.Holders(*digest) == 1);
+  CHECK(b.Holders(*digest, size) == 1);
+  CHECK(b.Holders(*digest, size + 1) == 0);
+  CHECK(p.a.replicator->Holders(*digest, size) == 1);  // its own copy, at its size
+  CHECK(p.a.replicator->Holders(*digest, size - 1) == 0);
+  // Pulled: both copies count for the blob's size, neither for another.
+  pull = true;
+  b.OnHave(ReplicaId(0), proto::PeerBlobHave{{*digest}, {size}});
+  p.Run();
+  REQUIRE(p.b.store->Contains(*digest));
+  CHECK(b.IsAvailable(*digest, size));
+  CHECK_FALSE(b.IsAvailable(*digest, size + 1));
+  CHECK(b.IsAvailable(*digest));  // counting holders of any size
+  CHECK(p.a.replicator->IsAvailable(*digest, size));
+  CHECK_FALSE(p.a.replicator->IsAvailable(*digest, 2 * size));
+  CHECK(p.b.available == std::vector<crypto::Digest>{*digest});
+  // A holder that announces another size is not counted for this one (a faulty peer's claim).
+  const auto other = crypto::Sha256(Bytes{9});
+  b.OnHave(ReplicaId(0), proto::PeerBlobHave{{other}, {77}});
+  CHECK(b.Holders(other, 77) == 1);
+  CHECK(b.Holders(other, 78) == 0);
+  b.OnHave(ReplicaId(0), proto::PeerBlobHave{{other}, {78}});  // its latest word counts
+  CHECK(b.Holders(other, 77) == 0);
+  CHECK(b.Holders(other, 78) == 1);
+  // An older node gives no size: counted for any.
+  b.OnHave(ReplicaId(0), proto::PeerBlobHave{{other}});
+  CHECK(b.Holders(other, 77) == 1);
+  CHECK(b.Holders(other, 78) == 1);
+  // On (re)connecting, a node lists every blob it holds with its size.
+  p.wire.clear();
+  b.OnPeerConnected(ReplicaId(0));
+  REQUIRE_FALSE(p.wire.empty());
+  const auto* listed = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(listed != nullptr);
+  CHECK(listed->digests == std::vector<crypto::Digest>{*digest});
+  CHECK(listed->sizes == std::vector<std::uint64_t>{size});
+  // So does a small upload, announced once its group is synced.
+  Pair grouped(true);
+  const Bytes small = RandomBlob(300);
+  const auto small_digest = grouped.UploadAtA(small);
+  grouped.RunDeferred();
+  REQUIRE(grouped.wire.size() == 1);
+  const auto* published = std::get_if<proto::PeerBlobHave>(&grouped.wire.front().second);
+  REQUIRE(published != nullptr);
+  CHECK(published->digests == std::vector<crypto::Digest>{small_digest});
+  CHECK(published->sizes == std::vector<std::uint64_t>{small.size()});
 }
 
 TEST_CASE("a pull waits while its blob would not fit above the disk reserve, then goes on",

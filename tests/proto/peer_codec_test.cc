@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "crypto/sha256.h"
 #include "proto/consensus_codec.h"
 #include "proto/peer_codec.h"
 
@@ -58,6 +59,29 @@ TEST_CASE("peer messages round-trip and malformed ones are refused", "[unit][pro
   }
   CHECK_FALSE(DecodePeerMessage(Bytes{}).has_value());  // no body
   CHECK_FALSE(DecodePeerMessage(Bytes{0xff, 0xff, 0xff}).has_value());
+}
+
+TEST_CASE("blob announcements carry one size per digest, or none", "[unit][proto]") {
+  const auto a = crypto::Sha256(Bytes{1});
+  const auto b = crypto::Sha256(Bytes{2});
+  auto sized = DecodePeerMessage(EncodePeerMessage(PeerBlobHave{{a, b}, {300, 70'000}}));
+  REQUIRE(sized.has_value());
+  const auto& have = std::get<PeerBlobHave>(*sized);
+  CHECK(have.digests == std::vector<crypto::Digest>{a, b});
+  CHECK(have.sizes == std::vector<std::uint64_t>{300, 70'000});
+  // An older node's, without sizes.
+  auto bare = DecodePeerMessage(EncodePeerMessage(PeerBlobHave{{a, b}}));
+  REQUIRE(bare.has_value());
+  CHECK(std::get<PeerBlobHave>(*bare).digests.size() == 2);
+  CHECK(std::get<PeerBlobHave>(*bare).sizes.empty());
+  // Sizes that do not pair up with the digests, or a size of 0, are refused, naming the field.
+  for (const auto& bad : {PeerBlobHave{{a, b}, {300}}, PeerBlobHave{{a}, {300, 400}},
+                          PeerBlobHave{{}, {300}}, PeerBlobHave{{a, b}, {300, 0}}}) {
+    auto refused = DecodePeerMessage(EncodePeerMessage(bad));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code() == StatusCode::kInvalidArgument);
+    CHECK(refused.error().message().find("blob_have.sizes") != std::string::npos);
+  }
 }
 
 TEST_CASE("the replica's persistent state round-trips", "[unit][proto]") {

@@ -42,7 +42,7 @@ TEST_CASE("Blobs are content-addressed, streamed in and verified out", "[storage
   CHECK((*store)->Verify(*digest).ok());
   auto list = (*store)->List();
   REQUIRE(list.has_value());
-  CHECK(*list == std::vector<crypto::Digest>{*digest});
+  CHECK(*list == std::vector<ListedBlob>{{*digest, data.size()}});
 }
 
 TEST_CASE("An expected digest that does not match publishes nothing", "[storage]") {
@@ -156,8 +156,11 @@ TEST_CASE("The node's store keeps small blobs in its database and large ones as 
   }
   auto list = (*store)->List();
   REQUIRE(list.has_value());
-  std::vector<crypto::Digest> want = {small_digest, edge_digest, large_digest};
-  std::sort(want.begin(), want.end());
+  // With each blob's size, from either tier.
+  std::vector<ListedBlob> want = {
+      {small_digest, small.size()}, {edge_digest, edge.size()}, {large_digest, large.size()}};
+  std::sort(want.begin(), want.end(),
+            [](const ListedBlob& a, const ListedBlob& b) { return a.digest < b.digest; });
   CHECK(*list == want);
   // Erasure removes either kind, idempotently.
   REQUIRE((*store)->Delete(small_digest).ok());
@@ -166,7 +169,7 @@ TEST_CASE("The node's store keeps small blobs in its database and large ones as 
   CHECK_FALSE((*store)->Contains(small_digest));
   CHECK_FALSE((*store)->Contains(large_digest));
   CHECK(GetBlob(**store, small_digest).error().code() == StatusCode::kNotFound);
-  CHECK(*(*store)->List() == std::vector<crypto::Digest>{edge_digest});
+  CHECK(*(*store)->List() == std::vector<ListedBlob>{{edge_digest, edge.size()}});
 }
 
 TEST_CASE("A small blob with the wrong content or an abandoned write is never stored",

@@ -111,7 +111,7 @@ std::uint64_t CheckConsistent(const std::filesystem::path& dir, std::uint64_t ve
   // No partial blob is ever visible: everything published verifies.
   auto all = (*blobs)->List();
   REQUIRE(all.has_value());
-  for (const auto& d : *all) {
+  for (const auto& [d, size] : *all) {
     if (verified_blobs.count(d)) continue;
     REQUIRE((*blobs)->Verify(d).ok());
     verified_blobs.insert(d);
