@@ -31,25 +31,33 @@ Result<crypto::Digest> BlobReplicator::StoreLocal(ByteSpan ciphertext) {
     (void)store_.Delete(digest);
     return Status::FailedPrecondition("this content belongs to an erased record; it is not stored");
   }
-  Announce(digest);
+  AnnounceStored(digest, ciphertext.size());
   return digest;
 }
 
 void BlobReplicator::Announce(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
-  if (!size) return;  // not here (deleted meanwhile): nothing to announce
+  if (!size) {  // not here (erased meanwhile): nothing to announce
+    log_->warn("event=blob_not_announced digest={} reason=\"{}\"", digest.ShortHex(),
+               size.error().ToString());
+    return;
+  }
+  AnnounceStored(digest, *size);
+}
+
+void BlobReplicator::AnnounceStored(const crypto::Digest& digest, std::uint64_t size) {
   // Staging helps only when some connected peer would be left out of the first round, and
   // while the first copies are still to be made (a pushed upload's may be made already).
-  if (*size >= kStagedAnnounceBytes && needed_ > 1 && connected_.size() > needed_ - 1 &&
+  if (size >= kStagedAnnounceBytes && needed_ > 1 && connected_.size() > needed_ - 1 &&
       !staged_.count(digest) && !IsAvailable(digest)) {
     const auto now = Now();
     Staged& s = staged_[digest];
-    s.size = *size;
+    s.size = size;
     s.last_served = now;
-    s.deadline = now + kStagedStall + std::chrono::seconds(*size / kStagedMinRate);
+    s.deadline = now + kStagedStall + std::chrono::seconds(size / kStagedMinRate);
     TopUpStaged(digest, s);
   } else {
-    SendHave(std::nullopt, {{digest, *size}});
+    SendHave(std::nullopt, {{digest, size}});
   }
   if (IsAvailable(digest)) hooks_.on_available(digest);
 }
@@ -91,20 +99,29 @@ std::size_t BlobReplicator::Holders(const crypto::Digest& digest) const {
 }
 
 std::size_t BlobReplicator::Holders(const crypto::Digest& digest, std::uint64_t size) const {
+  std::optional<std::uint64_t> stored;
+  if (!unsynced_set_.count(digest)) {  // else not counted: not looked up
+    if (auto s = store_.Size(digest)) stored = *s;
+  }
+  return HoldersGiven(digest, size, stored);
+}
+
+bool BlobReplicator::IsAvailable(const crypto::Digest& digest, std::uint64_t size,
+                                 std::optional<std::uint64_t> stored) const {
+  return HoldersGiven(digest, size, stored) >= needed_;
+}
+
+std::size_t BlobReplicator::HoldersGiven(const crypto::Digest& digest, std::uint64_t size,
+                                         std::optional<std::uint64_t> stored) const {
   auto it = holders_.find(digest);
   const std::size_t n = it == holders_.end() ? 0 : PeersWithSize(it->second, size);
-  if (unsynced_set_.count(digest)) return n;
-  const auto own = store_.Size(digest);
-  return n + (own && *own == size ? 1 : 0);
+  return n + (stored == size && !unsynced_set_.count(digest) ? 1 : 0);
 }
 
 std::size_t BlobReplicator::PeersWithSize(const Tracked& tracked, std::uint64_t size) {
   if (size == 0) return tracked.peers.size();
   std::size_t n = 0;
-  for (ReplicaId p : tracked.peers) {
-    const auto s = tracked.sizes.find(p);
-    if (s == tracked.sizes.end() || s->second == size) ++n;
-  }
+  for (const auto& [p, announced] : tracked.peers) n += announced == 0 || announced == size;
   return n;
 }
 
@@ -208,7 +225,7 @@ std::optional<std::uint64_t> BlobReplicator::CommittedSize(const crypto::Digest&
 void BlobReplicator::Uncharge(const Tracked& tracked) {
   if (tracked.committed) return;
   --uncommitted_tracked_;
-  for (ReplicaId p : tracked.peers) {
+  for (const auto& [p, size] : tracked.peers) {
     if (--tracked_per_peer_[p] == 0) tracked_per_peer_.erase(p);
   }
 }
@@ -281,7 +298,6 @@ void BlobReplicator::Untrack(const crypto::Digest& digest) {
 void BlobReplicator::UntrackHolder(const crypto::Digest& digest, ReplicaId peer) {
   const auto it = holders_.find(digest);
   if (it == holders_.end() || it->second.peers.erase(peer) == 0) return;
-  it->second.sizes.erase(peer);
   if (!it->second.committed && --tracked_per_peer_[peer] == 0) tracked_per_peer_.erase(peer);
   if (it->second.peers.empty()) Untrack(digest);
 }
@@ -301,7 +317,7 @@ bool BlobReplicator::TrackingConsistent() const {
     }
     if (tracked.committed) continue;
     ++uncommitted;
-    for (ReplicaId p : tracked.peers) ++per_peer[p];
+    for (const auto& [p, size] : tracked.peers) ++per_peer[p];
   }
   if (uncommitted != uncommitted_tracked_ || uncommitted > kMaxTrackedBlobs) return false;
   for (const auto& [peer, n] : per_peer) {
@@ -345,17 +361,14 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer, std
                       (!pulls_.count(digest) && !wanted_.count(digest) && store_.Contains(digest));
   const std::size_t own = OwnCopy(digest, stored);
   if (tracked == holders_.end()) {
-    tracked = holders_.emplace(digest, Tracked{{}, {}, committed, Now()}).first;
+    tracked = holders_.emplace(digest, Tracked{{}, committed, Now()}).first;
     if (!committed) ++uncommitted_tracked_;
   }
-  std::set<ReplicaId>& peers = tracked->second.peers;
-  const std::size_t before = PeersWithSize(tracked->second, size) + own;
-  if (peers.insert(peer).second && !committed) ++tracked_per_peer_[peer];
-  if (size != 0) {
-    tracked->second.sizes.insert_or_assign(peer, size);
-  } else {
-    tracked->second.sizes.erase(peer);
-  }
+  auto& peers = tracked->second.peers;
+  const auto [entry, added] = peers.try_emplace(peer, size);
+  if (added && !committed) ++tracked_per_peer_[peer];
+  const bool counted_anew = added || entry->second != size;  // a new holder, or a new size
+  entry->second = size;
   Unpark(digest);  // a holder to pull from
   // Asked again at every announcement of a blob not wanted yet: its record may have arrived
   // since (while no holder was connected to pull it from).
@@ -372,7 +385,7 @@ void BlobReplicator::AddHolder(const crypto::Digest& digest, ReplicaId peer, std
     sources_.erase(digest);
     Want(digest);
   }
-  if (before < needed_ && PeersWithSize(tracked->second, size) + own >= needed_) {
+  if (counted_anew && PeersWithSize(tracked->second, size) + own >= needed_) {
     hooks_.on_available(digest);
   }
 }
@@ -510,7 +523,7 @@ std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest
                                                     bool* probe) const {
   if (probe) *probe = false;
   if (auto it = holders_.find(digest); it != holders_.end()) {
-    for (ReplicaId p : it->second.peers) {
+    for (const auto& [p, size] : it->second.peers) {
       if (connected_.count(p)) return p;
     }
   }
@@ -715,7 +728,7 @@ bool BlobReplicator::Accept(const crypto::Digest& digest, ByteSpan ciphertext, R
 void BlobReplicator::AnnounceUnsynced(const crypto::Digest& digest) {
   auto size = store_.Size(digest);
   if (!size) return;  // not here (deleted meanwhile): nothing to announce
-  if (*size > storage::kSmallBlobBytes) return Announce(digest);
+  if (*size > storage::kSmallBlobBytes) return AnnounceStored(digest, *size);
   QueuePublish(digest, *size);
 }
 

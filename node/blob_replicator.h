@@ -165,9 +165,9 @@ class BlobReplicator {
     // blob (announced after a restart, or repairing a copy that failed its check) takes only
     // chunks of that size. Unset: every announcement is tracked.
     std::function<std::optional<std::uint64_t>(const crypto::Digest&)> committed_size;
-    // Called when a digest reaches the availability threshold: counting the holders that
-    // announced the newest holder's size or none, and this node's copy (whatever its size). A
-    // hint to look again: IsAvailable(digest, size) answers for a record naming `size`.
+    // Called when a holder of a digest is counted and the holders announcing its size (or none),
+    // with this node's copy whatever its size, are f+1 or more. A hint to look again:
+    // IsAvailable(digest, size) answers for a record naming `size`.
     std::function<void(const crypto::Digest&)> on_available;
     // Runs `task` after the handlers already queued (the node: asio::post on its io thread).
     // Pulled blobs completed meanwhile are then synced together, in one SyncPending, and
@@ -216,6 +216,9 @@ class BlobReplicator {
   bool IsAvailable(const crypto::Digest& digest, std::uint64_t size) const {
     return Holders(digest, size) >= needed_;
   }
+  // The same, given the size of the copy in the store (nullopt: none), read by the caller.
+  bool IsAvailable(const crypto::Digest& digest, std::uint64_t size,
+                   std::optional<std::uint64_t> stored) const;
   // Deletes the blob here and stops replicating it (erasure).
   Status Erase(const crypto::Digest& digest);
   // Pulls the blob from a known holder if this node lacks it. While no holder is known, `source`
@@ -346,9 +349,8 @@ class BlobReplicator {
     std::chrono::steady_clock::time_point last_progress;
   };
   struct Tracked {
-    std::set<ReplicaId> peers;  // announcing the digest
-    // The size each of them announced, if it gave one (an older node does not).
-    std::map<ReplicaId, std::uint64_t> sizes;
+    // The peers announcing the digest, with the size each announced (0: none, an older node).
+    std::map<ReplicaId, std::uint64_t> peers;
     // Its record committed here (settle_after_pull_): counted neither against the bound nor the
     // peers' shares.
     bool committed = false;
@@ -363,10 +365,15 @@ class BlobReplicator {
   std::size_t OwnCopy(const crypto::Digest& digest, bool stored) const {
     return stored && !unsynced_set_.count(digest) ? 1 : 0;
   }
+  // Announce, for a blob of `size` bytes.
+  void AnnounceStored(const crypto::Digest& digest, std::uint64_t size);
   // `size`: the one `peer` announced, 0 if it gave none.
   void AddHolder(const crypto::Digest& digest, ReplicaId peer, std::uint64_t size);
   // Peers of `tracked` that announced `size` or none (all of them when `size` is 0).
   static std::size_t PeersWithSize(const Tracked& tracked, std::uint64_t size);
+  // Holders(digest, size) given the stored copy's size (nullopt: none).
+  std::size_t HoldersGiven(const crypto::Digest& digest, std::uint64_t size,
+                           std::optional<std::uint64_t> stored) const;
   // Stops tracking the digest's holders (or one of them), giving back their shares.
   void Untrack(const crypto::Digest& digest);
   void UntrackHolder(const crypto::Digest& digest, ReplicaId peer);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "crypto/digest_table.h"
@@ -27,8 +28,11 @@ namespace ertr::node {
 
 struct CommitWaiter {
   std::chrono::steady_clock::time_point deadline;
-  // Called once: with the committed block and index, or with nullptr (timeout / shutdown).
-  std::function<void(const storage::StoredBlock*, std::uint32_t, const ledger::TxResult*)> done;
+  // Called once: with the committed block and index; or with no block and `dropped`, why the
+  // node dropped the transaction uncommitted; or with neither (timeout / shutdown).
+  std::function<void(const storage::StoredBlock*, std::uint32_t, const ledger::TxResult*,
+                     const std::string* dropped)>
+      done;
 };
 
 class CommitWaiters {

@@ -619,9 +619,8 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       if (!from || !TakeOfferedBlob(*submit, *from, batch)) {
         replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));
       }
-      auto& gated = gated_[submit->ciphertext_digest];
-      if (gated.txs.empty()) gated.since = std::chrono::steady_clock::now();
-      gated.txs.push_back({std::move(tx), submit->ciphertext_size});
+      gated_[submit->ciphertext_digest].txs.push_back(
+          {std::move(tx), submit->ciphertext_size, std::chrono::steady_clock::now()});
       return id;
     }
     // Available elsewhere already: this node pulls its copy now too (announcements of blobs no

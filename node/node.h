@@ -168,7 +168,17 @@ class Node {
   // announced in stages as soon as its record is submitted (ADR 0013); asking its uploader before
   // would bypass the staging and split the uploader's serving over every peer.
   std::optional<ReplicaId> NamedHolder(const ledger::SubmitRecord& record) const;
-  void DropGated(const crypto::Digest& digest);
+  // Drops the gated records of the digest (from the mempool too), telling why (NoteDropped); a
+  // copy of `committed`, the transaction that just committed, is not dropped but done.
+  void DropGated(const crypto::Digest& digest, std::string_view why,
+                 const crypto::Digest* committed = nullptr);
+  // Drops the gated records of the digest that were gated before `gated_before` (kGatedTimeout
+  // ago), saying why; stops pulling the blob once none is left.
+  void DropExpiredGated(const crypto::Digest& digest,
+                        std::chrono::steady_clock::time_point gated_before);
+  // Remembers why this node dropped a transaction uncommitted, for GetTransaction, and answers
+  // the calls waiting for its commit with it.
+  void NoteDropped(const crypto::Digest& id, std::string_view why);
   // After a block: delete erased records' blobs; make sure committed records' blobs replicate.
   void OnBlockBlobs(const std::vector<ledger::Transaction>& txs, const ledger::BlockResult& result);
 
@@ -318,10 +328,10 @@ class Node {
   struct GatedTx {
     consensus::Transaction tx;
     std::uint64_t size = 0;  // the record's ciphertext_size
+    std::chrono::steady_clock::time_point since;
   };
   struct Gated {
     std::vector<GatedTx> txs;
-    std::chrono::steady_clock::time_point since;
   };
   std::map<crypto::Digest, Gated> gated_;
   boost::asio::steady_timer tick_{io_};
@@ -345,6 +355,11 @@ class Node {
   std::deque<ApiWork> api_queue_;  // guarded by api_mu_
   bool api_closed_ = false;        // guarded by api_mu_
   CommitWaiters commit_waiters_;
+  // Transactions this node dropped uncommitted, with why (NoteDropped): the newest
+  // kMaxDroppedRemembered, oldest forgotten first.
+  static constexpr std::size_t kMaxDroppedRemembered = 4096;
+  std::map<crypto::Digest, std::string> dropped_;
+  std::deque<crypto::Digest> dropped_order_;
   std::vector<ledger::AccessEvent> pending_access_;
   boost::asio::steady_timer access_flush_{io_};
   bool access_flush_armed_ = false;

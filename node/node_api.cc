@@ -1058,7 +1058,7 @@ void Node::CloseApi() {
   }
   for (auto& w : work)
     w.cancel(Status::Unavailable("the node is shutting down; retry when it is back"));
-  for (auto& w : commit_waiters_.TakeAll()) w.done(nullptr, 0, nullptr);
+  for (auto& w : commit_waiters_.TakeAll()) w.done(nullptr, 0, nullptr, nullptr);
   // Uploads waiting for their pushes' receivers go on without them (the io thread has stopped).
   if (replicator_) replicator_->DropPushes();
   if (grpc_server_) {

@@ -22,6 +22,14 @@ namespace v1 = ertr::v1;
 using namespace api;
 
 namespace {
+// A transaction the node dropped uncommitted: what the caller is told.
+Status Dropped(const crypto::Digest& id, const std::string& why) {
+  return Status::FailedPrecondition(
+      "transaction " + id.ShortHex() + "… was dropped uncommitted at this node: " + why +
+      "; it is not ordered. Correct the transaction (or upload the record again) and submit it "
+      "anew");
+}
+
 // Said when a transaction's outcome is not found: on a benchmark chain, a committed NullOp has
 // none (ADR 0023).
 std::string NoOutcomeNote(bool benchmark_mode) {
@@ -207,8 +215,9 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
   if (!decoded) return done(decoded.error().WithContext("request field 'transaction'"));
   const crypto::Digest id = decoded->id;
   out.set_tx_id(ToString(id.span()));
-  auto finish = [this, &out, done](const storage::StoredBlock* block, std::uint32_t index,
-                                   const ledger::TxResult* result) {
+  auto finish = [this, &out, done, id](const storage::StoredBlock* block, std::uint32_t index,
+                                       const ledger::TxResult* result, const std::string* dropped) {
+    if (block == nullptr && dropped != nullptr) return done(Dropped(id, *dropped));
     if (block == nullptr) {
       return done(Status::Unavailable(
           "not committed within " + std::to_string(kCommitWaitLimit.count()) +
@@ -236,7 +245,7 @@ void Node::ApiSubmit(const v1::SubmitTransactionRequest& req, v1::SubmitTransact
     if (!(*outcome)->accepted) return done(Rejected(**outcome));
     auto block = stores_.blocks->LoadBlock(Height((*outcome)->height));
     if (!block) return done(block.error());
-    return finish(&*block, (*outcome)->index, nullptr);
+    return finish(&*block, (*outcome)->index, nullptr, nullptr);
   }
   // Looked up just above, on this thread: Admit need not read it again.
   auto admitted = Admit(AsBytes(bytes), std::nullopt, OutcomeCheck::kCallerFoundNone);
@@ -329,23 +338,25 @@ void Node::ApiSubmitBatch(const v1::SubmitTransactionsRequest& req,
     if (!wait) continue;
     ++pending->left;
     commit_waiters_.Add(
-        id, CommitWaiter{std::chrono::steady_clock::now() + kCommitWaitLimit,
-                         [pending, told, &r](const storage::StoredBlock* block, std::uint32_t index,
-                                             const ledger::TxResult* result) {
-                           if (block == nullptr) {
-                             r.set_error("not committed within " +
-                                         std::to_string(kCommitWaitLimit.count()) +
-                                         " s (or the node is stopping); it may still commit");
-                           } else if (result != nullptr && !result->accepted()) {
-                             ledger::TxOutcomeState o;
-                             o.reason = result->rejection->reason;
-                             o.field = result->rejection->field;
-                             told(block->height, index, &o);
-                           } else {
-                             told(block->height, index, nullptr);
-                           }
-                           pending->Release();
-                         }});
+        id, CommitWaiter{
+                std::chrono::steady_clock::now() + kCommitWaitLimit,
+                [pending, told, &r](const storage::StoredBlock* block, std::uint32_t index,
+                                    const ledger::TxResult* result, const std::string* dropped) {
+                  if (block == nullptr && dropped != nullptr) {
+                    r.set_error("dropped uncommitted at this node: " + *dropped);
+                  } else if (block == nullptr) {
+                    r.set_error("not committed within " + std::to_string(kCommitWaitLimit.count()) +
+                                " s (or the node is stopping); it may still commit");
+                  } else if (result != nullptr && !result->accepted()) {
+                    ledger::TxOutcomeState o;
+                    o.reason = result->rejection->reason;
+                    o.field = result->rejection->field;
+                    told(block->height, index, &o);
+                  } else {
+                    told(block->height, index, nullptr);
+                  }
+                  pending->Release();
+                }});
   }
   FlushAdmitted(batch, std::nullopt);
   if (refused > 0) {
@@ -408,6 +419,9 @@ Status Node::ApiGetTransaction(const v1::GetTransactionRequest& req, v1::Transac
     if (mempool_->Contains(id)) {
       out.set_status(v1::TRANSACTION_STATUS_PENDING);
       return Status::Ok();
+    }
+    if (auto d = dropped_.find(id); d != dropped_.end()) {
+      return Status::NotFound(Dropped(id, d->second).message());
     }
     return Status::NotFound("no transaction " + id.ShortHex() +
                             "… is committed or waiting at this node" +
@@ -846,7 +860,7 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
     const auto& r = result.results[i];
     // Told now, before this node's next synced save makes the block durable here: a committed
     // block is decided for good, whatever this node's disk does next (ADR 0024).
-    for (auto& waiter : commit_waiters_.Take(r.tx_id)) waiter.done(&block, i, &r);
+    for (auto& waiter : commit_waiters_.Take(r.tx_id)) waiter.done(&block, i, &r, nullptr);
     if (!txs[i].payload) continue;
     if (const auto* k = std::get_if<ledger::KeyShare>(&*txs[i].payload)) {
       key_shares_.Committed(k->record_id, k->envelope.institution_id);  // whatever its outcome
@@ -892,7 +906,7 @@ void Node::TickApi() {
       }
     }
   }
-  for (auto& waiter : commit_waiters_.TakeExpired(now)) waiter.done(nullptr, 0, nullptr);
+  for (auto& waiter : commit_waiters_.TakeExpired(now)) waiter.done(nullptr, 0, nullptr, nullptr);
   EndIdleUploads();
   for (auto it = unsubmitted_uploads_.begin(); it != unsubmitted_uploads_.end();) {
     if (it->second > now || gated_.count(it->first)) {

@@ -48,13 +48,29 @@ bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
          CommittedRecordNames(digest).value_or(true);
 }
 
-void Node::DropGated(const crypto::Digest& digest) {
+void Node::DropGated(const crypto::Digest& digest, std::string_view why,
+                     const crypto::Digest* committed) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;
   std::vector<crypto::Digest> ids;
   for (const auto& g : it->second.txs) ids.push_back(g.tx.id);
   mempool_->Remove(ids);
   gated_.erase(it);
+  for (const auto& id : ids) {
+    if (committed == nullptr || id != *committed) NoteDropped(id, why);
+  }
+}
+
+void Node::NoteDropped(const crypto::Digest& id, std::string_view why) {
+  if (dropped_.insert_or_assign(id, std::string(why)).second) {
+    dropped_order_.push_back(id);
+    if (dropped_order_.size() > kMaxDroppedRemembered) {
+      dropped_.erase(dropped_order_.front());
+      dropped_order_.pop_front();
+    }
+  }
+  const std::string reason(why);
+  for (auto& waiter : commit_waiters_.Take(id)) waiter.done(nullptr, 0, nullptr, &reason);
 }
 
 bool Node::TakeOfferedBlob(const ledger::SubmitRecord& record, ReplicaId from, AdmitBatch& batch) {
@@ -85,23 +101,25 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
   if (it == gated_.end()) return;
   // Each size asked once: the copies of one record, or records naming the digest, mostly agree.
   std::map<std::uint64_t, bool> available;
-  const auto own = blobs_->Size(digest);
+  auto stored = blobs_->Size(digest);
+  const auto own = stored ? std::optional<std::uint64_t>(*stored) : std::nullopt;
   std::vector<consensus::Transaction> held;
-  std::vector<crypto::Digest> wrong_size;
+  std::vector<std::pair<crypto::Digest, std::string>> wrong_size;  // with why
   auto& waiting = it->second.txs;
   for (auto g = waiting.begin(); g != waiting.end();) {
     if (own && *own != g->size) {
       // The one content with this digest has another size: no honest holder announces this one.
-      log_->warn(
-          "event=record_dropped tx={} digest={} reason=\"its ciphertext_size {} is not the "
-          "size of the ciphertext with that digest ({} bytes)\"",
-          g->tx.id.ShortHex(), digest.ShortHex(), g->size, *own);
-      wrong_size.push_back(g->tx.id);
+      std::string why = "its ciphertext_size " + std::to_string(g->size) +
+                        " is not the size of the ciphertext with that digest (" +
+                        std::to_string(*own) + " bytes)";
+      log_->warn("event=record_dropped tx={} digest={} reason=\"{}\"", g->tx.id.ShortHex(),
+                 digest.ShortHex(), why);
+      wrong_size.emplace_back(g->tx.id, std::move(why));
       g = waiting.erase(g);
       continue;
     }
     auto [a, fresh] = available.try_emplace(g->size, false);
-    if (fresh) a->second = replicator_->IsAvailable(digest, g->size);
+    if (fresh) a->second = replicator_->IsAvailable(digest, g->size, own);
     if (a->second) {
       held.push_back(std::move(g->tx));
       g = waiting.erase(g);
@@ -110,7 +128,10 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
     }
   }
   if (waiting.empty()) gated_.erase(it);
-  mempool_->Remove(wrong_size);
+  for (const auto& [id, why] : wrong_size) {
+    mempool_->Remove({id});
+    NoteDropped(id, why);
+  }
   if (held.empty()) return;
   // A copy whose transaction committed meanwhile (rejected: OnBlockBlobs drops only accepted
   // ones' copies) goes no further: the replica forgets delivered ids after a while.
@@ -140,13 +161,17 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
       if (!record || !*record) continue;
       const auto digest = (*record)->ciphertext_digest;
       not_erased_.erase(digest);
-      DropGated(digest);
+      DropGated(digest, "the record of its ciphertext was erased");
       if (auto s = replicator_->Erase(digest); !s.ok()) {
         log_->error("event=blob_erase_failed digest={} reason=\"{}\"", digest.ShortHex(),
                     s.ToString());
       }
     } else if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
-      DropGated(submit->ciphertext_digest);  // copies of it can never apply now
+      // Other records naming the ciphertext can never apply now.
+      DropGated(submit->ciphertext_digest,
+                "transaction " + txs[i].signed_tx.id.ShortHex() +
+                    "… naming the same ciphertext committed first",
+                &txs[i].signed_tx.id);
       replicator_->Settle(submit->ciphertext_digest, submit->ciphertext_size);
     }
   }

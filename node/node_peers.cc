@@ -354,28 +354,20 @@ void Node::Tick() {
   // Records whose blob never reached f+1 holders, and this node's own transactions that never
   // committed, do not stay forever.
   const auto now = std::chrono::steady_clock::now();
-  std::vector<crypto::Digest> expired, available;
+  std::vector<crypto::Digest> available, expired;
   for (const auto& [digest, g] : gated_) {
-    // f+1 holders of any size first (no look-up of the store); ReleaseGated asks for each size.
-    if (replicator_->IsAvailable(digest)) {
-      available.push_back(digest);  // normally released at once; this is the backstop
-    } else if (now - g.since > kGatedTimeout) {
+    // f+1 holders of any size (ReleaseGated asks for each size the records name): normally
+    // released at once; this is the backstop.
+    if (replicator_->IsAvailable(digest)) available.push_back(digest);
+  }
+  for (const auto& d : available) ReleaseGated(d);
+  for (const auto& [digest, g] : gated_) {
+    if (std::any_of(g.txs.begin(), g.txs.end(),
+                    [&](const GatedTx& t) { return now - t.since > kGatedTimeout; })) {
       expired.push_back(digest);
     }
   }
-  for (const auto& d : available) ReleaseGated(d);
-  for (const auto& [d, g] : gated_) {
-    if (now - g.since > kGatedTimeout && replicator_->IsAvailable(d)) expired.push_back(d);
-  }
-  for (const auto& d : expired) {
-    // f+1 holders of another size: the records name a size the ciphertext does not have.
-    log_->warn("event=record_dropped digest={} reason=\"{}\"", d.ShortHex(),
-               replicator_->IsAvailable(d)
-                   ? "f+1 nodes hold its blob, but none announced the ciphertext_size it names"
-                   : "its blob did not reach f+1 holders");
-    DropGated(d);
-    replicator_->Abandon(d);  // pulled again if a record naming it arrives or commits
-  }
+  for (const auto& d : expired) DropExpiredGated(d, now - kGatedTimeout);
   absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kGatedTimeout; });
   ResendOutbox(std::nullopt);
   RelayStale(now);
@@ -383,6 +375,32 @@ void Node::Tick() {
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();
   });
+}
+
+void Node::DropExpiredGated(const crypto::Digest& digest,
+                            std::chrono::steady_clock::time_point gated_before) {
+  auto it = gated_.find(digest);
+  if (it == gated_.end()) return;
+  // f+1 holders of another size: the records name a size the ciphertext does not have.
+  const std::string why =
+      replicator_->IsAvailable(digest)
+          ? "f+1 nodes hold its blob, but none announced the ciphertext_size it names"
+          : "its blob did not reach f+1 holders within " + std::to_string(kGatedTimeout.count()) +
+                " minutes";
+  std::vector<crypto::Digest> ids;
+  std::erase_if(it->second.txs, [&](const GatedTx& t) {
+    if (t.since >= gated_before) return false;
+    ids.push_back(t.tx.id);
+    return true;
+  });
+  log_->warn("event=record_dropped digest={} txs={} reason=\"{}\"", digest.ShortHex(), ids.size(),
+             why);
+  mempool_->Remove(ids);
+  if (it->second.txs.empty()) {
+    gated_.erase(it);
+    replicator_->Abandon(digest);  // pulled again if a record naming it arrives or commits
+  }
+  for (const auto& id : ids) NoteDropped(id, why);
 }
 
 }  // namespace ertr::node

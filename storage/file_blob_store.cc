@@ -232,24 +232,14 @@ class FileBlobStore final : public BlobStore {
   // Asked for every blob a peer announces and every record committed, mostly for blobs that are
   // not here yet: one fstatat relative to the objects directory, no allocation.
   bool Contains(const crypto::Digest& digest) const override {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::array<char, 2 + 1 + 2 * crypto::Digest::kSize + 1> rel{};  // "ab/ab…", NUL-terminated
-    for (std::size_t i = 0; i < crypto::Digest::kSize; ++i) {
-      rel[3 + 2 * i] = kHex[digest.data()[i] >> 4];
-      rel[3 + 2 * i + 1] = kHex[digest.data()[i] & 0xf];
-    }
-    rel[0] = rel[3];
-    rel[1] = rel[4];
-    rel[2] = '/';
-    struct stat st {};
-    return ::fstatat(objects_fd_, rel.data(), &st, 0) == 0 && S_ISREG(st.st_mode);
+    return StatFile(digest).has_value();
   }
 
   Result<std::uint64_t> Size(const crypto::Digest& digest) const override {
-    std::error_code ec;
-    auto size = fs::file_size(PathOf(digest), ec);
-    if (ec) return Status::NotFound("blob " + digest.ToHex() + " is not stored here");
-    return static_cast<std::uint64_t>(size);
+    // Asked for nearly every record a node admits, mostly of blobs absent here (small ones,
+    // which live in the database): no path or message is built for those.
+    if (auto size = StatFile(digest)) return *size;
+    return Status::NotFound("blob is not stored here as a file");
   }
 
   Status Delete(const crypto::Digest& digest) override {
@@ -281,6 +271,22 @@ class FileBlobStore final : public BlobStore {
   }
 
  private:
+  // The blob's file size, by one fstatat relative to the objects directory; nullopt if absent.
+  std::optional<std::uint64_t> StatFile(const crypto::Digest& digest) const {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::array<char, 2 + 1 + 2 * crypto::Digest::kSize + 1> rel{};  // "ab/ab…", NUL-terminated
+    for (std::size_t i = 0; i < crypto::Digest::kSize; ++i) {
+      rel[3 + 2 * i] = kHex[digest.data()[i] >> 4];
+      rel[3 + 2 * i + 1] = kHex[digest.data()[i] & 0xf];
+    }
+    rel[0] = rel[3];
+    rel[1] = rel[4];
+    rel[2] = '/';
+    struct stat st {};
+    if (::fstatat(objects_fd_, rel.data(), &st, 0) != 0 || !S_ISREG(st.st_mode))
+      return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_size);
+  }
   fs::path PathOf(const crypto::Digest& d) const {
     std::string hex = d.ToHex();
     return objects_ / hex.substr(0, 2) / hex;

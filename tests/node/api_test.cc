@@ -1243,43 +1243,49 @@ TEST_CASE_METHOD(UploadFixture,
   auto resized = proto::MakeTransaction(header, record, *signer);
   REQUIRE(resized.has_value());
   const std::string resized_id = resized->signed_tx.id.ToHex();
-  // Node 1 holds nothing of the upload (it is announced at its submission): admitted, waiting.
-  // (It pulls the blob from the uploader the record names, which then counts two holders.)
-  auto pending = c.Client(1, phys)->SubmitSigned(ToWire(*resized), false);
-  INFO((pending ? "" : pending.error().ToString()));
-  REQUIRE(pending.has_value());
-  CHECK(pending->response.status() == v1::TRANSACTION_STATUS_PENDING);
-  // Gossiped to node 0 before the real record is submitted there: it waits there too, first in
-  // line for the blob, or is dropped already.
+  // Node 1 holds nothing of the upload (it is announced at its submission): admitted, it waits.
+  // Node 1 and the others pull the blob from the uploader the record names, so they learn its
+  // size, and drop the record; the call waiting for its commit is told why.
+  auto told = c.Client(1, phys)->SubmitSigned(ToWire(*resized), true);
+  REQUIRE_FALSE(told.has_value());
+  CHECK(told.error().code() == StatusCode::kFailedPrecondition);
+  const std::string reason = "its ciphertext_size " + std::to_string(record.ciphertext_size) +
+                             " is not the size of the ciphertext with that digest (" +
+                             std::to_string(u->resp.ciphertext_size()) + " bytes)";
+  CHECK(told.error().message().find("dropped uncommitted at this node: " + reason) !=
+        std::string::npos);
+  // Asked later, node 1 says the same. Sent there again, it is refused at once, naming the field:
+  // node 1 holds the ciphertext now.
+  auto looked_up = c.Client(1, phys)->GetTransaction(resized->signed_tx.id);
+  REQUIRE_FALSE(looked_up.has_value());
+  CHECK(looked_up.error().code() == StatusCode::kNotFound);
+  CHECK(looked_up.error().message().find(reason) != std::string::npos);
+  auto again = c.Client(1, phys)->SubmitSigned(ToWire(*resized), true);
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code() == StatusCode::kInvalidArgument);
+  CHECK(again.error().message().find("submit_record.ciphertext_size") != std::string::npos);
+  // Gossiped to node 0, it is dropped there too, and logged (ids and sizes only).
   const std::string dropped_line = "event=record_dropped tx=" + resized_id.substr(0, 8);
   REQUIRE(Cluster::WaitFor([&] {
-    return c.Outcome(0, resized_id) == "pending" ||
-           c.Log(0).find(dropped_line) != std::string::npos;
+    const std::string log = c.Log(0);
+    return log.find(dropped_line) != std::string::npos && log.find(reason) != std::string::npos;
   }));
-  // The real record: its blob reaches f+1 holders, each announcing its size; it commits.
+  // The real record: its blob is on f+1 nodes, each announcing its size; it commits.
   auto committed =
       c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
   INFO((committed ? "" : committed.error().ToString()));
   REQUIRE(committed.has_value());
   CHECK(committed->response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
-  // The resized one is dropped everywhere, never committed: node 0 said why.
-  for (int i = 0; i < 4; ++i) {
-    REQUIRE(Cluster::WaitFor([&] { return c.Outcome(i, resized_id).empty(); }));
-  }
-  const std::string log = c.Log(0);
-  CHECK(log.find(dropped_line) != std::string::npos);
-  CHECK(log.find("its ciphertext_size " + std::to_string(record.ciphertext_size) +
-                 " is not the size of the ciphertext") != std::string::npos);
   // Later transactions commit; the resized one still has no outcome, and the record reads back.
   auto later = c.Client(0, c.admin_key(0))->Submit(c.NewPhysician(0));
   REQUIRE(later.has_value());
-  for (int i = 0; i < 4; ++i) CHECK(c.Outcome(i, resized_id).empty());
+  for (int i = 0; i < 4; ++i) CHECK(c.Outcome(i, resized_id).empty());  // nowhere ordered
   std::ostringstream out;
   auto info = c.Client(0, phys)->GetRecord(IdOf(u->resp.record_id()), "treatment", out);
   INFO((info ? "" : info.error().ToString()));
   REQUIRE(info.has_value());
   CHECK(out.str() == std::string(3000, 'r'));
-  CHECK(info->ciphertext_size() == record.ciphertext_size - 1);
+  CHECK(info->ciphertext_size() == u->resp.ciphertext_size());
 }
 
 TEST_CASE("SubmitTransactions: each transaction admitted or refused on its own, in order",

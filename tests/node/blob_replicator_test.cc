@@ -240,6 +240,23 @@ TEST_CASE("holders count toward a record only at the size they announce", "[unit
   b.OnHave(ReplicaId(0), proto::PeerBlobHave{{other}});
   CHECK(b.Holders(other, 77) == 1);
   CHECK(b.Holders(other, 78) == 1);
+  // The node is told to look again (on_available) whenever a holder is counted and those of its
+  // size reach f+1, not only the first time any two holders are known.
+  const auto third = crypto::Sha256(Bytes{10});
+  p.b.available.clear();
+  b.OnHave(ReplicaId(2), proto::PeerBlobHave{{third}, {50}});
+  b.OnHave(ReplicaId(3), proto::PeerBlobHave{{third}, {51}});  // two holders, of two sizes
+  CHECK(p.b.available.empty());
+  CHECK_FALSE(b.IsAvailable(third, 50));
+  b.OnHave(ReplicaId(4), proto::PeerBlobHave{{third}, {51}});
+  CHECK(p.b.available == std::vector<crypto::Digest>{third});
+  CHECK(b.IsAvailable(third, 51));
+  CHECK_FALSE(b.IsAvailable(third, 50));
+  b.OnHave(ReplicaId(4), proto::PeerBlobHave{{third}, {51}});  // said again: nothing new
+  CHECK(p.b.available.size() == 1);
+  b.OnHave(ReplicaId(5), proto::PeerBlobHave{{third}});  // an older node: counted for 51 too
+  CHECK(p.b.available.size() == 2);
+  CHECK(b.Holders(third, 50) == 2);
   // On (re)connecting, a node lists every blob it holds with its size.
   p.wire.clear();
   b.OnPeerConnected(ReplicaId(0));

@@ -17,8 +17,9 @@ crypto::Digest Id(std::uint8_t b) {
 
 // A waiter that records its tag in `told` when it is called.
 CommitWaiter Waiter(std::vector<int>& told, int tag, Clock::time_point deadline) {
-  return {deadline, [&told, tag](const storage::StoredBlock*, std::uint32_t,
-                                 const ledger::TxResult*) { told.push_back(tag); }};
+  return {deadline,
+          [&told, tag](const storage::StoredBlock*, std::uint32_t, const ledger::TxResult*,
+                       const std::string*) { told.push_back(tag); }};
 }
 
 TEST_CASE("commit waiters are taken by transaction id: every waiter of the id at once",
@@ -33,7 +34,7 @@ TEST_CASE("commit waiters are taken by transaction id: every waiter of the id at
 
   auto first = waiters.Take(Id(1));
   REQUIRE(first.size() == 2);
-  for (auto& w : first) w.done(nullptr, 0, nullptr);
+  for (auto& w : first) w.done(nullptr, 0, nullptr, nullptr);
   CHECK(told == std::vector<int>{1, 2});  // in the order they came
   CHECK(waiters.size() == 1);
   CHECK(waiters.Take(Id(1)).empty());  // told once only
@@ -51,7 +52,7 @@ TEST_CASE("expired commit waiters leave the table and the others stay", "[unit][
   waiters.Add(Id(3), Waiter(told, 4, now + std::chrono::seconds(30)));
 
   auto expired = waiters.TakeExpired(now);
-  for (auto& w : expired) w.done(nullptr, 0, nullptr);
+  for (auto& w : expired) w.done(nullptr, 0, nullptr, nullptr);
   std::sort(told.begin(), told.end());
   CHECK(told == std::vector<int>{1, 3});
   CHECK(waiters.size() == 2);
