@@ -615,6 +615,25 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
     if (!replicator_->IsAvailable(submit->ciphertext_digest, submit->ciphertext_size)) {
+      // Records that could only wait in vain are refused now, a relayed copy too (passed on
+      // already: each peer judges it alike): one naming a ciphertext a committed record names
+      // already (its holders are no longer tracked), or another size than the copy here.
+      auto refuse = [&](Status why) {
+        mempool_->Remove({tx.id});
+        outbox_.erase(tx.id);
+        return why;
+      };
+      if (CommittedRecordNames(submit->ciphertext_digest).value_or(false)) {
+        return refuse(Status::FailedPrecondition(
+            "a committed record names the ciphertext " + submit->ciphertext_digest.ShortHex() +
+            "… (submit_record.ciphertext_digest) already; a ciphertext belongs to one record: "
+            "upload the record again for a new one"));
+      }
+      if (auto stored = blobs_->Size(submit->ciphertext_digest);
+          stored && *stored != submit->ciphertext_size) {
+        return refuse(Status::InvalidArgument("field 'submit_record.ciphertext_size': " +
+                                              WrongSize(submit->ciphertext_size, *stored)));
+      }
       // Blobs come along only in a peer's gossip; one taken from it needs no pull.
       if (!from || !TakeOfferedBlob(*submit, *from, batch)) {
         replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));

@@ -168,10 +168,14 @@ class Node {
   // announced in stages as soon as its record is submitted (ADR 0013); asking its uploader before
   // would bypass the staging and split the uploader's serving over every peer.
   std::optional<ReplicaId> NamedHolder(const ledger::SubmitRecord& record) const;
-  // Drops the gated records of the digest (from the mempool too), telling why (NoteDropped); a
-  // copy of `committed`, the transaction that just committed, is not dropped but done.
+  // Drops the gated records of the digest (from the mempool too), or only the copy of `only`,
+  // telling why (NoteDropped). Copies of `committed` transactions (the block's just executed,
+  // answered by OnBlockApi) are forgotten without a word.
   void DropGated(const crypto::Digest& digest, std::string_view why,
-                 const crypto::Digest* committed = nullptr);
+                 const crypto::DigestSet* committed = nullptr,
+                 const crypto::Digest* only = nullptr);
+  // What a record naming `named` bytes of ciphertext is told when the copy here has `stored`.
+  static std::string WrongSize(std::uint64_t named, std::uint64_t stored);
   // Drops the gated records of the digest that were gated before `gated_before` (kGatedTimeout
   // ago), saying why; stops pulling the blob once none is left.
   void DropExpiredGated(const crypto::Digest& digest,

@@ -26,8 +26,8 @@ namespace {
 Status Dropped(const crypto::Digest& id, const std::string& why) {
   return Status::FailedPrecondition(
       "transaction " + id.ShortHex() + "… was dropped uncommitted at this node: " + why +
-      "; it is not ordered. Correct the transaction (or upload the record again) and submit it "
-      "anew");
+      "; this node will not order it. Correct the cause and submit it again (sending the same "
+      "transaction again is safe: a copy that commits elsewhere is answered with its outcome)");
 }
 
 // Said when a transaction's outcome is not found: on a benchmark chain, a committed NullOp has

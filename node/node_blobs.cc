@@ -49,16 +49,26 @@ bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
 }
 
 void Node::DropGated(const crypto::Digest& digest, std::string_view why,
-                     const crypto::Digest* committed) {
+                     const crypto::DigestSet* committed, const crypto::Digest* only) {
   auto it = gated_.find(digest);
   if (it == gated_.end()) return;
   std::vector<crypto::Digest> ids;
-  for (const auto& g : it->second.txs) ids.push_back(g.tx.id);
+  std::erase_if(it->second.txs, [&](const GatedTx& g) {
+    if (only != nullptr && g.tx.id != *only) return false;
+    ids.push_back(g.tx.id);
+    return true;
+  });
   mempool_->Remove(ids);
-  gated_.erase(it);
+  if (it->second.txs.empty()) gated_.erase(it);
   for (const auto& id : ids) {
-    if (committed == nullptr || id != *committed) NoteDropped(id, why);
+    if (committed == nullptr || !committed->contains(id)) NoteDropped(id, why);
   }
+}
+
+std::string Node::WrongSize(std::uint64_t named, std::uint64_t stored) {
+  return "its ciphertext_size " + std::to_string(named) +
+         " is not the size of the ciphertext with that digest (" + std::to_string(stored) +
+         " bytes)";
 }
 
 void Node::NoteDropped(const crypto::Digest& id, std::string_view why) {
@@ -69,6 +79,7 @@ void Node::NoteDropped(const crypto::Digest& id, std::string_view why) {
       dropped_order_.pop_front();
     }
   }
+  outbox_.erase(id);  // not sent again: the peers would only drop it too
   const std::string reason(why);
   for (auto& waiter : commit_waiters_.Take(id)) waiter.done(nullptr, 0, nullptr, &reason);
 }
@@ -109,9 +120,7 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
   for (auto g = waiting.begin(); g != waiting.end();) {
     if (own && *own != g->size) {
       // The one content with this digest has another size: no honest holder announces this one.
-      std::string why = "its ciphertext_size " + std::to_string(g->size) +
-                        " is not the size of the ciphertext with that digest (" +
-                        std::to_string(*own) + " bytes)";
+      std::string why = WrongSize(g->size, *own);
       log_->warn("event=record_dropped tx={} digest={} reason=\"{}\"", g->tx.id.ShortHex(),
                  digest.ShortHex(), why);
       wrong_size.emplace_back(g->tx.id, std::move(why));
@@ -133,8 +142,8 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
     NoteDropped(id, why);
   }
   if (held.empty()) return;
-  // A copy whose transaction committed meanwhile (rejected: OnBlockBlobs drops only accepted
-  // ones' copies) goes no further: the replica forgets delivered ids after a while.
+  // A copy whose transaction committed meanwhile goes no further (OnBlockBlobs forgets the
+  // block's copies; this is the backstop): the replica forgets delivered ids after a while.
   ledger::StateView view(*stores_.state);
   std::vector<consensus::Transaction> txs;
   std::vector<crypto::Digest> committed;
@@ -154,24 +163,46 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
 void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
                         const ledger::BlockResult& result) {
   ledger::StateView view(*stores_.state);
+  // The block's own transactions are answered by OnBlockApi, whatever their outcome: their copies
+  // gated here are forgotten, never said to be dropped. (Made only when a gated record is hit.)
+  std::optional<crypto::DigestSet> in_block;
+  auto block_ids = [&]() -> const crypto::DigestSet* {
+    if (!in_block) {
+      in_block.emplace();
+      for (const auto& t : txs) in_block->insert(t.signed_tx.id);
+    }
+    return &*in_block;
+  };
   for (std::size_t i = 0; i < txs.size(); ++i) {
-    if (!result.results[i].accepted() || !txs[i].payload) continue;
+    if (!txs[i].payload) continue;
+    const auto* submit = std::get_if<ledger::SubmitRecord>(&*txs[i].payload);
+    if (!result.results[i].accepted()) {
+      // Rejected: a copy of it gated here can never apply.
+      if (submit && gated_.count(submit->ciphertext_digest)) {
+        DropGated(submit->ciphertext_digest, "", block_ids(), &txs[i].signed_tx.id);
+      }
+      continue;
+    }
     if (const auto* erase = std::get_if<ledger::EraseRecord>(&*txs[i].payload)) {
       auto record = view.Load<ledger::RecordState>(ledger::keys::Record(erase->record_id));
       if (!record || !*record) continue;
       const auto digest = (*record)->ciphertext_digest;
       not_erased_.erase(digest);
-      DropGated(digest, "the record of its ciphertext was erased");
+      if (gated_.count(digest)) {
+        DropGated(digest, "the record of its ciphertext was erased", block_ids());
+      }
       if (auto s = replicator_->Erase(digest); !s.ok()) {
         log_->error("event=blob_erase_failed digest={} reason=\"{}\"", digest.ShortHex(),
                     s.ToString());
       }
-    } else if (const auto* submit = std::get_if<ledger::SubmitRecord>(&*txs[i].payload)) {
+    } else if (submit) {
       // Other records naming the ciphertext can never apply now.
-      DropGated(submit->ciphertext_digest,
-                "transaction " + txs[i].signed_tx.id.ShortHex() +
-                    "… naming the same ciphertext committed first",
-                &txs[i].signed_tx.id);
+      if (gated_.count(submit->ciphertext_digest)) {
+        DropGated(submit->ciphertext_digest,
+                  "transaction " + txs[i].signed_tx.id.ShortHex() +
+                      "… naming the same ciphertext committed first",
+                  block_ids());
+      }
       replicator_->Settle(submit->ciphertext_digest, submit->ciphertext_size);
     }
   }

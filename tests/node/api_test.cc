@@ -1172,10 +1172,10 @@ v1::SignedTransaction UnsignedNullOp(const std::string& chain_id, std::uint64_t 
   return m;
 }
 
-TEST_CASE_METHOD(UploadFixture,
-                 "a record whose upload is not at its node is refused at submission, saying why",
-                 "[integration][slow]") {
-  auto u = OpenUpload(c, *stub, phys, patient, 3000);
+// A small record (3000 bytes) uploaded at node 0 and not submitted yet, and the SubmitRecord the
+// node prepared for it, decoded (unsigned).
+std::pair<std::unique_ptr<RawUpload>, ledger::Transaction> UploadUnsubmitted(UploadFixture& f) {
+  auto u = OpenUpload(f.c, *f.stub, f.phys, f.patient, 3000);
   v1::UploadRecordRequest msg;
   msg.set_chunk(std::string(3000, 'r'));
   REQUIRE(u->writer->Write(msg));
@@ -1185,19 +1185,29 @@ TEST_CASE_METHOD(UploadFixture,
   auto status = u->writer->Finish();
   INFO(status.error_message());
   REQUIRE(status.ok());
-  // The node's own SubmitRecord body, for a ciphertext it does not hold (as after an upload lost
-  // in a restart, or one deleted unsubmitted after 30 minutes).
   v1::SignedTransaction as_built;
   as_built.set_body(u->resp.transaction_body());
   as_built.set_signature(std::string(64, '\0'));
   auto decoded = proto::DecodeTransaction(AsBytes(as_built.SerializeAsString()));
   REQUIRE(decoded.has_value());
   REQUIRE(decoded->payload.has_value());
-  auto record = std::get<ledger::SubmitRecord>(*decoded->payload);
+  REQUIRE(std::holds_alternative<ledger::SubmitRecord>(*decoded->payload));
+  return {std::move(u), std::move(*decoded)};
+}
+
+TEST_CASE_METHOD(UploadFixture,
+                 "a record whose upload is not at its node is refused at submission, saying why",
+                 "[integration][slow]") {
+  auto unsubmitted = UploadUnsubmitted(*this);
+  const auto& u = unsubmitted.first;
+  const ledger::Transaction& decoded = unsubmitted.second;
+  // The node's own SubmitRecord body, for a ciphertext it does not hold (as after an upload lost
+  // in a restart, or one deleted unsubmitted after 30 minutes).
+  auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
   crypto::RandomBytes(MutableByteSpan(record.ciphertext_digest.data(), crypto::Digest::kSize));
   record.locator.content_digest = record.ciphertext_digest;
   auto signer = crypto::MakeEd25519Signer(phys.Clone());
-  auto missing = proto::MakeTransaction(decoded->signed_tx.header, record, *signer);
+  auto missing = proto::MakeTransaction(decoded.signed_tx.header, record, *signer);
   REQUIRE(missing.has_value());
   auto refused = c.Client(0, phys)->SubmitSigned(ToWire(*missing), true);
   REQUIRE_FALSE(refused.has_value());
@@ -1219,25 +1229,12 @@ TEST_CASE_METHOD(UploadFixture,
                  "a record naming another size than its ciphertext's is never ordered, and the "
                  "real record commits",
                  "[integration][slow]") {
-  auto u = OpenUpload(c, *stub, phys, patient, 3000);
-  v1::UploadRecordRequest msg;
-  msg.set_chunk(std::string(3000, 'r'));
-  REQUIRE(u->writer->Write(msg));
-  msg.mutable_end();
-  REQUIRE(u->writer->Write(msg));
-  u->writer->WritesDone();
-  auto status = u->writer->Finish();
-  INFO(status.error_message());
-  REQUIRE(status.ok());
-  v1::SignedTransaction as_built;
-  as_built.set_body(u->resp.transaction_body());
-  as_built.set_signature(std::string(64, '\0'));
-  auto decoded = proto::DecodeTransaction(AsBytes(as_built.SerializeAsString()));
-  REQUIRE(decoded.has_value());
-  REQUIRE(decoded->payload.has_value());
-  auto record = std::get<ledger::SubmitRecord>(*decoded->payload);
+  auto unsubmitted = UploadUnsubmitted(*this);
+  const auto& u = unsubmitted.first;
+  const ledger::Transaction& decoded = unsubmitted.second;
+  auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
   record.ciphertext_size += 1;
-  auto header = decoded->signed_tx.header;
+  auto header = decoded.signed_tx.header;
   header.nonce += 1;
   auto signer = crypto::MakeEd25519Signer(phys.Clone());
   auto resized = proto::MakeTransaction(header, record, *signer);
@@ -1264,12 +1261,11 @@ TEST_CASE_METHOD(UploadFixture,
   REQUIRE_FALSE(again.has_value());
   CHECK(again.error().code() == StatusCode::kInvalidArgument);
   CHECK(again.error().message().find("submit_record.ciphertext_size") != std::string::npos);
-  // Gossiped to node 0, it is dropped there too, and logged (ids and sizes only).
-  const std::string dropped_line = "event=record_dropped tx=" + resized_id.substr(0, 8);
-  REQUIRE(Cluster::WaitFor([&] {
-    const std::string log = c.Log(0);
-    return log.find(dropped_line) != std::string::npos && log.find(reason) != std::string::npos;
-  }));
+  // Node 1 logged the drop (ids and sizes only). Gossiped to node 0, which holds the upload, it
+  // was refused on arrival.
+  const std::string log = c.Log(1);
+  CHECK(log.find("event=record_dropped tx=" + resized_id.substr(0, 8)) != std::string::npos);
+  CHECK(log.find(reason) != std::string::npos);
   // The real record: its blob is on f+1 nodes, each announcing its size; it commits.
   auto committed =
       c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
@@ -1279,7 +1275,15 @@ TEST_CASE_METHOD(UploadFixture,
   // Later transactions commit; the resized one still has no outcome, and the record reads back.
   auto later = c.Client(0, c.admin_key(0))->Submit(c.NewPhysician(0));
   REQUIRE(later.has_value());
-  for (int i = 0; i < 4; ++i) CHECK(c.Outcome(i, resized_id).empty());  // nowhere ordered
+  // Nowhere ordered, nor waiting (a late copy is refused: the ciphertext is taken).
+  for (int i = 0; i < 4; ++i) {
+    CHECK(Cluster::WaitFor([&] { return c.Outcome(i, resized_id).empty(); }));
+  }
+  auto taken = c.Client(2, phys)->SubmitSigned(ToWire(*resized), true);
+  REQUIRE_FALSE(taken.has_value());
+  INFO(taken.error().ToString());
+  CHECK((taken.error().code() == StatusCode::kInvalidArgument ||
+         taken.error().code() == StatusCode::kFailedPrecondition));
   std::ostringstream out;
   auto info = c.Client(0, phys)->GetRecord(IdOf(u->resp.record_id()), "treatment", out);
   INFO((info ? "" : info.error().ToString()));
