@@ -9,9 +9,10 @@
 // store's streaming writer with the expected digest, so a blob is published only when its content
 // matches the digest; a pull whose holder disappears, stalls or misbehaves starts again from
 // another holder (holders serve a blob from its start, in order: no seeking on request). Record
-// transactions wait until f+1 nodes hold their blob (IsAvailable, counting the announcements), so a
-// record stays fetchable when its uploader is offline unless f of those announcers lied (they are
-// then the f faulty nodes). Erased blobs are deleted and never pulled again.
+// transactions wait until f+1 nodes hold their blob at the size the record names (IsAvailable,
+// counting the announcements, which carry each blob's size: ADR 0036), so a record stays fetchable
+// when its uploader is offline unless f of those announcers lied (they are then the f faulty
+// nodes). Erased blobs are deleted and never pulled again.
 //
 // The uploader sends a small blob along with its record's transaction (docs/spec/wire.md section
 // 4): a node that admits the transaction stores it like a pulled blob (Accept), with no request.
