@@ -569,12 +569,14 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   }
   // Its size as stored here: once the record commits, the pulls of nodes lacking the blob take
   // no other size (BlobReplicator::Settle), so a record naming another would not reach them.
-  // Said at once here; elsewhere (and for gossiped copies) such a record is never ordered: only
-  // holders announcing its size count toward its availability, and honest ones announce the
-  // ciphertext's (ReleaseGated, ADR 0036).
-  if (!from && submit) {
-    if (auto stored = blobs_->Size(submit->ciphertext_digest);
-        stored && *stored != submit->ciphertext_size) {
+  // Said at once here (a copy from a peer is not passed on); at a node without the ciphertext
+  // such a record is never ordered: only holders announcing its size count toward its
+  // availability, and honest ones announce the ciphertext's (ReleaseGated, ADR 0036). Read once,
+  // for the availability below too.
+  std::optional<std::uint64_t> stored;
+  if (submit) {
+    if (auto size = blobs_->Size(submit->ciphertext_digest)) stored = *size;
+    if (stored && *stored != submit->ciphertext_size) {
       mempool_->Remove({tx.id});
       return Status::InvalidArgument("field 'submit_record.ciphertext_size' is " +
                                      std::to_string(submit->ciphertext_size) +
@@ -597,8 +599,8 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     std::optional<Bytes> blob;
     if (!from && own_upload != unsubmitted_uploads_.end() &&
         submit->ciphertext_size <= storage::kSmallBlobBytes) {
-      if (auto stored = storage::GetBlob(*blobs_, submit->ciphertext_digest)) {
-        blob = std::move(*stored);
+      if (auto content = storage::GetBlob(*blobs_, submit->ciphertext_digest)) {
+        blob = std::move(*content);
       }
     }
     AddToGossip(batch.gossip, tx.bytes, AllBut(from), std::move(blob));
@@ -614,26 +616,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
       own_upload->second = std::chrono::steady_clock::now() + api::kUploadTtl;
       replicator_->AnnounceUnsynced(submit->ciphertext_digest);
     }
-    if (!replicator_->IsAvailable(submit->ciphertext_digest, submit->ciphertext_size)) {
-      // Records that could only wait in vain are refused now, a relayed copy too (passed on
-      // already: each peer judges it alike): one naming a ciphertext a committed record names
-      // already (its holders are no longer tracked), or another size than the copy here.
-      auto refuse = [&](Status why) {
-        mempool_->Remove({tx.id});
-        outbox_.erase(tx.id);
-        return why;
-      };
-      if (CommittedRecordNames(submit->ciphertext_digest).value_or(false)) {
-        return refuse(Status::FailedPrecondition(
-            "a committed record names the ciphertext " + submit->ciphertext_digest.ShortHex() +
-            "… (submit_record.ciphertext_digest) already; a ciphertext belongs to one record: "
-            "upload the record again for a new one"));
-      }
-      if (auto stored = blobs_->Size(submit->ciphertext_digest);
-          stored && *stored != submit->ciphertext_size) {
-        return refuse(Status::InvalidArgument("field 'submit_record.ciphertext_size': " +
-                                              WrongSize(submit->ciphertext_size, *stored)));
-      }
+    if (!replicator_->IsAvailable(submit->ciphertext_digest, submit->ciphertext_size, stored)) {
       // Blobs come along only in a peer's gossip; one taken from it needs no pull.
       if (!from || !TakeOfferedBlob(*submit, *from, batch)) {
         replicator_->Fetch(submit->ciphertext_digest, NamedHolder(*submit));

@@ -174,8 +174,6 @@ class Node {
   void DropGated(const crypto::Digest& digest, std::string_view why,
                  const crypto::DigestSet* committed = nullptr,
                  const crypto::Digest* only = nullptr);
-  // What a record naming `named` bytes of ciphertext is told when the copy here has `stored`.
-  static std::string WrongSize(std::uint64_t named, std::uint64_t stored);
   // Drops the gated records of the digest that were gated before `gated_before` (kGatedTimeout
   // ago), saying why; stops pulling the blob once none is left.
   void DropExpiredGated(const crypto::Digest& digest,
@@ -336,6 +334,8 @@ class Node {
   };
   struct Gated {
     std::vector<GatedTx> txs;
+    // Whether Tick looked for a committed record naming the digest (once it waited a second).
+    bool committed_checked = false;
   };
   std::map<crypto::Digest, Gated> gated_;
   boost::asio::steady_timer tick_{io_};

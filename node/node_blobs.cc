@@ -65,12 +65,6 @@ void Node::DropGated(const crypto::Digest& digest, std::string_view why,
   }
 }
 
-std::string Node::WrongSize(std::uint64_t named, std::uint64_t stored) {
-  return "its ciphertext_size " + std::to_string(named) +
-         " is not the size of the ciphertext with that digest (" + std::to_string(stored) +
-         " bytes)";
-}
-
 void Node::NoteDropped(const crypto::Digest& id, std::string_view why) {
   if (dropped_.insert_or_assign(id, std::string(why)).second) {
     dropped_order_.push_back(id);
@@ -120,7 +114,9 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
   for (auto g = waiting.begin(); g != waiting.end();) {
     if (own && *own != g->size) {
       // The one content with this digest has another size: no honest holder announces this one.
-      std::string why = WrongSize(g->size, *own);
+      std::string why = "its ciphertext_size " + std::to_string(g->size) +
+                        " is not the size of the ciphertext with that digest (" +
+                        std::to_string(*own) + " bytes)";
       log_->warn("event=record_dropped tx={} digest={} reason=\"{}\"", g->tx.id.ShortHex(),
                  digest.ShortHex(), why);
       wrong_size.emplace_back(g->tx.id, std::move(why));

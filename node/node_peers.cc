@@ -361,6 +361,26 @@ void Node::Tick() {
     if (replicator_->IsAvailable(digest)) available.push_back(digest);
   }
   for (const auto& d : available) ReleaseGated(d);
+  // A record naming a ciphertext that a committed record names already can never become
+  // available (its holders are no longer tracked): looked for here, off the admission path, once
+  // per digest that has waited a second (records gated before that commit went with its block).
+  std::vector<crypto::Digest> taken;
+  for (auto& [digest, g] : gated_) {
+    if (g.committed_checked || std::none_of(g.txs.begin(), g.txs.end(), [&](const GatedTx& t) {
+          return now - t.since >= std::chrono::seconds(1);
+        })) {
+      continue;
+    }
+    g.committed_checked = true;
+    if (CommittedRecordNames(digest).value_or(false)) taken.push_back(digest);
+  }
+  for (const auto& d : taken) {
+    const std::string_view why =
+        "a committed record names its ciphertext already (a ciphertext belongs to one record: "
+        "upload the record again for a new one)";
+    log_->warn("event=record_dropped digest={} reason=\"{}\"", d.ShortHex(), why);
+    DropGated(d, why);
+  }
   for (const auto& [digest, g] : gated_) {
     if (std::any_of(g.txs.begin(), g.txs.end(),
                     [&](const GatedTx& t) { return now - t.since > kGatedTimeout; })) {
