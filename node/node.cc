@@ -578,11 +578,8 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
     if (auto size = blobs_->Size(submit->ciphertext_digest)) stored = *size;
     if (stored && *stored != submit->ciphertext_size) {
       mempool_->Remove({tx.id});
-      return Status::InvalidArgument("field 'submit_record.ciphertext_size' is " +
-                                     std::to_string(submit->ciphertext_size) +
-                                     " but the ciphertext " + submit->ciphertext_digest.ShortHex() +
-                                     "… stored at this node has " + std::to_string(*stored) +
-                                     " bytes; use the ciphertext_size that UploadRecord returned");
+      return Status::InvalidArgument(
+          WrongCiphertextSize(submit->ciphertext_digest, submit->ciphertext_size, *stored));
     }
   }
   // Gossiped at once by its origin (or by a peer whose relay queue is full); else queued for

@@ -168,16 +168,23 @@ class Node {
   // announced in stages as soon as its record is submitted (ADR 0013); asking its uploader before
   // would bypass the staging and split the uploader's serving over every peer.
   std::optional<ReplicaId> NamedHolder(const ledger::SubmitRecord& record) const;
-  // Drops the gated records of the digest (from the mempool too), or only the copy of `only`,
-  // telling why (NoteDropped). Copies of `committed` transactions (the block's just executed,
-  // answered by OnBlockApi) are forgotten without a word.
-  void DropGated(const crypto::Digest& digest, std::string_view why,
-                 const crypto::DigestSet* committed = nullptr,
-                 const crypto::Digest* only = nullptr);
+  // Which gated records of a digest DropGated drops; all when empty.
+  struct GatedTx;
+  using GatedFilter = std::function<bool(const GatedTx&)>;
+  // Drops the gated records of the digest that `which` selects (from the mempool too), telling
+  // why (NoteDropped); returns how many. Copies of `committed` transactions (the block's just
+  // executed, answered by OnBlockApi) are forgotten without a word.
+  std::size_t DropGated(const crypto::Digest& digest, std::string_view why,
+                        const GatedFilter& which = {},
+                        const crypto::DigestSet* committed = nullptr);
   // Drops the gated records of the digest that were gated before `gated_before` (kGatedTimeout
   // ago), saying why; stops pulling the blob once none is left.
   void DropExpiredGated(const crypto::Digest& digest,
                         std::chrono::steady_clock::time_point gated_before);
+  // Why a record naming `named` bytes for the ciphertext `digest`, held here with `stored` bytes,
+  // is refused or dropped: one wording wherever it is found.
+  static std::string WrongCiphertextSize(const crypto::Digest& digest, std::uint64_t named,
+                                         std::uint64_t stored);
   // Remembers why this node dropped a transaction uncommitted, for GetTransaction, and answers
   // the calls waiting for its commit with it.
   void NoteDropped(const crypto::Digest& id, std::string_view why);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "crypto/sha256.h"
 #include "ledger/queries.h"
@@ -48,21 +49,35 @@ bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
          CommittedRecordNames(digest).value_or(true);
 }
 
-void Node::DropGated(const crypto::Digest& digest, std::string_view why,
-                     const crypto::DigestSet* committed, const crypto::Digest* only) {
+std::size_t Node::DropGated(const crypto::Digest& digest, std::string_view why,
+                            const GatedFilter& which, const crypto::DigestSet* committed) {
   auto it = gated_.find(digest);
-  if (it == gated_.end()) return;
+  if (it == gated_.end()) return 0;
   std::vector<crypto::Digest> ids;
   std::erase_if(it->second.txs, [&](const GatedTx& g) {
-    if (only != nullptr && g.tx.id != *only) return false;
+    if (which && !which(g)) return false;
     ids.push_back(g.tx.id);
     return true;
   });
   mempool_->Remove(ids);
   if (it->second.txs.empty()) gated_.erase(it);
-  for (const auto& id : ids) {
-    if (committed == nullptr || !committed->contains(id)) NoteDropped(id, why);
+  const std::size_t dropped = ids.size();
+  std::erase_if(ids, [&](const crypto::Digest& id) {
+    return committed != nullptr && committed->contains(id);
+  });
+  if (!ids.empty()) {
+    log_->warn("event=record_dropped tx={} txs={} digest={} reason=\"{}\"", ids[0].ShortHex(),
+               ids.size(), digest.ShortHex(), why);
   }
+  for (const auto& id : ids) NoteDropped(id, why);
+  return dropped;
+}
+
+std::string Node::WrongCiphertextSize(const crypto::Digest& digest, std::uint64_t named,
+                                      std::uint64_t stored) {
+  return "field 'submit_record.ciphertext_size' is " + std::to_string(named) +
+         " but the ciphertext " + digest.ShortHex() + "… with that digest has " +
+         std::to_string(stored) + " bytes; use the ciphertext_size that UploadRecord returned";
 }
 
 void Node::NoteDropped(const crypto::Digest& id, std::string_view why) {
@@ -108,21 +123,23 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
   std::map<std::uint64_t, bool> available;
   auto stored = blobs_->Size(digest);
   const auto own = stored ? std::optional<std::uint64_t>(*stored) : std::nullopt;
+  if (own) {
+    // The one content with this digest has another size than these name: no honest holder
+    // announces theirs.
+    std::set<std::uint64_t> wrong;
+    for (const auto& g : it->second.txs) {
+      if (g.size != *own) wrong.insert(g.size);
+    }
+    for (const auto size : wrong) {
+      DropGated(digest, WrongCiphertextSize(digest, size, *own),
+                [size](const GatedTx& g) { return g.size == size; });
+    }
+    it = gated_.find(digest);
+    if (it == gated_.end()) return;
+  }
   std::vector<consensus::Transaction> held;
-  std::vector<std::pair<crypto::Digest, std::string>> wrong_size;  // with why
   auto& waiting = it->second.txs;
   for (auto g = waiting.begin(); g != waiting.end();) {
-    if (own && *own != g->size) {
-      // The one content with this digest has another size: no honest holder announces this one.
-      std::string why = "its ciphertext_size " + std::to_string(g->size) +
-                        " is not the size of the ciphertext with that digest (" +
-                        std::to_string(*own) + " bytes)";
-      log_->warn("event=record_dropped tx={} digest={} reason=\"{}\"", g->tx.id.ShortHex(),
-                 digest.ShortHex(), why);
-      wrong_size.emplace_back(g->tx.id, std::move(why));
-      g = waiting.erase(g);
-      continue;
-    }
     auto [a, fresh] = available.try_emplace(g->size, false);
     if (fresh) a->second = replicator_->IsAvailable(digest, g->size, own);
     if (a->second) {
@@ -133,10 +150,6 @@ void Node::ReleaseGated(const crypto::Digest& digest) {
     }
   }
   if (waiting.empty()) gated_.erase(it);
-  for (const auto& [id, why] : wrong_size) {
-    mempool_->Remove({id});
-    NoteDropped(id, why);
-  }
   if (held.empty()) return;
   // A copy whose transaction committed meanwhile goes no further (OnBlockBlobs forgets the
   // block's copies; this is the backstop): the replica forgets delivered ids after a while.
@@ -175,7 +188,10 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
     if (!result.results[i].accepted()) {
       // Rejected: a copy of it gated here can never apply.
       if (submit && gated_.count(submit->ciphertext_digest)) {
-        DropGated(submit->ciphertext_digest, "", block_ids(), &txs[i].signed_tx.id);
+        const auto& id = txs[i].signed_tx.id;
+        DropGated(
+            submit->ciphertext_digest, "", [&](const GatedTx& g) { return g.tx.id == id; },
+            block_ids());
       }
       continue;
     }
@@ -185,7 +201,7 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
       const auto digest = (*record)->ciphertext_digest;
       not_erased_.erase(digest);
       if (gated_.count(digest)) {
-        DropGated(digest, "the record of its ciphertext was erased", block_ids());
+        DropGated(digest, "the record of its ciphertext was erased", {}, block_ids());
       }
       if (auto s = replicator_->Erase(digest); !s.ok()) {
         log_->error("event=blob_erase_failed digest={} reason=\"{}\"", digest.ShortHex(),
@@ -197,7 +213,7 @@ void Node::OnBlockBlobs(const std::vector<ledger::Transaction>& txs,
         DropGated(submit->ciphertext_digest,
                   "transaction " + txs[i].signed_tx.id.ShortHex() +
                       "… naming the same ciphertext committed first",
-                  block_ids());
+                  {}, block_ids());
       }
       replicator_->Settle(submit->ciphertext_digest, submit->ciphertext_size);
     }

@@ -354,38 +354,33 @@ void Node::Tick() {
   // Records whose blob never reached f+1 holders, and this node's own transactions that never
   // committed, do not stay forever.
   const auto now = std::chrono::steady_clock::now();
-  std::vector<crypto::Digest> available, expired;
-  for (const auto& [digest, g] : gated_) {
+  std::vector<crypto::Digest> available, taken, expired;
+  for (auto& [digest, g] : gated_) {
     // f+1 holders of any size (ReleaseGated asks for each size the records name): normally
     // released at once; this is the backstop.
     if (replicator_->IsAvailable(digest)) available.push_back(digest);
+    // A record naming a ciphertext that a committed record names already can never become
+    // available (its holders are no longer tracked): looked for here, off the admission path,
+    // once per digest that has waited a second (records gated before that commit went with its
+    // block).
+    const auto oldest =
+        std::min_element(g.txs.begin(), g.txs.end(),
+                         [](const GatedTx& x, const GatedTx& y) { return x.since < y.since; });
+    if (oldest == g.txs.end()) continue;
+    if (!g.committed_checked && now - oldest->since >= std::chrono::seconds(1)) {
+      g.committed_checked = true;
+      if (CommittedRecordNames(digest).value_or(false)) {
+        taken.push_back(digest);
+        continue;
+      }
+    }
+    if (now - oldest->since > kGatedTimeout) expired.push_back(digest);
   }
   for (const auto& d : available) ReleaseGated(d);
-  // A record naming a ciphertext that a committed record names already can never become
-  // available (its holders are no longer tracked): looked for here, off the admission path, once
-  // per digest that has waited a second (records gated before that commit went with its block).
-  std::vector<crypto::Digest> taken;
-  for (auto& [digest, g] : gated_) {
-    if (g.committed_checked || std::none_of(g.txs.begin(), g.txs.end(), [&](const GatedTx& t) {
-          return now - t.since >= std::chrono::seconds(1);
-        })) {
-      continue;
-    }
-    g.committed_checked = true;
-    if (CommittedRecordNames(digest).value_or(false)) taken.push_back(digest);
-  }
   for (const auto& d : taken) {
-    const std::string_view why =
-        "a committed record names its ciphertext already (a ciphertext belongs to one record: "
-        "upload the record again for a new one)";
-    log_->warn("event=record_dropped digest={} reason=\"{}\"", d.ShortHex(), why);
-    DropGated(d, why);
-  }
-  for (const auto& [digest, g] : gated_) {
-    if (std::any_of(g.txs.begin(), g.txs.end(),
-                    [&](const GatedTx& t) { return now - t.since > kGatedTimeout; })) {
-      expired.push_back(digest);
-    }
+    DropGated(d,
+              "a committed record names its ciphertext already (a ciphertext belongs to one "
+              "record: upload the record again for a new one)");
   }
   for (const auto& d : expired) DropExpiredGated(d, now - kGatedTimeout);
   absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kGatedTimeout; });
@@ -399,28 +394,17 @@ void Node::Tick() {
 
 void Node::DropExpiredGated(const crypto::Digest& digest,
                             std::chrono::steady_clock::time_point gated_before) {
-  auto it = gated_.find(digest);
-  if (it == gated_.end()) return;
   // f+1 holders of another size: the records name a size the ciphertext does not have.
   const std::string why =
       replicator_->IsAvailable(digest)
           ? "f+1 nodes hold its blob, but none announced the ciphertext_size it names"
           : "its blob did not reach f+1 holders within " + std::to_string(kGatedTimeout.count()) +
                 " minutes";
-  std::vector<crypto::Digest> ids;
-  std::erase_if(it->second.txs, [&](const GatedTx& t) {
-    if (t.since >= gated_before) return false;
-    ids.push_back(t.tx.id);
-    return true;
-  });
-  log_->warn("event=record_dropped digest={} txs={} reason=\"{}\"", digest.ShortHex(), ids.size(),
-             why);
-  mempool_->Remove(ids);
-  if (it->second.txs.empty()) {
-    gated_.erase(it);
-    replicator_->Abandon(digest);  // pulled again if a record naming it arrives or commits
-  }
-  for (const auto& id : ids) NoteDropped(id, why);
+  const auto dropped =
+      DropGated(digest, why, [&](const GatedTx& t) { return t.since < gated_before; });
+  // None waits for it now (released ones went to consensus: still pulled): pulled again if a
+  // record naming it arrives or commits.
+  if (dropped > 0 && gated_.count(digest) == 0) replicator_->Abandon(digest);
 }
 
 }  // namespace ertr::node

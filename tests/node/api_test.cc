@@ -1174,7 +1174,11 @@ v1::SignedTransaction UnsignedNullOp(const std::string& chain_id, std::uint64_t 
 
 // A small record (3000 bytes) uploaded at node 0 and not submitted yet, and the SubmitRecord the
 // node prepared for it, decoded (unsigned).
-std::pair<std::unique_ptr<RawUpload>, ledger::Transaction> UploadUnsubmitted(UploadFixture& f) {
+struct Unsubmitted {
+  std::unique_ptr<RawUpload> upload;
+  ledger::Transaction decoded;
+};
+Unsubmitted UploadUnsubmitted(UploadFixture& f) {
   auto u = OpenUpload(f.c, *f.stub, f.phys, f.patient, 3000);
   v1::UploadRecordRequest msg;
   msg.set_chunk(std::string(3000, 'r'));
@@ -1198,9 +1202,7 @@ std::pair<std::unique_ptr<RawUpload>, ledger::Transaction> UploadUnsubmitted(Upl
 TEST_CASE_METHOD(UploadFixture,
                  "a record whose upload is not at its node is refused at submission, saying why",
                  "[integration][slow]") {
-  auto unsubmitted = UploadUnsubmitted(*this);
-  const auto& u = unsubmitted.first;
-  const ledger::Transaction& decoded = unsubmitted.second;
+  const auto [u, decoded] = UploadUnsubmitted(*this);
   // The node's own SubmitRecord body, for a ciphertext it does not hold (as after an upload lost
   // in a restart, or one deleted unsubmitted after 30 minutes).
   auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
@@ -1229,9 +1231,7 @@ TEST_CASE_METHOD(UploadFixture,
                  "a record naming another size than its ciphertext's is never ordered, and the "
                  "real record commits",
                  "[integration][slow]") {
-  auto unsubmitted = UploadUnsubmitted(*this);
-  const auto& u = unsubmitted.first;
-  const ledger::Transaction& decoded = unsubmitted.second;
+  const auto [u, decoded] = UploadUnsubmitted(*this);
   auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
   record.ciphertext_size += 1;
   auto header = decoded.signed_tx.header;
@@ -1246,9 +1246,11 @@ TEST_CASE_METHOD(UploadFixture,
   auto told = c.Client(1, phys)->SubmitSigned(ToWire(*resized), true);
   REQUIRE_FALSE(told.has_value());
   CHECK(told.error().code() == StatusCode::kFailedPrecondition);
-  const std::string reason = "its ciphertext_size " + std::to_string(record.ciphertext_size) +
-                             " is not the size of the ciphertext with that digest (" +
-                             std::to_string(u->resp.ciphertext_size()) + " bytes)";
+  const std::string reason = "field 'submit_record.ciphertext_size' is " +
+                             std::to_string(record.ciphertext_size) + " but the ciphertext " +
+                             record.ciphertext_digest.ShortHex() + "… with that digest has " +
+                             std::to_string(u->resp.ciphertext_size()) +
+                             " bytes; use the ciphertext_size that UploadRecord returned";
   CHECK(told.error().message().find("dropped uncommitted at this node: " + reason) !=
         std::string::npos);
   // Asked later, node 1 says the same. Sent there again, it is refused at once, naming the field:
@@ -1284,6 +1286,22 @@ TEST_CASE_METHOD(UploadFixture,
   INFO(taken.error().ToString());
   CHECK((taken.error().code() == StatusCode::kInvalidArgument ||
          taken.error().code() == StatusCode::kFailedPrecondition));
+  // A second record naming the ciphertext at its size (a new transaction: another nonce) waits
+  // for holders that are no longer tracked; it is dropped within about a second, saying why.
+  auto copy_header = decoded.signed_tx.header;
+  copy_header.nonce += 2;
+  auto copy = proto::MakeTransaction(copy_header, std::get<ledger::SubmitRecord>(*decoded.payload),
+                                     *signer);
+  REQUIRE(copy.has_value());
+  auto second = c.Client(1, phys)->SubmitSigned(ToWire(*copy), true);
+  REQUIRE_FALSE(second.has_value());
+  CHECK(second.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(second.error().message().find("a committed record names its ciphertext already") !=
+        std::string::npos);
+  CHECK(Cluster::WaitFor([&] {
+    return c.Log(1).find("event=record_dropped tx=" + copy->signed_tx.id.ToHex().substr(0, 8)) !=
+           std::string::npos;
+  }));
   std::ostringstream out;
   auto info = c.Client(0, phys)->GetRecord(IdOf(u->resp.record_id()), "treatment", out);
   INFO((info ? "" : info.error().ToString()));
