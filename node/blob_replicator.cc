@@ -523,8 +523,22 @@ std::optional<ReplicaId> BlobReplicator::PickHolder(const crypto::Digest& digest
                                                     bool* probe) const {
   if (probe) *probe = false;
   if (auto it = holders_.find(digest); it != holders_.end()) {
-    for (const auto& [p, size] : it->second.peers) {
-      if (connected_.count(p)) return p;
+    // Of the connected holders announcing the size a committed record names (or none: an older
+    // node), one chosen by the digest, so that pulls of many blobs (a wiped node catching up)
+    // spread over the holders instead of all going to the lowest id. Failed ones were untracked.
+    const auto named = sizes_.find(digest);
+    auto fits = [&](ReplicaId p, std::uint64_t size) {
+      return connected_.count(p) > 0 &&
+             (named == sizes_.end() || size == 0 || size == named->second);
+    };
+    const auto& peers = it->second.peers;
+    const auto n = static_cast<std::size_t>(std::count_if(
+        peers.begin(), peers.end(), [&](const auto& e) { return fits(e.first, e.second); }));
+    if (n > 0) {
+      std::size_t skip = digest.data()[1] % n;
+      for (const auto& [p, size] : peers) {
+        if (fits(p, size) && skip-- == 0) return p;
+      }
     }
   }
   if (auto it = sources_.find(digest); it != sources_.end() && connected_.count(it->second)) {

@@ -1047,6 +1047,61 @@ TEST_CASE("a peer announcing made-up digests fills its share of the table, and t
   CHECK(r.TrackingConsistent());
 }
 
+TEST_CASE("pulls of many committed blobs spread over their holders, at the size each record names",
+          "[unit][node]") {
+  Mesh mesh(4, 2);
+  BlobReplicator& r = *mesh.at(0).replicator;
+  // Node 0 knows no record naming them yet: it tracks their holders without pulling.
+  std::map<crypto::Digest, std::uint64_t> committed;
+  mesh.at(0).referenced = [&](const crypto::Digest& d) { return committed.count(d) > 0; };
+  mesh.at(0).committed = [&](const crypto::Digest& d) -> std::optional<std::uint64_t> {
+    auto it = committed.find(d);
+    return it == committed.end() ? std::nullopt : std::optional(it->second);
+  };
+  // 96 blobs, each held by nodes 1, 2 and 3 (as after a wiped node 0 lost them).
+  std::vector<Bytes> blobs;
+  std::vector<crypto::Digest> digests;
+  for (int i = 0; i < 96; ++i) {
+    blobs.push_back(RandomBlob(64));
+    digests.push_back(crypto::Sha256(blobs.back()));
+    for (int holder = 1; holder <= 3; ++holder) {
+      REQUIRE(mesh.at(holder).replicator->StoreLocal(blobs.back()).has_value());
+    }
+  }
+  mesh.Run();
+  REQUIRE(r.active_pulls() == 0);
+  for (const auto& d : digests) REQUIRE(r.Holders(d) == 3);
+  // The first half: each committed at its size; the pulls go to every holder, not all to one.
+  std::map<int, int> asked;  // holder: requests
+  auto count_requests = [&](int from, int to, const proto::PeerMessage& m) {
+    if (from == 0 && std::holds_alternative<proto::PeerBlobRequest>(m)) ++asked[to];
+  };
+  for (std::size_t i = 0; i < 48; ++i) {
+    committed[digests[i]] = 64;
+    r.Settle(digests[i], 64);
+  }
+  mesh.Run(count_requests);
+  for (std::size_t i = 0; i < 48; ++i) CHECK(mesh.at(0).store->Contains(digests[i]));
+  CHECK(asked.size() == 3);
+  CHECK(asked[1] + asked[2] + asked[3] == 48);  // one request per 64-byte blob
+  // The second half: node 1 says (falsely) it holds them at another size. Node 0 asks the
+  // holders that announced the size the records name, and never node 1 (the lowest id).
+  std::vector<std::uint64_t> wrong(48, 65);
+  r.OnHave(Mesh::Id(1),
+           proto::PeerBlobHave{std::vector(digests.begin() + 48, digests.end()), wrong});
+  asked.clear();
+  for (std::size_t i = 48; i < 96; ++i) {
+    committed[digests[i]] = 64;
+    r.Settle(digests[i], 64);
+  }
+  mesh.Run(count_requests);
+  for (std::size_t i = 48; i < 96; ++i) CHECK(mesh.at(0).store->Contains(digests[i]));
+  CHECK(asked.count(1) == 0);
+  CHECK(asked[2] > 0);
+  CHECK(asked[3] > 0);
+  CHECK(r.TrackingConsistent());
+}
+
 TEST_CASE("committed records' blobs are pulled whatever the shares, and do not count in them",
           "[unit][node]") {
   Mesh mesh(4, 2);
