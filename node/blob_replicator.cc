@@ -253,18 +253,33 @@ void BlobReplicator::Forget(const crypto::Digest& digest) {
 void BlobReplicator::OnPeerConnected(ReplicaId peer) {
   connected_.insert(peer);
   UnparkAll();  // pulls with no peer to ask may have one now
-  auto list = store_.List();
+  if (hooks_.in_background) {
+    auto listed =
+        std::make_shared<Result<std::vector<storage::ListedBlob>>>(Status::Internal("not listed"));
+    hooks_.in_background([this, listed] { *listed = store_.List(); },
+                         [this, peer, listed] { SendListing(peer, std::move(*listed)); });
+  } else {
+    SendListing(peer, store_.List());
+  }
+  for (auto& [digest, staged] : staged_) TopUpStaged(digest, staged);
+  StartPulls();
+}
+
+void BlobReplicator::SendListing(ReplicaId peer, Result<std::vector<storage::ListedBlob>> list) {
+  // Gone meanwhile: listed again when it reconnects. (Blobs stored since the listing are
+  // announced to every connected peer as usual; one erased since may be named: the peer's pull
+  // of it is told at once that this node lacks it.)
+  if (!connected_.count(peer)) return;
   if (!list) {
     log_->error("event=blob_list_failed reason=\"{}\"", list.error().ToString());
     return;
   }
-  // Staged blobs reach the new peer through their staging (now, if it fills a first-round slot).
+  // Staged blobs reach the new peer through their staging (now, if it fills a first-round slot);
+  // unsynced ones at their sync.
   std::erase_if(*list, [&](const storage::ListedBlob& b) {
     return unsynced_set_.count(b.digest) > 0 || staged_.count(b.digest) > 0;
   });
   SendHave(peer, *list);
-  for (auto& [digest, staged] : staged_) TopUpStaged(digest, staged);
-  StartPulls();
 }
 
 void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {

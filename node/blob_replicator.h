@@ -179,6 +179,11 @@ class BlobReplicator {
     // meanwhile wait for the next sync, which starts when this one ends. Unset: synchronously.
     std::function<void(std::function<Status()> sync, std::function<void(const Status&)> then)>
         sync_in_background;
+    // Runs `work` off the io thread (the node: its blob sync thread), then `then` back on the io
+    // thread. For the listing of every blob held, sent to a peer that connects: it reads each
+    // blob's size, a file's `stat` or a small blob's RocksDB value, which takes long with many.
+    // Unset: both at once.
+    std::function<void(std::function<void()> work, std::function<void()> then)> in_background;
     // The clock of stalls and staging; unset: std::chrono::steady_clock (tests set their own).
     std::function<std::chrono::steady_clock::time_point()> now;
     // Bytes free on the blob store's disk; unset: not checked. Nothing replicated is stored where
@@ -404,6 +409,9 @@ class BlobReplicator {
   // committed record's blob (settle_after_pull_), a connected peer not asked for it in vain yet
   // (`probe` set): starting at a peer that the digest picks, so that probes spread over peers.
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest, bool* probe = nullptr) const;
+  // Sends a listing of the store (taken off the io thread) to a peer that connected, if it still
+  // is: blobs waiting for their sync or staged reach it through those instead.
+  void SendListing(ReplicaId peer, Result<std::vector<storage::ListedBlob>> list);
   // `absent`: the peer said it does not hold the blob, or sent nothing for kPullStall (a peer
   // asked without having announced the blob that sends none of it is not counted as a failure).
   void FailPull(const crypto::Digest& digest, const std::string& why, bool absent = false);

@@ -85,6 +85,7 @@ struct Pair {
     Make(b, 1, "b");
     a.replicator->OnPeerConnected(ReplicaId(1));
     b.replicator->OnPeerConnected(ReplicaId(0));
+    RunBackground();  // the listings on connecting (of empty stores: nothing sent)
   }
   void Make(Side& s, int self, const std::string& name) {
     auto store =
@@ -118,6 +119,14 @@ struct Pair {
       hooks.sync_in_background = [this](std::function<Status()> sync,
                                         std::function<void(const Status&)> then) {
         syncs.emplace_back(std::move(sync), std::move(then));
+      };
+      hooks.in_background = [this](std::function<void()> work, std::function<void()> then) {
+        syncs.emplace_back(
+            [work = std::move(work)] {
+              work();
+              return Status::Ok();
+            },
+            [then = std::move(then)](const Status&) { then(); });
       };
     }
     s.replicator = std::make_unique<BlobReplicator>(
@@ -628,6 +637,39 @@ TEST_CASE("a background sync announces its blobs when it ends and the next waits
   p.Run();
   CHECK(p.a.available.size() == 2);
   CHECK(p.syncs.empty());
+}
+
+TEST_CASE("a peer that connects gets the listing taken off the io thread, unless it left meanwhile",
+          "[unit][node]") {
+  Pair p(/*grouped_syncs=*/true, /*background_syncs=*/true);
+  auto held = p.a.replicator->StoreLocal(RandomBlob(2500));
+  REQUIRE(held.has_value());
+  for (int i = 0; i < 10 && (!p.wire.empty() || !p.syncs.empty() || !p.deferred.empty()); ++i) {
+    p.Run();
+    p.RunDeferred();
+    p.RunBackground();
+  }
+  REQUIRE(p.wire.empty());
+  REQUIRE(p.b.store->Contains(*held));
+  // b reconnects: a's listing waits for the background thread; then b gets it, with the size.
+  p.a.replicator->OnPeerDisconnected(ReplicaId(1));
+  p.a.replicator->OnPeerConnected(ReplicaId(1));
+  CHECK(p.wire.empty());
+  REQUIRE(p.syncs.size() == 1);
+  p.RunBackground();
+  REQUIRE(p.wire.size() == 1);
+  CHECK(p.wire.front().first == 1);
+  const auto* have = std::get_if<proto::PeerBlobHave>(&p.wire.front().second);
+  REQUIRE(have != nullptr);
+  CHECK(have->digests == std::vector<crypto::Digest>{*held});
+  CHECK(have->sizes == std::vector<std::uint64_t>{2500});
+  p.wire.clear();
+  // b comes and goes before the listing is taken: nothing is sent to it.
+  p.a.replicator->OnPeerDisconnected(ReplicaId(1));
+  p.a.replicator->OnPeerConnected(ReplicaId(1));
+  p.a.replicator->OnPeerDisconnected(ReplicaId(1));
+  p.RunBackground();
+  CHECK(p.wire.empty());
 }
 
 TEST_CASE("a copy deleted and stored again while a sync runs is announced after its own sync",
