@@ -253,33 +253,47 @@ void BlobReplicator::Forget(const crypto::Digest& digest) {
 void BlobReplicator::OnPeerConnected(ReplicaId peer) {
   connected_.insert(peer);
   UnparkAll();  // pulls with no peer to ask may have one now
-  if (hooks_.in_background) {
-    auto listed =
-        std::make_shared<Result<std::vector<storage::ListedBlob>>>(Status::Internal("not listed"));
-    hooks_.in_background([this, listed] { *listed = store_.List(); },
-                         [this, peer, listed] { SendListing(peer, std::move(*listed)); });
-  } else {
+  if (!hooks_.in_background) {
     SendListing(peer, store_.List());
+  } else if (listing_ && !listing_->started.load()) {
+    // A listing not begun yet sees every blob stored before this connection: it serves this
+    // peer too (peers that reconnect often, or all at start-up, queue one scan, not one each).
+    listing_->peers.insert(peer);
+  } else {
+    auto listing = std::make_shared<Listing>();
+    listing->peers.insert(peer);
+    listing_ = listing;
+    hooks_.in_background(
+        [this, listing] {
+          listing->started.store(true);
+          listing->blobs = store_.List();
+        },
+        [this, listing] {
+          if (listing_ == listing) listing_.reset();
+          for (const ReplicaId p : listing->peers) SendListing(p, listing->blobs);
+        });
   }
   for (auto& [digest, staged] : staged_) TopUpStaged(digest, staged);
   StartPulls();
 }
 
-void BlobReplicator::SendListing(ReplicaId peer, Result<std::vector<storage::ListedBlob>> list) {
+void BlobReplicator::SendListing(ReplicaId peer,
+                                 const Result<std::vector<storage::ListedBlob>>& listed) {
   // Gone meanwhile: listed again when it reconnects. (Blobs stored since the listing are
   // announced to every connected peer as usual; one erased since may be named: the peer's pull
   // of it is told at once that this node lacks it.)
   if (!connected_.count(peer)) return;
-  if (!list) {
-    log_->error("event=blob_list_failed reason=\"{}\"", list.error().ToString());
+  if (!listed) {
+    log_->error("event=blob_list_failed reason=\"{}\"", listed.error().ToString());
     return;
   }
+  auto list = *listed;
   // Staged blobs reach the new peer through their staging (now, if it fills a first-round slot);
   // unsynced ones at their sync.
-  std::erase_if(*list, [&](const storage::ListedBlob& b) {
+  std::erase_if(list, [&](const storage::ListedBlob& b) {
     return unsynced_set_.count(b.digest) > 0 || staged_.count(b.digest) > 0;
   });
-  SendHave(peer, *list);
+  SendHave(peer, list);
 }
 
 void BlobReplicator::OnPeerDisconnected(ReplicaId peer) {

@@ -37,6 +37,7 @@
 //
 // Thread-safety: the io_context's thread only.
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -411,7 +412,16 @@ class BlobReplicator {
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest, bool* probe = nullptr) const;
   // Sends a listing of the store (taken off the io thread) to a peer that connected, if it still
   // is: blobs waiting for their sync or staged reach it through those instead.
-  void SendListing(ReplicaId peer, Result<std::vector<storage::ListedBlob>> list);
+  void SendListing(ReplicaId peer, const Result<std::vector<storage::ListedBlob>>& listed);
+  // A listing of the store for peers that connected, taken by Hooks::in_background.
+  struct Listing {
+    std::atomic<bool> started{false};  // set by the background thread before it lists
+    std::set<ReplicaId> peers;         // io thread only
+    Result<std::vector<storage::ListedBlob>> blobs = Status::Internal("not listed");
+  };
+  // The latest listing asked for, until its result is sent: joined by peers that connect before
+  // it starts.
+  std::shared_ptr<Listing> listing_;
   // `absent`: the peer said it does not hold the blob, or sent nothing for kPullStall (a peer
   // asked without having announced the blob that sends none of it is not counted as a failure).
   void FailPull(const crypto::Digest& digest, const std::string& why, bool absent = false);

@@ -323,8 +323,9 @@ class Node {
   // verifies the next batch while the io thread executes the previous one. Blocks reach the
   // driver in the order they arrived.
   std::unique_ptr<boost::asio::thread_pool> verify_pool_;
-  // One thread that syncs the small-blob database for the replicator (its Hooks), so that the io
-  // thread does not wait for the disk.
+  // One thread that syncs the small-blob database for the replicator (its Hooks), and takes the
+  // listing of held blobs sent to a peer that connects, so that the io thread does not wait for
+  // the disk.
   std::unique_ptr<boost::asio::thread_pool> blob_sync_pool_;
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<HttpServer> http_;

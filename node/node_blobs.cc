@@ -66,8 +66,13 @@ std::size_t Node::DropGated(const crypto::Digest& digest, std::string_view why,
     return committed != nullptr && committed->contains(id);
   });
   if (!ids.empty()) {
-    log_->warn("event=record_dropped tx={} txs={} digest={} reason=\"{}\"", ids[0].ShortHex(),
-               ids.size(), digest.ShortHex(), why);
+    // Each transaction named, up to 8 (an integrator looks its own up by id).
+    std::string named;
+    for (std::size_t i = 0; i < ids.size() && i < 8; ++i) {
+      named += (i == 0 ? "" : ",") + ids[i].ShortHex();
+    }
+    log_->warn("event=record_dropped tx={} txs={} digest={} reason=\"{}\"", named, ids.size(),
+               digest.ShortHex(), why);
   }
   for (const auto& id : ids) NoteDropped(id, why);
   return dropped;

@@ -670,6 +670,16 @@ TEST_CASE("a peer that connects gets the listing taken off the io thread, unless
   p.a.replicator->OnPeerDisconnected(ReplicaId(1));
   p.RunBackground();
   CHECK(p.wire.empty());
+  // b reconnects again and again before the listing starts: one listing serves it, sent once.
+  for (int i = 0; i < 5; ++i) {
+    p.a.replicator->OnPeerConnected(ReplicaId(1));
+    if (i < 4) p.a.replicator->OnPeerDisconnected(ReplicaId(1));
+  }
+  CHECK(p.syncs.size() == 1);
+  p.RunBackground();
+  REQUIRE(p.wire.size() == 1);
+  CHECK(std::get<proto::PeerBlobHave>(p.wire.front().second).digests ==
+        std::vector<crypto::Digest>{*held});
 }
 
 TEST_CASE("a copy deleted and stored again while a sync runs is announced after its own sync",
