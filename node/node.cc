@@ -273,10 +273,7 @@ Status Node::Init() {
     });
   };
   blob_hooks.in_background = [this](std::function<void()> work, std::function<void()> then) {
-    boost::asio::post(*blob_sync_pool_, [this, work = std::move(work), then = std::move(then)] {
-      work();
-      boost::asio::post(io_, then);
-    });
+    InBackground(std::move(work), std::move(then));
   };
   replicator_ = std::make_unique<BlobReplicator>(*blobs_, validators_->max_faulty() + 1,
                                                  std::move(blob_hooks), log_);

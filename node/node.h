@@ -379,6 +379,14 @@ class Node {
   // (found by the periodic sweep), with when they may be deleted.
   std::map<crypto::Digest, std::chrono::steady_clock::time_point> unsubmitted_uploads_;
   std::chrono::steady_clock::time_point next_orphan_sweep_{};
+  // The sweep's listing (taken on the blob sync thread: it reads every blob's size) and the
+  // digests of it still to look up in the state, kOrphanChecksPerTick per tick, so that a store
+  // of many blobs never stalls the io thread.
+  bool orphan_listing_ = false;
+  std::vector<crypto::Digest> orphan_candidates_;
+  static constexpr std::size_t kOrphanChecksPerTick = 4096;
+  // Runs `work` on the blob sync thread, then `then` on the io thread.
+  void InBackground(std::function<void()> work, std::function<void()> then);
   // Active users' keys, for the gRPC threads to refuse strangers before anything else
   // (kept current by OnBlockApi).
   mutable std::mutex users_mu_;

@@ -891,19 +891,44 @@ void Node::OnBlockApi(const storage::StoredBlock& block, const ledger::BlockResu
   if (!replayed) ShareDeferredKeys();
 }
 
+void Node::InBackground(std::function<void()> work, std::function<void()> then) {
+  boost::asio::post(*blob_sync_pool_, [this, work = std::move(work), then = std::move(then)] {
+    work();
+    boost::asio::post(io_, then);
+  });
+}
+
 void Node::TickApi() {
   const auto now = std::chrono::steady_clock::now();
   // Blobs no record references (uploads from before a restart, pulls whose record never
   // committed) get the same grace period as a fresh upload, then go.
-  if (now >= next_orphan_sweep_ && RequireSynced().ok()) {
+  // The listing is taken off the io thread, the look-ups made a batch per tick (only while the
+  // state is complete: a record in a block not replayed yet would look missing).
+  const bool synced = RequireSynced().ok();
+  if (now >= next_orphan_sweep_ && synced && !orphan_listing_ && orphan_candidates_.empty()) {
     next_orphan_sweep_ = now + kOrphanSweepInterval;
+    orphan_listing_ = true;
+    auto listed =
+        std::make_shared<Result<std::vector<storage::ListedBlob>>>(Status::Internal("not listed"));
+    InBackground([this, listed] { *listed = blobs_->List(); },
+                 [this, listed] {
+                   orphan_listing_ = false;
+                   if (!*listed) {
+                     log_->error("event=blob_list_failed reason=\"{}\"",
+                                 listed->error().ToString());
+                     return;
+                   }
+                   for (const auto& b : **listed) orphan_candidates_.push_back(b.digest);
+                 });
+  }
+  if (synced && !orphan_candidates_.empty()) {
     ledger::StateView view(*stores_.state);
-    if (auto list = blobs_->List()) {
-      for (const auto& [d, size] : *list) {
-        if (unsubmitted_uploads_.count(d) || gated_.count(d)) continue;
-        auto record = ledger::RecordByCiphertext(view, d);
-        if (record && !*record) unsubmitted_uploads_[d] = now + kUploadTtl;
-      }
+    for (std::size_t i = 0; i < kOrphanChecksPerTick && !orphan_candidates_.empty(); ++i) {
+      const crypto::Digest d = orphan_candidates_.back();
+      orphan_candidates_.pop_back();
+      if (unsubmitted_uploads_.count(d) || gated_.count(d)) continue;
+      auto record = ledger::RecordByCiphertext(view, d);
+      if (record && !*record) unsubmitted_uploads_[d] = now + kUploadTtl;
     }
   }
   for (auto& waiter : commit_waiters_.TakeExpired(now)) waiter.done(nullptr, 0, nullptr, nullptr);

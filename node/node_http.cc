@@ -179,6 +179,11 @@ std::string Node::Metrics() const {
           relayed_at_once_);
   gauge("ertr_records_waiting_for_blob", "Record transactions waiting for f+1 blob holders.",
         gated_.size());
+  gauge("ertr_uploads_uncommitted",
+        "Blobs stored here that no committed record names: uploads whose record has not "
+        "committed, and blobs the periodic sweep found unreferenced; deleted 30 minutes after "
+        "the upload or the finding unless a record names them by then.",
+        unsubmitted_uploads_.size());
   o << "# HELP ertr_commit_latency_seconds From admission at this node to commit.\n"
     << "# TYPE ertr_commit_latency_seconds histogram\n";
   commit_latency_.Render(o, "ertr_commit_latency_seconds");

@@ -1223,6 +1223,27 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(committed.has_value());
 }
 
+TEST_CASE_METHOD(UploadFixture,
+                 "an upload left unsubmitted across a restart is found by the sweep and kept for "
+                 "its grace period",
+                 "[integration][slow]") {
+  const auto [u, decoded] = UploadUnsubmitted(*this);
+  CHECK(c.Metric(0, "ertr_uploads_uncommitted") == 1);
+  // The node forgets its unsubmitted uploads when it stops; the blob stays on its disk. After the
+  // restart the periodic sweep (its listing taken off the io thread, its look-ups a batch per
+  // tick) finds it unreferenced and gives it the upload's grace period again.
+  c.Terminate(0);
+  c.Start(0);
+  CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_uploads_uncommitted") == 1; }, 60));
+  // Within that period its record can still be submitted, and commits.
+  auto committed =
+      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
+  INFO((committed ? "" : committed.error().ToString()));
+  REQUIRE(committed.has_value());
+  CHECK(committed->response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_uploads_uncommitted") == 0; }, 30));
+}
+
 // A SubmitRecord naming the right digest but another ciphertext_size, sent to a node that does not
 // hold the blob (so it cannot be refused there at once), ahead of the real record. Were it
 // ordered, the real record would be rejected (the digest is taken) and nodes lacking the blob
