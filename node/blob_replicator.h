@@ -406,9 +406,9 @@ class BlobReplicator {
   void RequestMore(const crypto::Digest& digest, Pull& pull);
   // A connected tracked holder of the digest, at the size its committed record names if known
   // (one the digest picks, so that pulls spread over holders); else its named source, if
-  // connected. Else, for a
-  // committed record's blob (settle_after_pull_), a connected peer not asked for it in vain yet
-  // (`probe` set): starting at a peer that the digest picks, so that probes spread over peers.
+  // connected. Else, for a committed record's blob (settle_after_pull_), a connected peer not
+  // asked for it in vain yet (`probe` set): starting at a peer that the digest picks, so that
+  // probes spread over peers.
   std::optional<ReplicaId> PickHolder(const crypto::Digest& digest, bool* probe = nullptr) const;
   // Sends a listing of the store (taken off the io thread) to a peer that connected, if it still
   // is: blobs waiting for their sync or staged reach it through those instead.

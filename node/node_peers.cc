@@ -363,18 +363,17 @@ void Node::Tick() {
     // available (its holders are no longer tracked): looked for here, off the admission path,
     // once per digest that has waited a second (records gated before that commit went with its
     // block).
-    const auto oldest =
-        std::min_element(g.txs.begin(), g.txs.end(),
-                         [](const GatedTx& x, const GatedTx& y) { return x.since < y.since; });
-    if (oldest == g.txs.end()) continue;
-    if (!g.committed_checked && now - oldest->since >= std::chrono::seconds(1)) {
+    // (Records are gated in the order they arrive, and an emptied entry goes: the first waited
+    // longest.)
+    const auto waited = now - g.txs.front().since;
+    if (!g.committed_checked && waited >= std::chrono::seconds(1)) {
       g.committed_checked = true;
       if (CommittedRecordNames(digest).value_or(false)) {
         taken.push_back(digest);
         continue;
       }
     }
-    if (now - oldest->since > kGatedTimeout) expired.push_back(digest);
+    if (waited > kGatedTimeout) expired.push_back(digest);
   }
   for (const auto& d : available) ReleaseGated(d);
   for (const auto& d : taken) {
