@@ -359,13 +359,13 @@ void Node::Tick() {
     // f+1 holders of any size (ReleaseGated asks for each size the records name): normally
     // released at once; this is the backstop.
     if (replicator_->IsAvailable(digest)) available.push_back(digest);
+    // Records are gated in the order they arrive, and an emptied entry goes: the first waited
+    // longest.
+    const auto waited = now - g.txs.front().since;
     // A record naming a ciphertext that a committed record names already can never become
     // available (its holders are no longer tracked): looked for here, off the admission path,
     // once per digest that has waited a second (records gated before that commit went with its
     // block).
-    // (Records are gated in the order they arrive, and an emptied entry goes: the first waited
-    // longest.)
-    const auto waited = now - g.txs.front().since;
     if (!g.committed_checked && waited >= std::chrono::seconds(1)) {
       g.committed_checked = true;
       if (CommittedRecordNames(digest).value_or(false)) {
