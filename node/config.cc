@@ -92,7 +92,7 @@ const std::vector<KnownTable>& KnownTables() {
         "upload_idle_seconds"}},
       {"keys", {"validator", "institution", "passphrase_file"}},
       {"consensus", {"view_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
-      {"mempool", {"max_mib", "max_per_signer"}},
+      {"mempool", {"max_mib", "max_per_signer", "blob_wait_seconds"}},
       {"peers", {"validator_index", "address"}},
   };
   return known;
@@ -231,6 +231,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
       r.Integer("consensus.min_pipelined_batch", c.min_pipelined_batch, 1, 100'000));
   ERTR_RETURN_IF_ERROR(r.Integer("mempool.max_mib", c.mempool_max_mib, 1, 65'536));
   ERTR_RETURN_IF_ERROR(r.Integer("mempool.max_per_signer", c.mempool_max_per_signer, 1, 1'000'000));
+  ERTR_RETURN_IF_ERROR(
+      r.Integer("mempool.blob_wait_seconds", c.mempool_blob_wait_seconds, 5, 86'400));
   std::set<std::uint32_t> seen{index};
   if (const auto* peers = t.get_as<toml::array>("peers")) {
     for (std::size_t i = 0; i < peers->size(); ++i) {
@@ -305,7 +307,9 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "min_pipelined_batch = " << c.min_pipelined_batch << "\n\n"
     << "[mempool]\n"
     << "max_mib = " << c.mempool_max_mib << "\n"
-    << "max_per_signer = " << c.mempool_max_per_signer << "\n";
+    << "max_per_signer = " << c.mempool_max_per_signer << "\n"
+    << "blob_wait_seconds = " << c.mempool_blob_wait_seconds
+    << "   # a record waits this long at most for its ciphertext to reach f+1 nodes\n";
   for (const auto& p : c.peers) {
     o << "\n[[peers]]\nvalidator_index = " << p.validator_index.value() << "\naddress = \""
       << p.host << ":" << p.port << "\"\n";

@@ -554,7 +554,7 @@ Result<crypto::Digest> Node::Admit(ByteSpan bytes, std::optional<ReplicaId> from
   const auto* submit = typed.payload ? std::get_if<ledger::SubmitRecord>(&*typed.payload) : nullptr;
   // A record uploaded at this node must still be here when it is submitted here: an upload is
   // provisional until then (stored unsynced, deleted after kUploadTtl), so a power cut after the
-  // upload or a late submission can find it gone. Said now, rather than after kGatedTimeout of
+  // upload or a late submission can find it gone. Said now, rather than after BlobWait() of
   // waiting for holders that will never come.
   const auto own_upload =
       submit ? unsubmitted_uploads_.find(submit->ciphertext_digest) : unsubmitted_uploads_.end();

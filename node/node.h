@@ -177,7 +177,7 @@ class Node {
   std::size_t DropGated(const crypto::Digest& digest, std::string_view why,
                         const GatedFilter& which = {},
                         const crypto::DigestSet* committed = nullptr);
-  // Drops the gated records of the digest that were gated before `gated_before` (kGatedTimeout
+  // Drops the gated records of the digest that were gated before `gated_before` (BlobWait()
   // ago), saying why; stops pulling the blob once none is left.
   void DropExpiredGated(const crypto::Digest& digest,
                         std::chrono::steady_clock::time_point gated_before);
@@ -332,9 +332,14 @@ class Node {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<BlobReplicator> replicator_;
+  // How long a record waits for its blob, and this node's own transactions are gossiped again
+  // (mempool.blob_wait_seconds).
+  std::chrono::seconds BlobWait() const {
+    return std::chrono::seconds(config_.mempool_blob_wait_seconds);
+  }
   // Record transactions waiting until f+1 nodes hold their blob at the size they name, by
   // ciphertext digest; dropped (and removed from the mempool) if it does not come within
-  // kGatedTimeout.
+  // BlobWait().
   struct GatedTx {
     consensus::Transaction tx;
     std::uint64_t size = 0;  // the record's ciphertext_size
@@ -454,7 +459,7 @@ class Node {
   void RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view why);
   std::uint32_t next_sync_peer_ = 0;
 
-  // Transactions submitted at this node's API, until they commit or kGatedTimeout passes: gossiped
+  // Transactions submitted at this node's API, until they commit or BlobWait() passes: gossiped
   // again by ResendOutbox, and their commit latency measured from `admitted`.
   struct Outbound {
     Bytes bytes;

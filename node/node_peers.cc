@@ -18,8 +18,14 @@ constexpr auto kSyncTimeout = std::chrono::seconds(3);
 // after it does (with exactly a second, a status arriving at the same phase was a little early,
 // and the next request waited two).
 constexpr auto kSyncHoldOff = std::chrono::milliseconds(900);
-constexpr auto kGatedTimeout = std::chrono::minutes(10);
 constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
+
+// "10 minutes", "1 minute", "45 s".
+std::string WaitText(std::chrono::seconds wait) {
+  const auto s = wait.count();
+  if (s % 60 != 0) return std::to_string(s) + " s";
+  return std::to_string(s / 60) + (s == 60 ? " minute" : " minutes");
+}
 
 consensus::Decided ToDecided(proto::Block&& b) {
   consensus::Decided d;
@@ -373,7 +379,7 @@ void Node::Tick() {
         continue;
       }
     }
-    if (waited > kGatedTimeout) expired.push_back(digest);
+    if (waited > BlobWait()) expired.push_back(digest);
   }
   for (const auto& d : available) ReleaseGated(d);
   for (const auto& d : taken) {
@@ -381,8 +387,8 @@ void Node::Tick() {
               "a committed record names its ciphertext already (a ciphertext belongs to one "
               "record: upload the record again for a new one)");
   }
-  for (const auto& d : expired) DropExpiredGated(d, now - kGatedTimeout);
-  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kGatedTimeout; });
+  for (const auto& d : expired) DropExpiredGated(d, now - BlobWait());
+  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > BlobWait(); });
   ResendOutbox(std::nullopt);
   RelayStale(now);
   tick_.expires_after(std::chrono::seconds(1));
@@ -397,8 +403,8 @@ void Node::DropExpiredGated(const crypto::Digest& digest,
   const std::string why =
       replicator_->IsAvailable(digest)
           ? "f+1 nodes hold its blob, but none announced the ciphertext_size it names"
-          : "its blob did not reach f+1 holders within " + std::to_string(kGatedTimeout.count()) +
-                " minutes";
+          : "its blob did not reach f+1 holders within " + WaitText(BlobWait()) +
+                " (this node's mempool.blob_wait_seconds)";
   const auto dropped =
       DropGated(digest, why, [&](const GatedTx& t) { return t.since < gated_before; });
   // None waits for it now (released ones went to consensus: still pulled): pulled again if a

@@ -1223,6 +1223,66 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(committed.has_value());
 }
 
+// A record naming a ciphertext that no node holds, submitted at a node of another institution
+// than the uploader it names (so not refused there at once as a lost upload of its own), waits
+// for holders that never come. After mempool.blob_wait_seconds it is dropped, and the caller
+// waiting for its commit, GetTransaction and the log say why.
+TEST_CASE_METHOD(UploadFixture,
+                 "a record whose ciphertext never reaches f+1 nodes is dropped after "
+                 "mempool.blob_wait_seconds, saying why",
+                 "[integration][slow]") {
+  c.Terminate(1);
+  c.EditConfig(1, "blob_wait_seconds = 600", "blob_wait_seconds = 5");
+  c.Start(1);
+  REQUIRE(Cluster::WaitFor([&] {
+    const auto s0 = c.Status(0);
+    const auto s1 = c.Status(1);
+    return s0 && s1 && s1->peers == 3 && s1->height >= s0->height;
+  }));
+  const auto [u, decoded] = UploadUnsubmitted(*this);
+  auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
+  crypto::RandomBytes(MutableByteSpan(record.ciphertext_digest.data(), crypto::Digest::kSize));
+  record.locator.content_digest = record.ciphertext_digest;
+  auto header = decoded.signed_tx.header;
+  header.nonce += 1;
+  auto signer = crypto::MakeEd25519Signer(phys.Clone());
+  auto orphan = proto::MakeTransaction(header, record, *signer);
+  REQUIRE(orphan.has_value());
+  const std::string id = orphan->signed_tx.id.ToHex();
+  const auto sent = std::chrono::steady_clock::now();
+  auto told = c.Client(1, phys)->SubmitSigned(ToWire(*orphan), true);
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  REQUIRE_FALSE(told.has_value());
+  INFO(told.error().ToString());
+  CHECK(told.error().code() == StatusCode::kFailedPrecondition);
+  const std::string reason =
+      "its blob did not reach f+1 holders within 5 s (this node's mempool.blob_wait_seconds)";
+  CHECK(told.error().message().find("dropped uncommitted at this node: " + reason) !=
+        std::string::npos);
+  // Not before its time (a liveness bound, not a timing assertion: the drop is checked once a
+  // second after the wait has passed).
+  CHECK(waited >= std::chrono::seconds(5));
+  auto looked_up = c.Client(1, phys)->GetTransaction(orphan->signed_tx.id);
+  REQUIRE_FALSE(looked_up.has_value());
+  CHECK(looked_up.error().code() == StatusCode::kNotFound);
+  CHECK(looked_up.error().message().find(reason) != std::string::npos);
+  const std::string log = c.Log(1);
+  CHECK(log.find("event=record_dropped tx=" + id.substr(0, 8)) != std::string::npos);
+  CHECK(log.find("digest=" + record.ciphertext_digest.ShortHex()) != std::string::npos);
+  CHECK(c.Metric(1, "ertr_records_waiting_for_blob") == 0);
+  // Ordered nowhere (the other nodes, at the default wait, still hold it back); the real upload's
+  // record commits.
+  auto committed =
+      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
+  INFO((committed ? "" : committed.error().ToString()));
+  REQUIRE(committed.has_value());
+  for (int i = 0; i < 4; ++i) {
+    const std::string outcome = c.Outcome(i, id);
+    INFO("node " << i << ": " << outcome);
+    CHECK((outcome.empty() || outcome == "pending"));
+  }
+}
+
 TEST_CASE_METHOD(UploadFixture,
                  "an upload left unsubmitted across a restart is found by the sweep and kept for "
                  "its grace period",

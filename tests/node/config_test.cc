@@ -28,6 +28,7 @@ TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   c.min_pipelined_batch = 77;
   c.mempool_max_mib = 12;
   c.mempool_max_per_signer = 345;
+  c.mempool_blob_wait_seconds = 77'777;
   auto parsed = ParseNodeConfig(RenderNodeConfig(c), c.home, "config.toml");
   REQUIRE(parsed.has_value());
   CHECK(parsed->validator_index == ReplicaId(2));
@@ -38,6 +39,7 @@ TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   CHECK(parsed->min_pipelined_batch == 77);
   CHECK(parsed->mempool_max_mib == 12);
   CHECK(parsed->mempool_max_per_signer == 345);
+  CHECK(parsed->mempool_blob_wait_seconds == 77'777);
   REQUIRE(parsed->peers.size() == 2);
   CHECK(parsed->peers[1].host == "10.0.0.2");
   CHECK(parsed->peers[1].port == 1001);
@@ -63,7 +65,8 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"
                 "max_per_singer = 10\n")
             .find("config.toml: field 'mempool.max_per_singer' is not a setting (misspelt?); "
-                  "mempool takes: max_mib, max_per_signer") != std::string::npos);
+                  "mempool takes: max_mib, max_per_signer, blob_wait_seconds") !=
+        std::string::npos);
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[consenus]\n")
             .find("'consenus' is not a table of this file (misspelt?); the tables are: node, "
                   "api, keys, consensus, mempool, peers") != std::string::npos);
@@ -75,6 +78,10 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"
                 "max_per_signer = 0\n")
             .find("'mempool.max_per_signer' must be an integer in 1..1000000") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"
+                "blob_wait_seconds = 4\n")
+            .find("'mempool.blob_wait_seconds' must be an integer in 5..86400") !=
         std::string::npos);
   // This node's own index among its peers: most likely node.validator_index is wrong, so both
   // are named.
