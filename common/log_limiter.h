@@ -4,7 +4,8 @@
 // bad API calls or a faulty validator must not flood the log (or fill the disk with it), yet the
 // operator must see that it happens and how often. A LogLimiter lets the first `per_window`
 // occurrences of each window through and counts the rest; the next logged occurrence carries that
-// count (a burst followed by silence is reported only by its first lines).
+// count. So that a burst followed by silence is not reported by its first lines alone, the owner
+// also asks TakeUnloggedLine on its periodic tick, and logs the count once the window has ended.
 //
 // Not thread-safe: the caller serialises (an event loop, or its own mutex). The time is passed in,
 // so that the limiter has no clock of its own.
@@ -12,6 +13,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 namespace ertr {
 
@@ -44,6 +48,31 @@ class LogLimiter {
   // for each of many keys may then be dropped, losing at most its count of unlogged occurrences.
   bool WindowOver(Clock::time_point now) const {
     return !started_ || now - window_start_ >= window_;
+  }
+
+  // Once the window of the last logged occurrence has passed with occurrences left unlogged, how
+  // many, then counted as reported (the next logged occurrence carries 0). nullopt while the
+  // window runs, or if none.
+  std::optional<std::uint64_t> TakeUnlogged(Clock::time_point now) {
+    if (unlogged_ == 0 || !WindowOver(now)) return std::nullopt;
+    return std::exchange(unlogged_, 0);
+  }
+
+  // TakeUnlogged as one log line about `event` (the event name of the lines this limiter
+  // admits), `about` naming which of them if the owner keeps one limiter per kind; empty if
+  // nothing is to be said:
+  //   event=log_suppressed of=<event> count=N [about="..."] reason="..."
+  std::string TakeUnloggedLine(std::string_view event, Clock::time_point now,
+                               std::string_view about = {}) {
+    const auto n = TakeUnlogged(now);
+    if (!n) return {};
+    const auto window_s = std::chrono::duration_cast<std::chrono::seconds>(window_).count();
+    std::string line =
+        "event=log_suppressed of=" + std::string(event) + " count=" + std::to_string(*n);
+    if (!about.empty()) line += " about=\"" + std::string(about) + "\"";
+    return line + " reason=\"" + std::to_string(*n) +
+           " more occurred after the last one logged; at most " + std::to_string(per_window_) +
+           " are logged every " + std::to_string(window_s) + " s\"";
   }
 
  private:

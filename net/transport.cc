@@ -447,6 +447,15 @@ void Transport::LogRefusal(const std::string& remote, const std::string& why) {
   }
 }
 
+void Transport::LogUnloggedRefusals() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [why, limiter] : refusals_) {
+    if (const auto line = limiter.TakeUnloggedLine("peer_refused", now, why); !line.empty()) {
+      log_->warn("{}", line);
+    }
+  }
+}
+
 const PeerAddress* Transport::FindByKey(const crypto::PublicKey& key) const {
   for (const auto& [id, p] : peers_) {
     if (p.key == key) return &p;

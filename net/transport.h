@@ -104,6 +104,10 @@ class Transport {
   void Send(ReplicaId to, const Bytes& payload);
   void Broadcast(const Bytes& payload);
 
+  // Logs, for each reason whose refusals were cut short in the log, how many went unlogged once
+  // its window has passed (the owner calls it about once a second, on the io thread).
+  void LogUnloggedRefusals();
+
   std::size_t connected_peers() const;
   bool IsConnected(ReplicaId peer) const;
   std::uint16_t listen_port() const { return bound_port_; }

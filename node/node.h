@@ -212,9 +212,9 @@ class Node {
   std::uint64_t ApiRefused() const;
   // Uploads in progress at the API: declared under 256 KiB (`small`) or not.
   std::uint64_t ApiUploadsInProgress(bool small) const;
-  // Ends the uploads whose client sent nothing for api.upload_idle_seconds (TickApi), and how
-  // many it has ended.
-  void EndIdleUploads();
+  // The API service's part of TickApi: ends the uploads whose client sent nothing for
+  // api.upload_idle_seconds, and logs how many refusals went unlogged in a burst.
+  void TickApiService();
   std::uint64_t ApiIdleUploadsEnded() const;
   // The caller as an active user of the chain; Unauthenticated / PermissionDenied otherwise.
   Result<ledger::UserState> ApiCaller(const crypto::PublicKey& key) const;

@@ -165,6 +165,15 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   // Ends the uploads that have waited `idle` or more for their client's next message: a client
   // that hangs, or a connection gone half-open, would otherwise hold an upload slot for ever.
   void EndIdleUploads(std::chrono::steady_clock::time_point now, std::chrono::seconds idle);
+  // The end of a burst of refusals cut short in the log, once its second has passed.
+  void LogUnloggedRefusals(std::chrono::steady_clock::time_point now) {
+    std::string line;
+    {
+      std::lock_guard lock(refusal_log_mu_);
+      line = refusal_log_.TakeUnloggedLine("api_refused", now);
+    }
+    if (!line.empty()) n_.log_->warn("{}", line);
+  }
   std::uint64_t idle_uploads_ended() const { return idle_uploads_ended_.load(); }
 
   // The threads of the uploads' pipelines (UploadCall).
@@ -1031,11 +1040,11 @@ void Node::ApiService::EndIdleUploads(std::chrono::steady_clock::time_point now,
       idle.count());
 }
 
-void Node::EndIdleUploads() {
-  if (api_service_) {
-    api_service_->EndIdleUploads(std::chrono::steady_clock::now(),
-                                 std::chrono::seconds(config_.api_upload_idle_seconds));
-  }
+void Node::TickApiService() {
+  if (!api_service_) return;
+  const auto now = std::chrono::steady_clock::now();
+  api_service_->EndIdleUploads(now, std::chrono::seconds(config_.api_upload_idle_seconds));
+  api_service_->LogUnloggedRefusals(now);
 }
 
 std::uint64_t Node::ApiIdleUploadsEnded() const {

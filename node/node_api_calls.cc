@@ -932,7 +932,7 @@ void Node::TickApi() {
     }
   }
   for (auto& waiter : commit_waiters_.TakeExpired(now)) waiter.done(nullptr, 0, nullptr, nullptr);
-  EndIdleUploads();
+  TickApiService();
   for (auto it = unsubmitted_uploads_.begin(); it != unsubmitted_uploads_.end();) {
     if (it->second > now || gated_.count(it->first)) {
       ++it;

@@ -357,9 +357,18 @@ void Node::Tick() {
   SendMessage(std::nullopt, proto::PeerStatus{latest, replica_->view()});
   replicator_->Tick();
   TickApi();
+  const auto now = std::chrono::steady_clock::now();
+  // The ends of bursts cut short in the log are said once their windows pass.
+  for (const auto& [limiter, event] :
+       {std::pair<LogLimiter*, std::string_view>{&sync_refused_log_, "sync_block_refused"},
+        {&forged_log_, "forged_transaction_refused"}}) {
+    if (const auto line = limiter->TakeUnloggedLine(event, now); !line.empty()) {
+      log_->warn("{}", line);
+    }
+  }
+  transport_->LogUnloggedRefusals();
   // Records whose blob never reached f+1 holders, and this node's own transactions that never
   // committed, do not stay forever.
-  const auto now = std::chrono::steady_clock::now();
   std::vector<crypto::Digest> available, taken, expired;
   for (auto& [digest, g] : gated_) {
     // f+1 holders of any size (ReleaseGated asks for each size the records name): normally

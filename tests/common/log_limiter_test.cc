@@ -37,6 +37,28 @@ TEST_CASE("a log limiter with a budget lets that many through each window", "[un
   CHECK(limiter.Admit(t0 + seconds(1)) == std::optional<std::uint64_t>(0));
 }
 
+TEST_CASE("a burst cut short is reported once its window has passed, without a next occurrence",
+          "[unit]") {
+  LogLimiter limiter(seconds(10), 2);
+  const LogLimiter::Clock::time_point t0{seconds(100)};
+  // Nothing to say before anything was left out.
+  CHECK_FALSE(limiter.TakeUnlogged(t0));
+  for (int i = 0; i < 7; ++i) limiter.Admit(t0 + milliseconds(i));
+  // Five left out, said only once the window has passed, and only once.
+  CHECK_FALSE(limiter.TakeUnlogged(t0 + milliseconds(9'999)));
+  CHECK(limiter.TakeUnloggedLine("blob_pull_failed", t0 + milliseconds(9'999)).empty());
+  CHECK(limiter.TakeUnloggedLine("blob_pull_failed", t0 + seconds(10), "peer 2") ==
+        "event=log_suppressed of=blob_pull_failed count=5 about=\"peer 2\" reason=\"5 more "
+        "occurred after the last one logged; at most 2 are logged every 10 s\"");
+  CHECK_FALSE(limiter.TakeUnlogged(t0 + seconds(11)));
+  // The next logged occurrence does not count them again.
+  CHECK(limiter.Admit(t0 + seconds(12)) == std::optional<std::uint64_t>(0));
+  limiter.Admit(t0 + seconds(12));
+  limiter.Admit(t0 + seconds(13));
+  CHECK(limiter.TakeUnlogged(t0 + seconds(22)) == std::optional<std::uint64_t>(1));
+  CHECK(limiter.TakeUnloggedLine("x", t0 + seconds(60)).empty());
+}
+
 TEST_CASE("a fresh log limiter has no window to wait for", "[unit]") {
   const LogLimiter limiter(seconds(60));
   CHECK(limiter.WindowOver(LogLimiter::Clock::time_point{}));
