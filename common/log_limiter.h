@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,21 +59,26 @@ class LogLimiter {
     return std::exchange(unlogged_, 0);
   }
 
-  // TakeUnlogged as one log line about `event` (the event name of the lines this limiter
-  // admits), `about` naming which of them if the owner keeps one limiter per kind; empty if
-  // nothing is to be said:
-  //   event=log_suppressed of=<event> count=N [about="..."] reason="..."
+  // TakeUnlogged as one log line (UnloggedLine); empty if nothing is to be said.
   std::string TakeUnloggedLine(std::string_view event, Clock::time_point now,
                                std::string_view about = {}) {
     const auto n = TakeUnlogged(now);
-    if (!n) return {};
+    return n ? UnloggedLine(event, *n, about) : std::string();
+  }
+
+  // The line saying that `count` lines about `event` (the event name of the lines this limiter
+  // admits) were left out; `about` names which of them, if the owner keeps one limiter per kind,
+  // and must be the node's own text (it is logged as it is):
+  //   event=log_suppressed of=<event> count=N [about="..."] reason="..."
+  std::string UnloggedLine(std::string_view event, std::uint64_t count,
+                           std::string_view about = {}) const {
     const auto window_s = std::chrono::duration_cast<std::chrono::seconds>(window_).count();
     std::string line =
-        "event=log_suppressed of=" + std::string(event) + " count=" + std::to_string(*n);
+        "event=log_suppressed of=" + std::string(event) + " count=" + std::to_string(count);
     if (!about.empty()) line += " about=\"" + std::string(about) + "\"";
-    return line + " reason=\"" + std::to_string(*n) +
-           " more occurred after the last one logged; at most " + std::to_string(per_window_) +
-           " are logged every " + std::to_string(window_s) + " s\"";
+    return line + " reason=\"" + std::to_string(count) +
+           " more occurred after the last one logged; the log keeps at most " +
+           std::to_string(per_window_) + " lines of these per " + std::to_string(window_s) + " s\"";
   }
 
  private:
@@ -83,5 +89,18 @@ class LogLimiter {
   std::uint32_t logged_in_window_ = 0;
   std::uint64_t unlogged_ = 0;
 };
+
+// Logs (at warning level) the UnloggedLine of each limiter whose window has passed with lines left
+// out: an owner's periodic tick, for its limiters and the event names of their lines.
+template <typename Logger>
+void LogUnlogged(Logger& log,
+                 std::initializer_list<std::pair<LogLimiter*, std::string_view>> limiters,
+                 LogLimiter::Clock::time_point now) {
+  for (const auto& [limiter, event] : limiters) {
+    if (const auto line = limiter->TakeUnloggedLine(event, now); !line.empty()) {
+      log.warn("{}", line);
+    }
+  }
+}
 
 }  // namespace ertr

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <deque>
 #include <optional>
@@ -431,29 +432,66 @@ void Transport::OnClosed(const Connection* c, ReplicaId peer, const std::string&
   if (!stopped_ && peers_.count(peer) && !established_.count(peer)) ScheduleRedial(peer);
 }
 
+std::string RefusalKind(std::string_view why) {
+  std::string kind;
+  kind.reserve(why.size());
+  const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (std::size_t i = 0; i < why.size();) {
+    if (!hex(why[i])) {
+      kind += why[i++];
+      continue;
+    }
+    std::size_t end = i;
+    bool digit = false;
+    for (; end < why.size() && hex(why[end]); ++end) {
+      digit = digit || std::isdigit(static_cast<unsigned char>(why[end])) != 0;
+    }
+    // A number or a key's hex (a run with a digit, or a long one) becomes '#'; a word made of
+    // the letters a-f ("bad", "faced") stays.
+    if (digit || end - i >= 6) {
+      kind += '#';
+    } else {
+      kind.append(why.substr(i, end - i));
+    }
+    i = end;
+  }
+  return kind;
+}
+
 void Transport::LogRefusal(const std::string& remote, const std::string& why) {
   const auto now = std::chrono::steady_clock::now();
-  auto it = refusals_.find(why);
+  const std::string kind = RefusalKind(why);
+  auto it = refusals_.find(kind);
   if (it == refusals_.end()) {
     if (refusals_.size() >= 256) {
-      std::erase_if(refusals_, [now](const auto& r) { return r.second.WindowOver(now); });
+      // Kinds whose window has passed are forgotten, once the lines they left out are said.
+      for (auto r = refusals_.begin(); r != refusals_.end();) {
+        if (!r->second.limiter.WindowOver(now)) {
+          ++r;
+          continue;
+        }
+        LogUnloggedRefusal(r->second, now);
+        r = refusals_.erase(r);
+      }
       if (refusals_.size() >= 256) refusals_.erase(refusals_.begin());
     }
-    it = refusals_.emplace(why, LogLimiter(std::chrono::seconds(10))).first;
+    it = refusals_.emplace(kind, Refusals{LogLimiter(std::chrono::seconds(10)), why}).first;
   }
-  if (const auto unlogged = it->second.Admit(now)) {
+  if (const auto unlogged = it->second.limiter.Admit(now)) {
     log_->warn("event=peer_refused remote={} reason=\"{}\" same_refusals_not_logged={}", remote,
                why, *unlogged);
   }
 }
 
+void Transport::LogUnloggedRefusal(Refusals& r, std::chrono::steady_clock::time_point now) {
+  if (const auto line = r.limiter.TakeUnloggedLine("peer_refused", now, r.first); !line.empty()) {
+    log_->warn("{}", line);
+  }
+}
+
 void Transport::LogUnloggedRefusals() {
   const auto now = std::chrono::steady_clock::now();
-  for (auto& [why, limiter] : refusals_) {
-    if (const auto line = limiter.TakeUnloggedLine("peer_refused", now, why); !line.empty()) {
-      log_->warn("{}", line);
-    }
-  }
+  for (auto& [kind, r] : refusals_) LogUnloggedRefusal(r, now);
 }
 
 const PeerAddress* Transport::FindByKey(const crypto::PublicKey& key) const {

@@ -62,6 +62,11 @@ struct TransportOptions {
   std::chrono::seconds user_timeout{20};
 };
 
+// A handshake refusal's reason with the numbers and hex it quotes (a key, a declared length)
+// replaced by '#': the key its log lines are limited by, so that a peer changing what it sends
+// does not earn a log line per connection (exposed for tests).
+std::string RefusalKind(std::string_view why);
+
 // Sets TCP_NODELAY and the dead-link detection options above on a connected socket (exposed for
 // tests). Errors are returned, not thrown.
 boost::system::error_code ApplyLinkOptions(boost::asio::ip::tcp::socket& socket,
@@ -150,11 +155,17 @@ class Transport {
     LogLimiter log{std::chrono::minutes(1)};
   };
   std::map<ReplicaId, DialFailures> dial_failures_;
-  // A refusal for one reason is logged at most once every 10 s (a misconfigured or hostile peer
-  // retries many times a second), with the number not logged since; at most 256 reasons are
-  // remembered.
-  std::map<std::string, LogLimiter> refusals_;
+  // A refusal of one kind (RefusalKind) is logged at most once every 10 s (a misconfigured or
+  // hostile peer retries many times a second), with the number not logged since; at most 256
+  // kinds are remembered. `first` is the reason of the kind's first refusal, which names the
+  // kind in the count of those left out.
+  struct Refusals {
+    LogLimiter limiter;
+    std::string first;
+  };
+  std::map<std::string, Refusals> refusals_;
   void LogRefusal(const std::string& remote, const std::string& why);
+  void LogUnloggedRefusal(Refusals& r, std::chrono::steady_clock::time_point now);
 };
 
 }  // namespace ertr::net

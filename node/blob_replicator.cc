@@ -1172,17 +1172,14 @@ void BlobReplicator::OnPush(ReplicaId from, const proto::PeerBlobPush& m) {
 
 void BlobReplicator::Tick() {
   const auto now = Now();
-  // The ends of bursts cut short in the log, once their windows pass.
-  for (const auto& [limiter, event] :
-       {std::pair<LogLimiter*, std::string_view>{&not_found_log_, "blob_not_found"},
-        {&pull_failed_log_, "blob_pull_failed"},
-        {&push_refused_log_, "blob_push_refused"},
-        {&disk_warning_log_, "blob_pull_deferred"},
-        {&disk_resume_log_, "blob_pull_resumed"}}) {
-    if (const auto line = limiter->TakeUnloggedLine(event, now); !line.empty()) {
-      log_->warn("{}", line);
-    }
-  }
+  // The ends of bursts of warnings cut short in the log, once their windows pass (the pulls
+  // resumed together are said by their first line, at info level, by design).
+  LogUnlogged(*log_,
+              {{&not_found_log_, "blob_not_found"},
+               {&pull_failed_log_, "blob_pull_failed"},
+               {&push_refused_log_, "blob_push_refused"},
+               {&disk_warning_log_, "blob_pull_deferred"}},
+              now);
   // A push that has let its upload go on for none of kPushStall drops the receivers holding it
   // back (behind its window, or over their bound); a sender silent for kPullStall loses its push.
   std::vector<std::pair<std::uint64_t, ReplicaId>> slow;

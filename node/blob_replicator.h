@@ -497,8 +497,8 @@ class BlobReplicator {
   // event=blob_not_found: at most one line every 10 s, whichever digest.
   LogLimiter not_found_log_{std::chrono::seconds(10)};
   // event=blob_pull_failed and event=blob_push_refused: a faulty peer causes one per message it
-  // sends, so at most ten lines every 10 s each (the next logged line says how many were not;
-  // failed pulls are counted in ertr_blob_pulls_failed_total).
+  // sends, so at most ten lines every 10 s each (the next logged line, or Tick once the window has
+  // passed, says how many were not; failed pulls are counted in ertr_blob_pulls_failed_total).
   LogLimiter pull_failed_log_{std::chrono::seconds(10), 10};
   LogLimiter push_refused_log_{std::chrono::seconds(10), 10};
   // Peers a record names as holding a digest that this node wants, not announced (yet): asked

@@ -53,8 +53,8 @@ struct NodeConfig {
   std::uint32_t mempool_max_mib = 64;
   std::uint32_t mempool_max_per_signer = 2000;
   // A record submitted here, or gossiped to this node, waits at most this long for its ciphertext
-  // to reach f+1 nodes before it is dropped (its submitter told why); a transaction submitted here
-  // is gossiped again until it commits or this long has passed.
+  // to reach f+1 nodes before it is dropped (a caller still waiting for its commit, and
+  // GetTransaction, say why).
   std::uint32_t mempool_blob_wait_seconds = 600;
   std::vector<PeerConfig> peers;
 

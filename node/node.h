@@ -332,8 +332,7 @@ class Node {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<BlobReplicator> replicator_;
-  // How long a record waits for its blob, and this node's own transactions are gossiped again
-  // (mempool.blob_wait_seconds).
+  // How long a record waits for f+1 holders of its blob (mempool.blob_wait_seconds).
   std::chrono::seconds BlobWait() const {
     return std::chrono::seconds(config_.mempool_blob_wait_seconds);
   }
@@ -459,7 +458,7 @@ class Node {
   void RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view why);
   std::uint32_t next_sync_peer_ = 0;
 
-  // Transactions submitted at this node's API, until they commit or BlobWait() passes: gossiped
+  // Transactions submitted at this node's API, until they commit or kOutboxTtl passes: gossiped
   // again by ResendOutbox, and their commit latency measured from `admitted`.
   struct Outbound {
     Bytes bytes;

@@ -138,8 +138,7 @@ class Node::ApiService final : public grpc::CallbackGenericService {
         unlogged = refusal_log_.Admit(std::chrono::steady_clock::now());
       }
       if (unlogged && *unlogged > 0) {
-        n_.log_->warn("event=api_refused_unlogged count={} reason=\"over {} refusals a second\"",
-                      *unlogged, kMaxRefusalLogsPerSecond);
+        n_.log_->warn("{}", refusal_log_.UnloggedLine("api_refused", *unlogged));
       }
       if (unlogged) {
         n_.log_->warn("event=api_refused method={} peer={} code={} reason=\"{}\"",

@@ -19,12 +19,15 @@ constexpr auto kSyncTimeout = std::chrono::seconds(3);
 // and the next request waited two).
 constexpr auto kSyncHoldOff = std::chrono::milliseconds(900);
 constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
+// How long a transaction submitted here is gossiped again until it commits.
+constexpr auto kOutboxTtl = std::chrono::minutes(10);
 
-// "10 minutes", "1 minute", "45 s".
+// "10 minutes", "1 minute", "2 hours", "45 s".
 std::string WaitText(std::chrono::seconds wait) {
   const auto s = wait.count();
-  if (s % 60 != 0) return std::to_string(s) + " s";
-  return std::to_string(s / 60) + (s == 60 ? " minute" : " minutes");
+  if (s % 3600 == 0) return std::to_string(s / 3600) + (s == 3600 ? " hour" : " hours");
+  if (s % 60 == 0) return std::to_string(s / 60) + (s == 60 ? " minute" : " minutes");
+  return std::to_string(s) + " s";
 }
 
 consensus::Decided ToDecided(proto::Block&& b) {
@@ -359,13 +362,10 @@ void Node::Tick() {
   TickApi();
   const auto now = std::chrono::steady_clock::now();
   // The ends of bursts cut short in the log are said once their windows pass.
-  for (const auto& [limiter, event] :
-       {std::pair<LogLimiter*, std::string_view>{&sync_refused_log_, "sync_block_refused"},
-        {&forged_log_, "forged_transaction_refused"}}) {
-    if (const auto line = limiter->TakeUnloggedLine(event, now); !line.empty()) {
-      log_->warn("{}", line);
-    }
-  }
+  LogUnlogged(
+      *log_,
+      {{&sync_refused_log_, "sync_block_refused"}, {&forged_log_, "forged_transaction_refused"}},
+      now);
   transport_->LogUnloggedRefusals();
   // Records whose blob never reached f+1 holders, and this node's own transactions that never
   // committed, do not stay forever.
@@ -397,7 +397,7 @@ void Node::Tick() {
               "record: upload the record again for a new one)");
   }
   for (const auto& d : expired) DropExpiredGated(d, now - BlobWait());
-  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > BlobWait(); });
+  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kOutboxTtl; });
   ResendOutbox(std::nullopt);
   RelayStale(now);
   tick_.expires_after(std::chrono::seconds(1));

@@ -49,7 +49,7 @@ TEST_CASE("a burst cut short is reported once its window has passed, without a n
   CHECK(limiter.TakeUnloggedLine("blob_pull_failed", t0 + milliseconds(9'999)).empty());
   CHECK(limiter.TakeUnloggedLine("blob_pull_failed", t0 + seconds(10), "peer 2") ==
         "event=log_suppressed of=blob_pull_failed count=5 about=\"peer 2\" reason=\"5 more "
-        "occurred after the last one logged; at most 2 are logged every 10 s\"");
+        "occurred after the last one logged; the log keeps at most 2 lines of these per 10 s\"");
   CHECK_FALSE(limiter.TakeUnlogged(t0 + seconds(11)));
   // The next logged occurrence does not count them again.
   CHECK(limiter.Admit(t0 + seconds(12)) == std::optional<std::uint64_t>(0));

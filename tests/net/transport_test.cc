@@ -123,6 +123,22 @@ int TcpOption(boost::asio::ip::tcp::socket& s, int level, int name) {
   return v;
 }
 
+TEST_CASE("handshake refusals are limited by their kind, whatever key or length the peer sends",
+          "[unit][net]") {
+  // Two outsiders' keys, two declared lengths: one kind each.
+  CHECK(RefusalKind("peer 3af4c2d1 is not a validator of this chain") ==
+        RefusalKind("peer abcdefab is not a validator of this chain"));
+  CHECK(RefusalKind("peer 3af4c2d1 is not a validator of this chain") ==
+        "peer # is not a validator of this chain");
+  CHECK(RefusalKind("peer sent a frame of 4096 bytes; the limit is 65536") ==
+        RefusalKind("peer sent a frame of 99999999 bytes; the limit is 65536"));
+  // Words of the letters a-f stay, and different reasons stay apart.
+  CHECK(RefusalKind("not an ertrchain handshake (bad magic or length)") ==
+        "not an ertrchain handshake (bad magic or length)");
+  CHECK(RefusalKind("peer speaks handshake version 2") !=
+        RefusalKind("peer is on another chain than 'a'"));
+}
+
 TEST_CASE("validator links detect a dead peer host: keepalive and user timeout are set",
           "[unit][net]") {
   // A powered-off peer or a firewall that drops the connection's state sends no FIN; only these

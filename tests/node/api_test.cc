@@ -1259,8 +1259,8 @@ TEST_CASE_METHOD(UploadFixture,
       "its blob did not reach f+1 holders within 5 s (this node's mempool.blob_wait_seconds)";
   CHECK(told.error().message().find("dropped uncommitted at this node: " + reason) !=
         std::string::npos);
-  // Not before its time (a liveness bound, not a timing assertion: the drop is checked once a
-  // second after the wait has passed).
+  // Not before its time: a lower bound only (the node drops it once a tick finds the wait passed),
+  // so a slow machine cannot fail it.
   CHECK(waited >= std::chrono::seconds(5));
   auto looked_up = c.Client(1, phys)->GetTransaction(orphan->signed_tx.id);
   REQUIRE_FALSE(looked_up.has_value());
@@ -1270,17 +1270,11 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(log.find("event=record_dropped tx=" + id.substr(0, 8)) != std::string::npos);
   CHECK(log.find("digest=" + record.ciphertext_digest.ShortHex()) != std::string::npos);
   CHECK(c.Metric(1, "ertr_records_waiting_for_blob") == 0);
-  // Ordered nowhere (the other nodes, at the default wait, still hold it back); the real upload's
-  // record commits.
+  // The real upload's record commits.
   auto committed =
       c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
   INFO((committed ? "" : committed.error().ToString()));
   REQUIRE(committed.has_value());
-  for (int i = 0; i < 4; ++i) {
-    const std::string outcome = c.Outcome(i, id);
-    INFO("node " << i << ": " << outcome);
-    CHECK((outcome.empty() || outcome == "pending"));
-  }
 }
 
 TEST_CASE_METHOD(UploadFixture,
