@@ -1177,7 +1177,27 @@ v1::SignedTransaction UnsignedNullOp(const std::string& chain_id, std::uint64_t 
 struct Unsubmitted {
   std::unique_ptr<RawUpload> upload;
   ledger::Transaction decoded;
+
+  // That SubmitRecord as `change` leaves it, signed by `user` with its nonce moved on by
+  // `nonce_step` (0: the same nonce).
+  ledger::Transaction Variant(const crypto::SigningKey& user, std::uint64_t nonce_step,
+                              const std::function<void(ledger::SubmitRecord&)>& change) const {
+    auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
+    change(record);
+    auto header = decoded.signed_tx.header;
+    header.nonce += nonce_step;
+    auto signer = crypto::MakeEd25519Signer(user.Clone());
+    auto tx = proto::MakeTransaction(header, record, *signer);
+    REQUIRE(tx.has_value());
+    return std::move(*tx);
+  }
 };
+
+// Names a random ciphertext, which no node holds.
+void NameMissingCiphertext(ledger::SubmitRecord& record) {
+  crypto::RandomBytes(MutableByteSpan(record.ciphertext_digest.data(), crypto::Digest::kSize));
+  record.locator.content_digest = record.ciphertext_digest;
+}
 Unsubmitted UploadUnsubmitted(UploadFixture& f) {
   auto u = OpenUpload(f.c, *f.stub, f.phys, f.patient, 3000);
   v1::UploadRecordRequest msg;
@@ -1202,16 +1222,12 @@ Unsubmitted UploadUnsubmitted(UploadFixture& f) {
 TEST_CASE_METHOD(UploadFixture,
                  "a record whose upload is not at its node is refused at submission, saying why",
                  "[integration][slow]") {
-  const auto [u, decoded] = UploadUnsubmitted(*this);
+  const auto unsubmitted = UploadUnsubmitted(*this);
+  const auto& u = unsubmitted.upload;
   // The node's own SubmitRecord body, for a ciphertext it does not hold (as after an upload lost
   // in a restart, or one deleted unsubmitted after 30 minutes).
-  auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
-  crypto::RandomBytes(MutableByteSpan(record.ciphertext_digest.data(), crypto::Digest::kSize));
-  record.locator.content_digest = record.ciphertext_digest;
-  auto signer = crypto::MakeEd25519Signer(phys.Clone());
-  auto missing = proto::MakeTransaction(decoded.signed_tx.header, record, *signer);
-  REQUIRE(missing.has_value());
-  auto refused = c.Client(0, phys)->SubmitSigned(ToWire(*missing), true);
+  const auto missing = unsubmitted.Variant(phys, 0, NameMissingCiphertext);
+  auto refused = c.Client(0, phys)->SubmitSigned(ToWire(missing), true);
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
   CHECK(refused.error().message().find("submit_record.ciphertext_digest") != std::string::npos);
@@ -1239,18 +1255,13 @@ TEST_CASE_METHOD(UploadFixture,
     const auto s1 = c.Status(1);
     return s0 && s1 && s1->peers == 3 && s1->height >= s0->height;
   }));
-  const auto [u, decoded] = UploadUnsubmitted(*this);
-  auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
-  crypto::RandomBytes(MutableByteSpan(record.ciphertext_digest.data(), crypto::Digest::kSize));
-  record.locator.content_digest = record.ciphertext_digest;
-  auto header = decoded.signed_tx.header;
-  header.nonce += 1;
-  auto signer = crypto::MakeEd25519Signer(phys.Clone());
-  auto orphan = proto::MakeTransaction(header, record, *signer);
-  REQUIRE(orphan.has_value());
-  const std::string id = orphan->signed_tx.id.ToHex();
+  const auto unsubmitted = UploadUnsubmitted(*this);
+  const auto& u = unsubmitted.upload;
+  const auto orphan = unsubmitted.Variant(phys, 1, NameMissingCiphertext);
+  const auto& record = std::get<ledger::SubmitRecord>(*orphan.payload);
+  const std::string id = orphan.signed_tx.id.ToHex();
   const auto sent = std::chrono::steady_clock::now();
-  auto told = c.Client(1, phys)->SubmitSigned(ToWire(*orphan), true);
+  auto told = c.Client(1, phys)->SubmitSigned(ToWire(orphan), true);
   const auto waited = std::chrono::steady_clock::now() - sent;
   REQUIRE_FALSE(told.has_value());
   INFO(told.error().ToString());
@@ -1262,7 +1273,7 @@ TEST_CASE_METHOD(UploadFixture,
   // Not before its time: a lower bound only (the node drops it once a tick finds the wait passed),
   // so a slow machine cannot fail it.
   CHECK(waited >= std::chrono::seconds(5));
-  auto looked_up = c.Client(1, phys)->GetTransaction(orphan->signed_tx.id);
+  auto looked_up = c.Client(1, phys)->GetTransaction(orphan.signed_tx.id);
   REQUIRE_FALSE(looked_up.has_value());
   CHECK(looked_up.error().code() == StatusCode::kNotFound);
   CHECK(looked_up.error().message().find(reason) != std::string::npos);
@@ -1306,19 +1317,16 @@ TEST_CASE_METHOD(UploadFixture,
                  "a record naming another size than its ciphertext's is never ordered, and the "
                  "real record commits",
                  "[integration][slow]") {
-  const auto [u, decoded] = UploadUnsubmitted(*this);
-  auto record = std::get<ledger::SubmitRecord>(*decoded.payload);
-  record.ciphertext_size += 1;
-  auto header = decoded.signed_tx.header;
-  header.nonce += 1;
-  auto signer = crypto::MakeEd25519Signer(phys.Clone());
-  auto resized = proto::MakeTransaction(header, record, *signer);
-  REQUIRE(resized.has_value());
-  const std::string resized_id = resized->signed_tx.id.ToHex();
+  const auto unsubmitted = UploadUnsubmitted(*this);
+  const auto& u = unsubmitted.upload;
+  const auto resized =
+      unsubmitted.Variant(phys, 1, [](ledger::SubmitRecord& r) { r.ciphertext_size += 1; });
+  const auto& record = std::get<ledger::SubmitRecord>(*resized.payload);
+  const std::string resized_id = resized.signed_tx.id.ToHex();
   // Node 1 holds nothing of the upload (it is announced at its submission): admitted, it waits.
   // Node 1 and the others pull the blob from the uploader the record names, so they learn its
   // size, and drop the record; the call waiting for its commit is told why.
-  auto told = c.Client(1, phys)->SubmitSigned(ToWire(*resized), true);
+  auto told = c.Client(1, phys)->SubmitSigned(ToWire(resized), true);
   REQUIRE_FALSE(told.has_value());
   CHECK(told.error().code() == StatusCode::kFailedPrecondition);
   const std::string reason = "field 'submit_record.ciphertext_size' is " +
@@ -1330,11 +1338,11 @@ TEST_CASE_METHOD(UploadFixture,
         std::string::npos);
   // Asked later, node 1 says the same. Sent there again, it is refused at once, naming the field:
   // node 1 holds the ciphertext now.
-  auto looked_up = c.Client(1, phys)->GetTransaction(resized->signed_tx.id);
+  auto looked_up = c.Client(1, phys)->GetTransaction(resized.signed_tx.id);
   REQUIRE_FALSE(looked_up.has_value());
   CHECK(looked_up.error().code() == StatusCode::kNotFound);
   CHECK(looked_up.error().message().find(reason) != std::string::npos);
-  auto again = c.Client(1, phys)->SubmitSigned(ToWire(*resized), true);
+  auto again = c.Client(1, phys)->SubmitSigned(ToWire(resized), true);
   REQUIRE_FALSE(again.has_value());
   CHECK(again.error().code() == StatusCode::kInvalidArgument);
   CHECK(again.error().message().find("submit_record.ciphertext_size") != std::string::npos);
@@ -1356,7 +1364,7 @@ TEST_CASE_METHOD(UploadFixture,
   for (int i = 0; i < 4; ++i) {
     CHECK(Cluster::WaitFor([&] { return c.Outcome(i, resized_id).empty(); }));
   }
-  auto taken = c.Client(2, phys)->SubmitSigned(ToWire(*resized), true);
+  auto taken = c.Client(2, phys)->SubmitSigned(ToWire(resized), true);
   REQUIRE_FALSE(taken.has_value());
   INFO(taken.error().ToString());
   CHECK((taken.error().code() == StatusCode::kInvalidArgument ||
@@ -1365,14 +1373,10 @@ TEST_CASE_METHOD(UploadFixture,
   // for holders that are no longer tracked; it is dropped within about a second. Sent in a
   // SubmitTransactions call waiting for its commit, its result says why (docs/api.md: PENDING,
   // with the reason in `error`).
-  auto copy_header = decoded.signed_tx.header;
-  copy_header.nonce += 2;
-  auto copy = proto::MakeTransaction(copy_header, std::get<ledger::SubmitRecord>(*decoded.payload),
-                                     *signer);
-  REQUIRE(copy.has_value());
+  const auto copy = unsubmitted.Variant(phys, 2, [](ledger::SubmitRecord&) {});
   v1::SubmitTransactionsRequest batch;
   batch.set_wait_for_commit(true);
-  *batch.add_transactions() = ToWire(*copy);
+  *batch.add_transactions() = ToWire(copy);
   auto second = c.Client(1, phys)->SubmitBatch(batch);
   INFO((second ? "" : second.error().ToString()));
   REQUIRE(second.has_value());
@@ -1382,7 +1386,7 @@ TEST_CASE_METHOD(UploadFixture,
             "dropped uncommitted at this node: a committed record names its ciphertext already") !=
         std::string::npos);
   CHECK(Cluster::WaitFor([&] {
-    return c.Log(1).find("event=record_dropped tx=" + copy->signed_tx.id.ToHex().substr(0, 8)) !=
+    return c.Log(1).find("event=record_dropped tx=" + copy.signed_tx.id.ToHex().substr(0, 8)) !=
            std::string::npos;
   }));
   std::ostringstream out;
