@@ -466,32 +466,34 @@ void Transport::LogRefusal(const std::string& remote, const std::string& why) {
     if (refusals_.size() >= 256) {
       // Kinds whose window has passed are forgotten, once the lines they left out are said.
       for (auto r = refusals_.begin(); r != refusals_.end();) {
-        if (!r->second.limiter.WindowOver(now)) {
+        if (!r->second.WindowOver(now)) {
           ++r;
           continue;
         }
-        LogUnloggedRefusal(r->second, now);
+        LogUnloggedRefusal(r->first, r->second, now);
         r = refusals_.erase(r);
       }
       if (refusals_.size() >= 256) refusals_.erase(refusals_.begin());
     }
-    it = refusals_.emplace(kind, Refusals{LogLimiter(std::chrono::seconds(10)), why}).first;
+    it = refusals_.emplace(kind, LogLimiter(std::chrono::seconds(10))).first;
   }
-  if (const auto unlogged = it->second.limiter.Admit(now)) {
+  if (const auto unlogged = it->second.Admit(now)) {
     log_->warn("event=peer_refused remote={} reason=\"{}\" same_refusals_not_logged={}", remote,
                why, *unlogged);
   }
 }
 
-void Transport::LogUnloggedRefusal(Refusals& r, std::chrono::steady_clock::time_point now) {
-  if (const auto line = r.limiter.TakeUnloggedLine("peer_refused", now, r.first); !line.empty()) {
+void Transport::LogUnloggedRefusal(const std::string& kind, LogLimiter& limiter,
+                                   std::chrono::steady_clock::time_point now) {
+  // The kind, not one refusal's reason: the count covers every peer refused for it.
+  if (const auto line = limiter.TakeUnloggedLine("peer_refused", now, kind); !line.empty()) {
     log_->warn("{}", line);
   }
 }
 
 void Transport::LogUnloggedRefusals() {
   const auto now = std::chrono::steady_clock::now();
-  for (auto& [kind, r] : refusals_) LogUnloggedRefusal(r, now);
+  for (auto& [kind, limiter] : refusals_) LogUnloggedRefusal(kind, limiter, now);
 }
 
 const PeerAddress* Transport::FindByKey(const crypto::PublicKey& key) const {

@@ -157,15 +157,11 @@ class Transport {
   std::map<ReplicaId, DialFailures> dial_failures_;
   // A refusal of one kind (RefusalKind) is logged at most once every 10 s (a misconfigured or
   // hostile peer retries many times a second), with the number not logged since; at most 256
-  // kinds are remembered. `first` is the reason of the kind's first refusal, which names the
-  // kind in the count of those left out.
-  struct Refusals {
-    LogLimiter limiter;
-    std::string first;
-  };
-  std::map<std::string, Refusals> refusals_;
+  // kinds are remembered.
+  std::map<std::string, LogLimiter> refusals_;
   void LogRefusal(const std::string& remote, const std::string& why);
-  void LogUnloggedRefusal(Refusals& r, std::chrono::steady_clock::time_point now);
+  void LogUnloggedRefusal(const std::string& kind, LogLimiter& limiter,
+                          std::chrono::steady_clock::time_point now);
 };
 
 }  // namespace ertr::net

@@ -933,11 +933,12 @@ void BlobReplicator::DeferForDisk(const crypto::Digest& digest, std::uint64_t si
   waiting_for_disk_.insert_or_assign(digest, size);
   ++stats_.pulls_deferred_for_disk;
   // One line per 10 s at most: on a full disk every blob of every record would log one.
-  if (!disk_warning_log_.Admit(Now())) return;
+  const auto unlogged = disk_warning_log_.Admit(Now());
+  if (!unlogged) return;
   log_->error(
-      "event=blob_pull_deferred digest={} bytes={} waiting={} reason=\"{}; blobs wait until "
-      "space is freed (docs/operations.md, 'Disk space')\"",
-      digest.ShortHex(), size, waiting_for_disk_.size(), why);
+      "event=blob_pull_deferred digest={} bytes={} waiting={} same_events_not_logged={} "
+      "reason=\"{}; blobs wait until space is freed (docs/operations.md, 'Disk space')\"",
+      digest.ShortHex(), size, waiting_for_disk_.size(), *unlogged, why);
 }
 
 void BlobReplicator::ResumeWaitingForDisk() {

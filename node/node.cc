@@ -86,14 +86,16 @@ void Node::CountForgedTransaction(const crypto::Digest& id) {
   // every 10 s, so that such a validator cannot flood the log. (Why it fails is not logged: its
   // text could quote what the faulty validator put in it.)
   ++forged_transactions_;
-  if (!forged_log_.Admit(std::chrono::steady_clock::now())) return;
+  const auto unlogged = forged_log_.Admit(std::chrono::steady_clock::now());
+  if (!unlogged) return;
   log_->warn(
-      "event=forged_transaction_refused tx={} total={} reason=\"a proposal or a synced block "
+      "event=forged_transaction_refused tx={} total={} same_events_not_logged={} reason=\"a "
+      "proposal or a synced block "
       "holds a copy of this transaction that no node admits (bytes not canonical, another chain, "
       "too large, a signature that does not verify, or a payload that does not decode or breaks "
       "the shape rules): the primary or the peer that served the block is faulty; refused, "
       "consensus goes on without it\"",
-      id.ShortHex(), forged_transactions_);
+      id.ShortHex(), forged_transactions_, *unlogged);
 }
 
 Status Node::UploadRoomFor(std::uint64_t bytes) const {

@@ -458,8 +458,8 @@ class Node {
   void RefuseSyncedBlocks(ReplicaId from, Height height, std::string_view why);
   std::uint32_t next_sync_peer_ = 0;
 
-  // Transactions submitted at this node's API, until they commit or kOutboxTtl passes: gossiped
-  // again by ResendOutbox, and their commit latency measured from `admitted`.
+  // Transactions submitted at this node's API, until they commit or their time passes (Tick):
+  // gossiped again by ResendOutbox, and their commit latency measured from `admitted`.
   struct Outbound {
     Bytes bytes;
     std::chrono::steady_clock::time_point admitted;

@@ -19,7 +19,7 @@ constexpr auto kSyncTimeout = std::chrono::seconds(3);
 // and the next request waited two).
 constexpr auto kSyncHoldOff = std::chrono::milliseconds(900);
 constexpr std::size_t kMaxSyncResponseBytes = 8u << 20;
-// How long a transaction submitted here is gossiped again until it commits.
+// How long a transaction submitted here is gossiped again until it commits, at least.
 constexpr auto kOutboxTtl = std::chrono::minutes(10);
 
 // "10 minutes", "1 minute", "2 hours", "45 s".
@@ -397,7 +397,10 @@ void Node::Tick() {
               "record: upload the record again for a new one)");
   }
   for (const auto& d : expired) DropExpiredGated(d, now - BlobWait());
-  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > kOutboxTtl; });
+  // Gossiped again for as long as a record may wait for its blob anywhere (the node's own wait,
+  // at least kOutboxTtl), so that a primary back from a restart still gets it.
+  const auto outbox_ttl = std::max<std::chrono::steady_clock::duration>(kOutboxTtl, BlobWait());
+  absl::erase_if(outbox_, [&](const auto& e) { return now - e.second.admitted > outbox_ttl; });
   ResendOutbox(std::nullopt);
   RelayStale(now);
   tick_.expires_after(std::chrono::seconds(1));
