@@ -109,8 +109,8 @@ class Transport {
   void Send(ReplicaId to, const Bytes& payload);
   void Broadcast(const Bytes& payload);
 
-  // Logs, for each reason whose refusals were cut short in the log, how many went unlogged once
-  // its window has passed (the owner calls it about once a second, on the io thread).
+  // Logs, for each kind of refusal cut short in the log (RefusalKind), how many went unlogged
+  // once its window has passed (the owner calls it about once a second, on the io thread).
   void LogUnloggedRefusals();
 
   std::size_t connected_peers() const;
