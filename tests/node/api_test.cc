@@ -515,6 +515,16 @@ struct RawUpload {
   std::unique_ptr<grpc::ClientWriter<v1::UploadRecordRequest>> writer;
   bool started = false;  // the start message left
 };
+// Submits the SubmitRecord that node 0 prepared for upload `u`, signed by the fixture's physician,
+// and waits: REQUIREs that it commits, accepted.
+void CommitUpload(UploadFixture& f, const RawUpload& u) {
+  auto committed =
+      f.c.Client(0, f.phys)->SubmitSigned(SignedBody(f.c, f.phys, u.resp.transaction_body()), true);
+  INFO((committed ? "" : committed.error().ToString()));
+  REQUIRE(committed.has_value());
+  CHECK(committed->response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+}
+
 std::unique_ptr<RawUpload> OpenUpload(Cluster& c, v1::Ertr::Stub& stub,
                                       const crypto::SigningKey& user,
                                       const ledger::Pseudonym& patient, std::uint64_t declared) {
@@ -745,10 +755,7 @@ TEST_CASE_METHOD(
         CHECK(BlobFiles(c, i, "objects") == objects_before[i] + 1);
       }
     }
-    auto submitted =
-        c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
-    INFO((submitted ? "" : submitted.error().ToString()));
-    REQUIRE(submitted.has_value());
+    CommitUpload(*this, *u);
     HashingSink sink;
     std::ostream out(&sink);
     auto info = c.Client(0, phys)->GetRecord(IdOf(u->resp.record_id()), "treatment", out);
@@ -1233,10 +1240,7 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(refused.error().message().find("submit_record.ciphertext_digest") != std::string::npos);
   CHECK(refused.error().message().find("upload the record again") != std::string::npos);
   // The upload itself, stored unsynced, is made durable at submission and commits.
-  auto committed =
-      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
-  INFO((committed ? "" : committed.error().ToString()));
-  CHECK(committed.has_value());
+  CommitUpload(*this, *u);
 }
 
 // A record naming a ciphertext that no node holds, submitted at a node of another institution
@@ -1282,10 +1286,7 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(log.find("digest=" + record.ciphertext_digest.ShortHex()) != std::string::npos);
   CHECK(c.Metric(1, "ertr_records_waiting_for_blob") == 0);
   // The real upload's record commits.
-  auto committed =
-      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
-  INFO((committed ? "" : committed.error().ToString()));
-  REQUIRE(committed.has_value());
+  CommitUpload(*this, *u);
 }
 
 TEST_CASE_METHOD(UploadFixture,
@@ -1301,11 +1302,7 @@ TEST_CASE_METHOD(UploadFixture,
   c.Start(0);
   CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_uploads_uncommitted") == 1; }, 60));
   // Within that period its record can still be submitted, and commits.
-  auto committed =
-      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
-  INFO((committed ? "" : committed.error().ToString()));
-  REQUIRE(committed.has_value());
-  CHECK(committed->response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  CommitUpload(*this, *u);
   CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_uploads_uncommitted") == 0; }, 30));
 }
 
@@ -1352,11 +1349,7 @@ TEST_CASE_METHOD(UploadFixture,
   CHECK(log.find("event=record_dropped tx=" + resized_id.substr(0, 8)) != std::string::npos);
   CHECK(log.find(reason) != std::string::npos);
   // The real record: its blob is on f+1 nodes, each announcing its size; it commits.
-  auto committed =
-      c.Client(0, phys)->SubmitSigned(SignedBody(c, phys, u->resp.transaction_body()), true);
-  INFO((committed ? "" : committed.error().ToString()));
-  REQUIRE(committed.has_value());
-  CHECK(committed->response.status() == v1::TRANSACTION_STATUS_ACCEPTED);
+  CommitUpload(*this, *u);
   // Later transactions commit; the resized one still has no outcome, and the record reads back.
   auto later = c.Client(0, c.admin_key(0))->Submit(c.NewPhysician(0));
   REQUIRE(later.has_value());
