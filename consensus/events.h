@@ -34,9 +34,11 @@ struct BlockExecuted {
   crypto::Digest state_root;
 };
 // A decided block fetched by block sync, to deliver if its certificate verifies.
-// `transactions_checked`: the embedding already ran ReplicaConfig::certified_transaction_valid on
-// every one of its transactions and all passed (the node does, on its verify pool, before it hands
-// a synced block over); the replica then does not run it again on its own thread.
+// `transactions_checked`: the embedding vouches for its transactions, having run
+// ReplicaConfig::certified_transaction_valid on each, or knowing that they need no check; the
+// replica then does not run it. The node sets it for every synced block whose certificate
+// verified: the certificate covers every byte of the transactions (tx_root, ADR 0038), and honest
+// replicas vote only for blocks whose transactions pass (ADR 0022).
 struct DecidedReceived {
   Decided decided;
   bool transactions_checked = false;

@@ -30,11 +30,15 @@ const std::vector<Transaction>& TxList::Empty() {
   return empty;
 }
 
+crypto::Digest TransactionLeaf(ByteSpan transaction_bytes) {
+  return crypto::DomainHash("ertr/txleaf/v1", transaction_bytes);
+}
+
 crypto::Digest TransactionRoot(const std::vector<Transaction>& txs) {
-  std::vector<crypto::Digest> ids;
-  ids.reserve(txs.size());
-  for (const auto& tx : txs) ids.push_back(tx.id);
-  return crypto::MerkleRoot(ids);
+  std::vector<crypto::Digest> leaves;
+  leaves.reserve(txs.size());
+  for (const auto& tx : txs) leaves.push_back(TransactionLeaf(tx.bytes));
+  return crypto::MerkleRoot(leaves);
 }
 
 Proposal MakeProposal(std::string chain_id, Height height, std::uint64_t time_ms,

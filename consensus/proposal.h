@@ -8,8 +8,10 @@
 //               u32le(proposer) || tx_root (32) || u32le(tx_count)
 //   block hash (proposal digest) = BLAKE2b-256("ertr/block/v1" || 0x00 || canonical)
 //
-// tx_root is the Merkle root (crypto/merkle.h) of the transaction ids in order. State roots are
-// agreed separately, by checkpoint certificates every K heights.
+// tx_root is the Merkle root (crypto/merkle.h) of the transactions' leaves in order, a leaf being
+// the hash of a transaction's whole bytes (TransactionLeaf): the certificate covers every byte
+// that nodes store, execute and serve, signatures included (ADR 0038). State roots are agreed
+// separately, by checkpoint certificates every K heights.
 
 #include <cstdint>
 #include <memory>
@@ -80,6 +82,8 @@ struct Proposal {
 
 Bytes CanonicalHeaderBytes(const ProposalHeader& header);
 crypto::Digest ProposalDigest(const ProposalHeader& header);
+// DomainHash("ertr/txleaf/v1", bytes): a transaction's leaf in tx_root.
+crypto::Digest TransactionLeaf(ByteSpan transaction_bytes);
 crypto::Digest TransactionRoot(const std::vector<Transaction>& txs);
 
 // Builds a proposal, computing tx_root, tx_count and the digest.

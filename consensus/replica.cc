@@ -215,6 +215,7 @@ void Replica::OnCompactPrePrepare(const PrePrepare& pp) {
     // replica computed from its bytes; a fetched one, the id its decoder computed.
     if (auto p = pending_.find(id); p != pending_.end()) {
       a.txs.push_back(p->second.second);
+      a.from_pending = true;
       continue;
     }
     if (!a.missing.emplace(id, a.txs.size()).second) {
@@ -239,7 +240,7 @@ void Replica::OnFetchTransactions(const FetchTransactions& m) {
   // The accepted proposal of the asker's view, or a delivered one (the quorum may have decided
   // it before the asker saw the PRE-PREPARE).
   const Proposal* proposal = nullptr;
-  std::set<ReplicaId>* answered = nullptr;
+  std::map<ReplicaId, int>* answered = nullptr;
   if (auto it = slots_.find(m.height);
       it != slots_.end() && it->second.pre_prepare && it->second.pre_prepare->view == m.view) {
     proposal = &it->second.pre_prepare->proposal;
@@ -248,10 +249,13 @@ void Replica::OnFetchTransactions(const FetchTransactions& m) {
     proposal = &d->second.proposal;
     answered = &d->second.fetches_answered;
   }
+  // Two answers each bound what a peer can draw: the missing transactions, then, if its own
+  // copies did not match the root, all of them.
   if (proposal == nullptr || proposal->digest != m.digest || m.ids.size() > proposal->txs.size() ||
-      !answered->insert(m.sender).second) {
-    return;  // not this proposal, or asked before: one answer each bounds what a peer can draw
+      (*answered)[m.sender] >= 2) {
+    return;
   }
+  ++(*answered)[m.sender];
   crypto::DigestSet wanted(m.ids.begin(), m.ids.end());
   FetchedTransactions answer{m.view, m.height, m.digest, {}, config_.self};
   for (const auto& tx : proposal->txs) {
@@ -292,6 +296,28 @@ void Replica::AcceptFilledPrePrepare(AwaitedPrePrepare filled) {
     return;
   }
   if (!CheckProposal(full.proposal).ok()) {
+    if (filled.from_pending && !filled.refetch) {
+      // A copy from the pending set has the primary's id but not its bytes: a signer that signed
+      // one body twice (ADR 0038). The primary's bytes decide; all are asked for once more.
+      AwaitedPrePrepare again;
+      again.pre_prepare = std::move(full);
+      again.refetch = true;
+      FetchTransactions request{
+          again.pre_prepare.view, h, again.pre_prepare.proposal.digest, {}, config_.self};
+      for (std::size_t i = 0; i < again.pre_prepare.proposal.txs.size(); ++i) {
+        const crypto::Digest id = again.pre_prepare.proposal.txs[i].id;
+        again.missing.emplace(id, i);
+        again.txs.push_back(Transaction{id, {}});
+        request.ids.push_back(id);
+      }
+      again.pre_prepare.proposal.txs = {};
+      const ReplicaId primary = again.pre_prepare.sender;
+      ++stats_.refetched_proposals;
+      stats_.transactions_fetched += request.ids.size();
+      awaited_.emplace(h, std::move(again));
+      Emit(Send{primary, std::move(request)});
+      return;
+    }
     ++stats_.dropped_invalid;
     return;
   }

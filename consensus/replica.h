@@ -83,6 +83,9 @@ struct ReplicaStats {
   // (section 4.1), and the requests it answered.
   std::uint64_t transactions_fetched = 0;
   std::uint64_t fetches_answered = 0;
+  // Compact PRE-PREPAREs filled from the pending set that did not match their root (a copy held
+  // here differs from the primary's), whose transactions were then all asked for again.
+  std::uint64_t refetched_proposals = 0;
 };
 
 class Replica {
@@ -117,7 +120,7 @@ class Replica {
     VoteCounter<crypto::Digest, Commit> commits;
     bool prepared = false;
     bool committed = false;
-    std::set<ReplicaId> fetches_answered;  // one answer per replica (section 4.1)
+    std::map<ReplicaId, int> fetches_answered;  // two answers per replica at most (section 4.1)
   };
   // A compact PRE-PREPARE, its signature checked, waiting for the transactions this replica did
   // not hold: `txs` in order, each missing one with empty bytes and its index in `missing`.
@@ -125,6 +128,11 @@ class Replica {
     PrePrepare pre_prepare;
     std::vector<Transaction> txs;
     crypto::DigestMap<std::size_t> missing;
+    // Some transactions came from this replica's pending set; if the filled proposal then does
+    // not match its root, one of them is another copy of what the primary proposed (another valid
+    // signature of the same body, ADR 0038), and every transaction is asked for again.
+    bool from_pending = false;
+    bool refetch = false;  // this is that second request: a mismatch now is the primary's fault
   };
 
   void OnMessage(ReplicaId from, const Message& m);
@@ -236,7 +244,7 @@ class Replica {
   // transactions are shared with the Deliver action, not copied.
   struct DeliveredProposal {
     Proposal proposal;
-    std::set<ReplicaId> fetches_answered;
+    std::map<ReplicaId, int> fetches_answered;
   };
   std::map<Height, DeliveredProposal> recently_delivered_;
   std::map<Height, std::pair<Proposal, CommitCertificate>> decided_;  // committed, not delivered

@@ -84,7 +84,7 @@ Result<std::optional<Rejection>> CheckEnvelope(const TxContext& ctx, const Trans
   }
   // A benchmark chain's NullOp is nobody's: no signature, no nonce (and no outcome: ADR 0023).
   if (!IsUnsignedCommand(h, ctx.chain.params.benchmark_mode)) {
-    if (!HasValidSignature(tx.signed_tx, verifier)) {
+    if (!ctx.block.signatures_certified && !HasValidSignature(tx.signed_tx, verifier)) {
       return Reject(RejectReason::kBadSignature, "signature",
                     "the signature is not the signer's over this body and chain id");
     }

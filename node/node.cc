@@ -90,10 +90,10 @@ void Node::CountForgedTransaction(const crypto::Digest& id) {
   if (!unlogged) return;
   log_->warn(
       "event=forged_transaction_refused tx={} total={} same_events_not_logged={} reason=\"a "
-      "proposal or a synced block holds a copy of this transaction that no node admits (bytes not "
-      "canonical, another chain, too large, a signature that does not verify, or a payload that "
-      "does not decode or breaks the shape rules): the primary or the peer that served the block "
-      "is faulty; refused, consensus goes on without it\"",
+      "proposal holds a copy of this transaction that no node admits (bytes not canonical, "
+      "another chain, too large, a signature that does not verify, or a payload that does not "
+      "decode or breaks the shape rules): the primary is faulty; refused, consensus goes on "
+      "without it\"",
       id.ShortHex(), forged_transactions_, *unlogged);
 }
 
@@ -225,8 +225,8 @@ Status Node::Init() {
   rc.max_block_bytes = genesis.parameters.max_block_bytes;
   rc.checkpoint_interval = genesis.parameters.checkpoint_interval;
   rc.view_timeout_ms = config_.view_timeout_ms;
-  // What the chain code's outcome depends on outside the certified body: the signature. The
-  // verifier's cache makes this a look-up for transactions checked at admission or block sync.
+  // The replica's check of a proposal's transactions (ADR 0022). The verifier's cache makes it a
+  // look-up for transactions checked at admission.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
   rc.certified_transaction_valid = [this](const consensus::Transaction& t) {
     if (CertifiedTransactionValid(t.bytes, t.id)) return true;
@@ -411,8 +411,10 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d, bool body_stor
     ids.push_back(tx->signed_tx.id);
     txs.push_back(std::move(*tx));
   }
-  ERTR_ASSIGN_OR_RETURN(auto result,
-                        chain_code_->ExecuteBlock({h, d.time_ms}, txs, *stores_.state));
+  // A block handed on by block sync is executed without its signatures checked (they were
+  // not, ADR 0038); one this replica decided, through the verifier's cache.
+  ERTR_ASSIGN_OR_RETURN(auto result, chain_code_->ExecuteBlock({h, d.time_ms, h <= synced_through_},
+                                                               txs, *stores_.state));
   storage::StoredBlock block;
   block.height = h;
   block.hash = d.proposal.digest;

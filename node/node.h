@@ -432,11 +432,9 @@ class Node {
     std::vector<proto::Block> blocks;
     ReplicaId from;
     bool ends_batch = false;
-    // The first of its blocks whose commit certificate or one of whose transactions' signatures
-    // (`forged`, the first such) did not verify: it and every later block of its batch are
-    // dropped, and the peer that served them is named.
+    // The first of its blocks whose commit certificate did not verify: it and every later block
+    // of its batch are dropped, and the peer that served them is named.
     std::optional<Height> refused_at;
-    std::optional<crypto::Digest> forged;
   };
   std::uint64_t next_piece_ = 0;
   std::uint64_t next_piece_delivered_ = 0;
@@ -449,9 +447,9 @@ class Node {
   // (PostKeyShares): only those still due are remembered.
   std::set<ledger::RecordId> deferred_key_shares_;
   std::uint64_t blocks_synced_ = 0;
-  // Synced blocks refused before execution: undecodable, a commit certificate that does not
-  // verify, or a forged transaction. The rest of a refused batch is skipped
-  // (skipping_sync_batch_); counted and said once per batch.
+  // Synced blocks refused before execution: undecodable (a body that does not match its
+  // header's tx_root among others) or a commit certificate that does not verify. The rest of a
+  // refused batch is skipped (skipping_sync_batch_); counted and said once per batch.
   std::uint64_t sync_blocks_refused_ = 0;
   bool skipping_sync_batch_ = false;
   LogLimiter sync_refused_log_{std::chrono::minutes(1), 10};
@@ -486,8 +484,8 @@ class Node {
   struct ReceiptSource {
     Height height;
     Bytes header;
-    std::vector<ledger::SignedTransaction> txs;
-    std::vector<crypto::Digest> ids;
+    std::vector<consensus::Transaction> txs;  // the bytes as decided, with their ids
+    std::vector<crypto::Digest> leaves;       // consensus::TransactionLeaf of each
   };
   std::optional<ReceiptSource> receipt_source_;
 
@@ -503,9 +501,8 @@ class Node {
   LogLimiter forged_log_{std::chrono::seconds(10)};
   // Counts (and logs, rate-limited) a copy refused by transaction_valid or
   // certified_transaction_valid.
-  // What the replica checks of a certified transaction (a decided block's, ADR 0022): its bytes
-  // are canonical and it is authentic (signed by its signer, or a benchmark chain's NullOp).
-  // Thread-safe (block sync calls it on the verify pool).
+  // What the replica checks of a certified transaction (in a prepared certificate, ADR 0022): its
+  // bytes are canonical and it is authentic (signed by its signer, or a benchmark chain's NullOp).
   bool CertifiedTransactionValid(ByteSpan bytes, const crypto::Digest& id) const;
   void CountForgedTransaction(const crypto::Digest& id);
 };

@@ -380,25 +380,24 @@ Status Node::ApiReceipt(const storage::StoredBlock& block, std::uint32_t index, 
   if (!receipt_source_ || receipt_source_->height != block.height ||
       receipt_source_->header != block.header) {
     receipt_source_.reset();
-    ERTR_ASSIGN_OR_RETURN(auto decoded, proto::DecodeBlockBody(block.body));
-    ReceiptSource src{block.height, block.header, std::move(decoded), block.tx_hashes};
-    if (src.ids.empty()) {  // a loaded block has none: from the body
-      for (const auto& t : src.txs) src.ids.push_back(t.id);
-    }
+    // The bytes as decided, not encoded again: the leaves of tx_root are their hashes.
+    ERTR_ASSIGN_OR_RETURN(auto decided, proto::DecodeBlockBodyTransactions(block.body));
+    ReceiptSource src{block.height, block.header, std::move(decided), {}};
+    src.leaves.reserve(src.txs.size());
+    for (const auto& t : src.txs) src.leaves.push_back(consensus::TransactionLeaf(t.bytes));
     receipt_source_ = std::move(src);
   }
   const auto& txs = receipt_source_->txs;
-  const auto& ids = receipt_source_->ids;
   if (index >= txs.size()) return Status::Internal("transaction index out of range");
-  const Bytes tx = proto::EncodeSignedTransaction(txs[index]);
   ERTR_ASSIGN_OR_RETURN(Bytes receipt,
-                        proto::BuildReceipt(tx, index, ids, block.header, block.certificate));
+                        proto::BuildReceipt(txs[index].bytes, index, receipt_source_->leaves,
+                                            block.header, block.certificate));
   if (!out.ParseFromArray(receipt.data(), static_cast<int>(receipt.size()))) {
     return Status::Internal("receipt did not round-trip");
   }
-  auto typed = proto::DecodePayload(txs[index]);
-  if (typed.payload) {
-    if (const auto* r = std::get_if<ledger::SubmitRecord>(&*typed.payload)) {
+  auto typed = proto::DecodeTransaction(txs[index].bytes, txs[index].id);
+  if (typed && typed->payload) {
+    if (const auto* r = std::get_if<ledger::SubmitRecord>(&*typed->payload)) {
       ledger::StateView view(*stores_.state);
       ERTR_ASSIGN_OR_RETURN(auto rec,
                             view.Load<ledger::RecordState>(ledger::keys::Record(r->record_id)));

@@ -77,8 +77,9 @@ std::string Node::Metrics() const {
           blocks_synced_);
   counter("ertr_sync_blocks_refused_total",
           "Block sync answers cut at a refused block (it and the rest of the answer are not "
-          "taken): undecodable, a commit certificate that does not verify, or a forged "
-          "transaction (event=sync_block_refused names the peer).",
+          "taken): undecodable (a body that is not its header's tx_root, such as a forged "
+          "signature) or a commit certificate that does not verify (event=sync_block_refused "
+          "names the peer).",
           sync_blocks_refused_);
   counter("ertr_consensus_dropped_total",
           "Consensus messages dropped (bad signature, unknown "
@@ -94,10 +95,14 @@ std::string Node::Metrics() const {
           "Transactions of compact PRE-PREPAREs this node did not hold and asked the primary for "
           "(ADR 0026).",
           rs.transactions_fetched);
+  counter("ertr_consensus_proposals_refetched_total",
+          "Compact PRE-PREPAREs whose transactions this node asked for again because a copy it "
+          "held was not the primary's (a transaction signed twice; ADR 0038).",
+          rs.refetched_proposals);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
   counter("ertr_forged_transactions_total",
-          "Transaction copies refused in proposals and synced blocks: their signature did not "
-          "verify (a faulty validator sent them; ADR 0022).",
+          "Transaction copies refused in proposals: their signature did not verify (a faulty "
+          "validator sent them; ADR 0022).",
           forged_transactions_);
   counter("ertr_api_refused_total",
           "API calls refused before they ran (unsigned, forged, stale, replayed, stranger).",

@@ -174,12 +174,14 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
   if (!blocks.empty()) {
     ++sync_batches_in_flight_;
     sync_pending_height_ = posted;
-    // Signatures checked on the verify pool (results cached), in pieces so that every thread
-    // works and the first blocks execute while later ones are checked; the replica checks the
-    // commit certificate against the validator set again before delivery, then from the cache.
+    // Commit certificates checked on the verify pool (results cached), in pieces so that every
+    // thread works and the first blocks execute while later ones are checked; the replica checks
+    // the certificate against the validator set again before delivery, then from the cache. The
+    // transactions' signatures are not checked: the certificate covers every byte of them
+    // (ADR 0038), and honest replicas voted only for blocks whose signatures verify (ADR 0022).
     std::size_t i = 0;
     while (i < blocks.size()) {
-      VerifiedPiece piece{{}, from, false, std::nullopt, std::nullopt};
+      VerifiedPiece piece{{}, from, false, std::nullopt};
       std::size_t txs = 0;
       while (i < blocks.size() && (piece.blocks.empty() || txs < kVerifyPieceTransactions)) {
         txs += blocks[i].transactions.size() + 1;
@@ -195,16 +197,6 @@ void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
                    .ok()) {
             piece.refused_at = b.header.height;
             break;
-          }
-          // The replica's own check of certified transactions (ADR 0022), done here instead of
-          // on the event loop (DecidedReceived::transactions_checked); refused here, the peer
-          // that served the block is named and not asked first again.
-          for (std::size_t k = 0; k < b.transactions.size(); ++k) {
-            if (!CertifiedTransactionValid(b.transaction_bytes[k], b.transactions[k].id)) {
-              piece.refused_at = b.header.height;
-              piece.forged = b.transactions[k].id;
-              break;
-            }
           }
         }
         boost::asio::post(io_, [this, n, piece = std::move(piece)]() mutable {
@@ -231,8 +223,8 @@ void Node::DeliverVerifiedPieces() {
       for (auto& b : piece.blocks) {
         if (piece.refused_at && b.header.height >= *piece.refused_at) break;
         synced_through_ = std::max(synced_through_, b.header.height);
-        // Its transactions passed CertifiedTransactionValid above: not decoded again on the
-        // event loop (the replica still checks the proposal's shape and the certificate).
+        // Its transactions are certified with it (ADR 0038): not checked again on the event
+        // loop (the replica still checks the proposal's shape and the certificate).
         driver_->Post(consensus::DecidedReceived{ToDecided(std::move(b)),
                                                  /*transactions_checked=*/true});
       }
@@ -240,13 +232,9 @@ void Node::DeliverVerifiedPieces() {
         // Nothing from this peer's batch after it: the next request starts there, at another
         // peer (the replica would drop these blocks too, and the batch's later pieces could
         // only wait behind the gap).
-        if (piece.forged) CountForgedTransaction(*piece.forged);
         RefuseSyncedBlocks(piece.from, *piece.refused_at,
-                           piece.forged ? "it holds a transaction whose signature does not verify "
-                                          "(ADR 0022)"
-                                        : "its commit certificate does not verify (a signature, a "
-                                          "signer that is not a validator, or fewer than a quorum "
-                                          "of votes)");
+                           "its commit certificate does not verify (a signature, a signer that is "
+                           "not a validator, or fewer than a quorum of votes)");
         skipping_sync_batch_ = true;
         sync_pending_height_ =
             std::min(sync_pending_height_, Height(piece.refused_at->value() - 1));

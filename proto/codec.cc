@@ -310,10 +310,11 @@ Bytes EncodeBlockHeader(const consensus::ProposalHeader& h) {
 }
 
 crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs) {
-  std::vector<crypto::Digest> ids;
-  ids.reserve(txs.size());
-  for (const auto& tx : txs) ids.push_back(tx.id);
-  return crypto::MerkleRoot(ids);
+  std::vector<crypto::Digest> leaves;
+  leaves.reserve(txs.size());
+  for (const auto& tx : txs)
+    leaves.push_back(consensus::TransactionLeaf(EncodeSignedTransaction(tx)));
+  return crypto::MerkleRoot(leaves);
 }
 
 namespace {
@@ -466,7 +467,13 @@ Result<Block> DecodeBlock(ByteSpan bytes) {
                                    std::to_string(b.header.tx_count) + " transactions, body has " +
                                    std::to_string(b.transactions.size()));
   }
-  if (TransactionRoot(b.transactions) != b.header.tx_root) {
+  // The root over the bytes as they came: the certificate covers them all (ADR 0038).
+  std::vector<crypto::Digest> leaves;
+  leaves.reserve(b.transactions.size());
+  for (const auto& tx : msg.body().transactions()) {
+    leaves.push_back(consensus::TransactionLeaf(AsBytes(tx)));
+  }
+  if (crypto::MerkleRoot(leaves) != b.header.tx_root) {
     return Status::InvalidArgument("block " + b.header.height.ToString() +
                                    " body does not match the header's tx_root");
   }

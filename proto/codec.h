@@ -67,7 +67,8 @@ Bytes EncodeBlockBody(const std::vector<consensus::Transaction>& txs);
 // (a prepared proposal's, restored from the body staged for it, ADR 0025). Nothing is verified.
 Result<std::vector<consensus::Transaction>> DecodeBlockBodyTransactions(ByteSpan bytes);
 
-// Merkle root of the transactions' ids, in order (the header's tx_root).
+// The header's tx_root for these transactions as EncodeSignedTransaction (and so EncodeBlock and
+// EncodeBlockBody) writes them: the Merkle root of their leaves (consensus::TransactionLeaf).
 crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs);
 
 // A whole block. Checks that tx_count and tx_root match the transactions and that the

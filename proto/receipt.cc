@@ -17,9 +17,9 @@ Status Tampered(const std::string& what) {
 }  // namespace
 
 Result<Bytes> BuildReceipt(ByteSpan transaction, std::uint32_t index,
-                           const std::vector<crypto::Digest>& block_tx_ids, ByteSpan block_header,
+                           const std::vector<crypto::Digest>& block_leaves, ByteSpan block_header,
                            ByteSpan commit_certificate) {
-  ERTR_ASSIGN_OR_RETURN(auto proof, crypto::MerkleProve(block_tx_ids, index));
+  ERTR_ASSIGN_OR_RETURN(auto proof, crypto::MerkleProve(block_leaves, index));
   ertr::v1::Receipt msg;
   msg.set_format(kReceiptFormat);
   msg.set_transaction(std::string(AsStringView(transaction)));
@@ -64,7 +64,9 @@ Result<VerifiedReceipt> VerifyReceipt(ByteSpan receipt, const ledger::Genesis& g
     if (!d) return Tampered("a Merkle path entry is not 32 bytes");
     proof.path.push_back(*d);
   }
-  if (msg.tx_index() >= header->tx_count || !crypto::MerkleVerify(stx.id, proof, header->tx_root)) {
+  if (msg.tx_index() >= header->tx_count ||
+      !crypto::MerkleVerify(consensus::TransactionLeaf(AsBytes(msg.transaction())), proof,
+                            header->tx_root)) {
     return Tampered("the transaction's Merkle path does not lead to the block's tx_root");
   }
   out.block_hash = consensus::ProposalDigest(*header);

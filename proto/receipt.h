@@ -2,8 +2,9 @@
 
 // Receipts (proto/ertr/v1/api.proto, Receipt; docs/api.md section 4): a portable proof that a
 // transaction was decided in a block. Anyone holding the genesis checks one offline: the
-// transaction's signature and id, its Merkle path to the header's tx_root, the header's hash, and
-// 2f+1 commit votes of the genesis validators on that hash.
+// transaction's signature, the Merkle path of its leaf (the hash of its exact bytes, ADR 0038) to
+// the header's tx_root, the header's hash, and 2f+1 commit votes of the genesis validators on
+// that hash.
 
 #include <optional>
 #include <vector>
@@ -28,9 +29,11 @@ struct ReceiptRecord {
   std::string uploader_institution_id;
 };
 
-// A serialized Receipt for transaction `index` of a stored block (its ids in body order).
+// A serialized Receipt for transaction `index` of a stored block: `transaction` its bytes as
+// decided, `block_leaves` the consensus::TransactionLeaf of each of the block's transactions in
+// body order.
 Result<Bytes> BuildReceipt(ByteSpan transaction, std::uint32_t index,
-                           const std::vector<crypto::Digest>& block_tx_ids, ByteSpan block_header,
+                           const std::vector<crypto::Digest>& block_leaves, ByteSpan block_header,
                            ByteSpan commit_certificate);
 
 struct VerifiedReceipt {

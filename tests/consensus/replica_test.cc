@@ -128,7 +128,8 @@ TEST_CASE(
     "arrives",
     "[unit]") {
   // Two copies of one transaction: the same id (the hash of its body), different bytes around
-  // it, as with a forged signature. The proposal digest is the same for both.
+  // it, as with a forged signature. Since ADR 0038 the proposal digest covers the bytes, so the
+  // two proposals differ; either could still be proposed by a faulty primary.
   const crypto::Digest id = crypto::Hash(AsBytes("body"));
   const std::vector<Transaction> good = {{id, ToBytes("body|signature")}};
   const std::vector<Transaction> forged = {{id, ToBytes("body|forgery")}};
@@ -139,7 +140,7 @@ TEST_CASE(
 
   SECTION("as a PRE-PREPARE: no vote for the forged copy, a vote for the valid one") {
     OneReplica r(std::nullopt, valid);
-    REQUIRE(r.Proposed(1000, good).proposal.digest == r.Proposed(1000, forged).proposal.digest);
+    REQUIRE(r.Proposed(1000, good).proposal.digest != r.Proposed(1000, forged).proposal.digest);
     CHECK_FALSE(Vote(r.Deliver(r.Proposed(1000, forged))).prepared);
     CHECK(r.replica->stats().dropped_invalid == 1);
     CHECK(Vote(r.Deliver(r.Proposed(1000, good))).prepared);
@@ -500,12 +501,20 @@ TEST_CASE("A backup fills a compact proposal from what it holds and fetches the 
     CHECK_FALSE(prepared(answer(0, {others[5], txs[0]})));
     CHECK(prepared(answer(0, {txs[1], txs[3]})));
   }
-  SECTION("a forged copy in the answer: the proposal is refused") {
+  SECTION("a copy in the answer that is not the proposal's: all asked for again, then refused") {
+    // Its bytes do not match the root: the copies taken from the pending set might be the
+    // mismatch (ADR 0038), so every transaction is asked for once more before refusing.
     Transaction forged = txs[3];
     forged.bytes.push_back('!');
-    CHECK_FALSE(prepared(answer(0, {txs[1], forged})));
+    const auto again = Sent<FetchTransactions>(answer(0, {txs[1], forged}), ReplicaId(0));
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].ids == std::vector<crypto::Digest>{txs[0].id, txs[1].id, txs[2].id, txs[3].id});
+    CHECK(r.replica->stats().refetched_proposals == 1);
+    CHECK(r.replica->stats().dropped_invalid == 0);
+    CHECK_FALSE(prepared(answer(0, {txs[0], txs[1], txs[2], forged})));
     CHECK(r.replica->stats().dropped_invalid == 1);
-    CHECK_FALSE(prepared(answer(0, {txs[1], txs[3]})));  // no longer awaited
+    CHECK(r.replica->stats().refetched_proposals == 1);                  // not a third request
+    CHECK_FALSE(prepared(answer(0, {txs[0], txs[1], txs[2], txs[3]})));  // no longer awaited
   }
   SECTION("another compact proposal for the awaited height is equivocation") {
     const PrePrepare other = CompactPrePrepare(r.Proposed(1001, txs));
@@ -514,6 +523,31 @@ TEST_CASE("A backup fills a compact proposal from what it holds and fetches the 
     CHECK(r.replica->view_changing());
     CHECK_FALSE(prepared(answer(0, {txs[1], txs[3]})));  // the view it was for has ended
   }
+}
+
+TEST_CASE(
+    "A backup whose copy of a transaction is not the primary's asks for all of them again and "
+    "prepares the primary's",
+    "[unit]") {
+  // A signer that signs one body twice makes two valid copies with one id; gossip may bring a
+  // backup the one the primary did not propose. Its filled proposal does not match the root
+  // (ADR 0038); without asking again it would never vote for the primary's.
+  OneReplica r;
+  const auto txs = SomeTransactions(3);
+  Transaction other = txs[1];
+  other.bytes.push_back('2');
+  r.replica->Handle(Event{1000, TransactionsReceived{{txs[0], other, txs[2]}}});
+  const PrePrepare full = r.Proposed(1000, txs);
+  auto out = r.Deliver(CompactPrePrepare(full));
+  CHECK(Sent<Prepare>(out).empty());
+  const auto asked = Sent<FetchTransactions>(out, ReplicaId(0));
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0].ids == std::vector<crypto::Digest>{txs[0].id, txs[1].id, txs[2].id});
+  CHECK(r.replica->stats().refetched_proposals == 1);
+  FetchedTransactions f{View(0), Height(1), full.proposal.digest, txs, ReplicaId(0)};
+  CHECK(Sent<Prepare>(r.replica->Handle(Event{1001, MessageReceived{ReplicaId(0), f}})).size() ==
+        1);
+  CHECK(r.replica->stats().dropped_invalid == 0);
 }
 
 TEST_CASE("A compact proposal whose ids do not match its header is refused", "[unit]") {
@@ -529,7 +563,14 @@ TEST_CASE("A compact proposal whose ids do not match its header is refused", "[u
   SECTION("ids of other held transactions: the root does not match") {
     PrePrepare pp = CompactPrePrepare(r.Proposed(1000, txs));
     std::swap(pp.tx_ids[0], pp.tx_ids[1]);
-    CHECK(Sent<Prepare>(r.Deliver(pp)).empty());
+    auto out = r.Deliver(pp);
+    CHECK(Sent<Prepare>(out).empty());
+    // Its own copies could be the mismatch: all are asked for once more, and the primary's
+    // answer does not match either.
+    CHECK(Sent<FetchTransactions>(out, ReplicaId(0)).size() == 1);
+    CHECK(r.replica->stats().dropped_invalid == 0);
+    FetchedTransactions f{View(0), Height(1), pp.proposal.digest, txs, ReplicaId(0)};
+    CHECK(Sent<Prepare>(r.replica->Handle(Event{1001, MessageReceived{ReplicaId(0), f}})).empty());
     CHECK(r.replica->stats().dropped_invalid == 1);
   }
   SECTION("a missing id twice") {
@@ -542,7 +583,7 @@ TEST_CASE("A compact proposal whose ids do not match its header is refused", "[u
   }
 }
 
-TEST_CASE("A replica answers a fetch for its accepted proposal once per asker", "[unit]") {
+TEST_CASE("A replica answers a fetch for its accepted proposal twice per asker at most", "[unit]") {
   OneReplica r;
   const auto txs = SomeTransactions(3);
   const PrePrepare full = r.Proposed(1000, txs);
@@ -557,10 +598,12 @@ TEST_CASE("A replica answers a fetch for its accepted proposal once per asker", 
   REQUIRE(answers.size() == 1);
   CHECK(answers[0].txs == std::vector<Transaction>{txs[0], txs[2]});
   CHECK(answers[0].sender == ReplicaId(1));
-  CHECK(ask(2, full.proposal.digest, {txs[1].id}).empty());  // once per asker
+  // A second request (the asker's own copies did not match the root): answered once more.
+  CHECK(ask(2, full.proposal.digest, {txs[0].id, txs[1].id, txs[2].id}).size() == 1);
+  CHECK(ask(2, full.proposal.digest, {txs[1].id}).empty());  // twice per asker
   CHECK(ask(3, full.proposal.digest, {txs[1].id}).size() == 1);
   CHECK(ask(0, crypto::Hash(AsBytes("another proposal")), {txs[1].id}).empty());
-  CHECK(r.replica->stats().fetches_answered == 2);
+  CHECK(r.replica->stats().fetches_answered == 3);
 }
 
 TEST_CASE("A replica answers a fetch for a proposal the quorum decided already", "[unit]") {

@@ -272,7 +272,9 @@ int main(int argc, char** argv) {
     receipt_request.set_record_id(std::string(16, '\x09'));
     Write(root / "fuzz_api", "receipt_request", ToBytes(receipt_request.SerializeAsString()));
     Write(root / "fuzz_api", "receipt",
-          *proto::BuildReceipt(proto::EncodeSignedTransaction(tx), 1, {tx.id, tx.id},
+          *proto::BuildReceipt(proto::EncodeSignedTransaction(tx), 1,
+                               {consensus::TransactionLeaf(proto::EncodeSignedTransaction(tx)),
+                                consensus::TransactionLeaf(proto::EncodeSignedTransaction(tx))},
                                proto::EncodeBlockHeader(b.header),
                                proto::EncodeCommitCertificate(b.certificate)));
     auto plan = cli::MakeSyntheticRtPlan("SYNTH-SEED", 30, 2.0);

@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "consensus/proposal.h"
 #include "crypto/box_key.h"
 #include "crypto/envelope.h"
 #include "crypto/init.h"
@@ -38,6 +39,9 @@ int main() {
   // Domain hashes.
   std::cout << "  \"txid\": {\"body\": " << H(payload)
             << ", \"id\": " << H(crypto::DomainHash("ertr/txid/v1", payload).span()) << "},\n";
+  // A transaction's leaf in tx_root: the hash of its whole bytes (ADR 0038).
+  std::cout << "  \"txleaf\": {\"transaction\": " << H(payload)
+            << ", \"leaf\": " << H(consensus::TransactionLeaf(payload).span()) << "},\n";
   // Merkle root and a proof.
   std::vector<crypto::Digest> leaves;
   std::cout << "  \"merkle\": {\"leaves\": [";

@@ -89,6 +89,8 @@ function signedMessage(tag, chainId, payload) {
 
 // ---------------------------------------------------------------- 3. txid
 check('txid', () => expectHex('txid', domainHash('ertr/txid/v1', unhex(V.txid.body)), V.txid.id));
+check('txleaf', () =>
+  expectHex('txleaf', domainHash('ertr/txleaf/v1', unhex(V.txleaf.transaction)), V.txleaf.leaf));
 
 // ---------------------------------------------------------------- 3. merkle
 const leafHash = (d) => H(cat(u8(0), d));
@@ -127,7 +129,7 @@ function verifyInclusion(leafIndex, treeSize, leafHashValue, path, root) {
 }
 {
   const m = V.merkle;
-  const D = m.leaves.map(unhex); // the leaves are transaction ids d[i]; leaf(d) is applied here
+  const D = m.leaves.map(unhex); // the leaves are transaction leaves d[i]; leaf(d) is applied here
   const root = unhex(m.root);
   const path = m.proof_path.map(unhex);
   check('merkle/root', () => expectHex('root', mth(D), m.root));

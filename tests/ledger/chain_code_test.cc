@@ -418,6 +418,37 @@ TEST_CASE("access events are recorded by the serving node and flagged when unjus
   CHECK((*trail)[3].flagged);  // the chain's policy would not have granted it
 }
 
+TEST_CASE("a block whose signatures are certified executes to the same state without checking them",
+          "[unit][ledger]") {
+  // Block sync executes certified blocks so (ADR 0038): the outcome must be the one a validator
+  // that checks every signature reaches.
+  auto checked = MakeWorld();
+  auto certified = MakeWorld();
+  REQUIRE(checked.store().StateRoot() == certified.store().StateRoot());
+  auto block = [](LedgerWorld& w) {
+    auto key = w.NewKey();
+    return std::vector<Transaction>{
+        w.Tx(w.admin(0), RegisterUser{"hosp-a", key, Role::kPhysician, "md-1"}),
+        w.Tx(w.admin(1), RegisterUser{"hosp-b", w.NewKey(), Role::kPhysician, "md-2"}),
+        w.Tx(w.admin(0), RegisterUser{"hosp-a", key, Role::kPhysician, "md-1"})};  // a duplicate
+  };
+  const auto a = checked.Commit(block(checked));
+  const auto b = certified.Commit(block(certified), 1000, /*signatures_certified=*/true);
+  REQUIRE(a.results.size() == 3);
+  REQUIRE(b.results.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(a.results[i].tx_id == b.results[i].tx_id);
+    CHECK(a.results[i].accepted() == b.results[i].accepted());
+  }
+  CHECK_FALSE(a.results[2].accepted());
+  CHECK(checked.store().StateRoot() == certified.store().StateRoot());
+  // The check is really skipped: a bad signature (which a certified block never holds) passes.
+  auto forged = certified.Tx(certified.admin(0),
+                             RegisterUser{"hosp-a", certified.NewKey(), Role::kPhysician, "x"});
+  forged.signed_tx.signature = crypto::Signature();
+  CHECK(certified.Commit({forged}, 1000, true).results[0].accepted());
+}
+
 TEST_CASE("replay protection, chain id, signature, deadline and size", "[unit][ledger]") {
   auto w = MakeWorld();
   auto tx = w.Tx(w.admin(0), RegisterUser{"hosp-a", w.NewKey(), Role::kPhysician, "x"});

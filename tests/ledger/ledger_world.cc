@@ -67,10 +67,12 @@ Transaction LedgerWorld::Tx(const crypto::PublicKey& signer, const Payload& payl
   return std::move(*tx);
 }
 
-BlockResult LedgerWorld::Commit(const std::vector<Transaction>& txs, std::uint64_t advance_ms) {
+BlockResult LedgerWorld::Commit(const std::vector<Transaction>& txs, std::uint64_t advance_ms,
+                                bool signatures_certified) {
   now_ms_ += advance_ms;
   height_ = Height(height_.value() + 1);
-  auto result = chain_code_.ExecuteBlock(BlockContext{height_, now_ms_}, txs, *store_);
+  auto result =
+      chain_code_.ExecuteBlock(BlockContext{height_, now_ms_, signatures_certified}, txs, *store_);
   Must(result, "executing a block");
   Must(store_->Commit(result->writes), "committing a block");
   return std::move(*result);

@@ -37,8 +37,9 @@ class LedgerWorld {
                          std::uint64_t valid_until_height = 0);
 
   // Executes one block of the transactions at now() + advance_ms and commits its writes.
+  // `signatures_certified`: BlockContext::signatures_certified.
   ledger::BlockResult Commit(const std::vector<ledger::Transaction>& txs,
-                             std::uint64_t advance_ms = 1000);
+                             std::uint64_t advance_ms = 1000, bool signatures_certified = false);
   // One transaction in its own block; its rejection, or nullopt if applied.
   std::optional<ledger::Rejection> Apply(const crypto::PublicKey& signer,
                                          const ledger::Payload& payload,

@@ -312,6 +312,27 @@ TEST_CASE("Blocks whose parts disagree are refused", "[unit]") {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message().find("tx_root") != std::string::npos);
   }
+  SECTION("a signature changed: tx_root covers every byte of a transaction (ADR 0038)") {
+    Block b = MakeBlock(key, 3);
+    auto sig = b.transactions[1].signature.array();
+    sig[7] ^= 0x01;
+    b.transactions[1].signature = crypto::Signature(sig);
+    auto r = DecodeBlock(EncodeBlock(b));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message().find("tx_root") != std::string::npos);
+  }
+  SECTION("the body's bytes are what tx_root covers, not their decoded form") {
+    // The same transactions with a byte the decoder skips (an unknown field): another leaf.
+    Block b = MakeBlock(key, 1);
+    Bytes padded = EncodeSignedTransaction(b.transactions[0]);
+    padded.insert(padded.end(), {0xa0, 0x06, 0x00});  // field 100, varint 0
+    consensus::Transaction ct{b.transactions[0].id, padded};
+    const Bytes encoded = EncodeBlock(EncodeBlockHeader(b.header), EncodeBlockBody(std::vector{ct}),
+                                      EncodeCommitCertificate(b.certificate));
+    auto r = DecodeBlock(encoded);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message().find("tx_root") != std::string::npos);
+  }
   SECTION("certificate for another block") {
     Block b = MakeBlock(key, 1);
     b.certificate.block_hash = crypto::Hash(AsBytes("other"));

@@ -39,6 +39,29 @@ TEST_CASE("n=4 backups fetch the transactions of compact proposals that gossip h
   CHECK(fetched > 0);
 }
 
+TEST_CASE("n=4 a client signs each transaction twice and half the replicas hold each copy",
+          "[sim]") {
+  // One id, two valid copies: a backup whose copy is not the primary's fills a compact proposal
+  // that does not match its root, and must ask for the primary's bytes (ADR 0038) instead of
+  // refusing it, or no quorum forms on any block that holds such a transaction.
+  SimOptions o;
+  o.duplicate = 0.02;
+  ExpectSafeAndLive("n4-double-signed", o, [](SimCluster& c, std::mt19937_64& rng) {
+    std::vector<std::uint64_t> times;
+    for (int i = 0; i < 6; ++i) times.push_back(rng() % 2000);
+    std::sort(times.begin(), times.end());
+    for (auto t : times) {
+      c.RunUntil(t);
+      if (rng() % 2) {
+        c.SubmitDoubleSigned(3);
+      } else {
+        c.Submit(3);
+      }
+    }
+    c.RunUntil(4000);
+  });
+}
+
 TEST_CASE("n=4 lossy network: drops, duplicates and reordering, then heal", "[sim]") {
   SimOptions o;
   o.drop = 0.1;

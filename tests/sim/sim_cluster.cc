@@ -50,8 +50,10 @@ crypto::Digest SimTransactionId(ByteSpan bytes) {
 bool SimTransactionValid(const consensus::Transaction& tx) {
   if (tx.bytes.size() < kSimTagBytes) return false;
   const crypto::Digest body = SimTransactionId(tx.bytes);
-  return std::equal(body.span().begin(), body.span().begin() + kSimTagBytes,
-                    tx.bytes.end() - static_cast<std::ptrdiff_t>(kSimTagBytes));
+  const auto tag = tx.bytes.end() - static_cast<std::ptrdiff_t>(kSimTagBytes);
+  return std::equal(body.span().begin(), body.span().begin() + kSimTagBytes, tag) ||
+         std::equal(body.span().begin() + kSimTagBytes, body.span().begin() + 2 * kSimTagBytes,
+                    tag);
 }
 
 SimCluster::SimCluster(SimOptions options) : options_(options), rng_(options.seed) {
@@ -135,6 +137,28 @@ void SimCluster::SubmitLate(std::size_t count, std::uint32_t first, std::uint64_
   for (std::uint32_t r = 0; r < options_.n; ++r) {
     Schedule(now_ + (r == first ? 0 : late_ms) + rng_() % 5,
              Item{r, Event{0, TransactionsReceived{txs}}, 0});
+  }
+}
+
+void SimCluster::SubmitDoubleSigned(std::size_t count) {
+  std::vector<Transaction> first;
+  std::vector<Transaction> second;
+  for (std::size_t i = 0; i < count; ++i) {
+    Transaction tx;
+    tx.bytes = ToBytes("tx2-" + std::to_string(submitted_.size()) + "-" + std::to_string(rng_()));
+    tx.id = crypto::Hash(tx.bytes);
+    Transaction other = tx;
+    tx.bytes.insert(tx.bytes.end(), tx.id.span().begin(), tx.id.span().begin() + kSimTagBytes);
+    other.bytes.insert(other.bytes.end(), tx.id.span().begin() + kSimTagBytes,
+                       tx.id.span().begin() + 2 * kSimTagBytes);
+    submitted_[tx.id] = tx;
+    second_copies_[tx.id] = other.bytes;
+    first.push_back(std::move(tx));
+    second.push_back(std::move(other));
+  }
+  Log("submit " + std::to_string(count) + " signed twice");
+  for (std::uint32_t r = 0; r < options_.n; ++r) {
+    Schedule(now_ + rng_() % 5, Item{r, Event{0, TransactionsReceived{r % 2 ? second : first}}, 0});
   }
 }
 
@@ -399,7 +423,9 @@ void SimCluster::CheckSafety(std::uint32_t r, const Deliver& d) {
   std::set<crypto::Digest> in_block;
   for (const auto& tx : d.proposal.txs) {
     auto s = submitted_.find(tx.id);
-    if (s == submitted_.end() || s->second.bytes != tx.bytes) {
+    auto second = second_copies_.find(tx.id);
+    if (s == submitted_.end() || (s->second.bytes != tx.bytes &&
+                                  (second == second_copies_.end() || second->second != tx.bytes))) {
       Fail("validity: height " + std::to_string(h) + " holds a transaction nobody submitted");
     }
     if (!in_block.insert(tx.id).second) {

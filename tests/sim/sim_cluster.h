@@ -33,13 +33,14 @@ enum class Byzantine {
   kImpersonate,        // sends messages claiming another replica as sender
   kGarbage,            // mangles the bytes of what it sends (flipped, cut, random)
   kForgeTransactions,  // as primary, half the replicas get its proposal with every transaction's
-                       // signature forged: the same ids, so the same digest and a valid signature;
-                       // so is every transaction it sends a backup that fetches them (ADR 0026)
+                       // signature forged (the same ids, another digest since ADR 0038, validly
+                       // signed); so is every transaction it sends a backup that fetches them
 };
 
 // The simulated transactions model the node's: an id that covers the body only, and bytes around
-// it (a signature) that no proposal digest covers. Bytes are body || 8-byte tag; the tag is valid
-// when it is the first 8 bytes of the body's hash (ReplicaConfig::transaction_valid).
+// it (a signature). Bytes are body || 8-byte tag; the tag is valid when it is the first 8 bytes of
+// the body's hash, or the next 8 (ReplicaConfig::transaction_valid): a body can carry two valid
+// tags, as a signer can sign one body twice with different nonces.
 constexpr std::size_t kSimTagBytes = 8;
 crypto::Digest SimTransactionId(ByteSpan bytes);
 bool SimTransactionValid(const consensus::Transaction& tx);
@@ -75,6 +76,9 @@ class SimCluster {
   // The same, to replica `first` at once and to the others `late_ms` later: until then they see
   // the transactions only in the primary's proposals.
   void SubmitLate(std::size_t count, std::uint32_t first, std::uint64_t late_ms);
+  // `count` new transactions, each signed twice (both tags valid, one id): even replicas get one
+  // copy, odd replicas the other, as a faulty client's gossip could arrange.
+  void SubmitDoubleSigned(std::size_t count);
   // Runs events until virtual time `until_ms` or a safety violation.
   void RunUntil(std::uint64_t until_ms);
   // Runs until every submitted transaction is delivered at every honest live replica, or the
@@ -178,6 +182,7 @@ class SimCluster {
   std::set<std::uint32_t> partition_;
   bool healed_ = false;
   std::map<crypto::Digest, consensus::Transaction> submitted_;
+  std::map<crypto::Digest, Bytes> second_copies_;    // SubmitDoubleSigned's other copy of an id
   std::map<std::uint64_t, crypto::Digest> decided_;  // height -> digest, first honest delivery
   std::string violation_;
   std::uint64_t redecided_ = 0;
