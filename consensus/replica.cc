@@ -214,8 +214,8 @@ void Replica::OnCompactPrePrepare(const PrePrepare& pp) {
     // The ids come from the primary, but a transaction taken from pending_ carries the id this
     // replica computed from its bytes; a fetched one, the id its decoder computed.
     if (auto p = pending_.find(id); p != pending_.end()) {
+      a.from_pending.push_back(a.txs.size());
       a.txs.push_back(p->second.second);
-      a.from_pending = true;
       continue;
     }
     if (!a.missing.emplace(id, a.txs.size()).second) {
@@ -249,8 +249,9 @@ void Replica::OnFetchTransactions(const FetchTransactions& m) {
     proposal = &d->second.proposal;
     answered = &d->second.fetches_answered;
   }
-  // Two answers each bound what a peer can draw: the missing transactions, then, if its own
-  // copies did not match the root, all of them.
+  // Two answers per asker and proposal (counted on from the slot to the delivered proposal)
+  // bound what a peer can draw: the missing transactions, then, if its own copies did not match
+  // the root, those again.
   if (proposal == nullptr || proposal->digest != m.digest || m.ids.size() > proposal->txs.size() ||
       (*answered)[m.sender] >= 2) {
     return;
@@ -296,24 +297,24 @@ void Replica::AcceptFilledPrePrepare(AwaitedPrePrepare filled) {
     return;
   }
   if (!CheckProposal(full.proposal).ok()) {
-    if (filled.from_pending && !filled.refetch) {
-      // A copy from the pending set has the primary's id but not its bytes: a signer that signed
-      // one body twice (ADR 0038). The primary's bytes decide; all are asked for once more.
+    if (!filled.from_pending.empty() && !filled.refetch) {
+      // A copy from the pending set may have the primary's id but not its bytes: a signer that
+      // signed one body twice (ADR 0038). The primary's bytes decide: those are asked for once
+      // more, the ones it sent are kept. (If its own were the mismatch, it is refused next.)
       AwaitedPrePrepare again;
-      again.pre_prepare = std::move(full);
       again.refetch = true;
-      FetchTransactions request{
-          again.pre_prepare.view, h, again.pre_prepare.proposal.digest, {}, config_.self};
-      for (std::size_t i = 0; i < again.pre_prepare.proposal.txs.size(); ++i) {
-        const crypto::Digest id = again.pre_prepare.proposal.txs[i].id;
-        again.missing.emplace(id, i);
-        again.txs.push_back(Transaction{id, {}});
+      again.txs = full.proposal.txs.ToVector();
+      FetchTransactions request{full.view, h, full.proposal.digest, {}, config_.self};
+      for (const std::size_t i : filled.from_pending) {
+        const crypto::Digest id = again.txs[i].id;
+        if (!again.missing.emplace(id, i).second) continue;  // twice in the block: refused next
+        again.txs[i].bytes.clear();
         request.ids.push_back(id);
       }
-      again.pre_prepare.proposal.txs = {};
-      const ReplicaId primary = again.pre_prepare.sender;
+      full.proposal.txs = {};
+      const ReplicaId primary = full.sender;
+      again.pre_prepare = std::move(full);
       ++stats_.refetched_proposals;
-      stats_.transactions_fetched += request.ids.size();
       awaited_.emplace(h, std::move(again));
       Emit(Send{primary, std::move(request)});
       return;
@@ -492,8 +493,13 @@ void Replica::TryDeliver() {
       for (std::uint64_t f : delivered_by_height_.begin()->second) delivered_ids_.erase(f);
       delivered_by_height_.erase(delivered_by_height_.begin());
     }
+    // The answers already given from the slot count on: two per asker and proposal in all.
+    std::map<ReplicaId, int> answered;
+    if (auto slot = slots_.find(last_delivered_); slot != slots_.end()) {
+      answered = std::move(slot->second.fetches_answered);
+    }
     slots_.erase(last_delivered_);
-    recently_delivered_[last_delivered_] = DeliveredProposal{proposal, {}};
+    recently_delivered_[last_delivered_] = DeliveredProposal{proposal, std::move(answered)};
     while (recently_delivered_.size() > 2 * std::size_t{config_.pipeline_window}) {
       recently_delivered_.erase(recently_delivered_.begin());
     }

@@ -43,19 +43,18 @@ struct ReplicaConfig {
   std::uint64_t checkpoint_interval = 16;    // K: a checkpoint every K heights
   std::uint64_t view_timeout_ms = 1000;      // base progress timeout; doubles per failed view
   std::uint64_t max_clock_skew_ms = 30'000;  // a proposal's time may differ this much from ours
-  // Whether a transaction's bytes may be decided. A proposal's digest covers each transaction's
-  // id, which is the hash of its body only, so bytes outside the body (the signature) can differ
-  // between two copies of one proposal; execution must not depend on them. The node checks here
-  // what execution would (the signature), and a replica votes for, accepts in a view change and
-  // delivers only proposals whose every transaction passes (docs/spec/consensus.md section 4.1).
+  // Whether a transaction's bytes may be decided: the node checks here what execution would (the
+  // signature, among others), and a replica votes for and accepts in a view change only proposals
+  // whose every transaction passes (docs/spec/consensus.md section 4.1, ADR 0022). A proposal's
+  // digest covers every byte of its transactions (ADR 0038), so every copy of a decided block
+  // holds the bytes that passed.
   // Must be deterministic. Transactions handed over in TransactionsReceived pass it already, and
   // a proposal's copy with the same bytes is not checked again. Unset: every transaction may.
   std::function<bool(const Transaction&)> transaction_valid;
-  // The check for a transaction of a proposal that 2f+1 replicas vouch for already (a synced
-  // decided block, a prepared certificate in a VIEW-CHANGE): at least f+1 honest ones ran
-  // transaction_valid on its body when they voted (with their rules of the time), so only what
-  // their signatures do not cover, the bytes around the body, is checked here. Unset:
-  // transaction_valid.
+  // The check for a transaction of a proposal that 2f+1 replicas vouch for already (a prepared
+  // certificate in a VIEW-CHANGE, a synced decided block unless DecidedReceived says it was
+  // vouched for): at least f+1 honest ones ran transaction_valid when they voted (with their rules
+  // of the time). The node checks the signature again. Unset: transaction_valid.
   std::function<bool(const Transaction&)> certified_transaction_valid;
   // For the checker's own test only (tests/sim): votes needed to prepare and commit. 0 means the
   // correct quorum (2f+1). Never set by the node.
@@ -84,7 +83,8 @@ struct ReplicaStats {
   std::uint64_t transactions_fetched = 0;
   std::uint64_t fetches_answered = 0;
   // Compact PRE-PREPAREs filled from the pending set that did not match their root (a copy held
-  // here differs from the primary's), whose transactions were then all asked for again.
+  // here may differ from the primary's), whose transactions from the pending set were then asked
+  // for again.
   std::uint64_t refetched_proposals = 0;
 };
 
@@ -128,10 +128,10 @@ class Replica {
     PrePrepare pre_prepare;
     std::vector<Transaction> txs;
     crypto::DigestMap<std::size_t> missing;
-    // Some transactions came from this replica's pending set; if the filled proposal then does
-    // not match its root, one of them is another copy of what the primary proposed (another valid
-    // signature of the same body, ADR 0038), and every transaction is asked for again.
-    bool from_pending = false;
+    // The indices of the transactions taken from this replica's pending set. If the filled
+    // proposal does not match its root, one of them may be another copy of what the primary
+    // proposed (another valid signature of the same body, ADR 0038): they are asked for again.
+    std::vector<std::size_t> from_pending;
     bool refetch = false;  // this is that second request: a mismatch now is the primary's fault
   };
 

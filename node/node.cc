@@ -90,10 +90,10 @@ void Node::CountForgedTransaction(const crypto::Digest& id) {
   if (!unlogged) return;
   log_->warn(
       "event=forged_transaction_refused tx={} total={} same_events_not_logged={} reason=\"a "
-      "proposal holds a copy of this transaction that no node admits (bytes not canonical, "
-      "another chain, too large, a signature that does not verify, or a payload that does not "
-      "decode or breaks the shape rules): the primary is faulty; refused, consensus goes on "
-      "without it\"",
+      "proposal (or a prepared certificate in a view change) holds a copy of this transaction "
+      "that no node admits (bytes not canonical, another chain, too large, a signature that does "
+      "not verify, or a payload that does not decode or breaks the shape rules): the validator "
+      "that sent it is faulty; refused, consensus goes on without it\"",
       id.ShortHex(), forged_transactions_, *unlogged);
 }
 

@@ -318,10 +318,9 @@ class Node {
   LatencyHistogram consensus_log_syncs_;
   LatencyHistogram blob_syncs_;
   std::unique_ptr<ReplicaDriver> driver_;
-  // One thread that checks the signatures of synced blocks (commit certificates and
-  // transactions) ahead of the io thread, filling the verifier's cache: during catch-up it
-  // verifies the next batch while the io thread executes the previous one. Blocks reach the
-  // driver in the order they arrived.
+  // One thread that checks the commit certificates of synced blocks ahead of the io thread,
+  // filling the verifier's cache: during catch-up it verifies the next batch while the io thread
+  // executes the previous one. Blocks reach the driver in the order they arrived.
   std::unique_ptr<boost::asio::thread_pool> verify_pool_;
   // One thread that syncs the small-blob database for the replicator (its Hooks), and takes the
   // listing of held blobs sent to a peer that connects, so that the io thread does not wait for
@@ -494,8 +493,8 @@ class Node {
   std::uint64_t tx_committed_ = 0;
   std::uint64_t tx_rejected_ = 0;
   std::uint64_t peer_messages_bad_ = 0;
-  // Copies of transactions refused in proposals and synced blocks (ADR 0022), and when the next
-  // warning about them may be logged.
+  // Copies of transactions refused in proposals and prepared certificates (ADR 0022), and when
+  // the next warning about them may be logged.
   std::uint64_t forged_transactions_ = 0;
   bool benchmark_mode_ = false;  // the genesis parameter: unsigned NullOps are allowed
   LogLimiter forged_log_{std::chrono::seconds(10)};

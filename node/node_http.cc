@@ -101,8 +101,10 @@ std::string Node::Metrics() const {
           rs.refetched_proposals);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
   counter("ertr_forged_transactions_total",
-          "Transaction copies refused in proposals: their signature did not verify (a faulty "
-          "validator sent them; ADR 0022).",
+          "Transaction copies refused in proposals and prepared certificates: no node admits "
+          "them (a signature that does not verify, bytes not canonical, another chain, too "
+          "large, a payload that breaks the shape rules); a faulty validator sent them (ADR 0022, "
+          "ADR 0034).",
           forged_transactions_);
   counter("ertr_api_refused_total",
           "API calls refused before they ran (unsigned, forged, stale, replayed, stranger).",

@@ -2,7 +2,7 @@
 
 // Key layout of the RocksDB database (docs/spec/storage.md). Column families:
 //   "default"    meta:  "meta/latest_height" -> u64be, "meta/state_acc" -> LtHash16 (2048 B),
-//                       "meta/format" -> "ertr-storage-3"
+//                       "meta/format" -> "ertr-storage-4"
 //   "blocks"     'h' u64be(height) -> header, 'b' u64be -> body (also above the latest block: a
 //                prepared proposal's, staged by the consensus log, ADR 0025), 'c' u64be ->
 //                certificate, 'd' u64be -> block hash, 'H' hash(32) -> u64be height (databases
@@ -23,13 +23,13 @@
 
 namespace ertr::storage::keys {
 
-inline constexpr std::string_view kFormatVersion = "ertr-storage-3";
-// The format before ADR 0017 (outcomes inside "state"): opening one moves the outcomes over.
-inline constexpr std::string_view kFormatBeforeOutcomes = "ertr-storage-1";
-// The format before ADR 0025 (prepared certificates always with their transactions): readable as
-// it is, so opening one only changes the marker. The marker keeps older versions, which cannot
-// read a certificate logged without its transactions, from opening a database written since.
-inline constexpr std::string_view kFormatBeforeStagedBodies = "ertr-storage-2";
+inline constexpr std::string_view kFormatVersion = "ertr-storage-4";
+// The formats before ADR 0038 (a block's tx_root over transaction ids): their blocks can be
+// neither served (no peer decodes them) nor proved (receipts), so they are refused with that
+// reason. (1: outcomes inside "state", before ADR 0017; 2: prepared certificates always logged
+// with their transactions, before ADR 0025; 3: since ADR 0025.)
+inline constexpr std::string_view kFormatsBeforeTxLeaves[] = {"ertr-storage-1", "ertr-storage-2",
+                                                              "ertr-storage-3"};
 inline constexpr std::string_view kMetaFormat = "meta/format";
 inline constexpr std::string_view kMetaLatestHeight = "meta/latest_height";
 inline constexpr std::string_view kMetaStateAccumulator = "meta/state_acc";

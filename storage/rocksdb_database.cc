@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 
@@ -137,46 +138,24 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   // Format marker: refuse a directory written by an incompatible version.
   ERTR_ASSIGN_OR_RETURN(auto format,
                         out->Get(out->meta(), AsBytes(keys::kMetaFormat), "storage format marker"));
-  // A new database, or one of format 2 (readable as it is: ADR 0025), gets the current marker.
-  if (!format || AsStringView(*format) == keys::kFormatBeforeStagedBodies) {
+  if (!format) {  // a new database
     rocksdb::WriteBatch batch;
     Put(batch, out->meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
     ERTR_RETURN_IF_ERROR(out->Write(batch, "writing the storage format marker"));
-  } else if (AsStringView(*format) == keys::kFormatBeforeOutcomes) {
-    ERTR_RETURN_IF_ERROR(out->MoveOutcomesOutOfState());
-  } else if (AsStringView(*format) != keys::kFormatVersion) {
-    return Status::FailedPrecondition("the database at " + dir.string() + " has format '" +
-                                      std::string(AsStringView(*format)) + "', this ertrd needs '" +
-                                      std::string(keys::kFormatVersion) + "'");
+    return out;
   }
-  return out;
-}
-
-Status RocksDatabase::MoveOutcomesOutOfState() {
-  // Each batch moves its entries atomically (put in "outcomes", delete from "state"); the format
-  // marker changes only in the last one. A crash part-way leaves the old marker and some outcomes
-  // already moved, and the next open moves the rest.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options_, state()));
-  const rocksdb::Slice prefix(keys::kOutcomePrefix.data(), keys::kOutcomePrefix.size());
-  rocksdb::WriteBatch batch;
-  std::uint64_t moved = 0;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (!keys::IsOutcomeKey(FromSlice(it->key()))) continue;
-    // The sealed value moves as it is: its checksum covers the key, which does not change.
-    batch.Put(outcomes(), it->key(), it->value());
-    batch.Delete(state(), it->key());
-    if (++moved % 4096 == 0) {
-      ERTR_RETURN_IF_ERROR(Write(batch, "moving transaction outcomes to their column family"));
-      batch.Clear();
-    }
+  const std::string_view found = AsStringView(*format);
+  if (found == keys::kFormatVersion) return out;
+  std::string what = "the database at " + dir.string() + " has format '" + std::string(found) +
+                     "', this ertrd needs '" + std::string(keys::kFormatVersion) + "'";
+  if (std::find(std::begin(keys::kFormatsBeforeTxLeaves), std::end(keys::kFormatsBeforeTxLeaves),
+                found) != std::end(keys::kFormatsBeforeTxLeaves)) {
+    what +=
+        ": its blocks were written before ADR 0038 (a block's tx_root over transaction ids), "
+        "which this ertrd can neither serve to peers nor prove in receipts; a chain started by "
+        "an earlier build must be started again (docs/operations.md, \"Upgrading\")";
   }
-  ERTR_RETURN_IF_ERROR(Convert(it->status(), "reading transaction outcomes to move"));
-  Put(batch, meta(), AsBytes(keys::kMetaFormat), AsBytes(keys::kFormatVersion));
-  ERTR_RETURN_IF_ERROR(Write(batch, "writing the storage format marker"));
-  spdlog::info(
-      "storage: moved {} transaction outcomes to their own column family (format {} -> {})", moved,
-      keys::kFormatBeforeOutcomes, keys::kFormatVersion);
-  return Status::Ok();
+  return Status::FailedPrecondition(what);
 }
 
 RocksDatabase::~RocksDatabase() {

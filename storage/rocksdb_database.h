@@ -57,8 +57,6 @@ class RocksDatabase {
 
  private:
   RocksDatabase() = default;
-  // Opening a database of the format before ADR 0017: moves its outcomes out of "state".
-  Status MoveOutcomesOutOfState();
   std::filesystem::path dir_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
