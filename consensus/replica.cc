@@ -193,8 +193,10 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
 
 void Replica::OnCompactPrePrepare(const PrePrepare& pp) {
   const Height h = pp.proposal.header.height;
+  // (The header must be what was signed before its transactions are filled in, or asked for.)
   if (pp.tx_ids.size() != pp.proposal.header.tx_count ||
-      pp.tx_ids.size() > config_.max_block_transactions) {
+      pp.tx_ids.size() > config_.max_block_transactions ||
+      ProposalDigest(pp.proposal.header) != pp.proposal.digest) {
     ++stats_.dropped_invalid;
     return;
   }
@@ -240,7 +242,7 @@ void Replica::OnFetchTransactions(const FetchTransactions& m) {
   // The accepted proposal of the asker's view, or a delivered one (the quorum may have decided
   // it before the asker saw the PRE-PREPARE).
   const Proposal* proposal = nullptr;
-  std::map<ReplicaId, int>* answered = nullptr;
+  std::map<ReplicaId, FetchAnswers>* answered = nullptr;
   if (auto it = slots_.find(m.height);
       it != slots_.end() && it->second.pre_prepare && it->second.pre_prepare->view == m.view) {
     proposal = &it->second.pre_prepare->proposal;
@@ -252,11 +254,17 @@ void Replica::OnFetchTransactions(const FetchTransactions& m) {
   // Two answers per asker and proposal (counted on from the slot to the delivered proposal)
   // bound what a peer can draw: the missing transactions, then, if its own copies did not match
   // the root, those again.
-  if (proposal == nullptr || proposal->digest != m.digest || m.ids.size() > proposal->txs.size() ||
-      (*answered)[m.sender] >= 2) {
+  if (proposal == nullptr || proposal->digest != m.digest || m.ids.size() > proposal->txs.size()) {
     return;
   }
-  ++(*answered)[m.sender];
+  Bytes asked;
+  asked.reserve(m.ids.size() * crypto::Digest::kSize);
+  for (const auto& id : m.ids) Append(asked, id.span());
+  const crypto::Digest request = crypto::Hash(asked);
+  FetchAnswers& given = (*answered)[m.sender];
+  if (given.given >= 2 || (given.given > 0 && given.last_request == request)) return;
+  ++given.given;
+  given.last_request = request;
   crypto::DigestSet wanted(m.ids.begin(), m.ids.end());
   FetchedTransactions answer{m.view, m.height, m.digest, {}, config_.self};
   for (const auto& tx : proposal->txs) {
@@ -494,7 +502,7 @@ void Replica::TryDeliver() {
       delivered_by_height_.erase(delivered_by_height_.begin());
     }
     // The answers already given from the slot count on: two per asker and proposal in all.
-    std::map<ReplicaId, int> answered;
+    std::map<ReplicaId, FetchAnswers> answered;
     if (auto slot = slots_.find(last_delivered_); slot != slots_.end()) {
       answered = std::move(slot->second.fetches_answered);
     }

@@ -114,13 +114,20 @@ class Replica {
   }
 
  private:
+  // The FETCH-TRANSACTIONS answered for one asker and proposal: at most two (section 4.1), and a
+  // repeat of the last one (the network duplicated it) is not answered again, so that it cannot
+  // use up the second.
+  struct FetchAnswers {
+    int given = 0;
+    crypto::Digest last_request;  // crypto::Hash of the ids asked for
+  };
   struct Slot {
     std::optional<PrePrepare> pre_prepare;  // accepted for view_
     VoteCounter<crypto::Digest, Prepare> prepares;
     VoteCounter<crypto::Digest, Commit> commits;
     bool prepared = false;
     bool committed = false;
-    std::map<ReplicaId, int> fetches_answered;  // two answers per replica at most (section 4.1)
+    std::map<ReplicaId, FetchAnswers> fetches_answered;
   };
   // A compact PRE-PREPARE, its signature checked, waiting for the transactions this replica did
   // not hold: `txs` in order, each missing one with empty bytes and its index in `missing`.
@@ -244,7 +251,7 @@ class Replica {
   // transactions are shared with the Deliver action, not copied.
   struct DeliveredProposal {
     Proposal proposal;
-    std::map<ReplicaId, int> fetches_answered;
+    std::map<ReplicaId, FetchAnswers> fetches_answered;
   };
   std::map<Height, DeliveredProposal> recently_delivered_;
   std::map<Height, std::pair<Proposal, CommitCertificate>> decided_;  // committed, not delivered

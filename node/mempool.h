@@ -23,10 +23,11 @@ namespace ertr::node {
 // (docs/spec/ledger.md section 1.1): canonical bytes (proto::DecodeTransactionToAdmit), this
 // chain's id, a body within the size limit, a signature that verifies (a NullOp, only on a
 // benchmark chain, needs none; elsewhere it is refused), a payload that decodes and keeps the
-// shape rules. Admission applies them, and replicas to every copy in a proposal or a synced block
-// that they did not admit themselves (ADR 0022, ADR 0034): no block that honest replicas decide
-// holds bytes the chain code does not read, or a payload it would reject for its shape (free text
-// in a code field, say), whose bytes would stay on the chain for good.
+// shape rules. Admission applies them, and replicas to every copy in a proposal that they did not
+// admit themselves (ADR 0022, ADR 0034; a synced block's certificate covers its bytes, ADR 0038):
+// no block that honest replicas decide holds bytes the chain code does not read, or a payload it
+// would reject for its shape (free text in a code field, say), whose bytes would stay on the chain
+// for good.
 struct OrderingRules {
   std::string chain_id;
   std::size_t max_body_bytes = 1u << 20;  // genesis parameters.max_transaction_bytes

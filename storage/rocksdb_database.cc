@@ -151,9 +151,10 @@ Result<std::shared_ptr<RocksDatabase>> RocksDatabase::Open(const std::filesystem
   if (std::find(std::begin(keys::kFormatsBeforeTxLeaves), std::end(keys::kFormatsBeforeTxLeaves),
                 found) != std::end(keys::kFormatsBeforeTxLeaves)) {
     what +=
-        ": its blocks were written before ADR 0038 (a block's tx_root over transaction ids), "
-        "which this ertrd can neither serve to peers nor prove in receipts; a chain started by "
-        "an earlier build must be started again (docs/operations.md, \"Upgrading\")";
+        ": it was written before ADR 0038, when a block's tx_root was over transaction ids, and "
+        "this ertrd can neither serve its blocks to peers nor prove them in receipts; a chain "
+        "started by an earlier build must be started again (docs/operations.md, "
+        "\"Upgrading\")";
   }
   return Status::FailedPrecondition(what);
 }

@@ -581,6 +581,15 @@ TEST_CASE("A compact proposal whose ids do not match its header is refused", "[u
     CHECK(Sent<Prepare>(r.replica->Handle(Event{1001, MessageReceived{ReplicaId(0), f}})).empty());
     CHECK(r.replica->stats().dropped_invalid == 1);
   }
+  SECTION("a header that is not the one whose digest was signed: refused before any fetch") {
+    PrePrepare pp = CompactPrePrepare(r.Proposed(1000, txs));
+    pp.proposal.header.time_ms += 1;  // the signature is over the digest, which is unchanged
+    auto out = r.Deliver(pp);
+    CHECK(Sent<Prepare>(out).empty());
+    CHECK(Sent<FetchTransactions>(out).empty());
+    CHECK(r.replica->stats().dropped_invalid == 1);
+    CHECK(r.replica->stats().refetched_proposals == 0);
+  }
   SECTION("a missing id twice") {
     auto more = SomeTransactions(5);
     auto dup = std::vector<Transaction>{txs[0], more[4], more[4]};
@@ -606,12 +615,20 @@ TEST_CASE("A replica answers a fetch for its accepted proposal twice per asker a
   REQUIRE(answers.size() == 1);
   CHECK(answers[0].txs == std::vector<Transaction>{txs[0], txs[2]});
   CHECK(answers[0].sender == ReplicaId(1));
+  // The same request again (the network duplicated it): not answered, and not counted.
+  CHECK(ask(2, full.proposal.digest, {txs[2].id, txs[0].id}).empty());
   // A second request (the asker's own copies did not match the root): answered once more.
   CHECK(ask(2, full.proposal.digest, {txs[0].id, txs[1].id, txs[2].id}).size() == 1);
   CHECK(ask(2, full.proposal.digest, {txs[1].id}).empty());  // twice per asker
   CHECK(ask(3, full.proposal.digest, {txs[1].id}).size() == 1);
   CHECK(ask(0, crypto::Hash(AsBytes("another proposal")), {txs[1].id}).empty());
   CHECK(r.replica->stats().fetches_answered == 3);
+  // Once the block is delivered the answers given still count: replica 2 has had its two.
+  REQUIRE(Count(r.Decide(txs),
+                [](const Action& a) { return std::holds_alternative<Deliver>(a); }) == 1);
+  CHECK(ask(2, full.proposal.digest, {txs[2].id}).empty());
+  CHECK(ask(3, full.proposal.digest, {txs[2].id}).size() == 1);
+  CHECK(ask(0, full.proposal.digest, {txs[2].id}).size() == 1);
 }
 
 TEST_CASE("A replica answers a fetch for a proposal the quorum decided already", "[unit]") {

@@ -127,12 +127,18 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
         break;
       case Byzantine::kForgeTransactions:
         if (auto* pp = std::get_if<PrePrepare>(msg); pp && bc) {
-          // Each transaction's tag flipped: ids, digest and the primary's signature unchanged.
-          // (Its answers to fetches are forged the same way, below.)
+          // Each transaction's tag flipped, the ids unchanged; the proposal built and signed
+          // anew over them (since ADR 0038 its digest covers the tags), so that only the
+          // validity rule (ADR 0022) refuses it. (Its answers to fetches are forged too, below.)
           PrePrepare forged = full(*pp);
           auto txs = forged.proposal.txs.ToVector();
           for (auto& tx : txs) tx.bytes.back() ^= 0xff;
-          forged.proposal.txs = std::move(txs);
+          forged.proposal = MakeProposal(pp->proposal.header.chain_id, pp->proposal.header.height,
+                                         pp->proposal.header.time_ms, pp->proposal.header.proposer,
+                                         std::move(txs));
+          forged.signature = *signer.Sign(
+              crypto::SigningDomain::kPrePrepare, "ertr-sim",
+              VotePayload(forged.view, forged.proposal.header.height, forged.proposal.digest));
           for (std::uint32_t to = 0; to < options_.n; ++to) {
             if (to != r) out.push_back(consensus::Send{ReplicaId(to), to % 2 == 0 ? *pp : forged});
           }

@@ -32,9 +32,10 @@ enum class Byzantine {
   kCensor,             // ignores half of the transactions (never proposes them)
   kImpersonate,        // sends messages claiming another replica as sender
   kGarbage,            // mangles the bytes of what it sends (flipped, cut, random)
-  kForgeTransactions,  // as primary, half the replicas get its proposal with every transaction's
-                       // signature forged (the same ids, another digest since ADR 0038, validly
-                       // signed); so is every transaction it sends a backup that fetches them
+  kForgeTransactions,  // as primary, half the replicas get a proposal of the same transactions
+                       // with every signature forged (the same ids; built and signed anew, since
+                       // ADR 0038 the digest covers them); so is every transaction it sends a
+                       // backup that fetches them
 };
 
 // The simulated transactions model the node's: an id that covers the body only, and bytes around
