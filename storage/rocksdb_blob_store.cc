@@ -98,8 +98,9 @@ class TieredBlobStore final : public BlobStore {
   }
 
   bool Contains(const crypto::Digest& digest) const override {
-    std::string ignored;
-    auto s = db_->Get(read_, ToSlice(digest.span()), &ignored);
+    // Pinned, not copied (up to 64 KiB): asked for every blob a peer announces.
+    rocksdb::PinnableSlice value;
+    auto s = db_->Get(read_, db_->DefaultColumnFamily(), ToSlice(digest.span()), &value);
     return s.ok() || files_->Contains(digest);
   }
 
