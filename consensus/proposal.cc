@@ -41,6 +41,13 @@ crypto::Digest TransactionRoot(const std::vector<Transaction>& txs) {
   return crypto::MerkleRoot(leaves);
 }
 
+crypto::Digest TransactionRoot(const std::vector<Bytes>& transaction_bytes) {
+  std::vector<crypto::Digest> leaves;
+  leaves.reserve(transaction_bytes.size());
+  for (const auto& bytes : transaction_bytes) leaves.push_back(TransactionLeaf(bytes));
+  return crypto::MerkleRoot(leaves);
+}
+
 Proposal MakeProposal(std::string chain_id, Height height, std::uint64_t time_ms,
                       ReplicaId proposer, std::vector<Transaction> txs) {
   Proposal p;

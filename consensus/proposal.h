@@ -85,6 +85,8 @@ crypto::Digest ProposalDigest(const ProposalHeader& header);
 // DomainHash("ertr/txleaf/v1", bytes): a transaction's leaf in tx_root.
 crypto::Digest TransactionLeaf(ByteSpan transaction_bytes);
 crypto::Digest TransactionRoot(const std::vector<Transaction>& txs);
+// The same from the transactions' bytes alone (a block as decoded from the wire).
+crypto::Digest TransactionRoot(const std::vector<Bytes>& transaction_bytes);
 
 // Builds a proposal, computing tx_root, tx_count and the digest.
 Proposal MakeProposal(std::string chain_id, Height height, std::uint64_t time_ms,

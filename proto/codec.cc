@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "crypto/merkle.h"
 #include "ertr/v1/block.pb.h"
 #include "ertr/v1/transaction.pb.h"
 #include "proto/wire_helpers.h"
@@ -310,11 +309,10 @@ Bytes EncodeBlockHeader(const consensus::ProposalHeader& h) {
 }
 
 crypto::Digest TransactionRoot(const std::vector<ledger::SignedTransaction>& txs) {
-  std::vector<crypto::Digest> leaves;
-  leaves.reserve(txs.size());
-  for (const auto& tx : txs)
-    leaves.push_back(consensus::TransactionLeaf(EncodeSignedTransaction(tx)));
-  return crypto::MerkleRoot(leaves);
+  std::vector<Bytes> encoded;
+  encoded.reserve(txs.size());
+  for (const auto& tx : txs) encoded.push_back(EncodeSignedTransaction(tx));
+  return consensus::TransactionRoot(encoded);
 }
 
 namespace {
@@ -467,13 +465,11 @@ Result<Block> DecodeBlock(ByteSpan bytes) {
                                    std::to_string(b.header.tx_count) + " transactions, body has " +
                                    std::to_string(b.transactions.size()));
   }
-  // The root over the bytes as they came: the certificate covers them all (ADR 0038).
-  std::vector<crypto::Digest> leaves;
-  leaves.reserve(b.transactions.size());
-  for (const auto& tx : msg.body().transactions()) {
-    leaves.push_back(consensus::TransactionLeaf(AsBytes(tx)));
-  }
-  if (crypto::MerkleRoot(leaves) != b.header.tx_root) {
+  // The root over the bytes as they came, kept for consensus: the certificate covers them all
+  // (ADR 0038).
+  b.transaction_bytes.reserve(b.transactions.size());
+  for (const auto& tx : msg.body().transactions()) b.transaction_bytes.push_back(ToBytes(tx));
+  if (consensus::TransactionRoot(b.transaction_bytes) != b.header.tx_root) {
     return Status::InvalidArgument("block " + b.header.height.ToString() +
                                    " body does not match the header's tx_root");
   }
@@ -483,8 +479,6 @@ Result<Block> DecodeBlock(ByteSpan bytes) {
                                    " carries a commit certificate for another block");
   }
   ERTR_ASSIGN_OR_RETURN(b.state_root, Fixed<crypto::Digest>(msg.state_root(), "block.state_root"));
-  b.transaction_bytes.reserve(b.transactions.size());
-  for (const auto& tx : msg.body().transactions()) b.transaction_bytes.push_back(ToBytes(tx));
   return b;
 }
 
