@@ -105,6 +105,13 @@ Verdict OnKeyShare(TxContext& ctx, const KeyShare& tx) {
   if (record->erased) {
     return Reject(RejectReason::kErased, "key_share.record_id", "the record was erased");
   }
+  // Only the uploading institution passes the key on (ADR 0039). Any other holder could put a
+  // sealed key that does not open first, and the newcomer could then never get a real one.
+  if (*holder != record->uploader_institution_id) {
+    return Reject(RejectReason::kNoKeyAccess, "signer",
+                  "only the node of the uploading institution '" + record->uploader_institution_id +
+                      "' shares this record's key; '" + *holder + "' may not");
+  }
   ERTR_ASSIGN_OR_RETURN(auto own, ctx.state.Get(keys::Envelope(record->id, *holder)));
   if (!own) {
     return Reject(

@@ -35,7 +35,7 @@ enum class RejectReason : std::uint8_t {
   kRevokedGrant = 19,       // the grant was revoked already
   kErased = 20,             // the record was erased
   kNotEntitled = 21,        // an envelope for an institution the policy does not admit
-  kNoKeyAccess = 22,        // a key share from a node that holds no envelope
+  kNoKeyAccess = 22,        // a key share from a node not of the uploader, or without envelope
   kLastAdmin = 23,          // deactivating the institution's last active admin
   kGenesisNotAllowed = 24,  // a genesis transaction after the chain started
   kNotAllowed = 25,         // disabled on this chain (NullOp without benchmark mode)

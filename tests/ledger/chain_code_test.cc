@@ -232,7 +232,10 @@ TEST_CASE("consent: default care team, grant, key share, revoke", "[unit][ledger
   CHECK(HasEnvelope(w, record, 1));
   CHECK(ReasonOf(w.Apply(w.node(0), KeyShare{record, {"hosp-b", w.NewId<SealedKey>()}})) ==
         RejectReason::kAlreadyExists);
+  // hosp-b holds an envelope now, but only the uploader's node passes the key on (ADR 0039).
   CHECK(ReasonOf(w.Apply(w.node(1), KeyShare{record, {"hosp-c", w.NewId<SealedKey>()}})) ==
+        RejectReason::kNoKeyAccess);
+  CHECK(ReasonOf(w.Apply(w.node(0), KeyShare{record, {"hosp-c", w.NewId<SealedKey>()}})) ==
         RejectReason::kNotEntitled);
 
   // The grant covers records submitted after it, so their envelope for hosp-b is accepted.
@@ -360,6 +363,41 @@ TEST_CASE("break-glass opens bounded, flagged emergency access", "[unit][ledger]
   w.Commit({}, 600'000);
   CHECK_FALSE(Read(w, b_physician, record).allowed);
   CHECK_FALSE(HasEnvelope(w, record, 1));
+}
+
+TEST_CASE("a holder that is not the uploader cannot take a newcomer's envelope first",
+          "[unit][ledger]") {
+  // hosp-b holds an envelope through a grant. When the patient grants hosp-c, a faulty hosp-b
+  // node could put a sealed key that does not open in hosp-c's place before the uploader's share,
+  // and hosp-c could then never get the real key: an envelope is accepted once per institution.
+  auto w = MakeWorld();
+  auto patient_key = w.NewKey();
+  auto patient = w.AddPatient(0, patient_key);
+  auto uploader = w.AddUser(0, Role::kPhysician);
+  w.MustApply(patient_key, GrantTo(w, patient, GranteeInstitution{"hosp-b"}));
+  auto record = w.AddRecord(uploader, 0, patient, RecordKind::kRtPlan, {1});
+  REQUIRE(HasEnvelope(w, record, 1));
+  w.MustApply(patient_key, GrantTo(w, patient, GranteeInstitution{"hosp-c"}));
+  auto missing = MissingEnvelopes(w.View(), record, w.now());
+  REQUIRE(missing.has_value());
+  CHECK(*missing == std::vector<std::string>{"hosp-c"});
+
+  auto refused = w.Apply(w.node(1), KeyShare{record, {"hosp-c", w.NewId<SealedKey>()}});
+  REQUIRE(refused.has_value());
+  CHECK(refused->reason == RejectReason::kNoKeyAccess);
+  CHECK(refused->field == "signer");
+  CHECK(refused->message.find("'hosp-a'") != std::string::npos);  // who shares it
+  CHECK_FALSE(HasEnvelope(w, record, 2));
+
+  // The uploader's share is the one that lands, once.
+  w.MustApply(w.node(0), KeyShare{record, {"hosp-c", w.NewId<SealedKey>()}});
+  CHECK(HasEnvelope(w, record, 2));
+  auto trail = RecordAuditTrail(w.View(), record);
+  REQUIRE(trail.has_value());
+  REQUIRE_FALSE(trail->empty());
+  CHECK(trail->back().kind == AuditKind::kKeyShared);
+  CHECK(trail->back().actor_institution == "hosp-a");
+  CHECK(trail->back().detail == "hosp-c");
 }
 
 TEST_CASE("erasure removes the keys and answers erased from then on", "[unit][ledger]") {

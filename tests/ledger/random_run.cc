@@ -193,7 +193,8 @@ RandomRun::Planned RandomRun::Next() {
     return Planned{world_.Tx(world_.node(holder),
                              KeyShare{r.id, {world_.inst(newcomer), world_.NewId<SealedKey>()}}),
                    nullptr,
-                   r.erased || (single_ && !ModelEntitled(r).count(world_.inst(newcomer)))};
+                   r.erased || holder != r.uploader ||
+                       (single_ && !ModelEntitled(r).count(world_.inst(newcomer)))};
   }
   if (roll < 88) {
     const auto& u = Pick(users_);
