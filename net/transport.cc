@@ -409,8 +409,9 @@ void Transport::ScheduleRedial(ReplicaId peer) {
 void Transport::OnEstablished(const std::shared_ptr<Connection>& c, ReplicaId peer) {
   auto it = established_.find(peer);
   if (it != established_.end() && it->second != c) {
+    // Closed while still registered, so that the node hears the old link end (what it had asked
+    // on it will not be answered) before it hears of the new one.
     auto old = it->second;
-    established_.erase(it);
     old->Close("superseded by a new connection");
   }
   established_[peer] = c;

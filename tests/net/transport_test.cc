@@ -20,6 +20,7 @@ struct Peer {
   std::unique_ptr<crypto::Signer> key = crypto::MakeEd25519Signer(crypto::SigningKey::Generate());
   std::unique_ptr<Transport> transport;
   std::vector<std::pair<ReplicaId, Bytes>> received;
+  std::vector<std::pair<ReplicaId, bool>> links;  // on_peer calls: up or down
 };
 
 std::shared_ptr<spdlog::logger> NullLogger() {
@@ -48,18 +49,24 @@ struct Net {
     }
   }
   void Start(int i, std::size_t max_queue = 64u << 20) {
+    auto& p = peers[static_cast<std::size_t>(i)];
+    p.transport = Make(i, p, addresses[static_cast<std::size_t>(i)].port, max_queue);
+    addresses[static_cast<std::size_t>(i)].port = p.transport->listen_port();
+  }
+  // A transport with validator i's identity, recording into `p`.
+  std::unique_ptr<Transport> Make(int i, Peer& p, std::uint16_t port,
+                                  std::size_t max_queue = 64u << 20) {
     TransportOptions o;
     o.chain_id = "ertr-test";
     o.self = ReplicaId(static_cast<std::uint32_t>(i));
-    o.listen_port = addresses[static_cast<std::size_t>(i)].port;
+    o.listen_port = port;
     o.max_queue_bytes = max_queue;
-    auto& p = peers[static_cast<std::size_t>(i)];
-    p.transport = std::make_unique<Transport>(
+    auto t = std::make_unique<Transport>(
         io, o, *p.key, addresses,
         [&p](ReplicaId from, Bytes payload) { p.received.emplace_back(from, std::move(payload)); },
-        [](ReplicaId, bool) {}, NullLogger());
-    REQUIRE(p.transport->Start().ok());
-    addresses[static_cast<std::size_t>(i)].port = p.transport->listen_port();
+        [&p](ReplicaId peer, bool up) { p.links.emplace_back(peer, up); }, NullLogger());
+    REQUIRE(t->Start().ok());
+    return t;
   }
 };
 
@@ -94,6 +101,32 @@ TEST_CASE("transports connect members and carry messages both ways", "[unit][net
   net.peers[2].transport.reset();
   net.Start(2);
   REQUIRE(RunUntil(net.io, [&] { return net.peers[0].transport->connected_peers() == 2; }));
+}
+
+TEST_CASE("a link superseded by a new connection is reported down before the new one is up",
+          "[unit][net]") {
+  Net net(2);
+  net.Start(1);
+  net.Start(0);
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[1].transport->connected_peers() == 1; }));
+  REQUIRE(net.peers[1].links == std::vector<std::pair<ReplicaId, bool>>{{ReplicaId(0), true}});
+  // Validator 0 dials again while the old link still looks open here (as after a half-open
+  // link): what the node asked on the old link will never be answered, so it must hear it end.
+  Peer again;
+  again.key = std::move(net.peers[0].key);
+  auto second = net.Make(0, again, 0);
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[1].links.size() >= 3; }));
+  net.peers[0].transport->Stop();  // the old instance would otherwise dial back in
+  CHECK(net.peers[1].links == std::vector<std::pair<ReplicaId, bool>>{{ReplicaId(0), true},
+                                                                      {ReplicaId(0), false},
+                                                                      {ReplicaId(0), true}});
+  CHECK(net.peers[1].transport->stats().connections_lost == 1);
+  // The new link carries messages.
+  net.peers[1].transport->Send(ReplicaId(0), ToBytes("to the new link"));
+  REQUIRE(RunUntil(net.io, [&] { return again.received.size() == 1; }));
+  second->Stop();
+  second.reset();
+  net.peers[0].transport.reset();  // both used the key `again` holds
 }
 
 TEST_CASE("a transport whose key is not in the set is refused", "[unit][net]") {
