@@ -79,7 +79,12 @@ Result<ledger::Transaction> Mempool::Add(ByteSpan bytes) {
   }
   ++count;
   bytes_ += bytes.size();
-  entries_.emplace(tx.id, Entry{tx.header.signer, bytes.size()});
+  Entry entry{tx.header.signer, bytes.size(), std::nullopt};
+  if (const auto* r = std::get_if<ledger::SubmitRecord>(&*typed.payload)) {
+    entry.record_blob = r->ciphertext_digest;
+    ++record_blobs_[r->ciphertext_digest];
+  }
+  entries_.emplace(tx.id, std::move(entry));
   return typed;
 }
 
@@ -90,6 +95,10 @@ void Mempool::Remove(const std::vector<crypto::Digest>& ids) {
     bytes_ -= it->second.size;
     auto s = per_signer_.find(it->second.signer);
     if (s != per_signer_.end() && --s->second == 0) per_signer_.erase(s);
+    if (it->second.record_blob) {
+      auto b = record_blobs_.find(*it->second.record_blob);
+      if (b != record_blobs_.end() && --b->second == 0) record_blobs_.erase(b);
+    }
     entries_.erase(it);
   }
 }

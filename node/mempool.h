@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,11 @@ class Mempool {
   void Remove(const std::vector<crypto::Digest>& ids);
 
   bool Contains(const crypto::Digest& id) const { return entries_.count(id) > 0; }
+  // Whether a pooled SubmitRecord names this ciphertext: its blob must be kept, however long the
+  // record waits to be ordered (a network without a quorum orders nothing for hours).
+  bool NamesBlob(const crypto::Digest& ciphertext) const {
+    return record_blobs_.count(ciphertext) > 0;
+  }
   // Transactions pooled from `signer`.
   std::size_t CountFrom(const crypto::PublicKey& signer) const {
     auto it = per_signer_.find(signer);
@@ -75,12 +81,14 @@ class Mempool {
   struct Entry {
     crypto::PublicKey signer;
     std::size_t size = 0;
+    std::optional<crypto::Digest> record_blob;  // a SubmitRecord's ciphertext digest
   };
   OrderingRules rules_;
   const crypto::Verifier& verifier_;
   MempoolLimits limits_;
   crypto::DigestMap<Entry> entries_;
   std::map<crypto::PublicKey, std::size_t> per_signer_;
+  crypto::DigestMap<std::size_t> record_blobs_;  // pooled SubmitRecords by ciphertext digest
   std::size_t bytes_ = 0;
 };
 

@@ -46,6 +46,63 @@ TEST_CASE("mempool admits valid transactions once and refuses bad ones", "[unit]
   CHECK(pool.bytes() == 0);
 }
 
+// A SubmitRecord naming `ciphertext` (ids from `seed`; the shape rules hold).
+Bytes RecordTx(Fixture& f, const crypto::Signer& s, std::uint8_t seed, std::uint8_t ciphertext) {
+  const auto filled = [](auto id, std::uint8_t b) {
+    std::array<std::uint8_t, decltype(id)::kSize> a{};
+    a.fill(b);
+    return decltype(id)(a);
+  };
+  ledger::SubmitRecord r;
+  r.record_id = filled(ledger::RecordId{}, seed);
+  r.patient = filled(ledger::Pseudonym{}, 7);
+  r.kind = ledger::RecordKind::kRtPlan;
+  r.ciphertext_digest = filled(crypto::Digest{}, ciphertext);
+  r.ciphertext_size = 4096;
+  r.locator.content_digest = r.ciphertext_digest;
+  r.locator.holder_institutions = {"hosp-a"};
+  r.uploader_institution_id = "hosp-a";
+  r.envelopes.push_back(ledger::KeyEnvelope{"hosp-a", filled(ledger::SealedKey{}, seed)});
+  ledger::TransactionHeader h;
+  h.chain_id = "ertr-test";
+  h.nonce = ++f.nonce;
+  auto tx = proto::MakeTransaction(h, r, s);
+  REQUIRE(tx.has_value());
+  return proto::EncodeSignedTransaction(tx->signed_tx);
+}
+
+TEST_CASE("mempool knows which ciphertexts its pooled records name, until they leave",
+          "[unit][node]") {
+  // The node keeps a blob while a record naming it waits here, however long (no quorum for
+  // hours): deleted as an unsubmitted upload, the record would commit later with no copy left.
+  Fixture f;
+  Mempool pool("ertr-test", *f.verifier);
+  const crypto::Digest blob = [] {
+    std::array<std::uint8_t, crypto::Digest::kSize> a{};
+    a.fill(0x42);
+    return crypto::Digest(a);
+  }();
+  CHECK_FALSE(pool.NamesBlob(blob));
+  auto first = pool.Add(RecordTx(f, *f.alice, 1, 0x42));
+  auto second = pool.Add(RecordTx(f, *f.bob, 2, 0x42));  // the same ciphertext, another record
+  auto other = pool.Add(RecordTx(f, *f.alice, 3, 0x43));
+  auto plain = pool.Add(f.Tx(*f.alice));
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_value());
+  REQUIRE(other.has_value());
+  REQUIRE(plain.has_value());
+  CHECK(pool.NamesBlob(blob));
+  pool.Remove({first->signed_tx.id, plain->signed_tx.id});
+  CHECK(pool.NamesBlob(blob));  // the second still names it
+  pool.Remove({second->signed_tx.id});
+  CHECK_FALSE(pool.NamesBlob(blob));
+  pool.Remove({second->signed_tx.id});  // removing twice changes nothing
+  CHECK_FALSE(pool.NamesBlob(blob));
+  CHECK(pool.size() == 1);
+  pool.Remove({other->signed_tx.id});
+  CHECK(pool.size() == 0);
+}
+
 TEST_CASE("a copy in a proposal is orderable only if admission would take it", "[unit][node]") {
   // Consensus messages find each transaction's id by the envelope scan alone, so these are the
   // checks that keep out of a decided block what is not a signed transaction of this chain, or
