@@ -267,7 +267,10 @@ class Node {
   void TickApi();
   // The calls, on the io thread. Errors are what the caller is told.
   void ApiStatus(ertr::v1::NodeStatus& out) const;
-  Status ApiUploadAllowed(const ledger::UserState& caller, const ertr::v1::UploadStart& start);
+  // `stored`: asked again at the end, with the ciphertext on this disk already; the disk must
+  // then keep only its reserve free, not room for the record a second time.
+  Status ApiUploadAllowed(const ledger::UserState& caller, const ertr::v1::UploadStart& start,
+                          bool stored = false);
   Status ApiUploadDone(const ledger::UserState& caller, const ertr::v1::UploadStart& start,
                        const crypto::Digest& digest, std::uint64_t size, const crypto::DataKey& key,
                        ertr::v1::UploadRecordResponse& out);

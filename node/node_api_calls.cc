@@ -120,7 +120,8 @@ std::uint64_t Node::ValidUntilHeight() const {
              : base + params_.default_validity_window;
 }
 
-Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadStart& start) {
+Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadStart& start,
+                              bool stored) {
   ERTR_RETURN_IF_ERROR(RequireSynced());
   if (caller.institution_id != config_.institution_id) {
     return Status::PermissionDenied("you are a user of " + caller.institution_id +
@@ -145,7 +146,7 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
         "start.plaintext_size is over the largest record the "
         "network replicates (4 GiB); split the record");
   }
-  ERTR_RETURN_IF_ERROR(UploadRoomFor(start.plaintext_size()));
+  ERTR_RETURN_IF_ERROR(UploadRoomFor(stored ? 0 : start.plaintext_size()));
   ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
                                           start.patient_pseudonym(), "start.patient_pseudonym"));
   ledger::StateView view(*stores_.state);
@@ -161,7 +162,8 @@ Status Node::ApiUploadAllowed(const ledger::UserState& caller, const v1::UploadS
 Status Node::ApiUploadDone(const ledger::UserState& caller, const v1::UploadStart& start,
                            const crypto::Digest& digest, std::uint64_t size,
                            const crypto::DataKey& key, v1::UploadRecordResponse& out) {
-  ERTR_RETURN_IF_ERROR(ApiUploadAllowed(caller, start));  // the state may have moved on
+  // The state may have moved on; the ciphertext is on this disk already.
+  ERTR_RETURN_IF_ERROR(ApiUploadAllowed(caller, start, /*stored=*/true));
   ledger::SubmitRecord r;
   r.record_id = crypto::RandomNonZeroId<ledger::RecordId>();
   r.patient = *proto::RequestField<ledger::Pseudonym>(start.patient_pseudonym(), "patient");

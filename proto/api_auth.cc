@@ -115,9 +115,20 @@ Status VerifyApiRequest(const crypto::Verifier& verifier, std::string_view chain
 Status ReplayGuard::Check(const ApiAuth& auth, std::uint64_t now_ms) {
   // Callers read their clocks before taking the lock: judge by the newest reading, so that an
   // entry already forgotten is never accepted again.
+  const std::uint64_t own_now_ms = now_ms;
   latest_now_ = std::max(latest_now_, now_ms);
   now_ms = latest_now_;
   if (auth.timestamp_ms + kApiReplayWindowMs < now_ms) {
+    if (auth.timestamp_ms + kApiReplayWindowMs >= own_now_ms) {
+      // In the window of this node's clock now, but not of a later reading it gave before: the
+      // clock was stepped back. Requests forgotten since that reading could be replayed if
+      // judged by the earlier clock, so they wait until it passes that reading again.
+      return Status::Unauthenticated(
+          "this node's clock was stepped back by " + std::to_string((now_ms - own_now_ms) / 1000) +
+          " s: requests are judged by its latest reading (replay protection), so this one's "
+          "timestamp is outside the window until the clock catches up; the node's operator "
+          "should check its time synchronisation (NTP)");
+    }
     return Status::Unauthenticated(
         "the request's timestamp is outside the replay window; check "
         "the client's clock");

@@ -33,6 +33,29 @@ TEST_CASE("the replay guard refuses a nonce seen in the window, and forgets it a
   CHECK(guard.size() == 1);
 }
 
+TEST_CASE(
+    "after the node's clock steps back, a forgotten call cannot be replayed, and the "
+    "refusal says why",
+    "[unit]") {
+  ReplayGuard guard;
+  CHECK(guard.Check(Call(1, 7, kT0), kT0).ok());
+  // The clock runs an hour ahead: the next call forgets the first (out of its window).
+  const std::uint64_t ahead = kT0 + 3'600'000;
+  CHECK(guard.Check(Call(2, 1, ahead), ahead).ok());
+  // NTP steps it back. The first call, replayed, is in the window of the clock now, but it was
+  // forgotten: it is still refused, and so is a new call, until the clock catches up.
+  const std::uint64_t back = kT0 + 1000;
+  auto replayed = guard.Check(Call(1, 7, kT0), back);
+  CHECK(replayed.code() == StatusCode::kUnauthenticated);
+  auto fresh = guard.Check(Call(1, 8, back), back);
+  CHECK(fresh.code() == StatusCode::kUnauthenticated);
+  CHECK(fresh.message().find("this node's clock was stepped back by 3599 s") == 0);
+  CHECK(fresh.message().find("(NTP)") != std::string::npos);
+  // A client whose own clock is off is told to check it, as before.
+  auto skewed = guard.Check(Call(1, 9, back), ahead + kApiReplayWindowMs + 1);
+  CHECK(skewed.message().find("check the client's clock") != std::string::npos);
+}
+
 TEST_CASE("one user's flood fills only its share of the replay guard", "[unit]") {
   ReplayGuard guard(100, 25);
   for (std::uint64_t n = 0; n < 25; ++n) REQUIRE(guard.Check(Call(1, n, kT0), kT0).ok());
