@@ -287,16 +287,36 @@ Transport::Transport(asio::io_context& io, TransportOptions options, const crypt
   }
 }
 
+std::string BareHost(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::string(host);
+}
+
+Result<tcp::endpoint> ListenEndpoint(const asio::any_io_executor& ex, std::string_view host,
+                                     std::uint16_t port, std::string_view field) {
+  const std::string bare = BareHost(host);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(bare, ec);
+  if (!ec) return tcp::endpoint(address, port);
+  tcp::resolver resolver(ex);
+  auto found = resolver.resolve(bare, std::to_string(port), ec);
+  if (ec || found.empty()) {
+    return Status::InvalidArgument(
+        std::string(field) + " '" + std::string(host) +
+        "' is neither an IP address nor a host name this machine resolves (" +
+        (ec ? ec.message() : std::string("no address")) + "); give an address to listen on");
+  }
+  return found.begin()->endpoint();
+}
+
 Transport::~Transport() { Stop(); }
 
 Status Transport::Start() {
+  ERTR_ASSIGN_OR_RETURN(tcp::endpoint ep, ListenEndpoint(io_.get_executor(), options_.listen_host,
+                                                         options_.listen_port, "node.listen"));
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(options_.listen_host, ec);
-  if (ec) {
-    return Status::InvalidArgument("listen address '" + options_.listen_host +
-                                   "' is not an IP address");
-  }
-  tcp::endpoint ep(address, options_.listen_port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
@@ -351,12 +371,27 @@ void Transport::Accept() {
 void Transport::Dial(ReplicaId peer) {
   if (stopped_) return;
   const PeerAddress& addr = peers_.at(peer);
+  const std::string host = BareHost(addr.host);
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(addr.host, ec);
-  if (ec) {
-    log_->error("event=bad_peer_address peer={} host={}", peer.value(), addr.host);
-    return;
-  }
+  auto address = asio::ip::make_address(host, ec);
+  if (!ec) return Connect(peer, {tcp::endpoint(address, addr.port)});
+  // A host name: looked up at every dial (a hospital may move its node to another address),
+  // off the io thread; one that does not resolve is a failed dial, tried again with back-off.
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  resolver->async_resolve(host, std::to_string(addr.port),
+                          [this, peer, resolver](const boost::system::error_code& err,
+                                                 const tcp::resolver::results_type& found) {
+                            if (stopped_) return;
+                            if (err || found.empty()) {
+                              return OnDialFailed(peer, err ? err : asio::error::host_not_found);
+                            }
+                            std::vector<tcp::endpoint> endpoints;
+                            for (const auto& entry : found) endpoints.push_back(entry.endpoint());
+                            Connect(peer, std::move(endpoints));
+                          });
+}
+
+void Transport::Connect(ReplicaId peer, std::vector<tcp::endpoint> endpoints) {
   auto socket = std::make_shared<tcp::socket>(io_);
   // A peer that drops SYNs would hold a connect for minutes: bound it.
   auto timeout = std::make_shared<asio::steady_timer>(io_, options_.connect_timeout);
@@ -366,13 +401,14 @@ void Transport::Dial(ReplicaId peer) {
       socket->close(ignored);
     }
   });
-  socket->async_connect(tcp::endpoint(address, addr.port),
-                        [this, peer, socket, timeout](const boost::system::error_code& err) {
-                          timeout->cancel();
-                          if (stopped_) return;
-                          if (err) return OnDialFailed(peer, err);
-                          std::make_shared<Connection>(*this, std::move(*socket), peer)->Start();
-                        });
+  asio::async_connect(
+      *socket, endpoints,
+      [this, peer, socket, timeout](const boost::system::error_code& err, const tcp::endpoint&) {
+        timeout->cancel();
+        if (stopped_) return;
+        if (err) return OnDialFailed(peer, err);
+        std::make_shared<Connection>(*this, std::move(*socket), peer)->Start();
+      });
 }
 
 void Transport::OnDialFailed(ReplicaId peer, const boost::system::error_code& err) {

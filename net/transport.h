@@ -37,6 +37,14 @@ struct PeerAddress {
   std::uint16_t port = 0;
 };
 
+// The endpoint to listen on: `host` is an IP address literal (IPv6 optionally in brackets) or a
+// host name, resolved now (its first address). InvalidArgument names `field` and the host.
+Result<boost::asio::ip::tcp::endpoint> ListenEndpoint(const boost::asio::any_io_executor& ex,
+                                                      std::string_view host, std::uint16_t port,
+                                                      std::string_view field);
+// `host` without the brackets of an IPv6 literal ("[::1]" -> "::1").
+std::string BareHost(std::string_view host);
+
 struct TransportOptions {
   std::string chain_id;
   ReplicaId self;
@@ -124,6 +132,8 @@ class Transport {
   friend class Connection;
   void Accept();
   void Dial(ReplicaId peer);
+  // Connects to the first of `endpoints` that answers (a host name's addresses, in order).
+  void Connect(ReplicaId peer, std::vector<boost::asio::ip::tcp::endpoint> endpoints);
   // A dial that failed: counted, logged (the first, then once a minute), and tried again later.
   void OnDialFailed(ReplicaId peer, const boost::system::error_code& err);
   void ScheduleRedial(ReplicaId peer);

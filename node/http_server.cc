@@ -1,5 +1,7 @@
 #include "node/http_server.h"
 
+#include "net/transport.h"
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -114,10 +116,9 @@ HttpServer::HttpServer(asio::io_context& io, std::string host, std::uint16_t por
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
+  ERTR_ASSIGN_OR_RETURN(tcp::endpoint ep,
+                        net::ListenEndpoint(acceptor_.get_executor(), host_, port_, "node.http"));
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(host_, ec);
-  if (ec) return Status::InvalidArgument("http address '" + host_ + "' is not an IP address");
-  tcp::endpoint ep(address, port_);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);

@@ -103,6 +103,37 @@ TEST_CASE("transports connect members and carry messages both ways", "[unit][net
   REQUIRE(RunUntil(net.io, [&] { return net.peers[0].transport->connected_peers() == 2; }));
 }
 
+TEST_CASE("peers given by host name are dialled at the addresses the name resolves to",
+          "[unit][net]") {
+  // Hospitals advertise names (ertr.hosp-a.example:26600); "localhost" resolves here, to ::1
+  // and 127.0.0.1 in some order, and the listeners are on 127.0.0.1 only.
+  Net net(3);
+  for (auto& a : net.addresses) a.host = "localhost";
+  net.addresses[2].host = "no-such-host.invalid";  // never resolves: dials fail, and are retried
+  net.Start(1);
+  net.Start(0);
+  net.Start(2);
+  REQUIRE(RunUntil(net.io, [&] {
+    return net.peers[0].transport->IsConnected(ReplicaId(1)) &&
+           net.peers[1].transport->IsConnected(ReplicaId(0));
+  }));
+  net.peers[0].transport->Send(ReplicaId(1), ToBytes("by name"));
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[1].received.size() == 1; }));
+  CHECK_FALSE(net.peers[0].transport->IsConnected(ReplicaId(2)));
+  CHECK_FALSE(net.peers[1].transport->IsConnected(ReplicaId(2)));
+  // A listener may be given by name, or as a bracketed IPv6 literal.
+  auto by_name = ListenEndpoint(net.io.get_executor(), "localhost", 7, "node.listen");
+  REQUIRE(by_name.has_value());
+  CHECK(by_name->address().is_loopback());
+  auto v6 = ListenEndpoint(net.io.get_executor(), "[::1]", 7, "node.listen");
+  REQUIRE(v6.has_value());
+  CHECK(v6->address().to_string() == "::1");
+  auto bad = ListenEndpoint(net.io.get_executor(), "no-such-host.invalid", 7, "node.listen");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().message().find("node.listen 'no-such-host.invalid' is neither an IP address "
+                                   "nor a host name") == 0);
+}
+
 TEST_CASE("a link superseded by a new connection is reported down before the new one is up",
           "[unit][net]") {
   Net net(2);
