@@ -3,9 +3,11 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <vector>
 
 namespace ertr::node {
@@ -158,9 +160,21 @@ Status CheckKnownSettings(const toml::table& t, const std::string& file_name) {
 
 Result<NodeConfig> LoadNodeConfig(const fs::path& home) {
   const fs::path file = home / "config.toml";
+  std::error_code ec;
+  const auto kind = fs::status(file, ec).type();
+  if (kind == fs::file_type::not_found) {
+    return Status::NotFound("no " + file.string() +
+                            "; create one with 'ertrd init' (a hospital's node) or 'ertrd testnet' "
+                            "(a local test network), or pass the right --home");
+  }
+  if (kind != fs::file_type::regular) {
+    return Status::InvalidArgument(file.string() + " is not a regular file");
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    return Status::NotFound("no " + file.string() + "; create one with 'ertrd testnet'");
+    return Status::PermissionDenied("cannot read " + file.string() + ": " +
+                                    std::generic_category().message(errno) +
+                                    "; run ertrd as the user that owns the node's home");
   }
   std::stringstream text;
   text << in.rdbuf();

@@ -214,11 +214,19 @@ int main(int argc, char** argv) {
         std::cerr << "ertrd show-node-id: " << config.error().ToString() << "\n";
         return 1;
       }
-      auto file = ertr::crypto::ReadKeyFileBytes(config->Resolve(config->validator_key_file));
+      const auto path = config->Resolve(config->validator_key_file);
+      auto file = ertr::crypto::ReadKeyFileBytes(path);
       auto info = file ? ertr::crypto::InspectKeyFile(*file)
                        : ertr::Result<ertr::crypto::KeyFileInfo>(file.error());
       if (!info) {
-        std::cerr << "ertrd show-node-id: " << info.error().ToString() << "\n";
+        std::cerr << "ertrd show-node-id: " << path.string()
+                  << " (keys.validator): " << info.error().ToString() << "\n";
+        return 1;
+      }
+      if (info->type != ertr::crypto::KeyType::kEd25519) {
+        std::cerr << "ertrd show-node-id: " << path.string()
+                  << " (keys.validator) holds an X25519 encryption key, not an Ed25519 signing "
+                     "key; point keys.validator at the validator key (keys/validator.key)\n";
         return 1;
       }
       std::cout << ertr::ToHex(info->public_key) << "\n";

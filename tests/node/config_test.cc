@@ -1,4 +1,8 @@
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include <filesystem>
 
 #include "node/config.h"
 
@@ -102,6 +106,22 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
                   "dialled") != std::string::npos);
   CHECK(ErrorOf("[node\nvalidator_index = 0\n").find("config.toml: not valid TOML at line 1") !=
         std::string::npos);
+}
+
+TEST_CASE("a missing config says how to make one; one that is not a file says so", "[unit][node]") {
+  const auto home =
+      std::filesystem::temp_directory_path() / ("ertr-config-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(home);
+  std::filesystem::create_directories(home);
+  auto missing = LoadNodeConfig(home);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code() == StatusCode::kNotFound);
+  CHECK(missing.error().message().find("'ertrd init' (a hospital's node)") != std::string::npos);
+  std::filesystem::create_directories(home / "config.toml");
+  auto directory = LoadNodeConfig(home);
+  REQUIRE_FALSE(directory.has_value());
+  CHECK(directory.error().message() == (home / "config.toml").string() + " is not a regular file");
+  std::filesystem::remove_all(home);
 }
 
 TEST_CASE("the API refuses to listen off loopback without TLS", "[unit][node]") {
