@@ -484,6 +484,8 @@ int main(int argc, char** argv) {
     auto* rget = record->add_subcommand("get", "Fetch and decrypt a record you may read");
     rget->add_option("RECORD_ID", record_hex, "Record id (hex)")->required();
     rget->add_option("--out", out_path, "File to write ('-' for stdout)")->required();
+    bool replace_out = false;
+    rget->add_flag("--force", replace_out, "Replace the --out file if it exists");
     rget->add_option("--purpose", purpose, "Purpose code recorded in the audit trail")
         ->capture_default_str();
     auto* rlist = record->add_subcommand("list", "A patient's records you may read");
@@ -668,8 +670,8 @@ int main(int argc, char** argv) {
 
     // Everything below talks to a node.
     if (app.get_subcommands().empty()) {
-      std::cout << app.help();
-      return 0;
+      std::cerr << app.help();  // no command given: a usage error
+      return 2;
     }
     if (key_file.empty()) {
       return Usage(Status::InvalidArgument("no user key: pass --key FILE (or set $ERTR_KEY)"));
@@ -907,6 +909,12 @@ int main(int argc, char** argv) {
         return Usage(Status::InvalidArgument("--out " + out_path +
                                              " is a directory; give the file to write"));
       }
+      // A file downloaded before (perhaps another record) is not replaced unless asked.
+      if (!replace_out && fs::symlink_status(out_path, ec).type() != fs::file_type::not_found) {
+        return Usage(Status::AlreadyExists("--out " + out_path +
+                                           " exists; pass --force to replace it, or give another "
+                                           "file"));
+      }
       // A private temporary file beside the target (created exclusively, mode 0600), synced,
       // then renamed: the plaintext is never written through someone else's file or link.
       PartialFile partial_file(out_path);
@@ -996,6 +1004,10 @@ int main(int argc, char** argv) {
       if (!expires_in.empty()) {
         auto d = ParseDuration(expires_in, "--expires-in");
         if (!d) return Usage(d.error());
+        if (*d == 0) {
+          return Usage(Status::InvalidArgument(
+              "--expires-in must be longer than 0 (leave it out for a grant until revoked)"));
+        }
         const auto now =
             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch())
@@ -1036,6 +1048,11 @@ int main(int argc, char** argv) {
       if (!ps) return Usage(ps.error());
       auto d = ParseDuration(duration, "--duration");
       if (!d) return Usage(d.error());
+      // Said here: the chain would commit the request, rejected, for good.
+      if (*d < ledger::kMinBreakGlassMs || *d > ledger::kMaxBreakGlassMs) {
+        return Usage(Status::InvalidArgument("--duration must be between 1m and 24h, got '" +
+                                             duration + "'"));
+      }
       return submit(ledger::BreakGlass{*ps, reason, *d});
     }
     if (erase->parsed()) {
@@ -1094,8 +1111,8 @@ int main(int argc, char** argv) {
       out.Str("receipt", out_path).Num("bytes", r->ByteSizeLong()).Print();
       return 0;
     }
-    std::cout << app.help();
-    return 0;
+    std::cerr << app.help();  // no command given: a usage error
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "ertrctl: unexpected error: " << e.what() << "\n";
     return 1;

@@ -68,8 +68,4 @@ Verdict OnGrantConsent(TxContext& ctx, const GrantConsent& tx);
 Verdict OnRevokeConsent(TxContext& ctx, const RevokeConsent& tx);
 Verdict OnBreakGlass(TxContext& ctx, const BreakGlass& tx);
 
-// Bounds of break-glass access.
-inline constexpr std::uint64_t kMinBreakGlassMs = 60'000;
-inline constexpr std::uint64_t kMaxBreakGlassMs = 24ull * 3600 * 1000;
-
 }  // namespace ertr::ledger::rules

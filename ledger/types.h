@@ -198,6 +198,9 @@ struct BreakGlass {
   std::string reason_code;
   std::uint64_t duration_ms = 0;
 };
+// Bounds of break-glass access (BreakGlass::duration_ms).
+inline constexpr std::uint64_t kMinBreakGlassMs = 60'000;
+inline constexpr std::uint64_t kMaxBreakGlassMs = 24ull * 3600 * 1000;
 
 struct EraseRecord {
   RecordId record_id;

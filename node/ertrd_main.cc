@@ -259,8 +259,8 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
-    std::cout << app.help();
-    return 0;
+    std::cerr << app.help();  // no command given: a usage error
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "ertrd: unexpected error: " << e.what() << "\n";
     return 1;

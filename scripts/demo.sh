@@ -238,7 +238,7 @@ if ((rc == 3)); then pass "physician at B is denied (no consent), and the refusa
 note "The patient grants hospital B access, signing with their own key:"
 GRANT=$(ctl 0 "$ADMIN_A" "$PASS_A" --sign-as "$work/patient.key" --sign-as-passphrase-file "$PATIENT_PASS" consent grant --patient "$P" \
   --to-institution hosp-b --expires-in 30d | field grant_id)
-read_b() { ctl "${DR_B[@]}" record get "$REC1" --out "$work/read-by-b.dcm"; }
+read_b() { ctl "${DR_B[@]}" record get "$REC1" --out "$work/read-by-b.dcm" --force; }
 if [[ -n $GRANT ]] && retry 15 read_b && cmp -s "$work/read-by-b.dcm" "$work/synthetic/rt-beams-treatment-record-1.dcm"; then
   pass "after the grant, physician at B reads it through B's node, bit-exact"
 else

@@ -139,7 +139,7 @@ TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, r
       CHECK(Field(r.out, "kind") == kind);
       const std::string id = Field(r.out, "record_id");
       const auto got = (work / "got").string();
-      r = ctl(0, phys, pass, {"record", "get", id, "--out", got});
+      r = ctl(0, phys, pass, {"record", "get", id, "--out", got, "--force"});  // one file for all
       REQUIRE(r.code == 0);
       CHECK(Slurp(got) == Slurp(file));
       for (const auto& e : fs::directory_iterator(work.path())) {
@@ -196,6 +196,13 @@ TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, r
   CHECK(r.code == 4);
   r = ctl(0, phys, pass, {"record", "get"});
   CHECK(r.code == 2);
+  r = ctl(0, phys, pass, {});  // no command
+  CHECK(r.code == 2);
+  // Values the chain would only commit as rejected, for good, are refused here.
+  r = ctl(0, phys, pass,
+          {"break-glass", "--patient", patient, "--reason", "emergency", "--duration", "48h"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--duration must be between 1m and 24h, got '48h'") != std::string::npos);
   // A --node without a port and a --genesis that is not there are usage errors, named as such.
   r = ctl(0, phys, pass, {"--node", "127.0.0.1", "status"});
   CHECK(r.code == 2);
@@ -243,6 +250,17 @@ TEST_CASE("ertrctl: DICOM RT samples round-trip bit-exact with the right kind, r
   r = ctl(0, phys, pass, {"record", "get", note_id, "--out", (work / "slow.txt").string()});
   CHECK(r.code == 0);
   CHECK(Slurp(work / "slow.txt") == "a clearly synthetic note\n");
+  // A file that exists (a record downloaded before) is replaced only when asked.
+  std::ofstream(work / "slow.txt") << "downloaded before";
+  r = ctl(0, phys, pass, {"record", "get", note_id, "--out", (work / "slow.txt").string()});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("exists; pass --force to replace it") != std::string::npos);
+  CHECK(Slurp(work / "slow.txt") == "downloaded before");
+  r = ctl(0, phys, pass,
+          {"record", "get", note_id, "--out", (work / "slow.txt").string(), "--force"});
+  CHECK(r.code == 0);
+  CHECK(Slurp(work / "slow.txt") == "a clearly synthetic note\n");
+  CHECK(partials() == 0);
 }
 
 }  // namespace
