@@ -58,17 +58,10 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
         socket_(std::move(socket)),
         timer_(t.io_),
         dialed_(dialed),
-        reader_(kMaxHandshakeFrame),
-        pending_(t.pending_handshakes_) {
-    ++*pending_;
+        reader_(kMaxHandshakeFrame) {
     if (auto ec = ApplyLinkOptions(socket_, t.options_)) {
       t.log_->warn("event=socket_options_failed reason=\"{}\"", ec.message());
     }
-  }
-  // May run after the transport is gone (handlers destroyed with the io_context): touches only
-  // the shared counter.
-  ~Connection() {
-    if (!counted_out_) --*pending_;
   }
 
   void Start() {
@@ -119,6 +112,7 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   bool established() const { return established_; }
+  bool handshaking() const { return !established_ && !closed_; }
   std::string remote() const {
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
@@ -239,8 +233,6 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
     const PeerAddress* peer = t_.FindByKey(done.peer);
     if (peer == nullptr) return Refuse("not a validator of this chain");
     peer_ = peer->id;
-    --*pending_;
-    counted_out_ = true;
     reader_.set_max_frame(kMaxFrameBytes);
     sealer_.emplace(std::move(done.keys.send));
     opener_.emplace(std::move(done.keys.receive));
@@ -267,8 +259,6 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Bytes> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
-  bool counted_out_ = false;  // no longer counted as a pending handshake
-  std::shared_ptr<std::size_t> pending_;
 };
 
 Transport::Transport(asio::io_context& io, TransportOptions options, const crypto::Signer& identity,
@@ -359,13 +349,44 @@ void Transport::Accept() {
       });
       return;
     }
-    if (*pending_handshakes_ >= options_.max_pending_handshakes) {
-      ++stats_.handshakes_refused;  // too many unauthenticated connections: drop this one
-    } else {
-      std::make_shared<Connection>(*this, std::move(socket), std::nullopt)->Start();
+    boost::system::error_code ep_ec;
+    const auto source = socket.remote_endpoint(ep_ec).address();
+    if (!ep_ec) {
+      AdmitInbound(source);
+      auto c = std::make_shared<Connection>(*this, std::move(socket), std::nullopt);
+      pending_inbound_.push_back({c, source});
+      c->Start();
     }
     Accept();
   });
+}
+
+void Transport::AdmitInbound(const asio::ip::address& source) {
+  std::erase_if(pending_inbound_, [](const PendingInbound& p) {
+    auto c = p.connection.lock();
+    return !c || !c->handshaking();
+  });
+  const auto evict = [&](const asio::ip::address& from, const char* why) {
+    for (auto it = pending_inbound_.begin(); it != pending_inbound_.end(); ++it) {
+      if (it->source != from) continue;
+      auto c = it->connection.lock();
+      pending_inbound_.erase(it);
+      ++stats_.handshakes_refused;
+      if (c) c->Close(why);
+      return;
+    }
+  };
+  std::map<asio::ip::address, std::size_t> per_source;
+  for (const auto& p : pending_inbound_) ++per_source[p.source];
+  if (per_source[source] >= options_.max_pending_per_source) {
+    evict(source, "too many handshakes pending from its address; the oldest is closed");
+  } else if (pending_inbound_.size() >= options_.max_pending_handshakes) {
+    const auto crowded =
+        std::max_element(per_source.begin(), per_source.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    evict(crowded->first,
+          "too many handshakes pending; the oldest of the busiest address is closed");
+  }
 }
 
 void Transport::Dial(ReplicaId peer) {

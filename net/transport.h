@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,7 +54,12 @@ struct TransportOptions {
   std::size_t max_queue_bytes = 64u << 20;  // per peer
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds connect_timeout{5000};
-  std::size_t max_pending_handshakes = 64;  // unauthenticated connections held at once
+  // Unauthenticated connections held at once, and from one source address. Past the second
+  // bound, a new connection from that address closes its oldest pending one; past the first, the
+  // oldest pending connection of the address holding the most goes. So idle connections from a
+  // few addresses cannot keep a validator from dialling in.
+  std::size_t max_pending_handshakes = 64;
+  std::size_t max_pending_per_source = 8;
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
   // Dead-link detection by the kernel (TCP keepalive and TCP_USER_TIMEOUT): a peer host that lost
@@ -155,7 +161,14 @@ class Transport {
   std::mt19937_64 jitter_;
   std::uint16_t bound_port_ = 0;
   bool stopped_ = false;
-  std::shared_ptr<std::size_t> pending_handshakes_ = std::make_shared<std::size_t>(0);
+  // Accepted connections not yet through the handshake, oldest first (AdmitInbound).
+  struct PendingInbound {
+    std::weak_ptr<Connection> connection;
+    boost::asio::ip::address source;
+  };
+  std::deque<PendingInbound> pending_inbound_;
+  // Makes room for a new inbound connection from `source` (see max_pending_per_source).
+  void AdmitInbound(const boost::asio::ip::address& source);
   std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
   TransportStats stats_;
   // Dials that failed since the peer was last connected: the first failure is logged, then at

@@ -40,6 +40,7 @@ struct Net {
   boost::asio::io_context io;
   std::vector<Peer> peers;
   std::vector<PeerAddress> addresses;
+  std::chrono::milliseconds handshake_timeout{5000};
 
   explicit Net(int n) : peers(static_cast<std::size_t>(n)) {
     // Bind each transport first (port 0), then tell everyone the addresses.
@@ -61,6 +62,7 @@ struct Net {
     o.self = ReplicaId(static_cast<std::uint32_t>(i));
     o.listen_port = port;
     o.max_queue_bytes = max_queue;
+    o.handshake_timeout = handshake_timeout;
     auto t = std::make_unique<Transport>(
         io, o, *p.key, addresses,
         [&p](ReplicaId from, Bytes payload) { p.received.emplace_back(from, std::move(payload)); },
@@ -132,6 +134,28 @@ TEST_CASE("peers given by host name are dialled at the addresses the name resolv
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().message().find("node.listen 'no-such-host.invalid' is neither an IP address "
                                    "nor a host name") == 0);
+}
+
+TEST_CASE("idle connections from one address cannot keep a validator from dialling in",
+          "[unit][net]") {
+  Net net(2);
+  net.handshake_timeout = std::chrono::seconds(300);  // the idle ones stay for the whole test
+  net.Start(1);
+  // More connections that never say anything than a node holds at once (64), all from the
+  // address validator 0 dials from.
+  std::vector<boost::asio::ip::tcp::socket> idle;
+  for (int i = 0; i < 80; ++i) {
+    idle.emplace_back(net.io);
+    idle.back().connect({boost::asio::ip::make_address("127.0.0.1"), net.addresses[1].port});
+  }
+  for (int i = 0; i < 20; ++i) {
+    net.io.run_for(std::chrono::milliseconds(10));
+    net.io.restart();
+  }
+  net.Start(0);
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[1].transport->IsConnected(ReplicaId(0)); }));
+  // All but the newest eight idle ones were closed to make room.
+  CHECK(net.peers[1].transport->stats().handshakes_refused >= 72);
 }
 
 TEST_CASE("a link superseded by a new connection is reported down before the new one is up",
