@@ -80,25 +80,26 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
     ReadMore();
   }
 
-  void Send(const Bytes& payload) {
-    if (closed_ || !sealer_) return;
+  bool Send(const Bytes& payload) {
+    if (closed_ || !sealer_) return false;
     if (payload.size() + crypto::kFrameTagSize > kMaxFrameBytes) {
       ++t_.stats_.dropped_too_large;  // never abort on a message we cannot frame
       t_.log_->error("event=message_too_large bytes={} peer={}", payload.size(), peer_.value());
-      return;
+      return false;
     }
     if (queued_bytes_ + payload.size() > t_.options_.max_queue_bytes) {
       ++t_.stats_.dropped_queue_full;
-      return;
+      return false;
     }
     auto sealed = sealer_->Seal(payload, kFrameHeaderSize);
     if (!sealed) {
       Close(sealed.error().message());
-      return;
+      return false;
     }
     SetFrameHeader(*sealed);
     ++t_.stats_.frames_sent;
     QueueRaw(std::move(*sealed));
+    return true;
   }
 
   void Close(const std::string& why) {
@@ -561,13 +562,13 @@ const PeerAddress* Transport::FindByKey(const crypto::PublicKey& key) const {
   return nullptr;
 }
 
-void Transport::Send(ReplicaId to, const Bytes& payload) {
+bool Transport::Send(ReplicaId to, const Bytes& payload) {
   auto it = established_.find(to);
   if (it == established_.end()) {
     ++stats_.dropped_not_connected;
-    return;
+    return false;
   }
-  it->second->Send(payload);
+  return it->second->Send(payload);
 }
 
 void Transport::Broadcast(const Bytes& payload) {

@@ -119,8 +119,8 @@ class Transport {
   void Stop();
 
   // Queues payload for the peer; dropped (and counted) if it is not connected or its queue is
-  // over budget.
-  void Send(ReplicaId to, const Bytes& payload);
+  // over budget. Whether it was queued.
+  bool Send(ReplicaId to, const Bytes& payload);
   void Broadcast(const Bytes& payload);
 
   // Logs, for each kind of refusal cut short in the log (RefusalKind), how many went unlogged

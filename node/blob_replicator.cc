@@ -602,9 +602,14 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
   const auto key = std::make_pair(from, m.digest);
   auto it = serving_.find(key);
   if (it == serving_.end() || it->second.offset != m.offset) {
-    // Blobs are served from the start, in order: a request elsewhere is not answered (a reader
-    // has no cheap seek, and a peer must not make us re-read large blobs at will).
-    if (m.offset != 0) return;
+    // Blobs are served from the start, in order (a reader has no cheap seek, and a peer must not
+    // make us re-read large blobs at will). A request elsewhere (this node lost its place: a
+    // chunk it could not send, a session it closed to serve others) is told "not held", so that
+    // the puller starts again now, from another holder, instead of stalling.
+    if (m.offset != 0) {
+      hooks_.send(from, proto::PeerBlobChunk{m.digest, m.offset, 0, {}, m.pull_id});
+      return;
+    }
     if (hooks_.is_erased(m.digest)) {
       // Its record was erased but deleting the copy failed then (event=blob_erase_failed): never
       // served; deleted again now.
@@ -676,7 +681,12 @@ void BlobReplicator::OnRequest(ReplicaId from, const proto::PeerBlobRequest& m) 
     st->second.last_served = Now();
   }
   if (s.offset >= total) serving_.erase(it);
-  hooks_.send(from, proto::PeerBlobChunk{m.digest, offset, total, std::move(data), m.pull_id});
+  if (!hooks_.send(from,
+                   proto::PeerBlobChunk{m.digest, offset, total, std::move(data), m.pull_id})) {
+    // Dropped (the peer's send queue is full, or its link closed): this session's place is past
+    // a chunk the peer never gets. Ended, so that its next request is told to start again.
+    serving_.erase(key);
+  }
 }
 
 void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {

@@ -150,8 +150,9 @@ struct BlobStats {
 class BlobReplicator {
  public:
   struct Hooks {
-    // Sends to one peer (or broadcasts when nullopt).
-    std::function<void(std::optional<ReplicaId>, const proto::PeerMessage&)> send;
+    // Sends to one peer (or broadcasts when nullopt); whether it was queued (a peer's full send
+    // queue or a closed link drops it).
+    std::function<bool(std::optional<ReplicaId>, const proto::PeerMessage&)> send;
     // Whether the digest belongs to an erased record (then it is never stored again).
     std::function<bool(const crypto::Digest&)> is_erased;
     // Whether a record this node knows of (waiting in its mempool, or committed) names the digest,

@@ -253,7 +253,7 @@ Status Node::Init() {
   });
   BlobReplicator::Hooks blob_hooks;
   blob_hooks.send = [this](std::optional<ReplicaId> to, const proto::PeerMessage& m) {
-    SendMessage(to, m);
+    return SendMessage(to, m);
   };
   blob_hooks.is_erased = [this](const crypto::Digest& d) { return IsErasedBlob(d); };
   blob_hooks.is_referenced = [this](const crypto::Digest& d) { return IsReferencedBlob(d); };

@@ -89,7 +89,8 @@ class Node {
   void OnStatus(ReplicaId from, const proto::PeerStatus& s);
   void RequestBlocks(Height from, std::optional<ReplicaId> peer);
   void Tick();
-  void SendMessage(std::optional<ReplicaId> to, const proto::PeerMessage& m);
+  // Whether a message to one peer was queued (a broadcast: true).
+  bool SendMessage(std::optional<ReplicaId> to, const proto::PeerMessage& m);
 
   // Consensus and execution (node.cc).
   Result<crypto::Digest> Execute(const consensus::Deliver& d, bool body_stored);

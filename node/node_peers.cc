@@ -57,13 +57,11 @@ consensus::Decided ToDecided(proto::Block&& b) {
 
 }  // namespace
 
-void Node::SendMessage(std::optional<ReplicaId> to, const proto::PeerMessage& m) {
+bool Node::SendMessage(std::optional<ReplicaId> to, const proto::PeerMessage& m) {
   const Bytes bytes = proto::EncodePeerMessage(m);
-  if (to) {
-    transport_->Send(*to, bytes);
-  } else {
-    transport_->Broadcast(bytes);
-  }
+  if (to) return transport_->Send(*to, bytes);
+  transport_->Broadcast(bytes);
+  return true;
 }
 
 void Node::OnPeerMessage(ReplicaId from, Bytes payload) {

@@ -78,6 +78,8 @@ struct Pair {
   std::function<bool(const crypto::Digest&)> b_referenced;
   // The size a record committed at b names for a digest (hooks.committed_size); unset: none.
   std::function<std::optional<std::uint64_t>(const crypto::Digest&)> b_committed;
+  // Which of a's messages its full send queue drops (hooks.send answers false); unset: none.
+  std::function<bool(const proto::PeerMessage&)> a_drops;
 
   explicit Pair(bool grouped_syncs = false, bool background_syncs = false)
       : grouped(grouped_syncs), background(background_syncs) {
@@ -99,7 +101,9 @@ struct Pair {
     }
     BlobReplicator::Hooks hooks;
     hooks.send = [this, self](std::optional<ReplicaId>, const proto::PeerMessage& m) {
+      if (self == 0 && a_drops && a_drops(m)) return false;  // a's send queue is full
       wire.emplace_back(1 - self, m);
+      return true;
     };
     hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
     hooks.on_available = [&s](const crypto::Digest& d) { s.available.push_back(d); };
@@ -200,6 +204,33 @@ TEST_CASE("a blob replicates by chunks and becomes available at f+1 holders", "[
   CHECK(p.b.available == std::vector<crypto::Digest>{*digest});
   CHECK(p.b.replicator->stats().bytes_received == blob.size());
   CHECK(p.a.replicator->stats().bytes_served == blob.size());
+  auto copy = storage::GetBlob(*p.b.store, *digest);
+  REQUIRE(copy.has_value());
+  CHECK(*copy == blob);
+}
+
+TEST_CASE("a chunk the holder could not send makes the puller start again at once",
+          "[unit][node]") {
+  // The holder's send queue to the puller is full for one chunk. Its serving session ends there;
+  // the puller's next request (at an offset the holder no longer serves) is told "not held" at
+  // once, instead of going unanswered until the pull stalls (10 s), and the next pull gets it.
+  Pair p;
+  const Bytes blob = RandomBlob(3 * kBlobChunkBytes + 777);
+  int chunks = 0;
+  p.a_drops = [&](const proto::PeerMessage& m) {
+    const auto* c = std::get_if<proto::PeerBlobChunk>(&m);
+    return c != nullptr && !c->data.empty() && ++chunks == 2;  // the second chunk
+  };
+  auto digest = p.a.replicator->StoreLocal(blob);
+  REQUIRE(digest.has_value());
+  p.Run();
+  CHECK(p.b.replicator->stats().pulls_failed == 1);
+  CHECK_FALSE(p.b.store->Contains(*digest));
+  // With nothing left on the wire, the next pull (a tick, or the holder's next announcement)
+  // takes the whole blob from the start.
+  p.b.replicator->OnHave(ReplicaId(0), proto::PeerBlobHave{{*digest}, {blob.size()}});
+  p.Run();
+  CHECK(p.b.store->Contains(*digest));
   auto copy = storage::GetBlob(*p.b.store, *digest);
   REQUIRE(copy.has_value());
   CHECK(*copy == blob);
@@ -922,12 +953,16 @@ TEST_CASE("wrong content, seeks and changing sizes are refused", "[unit][node]")
     CHECK(p.b.replicator->stats().pulls_failed == 1);
     CHECK(p.b.replicator->stats().bytes_received == 0);  // refused before it was written
   }
-  SECTION("a request in the middle of a blob is not answered") {
+  SECTION("a request in the middle of a blob is told to start again, and nothing is read") {
     Pair p;
     auto digest = p.a.replicator->StoreLocal(RandomBlob(2 * kBlobChunkBytes));
     p.wire.clear();
     p.a.replicator->OnRequest(ReplicaId(1), proto::PeerBlobRequest{*digest, kBlobChunkBytes});
-    CHECK(p.wire.empty());
+    REQUIRE(p.wire.size() == 1);
+    const auto* c = std::get_if<proto::PeerBlobChunk>(&p.wire.front().second);
+    REQUIRE(c != nullptr);
+    CHECK(c->total_size == 0);  // "not held"
+    CHECK(c->data.empty());
     CHECK(p.a.replicator->stats().bytes_served == 0);
   }
 }
@@ -982,6 +1017,7 @@ struct Mesh {
             wire.emplace_back(i, j, m);
           }
         }
+        return true;
       };
       hooks.is_erased = [&s](const crypto::Digest& d) { return s.erased.count(d) > 0; };
       hooks.is_referenced = [&s](const crypto::Digest& d) {
@@ -1746,6 +1782,7 @@ TEST_CASE("a push that would leave the disk under its reserve is refused", "[uni
   BlobReplicator::Hooks hooks;
   hooks.send = [&](std::optional<ReplicaId>, const proto::PeerMessage& m) {
     mesh.wire.emplace_back(1, 0, m);
+    return true;
   };
   hooks.is_erased = [](const crypto::Digest&) { return false; };
   hooks.on_available = [](const crypto::Digest&) {};
