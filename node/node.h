@@ -290,9 +290,10 @@ class Node {
                                      const ertr::v1::GetRecordRequest& req);
   Status ApiListRecords(const ledger::UserState& caller, const ertr::v1::ListRecordsRequest& req,
                         ertr::v1::ListRecordsResponse& out);
-  // May the caller see the patient's (or one record's) audit trail and grants?
-  Status ApiMayAudit(const ledger::UserState& caller, const ledger::Pseudonym& patient,
-                     const std::optional<ledger::RecordId>& record);
+  // May the caller see the patient's audit trail and grants, or those of one of its records: its
+  // home institution, an institution that submitted any of its records, or a user who may read
+  // any of them (docs/api.md).
+  Status ApiMayAudit(const ledger::UserState& caller, const ledger::Pseudonym& patient);
   Status ApiListGrants(const ledger::UserState& caller, const ertr::v1::ListGrantsRequest& req,
                        ertr::v1::ListGrantsResponse& out);
   Status ApiAuditTrail(const ledger::UserState& caller, const ertr::v1::GetAuditTrailRequest& req,

@@ -563,19 +563,12 @@ Status Node::ApiListRecords(const ledger::UserState& caller, const v1::ListRecor
   return Status::Ok();
 }
 
-Status Node::ApiMayAudit(const ledger::UserState& caller, const ledger::Pseudonym& patient,
-                         const std::optional<ledger::RecordId>& record) {
+Status Node::ApiMayAudit(const ledger::UserState& caller, const ledger::Pseudonym& patient) {
   ledger::StateView view(*stores_.state);
   ERTR_ASSIGN_OR_RETURN(auto p, view.Load<ledger::PatientState>(ledger::keys::Patient(patient)));
   if (!p) return Status::NotFound("patient " + patient.ShortHex() + "… is not registered");
   if (caller.institution_id == p->home_institution_id) return Status::Ok();
-  std::vector<ledger::RecordState> records;
-  if (record) {
-    ERTR_ASSIGN_OR_RETURN(auto r, view.Load<ledger::RecordState>(ledger::keys::Record(*record)));
-    if (r) records.push_back(*r);
-  } else {
-    ERTR_ASSIGN_OR_RETURN(records, ledger::RecordsOfPatient(view, patient));
-  }
+  ERTR_ASSIGN_OR_RETURN(auto records, ledger::RecordsOfPatient(view, patient));
   for (const auto& r : records) {
     if (r.uploader_institution_id == caller.institution_id) return Status::Ok();
     ERTR_ASSIGN_OR_RETURN(auto d, ledger::EvaluateRead(view, caller, r, ApiTimeMs()));
@@ -590,7 +583,7 @@ Status Node::ApiListGrants(const ledger::UserState& caller, const v1::ListGrants
                            v1::ListGrantsResponse& out) {
   ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
                                           req.patient_pseudonym(), "patient_pseudonym"));
-  ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, patient, std::nullopt));
+  ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, patient));
   ledger::StateView view(*stores_.state);
   ERTR_ASSIGN_OR_RETURN(auto grants, ledger::GrantsOfPatient(view, patient));
   const auto now = ApiTimeMs();
@@ -605,14 +598,15 @@ Status Node::ApiAuditTrail(const ledger::UserState& caller, const v1::GetAuditTr
   if (req.subject_case() == v1::GetAuditTrailRequest::kPatientPseudonym) {
     ERTR_ASSIGN_OR_RETURN(auto patient, proto::RequestField<ledger::Pseudonym>(
                                             req.patient_pseudonym(), "patient_pseudonym"));
-    ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, patient, std::nullopt));
+    ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, patient));
     ERTR_ASSIGN_OR_RETURN(entries, ledger::PatientAuditTrail(view, patient));
   } else if (req.subject_case() == v1::GetAuditTrailRequest::kRecordId) {
     ERTR_ASSIGN_OR_RETURN(auto id,
                           proto::RequestField<ledger::RecordId>(req.record_id(), "record_id"));
     ERTR_ASSIGN_OR_RETURN(auto r, view.Load<ledger::RecordState>(ledger::keys::Record(id)));
     if (!r) return Status::NotFound("no record " + id.ShortHex() + "… on this chain");
-    ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, r->patient, id));
+    // Whoever sees the patient's trail sees each of its records' (a subset of it).
+    ERTR_RETURN_IF_ERROR(ApiMayAudit(caller, r->patient));
     ERTR_ASSIGN_OR_RETURN(entries, ledger::RecordAuditTrail(view, id));
   } else {
     return Status::InvalidArgument("set 'patient_pseudonym' or 'record_id'");

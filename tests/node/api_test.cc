@@ -171,6 +171,26 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   }));
   CHECK(c.Log(1).find("event=read_denied record=" + record.ShortHex() + " reason=no_consent") !=
         std::string::npos);
+  // One record's audit trail: as the patient's (docs/api.md). Hospital B may see neither yet;
+  // once it has submitted a record of this patient, it sees the patient's trail, and so each
+  // record's, this one included (it still cannot read the record).
+  v1::GetAuditTrailRequest by_record;
+  by_record.set_record_id(std::string(AsStringView(record.span())));
+  auto hidden = c.Client(1, phys_b)->AuditTrail(by_record);
+  REQUIRE_FALSE(hidden.has_value());
+  CHECK(hidden.error().code() == StatusCode::kPermissionDenied);
+  {
+    std::istringstream own_in("a clearly synthetic note from hospital B");
+    auto own = c.Client(1, phys_b)->SubmitRecord(patient, ledger::RecordKind::kDocument, own_in,
+                                                 own_in.str().size());
+    REQUIRE(own.has_value());
+  }
+  REQUIRE(Cluster::WaitFor([&] { return c.Client(1, phys_b)->AuditTrail(by_record).has_value(); }));
+  auto shown = c.Client(1, phys_b)->AuditTrail(by_record);
+  REQUIRE(shown.has_value());
+  REQUIRE(shown->entries_size() >= 2);
+  CHECK(shown->entries(0).kind() == "record_submitted");
+  for (const auto& e : shown->entries()) CHECK(e.record_id() == AsStringView(record.span()));
   // Reads go through the reader's own institution's node.
   auto wrong_node = Read(c, 0, phys_b, record);
   REQUIRE_FALSE(wrong_node.has_value());
@@ -267,7 +287,8 @@ TEST_CASE("records through the API: authorised reads, consent, break-glass, eras
   CHECK(revoked.error().message().find("expired_grant") != std::string::npos);
   auto listed = c.Client(1, phys_b)->ListRecords(patient);
   REQUIRE(listed.has_value());
-  CHECK(listed->records_size() == 0);
+  REQUIRE(listed->records_size() == 1);  // only B's own note
+  CHECK(listed->records(0).record_id() != AsStringView(record.span()));
 
   // Break-glass: B reads, and the read is flagged in the audit trail.
   SubmitSeen(c, *c.Client(1, phys_b), 1,
