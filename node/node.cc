@@ -118,7 +118,25 @@ Status Node::Init() {
                                    "', off loopback, and node.http_allow_remote is not set. " +
                                    kHttpOffLoopback);
   }
-  // Keys.
+  // Keys. A secret file other users of this machine may read is said at once (the key files are
+  // encrypted, but not against whoever can also read the passphrase file).
+  for (const auto& [path, field] : {std::pair{config_.passphrase_file, "keys.passphrase_file"},
+                                    std::pair{config_.validator_key_file, "keys.validator"},
+                                    std::pair{config_.institution_key_file, "keys.institution"},
+                                    std::pair{config_.api_tls_key_file, "api.tls_key_file"}}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    const auto file = config_.Resolve(path);
+    const auto perms = std::filesystem::status(file, ec).permissions();
+    if (ec || (perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+                  std::filesystem::perms::none) {
+      continue;
+    }
+    log_->warn(
+        "event=secret_file_permissions file={} field={} mode={:o} hint=\"other users of this "
+        "machine may read it: chmod 600 {}\"",
+        file.string(), field, static_cast<unsigned>(perms), file.string());
+  }
   auto pass = crypto::ReadPassphrase(
       config_.passphrase_file.empty() ? "" : config_.Resolve(config_.passphrase_file).string(),
       kPassphraseEnv, "set keys.passphrase_file in " + (config_.home / "config.toml").string());
@@ -149,6 +167,15 @@ Status Node::Init() {
 
   // The stores, and whether node.genesis is the genesis they were created from: checked before
   // this node's place in the genesis, so that another network's file is named as such.
+  {
+    // A new data directory is the node's user's only (chain data and ciphertext: nothing in
+    // clear, but no other user's business either).
+    std::error_code ec;
+    const auto data_dir = config_.Resolve(config_.data_dir);
+    if (std::filesystem::create_directories(data_dir, ec)) {
+      std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all, ec);
+    }
+  }
   ERTR_ASSIGN_OR_RETURN(stores_,
                         storage::OpenRocksDbStores(config_.Resolve(config_.data_dir) / "db"));
   chain_code_ = std::make_unique<ledger::ChainCode>(*verifier_);
