@@ -217,6 +217,8 @@ class Node {
   // api.upload_idle_seconds, and logs how many refusals went unlogged in a burst.
   void TickApiService();
   std::uint64_t ApiIdleUploadsEnded() const;
+  // Unary and GetRecord calls cancelled after waiting on their client (api.upload_idle_seconds).
+  std::uint64_t ApiIdleCallsEnded() const;
   // The caller as an active user of the chain; Unauthenticated / PermissionDenied otherwise.
   Result<ledger::UserState> ApiCaller(const crypto::PublicKey& key) const;
   // Block time for API decisions: the newest block's time or the wall clock, whichever is later.

@@ -152,6 +152,25 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   std::uint64_t refused() const { return refused_.load(); }
   const UploadSlots& upload_slots() const { return upload_slots_; }
 
+  // Unary and GetRecord calls, watched while they wait on their client (EndIdleCalls): for the
+  // request message, or for a response to be taken. Each registers itself for its life; `Wait`
+  // starts a wait, `Progress` ends it.
+  void Watch(const void* call, grpc::GenericCallbackServerContext* ctx) {
+    std::lock_guard lock(watched_mu_);
+    watched_[call] = Watched{ctx, true, std::chrono::steady_clock::now()};
+  }
+  void Wait(const void* call) { SetWaiting(call, true); }
+  void Progress(const void* call) { SetWaiting(call, false); }
+  void Unwatch(const void* call) {
+    std::lock_guard lock(watched_mu_);
+    watched_.erase(call);
+  }
+  // Cancels the calls that have waited `idle` or more on their client: a client that opens
+  // calls and sends nothing, or never reads a record it asked for, would otherwise hold the
+  // call (and for a read its open blob and data key) until its connection dies.
+  void EndIdleCalls(std::chrono::steady_clock::time_point now, std::chrono::seconds idle);
+  std::uint64_t idle_calls_ended() const { return idle_calls_ended_.load(); }
+
   // Upload calls in progress (each registers itself for its life), for EndIdleUploads.
   void AddUpload(UploadCall* call) {
     std::lock_guard lock(uploads_mu_);
@@ -235,6 +254,21 @@ class Node::ApiService final : public grpc::CallbackGenericService {
   UploadSlots upload_slots_;
   std::mutex uploads_mu_;
   std::set<UploadCall*> uploads_;  // guarded by uploads_mu_
+  struct Watched {
+    grpc::GenericCallbackServerContext* ctx;
+    bool waiting;
+    std::chrono::steady_clock::time_point since;
+  };
+  void SetWaiting(const void* call, bool waiting) {
+    std::lock_guard lock(watched_mu_);
+    auto it = watched_.find(call);
+    if (it == watched_.end()) return;
+    it->second.waiting = waiting;
+    if (waiting) it->second.since = std::chrono::steady_clock::now();
+  }
+  std::mutex watched_mu_;
+  std::map<const void*, Watched> watched_;  // guarded by watched_mu_
+  std::atomic<std::uint64_t> idle_calls_ended_{0};
   std::atomic<std::uint64_t> idle_uploads_ended_{0};
   // Joined when the service is destroyed, after the gRPC server has finished every call (an
   // upload finishes only once its writes have run).
@@ -252,10 +286,12 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
   UnaryCall(Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx,
             const Node::ApiService::Handler& handler)
       : svc_(svc), ctx_(ctx), handler_(handler) {
+    svc_.Watch(this, ctx_);  // waiting for the request
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    svc_.Progress(this);  // the rest is the node's work, however long a commit wait takes
     auto request = svc_.FirstRequest(ok, in_, ctx_);
     if (!request) return Finish(ToGrpc(request.error()));
     svc_.WithCaller(
@@ -270,7 +306,10 @@ class Node::UnaryCall final : public grpc::ServerGenericBidiReactor {
         [this](const Status& s) { Finish(ToGrpc(s)); });
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    svc_.Unwatch(this);
+    delete this;
+  }
 
  private:
   Node::ApiService& svc_;
@@ -720,10 +759,12 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
  public:
   ReadCall(Node& node, Node::ApiService& svc, grpc::GenericCallbackServerContext* ctx)
       : n_(node), svc_(svc), ctx_(ctx) {
+    svc_.Watch(this, ctx_);  // waiting for the request
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    svc_.Progress(this);
     auto request = svc_.FirstRequest(ok, in_, ctx_);
     if (!request) return Finish(ToGrpc(request.error()));
     if (!req_.ParseFromString(request->first)) {
@@ -737,12 +778,22 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnWriteDone(bool ok) override {
+    svc_.Progress(this);
     if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the reader went away"));
     if (done_) return Finish(grpc::Status::OK);
     Next();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    svc_.Unwatch(this);
+    delete this;
+  }
+
+  // A response the client must take: watched until it does (EndIdleCalls).
+  void Write() {
+    svc_.Wait(this);
+    StartWrite(&out_);
+  }
 
  private:
   void Begin(Result<Node::OpenedRecord> opened) {
@@ -756,7 +807,7 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     v1::GetRecordResponse msg;
     *msg.mutable_info() = std::move(opened->info);
     out_ = ToBuffer(msg.SerializeAsString());
-    StartWrite(&out_);
+    Write();
   }
 
   void Next() {
@@ -781,7 +832,7 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     Wipe(*msg.mutable_chunk());
     out_ = ToBuffer(bytes);
     Wipe(bytes);
-    StartWrite(&out_);
+    Write();
   }
 
   // The stored ciphertext did not read back or authenticate: the reader gets the error (and must
@@ -1039,11 +1090,37 @@ void Node::ApiService::EndIdleUploads(std::chrono::steady_clock::time_point now,
       idle.count());
 }
 
+void Node::ApiService::EndIdleCalls(std::chrono::steady_clock::time_point now,
+                                    std::chrono::seconds idle) {
+  std::uint64_t ended = 0;
+  {
+    // A call leaves the map in OnDone, under this lock: none is cancelled after it is gone.
+    std::lock_guard lock(watched_mu_);
+    for (auto& [call, w] : watched_) {
+      if (!w.waiting || now - w.since < idle) continue;
+      w.waiting = false;  // cancelled once; its pending operation ends it (ok = false)
+      w.ctx->TryCancel();
+      ++ended;
+    }
+  }
+  if (ended == 0) return;
+  idle_calls_ended_ += ended;
+  n_.log_->warn(
+      "event=api_calls_idle_ended count={} reason=\"the client sent no request, or took no "
+      "response, for {} s\"",
+      ended, idle.count());
+}
+
 void Node::TickApiService() {
   if (!api_service_) return;
   const auto now = std::chrono::steady_clock::now();
   api_service_->EndIdleUploads(now, std::chrono::seconds(config_.api_upload_idle_seconds));
+  api_service_->EndIdleCalls(now, std::chrono::seconds(config_.api_upload_idle_seconds));
   api_service_->LogUnloggedRefusals(now);
+}
+
+std::uint64_t Node::ApiIdleCallsEnded() const {
+  return api_service_ ? api_service_->idle_calls_ended() : 0;
 }
 
 std::uint64_t Node::ApiIdleUploadsEnded() const {

@@ -122,6 +122,10 @@ std::string Node::Metrics() const {
   counter("ertr_api_uploads_idle_ended_total",
           "Uploads ended because their client sent no message for api.upload_idle_seconds.",
           ApiIdleUploadsEnded());
+  counter("ertr_api_calls_idle_ended_total",
+          "Calls cancelled because their client sent no request, or took no response, for "
+          "api.upload_idle_seconds.",
+          ApiIdleCallsEnded());
   counter("ertr_handshakes_refused_total", "Connections refused at the handshake.",
           ts.handshakes_refused);
   counter("ertr_p2p_bytes_sent_total", "Bytes sent to peers.", ts.bytes_sent);

@@ -693,6 +693,33 @@ TEST_CASE("uploads whose client goes silent are ended and free their slots",
   auto phys = NewUser(c, 0, ledger::Role::kPhysician);
   const auto patient = NewPatient(c);
   auto stub = v1::Ertr::NewStub(ApiChannel(c));
+  // Other calls that wait on their client are ended too: a unary call that never sends its
+  // request (no signature needed to open one), and a record read whose client never reads.
+  grpc::GenericStub generic(ApiChannel(c));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext mute_ctx;
+  auto mute = generic.PrepareCall(&mute_ctx, "/ertr.v1.Ertr/GetStatus", &cq);
+  mute->StartCall(reinterpret_cast<void*>(1));
+  {
+    void* tag = nullptr;
+    bool ok = false;
+    REQUIRE(cq.Next(&tag, &ok));
+    REQUIRE(ok);
+  }
+  const std::string big(24u << 20, 'r');  // more than the flow-control windows hold
+  std::istringstream big_in(big);
+  auto big_up =
+      c.Client(0, phys)->SubmitRecord(patient, ledger::RecordKind::kRtPlan, big_in, big.size());
+  REQUIRE(big_up.has_value());
+  grpc::ClientContext unread_ctx;
+  v1::GetRecordRequest unread_req;
+  unread_req.set_record_id(big_up->upload.record_id());
+  unread_req.set_purpose("treatment");
+  for (const auto& [k, v] :
+       Signed(c, phys, NowMs(), "/ertr.v1.Ertr/GetRecord", unread_req.SerializeAsString())) {
+    unread_ctx.AddMetadata(k, v);
+  }
+  auto unread = stub->GetRecord(&unread_ctx, unread_req);
   v1::UploadRecordRequest chunk;
   chunk.set_chunk(std::string(1000, 's'));
   // All but one of the slots for large (or undeclared) uploads, each after one chunk.
@@ -723,6 +750,26 @@ TEST_CASE("uploads whose client goes silent are ended and free their slots",
   CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_api_uploads_large") == 1; }, 30));
   CHECK(c.Metric(0, "ertr_api_uploads_idle_ended_total") == 15);
   CHECK(c.Log(0).find("event=api_uploads_idle_ended") != std::string::npos);
+  // The mute call and the unread one were cancelled by then (13 s > 10 s of waiting).
+  CHECK(Cluster::WaitFor([&] { return c.Metric(0, "ertr_api_calls_idle_ended_total") == 2; }, 30));
+  {
+    grpc::Status mute_status;
+    mute->Finish(&mute_status, reinterpret_cast<void*>(2));
+    void* tag = nullptr;
+    bool ok = false;
+    REQUIRE(cq.Next(&tag, &ok));
+    CHECK(mute_status.error_code() == grpc::StatusCode::CANCELLED);
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+  }
+  {
+    v1::GetRecordResponse piece;
+    while (unread->Read(&piece)) {
+    }
+    CHECK(unread->Finish().error_code() == grpc::StatusCode::CANCELLED);
+  }
+  CHECK(c.Log(0).find("event=api_calls_idle_ended") != std::string::npos);
   // The steady one ends well.
   v1::UploadRecordRequest end;
   const auto digest = hasher.Finish();
