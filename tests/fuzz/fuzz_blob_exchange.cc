@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!store) std::abort();
   std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
   node::BlobReplicator::Hooks hooks;
-  hooks.send = [](std::optional<ReplicaId>, const proto::PeerMessage&) {};
+  hooks.send = [](std::optional<ReplicaId>, const proto::PeerMessage&) { return true; };
   hooks.is_erased = [](const crypto::Digest& d) { return d.span()[0] == 0xee; };
   hooks.on_available = [](const crypto::Digest&) {};
   hooks.now = [&now] { return now; };
