@@ -108,7 +108,8 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
         std::string::npos);
 }
 
-TEST_CASE("a missing config says how to make one; one that is not a file says so", "[unit][node]") {
+TEST_CASE("a missing config says how to make one, and one that is not a file says so",
+          "[unit][node]") {
   const auto home =
       std::filesystem::temp_directory_path() / ("ertr-config-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(home);
