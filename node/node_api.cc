@@ -841,10 +841,13 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
     Wipe(plain_);
     n_.log_->error("event=record_read_failed digest={} reason=\"{}\"", digest_.ShortHex(),
                    s.ToString());
-    // Read the whole copy again here, not on the io thread (a large blob takes seconds); once at
-    // a time per blob, however often readers retry. Only proven corruption (DataLoss) is
-    // repaired: a transient read error must not delete a good copy.
-    if (svc_.BeginVerify(digest_)) {
+    reader_.reset();
+    // Read the whole copy again, on the service's writer threads (a large blob takes seconds: not
+    // on the io thread, nor on a gRPC thread that serves other calls); once at a time per blob,
+    // however often readers retry. Only proven corruption (DataLoss) is repaired: a transient
+    // read error must not delete a good copy. The call ends after the check, from that thread.
+    if (!svc_.BeginVerify(digest_)) return Finish(ToGrpc(s));
+    boost::asio::post(svc_.writers(), [this, s] {
       const Status check = n_.blobs_->Verify(digest_);
       svc_.EndVerify(digest_);
       if (check.code() == StatusCode::kDataLoss) {
@@ -852,8 +855,8 @@ class Node::ReadCall final : public grpc::ServerGenericBidiReactor {
                        check.ToString());
         n_.PostApi([&n = n_, digest = digest_] { n.RepairBlob(digest); }, [](const Status&) {});
       }
-    }
-    Finish(ToGrpc(s));
+      Finish(ToGrpc(s));
+    });
   }
 
   Node& n_;
