@@ -113,6 +113,7 @@ class Transport::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   bool established() const { return established_; }
+  std::size_t queued_bytes() const { return queued_bytes_; }
   bool handshaking() const { return !established_ && !closed_; }
   std::string remote() const {
     boost::system::error_code ec;
@@ -579,5 +580,10 @@ void Transport::Broadcast(const Bytes& payload) {
 std::size_t Transport::connected_peers() const { return established_.size(); }
 
 bool Transport::IsConnected(ReplicaId peer) const { return established_.count(peer) > 0; }
+
+std::size_t Transport::QueuedBytes(ReplicaId peer) const {
+  auto it = established_.find(peer);
+  return it == established_.end() ? 0 : it->second->queued_bytes();
+}
 
 }  // namespace ertr::net

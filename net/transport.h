@@ -128,6 +128,8 @@ class Transport {
   void LogUnloggedRefusals();
 
   std::size_t connected_peers() const;
+  // Bytes queued for the peer and not yet written to its socket (0 if not connected).
+  std::size_t QueuedBytes(ReplicaId peer) const;
   bool IsConnected(ReplicaId peer) const;
   std::uint16_t listen_port() const { return bound_port_; }
   const TransportStats& stats() const { return stats_; }

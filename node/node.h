@@ -85,6 +85,12 @@ class Node {
   void OnPeerMessage(ReplicaId from, Bytes payload);
   void OnTransactions(ReplicaId from, const proto::PeerTransactions& m);
   void ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r);
+  // Block and blob requests are not served while more than this is queued for the asking peer
+  // (three quarters of the transport's per-peer queue, 64 MiB: an answer of up to 8 MiB would
+  // likely be dropped after its read): counted in ertr_p2p_serve_deferred_total.
+  static constexpr std::size_t kServeQueueLimit = 48u << 20;
+  void CountServeDeferred() { ++serve_deferred_; }
+  std::uint64_t serve_deferred_ = 0;
   void OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r);
   void OnStatus(ReplicaId from, const proto::PeerStatus& s);
   void RequestBlocks(Height from, std::optional<ReplicaId> peer);

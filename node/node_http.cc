@@ -128,6 +128,9 @@ std::string Node::Metrics() const {
           ApiIdleCallsEnded());
   counter("ertr_handshakes_refused_total", "Connections refused at the handshake.",
           ts.handshakes_refused);
+  counter("ertr_p2p_serve_deferred_total",
+          "Block and blob requests not served because much was still queued for the peer.",
+          serve_deferred_);
   counter("ertr_p2p_bytes_sent_total", "Bytes sent to peers.", ts.bytes_sent);
   counter("ertr_p2p_bytes_received_total", "Bytes received from peers.", ts.bytes_received);
   counter("ertr_p2p_dropped_total", "Messages dropped: peer queue full or not connected.",

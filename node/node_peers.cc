@@ -89,7 +89,13 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
     void operator()(const proto::PeerBlockResponse& r) const { n.OnBlocks(from, r); }
     void operator()(const proto::PeerStatus& s) const { n.OnStatus(from, s); }
     void operator()(const proto::PeerBlobHave& h) const { n.replicator_->OnHave(from, h); }
-    void operator()(const proto::PeerBlobRequest& r) const { n.replicator_->OnRequest(from, r); }
+    void operator()(const proto::PeerBlobRequest& r) const {
+      // Not served while much is still queued for this peer: the chunk would likely be dropped
+      // after its read, and a peer asking faster than it takes must not keep the io thread
+      // reading for nothing. Its pull stalls, and it asks another holder.
+      if (n.transport_->QueuedBytes(from) > kServeQueueLimit) return n.CountServeDeferred();
+      n.replicator_->OnRequest(from, r);
+    }
     void operator()(const proto::PeerBlobChunk& c) const { n.replicator_->OnChunk(from, c); }
     void operator()(const proto::PeerBlobPush& p) const { n.replicator_->OnPush(from, p); }
     void operator()(const proto::PeerBlobPushAck& a) const { n.replicator_->OnPushAck(from, a); }
@@ -112,6 +118,9 @@ void Node::OnTransactions(ReplicaId from, const proto::PeerTransactions& m) {
 }
 
 void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
+  // As for blob requests: an answer (up to 8 MiB read and encoded here, on the io thread) is
+  // not made while much is still queued for the peer; it asks another peer after its timeout.
+  if (transport_->QueuedBytes(to) > kServeQueueLimit) return CountServeDeferred();
   const Height latest = stores_.blocks->LatestHeight();
   proto::PeerBlockResponse response;
   std::size_t bytes = 0;

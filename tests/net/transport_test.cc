@@ -91,8 +91,15 @@ TEST_CASE("transports connect members and carry messages both ways", "[unit][net
   CHECK(AsStringView(net.peers[2].received[0].second) == "to two");
   CHECK(net.peers[1].received[0].first == ReplicaId(2));
 
+  // What is queued for a peer and not yet written is known (serving is deferred on it).
+  CHECK(net.peers[0].transport->QueuedBytes(ReplicaId(7)) == 0);  // no such peer
+  CHECK(net.peers[0].transport->Send(ReplicaId(1), Bytes(1u << 20, 3)));
+  CHECK(net.peers[0].transport->QueuedBytes(ReplicaId(1)) >= (1u << 20));
+  REQUIRE(RunUntil(net.io, [&] { return net.peers[1].received.size() == 2; }));
+  CHECK(net.peers[0].transport->QueuedBytes(ReplicaId(1)) == 0);
+  net.peers[1].received.pop_back();
   // A message too large for a frame is dropped and counted; the node does not abort.
-  net.peers[0].transport->Send(ReplicaId(1), Bytes(kMaxFrameBytes, 1));
+  CHECK_FALSE(net.peers[0].transport->Send(ReplicaId(1), Bytes(kMaxFrameBytes, 1)));
   CHECK(net.peers[0].transport->stats().dropped_too_large == 1);
   net.peers[0].transport->Send(ReplicaId(1), ToBytes("still fine"));
   REQUIRE(RunUntil(net.io, [&] { return net.peers[1].received.size() == 2; }));
