@@ -42,6 +42,19 @@ GrantConsent GrantTo(LedgerWorld& w, const Pseudonym& p, Grantee who,
   return GrantConsent{w.NewId<GrantId>(), p, std::move(who), std::move(scope), expires};
 }
 
+// A record of hosp-a's patient, submitted after the patient granted hosp-b: hosp-b got its
+// envelope with the submission.
+struct SharedWithB {
+  LedgerWorld w = MakeWorld();
+  crypto::PublicKey patient_key = w.NewKey();
+  Pseudonym patient = w.AddPatient(0, patient_key);
+  crypto::PublicKey uploader = w.AddUser(0, Role::kPhysician);
+  RecordId record = [this] {
+    w.MustApply(patient_key, GrantTo(w, patient, GranteeInstitution{"hosp-b"}));
+    return w.AddRecord(uploader, 0, patient, RecordKind::kRtPlan, {1});
+  }();
+};
+
 TEST_CASE("outcome keys are the ones the RocksDB store keeps apart", "[unit][ledger]") {
   // storage/keys.h routes exactly these keys to the "outcomes" column family (ADR 0017); the two
   // layouts must not drift apart.
@@ -370,14 +383,11 @@ TEST_CASE("a holder that is not the uploader cannot take a newcomer's envelope f
   // hosp-b holds an envelope through a grant. When the patient grants hosp-c, a faulty hosp-b
   // node could put a sealed key that does not open in hosp-c's place before the uploader's share,
   // and hosp-c could then never get the real key: an envelope is accepted once per institution.
-  auto w = MakeWorld();
-  auto patient_key = w.NewKey();
-  auto patient = w.AddPatient(0, patient_key);
-  auto uploader = w.AddUser(0, Role::kPhysician);
-  w.MustApply(patient_key, GrantTo(w, patient, GranteeInstitution{"hosp-b"}));
-  auto record = w.AddRecord(uploader, 0, patient, RecordKind::kRtPlan, {1});
+  SharedWithB s;
+  auto& w = s.w;
+  const auto& record = s.record;
   REQUIRE(HasEnvelope(w, record, 1));
-  w.MustApply(patient_key, GrantTo(w, patient, GranteeInstitution{"hosp-c"}));
+  w.MustApply(s.patient_key, GrantTo(w, s.patient, GranteeInstitution{"hosp-c"}));
   auto missing = MissingEnvelopes(w.View(), record, w.now());
   REQUIRE(missing.has_value());
   CHECK(*missing == std::vector<std::string>{"hosp-c"});
@@ -401,12 +411,12 @@ TEST_CASE("a holder that is not the uploader cannot take a newcomer's envelope f
 }
 
 TEST_CASE("erasure removes the keys and answers erased from then on", "[unit][ledger]") {
-  auto w = MakeWorld();
-  auto patient_key = w.NewKey();
-  auto patient = w.AddPatient(0, patient_key);
-  auto uploader = w.AddUser(0, Role::kPhysician);
-  w.MustApply(patient_key, GrantTo(w, patient, GranteeInstitution{"hosp-b"}));
-  auto record = w.AddRecord(uploader, 0, patient, RecordKind::kRtPlan, {1});
+  SharedWithB s;
+  auto& w = s.w;
+  const auto& patient_key = s.patient_key;
+  const auto& patient = s.patient;
+  const auto& uploader = s.uploader;
+  const auto& record = s.record;
   CHECK(ReasonOf(w.Apply(uploader, EraseRecord{record, "patient-request"})) ==
         RejectReason::kWrongRole);
   CHECK(ReasonOf(w.Apply(w.admin(1), EraseRecord{record, "patient-request"})) ==
