@@ -910,7 +910,11 @@ int main(int argc, char** argv) {
                                              " is a directory; give the file to write"));
       }
       // A file downloaded before (perhaps another record) is not replaced unless asked.
-      if (!replace_out && fs::symlink_status(out_path, ec).type() != fs::file_type::not_found) {
+      const auto existing = fs::symlink_status(out_path, ec).type();
+      if (ec && existing != fs::file_type::not_found) {
+        return Fail(Status::IoError("cannot look at --out " + out_path + ": " + ec.message()));
+      }
+      if (!replace_out && existing != fs::file_type::not_found) {
         return Usage(Status::AlreadyExists("--out " + out_path +
                                            " exists; pass --force to replace it, or give another "
                                            "file"));

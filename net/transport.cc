@@ -332,6 +332,8 @@ void Transport::Stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   for (auto& [id, t] : redial_timers_) t->cancel();
+  for (auto& r : resolvers_) r->cancel();
+  resolvers_.clear();
   auto conns = established_;
   established_.clear();
   for (auto& [id, c] : conns) c->Close("node stopping");
@@ -363,14 +365,39 @@ void Transport::Accept() {
   });
 }
 
-void Transport::AdmitInbound(const asio::ip::address& source) {
+namespace {
+
+// Where a connection comes from, for the per-source bound: an IPv4 address, or an IPv6 address's
+// /64 (one host of IPv6 usually has a whole /64 to pick addresses from).
+std::array<unsigned char, 16> SourceOf(const asio::ip::address& a) {
+  std::array<unsigned char, 16> key{};
+  if (a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped())) {
+    const auto v4 =
+        a.is_v4() ? a.to_v4() : asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    const auto b = v4.to_bytes();
+    std::copy(b.begin(), b.end(), key.begin() + 12);
+    key[0] = 4;
+    return key;
+  }
+  const auto b = a.to_v6().to_bytes();
+  std::copy(b.begin(), b.begin() + 8, key.begin());
+  return key;
+}
+
+}  // namespace
+
+void Transport::AdmitInbound(const asio::ip::address& address) {
   std::erase_if(pending_inbound_, [](const PendingInbound& p) {
     auto c = p.connection.lock();
     return !c || !c->handshaking();
   });
-  const auto evict = [&](const asio::ip::address& from, const char* why) {
+  const auto source = SourceOf(address);
+  std::map<std::array<unsigned char, 16>, std::size_t> per_source;
+  for (const auto& p : pending_inbound_) ++per_source[SourceOf(p.source)];
+  // The oldest pending connection of `from` (the list is oldest first) is closed.
+  const auto evict = [&](const std::array<unsigned char, 16>& from, const char* why) {
     for (auto it = pending_inbound_.begin(); it != pending_inbound_.end(); ++it) {
-      if (it->source != from) continue;
+      if (SourceOf(it->source) != from) continue;
       auto c = it->connection.lock();
       pending_inbound_.erase(it);
       ++stats_.handshakes_refused;
@@ -378,16 +405,18 @@ void Transport::AdmitInbound(const asio::ip::address& source) {
       return;
     }
   };
-  std::map<asio::ip::address, std::size_t> per_source;
-  for (const auto& p : pending_inbound_) ++per_source[p.source];
   if (per_source[source] >= options_.max_pending_per_source) {
     evict(source, "too many handshakes pending from its address; the oldest is closed");
   } else if (pending_inbound_.size() >= options_.max_pending_handshakes) {
-    const auto crowded =
-        std::max_element(per_source.begin(), per_source.end(),
-                         [](const auto& a, const auto& b) { return a.second < b.second; });
-    evict(crowded->first,
-          "too many handshakes pending; the oldest of the busiest address is closed");
+    // Of the sources holding the most, the one whose pending connection is oldest.
+    std::size_t most = 0;
+    for (const auto& [key, n] : per_source) most = std::max(most, n);
+    for (const auto& p : pending_inbound_) {
+      const auto key = SourceOf(p.source);
+      if (per_source[key] != most) continue;
+      evict(key, "too many handshakes pending; the oldest of the busiest address is closed");
+      break;
+    }
   }
 }
 
@@ -400,11 +429,15 @@ void Transport::Dial(ReplicaId peer) {
   if (!ec) return Connect(peer, {tcp::endpoint(address, addr.port)});
   // A host name: looked up at every dial (a hospital may move its node to another address),
   // off the io thread; one that does not resolve is a failed dial, tried again with back-off.
+  // (Lookups run one at a time on Asio's resolver thread, each up to the system resolver's own
+  // timeout; Stop cancels those not started.)
   auto resolver = std::make_shared<tcp::resolver>(io_);
+  resolvers_.insert(resolver);
   resolver->async_resolve(host, std::to_string(addr.port),
                           [this, peer, resolver](const boost::system::error_code& err,
                                                  const tcp::resolver::results_type& found) {
                             if (stopped_) return;
+                            resolvers_.erase(resolver);
                             if (err || found.empty()) {
                               return OnDialFailed(peer, err ? err : asio::error::host_not_found);
                             }

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -169,8 +170,11 @@ class Transport {
     boost::asio::ip::address source;
   };
   std::deque<PendingInbound> pending_inbound_;
-  // Makes room for a new inbound connection from `source` (see max_pending_per_source).
-  void AdmitInbound(const boost::asio::ip::address& source);
+  // Host-name lookups in progress (Dial), cancelled by Stop.
+  std::set<std::shared_ptr<boost::asio::ip::tcp::resolver>> resolvers_;
+  // Makes room for a new inbound connection from `address` (see max_pending_per_source; an IPv6
+  // address counts by its /64).
+  void AdmitInbound(const boost::asio::ip::address& address);
   std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
   TransportStats stats_;
   // Dials that failed since the peer was last connected: the first failure is logged, then at

@@ -697,7 +697,10 @@ void BlobReplicator::OnChunk(ReplicaId from, const proto::PeerBlobChunk& m) {
   // holder from before pull ids answers with 0: taken, as it was.)
   if (m.pull_id != 0 && m.pull_id != pull.id) return;
   if (m.total_size == 0 && m.data.empty()) {  // the peer does not hold the blob (OnRequest)
-    FailPull(m.digest, "peer " + std::to_string(from.value()) + " does not hold it", true);
+    FailPull(m.digest,
+             "peer " + std::to_string(from.value()) +
+                 " does not hold it (or lost its place in serving it: asked again from the start)",
+             true);
     return StartPulls();  // from another peer, at once
   }
   if (m.offset != pull.writer->bytes_written() || m.offset > m.total_size ||

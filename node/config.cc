@@ -162,6 +162,10 @@ Result<NodeConfig> LoadNodeConfig(const fs::path& home) {
   const fs::path file = home / "config.toml";
   std::error_code ec;
   const auto kind = fs::status(file, ec).type();
+  if (ec && kind != fs::file_type::not_found) {
+    return Status::PermissionDenied("cannot read " + file.string() + ": " + ec.message() +
+                                    "; run ertrd as the user that owns the node's home");
+  }
   if (kind == fs::file_type::not_found) {
     return Status::NotFound("no " + file.string() +
                             "; create one with 'ertrd init' (a hospital's node) or 'ertrd testnet' "

@@ -120,10 +120,12 @@ Status Node::Init() {
   }
   // Keys. A secret file other users of this machine may read is said at once (the key files are
   // encrypted, but not against whoever can also read the passphrase file).
-  for (const auto& [path, field] : {std::pair{config_.passphrase_file, "keys.passphrase_file"},
-                                    std::pair{config_.validator_key_file, "keys.validator"},
-                                    std::pair{config_.institution_key_file, "keys.institution"},
-                                    std::pair{config_.api_tls_key_file, "api.tls_key_file"}}) {
+  for (const auto& [path, field] :
+       {std::pair{config_.passphrase_file, "keys.passphrase_file"},
+        std::pair{config_.validator_key_file, "keys.validator"},
+        std::pair{config_.institution_key_file, "keys.institution"},
+        std::pair{config_.api_tls_key_file, "api.tls_key_file"},
+        std::pair{config_.api_tls_key_passphrase_file, "api.tls_key_passphrase_file"}}) {
     if (path.empty()) continue;
     std::error_code ec;
     const auto file = config_.Resolve(path);

@@ -119,7 +119,9 @@ Status ReplayGuard::Check(const ApiAuth& auth, std::uint64_t now_ms) {
   latest_now_ = std::max(latest_now_, now_ms);
   now_ms = latest_now_;
   if (auth.timestamp_ms + kApiReplayWindowMs < now_ms) {
-    if (auth.timestamp_ms + kApiReplayWindowMs >= own_now_ms) {
+    // (A caller's clock reading can trail the latest by a few ms: only a second or more is a
+    // step back.)
+    if (now_ms - own_now_ms >= 1000 && auth.timestamp_ms + kApiReplayWindowMs >= own_now_ms) {
       // In the window of this node's clock now, but not of a later reading it gave before: the
       // clock was stepped back. Requests forgotten since that reading could be replayed if
       // judged by the earlier clock, so they wait until it passes that reading again.
