@@ -279,12 +279,34 @@ Transport::Transport(asio::io_context& io, TransportOptions options, const crypt
   }
 }
 
+namespace {
+
+// `host` without the brackets of an IPv6 literal ("[::1]" -> "::1").
 std::string BareHost(std::string_view host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   return std::string(host);
 }
+
+// Where a connection comes from, for the per-source bound: an IPv4 address, or an IPv6 address's
+// /64 (one host of IPv6 usually has a whole /64 to pick addresses from).
+std::array<unsigned char, 16> SourceOf(const asio::ip::address& a) {
+  std::array<unsigned char, 16> key{};
+  if (a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped())) {
+    const auto v4 =
+        a.is_v4() ? a.to_v4() : asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    const auto b = v4.to_bytes();
+    std::copy(b.begin(), b.end(), key.begin() + 12);
+    key[0] = 4;
+    return key;
+  }
+  const auto b = a.to_v6().to_bytes();
+  std::copy(b.begin(), b.begin() + 8, key.begin());
+  return key;
+}
+
+}  // namespace
 
 Result<tcp::endpoint> ListenEndpoint(const asio::any_io_executor& ex, std::string_view host,
                                      std::uint16_t port, std::string_view field) {
@@ -354,7 +376,7 @@ void Transport::Accept() {
       return;
     }
     boost::system::error_code ep_ec;
-    const auto source = socket.remote_endpoint(ep_ec).address();
+    const auto source = SourceOf(socket.remote_endpoint(ep_ec).address());
     if (!ep_ec) {
       AdmitInbound(source);
       auto c = std::make_shared<Connection>(*this, std::move(socket), std::nullopt);
@@ -365,39 +387,17 @@ void Transport::Accept() {
   });
 }
 
-namespace {
-
-// Where a connection comes from, for the per-source bound: an IPv4 address, or an IPv6 address's
-// /64 (one host of IPv6 usually has a whole /64 to pick addresses from).
-std::array<unsigned char, 16> SourceOf(const asio::ip::address& a) {
-  std::array<unsigned char, 16> key{};
-  if (a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped())) {
-    const auto v4 =
-        a.is_v4() ? a.to_v4() : asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-    const auto b = v4.to_bytes();
-    std::copy(b.begin(), b.end(), key.begin() + 12);
-    key[0] = 4;
-    return key;
-  }
-  const auto b = a.to_v6().to_bytes();
-  std::copy(b.begin(), b.begin() + 8, key.begin());
-  return key;
-}
-
-}  // namespace
-
-void Transport::AdmitInbound(const asio::ip::address& address) {
+void Transport::AdmitInbound(const Source& source) {
   std::erase_if(pending_inbound_, [](const PendingInbound& p) {
     auto c = p.connection.lock();
     return !c || !c->handshaking();
   });
-  const auto source = SourceOf(address);
-  std::map<std::array<unsigned char, 16>, std::size_t> per_source;
-  for (const auto& p : pending_inbound_) ++per_source[SourceOf(p.source)];
+  std::map<Source, std::size_t> per_source;
+  for (const auto& p : pending_inbound_) ++per_source[p.source];
   // The oldest pending connection of `from` (the list is oldest first) is closed.
-  const auto evict = [&](const std::array<unsigned char, 16>& from, const char* why) {
+  const auto evict = [&](const Source& from, const char* why) {
     for (auto it = pending_inbound_.begin(); it != pending_inbound_.end(); ++it) {
-      if (SourceOf(it->source) != from) continue;
+      if (it->source != from) continue;
       auto c = it->connection.lock();
       pending_inbound_.erase(it);
       ++stats_.handshakes_refused;
@@ -412,9 +412,8 @@ void Transport::AdmitInbound(const asio::ip::address& address) {
     std::size_t most = 0;
     for (const auto& [key, n] : per_source) most = std::max(most, n);
     for (const auto& p : pending_inbound_) {
-      const auto key = SourceOf(p.source);
-      if (per_source[key] != most) continue;
-      evict(key, "too many handshakes pending; the oldest of the busiest address is closed");
+      if (per_source[p.source] != most) continue;
+      evict(p.source, "too many handshakes pending; the oldest of the busiest address is closed");
       break;
     }
   }

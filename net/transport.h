@@ -9,6 +9,7 @@
 //
 // Thread-safety: all methods must be called on the io_context's thread.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -44,8 +45,6 @@ struct PeerAddress {
 Result<boost::asio::ip::tcp::endpoint> ListenEndpoint(const boost::asio::any_io_executor& ex,
                                                       std::string_view host, std::uint16_t port,
                                                       std::string_view field);
-// `host` without the brackets of an IPv6 literal ("[::1]" -> "::1").
-std::string BareHost(std::string_view host);
 
 struct TransportOptions {
   std::string chain_id;
@@ -165,16 +164,16 @@ class Transport {
   std::uint16_t bound_port_ = 0;
   bool stopped_ = false;
   // Accepted connections not yet through the handshake, oldest first (AdmitInbound).
+  using Source = std::array<unsigned char, 16>;  // an IPv4 address, or an IPv6 /64
   struct PendingInbound {
     std::weak_ptr<Connection> connection;
-    boost::asio::ip::address source;
+    Source source;
   };
   std::deque<PendingInbound> pending_inbound_;
   // Host-name lookups in progress (Dial), cancelled by Stop.
   std::set<std::shared_ptr<boost::asio::ip::tcp::resolver>> resolvers_;
-  // Makes room for a new inbound connection from `address` (see max_pending_per_source; an IPv6
-  // address counts by its /64).
-  void AdmitInbound(const boost::asio::ip::address& address);
+  // Makes room for a new inbound connection from `source` (see max_pending_per_source).
+  void AdmitInbound(const Source& source);
   std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
   TransportStats stats_;
   // Dials that failed since the peer was last connected: the first failure is logged, then at

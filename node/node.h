@@ -89,7 +89,8 @@ class Node {
   // (three quarters of the transport's per-peer queue, 64 MiB: an answer of up to 8 MiB would
   // likely be dropped after its read): counted in ertr_p2p_serve_deferred_total.
   static constexpr std::size_t kServeQueueLimit = 48u << 20;
-  void CountServeDeferred() { ++serve_deferred_; }
+  // Whether a request from `peer` is not served now (and counted as such).
+  bool ServeDeferred(ReplicaId peer);
   std::uint64_t serve_deferred_ = 0;
   void OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r);
   void OnStatus(ReplicaId from, const proto::PeerStatus& s);

@@ -93,8 +93,7 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
       // Not served while much is still queued for this peer: the chunk would likely be dropped
       // after its read, and a peer asking faster than it takes must not keep the io thread
       // reading for nothing. Its pull stalls, and it asks another holder.
-      if (n.transport_->QueuedBytes(from) > kServeQueueLimit) return n.CountServeDeferred();
-      n.replicator_->OnRequest(from, r);
+      if (!n.ServeDeferred(from)) n.replicator_->OnRequest(from, r);
     }
     void operator()(const proto::PeerBlobChunk& c) const { n.replicator_->OnChunk(from, c); }
     void operator()(const proto::PeerBlobPush& p) const { n.replicator_->OnPush(from, p); }
@@ -117,10 +116,16 @@ void Node::OnTransactions(ReplicaId from, const proto::PeerTransactions& m) {
   FlushAdmitted(batch, from);
 }
 
+bool Node::ServeDeferred(ReplicaId peer) {
+  if (transport_->QueuedBytes(peer) <= kServeQueueLimit) return false;
+  ++serve_deferred_;
+  return true;
+}
+
 void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
   // As for blob requests: an answer (up to 8 MiB read and encoded here, on the io thread) is
   // not made while much is still queued for the peer; it asks another peer after its timeout.
-  if (transport_->QueuedBytes(to) > kServeQueueLimit) return CountServeDeferred();
+  if (ServeDeferred(to)) return;
   const Height latest = stores_.blocks->LatestHeight();
   proto::PeerBlockResponse response;
   std::size_t bytes = 0;
