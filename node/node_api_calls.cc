@@ -921,7 +921,8 @@ void Node::TickApi() {
     for (std::size_t i = 0; i < kOrphanChecksPerTick && !orphan_candidates_.empty(); ++i) {
       const crypto::Digest d = orphan_candidates_.back();
       orphan_candidates_.pop_back();
-      if (unsubmitted_uploads_.count(d) || gated_.count(d) || mempool_->NamesBlob(d)) continue;
+      // (A gated record is in the mempool too.)
+      if (unsubmitted_uploads_.count(d) || mempool_->NamesBlob(d)) continue;
       auto record = ledger::RecordByCiphertext(view, d);
       if (record && !*record) unsubmitted_uploads_[d] = now + kUploadTtl;
     }
@@ -929,9 +930,9 @@ void Node::TickApi() {
   for (auto& waiter : commit_waiters_.TakeExpired(now)) waiter.done(nullptr, 0, nullptr, nullptr);
   TickApiService();
   for (auto it = unsubmitted_uploads_.begin(); it != unsubmitted_uploads_.end();) {
-    // A record waiting in the mempool keeps its blob, however long it waits (no quorum for
-    // hours, say): deleted, the record would commit later with no copy anywhere.
-    if (it->second > now || gated_.count(it->first) || mempool_->NamesBlob(it->first)) {
+    // A record waiting in the mempool (gated or not) keeps its blob, however long it waits (no
+    // quorum for hours, say): deleted, the record would commit later with no copy anywhere.
+    if (it->second > now || mempool_->NamesBlob(it->first)) {
       ++it;
       continue;
     }

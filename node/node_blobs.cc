@@ -46,8 +46,8 @@ bool Node::IsReferencedBlob(const crypto::Digest& digest) const {
   // A record in the mempool waits for it (gated or ordered), or an upload here not submitted yet
   // is it (its pushed copies' holders must stay known until it is); unreadable state: pulled, as
   // before this rule.
-  return gated_.count(digest) > 0 || unsubmitted_uploads_.count(digest) > 0 ||
-         mempool_->NamesBlob(digest) || CommittedRecordNames(digest).value_or(true);
+  return mempool_->NamesBlob(digest) || unsubmitted_uploads_.count(digest) > 0 ||
+         CommittedRecordNames(digest).value_or(true);
 }
 
 std::size_t Node::DropGated(const crypto::Digest& digest, std::string_view why,
