@@ -77,11 +77,12 @@ TEST_CASE("mempool knows which ciphertexts its pooled records name, until they l
   // hours): deleted as an unsubmitted upload, the record would commit later with no copy left.
   Fixture f;
   Mempool pool("ertr-test", *f.verifier);
-  const crypto::Digest blob = [] {
+  const auto digest_of = [](std::uint8_t b) {
     std::array<std::uint8_t, crypto::Digest::kSize> a{};
-    a.fill(0x42);
+    a.fill(b);
     return crypto::Digest(a);
-  }();
+  };
+  const crypto::Digest blob = digest_of(0x42);
   CHECK_FALSE(pool.NamesBlob(blob));
   auto first = pool.Add(RecordTx(f, *f.alice, 1, 0x42));
   auto second = pool.Add(RecordTx(f, *f.bob, 2, 0x42));  // the same ciphertext, another record
@@ -99,7 +100,9 @@ TEST_CASE("mempool knows which ciphertexts its pooled records name, until they l
   pool.Remove({second->signed_tx.id});  // removing twice changes nothing
   CHECK_FALSE(pool.NamesBlob(blob));
   CHECK(pool.size() == 1);
+  CHECK(pool.NamesBlob(digest_of(0x43)));
   pool.Remove({other->signed_tx.id});
+  CHECK_FALSE(pool.NamesBlob(digest_of(0x43)));
   CHECK(pool.size() == 0);
 }
 
