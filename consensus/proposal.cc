@@ -34,18 +34,25 @@ crypto::Digest TransactionLeaf(ByteSpan transaction_bytes) {
   return crypto::DomainHash("ertr/txleaf/v1", transaction_bytes);
 }
 
-crypto::Digest TransactionRoot(const std::vector<Transaction>& txs) {
+namespace {
+
+// The Merkle root over the leaves of `items`, each item's bytes given by `bytes_of`.
+template <typename Item, typename BytesOf>
+crypto::Digest RootOver(const std::vector<Item>& items, BytesOf bytes_of) {
   std::vector<crypto::Digest> leaves;
-  leaves.reserve(txs.size());
-  for (const auto& tx : txs) leaves.push_back(TransactionLeaf(tx.bytes));
+  leaves.reserve(items.size());
+  for (const auto& item : items) leaves.push_back(TransactionLeaf(bytes_of(item)));
   return crypto::MerkleRoot(leaves);
 }
 
+}  // namespace
+
+crypto::Digest TransactionRoot(const std::vector<Transaction>& txs) {
+  return RootOver(txs, [](const Transaction& tx) -> ByteSpan { return tx.bytes; });
+}
+
 crypto::Digest TransactionRoot(const std::vector<Bytes>& transaction_bytes) {
-  std::vector<crypto::Digest> leaves;
-  leaves.reserve(transaction_bytes.size());
-  for (const auto& bytes : transaction_bytes) leaves.push_back(TransactionLeaf(bytes));
-  return crypto::MerkleRoot(leaves);
+  return RootOver(transaction_bytes, [](const Bytes& bytes) -> ByteSpan { return bytes; });
 }
 
 Proposal MakeProposal(std::string chain_id, Height height, std::uint64_t time_ms,
