@@ -42,6 +42,11 @@ PrePrepare CompactPrePrepare(const PrePrepare& pp) {
   return out;
 }
 
+PreparedCertificate HeaderOnly(const PreparedCertificate& pc) {
+  return PreparedCertificate{pc.view, Proposal{pc.proposal.header, {}, pc.proposal.digest},
+                             pc.prepares};
+}
+
 const char* MessageName(const Message& m) {
   static constexpr const char* kNames[] = {"pre-prepare",
                                            "prepare",
@@ -50,7 +55,9 @@ const char* MessageName(const Message& m) {
                                            "view-change",
                                            "new-view",
                                            "fetch-transactions",
-                                           "fetched-transactions"};
+                                           "fetched-transactions",
+                                           "fetch-proposal",
+                                           "fetched-proposal"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }

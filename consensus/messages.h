@@ -54,6 +54,25 @@ struct FetchedTransactions {
   ReplicaId sender;
 };
 
+// A replica's request, on entering a view, for the transactions of a NEW-VIEW's re-proposal
+// (view, height, digest) that it does not hold (ADR 0040: a VIEW-CHANGE carries its prepared
+// certificates' headers only). Sent to the replicas whose VIEW-CHANGE named that digest. Not
+// signed, like FetchTransactions.
+struct FetchProposal {
+  View view;  // the view the asker entered with the NEW-VIEW
+  Height height;
+  crypto::Digest digest;
+  ReplicaId sender;
+};
+
+// The answer: the whole proposal (header and transactions). The asker accepts it only if its
+// transactions match the header (CheckProposal) and its digest is the one asked for.
+struct FetchedProposal {
+  View view;
+  Proposal proposal;
+  ReplicaId sender;
+};
+
 // A vote (PREPARE or COMMIT) for (view, height, digest), signed over the same payload shape.
 struct Vote {
   View view;
@@ -75,6 +94,9 @@ struct Checkpoint {
 };
 
 // Proof that a proposal was prepared in `view`: the proposal and a quorum of matching prepares.
+// In a VIEW-CHANGE (and so in a NEW-VIEW) the proposal is its header and digest only (ADR 0040):
+// `proposal.txs` is empty while `proposal.header.tx_count` may not be. What a replica persists
+// holds the transactions.
 struct PreparedCertificate {
   View view;
   Proposal proposal;
@@ -108,8 +130,9 @@ struct Decided {
   View view;
 };
 
-using Message = std::variant<PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView,
-                             FetchTransactions, FetchedTransactions>;
+using Message =
+    std::variant<PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, FetchTransactions,
+                 FetchedTransactions, FetchProposal, FetchedProposal>;
 
 // The payloads signed for each message kind (votes: VotePayload in commit_certificate.h).
 Bytes CheckpointPayload(Height height, const crypto::Digest& root);
@@ -119,6 +142,12 @@ Bytes NewViewPayload(const NewView& nv);
 // The compact form of a full PRE-PREPARE (ADR 0026): the same header, digest and signature, the
 // transactions' ids instead of the transactions. Requires: pp is in the full form.
 PrePrepare CompactPrePrepare(const PrePrepare& pp);
+
+// Whether the proposal carries its transactions (every one the header counts); a prepared
+// certificate of a VIEW-CHANGE carries the header only (ADR 0040). An empty proposal always does.
+inline bool HasTransactions(const Proposal& p) { return p.txs.size() == p.header.tx_count; }
+// The certificate with its proposal's header and digest only, as a VIEW-CHANGE carries it.
+PreparedCertificate HeaderOnly(const PreparedCertificate& pc);
 
 // Short name for logs and counters ("prepare", "view-change", ...).
 const char* MessageName(const Message& m);

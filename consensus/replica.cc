@@ -72,7 +72,7 @@ std::vector<Action> Replica::Handle(const Event& event) {
   // Progress timer (section 6): armed while there is undecided work or a view change is under
   // way; re-armed on progress and on each new view change.
   // Only accepted proposals count: a lone vote for an empty slot must not force view changes.
-  bool outstanding = view_changing_ || !pending_.empty() ||
+  bool outstanding = view_changing_ || !pending_.empty() || !awaited_reproposals_.empty() ||
                      std::any_of(slots_.upper_bound(last_delivered_), slots_.end(),
                                  [](const auto& e) { return e.second.pre_prepare.has_value(); });
   // Progress restarts the timer: a delivery, a view change started, or a view entered.
@@ -113,6 +113,8 @@ void Replica::OnMessage(ReplicaId from, const Message& m) {
         if constexpr (std::is_same_v<T, NewView>) OnNewView(msg, sender != from);
         if constexpr (std::is_same_v<T, FetchTransactions>) OnFetchTransactions(msg);
         if constexpr (std::is_same_v<T, FetchedTransactions>) OnFetchedTransactions(msg);
+        if constexpr (std::is_same_v<T, FetchProposal>) OnFetchProposal(msg);
+        if constexpr (std::is_same_v<T, FetchedProposal>) OnFetchedProposal(msg);
       },
       m);
 }
@@ -294,6 +296,56 @@ void Replica::OnFetchedTransactions(const FetchedTransactions& m) {
   AwaitedPrePrepare filled = std::move(a);
   awaited_.erase(it);
   AcceptFilledPrePrepare(std::move(filled));
+}
+
+void Replica::OnFetchProposal(const FetchProposal& m) {
+  // An asker that entered a view asks only the replicas whose VIEW-CHANGE named the digest; those
+  // are in that view, about to enter it, or (it failed already) one past it.
+  if (m.view.value() + 1 < view_.value() || m.view.value() > view_.value() + 1) return;
+  const Proposal* proposal = FindTransactions(m.height, m.digest);
+  if (proposal == nullptr) return;
+  // One answer per asker, height and view: what a peer can draw stays bounded (ADR 0040).
+  if (!proposal_fetches_answered_[m.view].insert({m.sender, m.height}).second) return;
+  ++stats_.proposal_fetches_answered;
+  Emit(Send{m.sender, FetchedProposal{m.view, *proposal, config_.self}});
+}
+
+void Replica::OnFetchedProposal(const FetchedProposal& m) {
+  const Height h = m.proposal.header.height;
+  auto it = awaited_reproposals_.find(h);
+  if (it == awaited_reproposals_.end() || m.view != view_ || view_changing_) return;
+  // The header is the one the NEW-VIEW's certificate named, and the transactions are its; 2f+1
+  // replicas prepared it, so they are checked as certified (like a full certificate's were).
+  if (m.proposal.digest != it->second.digest || !CheckProposal(m.proposal).ok() ||
+      m.proposal.header != it->second.header ||
+      !TransactionsValid(m.proposal, /*certified=*/true)) {
+    ++stats_.dropped_invalid;  // another replica that named the digest may answer
+    return;
+  }
+  awaited_reproposals_.erase(it);
+  AcceptPrePrepare(PrePrepare{view_, m.proposal, config_.validators.Primary(view_), {}},
+                   /*reproposed=*/true);
+  TryPropose();
+}
+
+const Proposal* Replica::FindTransactions(Height h, const crypto::Digest& digest) const {
+  auto full = [&](const Proposal& p) {
+    return p.digest == digest && HasTransactions(p) ? &p : nullptr;
+  };
+  const Proposal* found = nullptr;
+  if (auto it = slots_.find(h); it != slots_.end() && it->second.pre_prepare) {
+    found = full(it->second.pre_prepare->proposal);
+  }
+  if (auto it = persisted_.prepared.find(h); found == nullptr && it != persisted_.prepared.end()) {
+    found = full(it->second.proposal);
+  }
+  if (auto it = recently_delivered_.find(h); found == nullptr && it != recently_delivered_.end()) {
+    found = full(it->second.proposal);
+  }
+  if (auto it = decided_.find(h); found == nullptr && it != decided_.end()) {
+    found = full(it->second.first);
+  }
+  return found;
 }
 
 void Replica::AcceptFilledPrePrepare(AwaitedPrePrepare filled) {
@@ -518,6 +570,8 @@ void Replica::TryDeliver() {
   }
   decided_.erase(decided_.begin(), decided_.upper_bound(last_delivered_));
   awaited_.erase(awaited_.begin(), awaited_.upper_bound(last_delivered_));
+  awaited_reproposals_.erase(awaited_reproposals_.begin(),
+                             awaited_reproposals_.upper_bound(last_delivered_));
   if (next_height_ <= last_delivered_) next_height_ = last_delivered_.Next();
   TryPropose();
 }
@@ -535,7 +589,9 @@ void Replica::OnTransactions(const std::vector<Transaction>& txs) {
 }
 
 void Replica::TryPropose() {
-  if (!IsPrimary() || view_changing_) return;
+  // A primary that still waits for a re-proposal's transactions proposes nothing new: those
+  // transactions look unproposed to it until they arrive.
+  if (!IsPrimary() || view_changing_ || !awaited_reproposals_.empty()) return;
   while (next_height_.value() <= last_delivered_.value() + config_.pipeline_window &&
          InWindow(next_height_)) {
     std::vector<Transaction> batch;
@@ -661,6 +717,7 @@ void Replica::StartViewChange(View v) {
   view_ = v;
   view_changing_ = true;
   awaited_.clear();
+  awaited_reproposals_.clear();
   synced_before_view_change_ = false;
   ++failed_views_;
   ++stats_.view_changes_started;
@@ -679,7 +736,8 @@ void Replica::SendViewChange() {
   vc.stable_root = stable_root_;
   vc.checkpoint_proof = stable_proof_;
   for (const auto& [h, cert] : persisted_.prepared) {
-    if (h > stable_height_) vc.prepared.push_back(cert);
+    // Headers only (ADR 0040): a replica that lacks a re-proposal's transactions asks for them.
+    if (h > stable_height_) vc.prepared.push_back(HeaderOnly(cert));
   }
   vc.sender = config_.self;
   vc.signature = SignOrDie(crypto::SigningDomain::kViewChange, ViewChangePayload(vc));
@@ -774,7 +832,13 @@ std::map<Height, Proposal> Replica::ReProposals(const NewView& nv, Height* min_s
       if (h <= min_s) continue;
       max_s = std::max(max_s, h);
       auto& b = best[h];
-      if (b == nullptr || b->view < pc.view) b = &pc;
+      // (Of two copies of one certificate, one with its transactions: from a node that sent them
+      // before ADR 0040.)
+      if (b == nullptr || b->view < pc.view ||
+          (b->view == pc.view && b->proposal.digest == pc.proposal.digest &&
+           !HasTransactions(b->proposal) && HasTransactions(pc.proposal))) {
+        b = &pc;
+      }
     }
   }
   std::map<Height, Proposal> out;
@@ -791,6 +855,12 @@ std::map<Height, Proposal> Replica::ReProposals(const NewView& nv, Height* min_s
 void Replica::EnterView(const NewView& nv, bool announce) {
   Height min_s;
   std::map<Height, Proposal> reproposals = ReProposals(nv, &min_s);
+  // The certificates name headers (ADR 0040): the transactions come from what this replica holds
+  // (before its slots are cleared below), or are asked for further down.
+  for (auto& [h, proposal] : reproposals) {
+    if (HasTransactions(proposal)) continue;
+    if (const Proposal* held = FindTransactions(h, proposal.digest)) proposal.txs = held->txs;
+  }
   // One durable write before anything leaves (section 7): the new view, the stable checkpoint we
   // adopt, and our vote for every re-proposal. A crash can then never leave us in the new view
   // without the votes that stop a conflicting proposal at a re-proposed height.
@@ -828,6 +898,9 @@ void Replica::EnterView(const NewView& nv, bool announce) {
   unproposed_.clear();
   for (const auto& [id, entry] : pending_) unproposed_[entry.first] = id;
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view_));
+  proposal_fetches_answered_.erase(
+      proposal_fetches_answered_.begin(),
+      proposal_fetches_answered_.lower_bound(View(view_.value() > 0 ? view_.value() - 1 : 0)));
   if (stable_vc != nullptr) {
     stable_height_ = min_s;
     stable_root_ = stable_vc->stable_root;
@@ -835,9 +908,31 @@ void Replica::EnterView(const NewView& nv, bool announce) {
   }
   if (min_s > last_delivered_) MaybeRequestSync();
   next_height_ = std::max(last_delivered_.Next(), min_s.Next());
+  awaited_reproposals_.clear();
   for (auto& [h, proposal] : reproposals) {
     next_height_ = std::max(next_height_, h.Next());
-    // Heights we delivered are re-voted too: replicas that did not deliver them need our votes.
+    if (!HasTransactions(proposal) && h > last_delivered_) {
+      // Asked of the replicas whose VIEW-CHANGE named this digest: 2f+1 prepared it, so at least
+      // f+1 honest ones hold it until a stable checkpoint passes the height. Our vote for it is
+      // durable already; it leaves once the transactions are here and pass.
+      FetchProposal request{view_, h, proposal.digest, config_.self};
+      std::set<ReplicaId> holders;
+      for (const auto& vc : nv.view_changes) {
+        for (const auto& pc : vc.prepared) {
+          if (pc.proposal.header.height == h && pc.proposal.digest == proposal.digest &&
+              vc.sender != config_.self) {
+            holders.insert(vc.sender);
+          }
+        }
+      }
+      if (holders.empty()) BroadcastMessage(request);  // (only we named it: lost since)
+      for (ReplicaId r : holders) Emit(Send{r, request});
+      ++stats_.proposals_fetched;
+      awaited_reproposals_.emplace(h, std::move(proposal));
+      continue;
+    }
+    // Heights we delivered are re-voted too: replicas that did not deliver them need our votes
+    // (for a header alone if we hold the block no longer: nothing is delivered from it).
     AcceptPrePrepare(PrePrepare{view_, std::move(proposal), config_.validators.Primary(view_), {}},
                      /*reproposed=*/true);
   }
@@ -944,8 +1039,13 @@ bool Replica::TransactionsValid(const Proposal& p, bool certified) const {
 }
 
 bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
-  if (!CheckProposal(pc.proposal).ok() || pc.proposal.header.chain_id != config_.chain_id ||
-      !TransactionsValid(pc.proposal, /*certified=*/true)) {
+  // Headers only (ADR 0040), or, from a node before it, with every transaction, checked.
+  const bool with_transactions = HasTransactions(pc.proposal);
+  if (pc.proposal.header.chain_id != config_.chain_id ||
+      (with_transactions
+           ? !CheckProposal(pc.proposal).ok() || !TransactionsValid(pc.proposal, /*certified=*/true)
+           : !pc.proposal.txs.empty() ||
+                 ProposalDigest(pc.proposal.header) != pc.proposal.digest)) {
     return false;
   }
   std::set<ReplicaId> senders;

@@ -86,6 +86,10 @@ struct ReplicaStats {
   // here may differ from the primary's), whose transactions from the pending set were then asked
   // for again.
   std::uint64_t refetched_proposals = 0;
+  // A NEW-VIEW's re-proposals whose transactions this replica did not hold and asked for (ADR
+  // 0040), and the requests for them it answered.
+  std::uint64_t proposals_fetched = 0;
+  std::uint64_t proposal_fetches_answered = 0;
 };
 
 class Replica {
@@ -155,6 +159,11 @@ class Replica {
   void CheckAndAcceptPrePrepare(const PrePrepare& pp);
   void OnFetchTransactions(const FetchTransactions& m);
   void OnFetchedTransactions(const FetchedTransactions& m);
+  void OnFetchProposal(const FetchProposal& m);
+  void OnFetchedProposal(const FetchedProposal& m);
+  // A copy of the proposal (h, digest) with its transactions, from what this replica accepted,
+  // prepared, decided or delivered lately; null if it holds none.
+  const Proposal* FindTransactions(Height h, const crypto::Digest& digest) const;
   // The checks shared by PREPARE and COMMIT (section 3); true if the vote may be counted.
   bool AcceptsVote(const Message& m, const Vote& v, crypto::SigningDomain domain);
   void OnPrepare(const Prepare& m);
@@ -246,6 +255,11 @@ class Replica {
 
   std::map<Height, Slot> slots_;
   std::map<Height, AwaitedPrePrepare> awaited_;  // of view_; none while view_changing_
+  // Re-proposals of the NEW-VIEW of view_ whose transactions were asked for (ADR 0040): header and
+  // digest only. Accepted once an answer matches; none while view_changing_.
+  std::map<Height, Proposal> awaited_reproposals_;
+  // The FETCH-PROPOSALs answered, by the asker's view: one per asker and height (ADR 0040).
+  std::map<View, std::set<std::pair<ReplicaId, Height>>> proposal_fetches_answered_;
   // The proposals delivered last, to answer a backup that asks for a compact PRE-PREPARE's
   // transactions after the others decided it without that backup (section 4.1): the
   // transactions are shared with the Deliver action, not copied.

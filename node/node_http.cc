@@ -99,6 +99,10 @@ std::string Node::Metrics() const {
           "Compact PRE-PREPAREs whose transactions this node asked for again because a copy it "
           "held was not the primary's (a transaction signed twice; ADR 0038).",
           rs.refetched_proposals);
+  counter("ertr_consensus_reproposals_fetched_total",
+          "Re-proposals of a new view whose transactions this node did not hold and asked the "
+          "replicas that prepared them for (ADR 0040).",
+          rs.proposals_fetched);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
   counter("ertr_forged_transactions_total",
           "Transaction copies refused in proposals and prepared certificates: no node admits "

@@ -58,8 +58,8 @@ Result<std::vector<crypto::Digest>> IdsFromWire(
   return ids;
 }
 
-// The fields a fetch request and its answer share (ADR 0026): view, height, the proposal's
-// digest, sender.
+// The fields a fetch request and its answer share (ADR 0026), and a FETCH-PROPOSAL has (ADR
+// 0040): view, height, the proposal's digest, sender.
 template <typename Fetch, typename Wire>
 void FetchFieldsToWire(const Fetch& f, Wire& out) {
   out.set_view(f.view.value());
@@ -211,6 +211,13 @@ Bytes EncodeConsensusMessage(const consensus::Message& message) {
           auto* w = out.mutable_fetched_transactions();
           FetchFieldsToWire(m, *w);
           for (const auto& tx : m.txs) w->add_transactions(ToString(tx.bytes));
+        } else if constexpr (std::is_same_v<T, consensus::FetchProposal>) {
+          FetchFieldsToWire(m, *out.mutable_fetch_proposal());
+        } else if constexpr (std::is_same_v<T, consensus::FetchedProposal>) {
+          auto* w = out.mutable_fetched_proposal();
+          w->set_view(m.view.value());
+          ToWire(m.proposal, *w->mutable_proposal());
+          w->set_sender(m.sender.value());
         }
       },
       message);
@@ -283,6 +290,19 @@ Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& 
       ERTR_ASSIGN_OR_RETURN(f.txs,
                             TransactionsWithIds(w.transactions(), tx_id, kMaxBlockTransactions,
                                                 "fetched transaction"));
+      return consensus::Message(std::move(f));
+    }
+    case pb::ConsensusMessage::kFetchProposal: {
+      consensus::FetchProposal f;
+      ERTR_RETURN_IF_ERROR(FetchFieldsFromWire(m.fetch_proposal(), "fetch_proposal", f));
+      return consensus::Message(f);
+    }
+    case pb::ConsensusMessage::kFetchedProposal: {
+      const auto& w = m.fetched_proposal();
+      consensus::FetchedProposal f;
+      f.view = View(w.view());
+      ERTR_ASSIGN_OR_RETURN(f.proposal, FromWire(w.proposal(), tx_id));
+      f.sender = ReplicaId(w.sender());
       return consensus::Message(std::move(f));
     }
     case pb::ConsensusMessage::KIND_NOT_SET:

@@ -646,5 +646,153 @@ TEST_CASE("A replica answers a fetch for a proposal the quorum decided already",
   CHECK(answers[0].txs == std::vector<Transaction>{txs[1]});
 }
 
+// ---- view changes carry headers (ADR 0040) ----
+
+// Replica r's signed PREPARE for (view, height, digest).
+Prepare SignedPrepare(FourKeys& k, std::uint32_t r, View view, Height h, const crypto::Digest& d) {
+  Prepare p{{view, h, d, ReplicaId(r), {}}};
+  p.signature =
+      *k.signers[r]->Sign(crypto::SigningDomain::kPrepare, "ertr-test", VotePayload(view, h, d));
+  return p;
+}
+
+// Replica r's VIEW-CHANGE to `view`, naming `prepared` (no stable checkpoint).
+ViewChange SignedViewChange(FourKeys& k, std::uint32_t r, View view,
+                            std::vector<PreparedCertificate> prepared) {
+  ViewChange vc;
+  vc.new_view = view;
+  vc.prepared = std::move(prepared);
+  vc.sender = ReplicaId(r);
+  vc.signature =
+      *k.signers[r]->Sign(crypto::SigningDomain::kViewChange, "ertr-test", ViewChangePayload(vc));
+  return vc;
+}
+
+TEST_CASE("A replica's VIEW-CHANGE names its prepared proposals by header, without transactions",
+          "[unit]") {
+  OneReplica r;
+  const auto txs = SomeTransactions(3);
+  const PrePrepare pp = r.Proposed(1000, txs);
+  r.Deliver(pp);
+  auto prepared = r.replica->Handle(Event{
+      1001,
+      MessageReceived{ReplicaId(2), SignedPrepare(r, 2, View(0), Height(1), pp.proposal.digest)}});
+  REQUIRE(Sent<Commit>(prepared).size() == 1);
+  // The view's timer fires twice (first it asks for blocks it may miss): the VIEW-CHANGE names
+  // the prepared proposal's header and digest.
+  r.replica->Handle(Event{5000, TimerFired{TimerId::kViewChange}});
+  auto changed = r.replica->Handle(Event{6000, TimerFired{TimerId::kViewChange}});
+  auto vcs = Sent<ViewChange>(changed);
+  REQUIRE(vcs.size() == 1);
+  REQUIRE(vcs[0].prepared.size() == 1);
+  const Proposal& named = vcs[0].prepared[0].proposal;
+  CHECK(named.txs.empty());
+  CHECK(named.header == pp.proposal.header);
+  CHECK(named.header.tx_count == 3);
+  CHECK(named.digest == pp.proposal.digest);
+  CHECK(vcs[0].prepared[0].prepares.size() == 3);
+  // Another replica accepts it: the header is what the certificate's votes sign.
+  OneReplica other;
+  other.replica->Handle(Event{5000, MessageReceived{ReplicaId(1), vcs[0]}});
+  CHECK(other.replica->stats().dropped_invalid == 0);
+  // A header whose digest is not its own, or a certificate with some of its transactions, is not.
+  for (int variant = 0; variant < 2; ++variant) {
+    PreparedCertificate bad = vcs[0].prepared[0];
+    if (variant == 0) {
+      bad.proposal.header.time_ms += 1;
+    } else {
+      bad.proposal.txs = std::vector<Transaction>{txs[0]};
+    }
+    OneReplica third;
+    third.replica->Handle(
+        Event{5000, MessageReceived{ReplicaId(3), SignedViewChange(r, 3, View(1), {bad})}});
+    CHECK(third.replica->stats().dropped_invalid == 1);
+  }
+}
+
+TEST_CASE(
+    "Entering a view, a replica asks the replicas that named a re-proposal for its "
+    "transactions and prepares once an answer matches",
+    "[unit]") {
+  OneReplica r;  // replica 1, which never saw the proposal
+  const auto txs = SomeTransactions(3);
+  const Proposal p = MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), txs);
+  PreparedCertificate cert{View(0), p, {}};
+  for (std::uint32_t i : {0u, 2u, 3u}) {
+    cert.prepares.push_back(SignedPrepare(r, i, View(0), Height(1), p.digest));
+  }
+  // Replicas 0 and 2 prepared it; replica 3 did not. Replica 2 leads view 2.
+  NewView nv;
+  nv.view = View(2);
+  nv.view_changes = {SignedViewChange(r, 0, View(2), {HeaderOnly(cert)}),
+                     SignedViewChange(r, 2, View(2), {HeaderOnly(cert)}),
+                     SignedViewChange(r, 3, View(2), {})};
+  nv.sender = ReplicaId(2);
+  nv.signature =
+      *r.signers[2]->Sign(crypto::SigningDomain::kNewView, "ertr-test", NewViewPayload(nv));
+  auto entered = r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), nv}});
+  REQUIRE(r.replica->view() == View(2));
+  CHECK_FALSE(r.replica->view_changing());
+  // Its vote is durable at once; the PREPARE waits for the transactions.
+  CHECK(Sent<Prepare>(entered).empty());
+  auto to0 = Sent<FetchProposal>(entered, ReplicaId(0));
+  REQUIRE(to0.size() == 1);
+  CHECK(to0[0].view == View(2));
+  CHECK(to0[0].height == Height(1));
+  CHECK(to0[0].digest == p.digest);
+  CHECK(Sent<FetchProposal>(entered, ReplicaId(2)).size() == 1);
+  CHECK(Sent<FetchProposal>(entered, ReplicaId(3)).empty());  // it did not name it
+  CHECK(r.replica->stats().proposals_fetched == 1);
+
+  // An answer whose transactions are not the header's, or for another view, is refused.
+  auto forged = txs;
+  forged[1].bytes.push_back('!');
+  Proposal wrong = p;
+  wrong.txs = forged;
+  auto refused = r.replica->Handle(
+      Event{2001, MessageReceived{ReplicaId(0), FetchedProposal{View(2), wrong, ReplicaId(0)}}});
+  CHECK(Sent<Prepare>(refused).empty());
+  CHECK(r.replica->stats().dropped_invalid == 1);
+  CHECK(Sent<Prepare>(
+            r.replica->Handle(Event{
+                2001, MessageReceived{ReplicaId(2), FetchedProposal{View(1), p, ReplicaId(2)}}}))
+            .empty());
+
+  auto accepted = r.replica->Handle(
+      Event{2002, MessageReceived{ReplicaId(2), FetchedProposal{View(2), p, ReplicaId(2)}}});
+  auto prepares = Sent<Prepare>(accepted);
+  REQUIRE(prepares.size() == 1);
+  CHECK(prepares[0].view == View(2));
+  CHECK(prepares[0].digest == p.digest);
+  // A second answer changes nothing.
+  CHECK(Sent<Prepare>(
+            r.replica->Handle(Event{
+                2003, MessageReceived{ReplicaId(0), FetchedProposal{View(2), p, ReplicaId(0)}}}))
+            .empty());
+
+  // It now answers others' requests for it: once per asker, height and view.
+  auto ask = [&](std::uint32_t from, View v) {
+    return Sent<FetchedProposal>(
+        r.replica->Handle(
+            Event{2004, MessageReceived{ReplicaId(from),
+                                        FetchProposal{v, Height(1), p.digest, ReplicaId(from)}}}),
+        ReplicaId(from));
+  };
+  auto answer = ask(3, View(2));
+  REQUIRE(answer.size() == 1);
+  CHECK(answer[0].proposal.txs == p.txs);
+  CHECK(answer[0].proposal.digest == p.digest);
+  CHECK(ask(3, View(2)).empty());
+  CHECK(ask(3, View(3)).size() == 1);
+  CHECK(ask(3, View(4)).empty());  // a view too far ahead of ours
+  CHECK(Sent<FetchedProposal>(
+            r.replica->Handle(Event{
+                2005, MessageReceived{ReplicaId(0),
+                                      FetchProposal{View(2), Height(1), crypto::Hash(AsBytes("x")),
+                                                    ReplicaId(0)}}}))
+            .empty());
+  CHECK(r.replica->stats().proposal_fetches_answered == 2);
+}
+
 }  // namespace
 }  // namespace ertr::consensus

@@ -95,6 +95,16 @@ int main(int argc, char** argv) {
       View(2), Height(3), prop.digest, {consensus::Transaction{tx.id, tx_bytes}}, ReplicaId(0)};
   Write(root / "fuzz_consensus_decode", "fetched_transactions",
         proto::EncodeConsensusMessage(fetched));
+  // A view change's certificates as headers, and the fetch of a re-proposal (ADR 0040).
+  consensus::ViewChange headers_vc = vc;
+  headers_vc.prepared[0] = consensus::HeaderOnly(vc.prepared[0]);
+  Write(root / "fuzz_consensus_decode", "view_change_headers",
+        proto::EncodeConsensusMessage(headers_vc));
+  Write(root / "fuzz_consensus_decode", "fetch_proposal",
+        proto::EncodeConsensusMessage(
+            consensus::FetchProposal{View(3), Height(3), prop.digest, ReplicaId(2)}));
+  Write(root / "fuzz_consensus_decode", "fetched_proposal",
+        proto::EncodeConsensusMessage(consensus::FetchedProposal{View(3), prop, ReplicaId(1)}));
 
   auto kf = crypto::EncodeKeyFile(key, "fuzz", crypto::KdfCost::Minimum());
   Write(root / "fuzz_key_file", "ed25519_min_cost", *kf);

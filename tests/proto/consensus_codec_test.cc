@@ -106,6 +106,44 @@ TEST_CASE("A compact pre-prepare and the fetch of its transactions round-trip", 
   CHECK(g2.height == Height(9));
 }
 
+TEST_CASE("The fetch of a re-proposal and its answer round-trip (ADR 0040)", "[unit]") {
+  const consensus::Proposal full = SampleProposal();
+  REQUIRE(full.txs.size() > 1);
+  consensus::FetchProposal fetch{View(5), Height(9), full.digest, ReplicaId(2)};
+  auto f = DecodeConsensusMessage(EncodeConsensusMessage(fetch), HashId);
+  REQUIRE(f.has_value());
+  const auto& f2 = std::get<consensus::FetchProposal>(*f);
+  CHECK(f2.view == View(5));
+  CHECK(f2.height == Height(9));
+  CHECK(f2.digest == full.digest);
+  CHECK(f2.sender == ReplicaId(2));
+
+  consensus::FetchedProposal fetched{View(5), full, ReplicaId(1)};
+  auto g = DecodeConsensusMessage(EncodeConsensusMessage(fetched), HashId);
+  REQUIRE(g.has_value());
+  const auto& g2 = std::get<consensus::FetchedProposal>(*g);
+  CHECK(g2.view == View(5));
+  CHECK(g2.sender == ReplicaId(1));
+  CHECK(g2.proposal.digest == full.digest);
+  CHECK(g2.proposal.txs == full.txs);
+  CHECK(consensus::CheckProposal(g2.proposal).ok());
+
+  // A certificate as a VIEW-CHANGE carries it: the header, no transactions, the same digest.
+  consensus::PreparedCertificate pc{View(4), full, {}};
+  consensus::ViewChange vc;
+  vc.new_view = View(5);
+  vc.prepared.push_back(consensus::HeaderOnly(pc));
+  vc.sender = ReplicaId(3);
+  auto h = DecodeConsensusMessage(EncodeConsensusMessage(vc), HashId);
+  REQUIRE(h.has_value());
+  const auto& p2 = std::get<consensus::ViewChange>(*h).prepared.at(0).proposal;
+  CHECK(p2.txs.empty());
+  CHECK(p2.header == full.header);
+  CHECK(p2.digest == full.digest);
+  CHECK_FALSE(consensus::HasTransactions(p2));
+  CHECK(EncodeConsensusMessage(vc).size() < 400);
+}
+
 TEST_CASE("A pre-prepare with both ids and transactions or a short id is refused", "[unit]") {
   const consensus::PrePrepare full{View(4), SampleProposal(), ReplicaId(1), crypto::Signature()};
   consensus::PrePrepare both = full;

@@ -16,7 +16,12 @@ M WithBadSignature(M m) {
     std::vector<Transaction> txs = m.txs;
     for (auto& tx : txs) tx.bytes.back() ^= 0xff;
     m.txs = std::move(txs);
-  } else if constexpr (!std::is_same_v<M, FetchTransactions>) {
+  } else if constexpr (std::is_same_v<M, FetchedProposal>) {
+    // The same: the proposal's transactions, its header kept (ADR 0040).
+    std::vector<Transaction> txs = m.proposal.txs.ToVector();
+    for (auto& tx : txs) tx.bytes.back() ^= 0xff;
+    m.proposal.txs = std::move(txs);
+  } else if constexpr (!std::is_same_v<M, FetchTransactions> && !std::is_same_v<M, FetchProposal>) {
     auto a = m.signature.array();
     a[0] ^= 0xff;
     m.signature = crypto::Signature(a);
@@ -144,6 +149,9 @@ std::vector<Action> SimCluster::Corrupt(std::uint32_t r, std::vector<Action> act
           }
         } else if (auto* f = std::get_if<FetchedTransactions>(msg)) {
           *f = WithBadSignature(*f);
+          out.push_back(std::move(a));
+        } else if (auto* fp = std::get_if<FetchedProposal>(msg)) {
+          *fp = WithBadSignature(*fp);
           out.push_back(std::move(a));
         } else {
           out.push_back(std::move(a));

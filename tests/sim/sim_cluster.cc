@@ -522,7 +522,9 @@ std::string SimCluster::Summary() const {
           << n.replica->stable_height().value() << ", dropped sig/window/invalid "
           << st.dropped_bad_signature << "/" << st.dropped_out_of_window << "/"
           << st.dropped_invalid << ", views entered " << st.views_entered << ", view changes "
-          << st.view_changes_started << ", fetched " << st.transactions_fetched;
+          << st.view_changes_started << ", fetched " << st.transactions_fetched
+          << ", re-proposals fetched/answered " << st.proposals_fetched << "/"
+          << st.proposal_fetches_answered;
     }
     out << "\n";
   }
@@ -551,6 +553,14 @@ std::uint64_t SimCluster::transactions_fetched() const {
   std::uint64_t v = 0;
   for (const auto& n : nodes_) {
     if (n.replica) v += n.replica->stats().transactions_fetched;
+  }
+  return v;
+}
+
+std::uint64_t SimCluster::proposals_fetched() const {
+  std::uint64_t v = 0;
+  for (const auto& n : nodes_) {
+    if (n.replica) v += n.replica->stats().proposals_fetched;
   }
   return v;
 }

@@ -109,6 +109,8 @@ class SimCluster {
   std::uint64_t total_view_changes() const;
   // Transactions the live replicas asked a primary for (compact PRE-PREPAREs, ADR 0026).
   std::uint64_t transactions_fetched() const;
+  // Re-proposals of NEW-VIEWs whose transactions the live replicas asked for (ADR 0040).
+  std::uint64_t proposals_fetched() const;
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
   // Messages whose bytes did not decode (refused before reaching a replica).
