@@ -186,6 +186,15 @@ void Replica::OnPrePrepare(const PrePrepare& pp) {
     AcceptPrePrepare(pp);
     return;
   }
+  // So is one for a re-proposal whose transactions are still asked for (ADR 0040): our vote for
+  // it is durable, so another proposal there is never accepted, but it proves equivocation.
+  if (auto it = awaited_reproposals_.find(h); it != awaited_reproposals_.end()) {
+    if (it->second.proposal.digest != pp.proposal.digest) {
+      ++stats_.equivocations_seen;
+      StartViewChange(view_.Next());
+    }
+    return;
+  }
   if (pp.compact()) {
     OnCompactPrePrepare(pp);
     return;
@@ -304,8 +313,15 @@ void Replica::OnFetchProposal(const FetchProposal& m) {
   if (m.view.value() + 1 < view_.value() || m.view.value() > view_.value() + 1) return;
   const Proposal* proposal = FindTransactions(m.height, m.digest);
   if (proposal == nullptr) return;
-  // One answer per asker, height and view: what a peer can draw stays bounded (ADR 0040).
-  if (!proposal_fetches_answered_[m.view].insert({m.sender, m.height}).second) return;
+  // Two answers per asker, height and view (the asker asks again once if the first is lost), and
+  // a log window's worth twice over per asker and view: what a peer can draw stays bounded
+  // however long a view lasts (ADR 0040).
+  const std::size_t log = 2 * config_.checkpoint_interval + config_.pipeline_window;
+  ProposalAnswers& given = proposal_fetches_answered_[m.view][m.sender];
+  int& for_height = given.per_height[m.height];
+  if (for_height >= 2 || given.total >= 2 * log) return;
+  ++for_height;
+  ++given.total;
   ++stats_.proposal_fetches_answered;
   Emit(Send{m.sender, FetchedProposal{m.view, *proposal, config_.self}});
 }
@@ -316,9 +332,9 @@ void Replica::OnFetchedProposal(const FetchedProposal& m) {
   if (it == awaited_reproposals_.end() || m.view != view_ || view_changing_) return;
   // The header is the one the NEW-VIEW's certificate named, and the transactions are its; 2f+1
   // replicas prepared it, so they are checked as certified (like a full certificate's were).
-  if (m.proposal.digest != it->second.digest || !CheckProposal(m.proposal).ok() ||
-      m.proposal.header != it->second.header ||
-      !TransactionsValid(m.proposal, /*certified=*/true)) {
+  const Proposal& named = it->second.proposal;
+  if (m.proposal.digest != named.digest || !CheckProposal(m.proposal).ok() ||
+      m.proposal.header != named.header || !TransactionsValid(m.proposal, /*certified=*/true)) {
     ++stats_.dropped_invalid;  // another replica that named the digest may answer
     return;
   }
@@ -326,6 +342,12 @@ void Replica::OnFetchedProposal(const FetchedProposal& m) {
   AcceptPrePrepare(PrePrepare{view_, m.proposal, config_.validators.Primary(view_), {}},
                    /*reproposed=*/true);
   TryPropose();
+}
+
+void Replica::AskForReproposal(Height h, const AwaitedReproposal& a) {
+  FetchProposal request{view_, h, a.proposal.digest, config_.self};
+  if (a.holders.empty()) BroadcastMessage(request);  // (only we named it, and lost it since)
+  for (ReplicaId r : a.holders) Emit(Send{r, request});
 }
 
 const Proposal* Replica::FindTransactions(Height h, const crypto::Digest& digest) const {
@@ -667,6 +689,9 @@ void Replica::OnCheckpoint(const Checkpoint& cp) {
   Emit(Persist{std::move(delta)});
   checkpoints_.erase(checkpoints_.begin(), checkpoints_.upper_bound(stable_height_));
   slots_.erase(slots_.begin(), slots_.upper_bound(stable_height_));
+  // Decided by the quorum that checkpointed past them: they come by sync now.
+  awaited_reproposals_.erase(awaited_reproposals_.begin(),
+                             awaited_reproposals_.upper_bound(stable_height_));
   if (stable_height_ > last_delivered_) MaybeRequestSync();
 }
 
@@ -682,6 +707,8 @@ void Replica::OnTimer(TimerId id) {
   if (!view_changing_ && !synced_before_view_change_) {
     synced_before_view_change_ = true;
     MaybeRequestSync();
+    // A re-proposal's answer may have been lost (a full send queue drops it): asked once more.
+    for (const auto& [h, a] : awaited_reproposals_) AskForReproposal(h, a);
     Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
     timer_armed_ = true;
     return;
@@ -915,20 +942,19 @@ void Replica::EnterView(const NewView& nv, bool announce) {
       // Asked of the replicas whose VIEW-CHANGE named this digest: 2f+1 prepared it, so at least
       // f+1 honest ones hold it until a stable checkpoint passes the height. Our vote for it is
       // durable already; it leaves once the transactions are here and pass.
-      FetchProposal request{view_, h, proposal.digest, config_.self};
-      std::set<ReplicaId> holders;
+      AwaitedReproposal a;
       for (const auto& vc : nv.view_changes) {
         for (const auto& pc : vc.prepared) {
           if (pc.proposal.header.height == h && pc.proposal.digest == proposal.digest &&
               vc.sender != config_.self) {
-            holders.insert(vc.sender);
+            a.holders.push_back(vc.sender);
           }
         }
       }
-      if (holders.empty()) BroadcastMessage(request);  // (only we named it: lost since)
-      for (ReplicaId r : holders) Emit(Send{r, request});
+      a.proposal = std::move(proposal);
+      AskForReproposal(h, a);
       ++stats_.proposals_fetched;
-      awaited_reproposals_.emplace(h, std::move(proposal));
+      awaited_reproposals_.emplace(h, std::move(a));
       continue;
     }
     // Heights we delivered are re-voted too: replicas that did not deliver them need our votes

@@ -256,10 +256,22 @@ class Replica {
   std::map<Height, Slot> slots_;
   std::map<Height, AwaitedPrePrepare> awaited_;  // of view_; none while view_changing_
   // Re-proposals of the NEW-VIEW of view_ whose transactions were asked for (ADR 0040): header and
-  // digest only. Accepted once an answer matches; none while view_changing_.
-  std::map<Height, Proposal> awaited_reproposals_;
-  // The FETCH-PROPOSALs answered, by the asker's view: one per asker and height (ADR 0040).
-  std::map<View, std::set<std::pair<ReplicaId, Height>>> proposal_fetches_answered_;
+  // digest only, and the replicas asked. Accepted once an answer matches; none while
+  // view_changing_.
+  struct AwaitedReproposal {
+    Proposal proposal;
+    std::vector<ReplicaId> holders;  // empty: asked of every replica
+  };
+  std::map<Height, AwaitedReproposal> awaited_reproposals_;
+  void AskForReproposal(Height h, const AwaitedReproposal& a);
+  // The FETCH-PROPOSALs answered, by the asker's view and the asker (ADR 0040): two per height
+  // (the first answer may be lost), and at most twice the log window in all, whatever the view's
+  // length.
+  struct ProposalAnswers {
+    std::map<Height, int> per_height;
+    std::size_t total = 0;
+  };
+  std::map<View, std::map<ReplicaId, ProposalAnswers>> proposal_fetches_answered_;
   // The proposals delivered last, to answer a backup that asks for a compact PRE-PREPARE's
   // transactions after the others decided it without that backup (section 4.1): the
   // transactions are shared with the Deliver action, not copied.

@@ -154,8 +154,9 @@ void ReplicaDriver::Flush() {
     writes.Put(ToBytes(kReplicaStateKey), proto::EncodeReplicaState(state_));
     // A prepared proposal's transactions are written once (ADR 0025): as the block body at its
     // height, in this same batch, and the block's append leaves that body as it is. At or below
-    // the last delivered height the decided block's body is there already: the certificate keeps
-    // its transactions.
+    // the last delivered height the decided block's body is there already: the certificate is
+    // written as it is, with its transactions or, re-voted in a new view on its header alone
+    // (ADR 0040), without; LoadReplicaState then takes them from that block.
     std::vector<storage::StagedBody> bodies;
     std::vector<std::pair<Height, consensus::TxList>> staged;
     for (Height h : dirty_prepared_) {

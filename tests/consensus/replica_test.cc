@@ -744,6 +744,12 @@ TEST_CASE(
   CHECK(Sent<FetchProposal>(entered, ReplicaId(3)).empty());  // it did not name it
   CHECK(r.replica->stats().proposals_fetched == 1);
 
+  // No answer by the progress timer's first expiry (it may have been lost): asked once more.
+  auto again = r.replica->Handle(Event{3000, TimerFired{TimerId::kViewChange}});
+  CHECK(Sent<FetchProposal>(again, ReplicaId(0)).size() == 1);
+  CHECK(Sent<FetchProposal>(again, ReplicaId(2)).size() == 1);
+  CHECK_FALSE(r.replica->view_changing());
+
   // An answer whose transactions are not the header's, or for another view, is refused.
   auto forged = txs;
   forged[1].bytes.push_back('!');
@@ -782,6 +788,7 @@ TEST_CASE(
   REQUIRE(answer.size() == 1);
   CHECK(answer[0].proposal.txs == p.txs);
   CHECK(answer[0].proposal.digest == p.digest);
+  CHECK(ask(3, View(2)).size() == 1);  // asked again: the first answer may be lost
   CHECK(ask(3, View(2)).empty());
   CHECK(ask(3, View(3)).size() == 1);
   CHECK(ask(3, View(4)).empty());  // a view too far ahead of ours
@@ -791,7 +798,39 @@ TEST_CASE(
                                       FetchProposal{View(2), Height(1), crypto::Hash(AsBytes("x")),
                                                     ReplicaId(0)}}}))
             .empty());
-  CHECK(r.replica->stats().proposal_fetches_answered == 2);
+  CHECK(r.replica->stats().proposal_fetches_answered == 3);
+}
+
+TEST_CASE(
+    "A PRE-PREPARE for another proposal at a re-proposed height still awaited is equivocation",
+    "[unit]") {
+  OneReplica r;
+  const Proposal p = MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), SomeTransactions(2));
+  PreparedCertificate cert{View(0), p, {}};
+  for (std::uint32_t i : {0u, 2u, 3u}) {
+    cert.prepares.push_back(SignedPrepare(r, i, View(0), Height(1), p.digest));
+  }
+  NewView nv;
+  nv.view = View(2);
+  nv.view_changes = {SignedViewChange(r, 0, View(2), {HeaderOnly(cert)}),
+                     SignedViewChange(r, 2, View(2), {HeaderOnly(cert)}),
+                     SignedViewChange(r, 3, View(2), {})};
+  nv.sender = ReplicaId(2);
+  nv.signature =
+      *r.signers[2]->Sign(crypto::SigningDomain::kNewView, "ertr-test", NewViewPayload(nv));
+  r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), nv}});
+  REQUIRE(r.replica->stats().proposals_fetched == 1);
+  // Replica 2, primary of view 2, signs another proposal for height 1.
+  const Proposal other =
+      MakeProposal("ertr-test", Height(1), 2000, ReplicaId(2), SomeTransactions(1));
+  PrePrepare pp{View(2), other, ReplicaId(2), {}};
+  pp.signature = *r.signers[2]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
+                                     VotePayload(View(2), Height(1), other.digest));
+  auto seen = r.replica->Handle(Event{2001, MessageReceived{ReplicaId(2), pp}});
+  CHECK(Sent<Prepare>(seen).empty());
+  CHECK(r.replica->stats().equivocations_seen == 1);
+  CHECK(r.replica->view_changing());
+  CHECK(r.replica->view() == View(3));
 }
 
 }  // namespace
