@@ -836,6 +836,12 @@ int main(int argc, char** argv) {
         if (!k) return Usage(k.error());
         declared = *k;
       }
+      if (std::error_code dir_ec; fs::is_directory(file, dir_ec)) {
+        return Usage(Status::InvalidArgument(
+            file +
+            " is a directory: give one record file (to submit several, run ertrctl record "
+            "submit once per file)"));
+      }
       auto detected = ertr::cli::DetectRecordKind(file, declared);
       if (!detected) return Fail(detected.error());
       ledger::RecordKind kind = detected->kind;

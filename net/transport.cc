@@ -325,21 +325,42 @@ Result<tcp::endpoint> ListenEndpoint(const asio::any_io_executor& ex, std::strin
   return found.begin()->endpoint();
 }
 
+Status ListenOn(tcp::acceptor& acceptor, std::string_view host, std::uint16_t port,
+                std::string_view field) {
+  ERTR_ASSIGN_OR_RETURN(tcp::endpoint ep,
+                        ListenEndpoint(acceptor.get_executor(), host, port, field));
+  boost::system::error_code ec;
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) return Status::Ok();
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  std::string what;
+  if (ec == asio::error::address_in_use) {
+    what =
+        "another program already listens on that port (another ertrd with this config?): "
+        "stop it, or give '" +
+        std::string(field) + "' another port";
+  } else if (ec == boost::system::errc::address_not_available) {
+    what = "this machine has no such address: give '" + std::string(field) +
+           "' one of its own addresses (or 0.0.0.0 for all of them)";
+  } else if (ec == asio::error::access_denied) {
+    what = "ports below 1024 need extra privileges: give '" + std::string(field) +
+           "' a port of 1024 or more";
+  } else {
+    what = "check '" + std::string(field) + "'";
+  }
+  return Status::Unavailable("cannot listen on " + std::string(host) + ":" + std::to_string(port) +
+                             " (" + std::string(field) + "): " + ec.message() + "; " + what);
+}
+
 Transport::~Transport() { Stop(); }
 
 Status Transport::Start() {
-  ERTR_ASSIGN_OR_RETURN(tcp::endpoint ep, ListenEndpoint(io_.get_executor(), options_.listen_host,
-                                                         options_.listen_port, "node.listen"));
-  boost::system::error_code ec;
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen on " + options_.listen_host + ":" +
-                               std::to_string(options_.listen_port) + ": " + ec.message() +
-                               "; is another ertrd running with this config?");
-  }
+  ERTR_RETURN_IF_ERROR(
+      ListenOn(acceptor_, options_.listen_host, options_.listen_port, "node.listen"));
   bound_port_ = acceptor_.local_endpoint().port();
   Accept();
   for (const auto& [id, peer] : peers_) {

@@ -46,6 +46,12 @@ Result<boost::asio::ip::tcp::endpoint> ListenEndpoint(const boost::asio::any_io_
                                                       std::string_view host, std::uint16_t port,
                                                       std::string_view field);
 
+// Opens, binds and listens `acceptor` on ListenEndpoint(host, port). A failure names `field`,
+// the address, what the system said and what to do (the port taken, no such address here, a
+// privileged port), as Unavailable; a host that does not resolve as ListenEndpoint says.
+Status ListenOn(boost::asio::ip::tcp::acceptor& acceptor, std::string_view host, std::uint16_t port,
+                std::string_view field);
+
 struct TransportOptions {
   std::string chain_id;
   ReplicaId self;

@@ -116,17 +116,7 @@ HttpServer::HttpServer(asio::io_context& io, std::string host, std::uint16_t por
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
-  ERTR_ASSIGN_OR_RETURN(tcp::endpoint ep,
-                        net::ListenEndpoint(acceptor_.get_executor(), host_, port_, "node.http"));
-  boost::system::error_code ec;
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot serve HTTP on " + host_ + ":" + std::to_string(port_) +
-                               ": " + ec.message());
-  }
+  ERTR_RETURN_IF_ERROR(net::ListenOn(acceptor_, host_, port_, "node.http"));
   port_ = acceptor_.local_endpoint().port();
   Accept();
   return Status::Ok();

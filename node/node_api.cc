@@ -1038,6 +1038,12 @@ Status Node::StartApi() {
   // of the uploading node's memory growth (docs/benchmarks.md, the 1 GiB record).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, static_cast<int>(kApiWindow));
+  {
+    // Tried first with a socket of our own: gRPC reports a port it cannot listen on only as a
+    // failed start, after raw log lines of its own.
+    boost::asio::ip::tcp::acceptor probe(io_);
+    ERTR_RETURN_IF_ERROR(net::ListenOn(probe, config_.api_host, config_.api_port, "api.listen"));
+  }
   builder.AddListeningPort(address, creds, &api_port_);
   builder.RegisterCallbackGenericService(api_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxUploadChunk + (64u << 10)));

@@ -114,6 +114,20 @@ TEST_CASE("ertrctl refuses a duration too large to hold instead of wrapping it",
   CHECK(Exec(grant + "30x").output.find("a number with a unit") != std::string::npos);
 }
 
+TEST_CASE("ertrctl record submit given a directory says so and exits as a usage error", "[unit]") {
+  ertr::testing::TempDir dir("ertrctl-submit-dir");
+  const std::string key = dir.path().string() + "/u.key";
+  const std::string env = "ERTR_PASSPHRASE=submit-dir-pass ";
+  REQUIRE(Exec(env + ERTRCTL + " keys gen --type ed25519 --out " + key).exit_code == 0);
+  auto r = Exec(env + ERTRCTL + " --key " + key +
+                " --chain-id x --node 127.0.0.1:1 record submit --patient "
+                "30a44c302fb2d192812974c5c969235c " +
+                dir.path().string());
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find(dir.path().string() + " is a directory: give one record file") !=
+        std::string::npos);
+}
+
 TEST_CASE("ertrd selfcheck runs end to end in a scratch directory", "[unit]") {
   ertr::testing::TempDir dir;
   auto r = Exec(std::string(ERTRD) + " selfcheck --dir " + (dir / "scratch").string());

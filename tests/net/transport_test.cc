@@ -72,6 +72,26 @@ struct Net {
   }
 };
 
+TEST_CASE("a listen address that cannot be used says which field, why and what to do",
+          "[unit][net]") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor first(io);
+  REQUIRE(ListenOn(first, "127.0.0.1", 0, "node.listen").ok());
+  const std::uint16_t taken = first.local_endpoint().port();
+  boost::asio::ip::tcp::acceptor second(io);
+  Status busy = ListenOn(second, "127.0.0.1", taken, "node.http");
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.message().find("(node.http)") != std::string::npos);
+  CHECK(busy.message().find("another program already listens on that port") != std::string::npos);
+  CHECK_FALSE(second.is_open());
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it.
+  boost::asio::ip::tcp::acceptor elsewhere(io);
+  Status absent = ListenOn(elsewhere, "192.0.2.1", 0, "api.listen");
+  REQUIRE_FALSE(absent.ok());
+  CHECK(absent.message().find("this machine has no such address") != std::string::npos);
+  CHECK(absent.message().find("'api.listen'") != std::string::npos);
+}
+
 TEST_CASE("transports connect members and carry messages both ways", "[unit][net]") {
   Net net(3);
   // Listen in reverse order so that every dialer knows its target's port.
