@@ -668,6 +668,25 @@ ViewChange SignedViewChange(FourKeys& k, std::uint32_t r, View view,
   return vc;
 }
 
+// The NEW-VIEW of view 2 (led by replica 2) re-proposing `p` at height 1, prepared in view 0 by
+// replicas 0, 2 and 3: the VIEW-CHANGEs of replicas 0 and 2 name it by header, replica 3's names
+// nothing.
+NewView NewViewReproposing(FourKeys& k, const Proposal& p) {
+  PreparedCertificate cert{View(0), p, {}};
+  for (std::uint32_t i : {0u, 2u, 3u}) {
+    cert.prepares.push_back(SignedPrepare(k, i, View(0), Height(1), p.digest));
+  }
+  NewView nv;
+  nv.view = View(2);
+  nv.view_changes = {SignedViewChange(k, 0, View(2), {HeaderOnly(cert)}),
+                     SignedViewChange(k, 2, View(2), {HeaderOnly(cert)}),
+                     SignedViewChange(k, 3, View(2), {})};
+  nv.sender = ReplicaId(2);
+  nv.signature =
+      *k.signers[2]->Sign(crypto::SigningDomain::kNewView, "ertr-test", NewViewPayload(nv));
+  return nv;
+}
+
 TEST_CASE("A replica's VIEW-CHANGE names its prepared proposals by header, without transactions",
           "[unit]") {
   OneReplica r;
@@ -717,20 +736,8 @@ TEST_CASE(
   OneReplica r;  // replica 1, which never saw the proposal
   const auto txs = SomeTransactions(3);
   const Proposal p = MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), txs);
-  PreparedCertificate cert{View(0), p, {}};
-  for (std::uint32_t i : {0u, 2u, 3u}) {
-    cert.prepares.push_back(SignedPrepare(r, i, View(0), Height(1), p.digest));
-  }
-  // Replicas 0 and 2 prepared it; replica 3 did not. Replica 2 leads view 2.
-  NewView nv;
-  nv.view = View(2);
-  nv.view_changes = {SignedViewChange(r, 0, View(2), {HeaderOnly(cert)}),
-                     SignedViewChange(r, 2, View(2), {HeaderOnly(cert)}),
-                     SignedViewChange(r, 3, View(2), {})};
-  nv.sender = ReplicaId(2);
-  nv.signature =
-      *r.signers[2]->Sign(crypto::SigningDomain::kNewView, "ertr-test", NewViewPayload(nv));
-  auto entered = r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), nv}});
+  auto entered =
+      r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), NewViewReproposing(r, p)}});
   REQUIRE(r.replica->view() == View(2));
   CHECK_FALSE(r.replica->view_changing());
   // Its vote is durable at once; the PREPARE waits for the transactions.
@@ -806,19 +813,7 @@ TEST_CASE(
     "[unit]") {
   OneReplica r;
   const Proposal p = MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), SomeTransactions(2));
-  PreparedCertificate cert{View(0), p, {}};
-  for (std::uint32_t i : {0u, 2u, 3u}) {
-    cert.prepares.push_back(SignedPrepare(r, i, View(0), Height(1), p.digest));
-  }
-  NewView nv;
-  nv.view = View(2);
-  nv.view_changes = {SignedViewChange(r, 0, View(2), {HeaderOnly(cert)}),
-                     SignedViewChange(r, 2, View(2), {HeaderOnly(cert)}),
-                     SignedViewChange(r, 3, View(2), {})};
-  nv.sender = ReplicaId(2);
-  nv.signature =
-      *r.signers[2]->Sign(crypto::SigningDomain::kNewView, "ertr-test", NewViewPayload(nv));
-  r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), nv}});
+  r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), NewViewReproposing(r, p)}});
   REQUIRE(r.replica->stats().proposals_fetched == 1);
   // Replica 2, primary of view 2, signs another proposal for height 1.
   const Proposal other =
