@@ -318,9 +318,11 @@ void Replica::OnFetchProposal(const FetchProposal& m) {
   // however long a view lasts (ADR 0040).
   const std::size_t log = 2 * config_.checkpoint_interval + config_.pipeline_window;
   ProposalAnswers& given = proposal_fetches_answered_[m.view][m.sender];
-  int& for_height = given.per_height[m.height];
-  if (for_height >= 2 || given.total >= 2 * log) return;
-  ++for_height;
+  auto answered = given.per_height.find(m.height);
+  if ((answered != given.per_height.end() && answered->second >= 2) || given.total >= 2 * log) {
+    return;
+  }
+  ++given.per_height[m.height];
   ++given.total;
   ++stats_.proposal_fetches_answered;
   Emit(Send{m.sender, FetchedProposal{m.view, *proposal, config_.self}});
@@ -689,9 +691,6 @@ void Replica::OnCheckpoint(const Checkpoint& cp) {
   Emit(Persist{std::move(delta)});
   checkpoints_.erase(checkpoints_.begin(), checkpoints_.upper_bound(stable_height_));
   slots_.erase(slots_.begin(), slots_.upper_bound(stable_height_));
-  // Decided by the quorum that checkpointed past them: they come by sync now.
-  awaited_reproposals_.erase(awaited_reproposals_.begin(),
-                             awaited_reproposals_.upper_bound(stable_height_));
   if (stable_height_ > last_delivered_) MaybeRequestSync();
 }
 
@@ -707,7 +706,8 @@ void Replica::OnTimer(TimerId id) {
   if (!view_changing_ && !synced_before_view_change_) {
     synced_before_view_change_ = true;
     MaybeRequestSync();
-    // A re-proposal's answer may have been lost (a full send queue drops it): asked once more.
+    // A re-proposal's answer may have been lost (a full send queue drops it): asked again (a
+    // holder answers twice per asker, height and view).
     for (const auto& [h, a] : awaited_reproposals_) AskForReproposal(h, a);
     Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
     timer_armed_ = true;
@@ -915,6 +915,9 @@ void Replica::EnterView(const NewView& nv, bool announce) {
 
   view_ = nv.view;
   view_changing_ = false;
+  // The new view's first timer expiry asks for sync (and for awaited re-proposals) again, also
+  // when this replica entered it without a view change of its own.
+  synced_before_view_change_ = false;
   awaited_.clear();
   entered_with_ = nv;
   ++stats_.views_entered;

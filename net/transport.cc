@@ -325,6 +325,23 @@ Result<tcp::endpoint> ListenEndpoint(const asio::any_io_executor& ex, std::strin
   return found.begin()->endpoint();
 }
 
+std::string ListenAdvice(const boost::system::error_code& ec, std::string_view field) {
+  const std::string f(field);
+  if (ec == asio::error::address_in_use) {
+    return "another program already listens on that port (another ertrd with this config?): "
+           "stop it, or give '" +
+           f + "' another port";
+  }
+  if (ec == boost::system::errc::address_not_available) {
+    return "this machine has no such address: give '" + f +
+           "' one of its own addresses (or 0.0.0.0 for all of them)";
+  }
+  if (ec == asio::error::access_denied) {
+    return "ports below 1024 need extra privileges: give '" + f + "' a port of 1024 or more";
+  }
+  return "check '" + f + "'";
+}
+
 Status ListenOn(tcp::acceptor& acceptor, std::string_view host, std::uint16_t port,
                 std::string_view field) {
   ERTR_ASSIGN_OR_RETURN(tcp::endpoint ep,
@@ -337,23 +354,9 @@ Status ListenOn(tcp::acceptor& acceptor, std::string_view host, std::uint16_t po
   if (!ec) return Status::Ok();
   boost::system::error_code ignored;
   acceptor.close(ignored);
-  std::string what;
-  if (ec == asio::error::address_in_use) {
-    what =
-        "another program already listens on that port (another ertrd with this config?): "
-        "stop it, or give '" +
-        std::string(field) + "' another port";
-  } else if (ec == boost::system::errc::address_not_available) {
-    what = "this machine has no such address: give '" + std::string(field) +
-           "' one of its own addresses (or 0.0.0.0 for all of them)";
-  } else if (ec == asio::error::access_denied) {
-    what = "ports below 1024 need extra privileges: give '" + std::string(field) +
-           "' a port of 1024 or more";
-  } else {
-    what = "check '" + std::string(field) + "'";
-  }
   return Status::Unavailable("cannot listen on " + std::string(host) + ":" + std::to_string(port) +
-                             " (" + std::string(field) + "): " + ec.message() + "; " + what);
+                             " (" + std::string(field) + "): " + ec.message() + "; " +
+                             ListenAdvice(ec, field));
 }
 
 Transport::~Transport() { Stop(); }

@@ -51,6 +51,8 @@ Result<boost::asio::ip::tcp::endpoint> ListenEndpoint(const boost::asio::any_io_
 // privileged port), as Unavailable; a host that does not resolve as ListenEndpoint says.
 Status ListenOn(boost::asio::ip::tcp::acceptor& acceptor, std::string_view host, std::uint16_t port,
                 std::string_view field);
+// What an operator should do about a listen socket's error `ec` on the address in `field`.
+std::string ListenAdvice(const boost::system::error_code& ec, std::string_view field);
 
 struct TransportOptions {
   std::string chain_id;

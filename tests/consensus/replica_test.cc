@@ -736,6 +736,10 @@ TEST_CASE(
   OneReplica r;  // replica 1, which never saw the proposal
   const auto txs = SomeTransactions(3);
   const Proposal p = MakeProposal("ertr-test", Height(1), 1000, ReplicaId(0), txs);
+  // Its timer expired once in view 0 (it asked for sync), then the NEW-VIEW of view 2 came
+  // without a view change of its own.
+  r.replica->Handle(Event{1500, TimerFired{TimerId::kViewChange}});
+  REQUIRE_FALSE(r.replica->view_changing());
   auto entered =
       r.replica->Handle(Event{2000, MessageReceived{ReplicaId(2), NewViewReproposing(r, p)}});
   REQUIRE(r.replica->view() == View(2));
@@ -751,7 +755,7 @@ TEST_CASE(
   CHECK(Sent<FetchProposal>(entered, ReplicaId(3)).empty());  // it did not name it
   CHECK(r.replica->stats().proposals_fetched == 1);
 
-  // No answer by the progress timer's first expiry (it may have been lost): asked once more.
+  // No answer by the progress timer's first expiry in view 2 (it may have been lost): asked again.
   auto again = r.replica->Handle(Event{3000, TimerFired{TimerId::kViewChange}});
   CHECK(Sent<FetchProposal>(again, ReplicaId(0)).size() == 1);
   CHECK(Sent<FetchProposal>(again, ReplicaId(2)).size() == 1);
