@@ -823,6 +823,16 @@ TEST_CASE(
   const Proposal other =
       MakeProposal("ertr-test", Height(1), 2000, ReplicaId(2), SomeTransactions(1));
   PrePrepare pp{View(2), other, ReplicaId(2), {}};
+  // Signed by another replica's key in its name, or the re-proposal itself, it proves nothing.
+  pp.signature = *r.signers[3]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
+                                     VotePayload(View(2), Height(1), other.digest));
+  r.replica->Handle(Event{2001, MessageReceived{ReplicaId(2), pp}});
+  PrePrepare same{View(2), p, ReplicaId(2), {}};
+  same.signature = *r.signers[2]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
+                                       VotePayload(View(2), Height(1), p.digest));
+  r.replica->Handle(Event{2001, MessageReceived{ReplicaId(2), same}});
+  CHECK(r.replica->stats().equivocations_seen == 0);
+  CHECK_FALSE(r.replica->view_changing());
   pp.signature = *r.signers[2]->Sign(crypto::SigningDomain::kPrePrepare, "ertr-test",
                                      VotePayload(View(2), Height(1), other.digest));
   auto seen = r.replica->Handle(Event{2001, MessageReceived{ReplicaId(2), pp}});
