@@ -313,17 +313,14 @@ void Replica::OnFetchProposal(const FetchProposal& m) {
   if (m.view.value() + 1 < view_.value() || m.view.value() > view_.value() + 1) return;
   const Proposal* proposal = FindTransactions(m.height, m.digest);
   if (proposal == nullptr) return;
-  // Two answers per asker, height and view (the asker asks again once if the first is lost), and
-  // a log window's worth twice over per asker and view: what a peer can draw stays bounded
+  // Two answers per asker, height and view (the asker asks again if the first is lost), for at
+  // most twice a log window's heights per asker and view: what a peer can draw stays bounded
   // however long a view lasts (ADR 0040).
   const std::size_t log = 2 * config_.checkpoint_interval + config_.pipeline_window;
-  ProposalAnswers& given = proposal_fetches_answered_[m.view][m.sender];
-  auto answered = given.per_height.find(m.height);
-  if ((answered != given.per_height.end() && answered->second >= 2) || given.total >= 2 * log) {
-    return;
-  }
-  ++given.per_height[m.height];
-  ++given.total;
+  std::map<Height, int>& given = proposal_fetches_answered_[m.view][m.sender];
+  auto answered = given.find(m.height);
+  if (answered == given.end() ? given.size() >= 2 * log : answered->second >= 2) return;
+  ++given[m.height];
   ++stats_.proposal_fetches_answered;
   Emit(Send{m.sender, FetchedProposal{m.view, *proposal, config_.self}});
 }
@@ -942,9 +939,9 @@ void Replica::EnterView(const NewView& nv, bool announce) {
   for (auto& [h, proposal] : reproposals) {
     next_height_ = std::max(next_height_, h.Next());
     if (!HasTransactions(proposal) && h > last_delivered_) {
-      // Asked of the replicas whose VIEW-CHANGE named this digest: 2f+1 prepared it, so at least
-      // f+1 honest ones hold it until a stable checkpoint passes the height. Our vote for it is
-      // durable already; it leaves once the transactions are here and pass.
+      // Asked of the replicas whose VIEW-CHANGE named this digest (at least one honest one of
+      // them prepared it, section 5.2). Our vote for it is durable already; it leaves once the
+      // transactions are here and pass.
       AwaitedReproposal a;
       for (const auto& vc : nv.view_changes) {
         for (const auto& pc : vc.prepared) {

@@ -264,14 +264,10 @@ class Replica {
   };
   std::map<Height, AwaitedReproposal> awaited_reproposals_;
   void AskForReproposal(Height h, const AwaitedReproposal& a);
-  // The FETCH-PROPOSALs answered, by the asker's view and the asker (ADR 0040): two per height
-  // (the first answer may be lost), and at most twice the log window in all, whatever the view's
-  // length.
-  struct ProposalAnswers {
-    std::map<Height, int> per_height;
-    std::size_t total = 0;
-  };
-  std::map<View, std::map<ReplicaId, ProposalAnswers>> proposal_fetches_answered_;
+  // The FETCH-PROPOSALs answered, by the asker's view, the asker and the height (ADR 0040): two
+  // per height (the first answer may be lost), for at most twice the log window's heights,
+  // whatever the view's length.
+  std::map<View, std::map<ReplicaId, std::map<Height, int>>> proposal_fetches_answered_;
   // The proposals delivered last, to answer a backup that asks for a compact PRE-PREPARE's
   // transactions after the others decided it without that backup (section 4.1): the
   // transactions are shared with the Deliver action, not copied.
