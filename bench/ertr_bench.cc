@@ -122,6 +122,17 @@ struct Load {
   double elapsed_s = 0;
 };
 
+// A failed call (or refused transactions), with `load.mu` held: counted, its first error kept.
+void CountError(Load& load, const std::string& error) {
+  ++load.errors;
+  if (load.first_error.empty()) load.first_error = error;
+}
+
+// After a failed call, a load thread waits a little before trying again, like an integrator
+// whose node may be down. Without it, the threads calling a killed validator would fail as fast
+// as they can build calls, and take the machine's CPU from the validators still running.
+constexpr std::chrono::milliseconds kRetryPause{100};
+
 // Runs the closed or open load until `end` (or --records records) and fills `load`.
 void RunLoad(const Options& o, LocalNetwork& net,
              const std::vector<crypto::SigningKey>& integrators, const ledger::Pseudonym& patient,
@@ -155,17 +166,15 @@ void RunLoad(const Options& o, LocalNetwork& net,
         auto r =
             client->SubmitRecord(patient, ledger::RecordKind::kRtBeamsTreatmentRecord, in, o.size);
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        std::lock_guard lock(load.mu);
-        if (r) {
-          load.latencies_ms.push_back(ms);
-        } else {
-          ++load.errors;
-          if (load.first_error.empty()) load.first_error = r.error().ToString();
-          // Like an integrator, wait a little before trying again (its node may be down).
-          load.mu.unlock();
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-          load.mu.lock();
+        {
+          std::lock_guard lock(load.mu);
+          if (r) {
+            load.latencies_ms.push_back(ms);
+            continue;
+          }
+          CountError(load, r.error().ToString());
         }
+        std::this_thread::sleep_for(kRetryPause);
       }
     });
   }
@@ -213,21 +222,24 @@ void RunNullLoad(const Options& o, LocalNetwork& net,
         const auto t0 = Clock::now();
         auto r = client->SubmitBatch(req);
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        std::lock_guard lock(load.mu);
-        if (!r) {
-          ++load.errors;
-          if (load.first_error.empty()) load.first_error = r.error().ToString();
-          continue;
-        }
-        for (const auto& res : r->results()) {
-          if (res.status() == v1::TRANSACTION_STATUS_ACCEPTED) {
-            load.latencies_ms.push_back(ms);
-            load.latencies_by_validator_ms[via].push_back(ms);
+        bool failed = !r;
+        {
+          std::lock_guard lock(load.mu);
+          if (!r) {
+            CountError(load, r.error().ToString());
           } else {
-            ++load.errors;
-            if (load.first_error.empty()) load.first_error = res.error() + res.reject_reason();
+            for (const auto& res : r->results()) {
+              if (res.status() == v1::TRANSACTION_STATUS_ACCEPTED) {
+                load.latencies_ms.push_back(ms);
+                load.latencies_by_validator_ms[via].push_back(ms);
+              } else {
+                CountError(load, res.error() + res.reject_reason());
+                failed = true;
+              }
+            }
           }
         }
+        if (failed) std::this_thread::sleep_for(kRetryPause);
       }
     });
   }
