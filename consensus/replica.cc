@@ -67,6 +67,7 @@ std::vector<Action> Replica::Handle(const Event& event) {
         if constexpr (std::is_same_v<T, DecidedReceived>) {
           OnDecided(e.decided, e.transactions_checked);
         }
+        if constexpr (std::is_same_v<T, PeerLink>) OnPeerLink(e);
       },
       event.body);
   // Progress timer (section 6): armed while there is undecided work or a view change is under
@@ -78,12 +79,17 @@ std::vector<Action> Replica::Handle(const Event& event) {
   // Progress restarts the timer: a delivery, a view change started, or a view entered.
   const bool progress = stats_.delivered != delivered_before ||
                         stats_.view_changes_started + stats_.views_entered != views_before;
-  if (outstanding && (!timer_armed_ || progress)) {
-    Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
+  // With the primary's link down the timer runs short, and back to normal once it is up again.
+  const bool primary_gone = outstanding && PrimaryLinkDown();
+  if (outstanding && (!timer_armed_ || progress || primary_gone != timer_short_)) {
+    Emit(SetTimer{TimerId::kViewChange,
+                  primary_gone ? config_.primary_link_timeout_ms : CurrentTimeout()});
     timer_armed_ = true;
+    timer_short_ = primary_gone;
   } else if (!outstanding && timer_armed_) {
     Emit(CancelTimer{TimerId::kViewChange});
     timer_armed_ = false;
+    timer_short_ = false;
   }
   return std::move(out_);
 }
@@ -696,11 +702,14 @@ void Replica::OnCheckpoint(const Checkpoint& cp) {
 void Replica::OnTimer(TimerId id) {
   if (id != TimerId::kViewChange) return;
   timer_armed_ = false;
+  timer_short_ = false;
   helped_.clear();
   sync_requested_ = Height(0);  // a lost sync answer is asked for again
   // Section 6: no progress for one timeout may mean we are behind (after a restart or a cut):
-  // first ask for the decided blocks we miss; only if that brings nothing, change view.
-  if (!view_changing_ && !synced_before_view_change_) {
+  // first ask for the decided blocks we miss; only if that brings nothing, change view. With the
+  // primary's link down there is no primary to wait for: the view change starts now.
+  const bool primary_gone = PrimaryLinkDown();
+  if (!view_changing_ && !synced_before_view_change_ && !primary_gone) {
     synced_before_view_change_ = true;
     MaybeRequestSync();
     // A re-proposal's answer may have been lost (a full send queue drops it): asked again (a
@@ -711,6 +720,7 @@ void Replica::OnTimer(TimerId id) {
     return;
   }
   synced_before_view_change_ = false;
+  if (primary_gone) ++stats_.view_changes_primary_unreachable;
   if (view_changing_) {
     MaybeRequestSync();  // stuck in a view change: maybe behind
     // Replicas that want our target view or a later one: a VIEW-CHANGE for a later view counts,
@@ -734,6 +744,20 @@ void Replica::OnTimer(TimerId id) {
     }
   }
   StartViewChange(view_.Next());
+}
+
+void Replica::OnPeerLink(const PeerLink& link) {
+  if (!config_.validators.Contains(link.peer) || link.peer == config_.self) return;
+  if (link.connected) {
+    links_down_.erase(link.peer);
+  } else {
+    links_down_.insert(link.peer);
+  }
+}
+
+bool Replica::PrimaryLinkDown() const {
+  if (view_changing_ || config_.primary_link_timeout_ms == 0 || IsPrimary()) return false;
+  return links_down_.count(config_.validators.Primary(view_)) > 0;
 }
 
 void Replica::StartViewChange(View v) {

@@ -40,8 +40,12 @@ struct ReplicaConfig {
   std::uint32_t min_pipelined_batch = 1;
   std::uint32_t max_block_transactions = 1000;
   std::uint64_t max_block_bytes = 8u << 20;
-  std::uint64_t checkpoint_interval = 16;    // K: a checkpoint every K heights
-  std::uint64_t view_timeout_ms = 1000;      // base progress timeout; doubles per failed view
+  std::uint64_t checkpoint_interval = 16;  // K: a checkpoint every K heights
+  std::uint64_t view_timeout_ms = 1000;    // base progress timeout; doubles per failed view
+  // While the link to the current view's primary is down (PeerLink), undecided work starts a view
+  // change after this long, without the block-sync step of a first expiry (section 6): a crashed
+  // primary is replaced in about this time instead of two progress timeouts. 0: links ignored.
+  std::uint64_t primary_link_timeout_ms = 500;
   std::uint64_t max_clock_skew_ms = 30'000;  // a proposal's time may differ this much from ours
   // Whether a transaction's bytes may be decided: the node checks here what execution would (the
   // signature, among others), and a replica votes for and accepts in a view change only proposals
@@ -76,6 +80,8 @@ struct ReplicaStats {
   std::uint64_t abstained_after_restart = 0;
   std::uint64_t equivocations_seen = 0;
   std::uint64_t view_changes_started = 0;
+  // Of those, started early because the link to the primary was down (section 6).
+  std::uint64_t view_changes_primary_unreachable = 0;
   std::uint64_t views_entered = 0;
   std::uint64_t delivered = 0;
   // Transactions of compact PRE-PREPAREs this replica did not hold and asked the primary for
@@ -173,6 +179,9 @@ class Replica {
   // `relayed`: passed on by a validator other than its primary (HelpLagger).
   void OnNewView(const NewView& m, bool relayed);
   void OnTimer(TimerId id);
+  void OnPeerLink(const PeerLink& link);
+  // Outside a view change, a backup whose link to the primary is down (section 6).
+  bool PrimaryLinkDown() const;
   void OnTransactions(const std::vector<Transaction>& txs);
   void OnExecuted(Height height, const crypto::Digest& root);
   void OnDecided(const Decided& d, bool transactions_checked);
@@ -313,6 +322,10 @@ class Replica {
   absl::flat_hash_set<std::uint64_t> delivered_ids_;
   std::map<Height, std::vector<std::uint64_t>> delivered_by_height_;
   bool timer_armed_ = false;
+  // The progress timer runs with primary_link_timeout_ms (the primary's link is down).
+  bool timer_short_ = false;
+  // Validators whose link the driver reported down (PeerLink) and not back since.
+  std::set<ReplicaId> links_down_;
 };
 
 }  // namespace ertr::consensus

@@ -93,7 +93,8 @@ const std::vector<KnownTable>& KnownTables() {
        {"listen", "tls_cert_file", "tls_key_file", "tls_key_passphrase_file",
         "upload_idle_seconds"}},
       {"keys", {"validator", "institution", "passphrase_file"}},
-      {"consensus", {"view_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
+      {"consensus",
+       {"view_timeout_ms", "primary_link_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
       {"mempool", {"max_mib", "max_per_signer", "blob_wait_seconds"}},
       {"peers", {"validator_index", "address"}},
   };
@@ -244,6 +245,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Path("keys.institution", c.institution_key_file));
   ERTR_RETURN_IF_ERROR(r.Path("keys.passphrase_file", c.passphrase_file));
   ERTR_RETURN_IF_ERROR(r.Integer("consensus.view_timeout_ms", c.view_timeout_ms, 100, 600'000));
+  ERTR_RETURN_IF_ERROR(
+      r.Integer("consensus.primary_link_timeout_ms", c.primary_link_timeout_ms, 0, 600'000));
   ERTR_RETURN_IF_ERROR(r.Integer("consensus.pipeline_window", c.pipeline_window, 1, 64));
   ERTR_RETURN_IF_ERROR(
       r.Integer("consensus.min_pipelined_batch", c.min_pipelined_batch, 1, 100'000));
@@ -321,6 +324,8 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "passphrase_file = \"" << c.passphrase_file.string() << "\"\n\n"
     << "[consensus]\n"
     << "view_timeout_ms = " << c.view_timeout_ms << "\n"
+    << "primary_link_timeout_ms = " << c.primary_link_timeout_ms
+    << "   # the primary's link down: view change after this (0: off)\n"
     << "pipeline_window = " << c.pipeline_window << "\n"
     << "min_pipelined_batch = " << c.min_pipelined_batch << "\n\n"
     << "[mempool]\n"

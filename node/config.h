@@ -46,6 +46,8 @@ struct NodeConfig {
   // Empty: read the passphrase from $ERTR_PASSPHRASE.
   std::filesystem::path passphrase_file;
   std::uint64_t view_timeout_ms = 2000;
+  // consensus::ReplicaConfig::primary_link_timeout_ms (0: links ignored).
+  std::uint64_t primary_link_timeout_ms = 500;
   std::uint32_t pipeline_window = 4;
   std::uint32_t min_pipelined_batch = 32;
   // The mempool's bounds: its total size, and the transactions it holds from one signer (an

@@ -254,6 +254,7 @@ Status Node::Init() {
   rc.max_block_bytes = genesis.parameters.max_block_bytes;
   rc.checkpoint_interval = genesis.parameters.checkpoint_interval;
   rc.view_timeout_ms = config_.view_timeout_ms;
+  rc.primary_link_timeout_ms = config_.primary_link_timeout_ms;
   // The replica's check of a proposal's transactions (ADR 0022). The verifier's cache makes it a
   // look-up for transactions checked at admission.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
@@ -369,6 +370,7 @@ Status Node::Init() {
       io_, topts, *signer_, std::move(peers),
       [this](ReplicaId from, Bytes payload) { OnPeerMessage(from, std::move(payload)); },
       [this](ReplicaId peer, bool up) {
+        driver_->Post(consensus::PeerLink{peer, up});
         if (up) {
           SendMessage(peer, proto::PeerStatus{stores_.blocks->LatestHeight(), replica_->view()});
           replicator_->OnPeerConnected(peer);

@@ -842,5 +842,62 @@ TEST_CASE(
   CHECK(r.replica->view() == View(3));
 }
 
+// The delay of the last SetTimer among `actions`, if any.
+std::optional<std::uint64_t> TimerDelay(const std::vector<Action>& actions) {
+  std::optional<std::uint64_t> delay;
+  for (const auto& a : actions) {
+    if (const auto* t = std::get_if<SetTimer>(&a)) delay = t->delay_ms;
+  }
+  return delay;
+}
+
+TEST_CASE(
+    "A backup whose link to the primary is down changes view after the link timeout, without "
+    "asking for blocks first",
+    "[unit]") {
+  OneReplica r;  // view_timeout_ms 1000, primary_link_timeout_ms 500 (the defaults)
+  // The link going down with no work waiting arms nothing.
+  CHECK_FALSE(TimerDelay(r.replica->Handle(Event{100, PeerLink{ReplicaId(0), false}})));
+  // Work arrives: the timer runs with the link timeout, not the progress timeout.
+  auto armed = r.replica->Handle(Event{200, TransactionsReceived{SomeTransactions(1)}});
+  CHECK(TimerDelay(armed) == std::optional<std::uint64_t>(500));
+  // Its one expiry starts the view change: no block-sync step first.
+  auto changed = r.replica->Handle(Event{700, TimerFired{TimerId::kViewChange}});
+  CHECK(r.replica->view_changing());
+  CHECK(r.replica->view() == View(1));
+  CHECK(Sent<ViewChange>(changed).size() == 1);
+  CHECK(r.replica->stats().view_changes_primary_unreachable == 1);
+  // During the view change the timer is the progress timer again (the link matters outside one),
+  // doubled for the failed view.
+  CHECK(TimerDelay(changed) == std::optional<std::uint64_t>(2000));
+}
+
+TEST_CASE(
+    "Another validator's link down, or the primary's back up, leaves the progress timeout and its "
+    "block-sync step",
+    "[unit]") {
+  OneReplica r;
+  CHECK(TimerDelay(r.replica->Handle(Event{100, TransactionsReceived{SomeTransactions(1)}})) ==
+        std::optional<std::uint64_t>(1000));
+  // Replica 2 is not the primary: nothing changes.
+  CHECK_FALSE(TimerDelay(r.replica->Handle(Event{150, PeerLink{ReplicaId(2), false}})));
+  // The primary's link down: short; back up before it fires: the progress timeout again.
+  CHECK(TimerDelay(r.replica->Handle(Event{200, PeerLink{ReplicaId(0), false}})) ==
+        std::optional<std::uint64_t>(500));
+  CHECK(TimerDelay(r.replica->Handle(Event{300, PeerLink{ReplicaId(0), true}})) ==
+        std::optional<std::uint64_t>(1000));
+  // Its expiry is then a first one: blocks are asked for, and the view stays.
+  r.replica->Handle(Event{1300, TimerFired{TimerId::kViewChange}});
+  CHECK_FALSE(r.replica->view_changing());
+  CHECK(r.replica->view() == View(0));
+  CHECK(r.replica->stats().view_changes_primary_unreachable == 0);
+  // A report about itself or an unknown validator is ignored.
+  r.replica->Handle(Event{1400, PeerLink{ReplicaId(1), false}});
+  r.replica->Handle(Event{1400, PeerLink{ReplicaId(9), false}});
+  r.replica->Handle(Event{2300, TimerFired{TimerId::kViewChange}});
+  CHECK(r.replica->view() == View(1));  // the second expiry, as before
+  CHECK(r.replica->stats().view_changes_primary_unreachable == 0);
+}
+
 }  // namespace
 }  // namespace ertr::consensus

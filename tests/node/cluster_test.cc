@@ -145,6 +145,11 @@ TEST_CASE("killing the primary mid-load causes a view change and commits continu
   INFO(c.Log(1));
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 2, load) && AllCommitted(c, 2, after); }));
   CHECK(c.Status(1)->view >= 1);
+  // Its link to the killed primary closed: it gave up on view 0 after primary_link_timeout_ms,
+  // not two progress timeouts (consensus.md section 6), and says so.
+  CHECK(c.Metric(1, "ertr_view_changes_primary_link_down_total") >= 1);
+  CHECK(c.Log(1).find("event=view_change_started view=1 primary=self reason=primary_link_down") !=
+        std::string::npos);
   REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 1)); }));
 }
 

@@ -47,6 +47,9 @@ inline ScenarioResult RunSeeds(const std::string& name, SimOptions base, const S
     if (o.full_pre_prepares_every != 0 && seed % o.full_pre_prepares_every == 0) {
       o.compact_pre_prepares = false;
     }
+    if (o.links_ignored_every != 0 && seed % o.links_ignored_every == 1) {
+      o.primary_link_timeout_ms = 0;
+    }
     SimCluster c(o);
     std::mt19937_64 rng(o.seed ^ 0x5eed);
     fn(c, rng);

@@ -98,6 +98,7 @@ ReplicaConfig SimCluster::Config(std::uint32_t r) const {
   c.quorum_override_for_tests = options_.quorum_override_for_tests;
   c.transaction_valid = SimTransactionValid;
   c.compact_pre_prepares = options_.compact_pre_prepares;
+  c.primary_link_timeout_ms = options_.primary_link_timeout_ms;
   return c;
 }
 
@@ -165,6 +166,11 @@ void SimCluster::SubmitDoubleSigned(std::size_t count) {
 void SimCluster::Send(std::uint32_t from, std::uint32_t to, const Message& m) {
   bool cut = !partition_.empty() && (partition_.count(from) != partition_.count(to));
   if (cut) return;
+  // A link that is down (DropLink) loses what is sent over it, as the transport does.
+  if (auto l = link_down_until_.find({std::min(from, to), std::max(from, to)});
+      l != link_down_until_.end() && now_ < l->second) {
+    return;
+  }
   std::uniform_real_distribution<double> u(0, 1);
   if (!healed_ && u(rng_) < options_.drop) return;
   int copies = (!healed_ && u(rng_) < options_.duplicate) ? 2 : 1;
@@ -457,6 +463,28 @@ void SimCluster::Crash(std::uint32_t r) {
     for (const auto& tx : d.proposal.txs) node.executed.insert(tx.id);
   }
   ++node.timer_generation;
+  // Its peers' links to it close when its process ends (the kernel resets them).
+  for (std::uint32_t p = 0; p < options_.n; ++p) {
+    if (p == r) continue;
+    TellLink(p, r, false,
+             now_ + options_.min_delay_ms +
+                 rng_() % (options_.max_delay_ms - options_.min_delay_ms + 1));
+  }
+}
+
+void SimCluster::TellLink(std::uint32_t to, std::uint32_t peer, bool connected, std::uint64_t at) {
+  Schedule(at, Item{to, Event{0, consensus::PeerLink{ReplicaId(peer), connected}}, 0});
+}
+
+void SimCluster::DropLink(std::uint32_t a, std::uint32_t b, std::uint64_t down_ms) {
+  Log("LINK r" + std::to_string(a) + "-r" + std::to_string(b) + " down for " +
+      std::to_string(down_ms) + " ms");
+  auto& until = link_down_until_[{std::min(a, b), std::max(a, b)}];
+  until = std::max(until, now_ + down_ms);
+  for (auto [to, peer] : {std::pair{a, b}, std::pair{b, a}}) {
+    TellLink(to, peer, false, now_ + options_.min_delay_ms);
+    TellLink(to, peer, true, now_ + options_.min_delay_ms + down_ms);
+  }
 }
 
 void SimCluster::CrashMidActions(std::uint32_t r) { nodes_[r].crash_mid_actions = true; }
@@ -484,6 +512,10 @@ void SimCluster::Restart(std::uint32_t r) {
   }
   Schedule(now_ + 1, Item{r, Event{0, TransactionsReceived{txs}}, 0});
   Schedule(now_ + 1, Item{r, Event{0, TimerFired{TimerId::kViewChange}}, ++node.timer_generation});
+  // It dials its peers again: after any report of its crash (sent at most max_delay_ms after it).
+  for (std::uint32_t p = 0; p < options_.n; ++p) {
+    if (p != r) TellLink(p, r, true, now_ + options_.max_delay_ms + 1);
+  }
 }
 
 void SimCluster::RestartWithoutConsensusLog(std::uint32_t r) {
@@ -549,26 +581,10 @@ std::uint64_t SimCluster::signatures_made() const {
   return total;
 }
 
-std::uint64_t SimCluster::transactions_fetched() const {
+std::uint64_t SimCluster::SumOfLive(std::uint64_t consensus::ReplicaStats::*counter) const {
   std::uint64_t v = 0;
   for (const auto& n : nodes_) {
-    if (n.replica) v += n.replica->stats().transactions_fetched;
-  }
-  return v;
-}
-
-std::uint64_t SimCluster::proposals_fetched() const {
-  std::uint64_t v = 0;
-  for (const auto& n : nodes_) {
-    if (n.replica) v += n.replica->stats().proposals_fetched;
-  }
-  return v;
-}
-
-std::uint64_t SimCluster::total_view_changes() const {
-  std::uint64_t v = 0;
-  for (const auto& n : nodes_) {
-    if (n.replica) v += n.replica->stats().view_changes_started;
+    if (n.replica) v += n.replica->stats().*counter;
   }
   return v;
 }

@@ -63,6 +63,10 @@ struct SimOptions {
   std::uint32_t quorum_override_for_tests = 0;  // the deliberately broken variant
   bool real_crypto = false;  // Ed25519 (libsodium) instead of the fast MAC stand-in (bench/)
   bool compact_pre_prepares = true;  // ReplicaConfig::compact_pre_prepares (ADR 0026)
+  // ReplicaConfig::primary_link_timeout_ms; RunSeeds sets it to 0 (links ignored) for every n-th
+  // seed (0: never), so that crash scenarios run both ways of noticing a crashed primary.
+  std::uint64_t primary_link_timeout_ms = 100;
+  std::uint32_t links_ignored_every = 3;
   // RunSeeds turns compact_pre_prepares off for every n-th seed (0: never), so that scenarios
   // run both forms of the PRE-PREPARE.
   std::uint32_t full_pre_prepares_every = 4;
@@ -95,6 +99,10 @@ class SimCluster {
   // Crashes r and restarts it without its consensus log (its view, votes and certificates), with
   // its blocks: what an operator's rebuild leaves once block sync has run (in view 0).
   void RestartWithoutConsensusLog(std::uint32_t r);
+  // The link between a and b goes down and comes back after down_ms, as after a TCP reset: both
+  // ends are told (PeerLink), and what either sends the other meanwhile is lost. A crash tells
+  // every peer its link to the crashed replica went down, and a restart that it is back.
+  void DropLink(std::uint32_t a, std::uint32_t b, std::uint64_t down_ms);
   void Partition(const std::set<std::uint32_t>& side);  // side vs everyone else
   void Heal();                                          // no partition, no loss from now on
   void SetByzantine(std::uint32_t r, Byzantine b);
@@ -106,11 +114,21 @@ class SimCluster {
   std::string Summary() const;  // each replica's height, view and counters
   std::uint64_t delivered_height(std::uint32_t r) const;
   std::uint64_t max_view() const;
-  std::uint64_t total_view_changes() const;
+  std::uint64_t total_view_changes() const {
+    return SumOfLive(&consensus::ReplicaStats::view_changes_started);
+  }
   // Transactions the live replicas asked a primary for (compact PRE-PREPAREs, ADR 0026).
-  std::uint64_t transactions_fetched() const;
+  std::uint64_t transactions_fetched() const {
+    return SumOfLive(&consensus::ReplicaStats::transactions_fetched);
+  }
   // Re-proposals of NEW-VIEWs whose transactions the live replicas asked for (ADR 0040).
-  std::uint64_t proposals_fetched() const;
+  std::uint64_t proposals_fetched() const {
+    return SumOfLive(&consensus::ReplicaStats::proposals_fetched);
+  }
+  // View changes the live replicas started early, their primary's link down (PeerLink).
+  std::uint64_t view_changes_primary_unreachable() const {
+    return SumOfLive(&consensus::ReplicaStats::view_changes_primary_unreachable);
+  }
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
   // Messages whose bytes did not decode (refused before reaching a replica).
@@ -158,6 +176,8 @@ class SimCluster {
   };
 
   consensus::ReplicaConfig Config(std::uint32_t r) const;
+  std::uint64_t SumOfLive(std::uint64_t consensus::ReplicaStats::*counter) const;
+  void TellLink(std::uint32_t to, std::uint32_t peer, bool connected, std::uint64_t at);
   void Schedule(std::uint64_t at, Item item);
   void Step(std::uint64_t at, Item item);
   void Execute(std::uint32_t r, const consensus::Action& a);
@@ -183,6 +203,7 @@ class SimCluster {
   std::uint64_t sequence_ = 0;
   std::uint64_t now_ = 0;
   std::set<std::uint32_t> partition_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> link_down_until_;  // DropLink
   bool healed_ = false;
   std::map<crypto::Digest, consensus::Transaction> submitted_;
   std::map<crypto::Digest, Bytes> second_copies_;    // SubmitDoubleSigned's other copy of an id
