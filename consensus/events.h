@@ -44,10 +44,11 @@ struct DecidedReceived {
   bool transactions_checked = false;
 };
 
-// The driver's link to validator `peer` went down or came back (section 6). Down means the peer's
-// end closed or failed (its process ended, its host refused, the kernel gave up on it), not that
-// it is merely slow. A hint only: it never decides anything, and it lets a backup start a view
-// change sooner when its primary's link is down. Links are taken to be up until told otherwise.
+// The driver's established link to validator `peer` went down or came back (section 6). Down
+// means the connection closed or failed (the peer's process ended, the kernel gave up on the
+// link), not that the peer is merely slow. A hint only: it never decides anything, and it lets a
+// backup start a view change sooner when its primary's link is down. Links are taken to be up until
+// told otherwise.
 struct PeerLink {
   ReplicaId peer;
   bool connected = false;

@@ -79,13 +79,13 @@ std::vector<Action> Replica::Handle(const Event& event) {
   // Progress restarts the timer: a delivery, a view change started, or a view entered.
   const bool progress = stats_.delivered != delivered_before ||
                         stats_.view_changes_started + stats_.views_entered != views_before;
-  // With the primary's link down the timer runs short, and back to normal once it is up again.
-  const bool primary_gone = outstanding && PrimaryLinkDown();
-  if (outstanding && (!timer_armed_ || progress || primary_gone != timer_short_)) {
-    Emit(SetTimer{TimerId::kViewChange,
-                  primary_gone ? config_.primary_link_timeout_ms : CurrentTimeout()});
-    timer_armed_ = true;
-    timer_short_ = primary_gone;
+  // With the primary's link down the timer runs short, and back to its due time once it is up
+  // again: a link event never starts a wait anew (a primary that reconnects over and over must
+  // not put off its replacement).
+  if (outstanding && (!timer_armed_ || progress)) {
+    ArmProgressTimer(true);
+  } else if (outstanding && ChangeViewEarly() != timer_short_) {
+    ArmProgressTimer(false);
   } else if (!outstanding && timer_armed_) {
     Emit(CancelTimer{TimerId::kViewChange});
     timer_armed_ = false;
@@ -707,16 +707,16 @@ void Replica::OnTimer(TimerId id) {
   sync_requested_ = Height(0);  // a lost sync answer is asked for again
   // Section 6: no progress for one timeout may mean we are behind (after a restart or a cut):
   // first ask for the decided blocks we miss; only if that brings nothing, change view. With the
-  // primary's link down there is no primary to wait for: the view change starts now.
-  const bool primary_gone = PrimaryLinkDown();
+  // primary's link down there is no primary to wait for: the view change starts now (and a view
+  // change whose new primary's link is down moves on to the next view).
+  const bool primary_gone = ChangeViewEarly();
   if (!view_changing_ && !synced_before_view_change_ && !primary_gone) {
     synced_before_view_change_ = true;
     MaybeRequestSync();
     // A re-proposal's answer may have been lost (a full send queue drops it): asked again (a
     // holder answers twice per asker, height and view).
     for (const auto& [h, a] : awaited_reproposals_) AskForReproposal(h, a);
-    Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
-    timer_armed_ = true;
+    ArmProgressTimer(true);
     return;
   }
   synced_before_view_change_ = false;
@@ -727,19 +727,14 @@ void Replica::OnTimer(TimerId id) {
     // since its sender has given up on ours too. (Counting only our view's, a replica that moved
     // one view ahead of the others, with one replica down, left nobody a quorum: the others
     // waited for its VIEW-CHANGE for their view, it for theirs for its own.)
-    std::set<ReplicaId> past_ours;
-    for (auto it = view_changes_.lower_bound(view_); it != view_changes_.end(); ++it) {
-      for (const auto& [r, m] : it->second) past_ours.insert(r);
-    }
     auto vcs = view_changes_.find(view_);
-    if (past_ours.size() < Quorum()) {
+    if (ReplicasAtOrPastView() < Quorum()) {
       // Without 2f+1 of them we do not move on (a lone replica would race ahead of the others):
       // re-send ours, since it may have been lost, and wait again.
       if (vcs != view_changes_.end() && vcs->second.count(config_.self)) {
         BroadcastMessage(vcs->second.at(config_.self));
       }
-      Emit(SetTimer{TimerId::kViewChange, CurrentTimeout()});
-      timer_armed_ = true;
+      ArmProgressTimer(true);
       return;
     }
   }
@@ -755,9 +750,31 @@ void Replica::OnPeerLink(const PeerLink& link) {
   }
 }
 
-bool Replica::PrimaryLinkDown() const {
-  if (view_changing_ || config_.primary_link_timeout_ms == 0 || IsPrimary()) return false;
-  return links_down_.count(config_.validators.Primary(view_)) > 0;
+void Replica::ArmProgressTimer(bool fresh) {
+  if (fresh) timer_due_ms_ = now_ms_ + CurrentTimeout();
+  timer_short_ = ChangeViewEarly();
+  std::uint64_t due = timer_due_ms_;
+  if (timer_short_) due = std::min(due, now_ms_ + config_.primary_link_timeout_ms);
+  Emit(SetTimer{TimerId::kViewChange, due > now_ms_ ? due - now_ms_ : 0});
+  timer_armed_ = true;
+}
+
+std::size_t Replica::ReplicasAtOrPastView() const {
+  std::set<ReplicaId> past_ours;
+  for (auto it = view_changes_.lower_bound(view_); it != view_changes_.end(); ++it) {
+    for (const auto& [r, m] : it->second) past_ours.insert(r);
+  }
+  return past_ours.size();
+}
+
+bool Replica::ChangeViewEarly() const {
+  if (config_.primary_link_timeout_ms == 0 || IsPrimary() ||
+      links_down_.count(config_.validators.Primary(view_)) == 0) {
+    return false;
+  }
+  // In a view change, only once the expiry would move on (q replicas want this view or a later
+  // one): before that it re-sends its VIEW-CHANGE and waits, at the progress timeout's pace.
+  return !view_changing_ || ReplicasAtOrPastView() >= Quorum();
 }
 
 void Replica::StartViewChange(View v) {

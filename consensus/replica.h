@@ -180,8 +180,13 @@ class Replica {
   void OnNewView(const NewView& m, bool relayed);
   void OnTimer(TimerId id);
   void OnPeerLink(const PeerLink& link);
-  // Outside a view change, a backup whose link to the primary is down (section 6).
-  bool PrimaryLinkDown() const;
+  // Section 6: whether the progress timer runs with primary_link_timeout_ms, its expiry starting
+  // a view change (or, in one, moving to the next view). True when the link to view_'s primary
+  // (the new primary, in a view change) is down, outside a view change or in one with
+  // ReplicasAtOrPastView() >= q.
+  bool ChangeViewEarly() const;
+  // Replicas whose VIEW-CHANGE for view_ or a later view this replica holds.
+  std::size_t ReplicasAtOrPastView() const;
   void OnTransactions(const std::vector<Transaction>& txs);
   void OnExecuted(Height height, const crypto::Digest& root);
   void OnDecided(const Decided& d, bool transactions_checked);
@@ -202,7 +207,10 @@ class Replica {
   void EnterView(const NewView& nv, bool announce);
   void MaybeSendNewView(View v);
   void MaybeRequestSync();  // asks for decided blocks above last_delivered_ (once per height)
-  void ArmProgressTimer();
+  // (Re)arms the progress timer. `fresh`: a wait starts now, due one CurrentTimeout() away;
+  // otherwise the current wait keeps its due time. While ChangeViewEarly(), it fires
+  // primary_link_timeout_ms from now instead if that is sooner.
+  void ArmProgressTimer(bool fresh);
 
   // Validation helpers.
   bool VerifyVote(const Vote& v, crypto::SigningDomain domain) const;
@@ -324,6 +332,8 @@ class Replica {
   bool timer_armed_ = false;
   // The progress timer runs with primary_link_timeout_ms (the primary's link is down).
   bool timer_short_ = false;
+  // When the current wait of the progress timer is due on the progress timeout.
+  std::uint64_t timer_due_ms_ = 0;
   // Validators whose link the driver reported down (PeerLink) and not back since.
   std::set<ReplicaId> links_down_;
 };

@@ -145,11 +145,17 @@ TEST_CASE("killing the primary mid-load causes a view change and commits continu
   INFO(c.Log(1));
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 2, load) && AllCommitted(c, 2, after); }));
   CHECK(c.Status(1)->view >= 1);
-  // Its link to the killed primary closed: it gave up on view 0 after primary_link_timeout_ms,
-  // not two progress timeouts (consensus.md section 6), and says so.
-  CHECK(c.Metric(1, "ertr_view_changes_primary_link_down_total") >= 1);
-  CHECK(c.Log(1).find("event=view_change_started view=1 primary=self reason=primary_link_down") !=
-        std::string::npos);
+  // Their links to the killed primary closed: the first backup whose short timer fired gave up on
+  // view 0 after primary_link_timeout_ms, not two progress timeouts (consensus.md section 6), and
+  // said so (the others may have joined it on its VIEW-CHANGE first).
+  long long link_down = 0;
+  bool logged = false;
+  for (int i : {1, 2, 3}) {
+    link_down += std::max(0LL, c.Metric(i, "ertr_view_changes_primary_link_down_total"));
+    logged = logged || c.Log(i).find("reason=primary_link_down") != std::string::npos;
+  }
+  CHECK(link_down >= 1);
+  CHECK(logged);
   REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 1)); }));
 }
 

@@ -167,7 +167,7 @@ void SimCluster::Send(std::uint32_t from, std::uint32_t to, const Message& m) {
   bool cut = !partition_.empty() && (partition_.count(from) != partition_.count(to));
   if (cut) return;
   // A link that is down (DropLink) loses what is sent over it, as the transport does.
-  if (auto l = link_down_until_.find({std::min(from, to), std::max(from, to)});
+  if (auto l = link_down_until_.find(LinkKey(from, to));
       l != link_down_until_.end() && now_ < l->second) {
     return;
   }
@@ -229,6 +229,10 @@ void SimCluster::Step(std::uint64_t at, Item item) {
   if (!node.alive) return;
   bool is_timer = std::holds_alternative<TimerFired>(item.event.body);
   if (is_timer && item.timer_generation != node.timer_generation) return;  // re-armed or cancelled
+  if (const auto* link = std::get_if<consensus::PeerLink>(&item.event.body)) {
+    // Superseded by a later report about the same link (a crash, a restart, another reset).
+    if (item.timer_generation != link_epoch_[LinkKey(item.to, link->peer.value())]) return;
+  }
   if (node.byzantine == Byzantine::kCensor) {
     if (auto* t = std::get_if<TransactionsReceived>(&item.event.body)) {
       std::erase_if(t->txs, [](const Transaction& tx) { return tx.id.data()[0] % 2 == 0; });
@@ -466,24 +470,32 @@ void SimCluster::Crash(std::uint32_t r) {
   // Its peers' links to it close when its process ends (the kernel resets them).
   for (std::uint32_t p = 0; p < options_.n; ++p) {
     if (p == r) continue;
+    ++link_epoch_[LinkKey(p, r)];
     TellLink(p, r, false,
              now_ + options_.min_delay_ms +
                  rng_() % (options_.max_delay_ms - options_.min_delay_ms + 1));
   }
 }
 
+std::pair<std::uint32_t, std::uint32_t> SimCluster::LinkKey(std::uint32_t a, std::uint32_t b) {
+  return {std::min(a, b), std::max(a, b)};
+}
+
 void SimCluster::TellLink(std::uint32_t to, std::uint32_t peer, bool connected, std::uint64_t at) {
-  Schedule(at, Item{to, Event{0, consensus::PeerLink{ReplicaId(peer), connected}}, 0});
+  Schedule(at, Item{to, Event{0, consensus::PeerLink{ReplicaId(peer), connected}},
+                    link_epoch_[LinkKey(to, peer)]});
 }
 
 void SimCluster::DropLink(std::uint32_t a, std::uint32_t b, std::uint64_t down_ms) {
   Log("LINK r" + std::to_string(a) + "-r" + std::to_string(b) + " down for " +
       std::to_string(down_ms) + " ms");
-  auto& until = link_down_until_[{std::min(a, b), std::max(a, b)}];
+  if (!nodes_[a].alive || !nodes_[b].alive) return;  // down already, until the restart
+  auto& until = link_down_until_[LinkKey(a, b)];
   until = std::max(until, now_ + down_ms);
+  ++link_epoch_[LinkKey(a, b)];  // one reset within another: up only at the end of both
   for (auto [to, peer] : {std::pair{a, b}, std::pair{b, a}}) {
     TellLink(to, peer, false, now_ + options_.min_delay_ms);
-    TellLink(to, peer, true, now_ + options_.min_delay_ms + down_ms);
+    TellLink(to, peer, true, until + options_.min_delay_ms);
   }
 }
 
@@ -514,7 +526,9 @@ void SimCluster::Restart(std::uint32_t r) {
   Schedule(now_ + 1, Item{r, Event{0, TimerFired{TimerId::kViewChange}}, ++node.timer_generation});
   // It dials its peers again: after any report of its crash (sent at most max_delay_ms after it).
   for (std::uint32_t p = 0; p < options_.n; ++p) {
-    if (p != r) TellLink(p, r, true, now_ + options_.max_delay_ms + 1);
+    if (p == r) continue;
+    ++link_epoch_[LinkKey(p, r)];
+    TellLink(p, r, true, now_ + options_.max_delay_ms + 1);
   }
 }
 
@@ -535,6 +549,7 @@ void SimCluster::Partition(const std::set<std::uint32_t>& side) {
 void SimCluster::Heal() {
   Log("HEAL");
   partition_.clear();
+  link_down_until_.clear();
   healed_ = true;
 }
 

@@ -100,8 +100,9 @@ class SimCluster {
   // its blocks: what an operator's rebuild leaves once block sync has run (in view 0).
   void RestartWithoutConsensusLog(std::uint32_t r);
   // The link between a and b goes down and comes back after down_ms, as after a TCP reset: both
-  // ends are told (PeerLink), and what either sends the other meanwhile is lost. A crash tells
-  // every peer its link to the crashed replica went down, and a restart that it is back.
+  // ends are told (PeerLink), and what either sends the other meanwhile is lost (until Heal). A
+  // crash tells every peer its link to the crashed replica went down, and a restart that it is
+  // back; a later report about a link voids an earlier one still in flight.
   void DropLink(std::uint32_t a, std::uint32_t b, std::uint64_t down_ms);
   void Partition(const std::set<std::uint32_t>& side);  // side vs everyone else
   void Heal();                                          // no partition, no loss from now on
@@ -177,6 +178,8 @@ class SimCluster {
 
   consensus::ReplicaConfig Config(std::uint32_t r) const;
   std::uint64_t SumOfLive(std::uint64_t consensus::ReplicaStats::*counter) const;
+  static std::pair<std::uint32_t, std::uint32_t> LinkKey(std::uint32_t a, std::uint32_t b);
+  // Reports to `to` that its link to `peer` went down or came back, at `at`.
   void TellLink(std::uint32_t to, std::uint32_t peer, bool connected, std::uint64_t at);
   void Schedule(std::uint64_t at, Item item);
   void Step(std::uint64_t at, Item item);
@@ -203,7 +206,10 @@ class SimCluster {
   std::uint64_t sequence_ = 0;
   std::uint64_t now_ = 0;
   std::set<std::uint32_t> partition_;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> link_down_until_;  // DropLink
+  // Per link (LinkKey): until when DropLink loses its messages, and the number of its latest
+  // report (PeerLink); an older report still in flight is not delivered.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> link_down_until_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> link_epoch_;
   bool healed_ = false;
   std::map<crypto::Digest, consensus::Transaction> submitted_;
   std::map<crypto::Digest, Bytes> second_copies_;    // SubmitDoubleSigned's other copy of an id
