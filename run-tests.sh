@@ -74,12 +74,15 @@ step() {
   fi
 }
 
-# A few seconds of ertr-bench (closed and open loop, restart and null modes), only to prove the
-# load generator works; its figures are not checked (benchmarks are never timed assertions).
+# A few seconds of ertr-bench (closed and open loop, restart, a killed primary and null modes), only
+# to prove the load generator works; its figures are not checked (benchmarks are never timed
+# assertions; a killed primary's successor must commit within 60 s, or the run fails).
 bench_smoke() {
   build/bench/ertr-bench --ertrd build/node/ertrd --mode closed --concurrency 4 --seconds 3 &&
     build/bench/ertr-bench --ertrd build/node/ertrd --mode open --rate 20 --concurrency 8 --seconds 3 &&
     build/bench/ertr-bench --ertrd build/node/ertrd --mode restart --concurrency 4 --seconds 3 &&
+    build/bench/ertr-bench --ertrd build/node/ertrd --mode closed --concurrency 4 --seconds 3 \
+      --kill-primary &&
     build/bench/ertr-bench --ertrd build/node/ertrd --mode null --concurrency 200 --call-batch 50 \
       --block-size 100 --seconds 3
 }

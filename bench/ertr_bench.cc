@@ -18,6 +18,10 @@
 //            most --call-batch commands spread over the validators. A command counts when the
 //            replica it was submitted to reports it committed (durable there); its latency is its
 //            call's.
+// With --kill-primary (closed, open and null modes), a third into the run the current primary
+// is killed with SIGKILL and not restarted: the time from the kill until its successor in the
+// next view first commits a block in a later view is reported (event_s in the CSV), and the rest
+// of the run goes on with one validator down.
 // Every mode reports committed records/s, commit latency percentiles, CPU seconds and peak RSS
 // per validator (and RSS growth over the run), and bytes replicated between nodes; --csv appends
 // one line per run. Payloads larger than 1 MiB are generated while streaming, never held whole.
@@ -104,7 +108,7 @@ class GeneratedStream : public std::streambuf {
 
 struct Options {
   std::string ertrd, csv, mode = "closed", log_level = "warn";
-  bool keep = false;
+  bool keep = false, kill_primary = false;
   int validators = 4, concurrency = 8, seconds = 20, pipeline_window = 0, call_batch = 100;
   int min_pipelined_batch = 0;
   std::uint32_t block_size = 0;
@@ -270,14 +274,53 @@ NodeTimings ReadNodeTimings(const LocalNetwork& net) {
 }
 
 // Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
-double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>& done,
-               Clock::time_point since, std::chrono::seconds timeout) {
+// Seconds from `since` until done() holds (polled every 5 ms), or -1 after `timeout`.
+double WaitUntil(const std::function<bool()>& done, Clock::time_point since,
+                 std::chrono::seconds timeout) {
   while (Clock::now() - since < timeout) {
-    const double h = net.Height(i);
-    if (h >= 0 && done(h)) return Seconds(Clock::now() - since);
+    if (done()) return Seconds(Clock::now() - since);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return -1;
+}
+
+double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>& done,
+               Clock::time_point since, std::chrono::seconds timeout) {
+  return WaitUntil(
+      [&] {
+        const double h = net.Height(i);
+        return h >= 0 && done(h);
+      },
+      since, timeout);
+}
+
+// --kill-primary: a third into the run, kills the primary of the view the network is in and
+// returns the seconds until the next view's primary has committed a block in a later view (-1 if
+// none within 60 s); `killed` gets the killed validator and its process figures just before.
+double KillPrimary(const Options& o, LocalNetwork& net,
+                   std::optional<std::pair<int, testing::ProcStats>>& killed) {
+  std::this_thread::sleep_for(std::chrono::seconds(o.seconds) / 3);
+  const double view = net.NodeMetric(1, "ertr_view");
+  if (view < 0) return -1;
+  const int n = o.validators;
+  const int primary = static_cast<int>(view) % n;
+  const int next = (primary + 1) % n;
+  killed.emplace(primary, ReadProc(net.pid(primary)));
+  const auto at = Clock::now();
+  net.Signal(primary, SIGKILL);
+  // A block decided before the kill may still commit meanwhile: the height counted is the one
+  // the successor holds once it is in a later view.
+  double height = -1;
+  return WaitUntil(
+      [&] {
+        if (height < 0) {
+          if (net.NodeMetric(next, "ertr_view") <= view) return false;
+          height = net.Height(next);
+          return false;
+        }
+        return net.Height(next) > height;
+      },
+      at, std::chrono::seconds(60));
 }
 
 }  // namespace
@@ -310,10 +353,18 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "The nodes' log level (diagnosis)")
       ->capture_default_str();
   app.add_flag("--keep", o.keep, "Keep the network's directory (logs) and print where it is");
+  app.add_flag("--kill-primary", o.kill_primary,
+               "Closed, open and null modes: kill -9 the primary a third into the run (not "
+               "restarted) and report the time to its successor's first commit");
   app.add_option("--csv", o.csv, "Append a CSV line with the results to this file");
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && o.rate <= 0) {
     std::cerr << "ertr-bench: --mode open needs --rate (records per second offered)\n";
+    return 2;
+  }
+  if (o.kill_primary && (o.mode == "catchup" || o.mode == "restart" || o.validators < 4)) {
+    std::cerr << "ertr-bench: --kill-primary needs --mode closed, open or null (catchup and "
+                 "restart stop a validator of their own) and at least 4 validators\n";
     return 2;
   }
   if (!crypto::Init().ok()) return 1;
@@ -359,6 +410,9 @@ int main(int argc, char** argv) {
   double catchup_txs = 0;
   double sync_s = -1;  // catch-up: from the first synced block to the last (process start excluded)
   const int last = o.validators - 1;
+  std::optional<std::pair<int, testing::ProcStats>> primary_killed;
+  std::thread killer;
+  if (o.kill_primary) killer = std::thread([&] { event_s = KillPrimary(o, net, primary_killed); });
   if (o.mode == "restart") {
     std::thread loader([&] { RunLoad(o, net, integrators, patient, end, load); });
     std::this_thread::sleep_for(std::chrono::seconds(o.seconds) / 3);
@@ -374,8 +428,12 @@ int main(int argc, char** argv) {
   } else {
     RunLoad(o, net, integrators, patient, end, load);
   }
+  if (killer.joinable()) killer.join();
   std::vector<testing::ProcStats> after;
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
+  if (primary_killed) {  // its figures at its kill
+    after[static_cast<std::size_t>(primary_killed->first)] = primary_killed->second;
+  }
   const double bench_cpu = SelfCpuSeconds() - bench_cpu_before;
   const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
   const NodeTimings timings = ReadNodeTimings(net) - timings_before;
@@ -482,6 +540,11 @@ int main(int argc, char** argv) {
     std::cout << std::setprecision(3) << "kill -9 to the restarted node's first new commit  "
               << event_s << " s\n";
   }
+  if (primary_killed) {
+    std::cout << std::setprecision(3) << "kill -9 of the primary (validator "
+              << primary_killed->first << ") to its successor's first commit in a new view  "
+              << event_s << " s\n";
+  }
   if (!load.first_error.empty()) std::cout << "first error: " << load.first_error << "\n";
   if (!o.csv.empty()) {
     const bool fresh = !fs::exists(o.csv);
@@ -499,7 +562,9 @@ int main(int argc, char** argv) {
       << sync_s << "," << o.block_size << "," << (o.mode == "null" ? o.call_batch : 0) << ","
       << validator_cpu_pct << "," << bench_cpu_pct << "," << mean << "\n";
   }
-  if (lat.empty() || (o.mode != "closed" && o.mode != "open" && o.mode != "null" && event_s < 0)) {
+  if (lat.empty() ||
+      ((o.kill_primary || (o.mode != "closed" && o.mode != "open" && o.mode != "null")) &&
+       event_s < 0)) {
     return 1;
   }
   return 0;
