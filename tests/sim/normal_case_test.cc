@@ -178,15 +178,15 @@ TEST_CASE("n=4 links reset at random while the network works: the hint does no h
   std::uint64_t early = 0;
   ExpectSafeAndLive("n4-link-resets", {}, [&](SimCluster& c, std::mt19937_64& rng) {
     // A steady load (work always waiting), and a link reset every 300 ms on average.
-    for (std::uint64_t t = 0; t < 3000; t += 20) {
+    for (std::uint64_t t = 0; t < 2000; t += 25) {
       c.RunUntil(t);
       c.Submit(1 + rng() % 3);
-      if (rng() % 15 != 0) continue;
+      if (rng() % 12 != 0) continue;
       const auto a = static_cast<std::uint32_t>(rng() % 4);
       const auto b = static_cast<std::uint32_t>((a + 1 + rng() % 3) % 4);
       c.DropLink(a, b, rng() % 400);
     }
-    c.RunUntil(4000);
+    c.RunUntil(3000);
     early += c.view_changes_primary_unreachable();
   });
   CHECK(early > 0);  // the resets did reach primaries' links with work waiting
