@@ -257,23 +257,40 @@ void RunNullLoad(const Options& o, LocalNetwork& net,
 struct NodeTimings {
   double consensus_count = 0, consensus_s = 0, blobs_count = 0, blobs_s = 0;
   double commit_count = 0, commit_s = 0;
-  NodeTimings operator-(const NodeTimings& o) const {
-    return {consensus_count - o.consensus_count, consensus_s - o.consensus_s,
-            blobs_count - o.blobs_count,         blobs_s - o.blobs_s,
-            commit_count - o.commit_count,       commit_s - o.commit_s};
+  NodeTimings operator-(const NodeTimings& o) const { return *this + o.Scaled(-1); }
+  NodeTimings operator+(const NodeTimings& o) const {
+    return {consensus_count + o.consensus_count, consensus_s + o.consensus_s,
+            blobs_count + o.blobs_count,         blobs_s + o.blobs_s,
+            commit_count + o.commit_count,       commit_s + o.commit_s};
+  }
+  NodeTimings Scaled(double k) const {
+    return {k * consensus_count, k * consensus_s,  k * blobs_count,
+            k * blobs_s,         k * commit_count, k * commit_s};
   }
 };
 
-NodeTimings ReadNodeTimings(const LocalNetwork& net) {
-  return {net.SumMetric(R"(ertr_disk_sync_seconds_count{log="consensus"})"),
-          net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="consensus"})"),
-          net.SumMetric(R"(ertr_disk_sync_seconds_count{log="blobs"})"),
-          net.SumMetric(R"(ertr_disk_sync_seconds_sum{log="blobs"})"),
-          net.SumMetric("ertr_commit_latency_seconds_count"),
-          net.SumMetric("ertr_commit_latency_seconds_sum")};
+// Summed over the running nodes, or node `i`'s alone (i >= 0).
+NodeTimings ReadNodeTimings(const LocalNetwork& net, int i = -1) {
+  auto m = [&](const std::string& name) {
+    return i < 0 ? net.SumMetric(name) : net.NodeMetric(i, name);
+  };
+  return {m(R"(ertr_disk_sync_seconds_count{log="consensus"})"),
+          m(R"(ertr_disk_sync_seconds_sum{log="consensus"})"),
+          m(R"(ertr_disk_sync_seconds_count{log="blobs"})"),
+          m(R"(ertr_disk_sync_seconds_sum{log="blobs"})"),
+          m("ertr_commit_latency_seconds_count"),
+          m("ertr_commit_latency_seconds_sum")};
 }
 
-// Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
+// A validator killed by --kill-primary, and its figures just before: the run's totals count
+// them, since the sums over running nodes no longer do.
+struct KilledPrimary {
+  int index = -1;
+  testing::ProcStats proc;
+  double replicated = 0;  // its ertr_blob_bytes_received_total
+  NodeTimings timings;
+};
+
 // Seconds from `since` until done() holds (polled every 5 ms), or -1 after `timeout`.
 double WaitUntil(const std::function<bool()>& done, Clock::time_point since,
                  std::chrono::seconds timeout) {
@@ -284,6 +301,7 @@ double WaitUntil(const std::function<bool()>& done, Clock::time_point since,
   return -1;
 }
 
+// Polls node i's height (HTTP metrics) until `done(height)` or the timeout; seconds taken, or -1.
 double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>& done,
                Clock::time_point since, std::chrono::seconds timeout) {
   return WaitUntil(
@@ -294,27 +312,32 @@ double WaitFor(const LocalNetwork& net, int i, const std::function<bool(double)>
       since, timeout);
 }
 
-// --kill-primary: a third into the run, kills the primary of the view the network is in and
-// returns the seconds until the next view's primary has committed a block in a later view (-1 if
-// none within 60 s); `killed` gets the killed validator and its process figures just before.
-double KillPrimary(const Options& o, LocalNetwork& net,
-                   std::optional<std::pair<int, testing::ProcStats>>& killed) {
-  std::this_thread::sleep_for(std::chrono::seconds(o.seconds) / 3);
+// --kill-primary: a third into the run, kills the primary of the view the network is in (as
+// validator 1 sees it) and returns the seconds until the next view's primary has committed a
+// block in a later view (-1 if none within 60 s, or if validator 1 does not answer); `killed`
+// gets the killed validator and its figures just before.
+double KillPrimary(const Options& o, LocalNetwork& net, std::optional<KilledPrimary>& killed) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(o.seconds * 1000 / 3));
+  if (net.Height(1) < 0) return -1;
   const double view = net.NodeMetric(1, "ertr_view");
-  if (view < 0) return -1;
   const int n = o.validators;
   const int primary = static_cast<int>(view) % n;
   const int next = (primary + 1) % n;
-  killed.emplace(primary, ReadProc(net.pid(primary)));
+  killed.emplace(KilledPrimary{primary, ReadProc(net.pid(primary)),
+                               net.NodeMetric(primary, "ertr_blob_bytes_received_total"),
+                               ReadNodeTimings(net, primary)});
   const auto at = Clock::now();
   net.Signal(primary, SIGKILL);
-  // A block decided before the kill may still commit meanwhile: the height counted is the one
-  // the successor holds once it is in a later view.
+  // A block decided before the kill may still commit meanwhile, even during the view change:
+  // the height counted is the one the successor holds once it has entered a later view.
   double height = -1;
   return WaitUntil(
       [&] {
         if (height < 0) {
-          if (net.NodeMetric(next, "ertr_view") <= view) return false;
+          if (net.NodeMetric(next, "ertr_view") <= view ||
+              net.NodeMetric(next, "ertr_view_changing") != 0) {
+            return false;
+          }
           height = net.Height(next);
           return false;
         }
@@ -410,7 +433,7 @@ int main(int argc, char** argv) {
   double catchup_txs = 0;
   double sync_s = -1;  // catch-up: from the first synced block to the last (process start excluded)
   const int last = o.validators - 1;
-  std::optional<std::pair<int, testing::ProcStats>> primary_killed;
+  std::optional<KilledPrimary> primary_killed;
   std::thread killer;
   if (o.kill_primary) killer = std::thread([&] { event_s = KillPrimary(o, net, primary_killed); });
   if (o.mode == "restart") {
@@ -432,11 +455,15 @@ int main(int argc, char** argv) {
   std::vector<testing::ProcStats> after;
   for (int i = 0; i < o.validators; ++i) after.push_back(ReadProc(net.pid(i)));
   if (primary_killed) {  // its figures at its kill
-    after[static_cast<std::size_t>(primary_killed->first)] = primary_killed->second;
+    after[static_cast<std::size_t>(primary_killed->index)] = primary_killed->proc;
   }
   const double bench_cpu = SelfCpuSeconds() - bench_cpu_before;
-  const double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
-  const NodeTimings timings = ReadNodeTimings(net) - timings_before;
+  double replicated = net.SumMetric("ertr_blob_bytes_received_total") - replicated_before;
+  NodeTimings timings = ReadNodeTimings(net) - timings_before;
+  if (primary_killed) {
+    replicated += primary_killed->replicated;
+    timings = timings + primary_killed->timings;
+  }
   if (o.mode == "catchup") {
     const double target = net.NodeMetric(0, "ertr_height");
     catchup_txs = net.NodeMetric(0, "ertr_transactions_committed_total");
@@ -542,7 +569,7 @@ int main(int argc, char** argv) {
   }
   if (primary_killed) {
     std::cout << std::setprecision(3) << "kill -9 of the primary (validator "
-              << primary_killed->first << ") to its successor's first commit in a new view  "
+              << primary_killed->index << ") to its successor's first commit in a new view  "
               << event_s << " s\n";
   }
   if (!load.first_error.empty()) std::cout << "first error: " << load.first_error << "\n";
@@ -553,14 +580,15 @@ int main(int argc, char** argv) {
       f << "mode,validators,clients,record_bytes,offered_per_s,seconds,records,errors,"
            "records_per_s,mb_per_s,p50_ms,p95_ms,p99_ms,cpu_ms_per_record_per_validator,"
            "peak_rss_mib,rss_growth_mib,bytes_replicated,event_s,catchup_tx,sync_s,block_size,"
-           "call_batch,validator_cpu_pct,bench_cpu_pct,mean_ms\n";
+           "call_batch,validator_cpu_pct,bench_cpu_pct,mean_ms,killed_primary\n";
     }
     f << o.mode << "," << o.validators << "," << o.concurrency << "," << o.size << "," << o.rate
       << "," << load.elapsed_s << "," << lat.size() << "," << load.errors << "," << rate << ","
       << mb_s << "," << p50 << "," << p95 << "," << p99 << "," << cpu_ms << "," << peak / 1024
       << "," << growth / 1024 << "," << replicated << "," << event_s << "," << catchup_txs << ","
       << sync_s << "," << o.block_size << "," << (o.mode == "null" ? o.call_batch : 0) << ","
-      << validator_cpu_pct << "," << bench_cpu_pct << "," << mean << "\n";
+      << validator_cpu_pct << "," << bench_cpu_pct << "," << mean << ","
+      << (primary_killed ? primary_killed->index : -1) << "\n";
   }
   if (lat.empty() ||
       ((o.kill_primary || (o.mode != "closed" && o.mode != "open" && o.mode != "null")) &&

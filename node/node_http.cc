@@ -60,6 +60,9 @@ std::string Node::Metrics() const {
           *free);
   }
   gauge("ertr_view", "Current consensus view.", replica_->view().value());
+  gauge("ertr_view_changing",
+        "1 while a view change is under way (ertr_view is the view it changes to), else 0.",
+        replica_->view_changing() ? 1 : 0);
   counter("ertr_view_changes_total", "View changes started.", rs.view_changes_started);
   counter("ertr_view_changes_primary_link_down_total",
           "View changes started after consensus.primary_link_timeout_ms, the link to the "

@@ -487,9 +487,9 @@ void SimCluster::TellLink(std::uint32_t to, std::uint32_t peer, bool connected, 
 }
 
 void SimCluster::DropLink(std::uint32_t a, std::uint32_t b, std::uint64_t down_ms) {
+  if (!nodes_[a].alive || !nodes_[b].alive) return;  // down already, until the restart
   Log("LINK r" + std::to_string(a) + "-r" + std::to_string(b) + " down for " +
       std::to_string(down_ms) + " ms");
-  if (!nodes_[a].alive || !nodes_[b].alive) return;  // down already, until the restart
   auto& until = link_down_until_[LinkKey(a, b)];
   until = std::max(until, now_ + down_ms);
   ++link_epoch_[LinkKey(a, b)];  // one reset within another: up only at the end of both
@@ -527,6 +527,7 @@ void SimCluster::Restart(std::uint32_t r) {
   // It dials its peers again: after any report of its crash (sent at most max_delay_ms after it).
   for (std::uint32_t p = 0; p < options_.n; ++p) {
     if (p == r) continue;
+    link_down_until_.erase(LinkKey(p, r));  // its new connections carry messages
     ++link_epoch_[LinkKey(p, r)];
     TellLink(p, r, true, now_ + options_.max_delay_ms + 1);
   }
