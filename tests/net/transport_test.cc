@@ -141,6 +141,19 @@ TEST_CASE("peers given by host name are dialled at the addresses the name resolv
           "[unit][net]") {
   // Hospitals advertise names (ertr.hosp-a.example:26600); "localhost" resolves here, to ::1
   // and 127.0.0.1 in some order, and the listeners are on 127.0.0.1 only.
+  {
+    // A bare root (debootstrap, as tools/fresh-debian builds) has no /etc/hosts, and without it
+    // no name resolves to this machine: nothing here can be dialled by name, which says nothing
+    // about the transport. Every installed Debian has the entry.
+    boost::asio::io_context probe;
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::resolver(probe).resolve("localhost", "7", ec);
+    if (ec) {
+      WARN("'localhost' does not resolve on this machine (" << ec.message()
+                                                            << "): dialling by name not tested");
+      return;
+    }
+  }
   Net net(3);
   for (auto& a : net.addresses) a.host = "localhost";
   net.addresses[2].host = "no-such-host.invalid";  // never resolves: dials fail, and are retried
@@ -155,14 +168,21 @@ TEST_CASE("peers given by host name are dialled at the addresses the name resolv
   REQUIRE(RunUntil(net.io, [&] { return net.peers[1].received.size() == 1; }));
   CHECK_FALSE(net.peers[0].transport->IsConnected(ReplicaId(2)));
   CHECK_FALSE(net.peers[1].transport->IsConnected(ReplicaId(2)));
-  // A listener may be given by name, or as a bracketed IPv6 literal.
+  // A listener may be given by name too.
   auto by_name = ListenEndpoint(net.io.get_executor(), "localhost", 7, "node.listen");
   REQUIRE(by_name.has_value());
   CHECK(by_name->address().is_loopback());
-  auto v6 = ListenEndpoint(net.io.get_executor(), "[::1]", 7, "node.listen");
+}
+
+TEST_CASE(
+    "a listener is given as a bracketed IPv6 literal, and a name that does not resolve is "
+    "refused with the field",
+    "[unit][net]") {
+  boost::asio::io_context io;
+  auto v6 = ListenEndpoint(io.get_executor(), "[::1]", 7, "node.listen");
   REQUIRE(v6.has_value());
   CHECK(v6->address().to_string() == "::1");
-  auto bad = ListenEndpoint(net.io.get_executor(), "no-such-host.invalid", 7, "node.listen");
+  auto bad = ListenEndpoint(io.get_executor(), "no-such-host.invalid", 7, "node.listen");
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().message().find("node.listen 'no-such-host.invalid' is neither an IP address "
                                    "nor a host name") == 0);
