@@ -720,7 +720,7 @@ void Replica::OnTimer(TimerId id) {
     return;
   }
   synced_before_view_change_ = false;
-  if (primary_gone) ++stats_.view_changes_primary_unreachable;
+  if (primary_gone) ++stats_.view_changes_primary_link_down;
   if (view_changing_) {
     MaybeRequestSync();  // stuck in a view change: maybe behind
     // Replicas that want our target view or a later one: a VIEW-CHANGE for a later view counts,

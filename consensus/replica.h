@@ -81,7 +81,7 @@ struct ReplicaStats {
   std::uint64_t equivocations_seen = 0;
   std::uint64_t view_changes_started = 0;
   // Of those, started early because the link to the primary was down (section 6).
-  std::uint64_t view_changes_primary_unreachable = 0;
+  std::uint64_t view_changes_primary_link_down = 0;
   std::uint64_t views_entered = 0;
   std::uint64_t delivered = 0;
   // Transactions of compact PRE-PREPAREs this replica did not hold and asked the primary for

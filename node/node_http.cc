@@ -67,7 +67,7 @@ std::string Node::Metrics() const {
   counter("ertr_view_changes_primary_link_down_total",
           "View changes started after consensus.primary_link_timeout_ms, the link to the "
           "primary down (not two progress timeouts).",
-          rs.view_changes_primary_unreachable);
+          rs.view_changes_primary_link_down);
   gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());
   gauge("ertr_mempool_transactions", "Transactions waiting to be ordered.", mempool_->size());
   gauge("ertr_mempool_bytes", "Bytes of transactions waiting to be ordered.", mempool_->bytes());

@@ -132,13 +132,13 @@ void ReplicaDriver::Drain() {
     queue_.pop_front();
     const View view_before = replica_.view();
     const bool changing_before = replica_.view_changing();
-    const std::uint64_t link_down_before = replica_.stats().view_changes_primary_unreachable;
+    const std::uint64_t link_down_before = replica_.stats().view_changes_primary_link_down;
     for (const auto& action : replica_.Handle(event)) {
       Run(action);
       if (failed_) break;
     }
     if (replica_.view() != view_before || replica_.view_changing() != changing_before) {
-      const bool link_down = replica_.stats().view_changes_primary_unreachable != link_down_before;
+      const bool link_down = replica_.stats().view_changes_primary_link_down != link_down_before;
       logger_->info("event={} view={} primary={}{}",
                     replica_.view_changing() ? "view_change_started" : "view_entered",
                     replica_.view().value(), replica_.IsPrimary() ? "self" : "other",

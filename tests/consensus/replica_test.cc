@@ -866,7 +866,7 @@ TEST_CASE(
   CHECK(r.replica->view_changing());
   CHECK(r.replica->view() == View(1));
   CHECK(Sent<ViewChange>(changed).size() == 1);
-  CHECK(r.replica->stats().view_changes_primary_unreachable == 1);
+  CHECK(r.replica->stats().view_changes_primary_link_down == 1);
   // During the view change the timer is the progress timer again (the link matters outside one),
   // doubled for the failed view.
   CHECK(TimerDelay(changed) == std::optional<std::uint64_t>(2000));
@@ -895,13 +895,13 @@ TEST_CASE(
   r.replica->Handle(Event{1100, TimerFired{TimerId::kViewChange}});
   CHECK_FALSE(r.replica->view_changing());
   CHECK(r.replica->view() == View(0));
-  CHECK(r.replica->stats().view_changes_primary_unreachable == 0);
+  CHECK(r.replica->stats().view_changes_primary_link_down == 0);
   // A report about itself or an unknown validator is ignored.
   r.replica->Handle(Event{1400, PeerLink{ReplicaId(1), false}});
   r.replica->Handle(Event{1400, PeerLink{ReplicaId(9), false}});
   r.replica->Handle(Event{2100, TimerFired{TimerId::kViewChange}});
   CHECK(r.replica->view() == View(1));  // the second expiry, as before
-  CHECK(r.replica->stats().view_changes_primary_unreachable == 0);
+  CHECK(r.replica->stats().view_changes_primary_link_down == 0);
 }
 
 }  // namespace

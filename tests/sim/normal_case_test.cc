@@ -145,7 +145,7 @@ void CheckQuickReplacement(const std::string& name, std::uint32_t n,
                         ++runs;
                         // With the hint, quick and through it; without, quick at all.
                         if (c.RunUntilAllDelivered(at + quick_ms) &&
-                            (link_timeout == 0 || c.view_changes_primary_unreachable() > 0)) {
+                            (link_timeout == 0 || c.view_changes_primary_link_down() > 0)) {
                           ++quick;
                         }
                         for (auto r : crashed) c.Restart(r);
@@ -187,7 +187,7 @@ TEST_CASE("n=4 links reset at random while the network works: the hint does no h
       c.DropLink(a, b, rng() % 400);
     }
     c.RunUntil(3000);
-    early += c.view_changes_primary_unreachable();
+    early += c.view_changes_primary_link_down();
   });
   CHECK(early > 0);  // the resets did reach primaries' links with work waiting
 }

@@ -127,8 +127,8 @@ class SimCluster {
     return SumOfLive(&consensus::ReplicaStats::proposals_fetched);
   }
   // View changes the live replicas started early, their primary's link down (PeerLink).
-  std::uint64_t view_changes_primary_unreachable() const {
-    return SumOfLive(&consensus::ReplicaStats::view_changes_primary_unreachable);
+  std::uint64_t view_changes_primary_link_down() const {
+    return SumOfLive(&consensus::ReplicaStats::view_changes_primary_link_down);
   }
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
