@@ -52,9 +52,12 @@ struct Send {
 struct Broadcast {  // to every other replica
   Message message;
 };
-struct SetTimer {  // (re)arms the timer: it fires once after delay_ms unless set again or cancelled
+// (Re)arms the timer `id`: it fires once after delay_ms milliseconds plus delay_us microseconds
+// unless set again or cancelled. Each timer id is independent of the others.
+struct SetTimer {
   TimerId id;
   std::uint64_t delay_ms = 0;
+  std::uint64_t delay_us = 0;
 };
 struct CancelTimer {
   TimerId id;

@@ -13,6 +13,7 @@ namespace ertr::consensus {
 
 enum class TimerId : std::uint8_t {
   kViewChange = 1,  // progress timer: outstanding work not decided in time, or a view change stuck
+  kBatchWait = 2,   // a primary's wait for the callers of the block it delivered (ADR 0042)
 };
 
 // A message from a peer; `from` is the transport-authenticated sender.

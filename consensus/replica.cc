@@ -61,7 +61,13 @@ std::vector<Action> Replica::Handle(const Event& event) {
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, MessageReceived>) OnMessage(e.from, e.message);
-        if constexpr (std::is_same_v<T, TimerFired>) OnTimer(e.id);
+        if constexpr (std::is_same_v<T, TimerFired>) {
+          if (e.id == TimerId::kBatchWait) {
+            OnBatchWaitOver();
+          } else {
+            OnTimer(e.id);
+          }
+        }
         if constexpr (std::is_same_v<T, TransactionsReceived>) OnTransactions(e.txs);
         if constexpr (std::is_same_v<T, BlockExecuted>) OnExecuted(e.height, e.state_root);
         if constexpr (std::is_same_v<T, DecidedReceived>) {
@@ -591,6 +597,12 @@ void Replica::TryDeliver() {
       recently_delivered_.erase(recently_delivered_.begin());
     }
     ++stats_.delivered;
+    // The callers of this block's transactions may send their next ones as soon as they are told
+    // of it: what a primary with nothing in flight waits for next (ADR 0042).
+    batch_wait_target_ =
+        std::min<std::size_t>({unproposed_.size() + proposal.txs.size(),
+                               config_.min_pipelined_batch, config_.max_block_transactions});
+    batch_wait_over_ = false;
     failed_views_ = 0;
     synced_before_view_change_ = false;
     Emit(Deliver{std::move(proposal), std::move(cert), last_time_ms_});
@@ -623,12 +635,14 @@ void Replica::TryPropose() {
          InWindow(next_height_)) {
     std::vector<Transaction> batch;
     std::uint64_t bytes = 0;
+    bool full = false;
     for (const auto& [order, id] : unproposed_) {
       const Transaction& tx = pending_.at(id).second;
       if (tx.bytes.size() > config_.max_block_bytes)
         continue;  // can never fit; the node refuses it
       if (batch.size() == config_.max_block_transactions ||
           (!batch.empty() && bytes + tx.bytes.size() > config_.max_block_bytes)) {
+        full = true;
         break;
       }
       bytes += tx.bytes.size();
@@ -640,6 +654,18 @@ void Replica::TryPropose() {
         batch.size() < config_.max_block_transactions) {
       return;  // gather more while the block in flight commits
     }
+    if (!in_flight && !full && config_.batch_wait_us > 0 && !batch_wait_over_ &&
+        batch.size() < batch_wait_target_) {
+      if (!batch_wait_armed_) {  // a wait's timer is never pushed back
+        batch_wait_armed_ = true;
+        ++stats_.batch_waits;
+        Emit(SetTimer{TimerId::kBatchWait, 0, config_.batch_wait_us});
+      }
+      return;
+    }
+    if (batch_wait_armed_) Emit(CancelTimer{TimerId::kBatchWait});
+    batch_wait_armed_ = false;
+    batch_wait_target_ = 0;
     std::uint64_t time = std::max({now_ms_, last_proposed_time_ms_, last_time_ms_});
     last_proposed_time_ms_ = time;
     Proposal proposal =
@@ -653,6 +679,14 @@ void Replica::TryPropose() {
         config_.compact_pre_prepares && !pp.proposal.txs.empty() ? CompactPrePrepare(pp) : pp);
     AcceptPrePrepare(pp);
   }
+}
+
+void Replica::OnBatchWaitOver() {
+  if (!batch_wait_armed_) return;  // a timer cancelled after it fired: the wait ended already
+  batch_wait_armed_ = false;
+  batch_wait_over_ = true;  // until the next delivery: what waits is proposed as it is
+  ++stats_.batch_waits_timed_out;
+  TryPropose();
 }
 
 // ---- checkpoints (section 8) ----

@@ -38,6 +38,12 @@ struct ReplicaConfig {
   // proposed only once this many transactions wait for one; otherwise they gather until the
   // block in flight is delivered. 1 pipelines every transaction as it arrives.
   std::uint32_t min_pipelined_batch = 1;
+  // Batch wait (ADR 0042): after a block is delivered, a primary with no block in flight waits up
+  // to this long for as many transactions as were pending plus those the block held (at most
+  // min_pipelined_batch) before it proposes fewer. Callers that send their next request when told
+  // of a commit then share one block instead of alternating between two part-filled ones. At most
+  // one wait per delivered block. 0: propose at once.
+  std::uint64_t batch_wait_us = 0;
   std::uint32_t max_block_transactions = 1000;
   std::uint64_t max_block_bytes = 8u << 20;
   std::uint64_t checkpoint_interval = 16;  // K: a checkpoint every K heights
@@ -96,6 +102,10 @@ struct ReplicaStats {
   // 0040), and the requests for them it answered.
   std::uint64_t proposals_fetched = 0;
   std::uint64_t proposal_fetches_answered = 0;
+  // Batch waits this replica began as primary (ADR 0042), and those that ended by their timer,
+  // with fewer transactions than waited for.
+  std::uint64_t batch_waits = 0;
+  std::uint64_t batch_waits_timed_out = 0;
 };
 
 class Replica {
@@ -201,6 +211,7 @@ class Replica {
   void CheckCommitted(Height h);
   void TryDeliver();
   void TryPropose();
+  void OnBatchWaitOver();
   void StartViewChange(View v);
   void SendViewChange();  // builds and broadcasts our VIEW-CHANGE for view_
   // Enters nv.view; `announce`: we are its primary and broadcast nv once it is durable.
@@ -265,6 +276,11 @@ class Replica {
   std::uint64_t last_time_ms_ = 0;
   Height next_height_;  // primary: next height to propose
   std::uint64_t last_proposed_time_ms_ = 0;
+  // Batch wait (ADR 0042): the transactions to wait for after the last delivery (0: none), whether
+  // the wait's timer is armed, and whether this delivery's wait is over.
+  std::size_t batch_wait_target_ = 0;
+  bool batch_wait_armed_ = false;
+  bool batch_wait_over_ = false;
   Height stable_height_;
   crypto::Digest stable_root_;
   std::vector<Checkpoint> stable_proof_;

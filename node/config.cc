@@ -94,7 +94,8 @@ const std::vector<KnownTable>& KnownTables() {
         "upload_idle_seconds"}},
       {"keys", {"validator", "institution", "passphrase_file"}},
       {"consensus",
-       {"view_timeout_ms", "primary_link_timeout_ms", "pipeline_window", "min_pipelined_batch"}},
+       {"view_timeout_ms", "primary_link_timeout_ms", "pipeline_window", "min_pipelined_batch",
+        "batch_wait_us"}},
       {"mempool", {"max_mib", "max_per_signer", "blob_wait_seconds"}},
       {"peers", {"validator_index", "address"}},
   };
@@ -250,6 +251,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   ERTR_RETURN_IF_ERROR(r.Integer("consensus.pipeline_window", c.pipeline_window, 1, 64));
   ERTR_RETURN_IF_ERROR(
       r.Integer("consensus.min_pipelined_batch", c.min_pipelined_batch, 1, 100'000));
+  ERTR_RETURN_IF_ERROR(r.Integer("consensus.batch_wait_us", c.batch_wait_us, 0, 100'000));
   ERTR_RETURN_IF_ERROR(r.Integer("mempool.max_mib", c.mempool_max_mib, 1, 65'536));
   ERTR_RETURN_IF_ERROR(r.Integer("mempool.max_per_signer", c.mempool_max_per_signer, 1, 1'000'000));
   ERTR_RETURN_IF_ERROR(
@@ -327,7 +329,9 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "primary_link_timeout_ms = " << c.primary_link_timeout_ms
     << "   # the primary's link down: view change after this (0: off)\n"
     << "pipeline_window = " << c.pipeline_window << "\n"
-    << "min_pipelined_batch = " << c.min_pipelined_batch << "\n\n"
+    << "min_pipelined_batch = " << c.min_pipelined_batch << "\n"
+    << "batch_wait_us = " << c.batch_wait_us
+    << "   # after a commit, wait this long for its callers' next requests (0: off)\n\n"
     << "[mempool]\n"
     << "max_mib = " << c.mempool_max_mib << "\n"
     << "max_per_signer = " << c.mempool_max_per_signer << "\n"

@@ -50,6 +50,7 @@ struct NodeConfig {
   std::uint64_t primary_link_timeout_ms = 500;
   std::uint32_t pipeline_window = 4;
   std::uint32_t min_pipelined_batch = 32;
+  std::uint32_t batch_wait_us = 1000;  // ADR 0042
   // The mempool's bounds: its total size, and the transactions it holds from one signer (an
   // integrator's user, or this node itself: access events and key shares).
   std::uint32_t mempool_max_mib = 64;

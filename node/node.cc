@@ -250,6 +250,7 @@ Status Node::Init() {
   rc.self = config_.validator_index;
   rc.pipeline_window = config_.pipeline_window;
   rc.min_pipelined_batch = config_.min_pipelined_batch;
+  rc.batch_wait_us = config_.batch_wait_us;
   rc.max_block_transactions = genesis.parameters.max_block_transactions;
   rc.max_block_bytes = genesis.parameters.max_block_bytes;
   rc.checkpoint_interval = genesis.parameters.checkpoint_interval;

@@ -68,6 +68,13 @@ std::string Node::Metrics() const {
           "View changes started after consensus.primary_link_timeout_ms, the link to the "
           "primary down (not two progress timeouts).",
           rs.view_changes_primary_link_down);
+  counter("ertr_consensus_batch_waits_total",
+          "Waits of this node as primary, after a commit, for its callers' next transactions "
+          "(consensus.batch_wait_us).",
+          rs.batch_waits);
+  counter("ertr_consensus_batch_waits_timed_out_total",
+          "Of those, waits that ended after consensus.batch_wait_us with fewer transactions.",
+          rs.batch_waits_timed_out);
   gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());
   gauge("ertr_mempool_transactions", "Transactions waiting to be ordered.", mempool_->size());
   gauge("ertr_mempool_bytes", "Bytes of transactions waiting to be ordered.", mempool_->bytes());

@@ -320,8 +320,10 @@ void ReplicaDriver::Run(const consensus::Action& action) {
     void operator()(const consensus::SetTimer& t) const {
       auto& timer = d.timers_[t.id];
       if (!timer) timer = std::make_unique<boost::asio::steady_timer>(d.io_);
-      timer->expires_after(std::chrono::milliseconds(t.delay_ms));
-      d.logger_->debug("event=timer_set delay_ms={}", t.delay_ms);
+      timer->expires_after(std::chrono::milliseconds(t.delay_ms) +
+                           std::chrono::microseconds(t.delay_us));
+      d.logger_->debug("event=timer_set timer={} delay_ms={} delay_us={}", static_cast<int>(t.id),
+                       t.delay_ms, t.delay_us);
       const std::uint64_t gen = ++d.timer_generation_[t.id];
       timer->async_wait([&d = d, id = t.id, gen](const boost::system::error_code& ec) {
         if (!ec && d.timer_generation_[id] == gen) {

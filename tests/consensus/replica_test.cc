@@ -403,6 +403,149 @@ TEST_CASE("While a block is in flight the primary gathers a batch before proposi
   CHECK(proposals(second) == std::vector<std::size_t>{1});
 }
 
+// A primary (replica 0 of view 0) whose blocks replicas 1 and 2 prepare and commit on demand.
+struct PrimaryHarness : FourKeys {
+  sim::FakeVerifier verifier{keys};
+  std::unique_ptr<Replica> primary;
+  std::uint64_t n = 0;  // transactions made so far
+  std::uint64_t now = 1000;
+  std::vector<PrePrepare> proposed;  // every PRE-PREPARE it broadcast
+
+  PrimaryHarness(std::uint32_t min_pipelined_batch, std::uint64_t batch_wait_us) {
+    ReplicaConfig c;
+    c.chain_id = "ertr-test";
+    c.validators = *ValidatorSet::Create(pks);
+    c.self = ReplicaId(0);
+    c.min_pipelined_batch = min_pipelined_batch;
+    c.batch_wait_us = batch_wait_us;
+    primary = std::make_unique<Replica>(c, *signers[0], verifier);
+  }
+  std::vector<Action> Handle(decltype(Event::body) body) {
+    auto actions = primary->Handle(Event{++now, std::move(body)});
+    for (const auto& a : actions) {
+      const auto* b = std::get_if<Broadcast>(&a);
+      if (b == nullptr) continue;
+      if (const auto* pp = std::get_if<PrePrepare>(&b->message)) proposed.push_back(*pp);
+    }
+    return actions;
+  }
+  std::vector<Action> Arrive(std::size_t count) {
+    std::vector<Transaction> txs;
+    for (std::size_t i = 0; i < count; ++i, ++n) {
+      const std::string body = "tx-" + std::to_string(n);
+      txs.push_back({crypto::Hash(AsBytes(body)), ToBytes(body)});
+    }
+    return Handle(TransactionsReceived{txs});
+  }
+  // Replicas 1 and 2 prepare and commit the latest proposal; the actions of the last vote.
+  std::vector<Action> Commit() {
+    const PrePrepare& pp = proposed.back();
+    const Height h = pp.proposal.header.height;
+    std::vector<Action> last;
+    for (auto domain : {crypto::SigningDomain::kPrepare, crypto::SigningDomain::kCommit}) {
+      for (std::uint32_t r : {1u, 2u}) {
+        consensus::Vote v{View(0), h, pp.proposal.digest, ReplicaId(r), {}};
+        v.signature =
+            *signers[r]->Sign(domain, "ertr-test", VotePayload(View(0), h, pp.proposal.digest));
+        Message m = domain == crypto::SigningDomain::kPrepare ? Message(Prepare{v})
+                                                              : Message(consensus::Commit{v});
+        last = Handle(MessageReceived{ReplicaId(r), m});
+      }
+    }
+    return last;
+  }
+  std::size_t Proposals() const { return proposed.size(); }
+  std::size_t LastSize() const { return proposed.back().transaction_count(); }
+};
+
+bool SetsBatchWait(const std::vector<Action>& actions, std::uint64_t us) {
+  return Count(actions, [&](const Action& a) {
+           const auto* t = std::get_if<SetTimer>(&a);
+           return t && t->id == TimerId::kBatchWait && t->delay_ms == 0 && t->delay_us == us;
+         }) == 1;
+}
+bool CancelsBatchWait(const std::vector<Action>& actions) {
+  return Count(actions, [](const Action& a) {
+           const auto* t = std::get_if<CancelTimer>(&a);
+           return t && t->id == TimerId::kBatchWait;
+         }) == 1;
+}
+
+TEST_CASE("After a commit the primary waits for its block's callers before proposing fewer",
+          "[unit]") {
+  PrimaryHarness p(/*min_pipelined_batch=*/32, /*batch_wait_us=*/1500);
+  // Nothing delivered yet: proposed at once.
+  p.Arrive(4);
+  REQUIRE(p.Proposals() == 1);
+  CHECK(p.LastSize() == 4);
+  auto delivered = p.Commit();
+  REQUIRE(Count(delivered, [](const Action& a) { return std::holds_alternative<Deliver>(a); }) ==
+          1);
+  // Its four callers send again: the first three wait, with one timer, never pushed back.
+  CHECK(SetsBatchWait(p.Arrive(1), 1500));
+  auto second = p.Arrive(2);
+  CHECK_FALSE(SetsBatchWait(second, 1500));
+  CHECK(p.Proposals() == 1);
+  CHECK(p.primary->stats().batch_waits == 1);
+  // The fourth completes the batch: one block of four, the timer cancelled.
+  CHECK(CancelsBatchWait(p.Arrive(1)));
+  REQUIRE(p.Proposals() == 2);
+  CHECK(p.LastSize() == 4);
+  // Next time only two come back in time: the timer proposes them.
+  p.Commit();
+  CHECK(SetsBatchWait(p.Arrive(2), 1500));
+  CHECK(p.Proposals() == 2);
+  p.Handle(TimerFired{TimerId::kBatchWait});
+  REQUIRE(p.Proposals() == 3);
+  CHECK(p.LastSize() == 2);
+  CHECK(p.primary->stats().batch_waits == 2);
+  CHECK(p.primary->stats().batch_waits_timed_out == 1);
+  // A stale timer event (cancelled after it fired) changes nothing.
+  p.Handle(TimerFired{TimerId::kBatchWait});
+  CHECK(p.primary->stats().batch_waits_timed_out == 1);
+  // One wait per delivery: after the timer, what arrives before the next commit is pipelined by
+  // min_pipelined_batch's rule (a block is in flight), not waited for again.
+  p.Commit();
+  CHECK(SetsBatchWait(p.Arrive(1), 1500));  // two callers were pending after that block
+  p.Handle(TimerFired{TimerId::kBatchWait});
+  CHECK(p.LastSize() == 1);
+  CHECK(p.primary->stats().batch_waits == 3);
+}
+
+TEST_CASE("The batch wait is bounded by min_pipelined_batch and absent for a lone caller or at 0",
+          "[unit]") {
+  SECTION("a lone caller's next transaction is proposed at once") {
+    PrimaryHarness p(32, 1500);
+    p.Arrive(1);
+    p.Commit();
+    auto next = p.Arrive(1);
+    CHECK(p.Proposals() == 2);
+    CHECK_FALSE(SetsBatchWait(next, 1500));
+    CHECK(p.primary->stats().batch_waits == 0);
+  }
+  SECTION("after a block of ten, three make a batch when min_pipelined_batch is 3") {
+    PrimaryHarness p(3, 1500);
+    p.Arrive(10);
+    p.Commit();
+    CHECK(SetsBatchWait(p.Arrive(2), 1500));
+    p.Arrive(1);
+    REQUIRE(p.Proposals() == 2);
+    CHECK(p.LastSize() == 3);
+  }
+  SECTION("batch_wait_us 0 proposes at once") {
+    PrimaryHarness p(32, 0);
+    p.Arrive(4);
+    p.Commit();
+    auto next = p.Arrive(1);
+    CHECK(p.Proposals() == 2);
+    CHECK(p.LastSize() == 1);
+    CHECK(Count(next, [](const Action& a) {
+            const auto* t = std::get_if<SetTimer>(&a);
+            return t && t->id == TimerId::kBatchWait;
+          }) == 0);
+  }
+}
+
 std::vector<Transaction> SomeTransactions(std::size_t count) {
   std::vector<Transaction> txs;
   for (std::size_t i = 0; i < count; ++i) {

@@ -34,6 +34,7 @@ TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   c.mempool_max_per_signer = 345;
   c.mempool_blob_wait_seconds = 77'777;
   c.primary_link_timeout_ms = 0;  // off
+  c.batch_wait_us = 250;
   auto parsed = ParseNodeConfig(RenderNodeConfig(c), c.home, "config.toml");
   REQUIRE(parsed.has_value());
   CHECK(parsed->validator_index == ReplicaId(2));
@@ -46,6 +47,7 @@ TEST_CASE("a rendered config parses back to the same values", "[unit][node]") {
   CHECK(parsed->mempool_max_per_signer == 345);
   CHECK(parsed->mempool_blob_wait_seconds == 77'777);
   CHECK(parsed->primary_link_timeout_ms == 0);
+  CHECK(parsed->batch_wait_us == 250);
   REQUIRE(parsed->peers.size() == 2);
   CHECK(parsed->peers[1].host == "10.0.0.2");
   CHECK(parsed->peers[1].port == 1001);
@@ -70,6 +72,10 @@ TEST_CASE("config errors name the file, the field and what to write", "[unit][no
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[consensus]\n"
                 "primary_link_timeout_ms = -1\n")
             .find("'consensus.primary_link_timeout_ms' must be an integer in 0..600000") !=
+        std::string::npos);
+  CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[consensus]\n"
+                "batch_wait_us = 100001\n")
+            .find("'consensus.batch_wait_us' must be an integer in 0..100000") !=
         std::string::npos);
   // A misspelt setting is refused, not ignored.
   CHECK(ErrorOf("[node]\nvalidator_index = 0\ninstitution_id = \"a\"\n[mempool]\n"

@@ -111,6 +111,34 @@ TEST_CASE("n=4 adaptive batching under loss, a primary crash and a partition", "
   });
 }
 
+TEST_CASE("n=4 batch wait: callers that send again after each commit, a primary crash", "[sim]") {
+  SimOptions o;
+  o.batch_wait_every = 1;  // every run (RunSeeds: 3 ms, min_pipelined_batch 4)
+  o.drop = 0.02;
+  o.max_delay_ms = 8;
+  std::uint64_t waits = 0, timed_out = 0;
+  ExpectSafeAndLive("n4-batch-wait", o, [&](SimCluster& c, std::mt19937_64& rng) {
+    for (int round = 0; round < 30; ++round) {
+      // Four callers, each sending one transaction a few milliseconds apart, then waiting until
+      // replica 1 delivers a block (at most 300 ms: through the crash's view change).
+      const std::uint64_t height = c.delivered_height(1);
+      for (int i = 0; i < 4; ++i) {
+        c.Submit(1);
+        c.RunUntil(c.now() + rng() % 4);
+      }
+      const std::uint64_t until = c.now() + 300;
+      while (c.delivered_height(1) == height && c.now() < until) c.RunUntil(c.now() + 1);
+      if (round == 12) c.Crash(0);
+      if (round == 24) c.Restart(0);
+    }
+    waits += c.batch_waits();
+    timed_out += c.batch_waits_timed_out();
+  });
+  // Waits were taken, some ended by the callers' transactions and some by the timer.
+  CHECK(timed_out > 0);
+  CHECK(waits > timed_out);
+}
+
 TEST_CASE("n=4 primary crash and restart", "[sim]") {
   ExpectSafeAndLive("n4-primary-crash", {}, [](SimCluster& c, std::mt19937_64& rng) {
     SubmitOverTime(c, rng, 3, 5, 500);

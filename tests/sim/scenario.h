@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <random>
@@ -49,6 +50,12 @@ inline ScenarioResult RunSeeds(const std::string& name, SimOptions base, const S
     }
     if (o.links_ignored_every != 0 && seed % o.links_ignored_every == 1) {
       o.primary_link_timeout_ms = 0;
+    }
+    // Some with primaries that wait after each delivery for its callers (ADR 0042): 3 ms, about
+    // a message delay here, so that the wait ends by its timer in some runs and not in others.
+    if (o.batch_wait_every != 0 && seed % o.batch_wait_every == 0 && o.batch_wait_us == 0) {
+      o.batch_wait_us = 3000;
+      o.min_pipelined_batch = std::max(o.min_pipelined_batch, o.batch_wait_min_batch);
     }
     SimCluster c(o);
     std::mt19937_64 rng(o.seed ^ 0x5eed);

@@ -92,6 +92,7 @@ ReplicaConfig SimCluster::Config(std::uint32_t r) const {
   c.self = ReplicaId(r);
   c.pipeline_window = options_.pipeline_window;
   c.min_pipelined_batch = options_.min_pipelined_batch;
+  c.batch_wait_us = options_.batch_wait_us;
   c.checkpoint_interval = options_.checkpoint_interval;
   c.max_block_transactions = options_.max_block_transactions;
   c.view_timeout_ms = options_.view_timeout_ms;
@@ -228,7 +229,10 @@ void SimCluster::Step(std::uint64_t at, Item item) {
   Node& node = nodes_[item.to];
   if (!node.alive) return;
   bool is_timer = std::holds_alternative<TimerFired>(item.event.body);
-  if (is_timer && item.timer_generation != node.timer_generation) return;  // re-armed or cancelled
+  if (const auto* t = std::get_if<TimerFired>(&item.event.body);
+      t && item.timer_generation != node.Generation(t->id)) {
+    return;  // re-armed or cancelled
+  }
   if (const auto* link = std::get_if<consensus::PeerLink>(&item.event.body)) {
     // Superseded by a later report about the same link (a crash, a restart, another reset).
     if (item.timer_generation != link_epoch_[LinkKey(item.to, link->peer.value())]) return;
@@ -295,12 +299,14 @@ void SimCluster::Execute(std::uint32_t r, const Action& a) {
             if (to != r) Send(r, to, x.message);
           }
         } else if constexpr (std::is_same_v<T, SetTimer>) {
-          Log("r" + std::to_string(r) + " set-timer " + std::to_string(x.delay_ms));
-          ++node.timer_generation;
-          Schedule(now_ + x.delay_ms, Item{r, Event{0, TimerFired{x.id}}, node.timer_generation});
+          // The simulation's clock counts milliseconds: a wait in microseconds is rounded up.
+          const std::uint64_t delay = x.delay_ms + (x.delay_us + 999) / 1000;
+          Log("r" + std::to_string(r) + " set-timer " + std::to_string(static_cast<int>(x.id)) +
+              " " + std::to_string(delay));
+          Schedule(now_ + delay, Item{r, Event{0, TimerFired{x.id}}, ++node.Generation(x.id)});
         } else if constexpr (std::is_same_v<T, CancelTimer>) {
-          Log("r" + std::to_string(r) + " cancel-timer");
-          ++node.timer_generation;
+          Log("r" + std::to_string(r) + " cancel-timer " + std::to_string(static_cast<int>(x.id)));
+          ++node.Generation(x.id);
         } else if constexpr (std::is_same_v<T, Persist>) {
           if (!x.durable_before_send) {
             node.unsynced.push_back(x.delta);
@@ -466,7 +472,7 @@ void SimCluster::Crash(std::uint32_t r) {
   for (const auto& d : node.delivered) {
     for (const auto& tx : d.proposal.txs) node.executed.insert(tx.id);
   }
-  ++node.timer_generation;
+  for (auto& g : node.timer_generation) ++g;  // its process ended: no timer of it fires
   // Its peers' links to it close when its process ends (the kernel resets them).
   for (std::uint32_t p = 0; p < options_.n; ++p) {
     if (p == r) continue;
@@ -523,7 +529,8 @@ void SimCluster::Restart(std::uint32_t r) {
     if (!have.count(id)) txs.push_back(tx);
   }
   Schedule(now_ + 1, Item{r, Event{0, TransactionsReceived{txs}}, 0});
-  Schedule(now_ + 1, Item{r, Event{0, TimerFired{TimerId::kViewChange}}, ++node.timer_generation});
+  Schedule(now_ + 1, Item{r, Event{0, TimerFired{TimerId::kViewChange}},
+                          ++node.Generation(TimerId::kViewChange)});
   // It dials its peers again: after any report of its crash (sent at most max_delay_ms after it).
   for (std::uint32_t p = 0; p < options_.n; ++p) {
     if (p == r) continue;

@@ -6,6 +6,7 @@
 // wrappers that rewrite or withhold their replica's actions. Safety is checked after every step;
 // a violation stops the run and keeps the event trace.
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -70,6 +71,12 @@ struct SimOptions {
   // RunSeeds turns compact_pre_prepares off for every n-th seed (0: never), so that scenarios
   // run both forms of the PRE-PREPARE.
   std::uint32_t full_pre_prepares_every = 4;
+  // ReplicaConfig::batch_wait_us (ADR 0042); RunSeeds turns it on for every n-th seed (0: never),
+  // with batch_wait_min_batch as min_pipelined_batch if that is lower, so that scenarios run with
+  // primaries that wait for the delivered blocks' callers.
+  std::uint64_t batch_wait_us = 0;
+  std::uint32_t batch_wait_every = 2;
+  std::uint32_t batch_wait_min_batch = 4;
 };
 
 class SimCluster {
@@ -130,6 +137,11 @@ class SimCluster {
   std::uint64_t view_changes_primary_link_down() const {
     return SumOfLive(&consensus::ReplicaStats::view_changes_primary_link_down);
   }
+  // Batch waits the live replicas began as primary, and those their timer ended (ADR 0042).
+  std::uint64_t batch_waits() const { return SumOfLive(&consensus::ReplicaStats::batch_waits); }
+  std::uint64_t batch_waits_timed_out() const {
+    return SumOfLive(&consensus::ReplicaStats::batch_waits_timed_out);
+  }
   // Transactions decided again in a later block and skipped by the executor (section 5).
   std::uint64_t redecided() const { return redecided_; }
   // Messages whose bytes did not decode (refused before reaching a replica).
@@ -164,7 +176,12 @@ class SimCluster {
     bool crash_mid_actions = false;
     bool crash_after_delivery = false;
     Byzantine byzantine = Byzantine::kNone;
-    std::uint64_t timer_generation = 0;
+    // Per timer id (consensus::TimerId's values): a timer event of an older generation was
+    // re-armed or cancelled since.
+    std::array<std::uint64_t, 3> timer_generation{};
+    std::uint64_t& Generation(consensus::TimerId id) {
+      return timer_generation.at(static_cast<std::size_t>(id));
+    }
   };
   struct Item {
     Item(std::uint32_t to_replica, consensus::Event e, std::uint64_t generation = 0)
