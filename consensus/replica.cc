@@ -636,10 +636,13 @@ void Replica::TryPropose() {
     std::vector<Transaction> batch;
     std::uint64_t bytes = 0;
     bool full = false;
+    std::size_t unfit = 0;
     for (const auto& [order, id] : unproposed_) {
       const Transaction& tx = pending_.at(id).second;
-      if (tx.bytes.size() > config_.max_block_bytes)
-        continue;  // can never fit; the node refuses it
+      if (tx.bytes.size() > config_.max_block_bytes) {
+        ++unfit;  // can never fit (the node refuses it): not waited for either
+        continue;
+      }
       if (batch.size() == config_.max_block_transactions ||
           (!batch.empty() && bytes + tx.bytes.size() > config_.max_block_bytes)) {
         full = true;
@@ -655,7 +658,7 @@ void Replica::TryPropose() {
       return;  // gather more while the block in flight commits
     }
     if (!in_flight && !full && config_.batch_wait_us > 0 && !batch_wait_over_ &&
-        batch.size() < batch_wait_target_) {
+        batch.size() + unfit < batch_wait_target_) {
       if (!batch_wait_armed_) {  // a wait's timer is never pushed back
         batch_wait_armed_ = true;
         ++stats_.batch_waits;
@@ -685,7 +688,7 @@ void Replica::OnBatchWaitOver() {
   if (!batch_wait_armed_) return;  // a timer cancelled after it fired: the wait ended already
   batch_wait_armed_ = false;
   batch_wait_over_ = true;  // until the next delivery: what waits is proposed as it is
-  ++stats_.batch_waits_timed_out;
+  if (IsPrimary() && !view_changing_) ++stats_.batch_waits_timed_out;
   TryPropose();
 }
 

@@ -102,8 +102,8 @@ struct ReplicaStats {
   // 0040), and the requests for them it answered.
   std::uint64_t proposals_fetched = 0;
   std::uint64_t proposal_fetches_answered = 0;
-  // Batch waits this replica began as primary (ADR 0042), and those that ended by their timer,
-  // with fewer transactions than waited for.
+  // Batch waits this replica began as primary (ADR 0042), and those that ended by their timer
+  // while it was still primary and not in a view change.
   std::uint64_t batch_waits = 0;
   std::uint64_t batch_waits_timed_out = 0;
 };

@@ -73,7 +73,8 @@ std::string Node::Metrics() const {
           "(consensus.batch_wait_us).",
           rs.batch_waits);
   counter("ertr_consensus_batch_waits_timed_out_total",
-          "Of those, waits that ended after consensus.batch_wait_us with fewer transactions.",
+          "Of those, waits that ended after consensus.batch_wait_us, before enough transactions "
+          "came.",
           rs.batch_waits_timed_out);
   gauge("ertr_peers_connected", "Validators connected.", transport_->connected_peers());
   gauge("ertr_mempool_transactions", "Transactions waiting to be ordered.", mempool_->size());

@@ -411,8 +411,10 @@ struct PrimaryHarness : FourKeys {
   std::uint64_t now = 1000;
   std::vector<PrePrepare> proposed;  // every PRE-PREPARE it broadcast
 
-  PrimaryHarness(std::uint32_t min_pipelined_batch, std::uint64_t batch_wait_us) {
+  PrimaryHarness(std::uint32_t min_pipelined_batch, std::uint64_t batch_wait_us,
+                 std::uint64_t max_block_bytes = 8u << 20) {
     ReplicaConfig c;
+    c.max_block_bytes = max_block_bytes;
     c.chain_id = "ertr-test";
     c.validators = *ValidatorSet::Create(pks);
     c.self = ReplicaId(0);
@@ -429,10 +431,12 @@ struct PrimaryHarness : FourKeys {
     }
     return actions;
   }
-  std::vector<Action> Arrive(std::size_t count) {
+  // `count` transactions of "tx-<n>", each padded to `size` bytes if that is longer.
+  std::vector<Action> Arrive(std::size_t count, std::size_t size = 0) {
     std::vector<Transaction> txs;
     for (std::size_t i = 0; i < count; ++i, ++n) {
-      const std::string body = "tx-" + std::to_string(n);
+      std::string body = "tx-" + std::to_string(n);
+      if (body.size() < size) body.resize(size, '.');
       txs.push_back({crypto::Hash(AsBytes(body)), ToBytes(body)});
     }
     return Handle(TransactionsReceived{txs});
@@ -540,6 +544,28 @@ TEST_CASE("The batch wait is bounded by min_pipelined_batch and absent for a lon
     p.Arrive(1);
     REQUIRE(p.Proposals() == 2);
     CHECK(p.LastSize() == 3);
+  }
+  SECTION("a pending transaction too large for any block is not waited for") {
+    PrimaryHarness p(32, 1500, /*max_block_bytes=*/64);
+    p.Arrive(1, 100);  // never proposed
+    CHECK(p.Proposals() == 0);
+    // Two callers' block commits with the large one still pending: a target of three, which two
+    // transactions and the large one meet.
+    CHECK(ProposedAtOnceAfter(p, 2, 2));
+  }
+  SECTION("a wait's timer that fires in a view change proposes nothing and is not counted") {
+    PrimaryHarness p(32, 1500);
+    p.Arrive(4);
+    p.Commit();
+    CHECK(SetsBatchWait(p.Arrive(1), 1500));
+    // The progress timer runs out twice (the first asks for block sync): a view change.
+    p.Handle(TimerFired{TimerId::kViewChange});
+    p.Handle(TimerFired{TimerId::kViewChange});
+    REQUIRE(p.primary->view_changing());
+    p.Handle(TimerFired{TimerId::kBatchWait});
+    CHECK(p.Proposals() == 1);
+    CHECK(p.primary->stats().batch_waits == 1);
+    CHECK(p.primary->stats().batch_waits_timed_out == 0);
   }
   SECTION("batch_wait_us 0 proposes at once") {
     PrimaryHarness p(32, 0);

@@ -53,7 +53,8 @@ inline ScenarioResult RunSeeds(const std::string& name, SimOptions base, const S
     }
     // Some with primaries that wait after each delivery for its callers (ADR 0042): 3 ms, about
     // a message delay here, so that the wait ends by its timer in some runs and not in others.
-    if (o.batch_wait_every != 0 && seed % o.batch_wait_every == 0 && o.batch_wait_us == 0) {
+    if (o.batch_wait_every != 0 && seed % o.batch_wait_every == 3 % o.batch_wait_every &&
+        o.batch_wait_us == 0) {
       o.batch_wait_us = 3000;
       o.min_pipelined_batch = std::max(o.min_pipelined_batch, o.batch_wait_min_batch);
     }

@@ -71,11 +71,12 @@ struct SimOptions {
   // RunSeeds turns compact_pre_prepares off for every n-th seed (0: never), so that scenarios
   // run both forms of the PRE-PREPARE.
   std::uint32_t full_pre_prepares_every = 4;
-  // ReplicaConfig::batch_wait_us (ADR 0042); RunSeeds turns it on for every n-th seed (0: never),
-  // with batch_wait_min_batch as min_pipelined_batch if that is lower, so that scenarios run with
+  // ReplicaConfig::batch_wait_us (ADR 0042); RunSeeds turns it on for every n-th seed (0: never;
+  // 5 is prime to the other variations' 3 and 4, so that every combination runs), with
+  // batch_wait_min_batch as min_pipelined_batch if that is lower, so that scenarios run with
   // primaries that wait for the delivered blocks' callers.
   std::uint64_t batch_wait_us = 0;
-  std::uint32_t batch_wait_every = 2;
+  std::uint32_t batch_wait_every = 5;
   std::uint32_t batch_wait_min_batch = 4;
 };
 
