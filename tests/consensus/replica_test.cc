@@ -458,6 +458,9 @@ struct PrimaryHarness : FourKeys {
     }
     return last;
   }
+  // A block of `block` transactions proposed and committed, then `next` arrive: whether they
+  // start a batch wait of `us`.
+  bool CommitThenWaits(std::size_t block, std::size_t next, std::uint64_t us = 1500);
   std::size_t Proposals() const { return proposed.size(); }
   std::size_t LastSize() const { return proposed.back().transaction_count(); }
 };
@@ -467,6 +470,11 @@ bool SetsBatchWait(const std::vector<Action>& actions, std::uint64_t us) {
            const auto* t = std::get_if<SetTimer>(&a);
            return t && t->id == TimerId::kBatchWait && t->delay_ms == 0 && t->delay_us == us;
          }) == 1;
+}
+bool PrimaryHarness::CommitThenWaits(std::size_t block, std::size_t next, std::uint64_t us) {
+  Arrive(block);
+  Commit();
+  return SetsBatchWait(Arrive(next), us);
 }
 bool CancelsBatchWait(const std::vector<Action>& actions) {
   return Count(actions, [](const Action& a) {
@@ -538,9 +546,7 @@ TEST_CASE("The batch wait is bounded by min_pipelined_batch and absent for a lon
   }
   SECTION("after a block of ten, three make a batch when min_pipelined_batch is 3") {
     PrimaryHarness p(3, 1500);
-    p.Arrive(10);
-    p.Commit();
-    CHECK(SetsBatchWait(p.Arrive(2), 1500));
+    CHECK(p.CommitThenWaits(10, 2));
     p.Arrive(1);
     REQUIRE(p.Proposals() == 2);
     CHECK(p.LastSize() == 3);
@@ -555,9 +561,7 @@ TEST_CASE("The batch wait is bounded by min_pipelined_batch and absent for a lon
   }
   SECTION("a wait's timer that fires in a view change proposes nothing and is not counted") {
     PrimaryHarness p(32, 1500);
-    p.Arrive(4);
-    p.Commit();
-    CHECK(SetsBatchWait(p.Arrive(1), 1500));
+    CHECK(p.CommitThenWaits(4, 1));
     // The progress timer runs out twice (the first asks for block sync): a view change.
     p.Handle(TimerFired{TimerId::kViewChange});
     p.Handle(TimerFired{TimerId::kViewChange});
