@@ -111,6 +111,7 @@ struct Options {
   bool keep = false, kill_primary = false;
   int validators = 4, concurrency = 8, seconds = 20, pipeline_window = 0, call_batch = 100;
   int min_pipelined_batch = 0;
+  int batch_wait_us = -1;  // -1: keep the node's default
   std::uint32_t block_size = 0;
   std::uint64_t size = 2048, records = 0;
   double rate = 0;
@@ -367,6 +368,9 @@ int main(int argc, char** argv) {
                  "Set consensus.pipeline_window in every node's config (default: keep)");
   app.add_option("--min-pipelined-batch", o.min_pipelined_batch,
                  "Set consensus.min_pipelined_batch in every node's config (default: keep)");
+  app.add_option("--batch-wait-us", o.batch_wait_us,
+                 "Set consensus.batch_wait_us in every node's config (default: keep; 0: off)")
+      ->check(CLI::Range(0, 100'000));
   app.add_option("--call-batch", o.call_batch, "Null mode: most commands per SubmitTransactions")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -403,6 +407,7 @@ int main(int argc, char** argv) {
   if (o.min_pipelined_batch > 0) {
     lo.consensus["min_pipelined_batch"] = std::to_string(o.min_pipelined_batch);
   }
+  if (o.batch_wait_us >= 0) lo.consensus["batch_wait_us"] = std::to_string(o.batch_wait_us);
   LocalNetwork net(lo);
   if (!net.Create()) return 1;
   net.StartAll();
