@@ -1584,6 +1584,38 @@ TEST_CASE("a benchmark network orders unsigned NullOps, and each commits once",
   CHECK_FALSE(proto::VerifyReceipt(AsBytes(receipt), production, *verifier).has_value());
 }
 
+TEST_CASE("callers that send again when told of a commit make the primary wait for them",
+          "[integration][api]") {
+  // ADR 0042: four callers in a loop of one command each, with wait_for_commit. After a block of
+  // several of them commits, the first to come back finds fewer waiting than the block held, so
+  // the primary (node 0, view 0) waits for the others.
+  Cluster c(4, /*benchmark_mode=*/true);
+  c.StartAll();
+  std::vector<std::future<std::string>> loops;
+  for (int i = 0; i < 4; ++i) {
+    loops.push_back(std::async(std::launch::async, [&c, i] {
+      auto client = c.Client(i, c.admin_key(i));
+      for (int k = 0; k < 40; ++k) {
+        v1::SubmitTransactionsRequest req;
+        req.set_wait_for_commit(true);
+        *req.add_transactions() =
+            UnsignedNullOp(c.chain_id(), static_cast<std::uint64_t>(100'000 * (i + 1) + k));
+        auto r = client->SubmitBatch(req);
+        if (!r) return r.error().ToString();
+        if (r->results(0).status() != v1::TRANSACTION_STATUS_ACCEPTED) return r->results(0).error();
+      }
+      return std::string();
+    }));
+  }
+  for (auto& f : loops) CHECK(f.get().empty());
+  INFO(c.Log(0));
+  REQUIRE(c.Status(0)->view == 0);
+  CHECK(c.Metric(0, "ertr_consensus_batch_waits_total") > 0);
+  CHECK(c.Metric(0, "ertr_consensus_batch_waits_timed_out_total") >= 0);  // exported
+  // The backups never waited: they proposed nothing.
+  for (int i : {1, 2, 3}) CHECK(c.Metric(i, "ertr_consensus_batch_waits_total") == 0);
+}
+
 // How often `needle` occurs in `text`.
 std::size_t Occurrences(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
