@@ -238,10 +238,17 @@ Status Node::Init() {
                         LoadReplicaState(*stores_.consensus_log, stores_.blocks->LatestHeight()));
   const Height last = stores_.blocks->LatestHeight();
   std::uint64_t last_time = genesis.genesis_time_ms;
-  for (Height h(1); h <= last; h = h.Next()) {
-    ERTR_ASSIGN_OR_RETURN(auto header_bytes, stores_.blocks->LoadHeader(h));
-    ERTR_ASSIGN_OR_RETURN(auto header, proto::DecodeBlockHeader(header_bytes));
-    last_time = std::max(last_time, header.time_ms);
+  if (auto stored = stores_.blocks->LatestBlockTime()) {
+    last_time = std::max(last_time, *stored);
+  } else if (last > Height(0)) {
+    // A database whose newest block an earlier build appended (ADR 0043): the effective time
+    // from every header, once; the next block appended stores it.
+    log_->info("event=block_time_scan blocks={}", last.value());
+    for (Height h(1); h <= last; h = h.Next()) {
+      ERTR_ASSIGN_OR_RETURN(auto header_bytes, stores_.blocks->LoadHeader(h));
+      ERTR_ASSIGN_OR_RETURN(auto header, proto::DecodeBlockHeader(header_bytes));
+      last_time = std::max(last_time, header.time_ms);
+    }
   }
   last_block_time_ms_ = last_time;
   consensus::ReplicaConfig rc;
@@ -456,6 +463,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d, bool body_stor
   block.body = proto::EncodeBlockBody(d.proposal.txs);
   block.body_stored = body_stored;
   block.certificate = proto::EncodeCommitCertificate(d.certificate);
+  block.time_ms = d.time_ms;
   block.tx_hashes = ids;
   // Durable with the driver's next synced consensus log save (the same database): the next
   // persist, before a CHECKPOINT leaves, or within kBlockSyncDelay. API callers are told at once:

@@ -145,6 +145,7 @@ Status RunSelfCheck(const std::filesystem::path& dir, std::ostream& out) {
     block.height = Height(1);
     block.header = proto::EncodeBlockHeader(header);
     block.hash = consensus::ProposalDigest(header);
+    block.time_ms = header.time_ms;
     block.body = proto::EncodeBlockBody(block_txs);
     for (const auto& t : block_txs) block.tx_hashes.push_back(t.id);
     ERTR_RETURN_IF_ERROR(stores.blocks->Append(block, result.writes));

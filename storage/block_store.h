@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/bytes.h"
@@ -27,6 +28,9 @@ struct StoredBlock {
   Bytes header;         // encoded header, exactly as hashed
   Bytes body;           // encoded body (the transactions)
   Bytes certificate;    // encoded commit certificate
+  // The block's effective time (consensus.md: the larger of its header's time and the previous
+  // block's), which the chain code ran it with. Kept for the newest block only (ADR 0043).
+  std::uint64_t time_ms = 0;
   // The body is stored at this height already, exactly these bytes: a prepared proposal's, staged
   // by the consensus log's save (ConsensusLogStore::StagedBody, ADR 0025). Append then leaves it
   // as it is, and `body` may be left empty.
@@ -42,6 +46,10 @@ class BlockStore {
 
   // Height of the newest stored block; Height(0) when only genesis state exists.
   virtual Height LatestHeight() const = 0;
+  // The newest block's effective time (StoredBlock::time_ms), so that a restart need not read
+  // every header (ADR 0043). nullopt when no block is stored, or when the database's newest block
+  // was appended by a build before ADR 0043 (the caller then computes it from the headers).
+  virtual std::optional<std::uint64_t> LatestBlockTime() const = 0;
 
   // Appends `block` at LatestHeight() + 1 and applies `state` to the state store, atomically.
   // kSynced: durable when it returns. kDeferred: without waiting for the disk; durable with the

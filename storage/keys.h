@@ -2,7 +2,7 @@
 
 // Key layout of the RocksDB database (docs/spec/storage.md). Column families:
 //   "default"    meta:  "meta/latest_height" -> u64be, "meta/state_acc" -> LtHash16 (2048 B),
-//                       "meta/format" -> "ertr-storage-4"
+//                       "meta/latest_block_time" -> u64be, "meta/format" -> "ertr-storage-4"
 //   "blocks"     'h' u64be(height) -> header, 'b' u64be -> body (also above the latest block: a
 //                prepared proposal's, staged by the consensus log, ADR 0025), 'c' u64be ->
 //                certificate, 'd' u64be -> block hash, 'H' hash(32) -> u64be height (databases
@@ -33,6 +33,9 @@ inline constexpr std::string_view kFormatsBeforeTxLeaves[] = {"ertr-storage-1", 
 inline constexpr std::string_view kMetaFormat = "meta/format";
 inline constexpr std::string_view kMetaLatestHeight = "meta/latest_height";
 inline constexpr std::string_view kMetaStateAccumulator = "meta/state_acc";
+// u64be: the newest block's effective time (ADR 0043); absent in databases whose newest block an
+// earlier build appended.
+inline constexpr std::string_view kMetaLatestBlockTime = "meta/latest_block_time";
 
 inline Bytes HeightKey(char kind, Height h) {
   Bytes k{static_cast<std::uint8_t>(kind)};

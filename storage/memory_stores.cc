@@ -17,6 +17,11 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
     std::lock_guard lock(mu_);
     return Height(blocks_.size());
   }
+  std::optional<std::uint64_t> LatestBlockTime() const override {
+    std::lock_guard lock(mu_);
+    if (blocks_.empty()) return std::nullopt;
+    return blocks_.back().time_ms;
+  }
 
   Status Append(const StoredBlock& block, const StateDelta& state, Durability) override {
     ERTR_RETURN_IF_ERROR(ValidateDelta(state));

@@ -46,6 +46,10 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     std::lock_guard lock(mu_);
     return latest_;
   }
+  std::optional<std::uint64_t> LatestBlockTime() const override {
+    std::lock_guard lock(mu_);
+    return latest_time_;
+  }
 
   Status Append(const StoredBlock& block, const StateDelta& state, Durability durability) override {
     ERTR_RETURN_IF_ERROR(ValidateDelta(state));
@@ -68,9 +72,13 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     RocksDatabase::Put(batch, cf, keys::HashToHeight(block.hash), height_bytes);
     AddStateWrites(batch, state, acc);
     RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestHeight), height_bytes);
+    Bytes time_bytes;
+    PutU64Be(time_bytes, block.time_ms);
+    RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestBlockTime), time_bytes);
     ERTR_RETURN_IF_ERROR(db_->Write(batch, "appending " + Describe("block", block.height),
                                     durability == Durability::kSynced));
     latest_ = block.height;
+    latest_time_ = block.time_ms;
     acc_ = acc;
     return Status::Ok();
   }
@@ -189,6 +197,12 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
   Status LoadMeta() {
     ERTR_ASSIGN_OR_RETURN(latest_, StoredLatestHeight(*db_));
     ERTR_ASSIGN_OR_RETURN(
+        auto time, db_->Get(db_->meta(), AsBytes(keys::kMetaLatestBlockTime), "latest block time"));
+    if (time) {
+      if (time->size() != 8) return Status::DataLoss("stored latest block time is malformed");
+      latest_time_ = LoadU64Be(time->data());
+    }
+    ERTR_ASSIGN_OR_RETURN(
         auto acc, db_->Get(db_->meta(), AsBytes(keys::kMetaStateAccumulator), "state accumulator"));
     if (acc) {
       ERTR_ASSIGN_OR_RETURN(acc_, crypto::LtHash16::FromBytes(*acc));
@@ -221,6 +235,7 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
   std::shared_ptr<RocksDatabase> db_;
   mutable std::mutex mu_;
   Height latest_{0};
+  std::optional<std::uint64_t> latest_time_;  // LatestBlockTime()
   crypto::LtHash16 acc_;
 };
 

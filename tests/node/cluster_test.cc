@@ -25,7 +25,9 @@
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
 #include "proto/peer_codec.h"
+#include "storage/keys.h"
 #include "tests/node/cluster.h"
+#include "tests/storage/raw_rocksdb.h"
 
 namespace ertr::testing {
 namespace {
@@ -96,6 +98,8 @@ TEST_CASE("four validators commit, one stops and three go on, it restarts and ca
   INFO(c.Log(3));
   REQUIRE(Cluster::WaitFor([&] { return c.Converged(h2); }));
   CHECK(AllCommitted(c, 3, second));
+  // Its newest block's time came from the store, not from reading every header (ADR 0043).
+  CHECK(c.Log(3).find("event=block_time_scan") == std::string::npos);
   // It takes part again: new work commits everywhere.
   auto third = SubmitUsers(c, 4, {3});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 2, third); }));
@@ -108,6 +112,43 @@ TEST_CASE("four validators commit, one stops and three go on, it restarts and ca
     CHECK(head->content_length > 0);
   }
   c.Terminate(0);  // SIGTERM drains cleanly with exit code 0
+}
+
+TEST_CASE("a node whose newest block an earlier build stored finds its block time in the headers",
+          "[integration][slow]") {
+  // ADR 0043: such a database has no meta/latest_block_time. The node reads every header once,
+  // goes on with the others, and stores the time with its next block.
+  Cluster c(4);
+  c.StartAll();
+  auto first = SubmitUsers(c, 8, {0, 1, 2, 3});
+  REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 3, first); }));
+  c.Terminate(3);
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(c.home(3) + "/data/db", h);
+    std::string raw;
+    REQUIRE(db->Get(rocksdb::ReadOptions(), h[0], std::string(storage::keys::kMetaLatestBlockTime),
+                    &raw)
+                .ok());
+    REQUIRE(
+        db->Delete(rocksdb::WriteOptions(), h[0], std::string(storage::keys::kMetaLatestBlockTime))
+            .ok());
+    CloseRaw(db, h);
+  }
+  c.Start(3);
+  REQUIRE(Cluster::WaitFor([&] { return c.Status(3).has_value(); }));
+  INFO(c.Log(3));
+  CHECK(c.Log(3).find("event=block_time_scan") != std::string::npos);
+  auto second = SubmitUsers(c, 8, {3});
+  REQUIRE(
+      Cluster::WaitFor([&] { return AllCommitted(c, 0, second) && AllCommitted(c, 3, second); }));
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 0)); }));
+  // Restarted again, it reads the time its new blocks stored: no second scan.
+  c.Terminate(3);
+  c.Start(3);
+  REQUIRE(Cluster::WaitFor([&] { return c.Status(3).has_value(); }));
+  const std::string log = c.Log(3);
+  CHECK(log.find("event=block_time_scan") == log.rfind("event=block_time_scan"));
 }
 
 TEST_CASE("transactions submitted while a node has no peers reach them once they connect",

@@ -13,6 +13,7 @@ StoredBlock MakeBlock(std::uint64_t h, std::size_t txs) {
   b.hash = crypto::Hash(b.header);
   b.body = ToBytes("body-" + std::to_string(h));
   b.certificate = ToBytes("cert-" + std::to_string(h));
+  b.time_ms = 1'000'000 + 10 * h;
   for (std::size_t i = 0; i < txs; ++i) {
     b.tx_hashes.push_back(
         crypto::Hash(AsBytes("tx-" + std::to_string(h) + "-" + std::to_string(i))));
@@ -29,6 +30,7 @@ TEST_CASE("Block store contract", "[storage]") {
 
   SECTION("an empty store is at height 0 and finds nothing") {
     CHECK(blocks.LatestHeight() == Height(0));
+    CHECK_FALSE(blocks.LatestBlockTime().has_value());
     CHECK(blocks.LoadBlock(Height(1)).error().code() == StatusCode::kNotFound);
     CHECK(blocks.FindBlock(crypto::Hash({})).error().code() == StatusCode::kNotFound);
   }
@@ -42,6 +44,7 @@ TEST_CASE("Block store contract", "[storage]") {
     s.Reopen();
     BlockStore& reopened = *s.stores.blocks;
     CHECK(reopened.LatestHeight() == Height(5));
+    CHECK(reopened.LatestBlockTime() == std::optional<std::uint64_t>(1'000'050));  // ADR 0043
     for (std::uint64_t h = 1; h <= 5; ++h) {
       auto want = MakeBlock(h, h);
       auto got = reopened.LoadBlock(Height(h));
@@ -66,6 +69,7 @@ TEST_CASE("Block store contract", "[storage]") {
     CHECK(blocks.Append(MakeBlock(3, 1), d).code() == StatusCode::kFailedPrecondition);
     CHECK(blocks.Append(MakeBlock(1, 1), d).code() == StatusCode::kFailedPrecondition);
     CHECK(blocks.LatestHeight() == Height(1));
+    CHECK(blocks.LatestBlockTime() == std::optional<std::uint64_t>(1'000'010));
     CHECK(s.stores.state->StateRoot() == root);
     CHECK_FALSE(s.stores.state->Get(ToBytes("k"))->has_value());
   }

@@ -4,6 +4,7 @@
 
 #include <rocksdb/db.h>
 
+#include "crypto/hash.h"
 #include "storage/keys.h"
 #include "storage/record_checksum.h"
 #include "storage/rocksdb_database.h"
@@ -54,6 +55,41 @@ TEST_CASE("A database written before ADR 0038 is refused, saying why and what to
   auto db = OpenRaw(dir / "db", h);
   CHECK(ReadMarker(*db, h[0]) == old);
   CloseRaw(db, h);
+}
+
+TEST_CASE("A database whose newest block an earlier build appended has no stored block time",
+          "[storage]") {
+  // ADR 0043: the node then computes it from the headers once, and the next append stores it.
+  testing::TempDir dir;
+  {
+    auto s = OpenRocksDbStores(dir / "db");
+    REQUIRE(s.has_value());
+    StoredBlock b;
+    b.height = Height(1);
+    b.header = ToBytes("header-1");
+    b.hash = crypto::Hash(b.header);
+    b.time_ms = 1234;
+    REQUIRE(s->blocks->Append(b, {}).ok());
+    CHECK(s->blocks->LatestBlockTime() == std::optional<std::uint64_t>(1234));
+  }
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(dir / "db", h);
+    REQUIRE(
+        db->Delete(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaLatestBlockTime)).ok());
+    CloseRaw(db, h);
+  }
+  auto s = OpenRocksDbStores(dir / "db");
+  REQUIRE(s.has_value());
+  CHECK(s->blocks->LatestHeight() == Height(1));
+  CHECK_FALSE(s->blocks->LatestBlockTime().has_value());
+  StoredBlock next;
+  next.height = Height(2);
+  next.header = ToBytes("header-2");
+  next.hash = crypto::Hash(next.header);
+  next.time_ms = 1240;
+  REQUIRE(s->blocks->Append(next, {}).ok());
+  CHECK(s->blocks->LatestBlockTime() == std::optional<std::uint64_t>(1240));
 }
 
 TEST_CASE("A new database gets this version's format marker", "[storage]") {
