@@ -57,6 +57,16 @@ TEST_CASE("A database written before ADR 0038 is refused, saying why and what to
   CloseRaw(db, h);
 }
 
+// A block at `h` with a header of its own and effective time `time_ms`.
+StoredBlock TimedBlock(std::uint64_t h, std::uint64_t time_ms) {
+  StoredBlock b;
+  b.height = Height(h);
+  b.header = ToBytes("header-" + std::to_string(h));
+  b.hash = crypto::Hash(b.header);
+  b.time_ms = time_ms;
+  return b;
+}
+
 TEST_CASE("A database whose newest block an earlier build appended has no stored block time",
           "[storage]") {
   // ADR 0043: the node then computes it from the headers once, and the next append stores it.
@@ -64,12 +74,7 @@ TEST_CASE("A database whose newest block an earlier build appended has no stored
   {
     auto s = OpenRocksDbStores(dir / "db");
     REQUIRE(s.has_value());
-    StoredBlock b;
-    b.height = Height(1);
-    b.header = ToBytes("header-1");
-    b.hash = crypto::Hash(b.header);
-    b.time_ms = 1234;
-    REQUIRE(s->blocks->Append(b, {}).ok());
+    REQUIRE(s->blocks->Append(TimedBlock(1, 1234), {}).ok());
     CHECK(s->blocks->LatestBlockTime() == std::optional<std::uint64_t>(1234));
   }
   {
@@ -83,12 +88,7 @@ TEST_CASE("A database whose newest block an earlier build appended has no stored
   REQUIRE(s.has_value());
   CHECK(s->blocks->LatestHeight() == Height(1));
   CHECK_FALSE(s->blocks->LatestBlockTime().has_value());
-  StoredBlock next;
-  next.height = Height(2);
-  next.header = ToBytes("header-2");
-  next.hash = crypto::Hash(next.header);
-  next.time_ms = 1240;
-  REQUIRE(s->blocks->Append(next, {}).ok());
+  REQUIRE(s->blocks->Append(TimedBlock(2, 1240), {}).ok());
   CHECK(s->blocks->LatestBlockTime() == std::optional<std::uint64_t>(1240));
 }
 
