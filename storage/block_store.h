@@ -29,7 +29,8 @@ struct StoredBlock {
   Bytes body;           // encoded body (the transactions)
   Bytes certificate;    // encoded commit certificate
   // The block's effective time (consensus.md: the larger of its header's time and the previous
-  // block's), which the chain code ran it with. Kept for the newest block only (ADR 0043).
+  // block's), which the chain code ran it with. Kept for the newest block only (ADR 0043):
+  // LatestBlockTime() gives it, and LoadBlock leaves it 0.
   std::uint64_t time_ms = 0;
   // The body is stored at this height already, exactly these bytes: a prepared proposal's, staged
   // by the consensus log's save (ConsensusLogStore::StagedBody, ADR 0025). Append then leaves it

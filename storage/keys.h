@@ -33,8 +33,8 @@ inline constexpr std::string_view kFormatsBeforeTxLeaves[] = {"ertr-storage-1", 
 inline constexpr std::string_view kMetaFormat = "meta/format";
 inline constexpr std::string_view kMetaLatestHeight = "meta/latest_height";
 inline constexpr std::string_view kMetaStateAccumulator = "meta/state_acc";
-// u64be: the newest block's effective time (ADR 0043); absent in databases whose newest block an
-// earlier build appended.
+// u64be(height) u64be(time): the newest block's effective time, with that block's height (ADR
+// 0043). Absent, or with an older height, when an earlier build appended the newest block.
 inline constexpr std::string_view kMetaLatestBlockTime = "meta/latest_block_time";
 
 inline Bytes HeightKey(char kind, Height h) {

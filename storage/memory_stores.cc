@@ -49,7 +49,9 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
   Result<StoredBlock> LoadBlock(Height h) const override {
     std::lock_guard lock(mu_);
     ERTR_RETURN_IF_ERROR(CheckHeight(h));
-    return blocks_[h.value() - 1];
+    StoredBlock b = blocks_[h.value() - 1];
+    b.time_ms = 0;  // as from RocksDB: only the newest block's time is kept (LatestBlockTime)
+    return b;
   }
   Result<Bytes> LoadHeader(Height h) const override {
     std::lock_guard lock(mu_);

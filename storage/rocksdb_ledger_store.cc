@@ -72,7 +72,9 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     RocksDatabase::Put(batch, cf, keys::HashToHeight(block.hash), height_bytes);
     AddStateWrites(batch, state, acc);
     RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestHeight), height_bytes);
-    Bytes time_bytes;
+    // With its height: a value an earlier build left behind (it appends without rewriting this
+    // key, after a downgrade) is seen to be stale.
+    Bytes time_bytes = height_bytes;
     PutU64Be(time_bytes, block.time_ms);
     RocksDatabase::Put(batch, db_->meta(), AsBytes(keys::kMetaLatestBlockTime), time_bytes);
     ERTR_RETURN_IF_ERROR(db_->Write(batch, "appending " + Describe("block", block.height),
@@ -199,8 +201,9 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
     ERTR_ASSIGN_OR_RETURN(
         auto time, db_->Get(db_->meta(), AsBytes(keys::kMetaLatestBlockTime), "latest block time"));
     if (time) {
-      if (time->size() != 8) return Status::DataLoss("stored latest block time is malformed");
-      latest_time_ = LoadU64Be(time->data());
+      if (time->size() != 16) return Status::DataLoss("stored latest block time is malformed");
+      // Only if written with the newest block; otherwise the node reads the headers (ADR 0043).
+      if (Height(LoadU64Be(time->data())) == latest_) latest_time_ = LoadU64Be(time->data() + 8);
     }
     ERTR_ASSIGN_OR_RETURN(
         auto acc, db_->Get(db_->meta(), AsBytes(keys::kMetaStateAccumulator), "state accumulator"));

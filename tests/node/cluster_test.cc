@@ -120,8 +120,17 @@ TEST_CASE("a node whose newest block an earlier build stored finds its block tim
   // goes on with the others, and stores the time with its next block.
   Cluster c(4);
   c.StartAll();
+  // The newest block's effective time as node i reports it (what its replica and chain code use).
+  auto block_time = [&](int i) {
+    auto s = c.Client(i, c.admin_key(i))->GetStatus();
+    REQUIRE(s.has_value());
+    return s->latest_block_time_ms();
+  };
   auto first = SubmitUsers(c, 8, {0, 1, 2, 3});
   REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 3, first); }));
+  const auto h1 = Height(c, 0);
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(h1); }));
+  const std::uint64_t t1 = block_time(0);
   c.Terminate(3);
   {
     std::vector<rocksdb::ColumnFamilyHandle*> h;
@@ -139,16 +148,23 @@ TEST_CASE("a node whose newest block an earlier build stored finds its block tim
   REQUIRE(Cluster::WaitFor([&] { return c.Status(3).has_value(); }));
   INFO(c.Log(3));
   CHECK(c.Log(3).find("event=block_time_scan") != std::string::npos);
+  REQUIRE(Height(c, 0) == h1);  // nothing committed meanwhile
+  CHECK(block_time(3) == t1);   // the headers gave the time its peers hold
   auto second = SubmitUsers(c, 8, {3});
   REQUIRE(
       Cluster::WaitFor([&] { return AllCommitted(c, 0, second) && AllCommitted(c, 3, second); }));
-  REQUIRE(Cluster::WaitFor([&] { return c.Converged(Height(c, 0)); }));
-  // Restarted again, it reads the time its new blocks stored: no second scan.
+  const auto h2 = Height(c, 0);
+  REQUIRE(Cluster::WaitFor([&] { return c.Converged(h2); }));
+  const std::uint64_t t2 = block_time(0);
+  CHECK(t2 >= t1);
+  // Restarted again, it reads the time its new blocks stored: no second scan, the same time.
   c.Terminate(3);
   c.Start(3);
   REQUIRE(Cluster::WaitFor([&] { return c.Status(3).has_value(); }));
   const std::string log = c.Log(3);
   CHECK(log.find("event=block_time_scan") == log.rfind("event=block_time_scan"));
+  REQUIRE(Height(c, 0) == h2);
+  CHECK(block_time(3) == t2);
 }
 
 TEST_CASE("transactions submitted while a node has no peers reach them once they connect",

@@ -53,6 +53,7 @@ TEST_CASE("Block store contract", "[storage]") {
       CHECK(got->body == want.body);
       CHECK(got->certificate == want.certificate);
       CHECK(got->hash == want.hash);
+      CHECK(got->time_ms == 0);  // only the newest block's is kept, as LatestBlockTime()
       CHECK(*reopened.LoadHash(Height(h)) == want.hash);
       CHECK(*reopened.FindBlock(want.hash) == Height(h));
     }
@@ -67,7 +68,9 @@ TEST_CASE("Block store contract", "[storage]") {
     d.Put(ToBytes("k"), ToBytes("v"));
     auto root = s.stores.state->StateRoot();
     CHECK(blocks.Append(MakeBlock(3, 1), d).code() == StatusCode::kFailedPrecondition);
-    CHECK(blocks.Append(MakeBlock(1, 1), d).code() == StatusCode::kFailedPrecondition);
+    auto repeated = MakeBlock(1, 1);
+    repeated.time_ms = 7;  // unlike the stored block's, so that a leak would show
+    CHECK(blocks.Append(repeated, d).code() == StatusCode::kFailedPrecondition);
     CHECK(blocks.LatestHeight() == Height(1));
     CHECK(blocks.LatestBlockTime() == std::optional<std::uint64_t>(1'000'010));
     CHECK(s.stores.state->StateRoot() == root);

@@ -71,6 +71,7 @@ TEST_CASE("A database whose newest block an earlier build appended has no stored
           "[storage]") {
   // ADR 0043: the node then computes it from the headers once, and the next append stores it.
   testing::TempDir dir;
+  Bytes written_at_1;  // the key's stored record after block 1
   {
     auto s = OpenRocksDbStores(dir / "db");
     REQUIRE(s.has_value());
@@ -80,16 +81,37 @@ TEST_CASE("A database whose newest block an earlier build appended has no stored
   {
     std::vector<rocksdb::ColumnFamilyHandle*> h;
     auto db = OpenRaw(dir / "db", h);
+    std::string raw;
     REQUIRE(
-        db->Delete(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaLatestBlockTime)).ok());
+        db->Get(rocksdb::ReadOptions(), h[0], std::string(keys::kMetaLatestBlockTime), &raw).ok());
+    written_at_1 = ToBytes(raw);
+    const bool never_written = GENERATE(true, false);
+    if (never_written) {
+      // An earlier build's database: the key was never written.
+      REQUIRE(
+          db->Delete(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaLatestBlockTime)).ok());
+    }
     CloseRaw(db, h);
+    if (!never_written) {
+      // Taken back to an earlier build, which appended block 2 without rewriting the key.
+      {
+        auto s = OpenRocksDbStores(dir / "db");
+        REQUIRE(s.has_value());
+        REQUIRE(s->blocks->Append(TimedBlock(2, 1240), {}).ok());
+      }
+      db = OpenRaw(dir / "db", h);
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h[0], std::string(keys::kMetaLatestBlockTime),
+                      std::string(AsStringView(written_at_1)))
+                  .ok());
+      CloseRaw(db, h);
+    }
   }
   auto s = OpenRocksDbStores(dir / "db");
   REQUIRE(s.has_value());
-  CHECK(s->blocks->LatestHeight() == Height(1));
   CHECK_FALSE(s->blocks->LatestBlockTime().has_value());
-  REQUIRE(s->blocks->Append(TimedBlock(2, 1240), {}).ok());
-  CHECK(s->blocks->LatestBlockTime() == std::optional<std::uint64_t>(1240));
+  const std::uint64_t next = s->blocks->LatestHeight().value() + 1;
+  REQUIRE(s->blocks->Append(TimedBlock(next, 1250), {}).ok());
+  CHECK(s->blocks->LatestBlockTime() == std::optional<std::uint64_t>(1250));
 }
 
 TEST_CASE("A new database gets this version's format marker", "[storage]") {
