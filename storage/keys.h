@@ -2,7 +2,8 @@
 
 // Key layout of the RocksDB database (docs/spec/storage.md). Column families:
 //   "default"    meta:  "meta/latest_height" -> u64be, "meta/state_acc" -> LtHash16 (2048 B),
-//                       "meta/latest_block_time" -> u64be, "meta/format" -> "ertr-storage-4"
+//                       "meta/latest_block_time" -> u64be height u64be time,
+//                       "meta/format" -> "ertr-storage-4"
 //   "blocks"     'h' u64be(height) -> header, 'b' u64be -> body (also above the latest block: a
 //                prepared proposal's, staged by the consensus log, ADR 0025), 'c' u64be ->
 //                certificate, 'd' u64be -> block hash, 'H' hash(32) -> u64be height (databases
