@@ -1,7 +1,10 @@
 // Volatile implementations of the ledger store interfaces, for simulations and contract tests.
 // Same contracts as the RocksDB ones, minus durability.
 
+#include <algorithm>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "storage/state_accumulator.h"
@@ -10,6 +13,39 @@
 namespace ertr::storage {
 
 namespace {
+
+Status ScanMap(const std::map<Bytes, Bytes>& state, ByteSpan prefix,
+               const std::function<bool(ByteSpan, ByteSpan)>& fn) {
+  Bytes p(prefix.begin(), prefix.end());
+  for (auto it = state.lower_bound(p); it != state.end(); ++it) {
+    if (it->first.size() < p.size() || !std::equal(p.begin(), p.end(), it->first.begin())) break;
+    if (!fn(it->first, it->second)) break;
+  }
+  return Status::Ok();
+}
+
+// StateStore::Snapshot: a copy of the entries (these stores hold small states).
+class MemoryStateSnapshot final : public StateSnapshot {
+ public:
+  MemoryStateSnapshot(std::map<Bytes, Bytes> state, Height height, const crypto::Digest& root)
+      : state_(std::move(state)), height_(height), root_(root) {}
+  Height height() const override { return height_; }
+  crypto::Digest root() const override { return root_; }
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
+    auto it = state_.find(Bytes(key.begin(), key.end()));
+    if (it == state_.end()) return std::optional<Bytes>();
+    return std::optional<Bytes>(it->second);
+  }
+  Status ScanPrefix(ByteSpan prefix,
+                    const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
+    return ScanMap(state_, prefix, fn);
+  }
+
+ private:
+  std::map<Bytes, Bytes> state_;
+  Height height_;
+  crypto::Digest root_;
+};
 
 class MemoryLedgerStore final : public BlockStore, public StateStore {
  public:
@@ -77,16 +113,16 @@ class MemoryLedgerStore final : public BlockStore, public StateStore {
   Status ScanPrefix(ByteSpan prefix,
                     const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
     std::lock_guard lock(mu_);
-    Bytes p(prefix.begin(), prefix.end());
-    for (auto it = state_.lower_bound(p); it != state_.end(); ++it) {
-      if (it->first.size() < p.size() || !std::equal(p.begin(), p.end(), it->first.begin())) break;
-      if (!fn(it->first, it->second)) break;
-    }
-    return Status::Ok();
+    return ScanMap(state_, prefix, fn);
   }
   crypto::Digest StateRoot() const override {
     std::lock_guard lock(mu_);
     return acc_.Root();
+  }
+  Result<std::shared_ptr<const StateSnapshot>> Snapshot() const override {
+    std::lock_guard lock(mu_);
+    return std::shared_ptr<const StateSnapshot>(
+        std::make_shared<MemoryStateSnapshot>(state_, Height(blocks_.size()), acc_.Root()));
   }
   Result<crypto::Digest> RootAfter(const StateDelta& delta) const override {
     ERTR_RETURN_IF_ERROR(ValidateDelta(delta));

@@ -198,9 +198,17 @@ Status RocksDatabase::Convert(const rocksdb::Status& s, std::string_view what) c
 }
 
 Result<std::optional<Bytes>> RocksDatabase::Get(rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
-                                                std::string_view what) {
+                                                std::string_view what,
+                                                const rocksdb::Snapshot* snapshot) {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s = db_->Get(read_options_, cf, ToSlice(key), &value);
+  rocksdb::Status s;
+  if (snapshot) {
+    rocksdb::ReadOptions options = read_options_;
+    options.snapshot = snapshot;
+    s = db_->Get(options, cf, ToSlice(key), &value);
+  } else {
+    s = db_->Get(read_options_, cf, ToSlice(key), &value);  // no copy on the hot path
+  }
   if (s.IsNotFound()) return std::optional<Bytes>();
   if (!s.ok()) return Convert(s, std::string("reading ") + std::string(what));
   ERTR_ASSIGN_OR_RETURN(Bytes v, OpenRecord(key, FromSlice(value), what));

@@ -37,9 +37,10 @@ class RocksDatabase {
   const rocksdb::ReadOptions& read_options() const { return read_options_; }
   const std::filesystem::path& dir() const { return dir_; }
 
-  // Reads and checksum-verifies a value; nullopt if absent.
+  // Reads and checksum-verifies a value; nullopt if absent. At `snapshot` if one is given.
   Result<std::optional<Bytes>> Get(rocksdb::ColumnFamilyHandle* cf, ByteSpan key,
-                                   std::string_view what);
+                                   std::string_view what,
+                                   const rocksdb::Snapshot* snapshot = nullptr);
   // Bytes a batch needs for the delta's puts and deletes (a WriteBatch reserved with it never
   // grows by copying itself).
   static std::size_t BatchBytes(const StateDelta& delta);

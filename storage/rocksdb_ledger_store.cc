@@ -24,6 +24,83 @@ std::string Describe(std::string_view what, Height h) {
   return std::string(what) + " at height " + h.ToString();
 }
 
+// Calls fn for the state entries under `prefix` from `from`, in key order, merging the "state"
+// and, where the prefix can hold outcomes, the "outcomes" column families. At `fixed` if given;
+// otherwise a merged scan reads one snapshot of its own, so that it never sees half of a
+// concurrent write (one iterator is consistent by itself: no snapshot for the usual scans).
+Status ScanState(RocksDatabase& db, const rocksdb::Snapshot* fixed, ByteSpan prefix, ByteSpan from,
+                 const std::function<bool(ByteSpan, ByteSpan)>& fn) {
+  // An empty prefix scans everything (and must not reach memcmp with a null pointer).
+  const rocksdb::Slice p = ToSlice(prefix);
+  const rocksdb::Slice start = ToSlice(
+      std::lexicographical_compare(from.begin(), from.end(), prefix.begin(), prefix.end()) ? prefix
+                                                                                           : from);
+  const bool merged = keys::MayHoldOutcomes(prefix);
+  const std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> own(
+      merged && !fixed ? db.db()->GetSnapshot() : nullptr,
+      [raw = db.db()](const rocksdb::Snapshot* s) { raw->ReleaseSnapshot(s); });
+  const rocksdb::Snapshot* snapshot = fixed ? fixed : own.get();
+  auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
+    rocksdb::ReadOptions options = db.read_options();
+    options.snapshot = snapshot;
+    options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(options, cf));
+    it->Seek(start);
+    return it;
+  };
+  auto in_prefix = [&](const std::unique_ptr<rocksdb::Iterator>& it) {
+    return it && it->Valid() && (p.empty() || it->key().starts_with(p));
+  };
+  std::unique_ptr<rocksdb::Iterator> state = open(db.state(), false);
+  std::unique_ptr<rocksdb::Iterator> outcomes;
+  if (merged) outcomes = open(db.outcomes(), true);
+  for (;;) {
+    const bool in_state = in_prefix(state);
+    const bool in_outcomes = in_prefix(outcomes);
+    if (!in_state && !in_outcomes) break;
+    auto& it =
+        !in_outcomes || (in_state && state->key().compare(outcomes->key()) < 0) ? state : outcomes;
+    ByteSpan key = FromSlice(it->key());
+    ERTR_ASSIGN_OR_RETURN(Bytes value, OpenRecord(key, FromSlice(it->value()), "state entry"));
+    if (!fn(key, value)) break;
+    it->Next();
+  }
+  ERTR_RETURN_IF_ERROR(db.Convert(state->status(), "scanning state"));
+  if (outcomes) ERTR_RETURN_IF_ERROR(db.Convert(outcomes->status(), "scanning outcomes"));
+  return Status::Ok();
+}
+
+// StateStore::Snapshot: reads at a RocksDB snapshot, released with the object.
+class RocksDbStateSnapshot final : public StateSnapshot {
+ public:
+  RocksDbStateSnapshot(std::shared_ptr<RocksDatabase> db, const rocksdb::Snapshot* snapshot,
+                       Height height, const crypto::Digest& root)
+      : db_(std::move(db)), snapshot_(snapshot), height_(height), root_(root) {}
+  ~RocksDbStateSnapshot() override { db_->db()->ReleaseSnapshot(snapshot_); }
+  RocksDbStateSnapshot(const RocksDbStateSnapshot&) = delete;
+  RocksDbStateSnapshot& operator=(const RocksDbStateSnapshot&) = delete;
+
+  Height height() const override { return height_; }
+  crypto::Digest root() const override { return root_; }
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
+    return db_->Get(db_->state_for(key), key, "state entry", snapshot_);
+  }
+  Status ScanPrefix(ByteSpan prefix,
+                    const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
+    return ScanState(*db_, snapshot_, prefix, prefix, fn);
+  }
+  Status ScanPrefixFrom(ByteSpan prefix, ByteSpan from,
+                        const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
+    return ScanState(*db_, snapshot_, prefix, from, fn);
+  }
+
+ private:
+  std::shared_ptr<RocksDatabase> db_;
+  const rocksdb::Snapshot* snapshot_;
+  Height height_;
+  crypto::Digest root_;
+};
+
 // The height of the newest stored block, as the last append wrote it (0: none).
 Result<Height> StoredLatestHeight(RocksDatabase& db) {
   ERTR_ASSIGN_OR_RETURN(auto h,
@@ -128,46 +205,16 @@ class RocksDbLedgerStore final : public BlockStore, public StateStore {
 
   Status ScanPrefixFrom(ByteSpan prefix, ByteSpan from,
                         const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
-    // An empty prefix scans everything (and must not reach memcmp with a null pointer).
-    const rocksdb::Slice p = ToSlice(prefix);
-    const rocksdb::Slice start =
-        ToSlice(std::lexicographical_compare(from.begin(), from.end(), prefix.begin(), prefix.end())
-                    ? prefix
-                    : from);
-    // Two iterators read one snapshot, so that a merged scan never sees half of a concurrent
-    // write (one iterator is consistent by itself: no snapshot for the usual scans).
-    const bool merged = keys::MayHoldOutcomes(prefix);
-    const std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>>
-        snapshot(merged ? db_->db()->GetSnapshot() : nullptr,
-                 [db = db_->db()](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
-    auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
-      rocksdb::ReadOptions options = db_->read_options();
-      options.snapshot = snapshot.get();
-      options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
-      std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, cf));
-      it->Seek(start);
-      return it;
-    };
-    auto in_prefix = [&](const std::unique_ptr<rocksdb::Iterator>& it) {
-      return it && it->Valid() && (p.empty() || it->key().starts_with(p));
-    };
-    std::unique_ptr<rocksdb::Iterator> state = open(db_->state(), false);
-    std::unique_ptr<rocksdb::Iterator> outcomes;
-    if (merged) outcomes = open(db_->outcomes(), true);
-    for (;;) {
-      const bool in_state = in_prefix(state);
-      const bool in_outcomes = in_prefix(outcomes);
-      if (!in_state && !in_outcomes) break;
-      auto& it = !in_outcomes || (in_state && state->key().compare(outcomes->key()) < 0) ? state
-                                                                                         : outcomes;
-      ByteSpan key = FromSlice(it->key());
-      ERTR_ASSIGN_OR_RETURN(Bytes value, OpenRecord(key, FromSlice(it->value()), "state entry"));
-      if (!fn(key, value)) break;
-      it->Next();
-    }
-    ERTR_RETURN_IF_ERROR(db_->Convert(state->status(), "scanning state"));
-    if (outcomes) ERTR_RETURN_IF_ERROR(db_->Convert(outcomes->status(), "scanning outcomes"));
-    return Status::Ok();
+    return ScanState(*db_, nullptr, prefix, from, fn);
+  }
+
+  Result<std::shared_ptr<const StateSnapshot>> Snapshot() const override {
+    std::lock_guard lock(mu_);  // appends hold it: the snapshot, the height and the root agree
+    const rocksdb::Snapshot* snapshot = db_->db()->GetSnapshot();
+    // (Null only with options this database is not opened with, such as in-place updates.)
+    if (!snapshot) return Status::Internal("the state database cannot take a snapshot");
+    return std::shared_ptr<const StateSnapshot>(
+        new RocksDbStateSnapshot(db_, snapshot, latest_, acc_.Root()));
   }
 
   crypto::Digest StateRoot() const override {

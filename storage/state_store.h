@@ -9,6 +9,7 @@
 // Thread-safety: reads may run concurrently with each other and with one writer.
 
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "common/bytes.h"
@@ -24,9 +25,27 @@ namespace ertr::storage {
 inline constexpr std::size_t kMaxStateKeySize = 1024;
 inline constexpr std::size_t kMaxStateValueSize = 16 * 1024 * 1024;
 
+// The state as it was after one block, unchanged by later writes: what a node serves, page by
+// page, to a peer catching up by state transfer (ADR 0037). Reads as StateReader does, from any
+// thread. Holding one keeps the database from discarding the entries it sees (RocksDB: a snapshot)
+// and keeps the database open (its lock file too), so a holder drops it once it is no longer
+// asked for, and before the node reopens its data directory.
+class StateSnapshot : public StateReader {
+ public:
+  // The newest block appended when it was taken (0: none, the genesis state or an empty one;
+  // StateStore::Commit, which changes the state without a block, is for the genesis state only).
+  virtual Height height() const = 0;
+  // The state root of what it reads (StateStore::StateRoot at that moment).
+  virtual crypto::Digest root() const = 0;
+};
+
 // Get and ScanPrefix come from StateReader (common/state_reader.h), which the chain code reads.
 class StateStore : public StateReader {
  public:
+  // The current state, its root and its height, taken together (never half of a block's
+  // writes). Thread-safe like the reads.
+  virtual Result<std::shared_ptr<const StateSnapshot>> Snapshot() const = 0;
+
   // Root of the current state.
   virtual crypto::Digest StateRoot() const = 0;
 

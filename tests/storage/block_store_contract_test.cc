@@ -6,20 +6,7 @@
 namespace ertr::storage {
 namespace {
 
-StoredBlock MakeBlock(std::uint64_t h, std::size_t txs) {
-  StoredBlock b;
-  b.height = Height(h);
-  b.header = ToBytes("header-" + std::to_string(h));
-  b.hash = crypto::Hash(b.header);
-  b.body = ToBytes("body-" + std::to_string(h));
-  b.certificate = ToBytes("cert-" + std::to_string(h));
-  b.time_ms = 1'000'000 + 10 * h;
-  for (std::size_t i = 0; i < txs; ++i) {
-    b.tx_hashes.push_back(
-        crypto::Hash(AsBytes("tx-" + std::to_string(h) + "-" + std::to_string(i))));
-  }
-  return b;
-}
+using testing::MakeBlock;
 
 TEST_CASE("Block store contract", "[storage]") {
   auto kind = GENERATE(as<std::string>{}, "rocksdb", "memory");

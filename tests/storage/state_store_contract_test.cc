@@ -2,8 +2,10 @@
 
 #include <map>
 #include <random>
+#include <thread>
 
 #include "crypto/hash.h"
+#include "storage/state_pages.h"
 #include "tests/storage/store_fixture.h"
 
 namespace ertr::storage {
@@ -181,6 +183,199 @@ TEST_CASE("Two stores fed the same deltas in different batchings agree on the ro
   }
   REQUIRE(b.stores.state->Commit(batch).ok());
   CHECK(a.stores.state->StateRoot() == b.stores.state->StateRoot());
+}
+
+Bytes OutcomeKey(int i) {
+  Bytes k = ToBytes("o/");  // in the RocksDB store's column family of outcomes (ADR 0017)
+  Append(k, crypto::Hash(AsBytes("outcome " + std::to_string(i))).span());
+  return k;
+}
+
+// Every page of `state` at a budget of `max_bytes`, checked as a receiver would: the entries, and
+// the root they rebuild.
+struct Paged {
+  std::vector<std::pair<Bytes, Bytes>> entries;
+  crypto::Digest root;
+  std::size_t pages = 0;
+};
+Paged ReadAllPages(const StateReader& state, std::size_t max_bytes) {
+  Paged out;
+  StateRootBuilder builder;
+  for (;;) {
+    auto page = ReadStatePage(state, builder.last_key(), max_bytes);
+    REQUIRE(page.ok());
+    ++out.pages;
+    REQUIRE((!page->entries.empty() || !page->more));
+    for (auto& [k, v] : page->entries) {
+      REQUIRE(builder.Add(k, v).ok());
+      out.entries.emplace_back(std::move(k), std::move(v));
+    }
+    if (!page->more) break;
+  }
+  CHECK(builder.entries() == out.entries.size());
+  out.root = builder.Root();
+  return out;
+}
+
+TEST_CASE("A state snapshot keeps the state after its block, and its pages rebuild its root",
+          "[storage]") {
+  auto kind = GENERATE(as<std::string>{}, "rocksdb", "memory");
+  auto s = testing::MakeStore(kind);
+  REQUIRE(s.stores.state);
+  INFO("implementation " << kind);
+  StateStore& state = *s.stores.state;
+  BlockStore& blocks = *s.stores.blocks;
+
+  std::map<Bytes, Bytes> at1;  // the state after block 1
+  StateDelta d1;
+  for (int i = 0; i < 40; ++i) {
+    at1[OutcomeKey(i)] = ToBytes("outcome value " + std::to_string(i));
+    at1[ToBytes("r/" + std::to_string(1000 + i))] = Bytes(100 + 37 * i, std::uint8_t(i));
+  }
+  at1[ToBytes("o/short")] = ToBytes("not an outcome key");  // stays with the rest
+  at1[ToBytes("z")] = Bytes(5000, 7);                       // larger than the small budgets
+  for (const auto& [k, v] : at1) d1.Put(k, v);
+  REQUIRE(blocks.Append(testing::MakeBlock(1, 0), d1).ok());
+  const crypto::Digest root1 = state.StateRoot();
+
+  auto snap = state.Snapshot();
+  REQUIRE(snap.ok());
+  const StateSnapshot& at = **snap;
+  CHECK(at.height() == Height(1));
+  CHECK(at.root() == root1);
+
+  // Block 2 changes, deletes and adds entries of both kinds; the snapshot does not see it.
+  StateDelta d2;
+  d2.Put(OutcomeKey(3), ToBytes("changed"));
+  d2.Delete(OutcomeKey(4));
+  d2.Put(OutcomeKey(100), ToBytes("new"));
+  d2.Put(ToBytes("r/1005"), ToBytes("changed"));
+  d2.Delete(ToBytes("r/1006"));
+  d2.Put(ToBytes("a/new"), ToBytes("new"));
+  REQUIRE(blocks.Append(testing::MakeBlock(2, 0), d2).ok());
+  REQUIRE(state.StateRoot() != root1);
+  auto later = state.Snapshot();
+  REQUIRE(later.ok());
+  CHECK((*later)->height() == Height(2));
+  CHECK((*later)->root() == state.StateRoot());
+
+  const std::vector<std::pair<Bytes, Bytes>> want(at1.begin(), at1.end());
+  CHECK(**at.Get(OutcomeKey(3)) == at1.at(OutcomeKey(3)));
+  CHECK(at.Get(OutcomeKey(4))->has_value());
+  CHECK_FALSE(at.Get(OutcomeKey(100))->has_value());
+  CHECK_FALSE(at.Get(ToBytes("a/new"))->has_value());
+  CHECK(**at.Get(ToBytes("r/1006")) == at1.at(ToBytes("r/1006")));
+  CHECK(testing::ScanAll(state, {}) != want);  // the store itself moved on
+  // A scan under a prefix that holds no outcomes (one column family) reads the snapshot too.
+  std::vector<std::pair<Bytes, Bytes>> want_r;
+  for (const auto& [k, v] : at1) {
+    if (k[0] == 'r') want_r.emplace_back(k, v);
+  }
+  std::vector<std::pair<Bytes, Bytes>> seen_r;
+  REQUIRE(at.ScanPrefix(AsBytes("r/"), [&](ByteSpan k, ByteSpan v) {
+              seen_r.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+              return true;
+            }).ok());
+  CHECK(seen_r == want_r);
+
+  for (const std::size_t budget :
+       {std::size_t{1}, std::size_t{300}, std::size_t{4096}, std::size_t{1} << 20}) {
+    INFO("page budget " << budget);
+    const Paged paged = ReadAllPages(at, budget);
+    CHECK(paged.entries == want);
+    CHECK(paged.root == root1);
+    if (budget == 1) CHECK(paged.pages == want.size());  // one entry a page, however large
+    if (budget == (std::size_t{1} << 20)) CHECK(paged.pages == 1);
+  }
+  // The newer snapshot's pages rebuild the newer root.
+  CHECK(ReadAllPages(**later, 4096).root == state.StateRoot());
+  // Past the last key: an empty page, nothing more.
+  auto past = ReadStatePage(at, ToBytes("zz"), 4096);
+  REQUIRE(past.ok());
+  CHECK(past->entries.empty());
+  CHECK_FALSE(past->more);
+  // After a key that is not stored: from the next one that is.
+  auto between = ReadStatePage(at, ToBytes("r/10"), 1);
+  REQUIRE(between.ok());
+  REQUIRE(between->entries.size() == 1);
+  CHECK(between->entries[0].first == ToBytes("r/1000"));
+  CHECK(between->more);
+}
+
+TEST_CASE("Snapshots taken while blocks are appended hold one block's state and its root",
+          "[storage]") {
+  auto kind = GENERATE(as<std::string>{}, "rocksdb", "memory");
+  auto s = testing::MakeStore(kind);
+  REQUIRE(s.stores.state);
+  INFO("implementation " << kind);
+  StateStore& state = *s.stores.state;
+  BlockStore& blocks = *s.stores.blocks;
+  constexpr int kBlocks = 60;
+  Status appended = Status::Ok();  // Catch2's checks are for the test's own thread
+  std::thread appender([&] {
+    for (int h = 1; h <= kBlocks && appended.ok(); ++h) {
+      StateDelta d;  // outcomes and other entries, some changed again, one deleted per block
+      for (int i = 0; i < 8; ++i) {
+        d.Put(OutcomeKey(h * 8 + i), ToBytes("block " + std::to_string(h)));
+        d.Put(ToBytes("k/" + std::to_string((h * 8 + i) % 50)), ToBytes(std::to_string(h)));
+      }
+      d.Delete(OutcomeKey((h - 1) * 8));
+      appended = blocks.Append(testing::MakeBlock(static_cast<std::uint64_t>(h), 0), d);
+    }
+  });
+  std::vector<std::shared_ptr<const StateSnapshot>> taken;
+  Status snapshots = Status::Ok();  // checked once the appender has ended
+  for (int i = 0; i < 40 && snapshots.ok(); ++i) {
+    auto snap = state.Snapshot();
+    if (snap.ok()) taken.push_back(*snap);
+    if (!snap.ok()) snapshots = snap.error();
+    std::this_thread::yield();
+  }
+  appender.join();
+  REQUIRE(appended.ok());
+  REQUIRE(snapshots.ok());
+  taken.push_back(*state.Snapshot());
+  Height last(0);
+  for (const auto& snap : taken) {
+    INFO("snapshot at height " << snap->height().value());
+    CHECK(snap->height() >= last);  // taken in order
+    last = snap->height();
+    CHECK(ReadAllPages(*snap, 512).root == snap->root());
+  }
+  CHECK(last == Height(kBlocks));
+}
+
+TEST_CASE("A received state's entries must come in key order and within the stores' bounds",
+          "[storage]") {
+  StateRootBuilder first;
+  CHECK(first.Add({}, AsBytes("an empty key, first")).code() == StatusCode::kInvalidArgument);
+  CHECK(first.entries() == 0);
+  CHECK_FALSE(first.last_key().has_value());
+  StateRootBuilder b;
+  REQUIRE(b.Add(AsBytes("b"), AsBytes("1")).ok());
+  const auto root_b = b.Root();
+  CHECK(b.Add(AsBytes("b"), AsBytes("again")).code() == StatusCode::kInvalidArgument);
+  CHECK(b.Add(AsBytes("a"), AsBytes("before")).code() == StatusCode::kInvalidArgument);
+  CHECK(b.Add({}, AsBytes("empty key")).code() == StatusCode::kInvalidArgument);
+  CHECK(b.Add(Bytes(kMaxStateKeySize + 1, 'k'), AsBytes("v")).code() ==
+        StatusCode::kInvalidArgument);
+  const auto refused = b.Add(AsBytes("c"), Bytes(kMaxStateValueSize + 1, 0));
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  CHECK(refused.message().find("state entry 2") != std::string::npos);
+  // Nothing refused was added.
+  CHECK(b.entries() == 1);
+  CHECK(b.Root() == root_b);
+  CHECK(*b.last_key() == ToBytes("b"));
+  REQUIRE(b.Add(AsBytes("ba"), AsBytes("2")).ok());  // a longer key after its prefix
+  CHECK(b.entries() == 2);
+
+  // The same entries give the same root as a store holding them.
+  auto s = testing::MakeStore("memory");
+  StateDelta d;
+  d.Put(ToBytes("b"), ToBytes("1"));
+  d.Put(ToBytes("ba"), ToBytes("2"));
+  REQUIRE(s.stores.state->Commit(d).ok());
+  CHECK(b.Root() == s.stores.state->StateRoot());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/hash.h"
 #include "storage/stores.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,6 +41,22 @@ inline std::vector<std::pair<Bytes, Bytes>> ScanAll(const storage::StateStore& s
   });
   REQUIRE(s.ok());
   return out;
+}
+
+// A block of `txs` made-up transactions at height h, with made-up parts and time.
+inline storage::StoredBlock MakeBlock(std::uint64_t h, std::size_t txs) {
+  storage::StoredBlock b;
+  b.height = Height(h);
+  b.header = ToBytes("header-" + std::to_string(h));
+  b.hash = crypto::Hash(b.header);
+  b.body = ToBytes("body-" + std::to_string(h));
+  b.certificate = ToBytes("cert-" + std::to_string(h));
+  b.time_ms = 1'000'000 + 10 * h;
+  for (std::size_t i = 0; i < txs; ++i) {
+    b.tx_hashes.push_back(
+        crypto::Hash(AsBytes("tx-" + std::to_string(h) + "-" + std::to_string(i))));
+  }
+  return b;
 }
 
 inline StoreUnderTest MakeStore(const std::string& kind) {

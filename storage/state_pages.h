@@ -1,0 +1,58 @@
+#pragma once
+
+// The state in pages, for state transfer (ADR 0037): a serving node reads a StateSnapshot in key
+// order, a page of at most a byte budget at a time, each page resuming after the last key of the
+// one before; a receiving node checks that the entries come in strictly increasing key order
+// within the stores' size bounds, and that their LtHash root is the one a quorum certified,
+// before it trusts any of them.
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/state_reader.h"
+#include "common/status.h"
+#include "crypto/hash.h"
+#include "crypto/lthash.h"
+
+namespace ertr::storage {
+
+// What one entry counts against a page's budget besides its key and value (its two lengths).
+inline constexpr std::size_t kStatePageEntryOverhead = 8;
+
+struct StatePage {
+  std::vector<std::pair<Bytes, Bytes>> entries;  // in key order
+  bool more = false;  // entries follow the last one (ask again after its key)
+};
+
+// The entries of `state` after the key `after` (from the first if nullopt), in key order, as many
+// as fit in `max_bytes` (key, value and kStatePageEntryOverhead each), but at least one, so that a
+// value larger than the budget still travels. Pages are consistent with each other only when read
+// from one StateSnapshot (a live store gives each page the state of its moment). A caller serving
+// peers bounds `max_bytes` itself: the page is built in memory.
+// Cost: each call opens its scan anew. On RocksDB the outcomes' hash-indexed memtable is read in
+// key order by copying it into a sorted list, per call: a server of many pages should keep one
+// scan open per snapshot across pages (not done yet; ADR 0037, step 2).
+Result<StatePage> ReadStatePage(const StateReader& state, const std::optional<Bytes>& after,
+                                std::size_t max_bytes);
+
+// Builds the root of a state received entry by entry, refusing what no store could hold.
+class StateRootBuilder {
+ public:
+  // InvalidArgument, naming the entry's position, if its key is empty, too long, or not after the
+  // previous entry's, or its value is too long. Nothing is added then.
+  Status Add(ByteSpan key, ByteSpan value);
+  crypto::Digest Root() const { return acc_.Root(); }
+  std::size_t entries() const { return entries_; }
+  // The last key added (where the next page starts), nullopt before the first.
+  const std::optional<Bytes>& last_key() const { return last_key_; }
+
+ private:
+  crypto::LtHash16 acc_;
+  std::size_t entries_ = 0;
+  std::optional<Bytes> last_key_;
+};
+
+}  // namespace ertr::storage
