@@ -32,21 +32,22 @@ Result<StatePage> ReadStatePage(const StateReader& state, const std::optional<By
 
 Status StateRootBuilder::Add(ByteSpan key, ByteSpan value) {
   // Keys may hold pseudonyms: the error names the entry's position and sizes, never its bytes.
-  const std::string which = "state entry " + std::to_string(entries_ + 1);
-  if (key.empty()) return Status::InvalidArgument(which + " has an empty key");
+  // (Made only for a refusal: an install adds millions of entries.)
+  auto which = [&] { return "state entry " + std::to_string(entries_ + 1); };
+  if (key.empty()) return Status::InvalidArgument(which() + " has an empty key");
   if (key.size() > kMaxStateKeySize) {
-    return Status::InvalidArgument(which + " has a key of " + std::to_string(key.size()) +
+    return Status::InvalidArgument(which() + " has a key of " + std::to_string(key.size()) +
                                    " bytes; keys are at most " + std::to_string(kMaxStateKeySize));
   }
   if (value.size() > kMaxStateValueSize) {
-    return Status::InvalidArgument(which + " has a value of " + std::to_string(value.size()) +
+    return Status::InvalidArgument(which() + " has a value of " + std::to_string(value.size()) +
                                    " bytes; values are at most " +
                                    std::to_string(kMaxStateValueSize));
   }
   if (last_key_ &&
       !std::lexicographical_compare(last_key_->begin(), last_key_->end(), key.begin(), key.end())) {
     return Status::InvalidArgument(
-        which +
+        which() +
         "'s key is not after the previous entry's: entries must come in strictly "
         "increasing key order, each key once");
   }
