@@ -271,12 +271,7 @@ TEST_CASE("A state snapshot keeps the state after its block, and its pages rebui
   for (const auto& [k, v] : at1) {
     if (k[0] == 'r') want_r.emplace_back(k, v);
   }
-  std::vector<std::pair<Bytes, Bytes>> seen_r;
-  REQUIRE(at.ScanPrefix(AsBytes("r/"), [&](ByteSpan k, ByteSpan v) {
-              seen_r.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
-              return true;
-            }).ok());
-  CHECK(seen_r == want_r);
+  CHECK(testing::ScanAll(at, AsBytes("r/")) == want_r);
 
   for (const std::size_t budget :
        {std::size_t{1}, std::size_t{300}, std::size_t{4096}, std::size_t{1} << 20}) {
@@ -327,8 +322,11 @@ TEST_CASE("Snapshots taken while blocks are appended hold one block's state and 
   Status snapshots = Status::Ok();  // checked once the appender has ended
   for (int i = 0; i < 40 && snapshots.ok(); ++i) {
     auto snap = state.Snapshot();
-    if (snap.ok()) taken.push_back(*snap);
-    if (!snap.ok()) snapshots = snap.error();
+    if (snap.ok()) {
+      taken.push_back(*snap);
+    } else {
+      snapshots = snap.error();
+    }
     std::this_thread::yield();
   }
   appender.join();

@@ -32,8 +32,7 @@ struct StoreUnderTest {
 };
 
 // Every entry of a state scan under `prefix`, in the order the scan gave them; FAILs on an error.
-inline std::vector<std::pair<Bytes, Bytes>> ScanAll(const storage::StateStore& state,
-                                                    ByteSpan prefix) {
+inline std::vector<std::pair<Bytes, Bytes>> ScanAll(const StateReader& state, ByteSpan prefix) {
   std::vector<std::pair<Bytes, Bytes>> out;
   const Status s = state.ScanPrefix(prefix, [&](ByteSpan k, ByteSpan v) {
     out.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
