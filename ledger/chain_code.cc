@@ -226,6 +226,9 @@ Result<BlockResult> ChainCode::ExecuteBlock(const BlockContext& block,
     }
     result.results.push_back(TxResult{tx.signed_tx.id, std::move(rejection)});
   }
+  // The effective time, on a chain that keeps it in the state (its presence is the parameter).
+  ERTR_ASSIGN_OR_RETURN(auto time, block_view.Get(keys::BlockTime()));
+  if (time) block_view.Save(keys::BlockTime(), BlockTimeState{block.height.value(), block.time_ms});
   result.writes = block_view.TakeDelta();
   return result;
 }

@@ -86,6 +86,9 @@ Result<StateDelta> ApplyGenesis(const Transaction& tx, const StateReader& state,
     }
   }
   view.Save(keys::Chain(), chain);
+  if (g->parameters.block_time_in_state) {
+    view.Save(keys::BlockTime(), BlockTimeState{0, g->genesis_time_ms});
+  }
   view.Put(keys::Nonce(tx.signed_tx.header.signer, tx.signed_tx.header.nonce), {});
   TxOutcomeState outcome;
   outcome.accepted = true;

@@ -96,4 +96,8 @@ Result<std::optional<ChainState>> LoadChain(const StateView& state) {
   return state.Load<ChainState>(keys::Chain());
 }
 
+Result<std::optional<BlockTimeState>> LoadBlockTime(const StateView& state) {
+  return state.Load<BlockTimeState>(keys::BlockTime());
+}
+
 }  // namespace ertr::ledger

@@ -47,6 +47,10 @@ Result<std::optional<TxOutcomeState>> TransactionOutcome(const StateView& state,
 
 Result<std::optional<ChainState>> LoadChain(const StateView& state);
 
+// The effective block time the state records, with its height; nullopt on a chain whose genesis
+// does not set parameters.block_time_in_state.
+Result<std::optional<BlockTimeState>> LoadBlockTime(const StateView& state);
+
 // The record whose ciphertext has this digest (the node uses it to delete erased blobs and to
 // refuse storing them again).
 Result<std::optional<RecordState>> RecordByCiphertext(const StateView& state,

@@ -50,6 +50,7 @@ Bytes Make(std::string_view prefix, const Parts&... parts) {
 }  // namespace
 
 Bytes Chain() { return Prefix("c/chain"); }
+Bytes BlockTime() { return Prefix("c/time"); }
 Bytes Institution(std::string_view id) {
   Bytes k = Prefix("i/");
   PutName(k, id);

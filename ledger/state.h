@@ -22,7 +22,8 @@
 
 namespace ertr::ledger {
 
-// "c/chain": written once by genesis.
+// "c/chain": written once by genesis. `params.block_time_in_state` is not encoded here (see
+// ChainParameters): read "c/time" instead.
 struct ChainState {
   std::string chain_id;
   std::uint64_t genesis_time_ms = 0;
@@ -124,6 +125,15 @@ struct AuditEntry {
   std::uint64_t event_time_ms = 0;  // when a read was requested (access events); else time_ms
 };
 
+// "c/time", on a chain whose genesis sets parameters.block_time_in_state: the effective block
+// time after the block at `height` (the largest header time so far, docs/spec/consensus.md),
+// written by genesis (height 0, the genesis time) and by every block. The state root then covers
+// it, so a state transferred at a certified checkpoint carries it (ADR 0037).
+struct BlockTimeState {
+  std::uint64_t height = 0;
+  std::uint64_t time_ms = 0;
+};
+
 // The outcome of one transaction of a committed block ("o/" + tx id).
 struct TxOutcomeState {
   std::uint64_t height = 0;
@@ -136,6 +146,7 @@ struct TxOutcomeState {
 
 namespace keys {
 Bytes Chain();
+Bytes BlockTime();
 Bytes Institution(std::string_view id);
 Bytes ValidatorKey(const crypto::PublicKey& key);  // -> institution id
 Bytes User(const crypto::PublicKey& key);
@@ -265,6 +276,7 @@ void Fields(A& a, ChainParameters& v) {
   a(v.checkpoint_interval, "checkpoint_interval");
   a(v.default_validity_window, "default_validity_window");
   a(v.benchmark_mode, "benchmark_mode");
+  // Not v.block_time_in_state: see ChainParameters.
 }
 template <typename A>
 void Fields(A& a, ChainState& v) {
@@ -373,6 +385,11 @@ void Fields(A& a, AuditEntry& v) {
   a(v.flagged, "flagged");
   a(v.tx_id, "tx_id");
   a(v.event_time_ms, "event_time_ms");
+}
+template <typename A>
+void Fields(A& a, BlockTimeState& v) {
+  a(v.height, "height");
+  a(v.time_ms, "time_ms");
 }
 template <typename A>
 void Fields(A& a, TxOutcomeState& v) {

@@ -76,6 +76,10 @@ struct ChainParameters {
   // Heights a transaction without a deadline may wait in a mempool before it is dropped.
   std::uint64_t default_validity_window = 1000;
   bool benchmark_mode = false;
+  // The chain code writes each block's effective time under "c/time" (docs/spec/ledger.md 5.1,
+  // ADR 0037). Not part of "c/chain"'s encoding, so that chains created before it keep their
+  // state roots: the state records it as the presence of "c/time".
+  bool block_time_in_state = false;
 };
 
 struct Genesis {

@@ -195,6 +195,7 @@ Status CreateGenesis(const GenesisOptions& o, std::ostream& out) {
   ledger::Genesis g;
   g.chain_id = o.chain_id;
   g.genesis_time_ms = WallClockMs();
+  g.parameters.block_time_in_state = true;  // new chains can take a transferred state (ADR 0037)
   std::vector<std::string> addresses;
   for (const auto& file : o.members) {
     ERTR_ASSIGN_OR_RETURN(auto m, ReadMember(file));

@@ -250,6 +250,18 @@ Status Node::Init() {
       last_time = std::max(last_time, header.time_ms);
     }
   }
+  // On a chain that keeps the effective time in the state, the state and the block store were
+  // written by the same batches, so they must agree. A state transfer (ADR 0037) will rely on it.
+  ERTR_ASSIGN_OR_RETURN(auto state_time, ledger::LoadBlockTime(ledger::StateView(*stores_.state)));
+  if (state_time && (state_time->height != last.value() || state_time->time_ms != last_time)) {
+    return Status::DataLoss(
+        "the data directory (" + config_.Resolve(config_.data_dir).string() +
+        ") is inconsistent: its state records block time " + std::to_string(state_time->time_ms) +
+        " ms after block " + std::to_string(state_time->height) + ", but its newest block is " +
+        std::to_string(last.value()) + " with effective time " + std::to_string(last_time) +
+        " ms. Nothing was changed; restore the data directory from a backup, or move it aside "
+        "and start with an empty one (the node then syncs the chain from its peers)");
+  }
   last_block_time_ms_ = last_time;
   consensus::ReplicaConfig rc;
   rc.chain_id = chain_id_;

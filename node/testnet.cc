@@ -84,6 +84,7 @@ Status CreateTestnet(const fs::path& dir, const TestnetOptions& options, std::os
   genesis.chain_id = "ertr-testnet-" + RandomHex(4);
   genesis.genesis_time_ms = WallClockMs();
   genesis.parameters.benchmark_mode = options.benchmark_mode;
+  genesis.parameters.block_time_in_state = true;  // new chains can take a transferred state
   if (options.max_block_transactions != 0) {
     genesis.parameters.max_block_transactions = options.max_block_transactions;
   }

@@ -62,7 +62,8 @@ Result<l::Genesis> FromWire(const v1::Genesis& m) {
   const auto& p = m.parameters();
   g.parameters = l::ChainParameters{p.max_block_transactions(),  p.max_block_bytes(),
                                     p.max_transaction_bytes(),   p.checkpoint_interval(),
-                                    p.default_validity_window(), p.benchmark_mode()};
+                                    p.default_validity_window(), p.benchmark_mode(),
+                                    p.block_time_in_state()};
   return g;
 }
 
@@ -323,6 +324,7 @@ struct PayloadToWire {
     p->set_checkpoint_interval(g.parameters.checkpoint_interval);
     p->set_default_validity_window(g.parameters.default_validity_window);
     p->set_benchmark_mode(g.parameters.benchmark_mode);
+    p->set_block_time_in_state(g.parameters.block_time_in_state);
   }
   void operator()(const l::RegisterUser& u) const {
     auto* w = m.mutable_register_user();

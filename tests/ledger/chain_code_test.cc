@@ -15,8 +15,12 @@ namespace {
 
 using testing::LedgerWorld;
 
-LedgerWorld MakeWorld(int institutions = 3, bool benchmark = false) {
-  return LedgerWorld(storage::MakeMemoryStores().state, institutions, 7, benchmark);
+LedgerWorld MakeWorld(int institutions = 3, bool benchmark = false,
+                      bool block_time_in_state = false) {
+  ChainParameters params;
+  params.benchmark_mode = benchmark;
+  params.block_time_in_state = block_time_in_state;
+  return LedgerWorld(storage::MakeMemoryStores().state, institutions, 7, params);
 }
 
 RejectReason ReasonOf(const std::optional<Rejection>& r) {
@@ -87,6 +91,57 @@ TEST_CASE("genesis writes the members and applies only once", "[unit][ledger]") 
 
   // In a block, a genesis is refused with its reason.
   CHECK(ReasonOf(w.Apply(w.admin(0), again)) == RejectReason::kGenesisNotAllowed);
+}
+
+TEST_CASE("a chain whose genesis asks keeps the effective block time in its state",
+          "[unit][ledger]") {
+  // ADR 0037: the state root then covers the time, so a state transferred at a certified
+  // checkpoint carries it. Two worlds of the same seed: the same keys and transactions.
+  auto timed = MakeWorld(2, false, true);
+  auto plain = MakeWorld(2);
+  auto time_of = [](LedgerWorld& w) {
+    auto t = LoadBlockTime(w.View());
+    REQUIRE(t.has_value());
+    return *t;
+  };
+  auto genesis_time = time_of(timed);
+  REQUIRE(genesis_time.has_value());
+  CHECK(genesis_time->height == 0);
+  CHECK(genesis_time->time_ms == timed.now());
+  CHECK_FALSE(time_of(plain).has_value());
+  // "c/chain" is encoded as before the parameter existed: older chains keep their roots.
+  auto chain_bytes = [](LedgerWorld& w) {
+    auto v = w.View().Get(keys::Chain());
+    REQUIRE(v.has_value());
+    REQUIRE(v->has_value());
+    return **v;
+  };
+  CHECK(chain_bytes(timed) == chain_bytes(plain));
+
+  // Every block writes it, empty or not, and at an unchanged time; nothing else differs.
+  const auto user = timed.NewKey();
+  REQUIRE(plain.NewKey() == user);
+  const std::vector<std::vector<Transaction>> blocks = {
+      {}, {timed.Tx(timed.admin(0), RegisterUser{"hosp-a", user, Role::kPhysician, "p1"})}, {}};
+  const std::vector<std::vector<Transaction>> same = {
+      {}, {plain.Tx(plain.admin(0), RegisterUser{"hosp-a", user, Role::kPhysician, "p1"})}, {}};
+  const std::uint64_t advances[] = {1000, 0, 250};
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    auto with = timed.Commit(blocks[i], advances[i]);
+    auto without = plain.Commit(same[i], advances[i]);
+    REQUIRE(with.results.size() == without.results.size());
+    auto t = time_of(timed);
+    REQUIRE(t.has_value());
+    CHECK(t->height == timed.height().value());
+    CHECK(t->time_ms == timed.now());
+    auto it = with.writes.writes.find(keys::BlockTime());
+    REQUIRE(it != with.writes.writes.end());
+    with.writes.writes.erase(it);
+    CHECK(with.writes.writes == without.writes.writes);
+    CHECK_FALSE(time_of(plain).has_value());
+  }
+  CHECK(timed.height().value() == 3);
+  CHECK(timed.now() == genesis_time->time_ms + 1250);
 }
 
 TEST_CASE("genesis refuses shared keys and a signer that is no admin", "[unit][ledger]") {

@@ -23,12 +23,12 @@ void Must(const Result<T>& r, std::string_view what) {
 }  // namespace
 
 LedgerWorld::LedgerWorld(std::shared_ptr<storage::StateStore> store, int institutions,
-                         std::uint64_t seed, bool benchmark_mode)
+                         std::uint64_t seed, const ChainParameters& params)
     : store_(std::move(store)), rng_(seed) {
   Genesis g;
   g.chain_id = chain_id_;
   g.genesis_time_ms = now_ms_;
-  g.parameters.benchmark_mode = benchmark_mode;
+  g.parameters = params;
   for (int i = 0; i < institutions; ++i) {
     Institution inst;
     inst.id = std::string("hosp-") + static_cast<char>('a' + i);

@@ -21,7 +21,7 @@ class LedgerWorld {
  public:
   // Genesis with `institutions` members "hosp-a", "hosp-b", ... at time 1'000'000 ms.
   LedgerWorld(std::shared_ptr<storage::StateStore> store, int institutions, std::uint64_t seed,
-              bool benchmark_mode = false);
+              const ledger::ChainParameters& params = {});
 
   // A new key pair; the world can sign with it.
   crypto::PublicKey NewKey();

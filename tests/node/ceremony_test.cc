@@ -59,6 +59,7 @@ TEST_CASE("init and genesis make a network from the members' public halves", "[u
   const auto& gen = std::get<ledger::Genesis>(*genesis->payload);
   REQUIRE(gen.institutions.size() == 2);
   CHECK(gen.institutions[0].id == "hosp-a");
+  CHECK(gen.parameters.block_time_in_state);  // a new chain can take a transferred state
   CHECK(ReadAll(dir / "hosp-a" / "member.toml").find(gen.institutions[0].validator_key.ToHex()) !=
         std::string::npos);
 

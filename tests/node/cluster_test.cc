@@ -17,6 +17,7 @@
 #include "crypto/envelope.h"
 #include "crypto/payload_cipher.h"
 #include "crypto/secure_buffer.h"
+#include "ledger/state.h"
 #include "net/asio.h"
 #include "net/frame.h"
 #include "net/handshake.h"
@@ -26,6 +27,7 @@
 #include "proto/ledger_codec.h"
 #include "proto/peer_codec.h"
 #include "storage/keys.h"
+#include "storage/record_checksum.h"
 #include "tests/node/cluster.h"
 #include "tests/storage/raw_rocksdb.h"
 
@@ -161,9 +163,54 @@ TEST_CASE("a node whose newest block an earlier build stored finds its block tim
   c.Terminate(3);
   c.Start(3);
   REQUIRE(Cluster::WaitFor([&] { return c.Status(3).has_value(); }));
-  const std::string log = c.Log(3);
+  std::string log = c.Log(3);
   CHECK(log.find("event=block_time_scan") == log.rfind("event=block_time_scan"));
   REQUIRE(Height(c, 0) == h2);
+  CHECK(block_time(3) == t2);
+
+  // A testnet's genesis keeps the effective time in the state too (ADR 0037): the chain code
+  // wrote it with the newest block. A state that disagrees with the block store is refused at
+  // start, and nothing is changed.
+  c.Terminate(3);
+  const std::string key = ToString(ledger::keys::BlockTime());
+  std::string stored;
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(c.home(3) + "/data/db", h);
+    REQUIRE(db->Get(rocksdb::ReadOptions(), h[2], key, &stored).ok());
+    auto value = storage::OpenRecord(AsBytes(key), AsBytes(stored), "c/time");
+    ledger::BlockTimeState in_state;
+    bool decoded = false;
+    if (value) {
+      ledger::codec::Reader reader(*value);
+      reader(in_state, "block_time");
+      decoded = reader.Finish().ok();
+    }
+    ledger::codec::Writer writer;
+    writer(ledger::BlockTimeState{in_state.height, in_state.time_ms + 1}, "block_time");
+    // Sealed with the store's checksum, so that only the disagreement is wrong with it.
+    const std::string altered = ToString(storage::SealRecord(AsBytes(key), writer.Take()));
+    REQUIRE(db->Put(rocksdb::WriteOptions(), h[2], key, altered).ok());
+    CloseRaw(db, h);
+    REQUIRE(decoded);
+    CHECK(in_state.height == h2);
+    CHECK(in_state.time_ms == t2);
+  }
+  c.Start(3);
+  CHECK(c.WaitExit(3) == 1);
+  log = c.Log(3);
+  CHECK(log.find("is inconsistent: its state records block time " + std::to_string(t2 + 1) +
+                 " ms after block " + std::to_string(h2) + ", but its newest block is " +
+                 std::to_string(h2) + " with effective time " + std::to_string(t2) + " ms") !=
+        std::string::npos);
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    auto db = OpenRaw(c.home(3) + "/data/db", h);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), h[2], key, stored).ok());
+    CloseRaw(db, h);
+  }
+  c.Start(3);
+  REQUIRE(Cluster::WaitFor([&] { return c.Status(3).has_value(); }));
   CHECK(block_time(3) == t2);
 }
 
