@@ -1,5 +1,8 @@
 #include "consensus/messages.h"
 
+#include <set>
+#include <string>
+
 namespace ertr::consensus {
 
 Bytes CheckpointPayload(Height height, const crypto::Digest& root) {
@@ -7,6 +10,43 @@ Bytes CheckpointPayload(Height height, const crypto::Digest& root) {
   PutU64Le(out, height.value());
   Append(out, root.span());
   return out;
+}
+
+Status VerifyCheckpointProof(Height height, const crypto::Digest& root,
+                             const std::vector<Checkpoint>& checkpoints,
+                             const ValidatorSet& validators, std::string_view chain_id,
+                             const crypto::Verifier& verifier) {
+  const std::string what = "checkpoint proof for height " + height.ToString();
+  if (height == Height(0)) {
+    if (checkpoints.empty()) return Status::Ok();
+    return Status::Unauthenticated(what + " holds checkpoints; the genesis state has none");
+  }
+  const Bytes payload = CheckpointPayload(height, root);
+  std::set<ReplicaId> signers;
+  for (const Checkpoint& cp : checkpoints) {
+    if (cp.height != height || cp.state_root != root) {
+      return Status::Unauthenticated(what + " has a checkpoint of replica " + cp.sender.ToString() +
+                                     " for another height or state root");
+    }
+    if (!validators.Contains(cp.sender)) {
+      return Status::Unauthenticated(what + " has a checkpoint of replica " + cp.sender.ToString() +
+                                     ", which is not in the validator set");
+    }
+    if (!signers.insert(cp.sender).second) {
+      return Status::Unauthenticated(what + " counts replica " + cp.sender.ToString() + " twice");
+    }
+    if (!verifier.Verify(validators.key(cp.sender), crypto::SigningDomain::kCheckpoint, chain_id,
+                         payload, cp.signature)) {
+      return Status::Unauthenticated(what + " has an invalid signature from replica " +
+                                     cp.sender.ToString());
+    }
+  }
+  if (signers.size() < validators.quorum()) {
+    return Status::Unauthenticated(what + " has " + std::to_string(signers.size()) +
+                                   " checkpoints; a quorum of " +
+                                   std::to_string(validators.quorum()) + " is needed");
+  }
+  return Status::Ok();
 }
 
 Bytes ViewChangePayload(const ViewChange& vc) {

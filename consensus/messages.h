@@ -5,11 +5,13 @@
 // wire encoding (proto/) never affects what is signed.
 
 #include <cstdint>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "common/bytes.h"
 #include "common/ids.h"
+#include "common/status.h"
 #include "consensus/commit_certificate.h"
 #include "consensus/proposal.h"
 #include "crypto/hash.h"
@@ -92,6 +94,23 @@ struct Checkpoint {
   ReplicaId sender;
   crypto::Signature signature;
 };
+
+// Proof that the state after `height` has `state_root`: a quorum of CHECKPOINTs of distinct
+// validators for it (a stable checkpoint). A node gives its latest to another for state transfer
+// (ADR 0037); a VIEW-CHANGE carries one as its checkpoint_proof.
+struct CheckpointProof {
+  Height height;
+  crypto::Digest state_root;
+  std::vector<Checkpoint> checkpoints;
+};
+
+// Checks that `checkpoints` hold at least quorum() CHECKPOINTs of distinct validators of
+// `validators`, each for (height, root) and validly signed; at height 0 (the genesis state, which
+// needs no proof), none. Unauthenticated names the first bad one.
+Status VerifyCheckpointProof(Height height, const crypto::Digest& root,
+                             const std::vector<Checkpoint>& checkpoints,
+                             const ValidatorSet& validators, std::string_view chain_id,
+                             const crypto::Verifier& verifier);
 
 // Proof that a proposal was prepared in `view`: the proposal and a quorum of matching prepares.
 // In a VIEW-CHANGE (and so in a NEW-VIEW) the proposal is its header and digest only (ADR 0040):

@@ -1165,17 +1165,9 @@ bool Replica::VerifyPreparedCert(const PreparedCertificate& pc) const {
 
 bool Replica::VerifyCheckpointProof(Height h, const crypto::Digest& root,
                                     const std::vector<Checkpoint>& proof) const {
-  if (h == Height(0)) return proof.empty();
-  std::set<ReplicaId> senders;
-  for (const auto& cp : proof) {
-    if (cp.height != h || cp.state_root != root || !config_.validators.Contains(cp.sender) ||
-        !senders.insert(cp.sender).second ||
-        !verifier_.Verify(config_.validators.key(cp.sender), crypto::SigningDomain::kCheckpoint,
-                          config_.chain_id, CheckpointPayload(h, root), cp.signature)) {
-      return false;
-    }
-  }
-  return senders.size() >= config_.validators.quorum();
+  return consensus::VerifyCheckpointProof(h, root, proof, config_.validators, config_.chain_id,
+                                          verifier_)
+      .ok();
 }
 
 bool Replica::VerifyViewChange(const ViewChange& vc) const {

@@ -98,6 +98,17 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
     void operator()(const proto::PeerBlobChunk& c) const { n.replicator_->OnChunk(from, c); }
     void operator()(const proto::PeerBlobPush& p) const { n.replicator_->OnPush(from, p); }
     void operator()(const proto::PeerBlobPushAck& a) const { n.replicator_->OnPushAck(from, a); }
+    // State transfer (ADR 0037) is not served yet: the node says so at once, so that a peer
+    // asking goes on to another one, or to block sync, without waiting for a timeout.
+    void operator()(const proto::PeerStateProofRequest&) const {
+      n.SendMessage(from, proto::PeerStateProof{});
+    }
+    void operator()(const proto::PeerStatePageRequest& r) const {
+      n.SendMessage(from, proto::PeerStatePage{r.height, r.after_key, {}, false, true});
+    }
+    // Answers to requests this node does not make yet: dropped.
+    void operator()(const proto::PeerStateProof&) const {}
+    void operator()(const proto::PeerStatePage&) const {}
   };
   std::visit(Visitor{*this, from}, *m);
 }

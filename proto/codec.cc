@@ -350,8 +350,8 @@ void ToWire(const consensus::CommitCertificate& cert, ertr::v1::CommitCertificat
 
 Result<std::vector<ledger::SignedTransaction>> FromWire(const ertr::v1::BlockBody& body) {
   if (static_cast<std::size_t>(body.transactions_size()) > kMaxBlockTransactions) {
-    return TooLarge("block transaction count", static_cast<std::size_t>(body.transactions_size()),
-                    kMaxBlockTransactions);
+    return TooMany("block transaction", static_cast<std::size_t>(body.transactions_size()),
+                   kMaxBlockTransactions);
   }
   std::vector<ledger::SignedTransaction> txs;
   txs.reserve(static_cast<std::size_t>(body.transactions_size()));
@@ -430,7 +430,7 @@ Result<std::vector<consensus::Transaction>> TransactionsWithIds(
     const std::function<Result<crypto::Digest>(ByteSpan)>& tx_id, std::size_t max,
     std::string_view what) {
   if (static_cast<std::size_t>(raw.size()) > max) {
-    return TooLarge(std::string(what) + " count", static_cast<std::size_t>(raw.size()), max);
+    return TooMany(what, static_cast<std::size_t>(raw.size()), max);
   }
   std::vector<consensus::Transaction> out;
   out.reserve(static_cast<std::size_t>(raw.size()));

@@ -45,8 +45,7 @@ void ToWire(const std::vector<crypto::Digest>& ids,
 Result<std::vector<crypto::Digest>> IdsFromWire(
     const google::protobuf::RepeatedPtrField<std::string>& raw, std::string_view field) {
   if (static_cast<std::size_t>(raw.size()) > kMaxBlockTransactions) {
-    return TooLarge(std::string(field) + " count", static_cast<std::size_t>(raw.size()),
-                    kMaxBlockTransactions);
+    return wire::TooMany(field, static_cast<std::size_t>(raw.size()), kMaxBlockTransactions);
   }
   std::vector<crypto::Digest> ids;
   ids.reserve(static_cast<std::size_t>(raw.size()));
@@ -115,6 +114,19 @@ Result<consensus::Checkpoint> FromWire(const pb::Checkpoint& m) {
   return c;
 }
 
+// A list of checkpoints (a stable checkpoint's proof), bounded.
+Result<std::vector<consensus::Checkpoint>> CheckpointsFromWire(
+    const google::protobuf::RepeatedPtrField<pb::Checkpoint>& list, std::string_view field) {
+  if (list.size() > static_cast<int>(kMaxListEntries)) return TooMany(field, list.size());
+  std::vector<consensus::Checkpoint> out;
+  out.reserve(static_cast<std::size_t>(list.size()));
+  for (const auto& c : list) {
+    ERTR_ASSIGN_OR_RETURN(auto cp, FromWire(c));
+    out.push_back(std::move(cp));
+  }
+  return out;
+}
+
 void ToWire(const consensus::PreparedCertificate& pc, pb::PreparedCertificate& w,
             bool with_transactions = true) {
   w.set_view(pc.view.value());
@@ -155,16 +167,11 @@ Result<consensus::ViewChange> FromWire(const pb::ViewChange& m, const TxIdFn& tx
     ERTR_ASSIGN_OR_RETURN(vc.stable_root,
                           Fixed<crypto::Digest>(m.stable_root(), "view_change.stable_root"));
   }
-  if (m.checkpoint_proof_size() > static_cast<int>(kMaxListEntries)) {
-    return TooMany("view_change.checkpoint_proof", m.checkpoint_proof_size());
-  }
   if (m.prepared_size() > static_cast<int>(kMaxListEntries)) {
     return TooMany("view_change.prepared", m.prepared_size());
   }
-  for (const auto& c : m.checkpoint_proof()) {
-    ERTR_ASSIGN_OR_RETURN(auto cp, FromWire(c));
-    vc.checkpoint_proof.push_back(std::move(cp));
-  }
+  ERTR_ASSIGN_OR_RETURN(vc.checkpoint_proof,
+                        CheckpointsFromWire(m.checkpoint_proof(), "view_change.checkpoint_proof"));
   for (const auto& w : m.prepared()) {
     ERTR_ASSIGN_OR_RETURN(auto pc, FromWire(w, tx_id));
     vc.prepared.push_back(std::move(pc));
@@ -347,6 +354,26 @@ Result<consensus::PreparedCertificate> DecodePreparedCertificate(ByteSpan bytes)
   return FromWire(m, PeekTransactionId);
 }
 
+Bytes EncodeCheckpointProof(const consensus::CheckpointProof& proof) {
+  pb::CheckpointProof m;
+  m.set_height(proof.height.value());
+  m.set_state_root(ToString(proof.state_root.span()));
+  for (const auto& c : proof.checkpoints) ToWire(c, *m.add_checkpoints());
+  return Serialize(m);
+}
+
+Result<consensus::CheckpointProof> DecodeCheckpointProof(ByteSpan bytes) {
+  pb::CheckpointProof m;
+  ERTR_RETURN_IF_ERROR(Parse(m, bytes, "checkpoint proof", kMaxConsensusMessageBytes));
+  consensus::CheckpointProof proof;
+  proof.height = Height(m.height());
+  ERTR_ASSIGN_OR_RETURN(proof.state_root,
+                        Fixed<crypto::Digest>(m.state_root(), "checkpoint_proof.state_root"));
+  ERTR_ASSIGN_OR_RETURN(proof.checkpoints,
+                        CheckpointsFromWire(m.checkpoints(), "checkpoint_proof.checkpoints"));
+  return proof;
+}
+
 Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {
   pb::ReplicaState m;
   ERTR_RETURN_IF_ERROR(Parse(m, bytes, "replica state", kMaxConsensusMessageBytes));
@@ -364,10 +391,8 @@ Result<consensus::PersistentState> DecodeReplicaState(ByteSpan bytes) {
   s.stable_height = Height(m.stable_height());
   ERTR_ASSIGN_OR_RETURN(s.stable_root,
                         Fixed<crypto::Digest>(m.stable_root(), "replica_state.stable_root"));
-  for (const auto& c : m.checkpoint_proof()) {
-    ERTR_ASSIGN_OR_RETURN(auto cp, FromWire(c));
-    s.checkpoint_proof.push_back(std::move(cp));
-  }
+  ERTR_ASSIGN_OR_RETURN(s.checkpoint_proof, CheckpointsFromWire(m.checkpoint_proof(),
+                                                                "replica_state.checkpoint_proof"));
   s.vote_horizon = {View(m.vote_horizon_view()), Height(m.vote_horizon_height())};
   return s;
 }

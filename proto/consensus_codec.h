@@ -38,4 +38,9 @@ Bytes EncodePreparedCertificateWithoutTransactions(const consensus::PreparedCert
 Result<consensus::PreparedCertificate> DecodePreparedCertificate(ByteSpan bytes);
 Result<consensus::Message> DecodeConsensusMessage(ByteSpan bytes, const TxIdFn& tx_id);
 
+// A stable checkpoint's proof, as state transfer sends it (ertr.net.v1.StateProof, ADR 0037).
+// Decoding checks shapes only; consensus::VerifyCheckpointProof checks the signatures.
+Bytes EncodeCheckpointProof(const consensus::CheckpointProof& proof);
+Result<consensus::CheckpointProof> DecodeCheckpointProof(ByteSpan bytes);
+
 }  // namespace ertr::proto

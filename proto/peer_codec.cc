@@ -69,7 +69,67 @@ struct ToWireVisitor {
     w->set_written(a.written);
     w->set_refused(a.refused);
   }
+  void operator()(const PeerStateProofRequest&) const { m.mutable_state_proof_request(); }
+  void operator()(const PeerStateProof& p) const {
+    m.mutable_state_proof()->set_checkpoint_proof(ToString(p.checkpoint_proof));
+  }
+  void operator()(const PeerStatePageRequest& r) const {
+    auto* w = m.mutable_state_page_request();
+    w->set_height(r.height.value());
+    w->set_after_key(ToString(r.after_key));
+    w->set_max_bytes(r.max_bytes);
+  }
+  void operator()(const PeerStatePage& p) const {
+    auto* w = m.mutable_state_page();
+    w->set_height(p.height.value());
+    w->set_after_key(ToString(p.after_key));
+    for (const auto& [key, value] : p.entries) {
+      auto* e = w->add_entries();
+      e->set_key(ToString(key));
+      e->set_value(ToString(value));
+    }
+    w->set_more(p.more);
+    w->set_not_held(p.not_held);
+  }
 };
+
+Result<PeerMessage> StatePageFromWire(const pb::StatePage& p) {
+  if (p.height() == 0) {
+    return Status::InvalidArgument("field 'state_page.height' is 0; the genesis state is not sent");
+  }
+  if (static_cast<std::size_t>(p.entries_size()) > kMaxStatePageEntries) {
+    return TooMany("state page entry", static_cast<std::size_t>(p.entries_size()),
+                   kMaxStatePageEntries);
+  }
+  if (p.not_held() && (p.entries_size() != 0 || p.more())) {
+    return Status::InvalidArgument(
+        "state_page has 'not_held' set with entries or 'more'; a refusal carries neither");
+  }
+  if (!p.not_held() && p.entries_size() == 0) {
+    return Status::InvalidArgument(
+        "state_page has no entries and no 'not_held'; a page holds at least one entry");
+  }
+  if (p.after_key().size() > kMaxStateKeyBytes) {
+    return TooLarge("state_page.after_key", p.after_key().size(), kMaxStateKeyBytes);
+  }
+  PeerStatePage page;
+  page.height = Height(p.height());
+  page.after_key = ToBytes(p.after_key());
+  page.entries.reserve(static_cast<std::size_t>(p.entries_size()));
+  for (int i = 0; i < p.entries_size(); ++i) {
+    const auto& e = p.entries(i);
+    if (e.key().empty() || e.key().size() > kMaxStateKeyBytes) {
+      return Status::InvalidArgument("field 'state_page.entries[" + std::to_string(i) +
+                                     "].key' has " + std::to_string(e.key().size()) +
+                                     " bytes; state keys have 1 to " +
+                                     std::to_string(kMaxStateKeyBytes));
+    }
+    page.entries.emplace_back(ToBytes(e.key()), ToBytes(e.value()));
+  }
+  page.more = p.more();
+  page.not_held = p.not_held();
+  return PeerMessage(std::move(page));
+}
 
 }  // namespace
 
@@ -88,12 +148,12 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
     case pb::PeerMessage::kTransactions: {
       const auto& t = m.transactions();
       if (static_cast<std::size_t>(t.transactions_size()) > kMaxGossipTransactions) {
-        return TooLarge("peer message transaction count",
-                        static_cast<std::size_t>(t.transactions_size()), kMaxGossipTransactions);
+        return TooMany("peer message transaction", static_cast<std::size_t>(t.transactions_size()),
+                       kMaxGossipTransactions);
       }
       if (static_cast<std::size_t>(t.blobs_size()) > kMaxGossipTransactions) {
-        return TooLarge("peer message blob count", static_cast<std::size_t>(t.blobs_size()),
-                        kMaxGossipTransactions);
+        return TooMany("peer message blob", static_cast<std::size_t>(t.blobs_size()),
+                       kMaxGossipTransactions);
       }
       for (const auto& blob : t.blobs()) {
         if (blob.size() > kMaxOfferedBlobBytes) {
@@ -111,17 +171,16 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
           std::min<std::uint32_t>(m.block_request().max_blocks(), kMaxSyncBlocks)});
     case pb::PeerMessage::kBlockResponse:
       if (static_cast<std::size_t>(m.block_response().blocks_size()) > kMaxSyncBlocks) {
-        return TooLarge("block response block count",
-                        static_cast<std::size_t>(m.block_response().blocks_size()), kMaxSyncBlocks);
+        return TooMany("block response block",
+                       static_cast<std::size_t>(m.block_response().blocks_size()), kMaxSyncBlocks);
       }
       return PeerMessage(PeerBlockResponse{ToBytesList(m.block_response().blocks())});
     case pb::PeerMessage::kStatus:
       return PeerMessage(PeerStatus{Height(m.status().height()), View(m.status().view())});
     case pb::PeerMessage::kBlobHave: {
       if (static_cast<std::size_t>(m.blob_have().digests_size()) > kMaxBlobHaveDigests) {
-        return TooLarge("blob have digest count",
-                        static_cast<std::size_t>(m.blob_have().digests_size()),
-                        kMaxBlobHaveDigests);
+        return TooMany("blob have digest", static_cast<std::size_t>(m.blob_have().digests_size()),
+                       kMaxBlobHaveDigests);
       }
       const auto& sizes = m.blob_have().sizes();
       if (!sizes.empty() && sizes.size() != m.blob_have().digests_size()) {
@@ -181,6 +240,26 @@ Result<PeerMessage> DecodePeerMessage(ByteSpan bytes) {
       const auto& a = m.blob_push_ack();
       return PeerMessage(PeerBlobPushAck{a.push_id(), a.written(), a.refused()});
     }
+    case pb::PeerMessage::kStateProofRequest:
+      return PeerMessage(PeerStateProofRequest{});
+    case pb::PeerMessage::kStateProof:
+      return PeerMessage(PeerStateProof{ToBytes(m.state_proof().checkpoint_proof())});
+    case pb::PeerMessage::kStatePageRequest: {
+      const auto& r = m.state_page_request();
+      if (r.height() == 0) {
+        return Status::InvalidArgument(
+            "field 'state_page_request.height' is 0; the genesis state is not sent");
+      }
+      if (r.after_key().size() > kMaxStateKeyBytes) {
+        return TooLarge("state_page_request.after_key", r.after_key().size(), kMaxStateKeyBytes);
+      }
+      const std::uint32_t max = r.max_bytes() == 0 || r.max_bytes() > kMaxStatePageBytes
+                                    ? static_cast<std::uint32_t>(kMaxStatePageBytes)
+                                    : r.max_bytes();
+      return PeerMessage(PeerStatePageRequest{Height(r.height()), ToBytes(r.after_key()), max});
+    }
+    case pb::PeerMessage::kStatePage:
+      return StatePageFromWire(m.state_page());
     case pb::PeerMessage::BODY_NOT_SET:
       break;
   }

@@ -3,6 +3,7 @@
 // Peer messages between validators (proto/ertr/net/v1/peer.proto, docs/spec/wire.md section 4).
 // Decoding accepts any bytes, bounds counts and sizes, and names the field that is wrong.
 
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -22,6 +23,12 @@ inline constexpr std::size_t kMaxBlobChunkBytes = 1u << 20;
 inline constexpr std::size_t kMaxBlobPushBytes = 5u << 20;
 // A blob sent along with gossip is a small one (storage::kSmallBlobBytes).
 inline constexpr std::size_t kMaxOfferedBlobBytes = 64u << 10;
+// State transfer's pages (ADR 0037): a page's budget, what each entry counts against it besides
+// its key and value (storage::kStatePageEntryOverhead), and so the most entries a page can hold.
+inline constexpr std::size_t kMaxStatePageBytes = 4u << 20;
+inline constexpr std::size_t kStatePageEntryBytes = 32;
+inline constexpr std::size_t kMaxStatePageEntries = kMaxStatePageBytes / kStatePageEntryBytes;
+inline constexpr std::size_t kMaxStateKeyBytes = 1024;  // storage::kMaxStateKeySize
 
 struct PeerConsensus {
   Bytes message;  // an encoded consensus message (proto/consensus_codec.h)
@@ -74,9 +81,27 @@ struct PeerBlobPushAck {
   std::uint64_t written = 0;
   bool refused = false;
 };
+// State transfer (wire.md section 4, ADR 0037).
+struct PeerStateProofRequest {};
+struct PeerStateProof {
+  Bytes checkpoint_proof;  // an encoded CheckpointProof (consensus_codec.h); empty: none served
+};
+struct PeerStatePageRequest {
+  Height height;
+  Bytes after_key;              // empty: from the first entry
+  std::uint32_t max_bytes = 0;  // decoded: 1..kMaxStatePageBytes (0 on the wire is the maximum)
+};
+struct PeerStatePage {
+  Height height;
+  Bytes after_key;                               // the request's
+  std::vector<std::pair<Bytes, Bytes>> entries;  // non-empty keys; none only when not_held
+  bool more = false;
+  bool not_held = false;
+};
 using PeerMessage =
     std::variant<PeerConsensus, PeerTransactions, PeerBlockRequest, PeerBlockResponse, PeerStatus,
-                 PeerBlobHave, PeerBlobRequest, PeerBlobChunk, PeerBlobPush, PeerBlobPushAck>;
+                 PeerBlobHave, PeerBlobRequest, PeerBlobChunk, PeerBlobPush, PeerBlobPushAck,
+                 PeerStateProofRequest, PeerStateProof, PeerStatePageRequest, PeerStatePage>;
 
 Bytes EncodePeerMessage(const PeerMessage& message);
 Result<PeerMessage> DecodePeerMessage(ByteSpan bytes);

@@ -21,6 +21,11 @@ inline Status TooLarge(std::string_view what, std::size_t size, std::size_t max)
   return Status::InvalidArgument(std::string(what) + " is " + std::to_string(size) +
                                  " bytes; the limit is " + std::to_string(max));
 }
+// The same for a list: "<what> count is 4097; the limit is 4096".
+inline Status TooMany(std::string_view what, std::size_t count, std::size_t max) {
+  return Status::InvalidArgument(std::string(what) + " count is " + std::to_string(count) +
+                                 "; the limit is " + std::to_string(max));
+}
 
 template <typename Message>
 Status Parse(Message& msg, ByteSpan bytes, std::string_view what, std::size_t max) {

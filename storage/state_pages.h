@@ -19,8 +19,10 @@
 
 namespace ertr::storage {
 
-// What one entry counts against a page's budget besides its key and value (its two lengths).
-inline constexpr std::size_t kStatePageEntryOverhead = 8;
+// What one entry counts against a page's budget besides its key and value: its framing on the
+// wire and its bookkeeping in memory, so that a page's budget also bounds how many entries it
+// holds (proto::kStatePageEntryBytes, the same).
+inline constexpr std::size_t kStatePageEntryOverhead = 32;
 
 struct StatePage {
   std::vector<std::pair<Bytes, Bytes>> entries;  // in key order

@@ -1,6 +1,7 @@
-// Fuzz target: peer messages, the node's persisted replica state (its state entry and prepared
-// certificates, ADR 0010) and node config text, whatever
-// the bytes, never crash their decoders; a decoded peer message re-encodes to what decodes alike.
+// Fuzz target: peer messages, a checkpoint proof (state transfer, ADR 0037), the node's persisted
+// replica state (its state entry and prepared certificates, ADR 0010) and node config text,
+// whatever the bytes, never crash their decoders; a decoded peer message or checkpoint proof
+// re-encodes to what decodes alike.
 #include <cstdlib>
 
 #include "node/ceremony.h"
@@ -15,6 +16,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (m) {
     auto again = proto::DecodePeerMessage(proto::EncodePeerMessage(*m));
     if (!again || again->index() != m->index()) std::abort();
+  }
+  if (auto proof = proto::DecodeCheckpointProof(in)) {
+    auto again = proto::DecodeCheckpointProof(proto::EncodeCheckpointProof(*proof));
+    if (!again || again->height != proof->height || again->state_root != proof->state_root ||
+        again->checkpoints.size() != proof->checkpoints.size()) {
+      std::abort();
+    }
   }
   (void)proto::DecodeReplicaState(in);
   if (auto pc = proto::DecodePreparedCertificate(in)) {

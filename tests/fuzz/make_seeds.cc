@@ -166,25 +166,35 @@ int main(int argc, char** argv) {
     Append(hello, Bytes(net::kConfirmSize, 3));
     Write(root / "fuzz_net_frames", "hello_confirm", hello);
   }
-  // Peer messages of every kind, and a node config.
+  // Peer messages of every kind, a checkpoint proof, and a node config.
   {
-    const proto::PeerMessage messages[] = {proto::PeerConsensus{Bytes{1, 2}},
-                                           proto::PeerTransactions{{Bytes{3}}, {Bytes{4, 5}}},
-                                           proto::PeerBlockRequest{Height(5), 8},
-                                           proto::PeerBlockResponse{{Bytes{4}}},
-                                           proto::PeerStatus{Height(9), View(1)},
-                                           proto::PeerBlobHave{{tx.id, b.hash}},
-                                           proto::PeerBlobHave{{tx.id, b.hash}, {300, 70'000}},
-                                           proto::PeerBlobRequest{tx.id, 4096},
-                                           proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)},
-                                           proto::PeerBlobPush{3, 0, Bytes(300, 6), false, false},
-                                           proto::PeerBlobPush{3, 300, Bytes(20, 6), true, false},
-                                           proto::PeerBlobPush{3, 0, {}, false, true},
-                                           proto::PeerBlobPushAck{3, 320, false}};
+    consensus::CheckpointProof cp{Height(64), b.hash, {}};
+    cp.checkpoints.push_back({Height(64), b.hash, ReplicaId(1), crypto::Signature()});
+    const Bytes proof = proto::EncodeCheckpointProof(cp);
+    const proto::PeerMessage messages[] = {
+        proto::PeerConsensus{Bytes{1, 2}},
+        proto::PeerTransactions{{Bytes{3}}, {Bytes{4, 5}}},
+        proto::PeerBlockRequest{Height(5), 8},
+        proto::PeerBlockResponse{{Bytes{4}}},
+        proto::PeerStatus{Height(9), View(1)},
+        proto::PeerBlobHave{{tx.id, b.hash}},
+        proto::PeerBlobHave{{tx.id, b.hash}, {300, 70'000}},
+        proto::PeerBlobRequest{tx.id, 4096},
+        proto::PeerBlobChunk{tx.id, 0, 300, Bytes(300, 5)},
+        proto::PeerBlobPush{3, 0, Bytes(300, 6), false, false},
+        proto::PeerBlobPush{3, 300, Bytes(20, 6), true, false},
+        proto::PeerBlobPush{3, 0, {}, false, true},
+        proto::PeerBlobPushAck{3, 320, false},
+        proto::PeerStateProofRequest{},
+        proto::PeerStateProof{proof},
+        proto::PeerStatePageRequest{Height(64), Bytes{7}, 4096},
+        proto::PeerStatePage{Height(64), Bytes{7}, {{Bytes{8}, Bytes(40, 9)}}, true, false},
+        proto::PeerStatePage{Height(64), {}, {}, false, true}};
     int i = 0;
     for (const auto& m : messages) {
       Write(root / "fuzz_peer_decode", "peer_" + std::to_string(i++), proto::EncodePeerMessage(m));
     }
+    Write(root / "fuzz_peer_decode", "checkpoint_proof", proof);
     // The blob exchange: records of [control][u16 length][message] (fuzz_blob_exchange.cc). An
     // upload pushed in two parts from peer 1, with a pull of it by peer 2 and a tick; and a push
     // from peer 3 that is aborted.

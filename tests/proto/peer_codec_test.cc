@@ -3,6 +3,8 @@
 #include "crypto/sha256.h"
 #include "proto/consensus_codec.h"
 #include "proto/peer_codec.h"
+#include "storage/state_pages.h"
+#include "storage/state_store.h"
 
 namespace ertr::proto {
 namespace {
@@ -82,6 +84,92 @@ TEST_CASE("blob announcements carry one size per digest, or none", "[unit][proto
     CHECK(refused.error().code() == StatusCode::kInvalidArgument);
     CHECK(refused.error().message().find("blob_have.sizes") != std::string::npos);
   }
+}
+
+TEST_CASE("state transfer messages round-trip and malformed ones are refused", "[unit][proto]") {
+  static_assert(kStatePageEntryBytes == storage::kStatePageEntryOverhead);
+  static_assert(kMaxStateKeyBytes == storage::kMaxStateKeySize);
+  consensus::CheckpointProof proof{Height(128), crypto::Hash(AsBytes("root")), {}};
+  proof.checkpoints.push_back({Height(128), proof.state_root, ReplicaId(2),
+                               crypto::Signature(std::array<std::uint8_t, 64>{7})});
+  const PeerStatePage page{Height(128),
+                           Bytes{1},
+                           {{Bytes{2}, Bytes{}}, {Bytes(kMaxStateKeyBytes, 3), Bytes(300, 4)}},
+                           true,
+                           false};
+  const std::vector<PeerMessage> messages = {
+      PeerStateProofRequest{},
+      PeerStateProof{EncodeCheckpointProof(proof)},
+      PeerStateProof{},
+      PeerStatePageRequest{Height(128), Bytes{1, 2}, 4096},
+      PeerStatePageRequest{Height(128), {}, 1},
+      page,
+      PeerStatePage{Height(64), Bytes{9}, {}, false, true},
+  };
+  for (const auto& m : messages) {
+    auto back = DecodePeerMessage(EncodePeerMessage(m));
+    REQUIRE(back.has_value());
+    CHECK(back->index() == m.index());
+    CHECK(EncodePeerMessage(*back) == EncodePeerMessage(m));
+  }
+  auto decoded = DecodePeerMessage(EncodePeerMessage(page));
+  REQUIRE(decoded.has_value());
+  CHECK(std::get<PeerStatePage>(*decoded).entries == page.entries);
+  CHECK(std::get<PeerStatePage>(*decoded).after_key == page.after_key);
+  auto proof_back = DecodeCheckpointProof(
+      std::get<PeerStateProof>(*DecodePeerMessage(EncodePeerMessage(messages[1])))
+          .checkpoint_proof);
+  REQUIRE(proof_back.has_value());
+  CHECK(proof_back->height == Height(128));
+  CHECK(proof_back->state_root == proof.state_root);
+  REQUIRE(proof_back->checkpoints.size() == 1);
+  CHECK(proof_back->checkpoints[0].sender == ReplicaId(2));
+  CHECK(proof_back->checkpoints[0].signature == proof.checkpoints[0].signature);
+  CHECK(DecodeCheckpointProof(Bytes{0x12, 0x01, 0x05})
+            .error()
+            .message()
+            .find("checkpoint_proof.state_root") != std::string::npos);
+
+  // A page's budget: 0 or too large asks for the most a page may hold.
+  for (std::uint32_t asked : {0u, static_cast<std::uint32_t>(kMaxStatePageBytes + 1), ~0u}) {
+    auto r = DecodePeerMessage(EncodePeerMessage(PeerStatePageRequest{Height(1), {}, asked}));
+    REQUIRE(r.has_value());
+    CHECK(std::get<PeerStatePageRequest>(*r).max_bytes == kMaxStatePageBytes);
+  }
+  auto refused = [](const PeerMessage& m) {
+    auto r = DecodePeerMessage(EncodePeerMessage(m));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code() == StatusCode::kInvalidArgument);
+    return r.error().message();
+  };
+  CHECK(refused(PeerStatePageRequest{Height(0), {}, 1}).find("state_page_request.height") !=
+        std::string::npos);
+  CHECK(refused(PeerStatePageRequest{Height(1), Bytes(kMaxStateKeyBytes + 1, 1), 1})
+            .find("state_page_request.after_key") != std::string::npos);
+  auto bad = page;
+  bad.height = Height(0);
+  CHECK(refused(bad).find("state_page.height") != std::string::npos);
+  bad = page;
+  bad.entries[1].first = {};
+  CHECK(refused(bad) == "field 'state_page.entries[1].key' has 0 bytes; state keys have 1 to 1024");
+  bad = page;
+  bad.entries[0].first = Bytes(kMaxStateKeyBytes + 1, 1);
+  CHECK(refused(bad).find("state_page.entries[0].key' has 1025 bytes") != std::string::npos);
+  bad = page;
+  bad.entries.clear();
+  CHECK(refused(bad).find("at least one entry") != std::string::npos);
+  bad = page;
+  bad.not_held = true;
+  CHECK(refused(bad).find("a refusal carries neither") != std::string::npos);
+  bad = PeerStatePage{Height(64), {}, {}, true, true};
+  CHECK(refused(bad).find("a refusal carries neither") != std::string::npos);
+  bad = page;
+  bad.entries.assign(kMaxStatePageEntries + 1, {Bytes{1}, Bytes{}});
+  CHECK(refused(bad) == "state page entry count is " + std::to_string(kMaxStatePageEntries + 1) +
+                            "; the limit is " + std::to_string(kMaxStatePageEntries));
+  bad = page;
+  bad.after_key = Bytes(kMaxStateKeyBytes + 1, 1);
+  CHECK(refused(bad).find("state_page.after_key") != std::string::npos);
 }
 
 TEST_CASE("the replica's persistent state round-trips", "[unit][proto]") {
