@@ -24,51 +24,122 @@ std::string Describe(std::string_view what, Height h) {
   return std::string(what) + " at height " + h.ToString();
 }
 
-// Calls fn for the state entries under `prefix` from `from`, in key order, merging the "state"
-// and, where the prefix can hold outcomes, the "outcomes" column families. At `fixed` if given;
-// otherwise a merged scan reads one snapshot of its own, so that it never sees half of a
-// concurrent write (one iterator is consistent by itself: no snapshot for the usual scans).
+// The state entries under `prefix` in key order, merging the "state" and, where the prefix can
+// hold outcomes, the "outcomes" column families, at `snapshot` (null: the iterators' own moment;
+// a merged scan then needs one, see ScanState).
+class StateIterator {
+ public:
+  StateIterator(RocksDatabase& db, const rocksdb::Snapshot* snapshot, ByteSpan prefix)
+      : db_(db), prefix_(prefix.begin(), prefix.end()) {
+    auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
+      rocksdb::ReadOptions options = db.read_options();
+      options.snapshot = snapshot;
+      options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
+      return std::unique_ptr<rocksdb::Iterator>(db.db()->NewIterator(options, cf));
+    };
+    state_ = open(db.state(), false);
+    if (keys::MayHoldOutcomes(prefix)) outcomes_ = open(db.outcomes(), true);
+  }
+  // Positions at the first entry at or after `from` (and at or after the prefix).
+  void Seek(ByteSpan from) {
+    const rocksdb::Slice start = ToSlice(
+        std::lexicographical_compare(from.begin(), from.end(), prefix_.begin(), prefix_.end())
+            ? ByteSpan(prefix_)
+            : from);
+    state_->Seek(start);
+    if (outcomes_) outcomes_->Seek(start);
+  }
+  // The iterator holding the current entry; null past the prefix's last.
+  rocksdb::Iterator* Current() const {
+    const bool in_state = InPrefix(state_);
+    const bool in_outcomes = InPrefix(outcomes_);
+    if (!in_state && !in_outcomes) return nullptr;
+    return !in_outcomes || (in_state && state_->key().compare(outcomes_->key()) < 0)
+               ? state_.get()
+               : outcomes_.get();
+  }
+  // The current entry's key and checksum-verified value. Requires: Current() is not null.
+  Result<Bytes> Value(ByteSpan& key) const {
+    const rocksdb::Iterator* it = Current();
+    key = FromSlice(it->key());
+    return OpenRecord(key, FromSlice(it->value()), "state entry");
+  }
+  void Next() { Current()->Next(); }
+  Status status() const {
+    ERTR_RETURN_IF_ERROR(db_.Convert(state_->status(), "scanning state"));
+    if (outcomes_) ERTR_RETURN_IF_ERROR(db_.Convert(outcomes_->status(), "scanning outcomes"));
+    return Status::Ok();
+  }
+
+ private:
+  bool InPrefix(const std::unique_ptr<rocksdb::Iterator>& it) const {
+    // An empty prefix takes everything (and must not reach memcmp with a null pointer).
+    return it && it->Valid() && (prefix_.empty() || it->key().starts_with(ToSlice(prefix_)));
+  }
+
+  RocksDatabase& db_;
+  Bytes prefix_;
+  std::unique_ptr<rocksdb::Iterator> state_;
+  std::unique_ptr<rocksdb::Iterator> outcomes_;
+};
+
+// Calls fn for the state entries under `prefix` from `from`, in key order (StateIterator). At
+// `fixed` if given; otherwise a merged scan reads one snapshot of its own, so that it never sees
+// half of a concurrent write (one iterator is consistent by itself: no snapshot for the usual
+// scans).
 Status ScanState(RocksDatabase& db, const rocksdb::Snapshot* fixed, ByteSpan prefix, ByteSpan from,
                  const std::function<bool(ByteSpan, ByteSpan)>& fn) {
-  // An empty prefix scans everything (and must not reach memcmp with a null pointer).
-  const rocksdb::Slice p = ToSlice(prefix);
-  const rocksdb::Slice start = ToSlice(
-      std::lexicographical_compare(from.begin(), from.end(), prefix.begin(), prefix.end()) ? prefix
-                                                                                           : from);
   const bool merged = keys::MayHoldOutcomes(prefix);
   const std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> own(
       merged && !fixed ? db.db()->GetSnapshot() : nullptr,
       [raw = db.db()](const rocksdb::Snapshot* s) { raw->ReleaseSnapshot(s); });
-  const rocksdb::Snapshot* snapshot = fixed ? fixed : own.get();
-  auto open = [&](rocksdb::ColumnFamilyHandle* cf, bool total_order) {
-    rocksdb::ReadOptions options = db.read_options();
-    options.snapshot = snapshot;
-    options.total_order_seek = total_order;  // the outcomes' memtable is hashed by prefix
-    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(options, cf));
-    it->Seek(start);
-    return it;
-  };
-  auto in_prefix = [&](const std::unique_ptr<rocksdb::Iterator>& it) {
-    return it && it->Valid() && (p.empty() || it->key().starts_with(p));
-  };
-  std::unique_ptr<rocksdb::Iterator> state = open(db.state(), false);
-  std::unique_ptr<rocksdb::Iterator> outcomes;
-  if (merged) outcomes = open(db.outcomes(), true);
-  for (;;) {
-    const bool in_state = in_prefix(state);
-    const bool in_outcomes = in_prefix(outcomes);
-    if (!in_state && !in_outcomes) break;
-    auto& it =
-        !in_outcomes || (in_state && state->key().compare(outcomes->key()) < 0) ? state : outcomes;
-    ByteSpan key = FromSlice(it->key());
-    ERTR_ASSIGN_OR_RETURN(Bytes value, OpenRecord(key, FromSlice(it->value()), "state entry"));
+  StateIterator it(db, fixed ? fixed : own.get(), prefix);
+  it.Seek(from);
+  while (it.Current() != nullptr) {
+    ByteSpan key;
+    ERTR_ASSIGN_OR_RETURN(Bytes value, it.Value(key));
     if (!fn(key, value)) break;
-    it->Next();
+    it.Next();
   }
-  ERTR_RETURN_IF_ERROR(db.Convert(state->status(), "scanning state"));
-  if (outcomes) ERTR_RETURN_IF_ERROR(db.Convert(outcomes->status(), "scanning outcomes"));
-  return Status::Ok();
+  return it.status();
 }
+
+// StateSnapshot::OpenCursor on RocksDB: one StateIterator over the whole state, left on the first
+// entry a page did not take, so that the next page continues from it.
+class RocksDbStatePageCursor final : public StatePageCursor {
+ public:
+  RocksDbStatePageCursor(RocksDatabase& db, const rocksdb::Snapshot* snapshot)
+      : it_(db, snapshot, {}) {}
+  Result<StatePage> Next(const std::optional<Bytes>& after, std::size_t max_bytes) override {
+    if (!positioned_ || after != last_key_) {
+      // The first key after `after` is the first at or after `after` || 0x00.
+      Bytes from;
+      if (after) {
+        from = *after;
+        from.push_back(0);
+      }
+      it_.Seek(from);
+    }
+    positioned_ = false;  // until this page is read whole
+    StatePage page;
+    std::size_t bytes = 0;
+    while (it_.Current() != nullptr) {
+      ByteSpan key;
+      ERTR_ASSIGN_OR_RETURN(Bytes value, it_.Value(key));
+      if (!AddToStatePage(page, bytes, key, value, max_bytes)) break;
+      it_.Next();
+    }
+    ERTR_RETURN_IF_ERROR(it_.status());
+    last_key_ = page.entries.empty() ? after : std::optional<Bytes>(page.entries.back().first);
+    positioned_ = true;
+    return page;
+  }
+
+ private:
+  StateIterator it_;
+  bool positioned_ = false;  // it_ stands on the first entry after last_key_
+  std::optional<Bytes> last_key_;
+};
 
 // StateStore::Snapshot: reads at a RocksDB snapshot, released with the object.
 class RocksDbStateSnapshot final : public StateSnapshot {
@@ -92,6 +163,9 @@ class RocksDbStateSnapshot final : public StateSnapshot {
   Status ScanPrefixFrom(ByteSpan prefix, ByteSpan from,
                         const std::function<bool(ByteSpan, ByteSpan)>& fn) const override {
     return ScanState(*db_, snapshot_, prefix, from, fn);
+  }
+  std::unique_ptr<StatePageCursor> OpenCursor() const override {
+    return std::make_unique<RocksDbStatePageCursor>(*db_, snapshot_);
   }
 
  private:

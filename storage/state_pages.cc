@@ -18,16 +18,40 @@ Result<StatePage> ReadStatePage(const StateReader& state, const std::optional<By
   StatePage page;
   std::size_t bytes = 0;
   ERTR_RETURN_IF_ERROR(state.ScanPrefixFrom({}, from, [&](ByteSpan key, ByteSpan value) {
-    const std::size_t cost = key.size() + value.size() + kStatePageEntryOverhead;
-    if (!page.entries.empty() && bytes + cost > max_bytes) {
-      page.more = true;
-      return false;
-    }
-    bytes += cost;
-    page.entries.emplace_back(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
-    return true;
+    return AddToStatePage(page, bytes, key, value, max_bytes);
   }));
   return page;
+}
+
+bool AddToStatePage(StatePage& page, std::size_t& bytes, ByteSpan key, ByteSpan value,
+                    std::size_t max_bytes) {
+  const std::size_t cost = key.size() + value.size() + kStatePageEntryOverhead;
+  if (!page.entries.empty() && bytes + cost > max_bytes) {
+    page.more = true;
+    return false;
+  }
+  bytes += cost;
+  page.entries.emplace_back(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
+  return true;
+}
+
+namespace {
+
+class PageByPage final : public StatePageCursor {
+ public:
+  explicit PageByPage(const StateReader& state) : state_(state) {}
+  Result<StatePage> Next(const std::optional<Bytes>& after, std::size_t max_bytes) override {
+    return ReadStatePage(state_, after, max_bytes);
+  }
+
+ private:
+  const StateReader& state_;
+};
+
+}  // namespace
+
+std::unique_ptr<StatePageCursor> PageByPageCursor(const StateReader& state) {
+  return std::make_unique<PageByPage>(state);
 }
 
 Status StateRootBuilder::Add(ByteSpan key, ByteSpan value) {

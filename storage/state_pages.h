@@ -7,6 +7,7 @@
 // before it trusts any of them.
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -35,10 +36,29 @@ struct StatePage {
 // from one StateSnapshot (a live store gives each page the state of its moment). A caller serving
 // peers bounds `max_bytes` itself: the page is built in memory.
 // Cost: each call opens its scan anew. On RocksDB the outcomes' hash-indexed memtable is read in
-// key order by copying it into a sorted list, per call: a server of many pages should keep one
-// scan open per snapshot across pages (not done yet; ADR 0037, step 2).
+// key order by copying it into a sorted list, per call: a server of many pages reads them with a
+// StatePageCursor (StateSnapshot::OpenCursor), which keeps one scan open.
 Result<StatePage> ReadStatePage(const StateReader& state, const std::optional<Bytes>& after,
                                 std::size_t max_bytes);
+
+// Adds an entry to a page being filled, unless the page holds one already and the entry would
+// take it past `max_bytes` (`bytes`: what the page holds so far). False: the page is full.
+bool AddToStatePage(StatePage& page, std::size_t& bytes, ByteSpan key, ByteSpan value,
+                    std::size_t max_bytes);
+
+// Reads one StateSnapshot's pages, keeping its place between them: the page after the last one
+// it gave continues the scan it has open; any other page seeks. Gives what ReadStatePage gives on
+// the snapshot. Not thread-safe; the snapshot must outlive it. An open scan holds on to what the
+// database would otherwise free (RocksDB: the memtables and files it reads), so a holder closes
+// an idle cursor and opens another when asked again.
+class StatePageCursor {
+ public:
+  virtual ~StatePageCursor() = default;
+  virtual Result<StatePage> Next(const std::optional<Bytes>& after, std::size_t max_bytes) = 0;
+};
+
+// A cursor that reads each page with ReadStatePage (for stores whose scans cost nothing to open).
+std::unique_ptr<StatePageCursor> PageByPageCursor(const StateReader& state);
 
 // Builds the root of a state received entry by entry, refusing what no store could hold.
 class StateRootBuilder {

@@ -18,6 +18,7 @@
 #include "common/state_reader.h"
 #include "common/status.h"
 #include "crypto/hash.h"
+#include "storage/state_pages.h"
 
 namespace ertr::storage {
 
@@ -37,6 +38,9 @@ class StateSnapshot : public StateReader {
   virtual Height height() const = 0;
   // The state root of what it reads (StateStore::StateRoot at that moment).
   virtual crypto::Digest root() const = 0;
+  // Its pages in key order, one scan kept open between them (state_pages.h). This snapshot must
+  // outlive the cursor.
+  virtual std::unique_ptr<StatePageCursor> OpenCursor() const { return PageByPageCursor(*this); }
 };
 
 // Get and ScanPrefix come from StateReader (common/state_reader.h), which the chain code reads.
