@@ -278,6 +278,7 @@ Status Node::Init() {
   // The replica's check of a proposal's transactions (ADR 0022). The verifier's cache makes it a
   // look-up for transactions checked at admission.
   benchmark_mode_ = genesis.parameters.benchmark_mode;
+  checkpoint_interval_ = genesis.parameters.checkpoint_interval;
   rc.certified_transaction_valid = [this](const consensus::Transaction& t) {
     if (CertifiedTransactionValid(t.bytes, t.id)) return true;
     CountForgedTransaction(t.id);
@@ -352,6 +353,7 @@ Status Node::Init() {
     fatal_ = s;
     io_.stop();
   };
+  hooks.on_stable = [this](const consensus::CheckpointProof& proof) { OnStableCheckpoint(proof); };
   // Block sync's signature checks use every core (a catching-up node has little else to do).
   verify_pool_ = std::make_unique<boost::asio::thread_pool>(
       std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4));
@@ -482,6 +484,7 @@ Result<crypto::Digest> Node::Execute(const consensus::Deliver& d, bool body_stor
   // the block is decided whatever this disk does next (ADR 0024).
   ERTR_RETURN_IF_ERROR(
       stores_.blocks->Append(block, result.writes, storage::BlockStore::Durability::kDeferred));
+  if (h.value() % checkpoint_interval_ == 0) TakeStateSnapshot(h);
   mempool_->Remove(ids);
   OnBlockBlobs(txs, result);
   OnBlockApi(block, result, txs, d.time_ms);

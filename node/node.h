@@ -33,6 +33,7 @@
 #include "node/latency_histogram.h"
 #include "node/mempool.h"
 #include "node/replica_driver.h"
+#include "node/state_server.h"
 #include "proto/codec.h"
 #include "proto/peer_codec.h"
 #include "storage/stores.h"
@@ -85,6 +86,11 @@ class Node {
   void OnPeerMessage(ReplicaId from, Bytes payload);
   void OnTransactions(ReplicaId from, const proto::PeerTransactions& m);
   void ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r);
+  // State transfer's serving side (ADR 0037): a snapshot after each checkpoint height's block,
+  // the proofs of stable checkpoints, and the pages peers ask for.
+  void TakeStateSnapshot(Height h);
+  void OnStableCheckpoint(const consensus::CheckpointProof& proof);
+  void ServeStatePage(ReplicaId to, const proto::PeerStatePageRequest& r);
   // Block and blob requests are not served while more than this is queued for the asking peer
   // (three quarters of the transport's per-peer queue, 64 MiB: an answer of up to 8 MiB would
   // likely be dropped after its read): counted in ertr_p2p_serve_deferred_total.
@@ -510,7 +516,9 @@ class Node {
   // Copies of transactions refused in proposals and prepared certificates (ADR 0022), and when
   // the next warning about them may be logged.
   std::uint64_t forged_transactions_ = 0;
-  bool benchmark_mode_ = false;  // the genesis parameter: unsigned NullOps are allowed
+  bool benchmark_mode_ = false;            // the genesis parameter: unsigned NullOps are allowed
+  std::uint64_t checkpoint_interval_ = 0;  // the genesis parameter
+  StateServer state_server_;
   LogLimiter forged_log_{std::chrono::seconds(10)};
   // Counts (and logs, rate-limited) a copy refused by transaction_valid or
   // certified_transaction_valid.

@@ -47,6 +47,10 @@ std::string Node::Metrics() const {
   };
   const std::uint64_t height = stores_.blocks->LatestHeight().value();
   gauge("ertr_height", "Height of the newest committed block.", height);
+  gauge("ertr_state_snapshots",
+        "Snapshots of the state held for state transfer (ADR 0037): at checkpoint heights not yet "
+        "stable, and at the newest stable checkpoints.",
+        state_server_.snapshots());
   // Blocks are synced with the next consensus log save, at most kBlockSyncDelay later.
   const auto unsynced = driver_->first_unsynced_block();
   const std::string durable_help =
@@ -119,6 +123,10 @@ std::string Node::Metrics() const {
           "replicas that prepared them for (ADR 0040).",
           rs.proposals_fetched);
   counter("ertr_peer_messages_bad_total", "Peer messages that did not decode.", peer_messages_bad_);
+  counter("ertr_state_pages_served_total",
+          "Pages of this node's state at a stable checkpoint sent to peers catching up by state "
+          "transfer (ADR 0037).",
+          state_server_.pages_served());
   counter("ertr_forged_transactions_total",
           "Transaction copies refused in proposals and prepared certificates: no node admits "
           "them (a signature that does not verify, bytes not canonical, another chain, too "

@@ -98,14 +98,12 @@ void Node::OnPeerMessage(ReplicaId from, Bytes payload) {
     void operator()(const proto::PeerBlobChunk& c) const { n.replicator_->OnChunk(from, c); }
     void operator()(const proto::PeerBlobPush& p) const { n.replicator_->OnPush(from, p); }
     void operator()(const proto::PeerBlobPushAck& a) const { n.replicator_->OnPushAck(from, a); }
-    // State transfer (ADR 0037) is not served yet: the node says so at once, so that a peer
-    // asking goes on to another one, or to block sync, without waiting for a timeout.
+    // State transfer (ADR 0037): answered at once, an empty proof or `not_held` included, so
+    // that a peer asking goes on to another one, or to block sync, without waiting for a timeout.
     void operator()(const proto::PeerStateProofRequest&) const {
-      n.SendMessage(from, proto::PeerStateProof{});
+      n.SendMessage(from, proto::PeerStateProof{n.state_server_.proof()});
     }
-    void operator()(const proto::PeerStatePageRequest& r) const {
-      n.SendMessage(from, proto::PeerStatePage{r.height, r.after_key, {}, false, true});
-    }
+    void operator()(const proto::PeerStatePageRequest& r) const { n.ServeStatePage(from, r); }
     // Answers to requests this node does not make yet: dropped.
     void operator()(const proto::PeerStateProof&) const {}
     void operator()(const proto::PeerStatePage&) const {}
@@ -158,6 +156,41 @@ void Node::ServeBlocks(ReplicaId to, const proto::PeerBlockRequest& r) {
   // requester then asks another peer next, a second later, instead of waiting for its timeout
   // and coming back here.
   SendMessage(to, response);
+}
+
+void Node::TakeStateSnapshot(Height h) {
+  auto snapshot = stores_.state->Snapshot();
+  if (!snapshot) {
+    // Only state transfer's serving side misses it; the node goes on.
+    log_->error("event=state_snapshot_failed height={} reason=\"{}\"", h.value(),
+                snapshot.error().ToString());
+    return;
+  }
+  // Taken on the thread that appends, right after block h: its state and nothing later.
+  if ((*snapshot)->height() == h) state_server_.AddSnapshot(std::move(*snapshot));
+}
+
+void Node::OnStableCheckpoint(const consensus::CheckpointProof& proof) {
+  const auto result = state_server_.OnStable(proof, std::chrono::steady_clock::now());
+  if (result == StateServer::Stable::kRootDiffers) {
+    // The chain code or the store here disagrees with a quorum: this node's state is not the
+    // network's. Not served; the replica's own checkpoint handling decides the rest.
+    log_->error("event=state_root_differs height={} certified_root={}", proof.height.value(),
+                proof.state_root.ShortHex());
+  }
+}
+
+void Node::ServeStatePage(ReplicaId to, const proto::PeerStatePageRequest& r) {
+  // As for blocks: a page (up to 4 MiB read here, on the io thread) is not made while much is
+  // still queued for the peer; it asks again after its timeout.
+  if (ServeDeferred(to)) return;
+  auto page = state_server_.Page(r, std::chrono::steady_clock::now());
+  if (!page) {
+    log_->error("event=state_page_unreadable peer={} reason=\"{}\"", to.value(),
+                page.error().ToString());
+    page = proto::PeerStatePage{r.height, r.after_key, {}, false, true};
+  }
+  SendMessage(to, *page);
 }
 
 void Node::OnBlocks(ReplicaId from, const proto::PeerBlockResponse& r) {
@@ -372,6 +405,7 @@ void Node::Tick() {
   replicator_->Tick();
   TickApi();
   const auto now = std::chrono::steady_clock::now();
+  state_server_.Expire(now);
   // The ends of bursts cut short in the log are said once their windows pass.
   LogUnlogged(
       *log_,

@@ -310,6 +310,10 @@ void ReplicaDriver::Run(const consensus::Action& action) {
     ReplicaDriver& d;
     void operator()(const consensus::Persist& p) const {
       consensus::ApplyPersistDelta(d.state_, p.delta);
+      if (p.delta.stable && d.hooks_.on_stable) {
+        d.hooks_.on_stable(consensus::CheckpointProof{p.delta.stable->first, p.delta.stable->second,
+                                                      p.delta.stable_proof});
+      }
       if (p.delta.prepared) d.dirty_prepared_.insert(p.delta.prepared->proposal.header.height);
       // Saved by Flush and synced before any later message leaves; a vote under the durable
       // horizon is written with the next save instead (consensus.md section 7).

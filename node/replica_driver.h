@@ -58,6 +58,8 @@ struct DriverHooks {
   std::function<void(const Status&)> on_fatal;
   // Optional: told how long each sync of the consensus log took, on the thread that syncs.
   std::function<void(std::chrono::steady_clock::duration)> on_synced;
+  // Optional: told of each new stable checkpoint, with its proof, when the replica reaches it.
+  std::function<void(const consensus::CheckpointProof&)> on_stable;
 };
 
 // The consensus log keys of the replica's persistent state (ADR 0010): its small part (view,

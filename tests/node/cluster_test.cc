@@ -24,10 +24,12 @@
 #include "net/transport.h"
 #include "node/testnet.h"
 #include "proto/codec.h"
+#include "proto/consensus_codec.h"
 #include "proto/ledger_codec.h"
 #include "proto/peer_codec.h"
 #include "storage/keys.h"
 #include "storage/record_checksum.h"
+#include "storage/state_pages.h"
 #include "tests/node/cluster.h"
 #include "tests/storage/raw_rocksdb.h"
 
@@ -762,6 +764,131 @@ TEST_CASE("a validator claiming a huge height does not keep the others catching 
   INFO("believed " << believed);
   CHECK(believed < 1'000'000);
   CHECK(committed);
+}
+
+TEST_CASE("a node serves its state at a stable checkpoint, and the asker checks it",
+          "[integration]") {
+  // State transfer's serving side (ADR 0037), asked over the real transport as a node catching up
+  // will ask: the proof of the newest stable checkpoint, checked against the genesis validators,
+  // then that state in pages whose entries rebuild the proof's root.
+  Cluster c(4);
+  c.StartAll();
+  // Past the first checkpoint (the testnet's interval is 64 blocks): one block per transaction.
+  std::uint64_t height = 0;
+  for (int i = 0; i < 80 && height < 70; ++i) {
+    auto id = SubmitUsers(c, 1, {i % 4});
+    REQUIRE(Cluster::WaitFor([&] { return AllCommitted(c, 0, id); }));
+    height = Height(c, 0);
+  }
+  REQUIRE(height >= 70);
+  c.Terminate(3);
+  std::vector<crypto::PublicKey> keys;
+  for (int i = 0; i < 4; ++i) keys.push_back(c.validator_key(i));
+  auto validators = consensus::ValidatorSet::Create(keys);
+  REQUIRE(validators.has_value());
+  auto verifier = crypto::MakeEd25519Verifier();
+
+  std::mutex mu;
+  std::optional<consensus::CheckpointProof> proof;
+  Status proof_check = Status::Ok();
+  storage::StateRootBuilder builder;
+  Status entries_check = Status::Ok();
+  std::optional<ledger::BlockTimeState> block_time;
+  std::size_t pages = 0;
+  bool done = false;
+  std::optional<proto::PeerStatePage> elsewhere;  // the answer for a height not served
+  std::unique_ptr<net::Transport> asker;
+  const ReplicaId server(0);
+  auto ask_page = [&](std::optional<Bytes> after) {
+    asker->Send(server, proto::EncodePeerMessage(proto::PeerStatePageRequest{
+                            proof->height, after.value_or(Bytes{}), 4096}));
+  };
+  auto on_message = [&](ReplicaId from, Bytes bytes) {
+    if (from != server) return;
+    auto m = proto::DecodePeerMessage(bytes);
+    if (!m) return;
+    std::lock_guard lock(mu);
+    if (auto* p = std::get_if<proto::PeerStateProof>(&*m)) {
+      if (proof || p->checkpoint_proof.empty()) return;
+      auto decoded = proto::DecodeCheckpointProof(p->checkpoint_proof);
+      if (!decoded) {
+        proof_check = decoded.error();
+        return;
+      }
+      proof = *decoded;
+      proof_check =
+          consensus::VerifyCheckpointProof(proof->height, proof->state_root, proof->checkpoints,
+                                           *validators, c.chain_id(), *verifier);
+      ask_page(std::nullopt);
+      asker->Send(server, proto::EncodePeerMessage(
+                              proto::PeerStatePageRequest{ertr::Height(1), Bytes{}, 4096}));
+    } else if (auto* page = std::get_if<proto::PeerStatePage>(&*m)) {
+      if (page->height != proof->height) {
+        elsewhere = *page;
+        return;
+      }
+      ++pages;
+      for (const auto& [k, v] : page->entries) {
+        if (auto s = builder.Add(k, v); !s.ok()) entries_check = s;
+        if (k == ledger::keys::BlockTime()) {
+          ledger::codec::Reader reader(v);
+          ledger::BlockTimeState t;
+          reader(t, "block_time");
+          if (reader.Finish().ok()) block_time = t;
+        }
+      }
+      if (page->more && entries_check.ok()) {
+        ask_page(builder.last_key());
+      } else {
+        done = true;
+      }
+    }
+  };
+  boost::asio::io_context io;
+  auto identity = c.ValidatorSigner(3);
+  asker = Impostor(c, 3, io, *identity, on_message, [](ReplicaId, bool) {});
+  REQUIRE(asker->Start().ok());
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  // Asked once a second until the node has a stable checkpoint to serve.
+  const bool finished = Cluster::WaitFor([&] {
+    {
+      std::lock_guard lock(mu);
+      if (done) return true;
+      if (proof) return false;
+    }
+    boost::asio::post(
+        io, [&] { asker->Send(server, proto::EncodePeerMessage(proto::PeerStateProofRequest{})); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    return false;
+  });
+  const bool answered_elsewhere = Cluster::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return elsewhere.has_value();
+  });
+  boost::asio::post(io, [&] { asker->Stop(); });
+  work.reset();
+  runner.join();
+
+  REQUIRE(finished);
+  REQUIRE(proof.has_value());
+  INFO(proof_check.ToString() << " / " << entries_check.ToString());
+  CHECK(proof_check.ok());
+  CHECK(proof->height.value() % 64 == 0);
+  CHECK(proof->checkpoints.size() >= 3);
+  CHECK(entries_check.ok());
+  CHECK(pages > 1);  // a state of some 70 users does not fit 4 KiB
+  CHECK(builder.Root() == proof->state_root);
+  // The state carries the block time of its height (ADR 0037 gap 1).
+  REQUIRE(block_time.has_value());
+  CHECK(block_time->height == proof->height.value());
+  CHECK(block_time->time_ms > 0);
+  // A height it does not serve is answered at once, as such.
+  REQUIRE(answered_elsewhere);
+  CHECK(elsewhere->not_held);
+  CHECK(elsewhere->entries.empty());
+  CHECK(c.Metric(0, "ertr_state_pages_served_total") == static_cast<long long>(pages));
+  CHECK(c.Metric(0, "ertr_state_snapshots") >= 1);
 }
 
 TEST_CASE("non-members and tampered handshakes are refused and logged", "[integration][slow]") {
