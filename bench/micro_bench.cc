@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "crypto/envelope.h"
@@ -20,6 +22,7 @@
 #include "proto/codec.h"
 #include "proto/ledger_codec.h"
 #include "storage/blob_store.h"
+#include "storage/state_pages.h"
 #include "storage/stores.h"
 #include "tests/ledger/ledger_world.h"
 
@@ -307,71 +310,166 @@ void BM_DeferredBlockAppend(benchmark::State& state) {
 }
 BENCHMARK(BM_DeferredBlockAppend)->Iterations(200)->UseRealTime();
 
-// The chain code executing blocks of `range(0)` record submissions and committing their writes
-// (state root included) to a RocksDB state store that already holds 20,000 records: the work a
-// catching-up node's event loop does per block, after the signatures (checked elsewhere; this
-// world's are BLAKE2b MACs, tests/sim/fake_crypto.h). Patients consent to a second institution,
-// so each record carries two envelopes, as in ertr-bench. Unsynced writes, as in the node, whose
-// consensus log's save makes them durable.
-void BM_ExecuteRecordBlock(benchmark::State& state) {
-  const auto block_size = static_cast<std::size_t>(state.range(0));
-  auto dir = std::filesystem::temp_directory_path() / "ertr-bench-execute";
-  std::filesystem::remove_all(dir);
-  auto stores = storage::OpenRocksDbStores(dir, {.sync = false});
-  if (!stores) {
-    state.SkipWithError(stores.error().ToString().c_str());
-    return;
-  }
-  testing::LedgerWorld world(stores->state, 4, 7);
-  std::vector<crypto::PublicKey> uploaders;
-  for (int i = 0; i < 4; ++i) uploaders.push_back(world.AddUser(0, ledger::Role::kIntegrator));
-  std::vector<ledger::Pseudonym> patients;
-  std::vector<ledger::Transaction> txs;
-  for (int i = 0; i < 200; ++i) {
-    patients.push_back(world.NewId<ledger::Pseudonym>());
-    txs.push_back(
-        world.Tx(world.admin(0), ledger::RegisterPatient{patients.back(), world.inst(0), {}}));
-    txs.push_back(world.Tx(
-        world.admin(0),
-        ledger::GrantConsent{world.NewId<ledger::GrantId>(), patients.back(),
-                             ledger::GranteeInstitution{world.inst(1)}, ledger::ScopeAll{}, 0}));
-  }
-  world.Commit(txs);
-  std::size_t n = 0;
-  auto next_block = [&](std::size_t size) {
-    txs.clear();
-    for (std::size_t i = 0; i < size; ++i, ++n) {
-      txs.push_back(
-          world.Tx(uploaders[n % uploaders.size()],
-                   world.RecordPayload(0, patients[n % patients.size()],
-                                       ledger::RecordKind::kRtBeamsTreatmentRecord, {1})));
+// A RocksDB state store holding 20,000 records of 200 patients who consented to a second
+// institution (so each record carries two envelopes, as in ertr-bench), from 4 uploaders, made by
+// the chain code in blocks of 100. Unsynced writes, as in the node, whose consensus log's save
+// makes them durable. The signatures are this world's BLAKE2b MACs (tests/sim/fake_crypto.h).
+class RecordChain {
+ public:
+  explicit RecordChain(const char* dir_name)
+      : dir_(std::filesystem::temp_directory_path() / dir_name) {
+    std::filesystem::remove_all(dir_);
+    stores_ = storage::OpenRocksDbStores(dir_, {.sync = false});
+    if (!stores_) {
+      error_ = stores_.error().ToString();
+      return;
     }
-  };
-  for (int b = 0; b < 200; ++b) {
-    next_block(100);
-    for (const auto& r : world.Commit(txs, 100).results) {
-      if (r.rejection) {
-        state.SkipWithError(r.rejection->ToString().c_str());
-        return;
+    world_ = std::make_unique<testing::LedgerWorld>(stores_->state, 4, 7);
+    for (int i = 0; i < 4; ++i) uploaders_.push_back(world_->AddUser(0, ledger::Role::kIntegrator));
+    for (int i = 0; i < 200; ++i) {
+      patients_.push_back(world_->NewId<ledger::Pseudonym>());
+      txs_.push_back(world_->Tx(world_->admin(0),
+                                ledger::RegisterPatient{patients_.back(), world_->inst(0), {}}));
+      txs_.push_back(world_->Tx(
+          world_->admin(0), ledger::GrantConsent{world_->NewId<ledger::GrantId>(), patients_.back(),
+                                                 ledger::GranteeInstitution{world_->inst(1)},
+                                                 ledger::ScopeAll{}, 0}));
+    }
+    world_->Commit(txs_);
+    for (int b = 0; b < 200 && error_.empty(); ++b) {
+      for (const auto& r : Commit(100).results) {
+        if (r.rejection) error_ = r.rejection->ToString();
       }
     }
   }
+  ~RecordChain() {
+    world_.reset();
+    stores_ = Status::Internal("closed");
+    std::filesystem::remove_all(dir_);
+  }
+  RecordChain(const RecordChain&) = delete;
+  RecordChain& operator=(const RecordChain&) = delete;
+
+  // Empty, or why the chain could not be made.
+  const std::string& error() const { return error_; }
+  storage::StateStore& state() { return *stores_->state; }
+  // The next block of `size` records (made, not executed).
+  const std::vector<ledger::Transaction>& NextBlock(std::size_t size) {
+    txs_.clear();
+    for (std::size_t i = 0; i < size; ++i, ++n_) {
+      txs_.push_back(
+          world_->Tx(uploaders_[n_ % uploaders_.size()],
+                     world_->RecordPayload(0, patients_[n_ % patients_.size()],
+                                           ledger::RecordKind::kRtBeamsTreatmentRecord, {1})));
+    }
+    return txs_;
+  }
+  ledger::BlockResult Commit(std::size_t size) { return world_->Commit(NextBlock(size), 100); }
+  ledger::BlockResult CommitMade() { return world_->Commit(txs_, 100); }
+
+ private:
+  std::filesystem::path dir_;
+  Result<storage::LedgerStores> stores_ = Status::Internal("not opened");
+  std::unique_ptr<testing::LedgerWorld> world_;
+  std::vector<crypto::PublicKey> uploaders_;
+  std::vector<ledger::Pseudonym> patients_;
+  std::vector<ledger::Transaction> txs_;
+  std::size_t n_ = 0;
+  std::string error_;
+};
+
+// The chain code executing blocks of `range(0)` record submissions and committing their writes
+// (state root included) to a RecordChain: the work a catching-up node's event loop does per
+// block, after the signatures (checked elsewhere).
+void BM_ExecuteRecordBlock(benchmark::State& state) {
+  const auto block_size = static_cast<std::size_t>(state.range(0));
+  RecordChain chain("ertr-bench-execute");
+  if (!chain.error().empty()) {
+    state.SkipWithError(chain.error().c_str());
+    return;
+  }
   for (auto _ : state) {
     state.PauseTiming();
-    next_block(block_size);
+    chain.NextBlock(block_size);
     state.ResumeTiming();
-    auto result = world.Commit(txs, 100);
+    auto result = chain.CommitMade();
     if (result.results.size() != block_size || result.results.back().rejection) {
       state.SkipWithError("a record was refused");
       break;
     }
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(block_size));
-  stores = Status::Internal("closed");
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_ExecuteRecordBlock)->Arg(5)->Iterations(2000)->UseRealTime();
 BENCHMARK(BM_ExecuteRecordBlock)->Arg(100)->Iterations(100)->UseRealTime();
+
+// State transfer (ADR 0037) of a RecordChain's state at a snapshot: range(0) 0, the serving side
+// (a page cursor's 4 MiB pages); 1, that and the receiver's check of every entry
+// (StateRootBuilder); 2, the serving side and writing each page into an empty RocksDB state store
+// (StateStore::Commit, unsynced, which keeps the root itself: what an install would do, with a
+// read of each absent key on top). Items are state entries; the counters say how many and how
+// many bytes a record leaves (the chain's setup, some 600 entries, is counted with the records).
+void BM_StateTransferPages(benchmark::State& state) {
+  const bool check = state.range(0) == 1;
+  const bool install = state.range(0) == 2;
+  RecordChain chain("ertr-bench-state-pages");
+  if (!chain.error().empty()) {
+    state.SkipWithError(chain.error().c_str());
+    return;
+  }
+  auto snapshot = chain.state().Snapshot();
+  if (!snapshot) {
+    state.SkipWithError(snapshot.error().ToString().c_str());
+    return;
+  }
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+  const auto target_dir = std::filesystem::temp_directory_path() / "ertr-bench-state-install";
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(target_dir);
+    auto target = storage::OpenRocksDbStores(target_dir, {.sync = false});
+    if (!target) {
+      state.SkipWithError(target.error().ToString().c_str());
+      return;
+    }
+    state.ResumeTiming();
+    auto cursor = (*snapshot)->OpenCursor();
+    storage::StateRootBuilder builder;
+    std::optional<Bytes> after;
+    entries = 0;
+    bytes = 0;
+    for (bool more = true; more;) {
+      auto page = cursor->Next(after, 4u << 20);
+      if (!page || page->entries.empty()) {
+        state.SkipWithError("a page could not be read");
+        return;
+      }
+      StateDelta delta;
+      for (auto& [k, v] : page->entries) {
+        if (check && !builder.Add(k, v).ok()) state.SkipWithError("an entry was refused");
+        bytes += k.size() + v.size();
+        if (install) delta.Put(std::move(k), std::move(v));
+      }
+      entries += page->entries.size();
+      after = page->entries.back().first;
+      more = page->more;
+      if (install && !target->state->Commit(delta).ok()) state.SkipWithError("a write failed");
+    }
+    if (check && builder.Root() != (*snapshot)->root()) state.SkipWithError("another root");
+    if (install && target->state->StateRoot() != (*snapshot)->root()) {
+      state.SkipWithError("another root installed");
+    }
+    state.PauseTiming();
+    target = Status::Internal("closed");
+    std::filesystem::remove_all(target_dir);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(entries));
+  state.counters["entries_per_record"] = static_cast<double>(entries) / 20'000;
+  state.counters["bytes_per_record"] = static_cast<double>(bytes) / 20'000;
+}
+BENCHMARK(BM_StateTransferPages)->Arg(0)->Arg(1)->Arg(2)->Iterations(10)->UseRealTime();
 
 }  // namespace
 
