@@ -47,8 +47,8 @@ Result<proto::PeerStatePage> StateServer::Page(const proto::PeerStatePageRequest
   if (!it->cursor) it->cursor = it->snapshot->OpenCursor();
   std::optional<Bytes> after;
   if (!request.after_key.empty()) after = request.after_key;
-  auto read = it->cursor->Next(after, std::min<std::size_t>(request.max_bytes,
-                                                             proto::kMaxStatePageBytes));
+  auto read =
+      it->cursor->Next(after, std::min<std::size_t>(request.max_bytes, proto::kMaxStatePageBytes));
   if (!read) {
     served_.erase(it);
     return read.error().WithContext("reading the state at height " + request.height.ToString() +
